@@ -6,6 +6,10 @@ namespace Lstm.Kernels;
 /// Reductions and element-wise kernels the runtime needs around the cell kernels:
 /// bias gradients, layout changes, bias broadcast, the MSE gradient and the SGD update.
 /// </summary>
+/// <remarks>
+/// Every kernel takes the element count and the number of threads launched (stride) and loops,
+/// as <see cref="LstmCellKernels"/> explains.
+/// </remarks>
 public static class ElementwiseKernels
 {
     /// <summary>
@@ -18,16 +22,19 @@ public static class ElementwiseKernels
     /// <param name="rows">Number of rows.</param>
     /// <param name="cols">Number of columns.</param>
     /// <param name="beta">Scale of the old dst (0: dst is overwritten, 1: accumulated).</param>
-    public static void SumRows<T, TOps>(Index1D index, ArrayView<T> src, ArrayView<T> dst, int rows, int cols, T beta)
+    /// <param name="stride">The number of threads launched.</param>
+    public static void SumRows<T, TOps>(Index1D index, ArrayView<T> src, ArrayView<T> dst, int rows, int cols, T beta, int stride)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
         var ops = default(TOps);
-        int j = index;
-        T acc = ops.Zero;
-        for (int r = 0; r < rows; r++)
-            acc = ops.Add(acc, src[(long)r * cols + j]);
-        dst[j] = ops.Greater(beta, ops.Zero) || ops.Greater(ops.Zero, beta) ? ops.MulAdd(beta, dst[j], acc) : acc;
+        for (int j = index; j < cols; j += stride)
+        {
+            T acc = ops.Zero;
+            for (int r = 0; r < rows; r++)
+                acc = ops.Add(acc, src[(long)r * cols + j]);
+            dst[j] = ops.Greater(beta, ops.Zero) || ops.Greater(ops.Zero, beta) ? ops.MulAdd(beta, dst[j], acc) : acc;
+        }
     }
 
     /// <summary>
@@ -39,15 +46,19 @@ public static class ElementwiseKernels
     /// <param name="d0">Size of src's first axis.</param>
     /// <param name="d1">Size of src's second axis.</param>
     /// <param name="d2">Size of the last axis.</param>
-    public static void SwapAxes01<T>(Index1D index, ArrayView<T> src, ArrayView<T> dst, int d0, int d1, int d2)
+    /// <param name="stride">The number of threads launched.</param>
+    public static void SwapAxes01<T>(Index1D index, ArrayView<T> src, ArrayView<T> dst, int d0, int d1, int d2, int stride)
         where T : unmanaged
     {
-        long e = index;
-        long k = e % d2;
-        long rest = e / d2;
-        long i0 = rest % d0;
-        long i1 = rest / d0;
-        dst[e] = src[(i0 * d1 + i1) * d2 + k];
+        long count = (long)d0 * d1 * d2;
+        for (long e = index; e < count; e += stride)
+        {
+            long k = e % d2;
+            long rest = e / d2;
+            long i0 = rest % d0;
+            long i1 = rest / d0;
+            dst[e] = src[(i0 * d1 + i1) * d2 + k];
+        }
     }
 
     /// <summary>y[r·cols + j] = x[r·cols + j] + bias[j]: adds a bias row to every row.</summary>
@@ -55,13 +66,14 @@ public static class ElementwiseKernels
     /// <param name="y">[rows, cols], updated in place.</param>
     /// <param name="bias">[cols].</param>
     /// <param name="cols">Number of columns.</param>
-    public static void AddRowBias<T, TOps>(Index1D index, ArrayView<T> y, ArrayView<T> bias, int cols)
+    /// <param name="stride">The number of threads launched.</param>
+    public static void AddRowBias<T, TOps>(Index1D index, ArrayView<T> y, ArrayView<T> bias, int cols, int stride)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
         var ops = default(TOps);
-        int e = index;
-        y[e] = ops.Add(y[e], bias[e % cols]);
+        for (long e = index; e < y.Length; e += stride)
+            y[e] = ops.Add(y[e], bias[e % cols]);
     }
 
     /// <summary>y = y + α·x (SGD's update with α = -lr; gradient accumulation with α = 1).</summary>
@@ -69,12 +81,14 @@ public static class ElementwiseKernels
     /// <param name="x">Source.</param>
     /// <param name="y">Updated in place.</param>
     /// <param name="alpha">α.</param>
-    public static void Axpy<T, TOps>(Index1D index, ArrayView<T> x, ArrayView<T> y, T alpha)
+    /// <param name="stride">The number of threads launched.</param>
+    public static void Axpy<T, TOps>(Index1D index, ArrayView<T> x, ArrayView<T> y, T alpha, int stride)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
         var ops = default(TOps);
-        y[index] = ops.MulAdd(alpha, x[index], y[index]);
+        for (long e = index; e < y.Length; e += stride)
+            y[e] = ops.MulAdd(alpha, x[e], y[e]);
     }
 
     /// <summary>Gradient of the mean squared error: grad = scale·(prediction - target), scale = 2/N.</summary>
@@ -83,18 +97,25 @@ public static class ElementwiseKernels
     /// <param name="target">Targets.</param>
     /// <param name="grad">Out: d loss / d prediction.</param>
     /// <param name="scale">2 / number of elements.</param>
-    public static void MseGrad<T, TOps>(Index1D index, ArrayView<T> prediction, ArrayView<T> target, ArrayView<T> grad, T scale)
+    /// <param name="stride">The number of threads launched.</param>
+    public static void MseGrad<T, TOps>(Index1D index, ArrayView<T> prediction, ArrayView<T> target, ArrayView<T> grad, T scale, int stride)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
         var ops = default(TOps);
-        grad[index] = ops.Mul(scale, ops.Sub(prediction[index], target[index]));
+        for (long e = index; e < grad.Length; e += stride)
+            grad[e] = ops.Mul(scale, ops.Sub(prediction[e], target[e]));
     }
 
     /// <summary>dst[i] = value.</summary>
     /// <param name="index">Element.</param>
     /// <param name="dst">Filled.</param>
     /// <param name="value">The value.</param>
-    public static void Fill<T>(Index1D index, ArrayView<T> dst, T value)
-        where T : unmanaged => dst[index] = value;
+    /// <param name="stride">The number of threads launched.</param>
+    public static void Fill<T>(Index1D index, ArrayView<T> dst, T value, int stride)
+        where T : unmanaged
+    {
+        for (long e = index; e < dst.Length; e += stride)
+            dst[e] = value;
+    }
 }

@@ -99,27 +99,33 @@ public static class GemmKernels
             SharedMemoryConfig.RequestDynamic<T>(2 * tile * tile));
 
     /// <summary>
-    /// One thread per element of C: index.X is the column, index.Y the row. Launch over (N, M).
+    /// One dot product per element of C, no barriers: thread <paramref name="index"/> computes
+    /// elements index, index + stride, ... of C in row-major order (M·N in all).
     /// </summary>
-    /// <param name="index">(column, row) of C.</param>
+    /// <param name="index">The thread.</param>
     /// <param name="a">A as stored.</param>
     /// <param name="b">B as stored.</param>
     /// <param name="c">C, [M, Ldc].</param>
     /// <param name="shape">Sizes, strides and transposes.</param>
     /// <param name="alpha">Scale of the product.</param>
     /// <param name="beta">Scale of the old C (0: C is not read).</param>
+    /// <param name="stride">The number of threads launched.</param>
     public static void RowDot<T, TOps>(
-        Index2D index, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmShape shape, T alpha, T beta)
+        Index1D index, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmShape shape, T alpha, T beta, int stride)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
         var ops = default(TOps);
-        int col = index.X;
-        int row = index.Y;
-        T acc = ops.Zero;
-        for (int k = 0; k < shape.K; k++)
-            acc = ops.MulAdd(LoadA(a, shape, row, k), LoadB(b, shape, k, col), acc);
-        Store<T, TOps>(c, shape, row, col, acc, alpha, beta);
+        long count = (long)shape.M * shape.N;
+        for (long e = index; e < count; e += stride)
+        {
+            int row = (int)(e / shape.N);
+            int col = (int)(e - (long)row * shape.N);
+            T acc = ops.Zero;
+            for (int k = 0; k < shape.K; k++)
+                acc = ops.MulAdd(LoadA(a, shape, row, k), LoadB(b, shape, k, col), acc);
+            Store<T, TOps>(c, shape, row, col, acc, alpha, beta);
+        }
     }
 
     private static void Store<T, TOps>(ArrayView<T> c, GemmShape shape, int row, int col, T acc, T alpha, T beta)

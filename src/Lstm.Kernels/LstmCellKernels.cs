@@ -14,6 +14,10 @@ namespace Lstm.Kernels;
 /// c_t = f ⊙ c_{t-1} + i ⊙ g
 /// h_t = o ⊙ tanh(c_t)
 /// </code>
+/// Each kernel is launched over min(B·H, cap) threads and loops with the given stride, so one
+/// launch covers any size: a GPU launches one thread per element (the loop runs once), while
+/// ILGPU's CPU accelerator, where every simulated thread costs an OS-thread hand-off, launches one
+/// group and lets each thread walk many elements.
 /// The training forward stores exactly what <see cref="Backward{T, TOps}"/> needs: the four
 /// activations (i, f, g, o) per step; c_t is kept by the caller as the step's cell state. The
 /// inference forward stores nothing. The backward recomputes tanh(c_t) rather than storing it.
@@ -36,12 +40,17 @@ public static class LstmCellKernels
     /// <param name="acts">i, f, g, o: [B, 4H].</param>
     /// <param name="hidden">H.</param>
     /// <param name="hasBias">1 to add the biases, 0 for bias=False.</param>
+    /// <param name="count">B·H.</param>
+    /// <param name="stride">The number of threads launched.</param>
     public static void ForwardTraining<T, TOps>(
         Index1D index, ArrayView<T> xproj, ArrayView<T> hproj, ArrayView<T> biasIh, ArrayView<T> biasHh,
-        ArrayView<T> cPrev, ArrayView<T> c, ArrayView<T> h, ArrayView<T> acts, int hidden, int hasBias)
+        ArrayView<T> cPrev, ArrayView<T> c, ArrayView<T> h, ArrayView<T> acts, int hidden, int hasBias, int count, int stride)
         where T : unmanaged
-        where TOps : struct, INumOps<T> =>
-        Forward<T, TOps>(index, xproj, hproj, biasIh, biasHh, cPrev, c, h, acts, hidden, hasBias, true);
+        where TOps : struct, INumOps<T>
+    {
+        for (int e = index; e < count; e += stride)
+            Forward<T, TOps>(e, xproj, hproj, biasIh, biasHh, cPrev, c, h, acts, hidden, hasBias, true);
+    }
 
     /// <summary>
     /// Forward step, inference variant: adds the projections and biases, applies the
@@ -57,21 +66,25 @@ public static class LstmCellKernels
     /// <param name="h">h_t: [B, H].</param>
     /// <param name="hidden">H.</param>
     /// <param name="hasBias">1 to add the biases, 0 for bias=False.</param>
+    /// <param name="count">B·H.</param>
+    /// <param name="stride">The number of threads launched.</param>
     public static void ForwardInference<T, TOps>(
         Index1D index, ArrayView<T> xproj, ArrayView<T> hproj, ArrayView<T> biasIh, ArrayView<T> biasHh,
-        ArrayView<T> cPrev, ArrayView<T> c, ArrayView<T> h, int hidden, int hasBias)
+        ArrayView<T> cPrev, ArrayView<T> c, ArrayView<T> h, int hidden, int hasBias, int count, int stride)
         where T : unmanaged
-        where TOps : struct, INumOps<T> =>
-        Forward<T, TOps>(index, xproj, hproj, biasIh, biasHh, cPrev, c, h, default, hidden, hasBias, false);
+        where TOps : struct, INumOps<T>
+    {
+        for (int e = index; e < count; e += stride)
+            Forward<T, TOps>(e, xproj, hproj, biasIh, biasHh, cPrev, c, h, default, hidden, hasBias, false);
+    }
 
     private static void Forward<T, TOps>(
-        Index1D index, ArrayView<T> xproj, ArrayView<T> hproj, ArrayView<T> biasIh, ArrayView<T> biasHh,
+        int e, ArrayView<T> xproj, ArrayView<T> hproj, ArrayView<T> biasIh, ArrayView<T> biasHh,
         ArrayView<T> cPrev, ArrayView<T> c, ArrayView<T> h, ArrayView<T> acts, int hidden, int hasBias, bool training)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
         var ops = default(TOps);
-        int e = index;
         int b = e / hidden;
         int j = e - b * hidden;
         long row = (long)b * 4 * hidden;
@@ -124,14 +137,25 @@ public static class LstmCellKernels
     /// <param name="cPrev">c_{t-1}: [B, H].</param>
     /// <param name="dgates">Out: gradient of the gate pre-activations, [B, 4H].</param>
     /// <param name="hidden">H.</param>
+    /// <param name="count">B·H.</param>
+    /// <param name="stride">The number of threads launched.</param>
     public static void Backward<T, TOps>(
         Index1D index, ArrayView<T> dy, ArrayView<T> dhRec, ArrayView<T> dc, ArrayView<T> acts,
+        ArrayView<T> c, ArrayView<T> cPrev, ArrayView<T> dgates, int hidden, int count, int stride)
+        where T : unmanaged
+        where TOps : struct, INumOps<T>
+    {
+        for (int e = index; e < count; e += stride)
+            BackwardElement<T, TOps>(e, dy, dhRec, dc, acts, c, cPrev, dgates, hidden);
+    }
+
+    private static void BackwardElement<T, TOps>(
+        int e, ArrayView<T> dy, ArrayView<T> dhRec, ArrayView<T> dc, ArrayView<T> acts,
         ArrayView<T> c, ArrayView<T> cPrev, ArrayView<T> dgates, int hidden)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
         var ops = default(TOps);
-        int e = index;
         int b = e / hidden;
         int j = e - b * hidden;
         long row = (long)b * 4 * hidden;
