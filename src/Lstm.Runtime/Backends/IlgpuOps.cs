@@ -1,0 +1,226 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Lstm.Kernels;
+
+namespace Lstm.Runtime.Backends;
+
+/// <summary>Device memory allocated through an ILGPU accelerator.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
+{
+    public IlgpuBuffer(MemoryBuffer1D<T, Stride1D.Dense> memory) => Memory = memory;
+
+    public MemoryBuffer1D<T, Stride1D.Dense> Memory { get; }
+
+    public override long Length => Memory.Length;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            Memory.Dispose();
+    }
+}
+
+/// <summary>Which matrix-product kernel a backend launches.</summary>
+public enum GemmAlgorithm
+{
+    /// <summary>Shared-memory tiles with group barriers: the GPU kernel.</summary>
+    Tiled,
+
+    /// <summary>One thread per output element, no barriers: for ILGPU's CPU accelerator.</summary>
+    RowDot,
+}
+
+/// <summary>
+/// <see cref="IDeviceOps{T}"/> on an ILGPU accelerator. Every kernel is loaded once, when this
+/// object is made, and launched on one stream.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+/// <typeparam name="TOps">The kernels' arithmetic for T.</typeparam>
+internal sealed class IlgpuOps<T, TOps> : IDeviceOps<T>
+    where T : unmanaged
+    where TOps : struct, INumOps<T>
+{
+    private readonly Accelerator _accelerator;
+    private readonly AcceleratorStream _stream;
+    private readonly int _tile;
+    private readonly int _maxThreads;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, SpecializedValue<int>> _gemmTiled;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, int> _gemmRowDot;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int> _cellForwardTraining;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int> _cellForwardInference;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int> _cellBackward;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, int, int, T, int> _sumRows;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, int, int, int, int> _swapAxes;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, int, int> _addRowBias;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, T, int> _axpy;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, T, int> _mseGrad;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, T, int> _fill;
+
+    /// <summary>Loads every kernel for the accelerator.</summary>
+    /// <param name="accelerator">The accelerator.</param>
+    /// <param name="gemm">The GEMM kernel to launch.</param>
+    /// <param name="tile">The tile edge of the tiled GEMM (tile² ≤ the accelerator's group size).</param>
+    /// <param name="maxThreads">Most threads one element-wise launch uses; kernels loop over the rest.</param>
+    public IlgpuOps(Accelerator accelerator, GemmAlgorithm gemm, int tile, int maxThreads)
+    {
+        _maxThreads = maxThreads;
+        _accelerator = accelerator;
+        _stream = accelerator.DefaultStream;
+        Gemm = gemm;
+        _tile = tile;
+        _gemmTiled = accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, SpecializedValue<int>>(GemmKernels.Tiled<T, TOps>);
+        _gemmRowDot = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, int>(GemmKernels.RowDot<T, TOps>);
+        _cellForwardTraining = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int>(LstmCellKernels.ForwardTraining<T, TOps>);
+        _cellForwardInference = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int>(LstmCellKernels.ForwardInference<T, TOps>);
+        _cellBackward = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int>(LstmCellKernels.Backward<T, TOps>);
+        _sumRows = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int, T, int>(ElementwiseKernels.SumRows<T, TOps>);
+        _swapAxes = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int, int, int>(ElementwiseKernels.SwapAxes01<T>);
+        _addRowBias = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int>(ElementwiseKernels.AddRowBias<T, TOps>);
+        _axpy = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, T, int>(ElementwiseKernels.Axpy<T, TOps>);
+        _mseGrad = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, T, int>(ElementwiseKernels.MseGrad<T, TOps>);
+        _fill = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, T, int>(ElementwiseKernels.Fill<T>);
+    }
+
+    /// <summary>The GEMM kernel this backend launches.</summary>
+    public GemmAlgorithm Gemm { get; }
+
+    private static ArrayView<T> View(BufferSlice<T> s) =>
+        ((IlgpuBuffer<T>)s.Buffer).Memory.View.SubView(s.Offset, s.Length);
+
+    private static ArrayView<T> View(BufferSlice<T>? s) => s is { } v ? View(v) : ArrayView<T>.Empty;
+
+    private static int Count(long n) =>
+        n <= int.MaxValue ? (int)n : throw new LstmException($"a kernel launch of {n} elements exceeds the 2^31 limit");
+
+    /// <summary>Threads to launch for n elements (the kernels loop with this stride).</summary>
+    private int Threads(long n) => (int)Math.Min(Count(n), _maxThreads);
+
+    public DeviceBuffer<T> Allocate(long length)
+    {
+        var memory = _accelerator.Allocate1D<T>(Math.Max(length, 0));
+        if (length > 0)
+            memory.View.MemSetToZero(_stream);
+        return new IlgpuBuffer<T>(memory);
+    }
+
+    public void Upload(ReadOnlySpan<T> source, BufferSlice<T> destination)
+    {
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"upload of {source.Length} elements into a slice of {destination.Length}");
+        if (source.Length == 0)
+            return;
+        _stream.Synchronize();
+        View(destination).CopyFromCPU(_stream, source);
+    }
+
+    public void Download(BufferSlice<T> source, Span<T> destination)
+    {
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"download of a slice of {source.Length} into {destination.Length} elements");
+        if (source.Length == 0)
+            return;
+        _stream.Synchronize();
+        View(source).CopyToCPU(_stream, destination);
+        _stream.Synchronize();
+    }
+
+    public void Copy(BufferSlice<T> source, BufferSlice<T> destination)
+    {
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"copy of {source.Length} elements into a slice of {destination.Length}");
+        if (source.Length > 0)
+            View(source).CopyTo(_stream, View(destination));
+    }
+
+    public void Fill(BufferSlice<T> destination, T value)
+    {
+        if (destination.Length > 0)
+            _fill(_stream, Threads(destination.Length), View(destination), value, Threads(destination.Length));
+    }
+
+    void IDeviceOps<T>.Gemm(GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    {
+        if (shape.M <= 0 || shape.N <= 0)
+            return;
+        if (shape.K == 0)
+        {
+            // An empty product: C = β·C.
+            var ops = default(TOps);
+            if (!ops.Greater(beta, ops.One) && !ops.Greater(ops.One, beta))
+                return;
+            if (!ops.Greater(beta, ops.Zero) && !ops.Greater(ops.Zero, beta))
+            {
+                for (int r = 0; r < shape.M; r++)
+                    Fill(c.Slice((long)r * shape.Ldc, shape.N), ops.Zero);
+                return;
+            }
+
+            throw new ArgumentException("GEMM with K = 0 and β other than 0 or 1 is not supported");
+        }
+
+        if (Gemm == GemmAlgorithm.Tiled)
+            _gemmTiled(_stream, GemmKernels.TiledConfig<T>(shape, _tile), View(a), View(b), View(c), shape, alpha, beta, SpecializedValue.New(_tile));
+        else
+            {
+            int threads = Threads((long)shape.M * shape.N);
+            _gemmRowDot(_stream, threads, View(a), View(b), View(c), shape, alpha, beta, threads);
+        }
+    }
+
+    public void LstmCellForward(
+        int batch, int hidden, BufferSlice<T> xproj, BufferSlice<T> hproj, BufferSlice<T>? biasIh, BufferSlice<T>? biasHh,
+        BufferSlice<T> cPrev, BufferSlice<T> c, BufferSlice<T> h, BufferSlice<T>? acts)
+    {
+        int n = batch * hidden;
+        if (n == 0)
+            return;
+        int hasBias = biasIh.HasValue && biasHh.HasValue ? 1 : 0;
+        if (acts is { } a)
+            _cellForwardTraining(_stream, Threads(n), View(xproj), View(hproj), View(biasIh), View(biasHh), View(cPrev), View(c), View(h), View(a), hidden, hasBias, n, Threads(n));
+        else
+            _cellForwardInference(_stream, Threads(n), View(xproj), View(hproj), View(biasIh), View(biasHh), View(cPrev), View(c), View(h), hidden, hasBias, n, Threads(n));
+    }
+
+    public void LstmCellBackward(
+        int batch, int hidden, BufferSlice<T> dy, BufferSlice<T> dhRec, BufferSlice<T> dc, BufferSlice<T> acts,
+        BufferSlice<T> c, BufferSlice<T> cPrev, BufferSlice<T> dgates)
+    {
+        int n = batch * hidden;
+        if (n > 0)
+            _cellBackward(_stream, Threads(n), View(dy), View(dhRec), View(dc), View(acts), View(c), View(cPrev), View(dgates), hidden, n, Threads(n));
+    }
+
+    public void SumRows(int rows, int cols, BufferSlice<T> source, T beta, BufferSlice<T> destination)
+    {
+        if (cols > 0)
+            _sumRows(_stream, Threads(cols), View(source), View(destination), rows, cols, beta, Threads(cols));
+    }
+
+    public void SwapAxes01(int d0, int d1, int d2, BufferSlice<T> source, BufferSlice<T> destination)
+    {
+        long n = (long)d0 * d1 * d2;
+        if (n > 0)
+            _swapAxes(_stream, Threads(n), View(source), View(destination), d0, d1, d2, Threads(n));
+    }
+
+    public void AddRowBias(int cols, BufferSlice<T> y, BufferSlice<T> bias)
+    {
+        if (y.Length > 0)
+            _addRowBias(_stream, Threads(y.Length), View(y), View(bias), cols, Threads(y.Length));
+    }
+
+    public void Axpy(T alpha, BufferSlice<T> x, BufferSlice<T> y)
+    {
+        if (y.Length > 0)
+            _axpy(_stream, Threads(y.Length), View(x), View(y), alpha, Threads(y.Length));
+    }
+
+    public void MseGrad(T scale, BufferSlice<T> prediction, BufferSlice<T> target, BufferSlice<T> grad)
+    {
+        if (grad.Length > 0)
+            _mseGrad(_stream, Threads(grad.Length), View(prediction), View(target), View(grad), scale, Threads(grad.Length));
+    }
+
+    public void Synchronize() => _stream.Synchronize();
+}

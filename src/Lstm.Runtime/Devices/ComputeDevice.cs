@@ -1,0 +1,254 @@
+using System.Globalization;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+using Lstm.Kernels;
+using Lstm.Runtime.Backends;
+
+namespace Lstm.Runtime.Devices;
+
+/// <summary>What runs a device's kernels.</summary>
+public enum DeviceKind
+{
+    /// <summary>An NVIDIA GPU through CUDA (PTX JIT-compiled by the driver).</summary>
+    Cuda,
+
+    /// <summary>An OpenCL device (AMD, Intel and other GPUs).</summary>
+    OpenCL,
+
+    /// <summary>ILGPU's CPU accelerator: a thread-per-lane simulator of the GPU kernels, for checking them without a GPU.</summary>
+    IlgpuCpu,
+}
+
+/// <summary>A device that is present on this machine.</summary>
+/// <param name="Name">The name to open it by: <c>cuda:0</c>, <c>opencl:1</c>, <c>ilgpu-cpu</c>.</param>
+/// <param name="Kind">What runs its kernels.</param>
+/// <param name="Description">The driver's name for it.</param>
+/// <param name="MemoryBytes">Device memory in bytes.</param>
+/// <param name="WarpSize">Threads per warp (wavefront, sub-group).</param>
+/// <param name="Multiprocessors">Streaming multiprocessors (compute units).</param>
+/// <param name="MaxGroupSize">Most threads in one group.</param>
+/// <param name="IsGpu">True for a GPU (what <c>auto</c> prefers).</param>
+public sealed record DeviceInfo(
+    string Name, DeviceKind Kind, string Description, long MemoryBytes, int WarpSize, int Multiprocessors, int MaxGroupSize, bool IsGpu);
+
+/// <summary>
+/// One compute device, opened by name, with its kernels loaded. Devices are passed explicitly to
+/// everything that computes: there is no global device, so work can be spread over several.
+/// </summary>
+/// <remarks>
+/// Names: <c>auto</c> (the first CUDA device, else the first OpenCL GPU, else <c>ilgpu-cpu</c>),
+/// <c>cuda</c> or <c>cuda:N</c>, <c>opencl</c> or <c>opencl:N</c>, <c>ilgpu-cpu</c>.
+/// </remarks>
+public sealed class ComputeDevice : IDisposable
+{
+    /// <summary>The names accepted besides the listed devices.</summary>
+    public const string NameHelp = "auto, cuda[:N], opencl[:N], ilgpu-cpu";
+
+    private readonly Context _context;
+    private readonly Accelerator _accelerator;
+    private readonly Lazy<IDeviceOps<float>> _float32;
+    private readonly Lazy<IDeviceOps<double>> _float64;
+
+    private ComputeDevice(Context context, Accelerator accelerator, DeviceInfo info, GemmAlgorithm gemm, int tile)
+    {
+        _context = context;
+        _accelerator = accelerator;
+        Info = info;
+        Gemm = gemm;
+        Tile = tile;
+        _float32 = new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, gemm, tile, MaxThreads(info, accelerator)));
+        _float64 = new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, gemm, tile, MaxThreads(info, accelerator)));
+    }
+
+    /// <summary>What this device is.</summary>
+    public DeviceInfo Info { get; }
+
+    /// <summary>The device's name (<c>cuda:0</c>, <c>ilgpu-cpu</c>, ...).</summary>
+    public string Name => Info.Name;
+
+    /// <summary>The GEMM kernel the device launches.</summary>
+    public GemmAlgorithm Gemm { get; }
+
+    /// <summary>The tile edge of the tiled GEMM on this device.</summary>
+    public int Tile { get; }
+
+    /// <summary>The device's operations on element type T (float or double).</summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    public IDeviceOps<T> Ops<T>() where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            return (IDeviceOps<T>)_float32.Value;
+        if (typeof(T) == typeof(double))
+            return (IDeviceOps<T>)_float64.Value;
+        throw new NotSupportedException($"element type {typeof(T).Name}: only float and double are supported");
+    }
+
+    /// <summary>The ILGPU accelerator behind this device.</summary>
+    internal Accelerator Accelerator => _accelerator;
+
+    /// <summary>Lists the devices present on this machine, in the order <c>auto</c> prefers them last to first: CUDA, OpenCL, ilgpu-cpu.</summary>
+    public static IReadOnlyList<DeviceInfo> Available()
+    {
+        using var context = CreateContext();
+        return Enumerate(context).Select(d => d.Info).ToList();
+    }
+
+    /// <summary>Opens a device by name.</summary>
+    /// <param name="name">auto, cuda[:N], opencl[:N] or ilgpu-cpu.</param>
+    /// <exception cref="LstmException">The name is unknown, or no such device is present.</exception>
+    public static ComputeDevice Open(string name) => Open(name, null);
+
+    /// <summary>Opens a device by name, choosing its GEMM kernel (tests use this to run the tiled kernel on the CPU accelerator).</summary>
+    /// <param name="name">auto, cuda[:N], opencl[:N] or ilgpu-cpu.</param>
+    /// <param name="gemm">The GEMM kernel, or null for the device's default.</param>
+    public static ComputeDevice Open(string name, GemmAlgorithm? gemm)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        string wanted = name.Trim().ToLowerInvariant();
+        var (kind, index) = Parse(wanted);
+        var context = CreateContext();
+        try
+        {
+            var all = Enumerate(context);
+            (Device Device, DeviceInfo Info)? chosen = null;
+            if (kind is null)
+            {
+                chosen = all.FirstOrDefault(d => d.Info.Kind == DeviceKind.Cuda);
+                if (chosen?.Device is null)
+                    chosen = all.FirstOrDefault(d => d.Info.Kind == DeviceKind.OpenCL && d.Info.IsGpu);
+                if (chosen?.Device is null)
+                    chosen = all.FirstOrDefault(d => d.Info.Kind == DeviceKind.IlgpuCpu);
+            }
+            else
+            {
+                var ofKind = all.Where(d => d.Info.Kind == kind).ToList();
+                if (index < ofKind.Count)
+                    chosen = ofKind[index];
+                else
+                {
+                    string present = all.Count == 0 ? "none" : string.Join(", ", all.Select(d => d.Info.Name));
+                    throw new LstmException($"device '{name}' is not present on this machine (present: {present})");
+                }
+            }
+
+            if (chosen?.Device is not { } device)
+                throw new LstmException($"device '{name}': no device is present on this machine");
+            var info = chosen.Value.Info;
+            var accelerator = info.Kind == DeviceKind.IlgpuCpu
+                ? ((CPUDevice)device).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel)
+                : info.Kind == DeviceKind.OpenCL
+                    ? OpenClSupport.CreateAccelerator(context, (CLDevice)device)
+                    : device.CreateAccelerator(context);
+            var algorithm = gemm ?? (info.Kind == DeviceKind.IlgpuCpu ? GemmAlgorithm.RowDot : GemmAlgorithm.Tiled);
+            int tile = TileFor(accelerator.MaxNumThreadsPerGroup);
+            return new ComputeDevice(context, accelerator, info, algorithm, tile);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Threads per element-wise launch: on a GPU, enough for one per element on any LSTM shape;
+    /// on ILGPU's CPU accelerator one group, since each simulated thread costs an OS-thread
+    /// hand-off and a kernel looping over many elements is about ten times faster.
+    /// </summary>
+    private static int MaxThreads(DeviceInfo info, Accelerator accelerator) =>
+        info.Kind == DeviceKind.IlgpuCpu ? accelerator.MaxNumThreadsPerGroup : int.MaxValue;
+
+    private static int TileFor(int maxGroup)
+    {
+        int tile = 16;
+        while (tile * tile > maxGroup && tile > 1)
+            tile /= 2;
+        return tile;
+    }
+
+    private static (DeviceKind? Kind, int Index) Parse(string name)
+    {
+        if (name == "auto")
+            return (null, 0);
+        if (name == "ilgpu-cpu")
+            return (DeviceKind.IlgpuCpu, 0);
+        string head = name;
+        int index = 0;
+        int colon = name.IndexOf(':', StringComparison.Ordinal);
+        if (colon >= 0)
+        {
+            head = name[..colon];
+            if (!int.TryParse(name[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out index))
+                throw new LstmException($"device '{name}': the index after ':' must be a number (device names: {NameHelp})");
+        }
+
+        return head switch
+        {
+            "cuda" => (DeviceKind.Cuda, index),
+            "opencl" => (DeviceKind.OpenCL, index),
+            _ => throw new LstmException($"unknown device '{name}' (device names: {NameHelp})"),
+        };
+    }
+
+    private static Context CreateContext()
+    {
+        NativeLibraries.EnsureRegistered();
+        return Context.Create(builder =>
+        {
+            builder.Cuda();
+            OpenClSupport.ConfigureOpenCL(builder);
+            builder.CPU();
+            builder.EnableAlgorithms();
+            builder.Math(MathMode.Default);
+        });
+    }
+
+    private static List<(Device Device, DeviceInfo Info)> Enumerate(Context context)
+    {
+        var result = new List<(Device, DeviceInfo)>();
+        int cuda = 0;
+        int opencl = 0;
+        foreach (var device in context)
+        {
+            switch (device)
+            {
+                case CudaDevice:
+                    result.Add((device, Describe(device, $"cuda:{cuda++}", DeviceKind.Cuda, true)));
+                    break;
+                case CLDevice cl:
+                    result.Add((device, Describe(device, $"opencl:{opencl++}", DeviceKind.OpenCL, cl.DeviceType == CLDeviceType.CL_DEVICE_TYPE_GPU)));
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        var cpus = context.GetCPUDevices();
+        if (cpus.Count > 0)
+        {
+            var cpu = cpus[0];
+            result.Add((cpu, Describe(cpu, "ilgpu-cpu", DeviceKind.IlgpuCpu, false)));
+        }
+
+        return result;
+    }
+
+    private static DeviceInfo Describe(Device device, string name, DeviceKind kind, bool isGpu) =>
+        new(name, kind, device.Name, device.MemorySize, device.WarpSize, device.NumMultiprocessors, device.MaxNumThreadsPerGroup, isGpu);
+
+    /// <summary>Waits until all work issued on the device has finished.</summary>
+    public void Synchronize() => _accelerator.Synchronize();
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _accelerator.Dispose();
+        _context.Dispose();
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} ({Info.Description})";
+}
