@@ -1,0 +1,64 @@
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Layers;
+using Lstm.Runtime.Tensors;
+using Lstm.Tests.Shared;
+
+namespace Lstm.Runtime.Tests;
+
+public class DeviceTests
+{
+    [Fact]
+    public void Available_AlwaysListsIlgpuCpu_WithItsProperties()
+    {
+        var cpu = Assert.Single(ComputeDevice.Available(), d => d.Name == "ilgpu-cpu");
+        Assert.Equal(DeviceKind.IlgpuCpu, cpu.Kind);
+        Assert.True(cpu.WarpSize > 0);
+        Assert.True(cpu.MaxGroupSize > 0);
+        Assert.False(cpu.IsGpu);
+    }
+
+    [Theory]
+    [InlineData("tpu")]
+    [InlineData("cuda:x")]
+    [InlineData("gpu:0")]
+    public void Open_UnknownName_NamesTheDeviceAndTheValidNames(string name)
+    {
+        var e = Assert.Throws<LstmException>(() => ComputeDevice.Open(name));
+        Assert.Contains($"'{name}'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("ilgpu-cpu", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_AbsentDevice_SaysItIsNotPresent()
+    {
+        var e = Assert.Throws<LstmException>(() => ComputeDevice.Open("cuda:57"));
+        Assert.Contains("not present", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_Auto_PrefersAGpuElseIlgpuCpu()
+    {
+        using var auto = ComputeDevice.Open("auto");
+        var expected = TestDevices.Available.FirstOrDefault(d => d.Kind == DeviceKind.Cuda)
+            ?? TestDevices.Available.FirstOrDefault(d => d.Kind == DeviceKind.OpenCL && d.IsGpu)
+            ?? TestDevices.Available.First(d => d.Kind == DeviceKind.IlgpuCpu);
+        Assert.Equal(expected.Name, auto.Name);
+    }
+
+    [Fact]
+    public void TwoDevices_InOneProcess_ComputeIndependently()
+    {
+        using var a = ComputeDevice.Open("ilgpu-cpu");
+        using var b = ComputeDevice.Open("ilgpu-cpu");
+        using var la = new LSTM<double>(a, new LSTMOptions(2, 3), seed: 4);
+        using var lb = new LSTM<double>(b, new LSTMOptions(2, 3), seed: 4);
+        var xv = Numerics.Uniform(new Random(1), 4 * 2 * 2);
+        using var xa = Tensor<double>.FromArray(a, xv, 4, 2, 2);
+        using var xb = Tensor<double>.FromArray(b, xv, 4, 2, 2);
+        using var ra = la.Forward(xa);
+        using var rb = lb.Forward(xb);
+        Assert.Equal(ra.Output.ToArray(), rb.Output.ToArray());
+        var e = Assert.Throws<LstmException>(() => la.Forward(xb));
+        Assert.Contains("device", e.Message, StringComparison.Ordinal);
+    }
+}

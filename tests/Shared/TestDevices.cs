@@ -1,0 +1,54 @@
+using Lstm.Runtime.Backends;
+using Lstm.Runtime.Devices;
+
+namespace Lstm.Tests.Shared;
+
+/// <summary>
+/// The devices tests run on: ILGPU's CPU accelerator always, and every OpenCL and CUDA device
+/// present. Devices are opened once per test run and shared (their kernels compile once).
+/// </summary>
+public static class TestDevices
+{
+    private static readonly Lock Gate = new();
+    private static readonly Dictionary<string, ComputeDevice> Open = [];
+    private static IReadOnlyList<DeviceInfo>? _available;
+
+    /// <summary>Every device present on this machine.</summary>
+    public static IReadOnlyList<DeviceInfo> Available
+    {
+        get
+        {
+            lock (Gate)
+                return _available ??= ComputeDevice.Available();
+        }
+    }
+
+    /// <summary>Names of the devices to test: ilgpu-cpu and each OpenCL and CUDA device present.</summary>
+    public static IEnumerable<object[]> Names() => Available.Select(d => new object[] { d.Name });
+
+    /// <summary>The shared, open device of that name.</summary>
+    /// <param name="name">A name from <see cref="Names"/>.</param>
+    public static ComputeDevice Get(string name) => Get(name, null);
+
+    /// <summary>The shared, open device of that name with a given GEMM kernel.</summary>
+    /// <param name="name">A name from <see cref="Names"/>.</param>
+    /// <param name="gemm">The GEMM kernel, or null for the device's default.</param>
+    public static ComputeDevice Get(string name, GemmAlgorithm? gemm)
+    {
+        string key = name + "/" + (gemm?.ToString() ?? "default");
+        lock (Gate)
+        {
+            if (!Open.TryGetValue(key, out var device))
+            {
+                device = ComputeDevice.Open(name, gemm);
+                Open[key] = device;
+            }
+
+            return device;
+        }
+    }
+
+    /// <summary>True when a device of that kind is present.</summary>
+    /// <param name="kind">The kind.</param>
+    public static bool Has(DeviceKind kind) => Available.Any(d => d.Kind == kind);
+}
