@@ -46,5 +46,10 @@ public static class Program
             stderr.WriteLine($"error: {e.Message}");
             return BadInput;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return BadInput;
+        }
     }
 }

@@ -15,6 +15,7 @@ public class DeviceTests
         Assert.True(cpu.WarpSize > 0);
         Assert.True(cpu.MaxGroupSize > 0);
         Assert.False(cpu.IsGpu);
+        Assert.InRange(cpu.MemoryBytes, 1L << 20, 1L << 50);
     }
 
     [Theory]

@@ -236,8 +236,12 @@ public sealed class ComputeDevice : IDisposable
         return result;
     }
 
-    private static DeviceInfo Describe(Device device, string name, DeviceKind kind, bool isGpu) =>
-        new(name, kind, device.Name, device.MemorySize, device.WarpSize, device.NumMultiprocessors, device.MaxNumThreadsPerGroup, isGpu);
+    private static DeviceInfo Describe(Device device, string name, DeviceKind kind, bool isGpu)
+    {
+        // ILGPU's CPU accelerator reports long.MaxValue bytes: it uses the host's memory, so report that.
+        long memory = kind == DeviceKind.IlgpuCpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize;
+        return new(name, kind, device.Name, memory, device.WarpSize, device.NumMultiprocessors, device.MaxNumThreadsPerGroup, isGpu);
+    }
 
     /// <summary>Waits until all work issued on the device has finished.</summary>
     public void Synchronize() => _accelerator.Synchronize();

@@ -5,32 +5,24 @@ using ILGPU.Runtime.OpenCL;
 namespace Lstm.Runtime.Devices;
 
 /// <summary>
-/// Which OpenCL devices the runtime opens. By default, ILGPU's own rule: OpenCL C 2.0 or later
-/// with the generic address space. Tests may opt in to devices without the generic address space
-/// (Debian's pocl CPU driver) through <see cref="AllowWithoutGenericAddressSpace"/>; a user's
-/// device never is.
+/// Which OpenCL devices the runtime opens: ILGPU's own rule, OpenCL C 2.0 or later with the
+/// generic address space.
 /// </summary>
+/// <remarks>
+/// ILGPU 1.5.3 emits OpenCL C whose kernel parameters are cast to <c>__generic</c> pointers.
+/// A device without the generic address space cannot build that code, whatever ILGPU's own check
+/// says: Debian 12's pocl 3.1 (OpenCL C 1.2 on the CPU) rejects every one of the project's
+/// kernels with "OpenCL C version 3.0 does not support the '__generic' type qualifier", and its
+/// build options cannot switch the feature on. Such devices are therefore not listed.
+/// </remarks>
 internal static class OpenClSupport
 {
-    /// <summary>
-    /// Test-only opt-in: also list OpenCL devices that lack the generic address space (pocl),
-    /// which run the project's kernels correctly since those never use generic pointers.
-    /// </summary>
-    internal static bool AllowWithoutGenericAddressSpace { get; set; }
-
-    /// <summary>Adds the OpenCL devices to a context builder.</summary>
+    /// <summary>Adds the OpenCL devices ILGPU can run to a context builder.</summary>
     /// <param name="builder">The builder.</param>
-    public static void ConfigureOpenCL(Context.Builder builder)
-    {
-        bool allow = AllowWithoutGenericAddressSpace;
-        builder.OpenCL(device =>
-            device.CLStdVersion >= ILGPU.Backends.OpenCL.CLBackend.MinimumVersion
-            && (device.Capabilities.GenericAddressSpace || allow));
-    }
+    public static void ConfigureOpenCL(Context.Builder builder) => builder.OpenCL();
 
     /// <summary>Creates the accelerator of an OpenCL device.</summary>
     /// <param name="context">The context.</param>
     /// <param name="device">The device.</param>
-    public static Accelerator CreateAccelerator(Context context, CLDevice device) =>
-        device.CreateCLAccelerator(context);
+    public static Accelerator CreateAccelerator(Context context, CLDevice device) => device.CreateCLAccelerator(context);
 }
