@@ -10,7 +10,7 @@ namespace Lstm.Runtime.Backends;
 /// All matrices are row-major.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
-public interface IDeviceOps<T> where T : unmanaged
+public partial interface IDeviceOps<T> where T : unmanaged
 {
     /// <summary>Allocates <paramref name="length"/> elements, zero-filled.</summary>
     /// <param name="length">Number of elements.</param>

@@ -37,7 +37,7 @@ public enum GemmAlgorithm
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
 /// <typeparam name="TOps">The kernels' arithmetic for T.</typeparam>
-internal sealed class IlgpuOps<T, TOps> : IDeviceOps<T>
+internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
     where T : unmanaged
     where TOps : struct, INumOps<T>
 {

@@ -7,7 +7,7 @@ namespace Lstm.Runtime.Diagnostics;
 /// straight from the equations with no blocking or fusion: the reference every device is
 /// checked against (tests and <c>lstm selftest</c>).
 /// </summary>
-public static class HostReference
+public static partial class HostReference
 {
     /// <summary>C = α·op(A)·op(B) + β·C in float64 (β = 0 ignores C's old values).</summary>
     /// <param name="shape">Sizes, strides and transposes.</param>
