@@ -40,6 +40,12 @@ internal static class HostParallel
             return;
         }
 
+        Split(items, chunks, state, body);
+    }
+
+    /// <summary>The parallel part, apart so that its closure is allocated only when it runs.</summary>
+    private static void Split<TState>(int items, int chunks, TState state, Action<TState, int, int> body)
+    {
         Parallel.For(0, chunks, c =>
         {
             int start = (int)((long)items * c / chunks);
