@@ -1,11 +1,15 @@
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Diagnostics;
 using Lstm.Tests.Shared;
+using Xunit.Abstractions;
 
 namespace Lstm.Kernels.Tests;
 
-public class GruCellKernelTests
+public class GruCellKernelTests(ITestOutputHelper output)
 {
+    private double _worst;
+    private string _worstWhat = "";
+
     public static IEnumerable<object[]> Cases()
     {
         foreach (var device in TestDevices.Names())
@@ -31,7 +35,7 @@ public class GruCellKernelTests
             Check<double>(device, bias);
     }
 
-    private static void Check<T>(string deviceName, bool bias) where T : unmanaged
+    private void Check<T>(string deviceName, bool bias) where T : unmanaged
     {
         var ops = TestDevices.Get(deviceName).Ops<T>();
         var rng = new Random(5);
@@ -91,11 +95,19 @@ public class GruCellKernelTests
             ops.GruCellBackward(batch, hidden, ddy.All, ddh.All, dActs.All, dPrev.All, ddgX.All, ddgH.All, ddh.All);
             AssertClose(dPrevRef, DeviceData.Download(ops, ddh), tol, $"d h_(t-1) over dhRec {at}");
         }
+
+        output.WriteLine($"{typeof(T).Name} on {deviceName}: worst max |error| {_worst:E2} ({_worstWhat})");
     }
 
-    private static void AssertClose(double[] expected, double[] actual, double tol, string what)
+    private void AssertClose(double[] expected, double[] actual, double tol, string what)
     {
         double err = Numerics.MaxAbsError(actual, expected);
+        if (!(err <= _worst))
+        {
+            _worst = err;
+            _worstWhat = what;
+        }
+
         Assert.True(err <= tol, $"{what}: max |error| {err:E2} > {tol:E1}");
     }
 }
