@@ -73,6 +73,13 @@ public class GruCellKernelTests(ITestOutputHelper output)
             ops.GruCellForward(batch, hidden, dx.All, dhp.All, bi, bb, hInPlace.All, hInPlace.All, null);
             AssertClose(h, DeviceData.Download(ops, hInPlace), tol, $"inference h_t in place {at}");
 
+            // So does the training variant.
+            using var hInPlaceTraining = DeviceData.Upload(ops, hPrev);
+            using var actsInPlace = ops.Allocate(batch * 4 * hidden);
+            ops.GruCellForward(batch, hidden, dx.All, dhp.All, bi, bb, hInPlaceTraining.All, hInPlaceTraining.All, actsInPlace.All);
+            AssertClose(h, DeviceData.Download(ops, hInPlaceTraining), tol, $"training h_t in place {at}");
+            AssertClose(acts, DeviceData.Download(ops, actsInPlace), tol, $"training activations in place {at}");
+
             // Backward from the device's own stored activations.
             var actsDevice = DeviceData.Download(ops, dActs);
             var dy = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
