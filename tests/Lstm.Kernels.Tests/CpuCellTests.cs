@@ -1,0 +1,210 @@
+using Lstm.Runtime;
+using Lstm.Runtime.Backends;
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Diagnostics;
+using Lstm.Tests.Shared;
+using Xunit.Abstractions;
+
+namespace Lstm.Kernels.Tests;
+
+/// <summary>
+/// The <c>cpu</c> device's GRU and RNN cells and dropout where the shared kernel tests do not
+/// reach: shapes large enough to be split across cores (the split must not change a result),
+/// odd hidden sizes that leave a scalar tail in every row, no allocation per time step, and
+/// clear errors for bad input.
+/// </summary>
+public class CpuCellTests(ITestOutputHelper output)
+{
+    private static IDeviceOps<T> Ops<T>() where T : unmanaged => TestDevices.Get(ComputeDevice.CpuName).Ops<T>();
+
+    public static IEnumerable<object[]> Types() => [["float32"], ["float64"]];
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Gru_LargeShapeSplitAcrossCores_MatchesFloat64Reference(string dtype)
+    {
+        if (dtype == "float32")
+            Gru<float>(67, 1001);
+        else
+            Gru<double>(67, 1001);
+    }
+
+    private void Gru<T>(int batch, int hidden) where T : unmanaged
+    {
+        var ops = Ops<T>();
+        var rng = new Random(21);
+        double tol = DeviceData.Tolerance<T>(1e-6, 1e-14);
+        int g = 3 * hidden, bh = batch * hidden;
+        var xproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
+        var hproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
+        var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
+        var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
+        var hPrev = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var h = new double[bh];
+        var acts = new double[4 * bh];
+        HostReference.GruCellForward(batch, hidden, xproj, hproj, bih, bhh, hPrev, h, acts);
+        using var dx = DeviceData.Upload(ops, xproj);
+        using var dhp = DeviceData.Upload(ops, hproj);
+        using var dbi = DeviceData.Upload(ops, bih);
+        using var dbh = DeviceData.Upload(ops, bhh);
+        using var dPrev = DeviceData.Upload(ops, hPrev);
+        using var dh = ops.Allocate(bh);
+        using var dActs = ops.Allocate(4 * bh);
+        ops.GruCellForward(batch, hidden, dx.All, dhp.All, dbi.All, dbh.All, dPrev.All, dh.All, dActs.All);
+        double errH = Check(h, DeviceData.Download(ops, dh), tol, "h_t");
+        double errA = Check(acts, DeviceData.Download(ops, dActs), tol, "acts");
+
+        var dy = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var dhRec = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var dgX = new double[batch * g];
+        var dgH = new double[batch * g];
+        var dPrevRef = new double[bh];
+        HostReference.GruCellBackward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), DeviceData.Download(ops, dActs), hPrev, dgX, dgH, dPrevRef);
+        using var ddy = DeviceData.Upload(ops, dy);
+        using var ddh = DeviceData.Upload(ops, dhRec);
+        using var ddgX = ops.Allocate(batch * g);
+        using var ddgH = ops.Allocate(batch * g);
+        ops.GruCellBackward(batch, hidden, ddy.All, ddh.All, dActs.All, dPrev.All, ddgX.All, ddgH.All, ddy.All);
+        double errX = Check(dgX, DeviceData.Download(ops, ddgX), tol, "d xproj");
+        double errG = Check(dgH, DeviceData.Download(ops, ddgH), tol, "d hproj");
+        double errP = Check(dPrevRef, DeviceData.Download(ops, ddy), tol, "d h_(t-1) over dy");
+        output.WriteLine($"{typeof(T).Name} GRU B={batch} H={hidden}: max |error| h {errH:E2}, acts {errA:E2}, dX {errX:E2}, dH {errG:E2}, dh_prev {errP:E2}");
+    }
+
+    public static IEnumerable<object[]> RnnCases()
+    {
+        foreach (var dtype in new[] { "float32", "float64" })
+        {
+            foreach (var act in new[] { RnnNonlinearity.Tanh, RnnNonlinearity.Relu })
+                yield return [dtype, act];
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(RnnCases))]
+    public void Rnn_LargeShapeSplitAcrossCores_MatchesFloat64Reference(string dtype, RnnNonlinearity act)
+    {
+        // B·H past a million elements splits the backward pass too.
+        if (dtype == "float32")
+            Rnn<float>(1031, 1021, act);
+        else
+            Rnn<double>(1031, 1021, act);
+    }
+
+    private void Rnn<T>(int batch, int hidden, RnnNonlinearity act) where T : unmanaged
+    {
+        var ops = Ops<T>();
+        var rng = new Random(22);
+        double tol = DeviceData.Tolerance<T>(1e-6, 1e-14);
+        int bh = batch * hidden;
+        var xproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh, 3));
+        var hproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh, 3));
+        var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, hidden));
+        var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, hidden));
+        var h = new double[bh];
+        HostReference.RnnCellForward(batch, hidden, act, xproj, hproj, bih, bhh, h);
+        using var dx = DeviceData.Upload(ops, xproj);
+        using var dhp = DeviceData.Upload(ops, hproj);
+        using var dbi = DeviceData.Upload(ops, bih);
+        using var dbh = DeviceData.Upload(ops, bhh);
+        // h_t over hproj, as the doc allows.
+        ops.RnnCellForward(batch, hidden, act, dx.All, dhp.All, dbi.All, dbh.All, dhp.All);
+        var hDevice = DeviceData.Download(ops, dhp);
+        double errH = Check(h, hDevice, tol, "h_t");
+
+        var dy = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var dhRec = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var dg = new double[bh];
+        HostReference.RnnCellBackward(batch, hidden, act, dy.Zip(dhRec, (p, q) => p + q).ToArray(), hDevice, dg);
+        using var ddy = DeviceData.Upload(ops, dy);
+        using var ddh = DeviceData.Upload(ops, dhRec);
+        ops.RnnCellBackward(batch, hidden, act, ddy.All, ddh.All, dhp.All, ddh.All);
+        double errG = Check(dg, DeviceData.Download(ops, ddh), tol, "dgates over dhRec");
+        output.WriteLine($"{typeof(T).Name} RNN {act} B={batch} H={hidden}: max |error| h {errH:E2}, dgates {errG:E2}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Dropout_LargeTensorSplitAcrossCores_DrawsTheHostMask(string dtype)
+    {
+        if (dtype == "float32")
+            DropoutLarge<float>();
+        else
+            DropoutLarge<double>();
+    }
+
+    private void DropoutLarge<T>() where T : unmanaged
+    {
+        var ops = Ops<T>();
+        const int n = 100_003;
+        var rng = new Random(23);
+        var x = DeviceData.AsSeen<T>(Numerics.Uniform(rng, n, 0.5).Select(v => v + 1.5).ToArray());
+        const double p = 0.35;
+        double pSeen = DeviceData.AsSeen<T>([p])[0];
+        var expected = new double[n];
+        HostReference.Dropout(42, 3, 1L << 33, pSeen, x, expected);
+        using var dx = DeviceData.Upload(ops, x);
+        ops.Dropout(42, 3, 1L << 33, DeviceData.From<T>(p), dx.All, dx.All);
+        var actual = DeviceData.Download(ops, dx);
+        for (int i = 0; i < n; i++)
+            Assert.True(expected[i] == 0 == (actual[i] == 0), $"element {i} is {actual[i]} on cpu, {expected[i]} on the host");
+        double err = Numerics.MaxAbsError(actual, expected);
+        Assert.True(err <= DeviceData.Tolerance<T>(4e-6, 4e-15), $"max |error| {err:E2}");
+        output.WriteLine($"{typeof(T).Name} dropout n={n}: same mask, max |error| {err:E2}");
+    }
+
+    [Fact]
+    public void TimeStepOperations_AllocateNothing()
+    {
+        var ops = Ops<float>();
+        const int batch = 5, hidden = 21;
+        using var xproj = ops.Allocate(batch * 3 * hidden);
+        using var hproj = ops.Allocate(batch * 3 * hidden);
+        using var bias = ops.Allocate(3 * hidden);
+        using var h = ops.Allocate(batch * hidden);
+        using var acts = ops.Allocate(batch * 4 * hidden);
+        using var dgX = ops.Allocate(batch * 3 * hidden);
+        using var dgH = ops.Allocate(batch * 3 * hidden);
+        using var dy = ops.Allocate(batch * hidden);
+        void Step()
+        {
+            ops.GruCellForward(batch, hidden, xproj.All, hproj.All, bias.All, bias.All, h.All, h.All, acts.All);
+            ops.GruCellForward(batch, hidden, xproj.All, hproj.All, null, null, h.All, h.All, null);
+            ops.GruCellBackward(batch, hidden, dy.All, dy.All, acts.All, h.All, dgX.All, dgH.All, dy.All);
+            ops.RnnCellForward(batch, hidden, RnnNonlinearity.Tanh, dy.All, h.All, null, null, h.All);
+            ops.RnnCellForward(batch, hidden, RnnNonlinearity.Relu, dy.All, h.All, bias.All, bias.All, h.All);
+            ops.RnnCellBackward(batch, hidden, RnnNonlinearity.Tanh, dy.All, dy.All, h.All, dy.All);
+            ops.Dropout(7, 1, 0, 0.25f, h.All, h.All);
+        }
+
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+            Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Cells_ThrowOnShortBuffersAndUnknownActivation()
+    {
+        var ops = Ops<float>();
+        using var small = ops.Allocate(5);
+        using var big = ops.Allocate(64);
+        var gru = Assert.Throws<LstmException>(() =>
+            ops.GruCellForward(2, 3, small.All, big.All, null, null, big.All, big.All, null));
+        Assert.Contains("xproj [B, 3H]", gru.Message);
+        var rnn = Assert.Throws<LstmException>(() =>
+            ops.RnnCellBackward(2, 3, RnnNonlinearity.Tanh, big.All, big.All, small.All, big.All));
+        Assert.Contains("h_t [B, H]", rnn.Message);
+        var act = Assert.Throws<LstmException>(() =>
+            ops.RnnCellForward(2, 3, (RnnNonlinearity)7, big.All, big.All, null, null, big.All));
+        Assert.Contains("nonlinearity", act.Message);
+    }
+
+    private static double Check(double[] expected, double[] actual, double tol, string what)
+    {
+        double err = Numerics.MaxAbsError(actual, expected);
+        Assert.True(err <= tol, $"{what}: max |error| {err:E2} > {tol:E2}");
+        return err;
+    }
+}
