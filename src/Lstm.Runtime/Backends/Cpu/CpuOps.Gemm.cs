@@ -32,6 +32,15 @@ internal sealed partial class CpuOps<T>
         public T Alpha;
         public T Beta;
         public HostGemm.Update Mode;
+
+        // The unpacked dot-product path (A and Bᵀ rows read in place).
+        public T[] A = [];
+        public int AOffset;
+        public int Lda;
+        public T[] B = [];
+        public int BOffset;
+        public int Ldb;
+        public int K;
     }
 
     /// <summary>The workers' entry points, one per register type, made once.</summary>
@@ -40,7 +49,15 @@ internal sealed partial class CpuOps<T>
         where TS : ISimd<T, TV>
     {
         public static readonly Action<GemmJob, int, int> Run = RunTiles<TV, TS>;
+
+        public static readonly Action<GemmJob, int, int> Dot = RunDot<TV, TS>;
     }
+
+    /// <summary>
+    /// Most rows of C for which op(A)·Bᵀ runs as unpacked dot products (<see cref="HostGemmDot"/>):
+    /// below it, packing B would cost as much as the product.
+    /// </summary>
+    public const int DotMaxRows = 64;
 
     void IDeviceOps<T>.Gemm(GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
     {
@@ -71,7 +88,16 @@ internal sealed partial class CpuOps<T>
         var first = betaZero ? HostGemm.Update.Overwrite
             : Scalar<T>.ToDouble(beta) == 1 ? HostGemm.Update.Accumulate
             : HostGemm.Update.Scale;
-        if (Vector512.IsHardwareAccelerated)
+        if (s.TransA == 0 && s.TransB != 0 && s.M <= DotMaxRows)
+        {
+            if (Vector512.IsHardwareAccelerated && s.K >= 4 * Vector512<T>.Count)
+                Dot<Vector512<T>, Simd512<T>>(s, alpha, a, b, beta, c, first);
+            else if (Vector256.IsHardwareAccelerated)
+                Dot<Vector256<T>, Simd256<T>>(s, alpha, a, b, beta, c, first);
+            else
+                Dot<Vector128<T>, Simd128<T>>(s, alpha, a, b, beta, c, first);
+        }
+        else if (Vector512.IsHardwareAccelerated)
             Blocked<Vector512<T>, Simd512<T>>(s, alpha, a, b, beta, c, first);
         else if (Vector256.IsHardwareAccelerated)
             Blocked<Vector256<T>, Simd256<T>>(s, alpha, a, b, beta, c, first);
@@ -142,6 +168,42 @@ internal sealed partial class CpuOps<T>
                 }
             }
         }
+    }
+
+    private void Dot<TV, TS>(GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        var job = _job;
+        job.A = HostBuffer<T>.ArrayOf(a);
+        job.AOffset = (int)a.Offset;
+        job.Lda = s.Lda;
+        job.B = HostBuffer<T>.ArrayOf(b);
+        job.BOffset = (int)b.Offset;
+        job.Ldb = s.Ldb;
+        job.C = HostBuffer<T>.ArrayOf(c);
+        job.COffset = (int)c.Offset;
+        job.Ldc = s.Ldc;
+        job.Rows = s.M;
+        job.Cols = s.N;
+        job.K = s.K;
+        job.Alpha = alpha;
+        job.Beta = beta;
+        job.Mode = first;
+        int pairs = (s.N + HostGemmDot.Cols - 1) / HostGemmDot.Cols;
+        HostParallel.For(pairs, HostParallel.Chunks(pairs, (long)s.M * s.N * s.K), job, Tiles<TV, TS>.Dot);
+    }
+
+    private static void RunDot<TV, TS>(GemmJob job, int start, int end)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        HostGemmDot.Run<T, TV, TS>(
+            job.Rows, start * HostGemmDot.Cols, Math.Min(end * HostGemmDot.Cols, job.Cols), job.K,
+            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset), job.Lda,
+            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.B), job.BOffset), job.Ldb,
+            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset), job.Ldc,
+            job.Alpha, job.Beta, job.Mode);
     }
 
     private static void RunTiles<TV, TS>(GemmJob job, int start, int end)

@@ -34,6 +34,9 @@ internal interface ISimd<T, TV>
 
     /// <summary>a + b.</summary>
     static abstract TV Add(TV a, TV b);
+
+    /// <summary>The sum of the lanes.</summary>
+    static abstract T Sum(TV a);
 }
 
 /// <summary>AVX-512 registers: 16 floats or 8 doubles.</summary>
@@ -64,6 +67,9 @@ internal readonly struct Simd512<T> : ISimd<T, Vector512<T>> where T : unmanaged
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector512<T> a) => Vector512.Sum(a);
 }
 
 /// <summary>AVX2 registers: 8 floats or 4 doubles.</summary>
@@ -94,6 +100,9 @@ internal readonly struct Simd256<T> : ISimd<T, Vector256<T>> where T : unmanaged
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector256<T> a) => Vector256.Sum(a);
 }
 
 /// <summary>
@@ -127,6 +136,9 @@ internal readonly struct Simd128<T> : ISimd<T, Vector128<T>> where T : unmanaged
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Add(Vector128<T> a, Vector128<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector128<T> a) => Vector128.Sum(a);
 }
 
 /// <summary>Scalar arithmetic on T (float or double) for edges and tails; the type tests fold away in the JIT.</summary>
