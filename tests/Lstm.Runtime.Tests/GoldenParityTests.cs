@@ -16,8 +16,8 @@ namespace Lstm.Runtime.Tests;
 /// </summary>
 public class GoldenParityTests(ITestOutputHelper output)
 {
-    // The cases the LSTM core covers: a, b, e, f, g, i.
-    public static readonly string[] CoreCases = ["a_seed_l2_bf", "b_tiny", "e_nobias_l2", "f_long_T200", "g_seed_f64", "i_no_state_l2_bf"];
+    // The LSTM cases: a, b, e, f, g, i (the core), c (bidirectional) and d (proj_size).
+    public static readonly string[] CoreCases = ["a_seed_l2_bf", "b_tiny", "e_nobias_l2", "f_long_T200", "g_seed_f64", "i_no_state_l2_bf", "c_bidir_l2_seqfirst", "d_proj8"];
 
     public static IEnumerable<object[]> Cases()
     {
@@ -58,7 +58,7 @@ public class GoldenParityTests(ITestOutputHelper output)
 
     internal static ParityReport Run<T>(ComputeDevice device, GoldenCase golden) where T : unmanaged
     {
-        var options = new LSTMOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst);
+        var options = new LSTMOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst, golden.Bidirectional, golden.ProjSize);
         using var lstm = new LSTM<T>(device, options);
         StateDict.Load(lstm, golden.File);
         Assert.Equal(golden.ParamNames, lstm.Parameters().Select(p => p.Name));

@@ -89,6 +89,22 @@ public class LSTMTests
     }
 
     [Fact]
+    public void InferLstm_RecoversBidirectionalAndProjection()
+    {
+        var c = GoldenCase.Load("c_bidir_l2_seqfirst");
+        Assert.Equal(new LSTMOptions(16, 32, 2, true, false, Bidirectional: true), StateDict.InferLstm(c.File, false).Options);
+        var d = GoldenCase.Load("d_proj8");
+        Assert.Equal(new LSTMOptions(12, 24, 1, true, false, ProjSize: 8), StateDict.InferLstm(d.File, false).Options);
+    }
+
+    [Fact]
+    public void Options_RejectProjSizeNotBelowHidden()
+    {
+        var e = Assert.Throws<LstmException>(() => new LSTMOptions(3, 4, ProjSize: 4).Validate());
+        Assert.Contains("proj_size=4", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void LoadStateDict_ThrowsOnShapeMismatch()
     {
         var dev = TestDevices.Get("ilgpu-cpu");
