@@ -141,8 +141,60 @@ public static partial class StateDict
     {
         var (shape, prefix) = InferRecurrent(file);
         if (shape.Gates != 4)
-            throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: a {shape.CellName}, not an LSTM (4·hidden_size)");
+            throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not an LSTM (4·hidden_size)");
         return (new LSTMOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, shape.Bidirectional, shape.ProjSize), prefix);
+    }
+
+    /// <summary>Infers a GRU's configuration from state-dict names and shapes (see <see cref="InferRecurrent"/>).</summary>
+    /// <param name="file">The state dict.</param>
+    /// <param name="batchFirst">The layout of x, which the state dict does not record.</param>
+    /// <exception cref="LstmException">The names or shapes are not a GRU's.</exception>
+    public static (GRUOptions Options, string Prefix) InferGru(SafeTensorsFile file, bool batchFirst)
+    {
+        var (shape, prefix) = InferRecurrent(file);
+        if (shape.Gates != 3)
+            throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not a GRU (3·hidden_size)");
+        return (new GRUOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, shape.Bidirectional), prefix);
+    }
+
+    /// <summary>
+    /// Infers an RNN's configuration from state-dict names and shapes (see <see cref="InferRecurrent"/>).
+    /// The nonlinearity leaves no trace in the weights, so it is given.
+    /// </summary>
+    /// <param name="file">The state dict.</param>
+    /// <param name="batchFirst">The layout of x, which the state dict does not record.</param>
+    /// <param name="nonlinearity">tanh or relu.</param>
+    /// <exception cref="LstmException">The names or shapes are not an RNN's.</exception>
+    public static (RNNOptions Options, string Prefix) InferRnn(SafeTensorsFile file, bool batchFirst, Lstm.Kernels.RnnNonlinearity nonlinearity)
+    {
+        var (shape, prefix) = InferRecurrent(file);
+        if (shape.Gates != 1)
+            throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not an RNN (hidden_size)");
+        return (new RNNOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, shape.Bidirectional, nonlinearity), prefix);
+    }
+
+    /// <summary>Copies a GRU's parameters from a state dict, checking every name and shape.</summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="gru">The GRU to fill.</param>
+    /// <param name="file">The state dict.</param>
+    /// <param name="prefix">The names' prefix, or empty.</param>
+    /// <exception cref="LstmException">A tensor is missing or has the wrong shape.</exception>
+    public static void Load<T>(GRU<T> gru, SafeTensorsFile file, string prefix = "") where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(gru);
+        Load(gru.Parameters().Select(p => (prefix + p.Name, p)), file);
+    }
+
+    /// <summary>Copies an RNN's parameters from a state dict, checking every name and shape.</summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="rnn">The RNN to fill.</param>
+    /// <param name="file">The state dict.</param>
+    /// <param name="prefix">The names' prefix, or empty.</param>
+    /// <exception cref="LstmException">A tensor is missing or has the wrong shape.</exception>
+    public static void Load<T>(RNN<T> rnn, SafeTensorsFile file, string prefix = "") where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(rnn);
+        Load(rnn.Parameters().Select(p => (prefix + p.Name, p)), file);
     }
 
     /// <summary>
@@ -190,4 +242,7 @@ public sealed record RecurrentShape(int Gates, int InputSize, int HiddenSize, in
 {
     /// <summary>LSTM, GRU or RNN.</summary>
     public string CellName => Gates switch { 4 => "LSTM", 3 => "GRU", _ => "RNN" };
+
+    /// <summary>"an LSTM", "a GRU" or "an RNN" (for messages).</summary>
+    public string CellWithArticle => Gates == 3 ? "a GRU" : "an " + CellName;
 }

@@ -86,3 +86,47 @@ internal sealed class LstmCell<T> : IRecurrentCell<T> where T : unmanaged
     public void Backward(IDeviceOps<T> ops, int batch, int hidden, in CellBackwardStep<T> s) =>
         ops.LstmCellBackward(batch, hidden, s.Dy, s.DhRec, s.Dc, s.Acts, s.C, s.CPrev, s.DGatesX);
 }
+
+/// <summary>PyTorch's GRU cell (gate order r, z, n) over <see cref="IDeviceOps{T}.GruCellForward"/>.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class GruCell<T> : IRecurrentCell<T> where T : unmanaged
+{
+    public static readonly GruCell<T> Instance = new();
+
+    public string Name => "GRU";
+
+    public int Gates => 3;
+
+    public bool HasCellState => false;
+
+    public int ActsPerHidden => 4;
+
+    public bool SeparateHiddenGradient => true;
+
+    public void Forward(IDeviceOps<T> ops, int batch, int hidden, in CellForwardStep<T> s) =>
+        ops.GruCellForward(batch, hidden, s.XProj, s.HProj, s.BiasIh, s.BiasHh, s.HPrev, s.H, s.Acts);
+
+    public void Backward(IDeviceOps<T> ops, int batch, int hidden, in CellBackwardStep<T> s) =>
+        ops.GruCellBackward(batch, hidden, s.Dy, s.DhRec, s.Acts, s.HPrev, s.DGatesX, s.DGatesH, s.DhPrev);
+}
+
+/// <summary>PyTorch's Elman RNN cell, h = act(x W_ih^T + b_ih + h W_hh^T + b_hh), over <see cref="IDeviceOps{T}.RnnCellForward"/>.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class RnnCell<T>(Lstm.Kernels.RnnNonlinearity nonlinearity) : IRecurrentCell<T> where T : unmanaged
+{
+    public string Name => "RNN";
+
+    public int Gates => 1;
+
+    public bool HasCellState => false;
+
+    public int ActsPerHidden => 0;
+
+    public bool SeparateHiddenGradient => false;
+
+    public void Forward(IDeviceOps<T> ops, int batch, int hidden, in CellForwardStep<T> s) =>
+        ops.RnnCellForward(batch, hidden, nonlinearity, s.XProj, s.HProj, s.BiasIh, s.BiasHh, s.H);
+
+    public void Backward(IDeviceOps<T> ops, int batch, int hidden, in CellBackwardStep<T> s) =>
+        ops.RnnCellBackward(batch, hidden, nonlinearity, s.Dy, s.DhRec, s.H, s.DGatesX);
+}

@@ -4,7 +4,7 @@ using Lstm.Runtime.Tensors;
 namespace Lstm.Runtime.Layers;
 
 /// <summary>
-/// The result of a recurrent layer's forward pass (GRU, RNN;
+/// The result of a recurrent layer's forward pass (<see cref="GRU{T}"/>, <see cref="RNN{T}"/>;
 /// <see cref="LSTMResult{T}"/> adds c_n): output, h_n, and (training) what backward needs.
 /// </summary>
 /// <remarks>D = 2 when bidirectional, else 1; H_out = proj_size when set, else hidden_size.</remarks>
