@@ -46,13 +46,14 @@ public sealed class BackendCompileTests : IDisposable
         (typeof(RnnCellKernels), nameof(RnnCellKernels.Forward), false),
         (typeof(RnnCellKernels), nameof(RnnCellKernels.Backward), false),
         (typeof(DropoutKernels), nameof(DropoutKernels.Dropout), false),
+        (typeof(GatherKernels), nameof(GatherKernels.GatherRows), false),
     ];
 
     [Fact]
     public void KernelList_CoversEveryPublicKernel()
     {
         var listed = KernelList.Select(k => k.Type.Name + "." + k.Name).ToHashSet();
-        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels), typeof(GruCellKernels), typeof(RnnCellKernels), typeof(DropoutKernels) }
+        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels), typeof(GruCellKernels), typeof(RnnCellKernels), typeof(DropoutKernels), typeof(GatherKernels) }
             .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static)
                 .Where(m => m.ReturnType == typeof(void))
                 .Select(m => t.Name + "." + m.Name));
