@@ -18,7 +18,7 @@ internal static class RunCommand
         bool f64 = model.Get(prefix + "weight_ih_l0").DType == SafeTensorDType.F64;
         using var device = ComputeDevice.Open(o.Device);
         var written = f64 ? Run<double>(device, model, input, options, prefix, o) : Run<float>(device, model, input, options, prefix, o);
-        stdout.WriteLine($"LSTM(input_size={options.InputSize}, hidden_size={options.HiddenSize}, num_layers={options.NumLayers}, bias={options.Bias}, batch_first={options.BatchFirst}) {(f64 ? "float64" : "float32")} on {device}");
+        stdout.WriteLine($"LSTM(input_size={options.InputSize}, hidden_size={options.HiddenSize}, num_layers={options.NumLayers}, bias={options.Bias}, batch_first={options.BatchFirst}, bidirectional={options.Bidirectional}, proj_size={options.ProjSize}) {(f64 ? "float64" : "float32")} on {device}");
         stdout.WriteLine($"wrote {o.Output}: {written}");
         return Program.Ok;
     }
@@ -39,24 +39,26 @@ internal static class RunCommand
         // PyTorch's unbatched input: x [T, I], h0/c0 [L, H]; run as a batch of one.
         int[] xShape = unbatched ? (options.BatchFirst ? [1, x.Shape[0], x.Shape[1]] : [x.Shape[0], 1, x.Shape[1]]) : x.Shape.ToArray();
         int batch = options.BatchFirst ? xShape[0] : xShape[1];
-        int[] stateShape = unbatched ? [options.NumLayers, options.HiddenSize] : [options.NumLayers, batch, options.HiddenSize];
-        var h0 = input.Contains("h0") ? input.GetWithShape("h0", stateShape) : null;
-        var c0 = input.Contains("c0") ? input.GetWithShape("c0", stateShape) : null;
-        int[] stateDevice = [options.NumLayers, batch, options.HiddenSize];
+        int ld = options.NumLayers * (options.Bidirectional ? 2 : 1);
+        int hOut = options.ProjSize > 0 ? options.ProjSize : options.HiddenSize;
+        int[] hShape = unbatched ? [ld, hOut] : [ld, batch, hOut];
+        int[] cShape = unbatched ? [ld, options.HiddenSize] : [ld, batch, options.HiddenSize];
+        var h0 = input.Contains("h0") ? input.GetWithShape("h0", hShape) : null;
+        var c0 = input.Contains("c0") ? input.GetWithShape("c0", cShape) : null;
 
         using var lstm = new LSTM<T>(device, options);
         StateDict.Load(lstm, model, prefix);
         using var tx = Reshaped<T>(device, x, xShape);
-        using var th = h0 is null ? null : Reshaped<T>(device, h0, stateDevice);
-        using var tc = c0 is null ? null : Reshaped<T>(device, c0, stateDevice);
+        using var th = h0 is null ? null : Reshaped<T>(device, h0, [ld, batch, hOut]);
+        using var tc = c0 is null ? null : Reshaped<T>(device, c0, [ld, batch, options.HiddenSize]);
         using var result = lstm.Forward(tx, th, tc);
         int steps = options.BatchFirst ? xShape[1] : xShape[0];
-        int[] outShape = unbatched ? [steps, options.HiddenSize] : result.Output.Shape.ToArray();
+        int[] outShape = unbatched ? [steps, result.Output.Shape[2]] : result.Output.Shape.ToArray();
         var tensors = new List<SafeTensor>
         {
             WithShape(StateDict.ToSafeTensor("output", result.Output), outShape),
-            WithShape(StateDict.ToSafeTensor("h_n", result.HN), stateShape),
-            WithShape(StateDict.ToSafeTensor("c_n", result.CN), stateShape),
+            WithShape(StateDict.ToSafeTensor("h_n", result.HN), hShape),
+            WithShape(StateDict.ToSafeTensor("c_n", result.CN), cShape),
         };
         var metadata = new Dictionary<string, string>
         {

@@ -46,13 +46,14 @@ public sealed class BackendCompileTests : IDisposable
         (typeof(ElementwiseKernels), nameof(ElementwiseKernels.Axpy), false),
         (typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseGrad), false),
         (typeof(ElementwiseKernels), nameof(ElementwiseKernels.Fill), false),
+        (typeof(GatherKernels), nameof(GatherKernels.GatherRows), false),
     ];
 
     [Fact]
     public void KernelList_CoversEveryPublicKernel()
     {
         var listed = KernelList.Select(k => k.Type.Name + "." + k.Name).ToHashSet();
-        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels) }
+        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels), typeof(GruCellKernels), typeof(RnnCellKernels), typeof(DropoutKernels), typeof(GatherKernels) }
             .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static)
                 .Where(m => m.ReturnType == typeof(void))
                 .Select(m => t.Name + "." + m.Name));

@@ -1,3 +1,4 @@
+using Lstm.Kernels;
 using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Layers;
@@ -16,14 +17,26 @@ namespace Lstm.Runtime.Tests;
 /// </summary>
 public class GoldenParityTests(ITestOutputHelper output)
 {
-    // The cases the LSTM core covers: a, b, e, f, g, i.
-    public static readonly string[] CoreCases = ["a_seed_l2_bf", "b_tiny", "e_nobias_l2", "f_long_T200", "g_seed_f64", "i_no_state_l2_bf"];
+    // The LSTM cases: a, b, e, f, g, i (the core), c (bidirectional) and d (proj_size).
+    public static readonly string[] CoreCases = ["a_seed_l2_bf", "b_tiny", "e_nobias_l2", "f_long_T200", "g_seed_f64", "i_no_state_l2_bf", "c_bidir_l2_seqfirst", "d_proj8"];
 
     public static IEnumerable<object[]> Cases()
     {
         foreach (var device in TestDevices.Names())
         {
             foreach (var c in CoreCases)
+                yield return [device[0], c];
+        }
+    }
+
+    // The GRU and RNN cases: h1 (GRU), h2 (RNN tanh).
+    public static readonly string[] OtherCellCases = ["h1_gru", "h2_rnn_tanh"];
+
+    public static IEnumerable<object[]> OtherCells()
+    {
+        foreach (var device in TestDevices.Names())
+        {
+            foreach (var c in OtherCellCases)
                 yield return [device[0], c];
         }
     }
@@ -36,6 +49,21 @@ public class GoldenParityTests(ITestOutputHelper output)
         Assert.Equal("LSTM", golden.Mode);
         var dev = TestDevices.Get(device);
         var report = golden.IsFloat64 ? Run<double>(dev, golden) : Run<float>(dev, golden);
+        Check(caseName, device, golden, report);
+    }
+
+    [Theory]
+    [MemberData(nameof(OtherCells))]
+    public void ForwardAndBackward_MatchPyTorch_GruAndRnn(string device, string caseName)
+    {
+        var golden = GoldenCase.Load(caseName);
+        var dev = TestDevices.Get(device);
+        var report = golden.IsFloat64 ? RunOther<double>(dev, golden) : RunOther<float>(dev, golden);
+        Check(caseName, device, golden, report);
+    }
+
+    private void Check(string caseName, string device, GoldenCase golden, ParityReport report)
+    {
         double outTol = golden.IsFloat64 ? 1e-12 : 1e-5;
         double gradTol = golden.IsFloat64 ? 1e-10 : 1e-4;
         output.WriteLine($"{caseName} on {device}: worst output abs error {report.WorstOutput:E2} ({report.WorstOutputName}), worst gradient max-norm relative error {report.WorstGrad:E2} ({report.WorstGradName})");
@@ -56,9 +84,59 @@ public class GoldenParityTests(ITestOutputHelper output)
         public string WorstGradName => Grads.MaxBy(o => o.Error).Name;
     }
 
+    internal static ParityReport RunOther<T>(ComputeDevice device, GoldenCase golden) where T : unmanaged
+    {
+        using var x = StateDict.ToTensor<T>(device, golden.File.Get("x"));
+        using var h0 = golden.HasInitialState ? StateDict.ToTensor<T>(device, golden.File.Get("h0")) : null;
+        using var dy = StateDict.ToTensor<T>(device, golden.File.Get("dy"));
+        using var dhn = StateDict.ToTensor<T>(device, golden.File.Get("dhn"));
+        RecurrentResult<T> result;
+        RecurrentGradients<T> grads;
+        IDisposable layer;
+        IEnumerable<Parameter<T>> parameters;
+        if (golden.Mode == "GRU")
+        {
+            var gru = new GRU<T>(device, new GRUOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst, golden.Bidirectional));
+            StateDict.Load(gru.Parameters().Select(p => (p.Name, p)), golden.File);
+            result = gru.Forward(x, h0, training: true);
+            grads = gru.Backward(result, dy, dhn);
+            (layer, parameters) = (gru, gru.Parameters());
+        }
+        else
+        {
+            Assert.StartsWith("RNN_", golden.Mode, StringComparison.Ordinal);
+            var act = golden.Mode == "RNN_RELU" ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh;
+            var rnn = new RNN<T>(device, new RNNOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst, golden.Bidirectional, act));
+            StateDict.Load(rnn.Parameters().Select(p => (p.Name, p)), golden.File);
+            result = rnn.Forward(x, h0, training: true);
+            grads = rnn.Backward(result, dy, dhn);
+            (layer, parameters) = (rnn, rnn.Parameters());
+        }
+
+        using (layer)
+        using (result)
+        using (grads)
+        {
+            Assert.Equal(golden.ParamNames, parameters.Select(p => p.Name));
+            var outputs = new List<(string, double)>
+            {
+                ("output", Numerics.MaxAbsError(D(result.Output), golden.Get("output"))),
+                ("h_n", Numerics.MaxAbsError(D(result.HN), golden.Get("h_n"))),
+            };
+            var gradErrors = new List<(string, double)> { ("x", Numerics.MaxRelativeToLargest(D(grads.DX), golden.Get("grad.x"))) };
+            if (golden.HasInitialState)
+                gradErrors.Add(("h0", Numerics.MaxRelativeToLargest(D(grads.DH0), golden.Get("grad.h0"))));
+            foreach (var p in parameters)
+                gradErrors.Add((p.Name, Numerics.MaxRelativeToLargest(D(p.Grad), golden.Get("grad." + p.Name))));
+            return new ParityReport(outputs, gradErrors);
+        }
+
+        static double[] D(Tensor<T> t) => t.ToArray().Select(v => v switch { float f => f, double d => d, _ => double.NaN }).ToArray();
+    }
+
     internal static ParityReport Run<T>(ComputeDevice device, GoldenCase golden) where T : unmanaged
     {
-        var options = new LSTMOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst);
+        var options = new LSTMOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst, golden.Bidirectional, golden.ProjSize);
         using var lstm = new LSTM<T>(device, options);
         StateDict.Load(lstm, golden.File);
         Assert.Equal(golden.ParamNames, lstm.Parameters().Select(p => p.Name));

@@ -7,7 +7,7 @@ namespace Lstm.Runtime.Tests;
 /// <summary>
 /// The analytic gradients of a whole multi-layer LSTM against central finite differences in
 /// float64: loss = Σ output·dy + Σ h_n·dhn + Σ c_n·dcn, perturbing inputs, initial states and
-/// parameter entries by ±1e-6.
+/// parameter entries by ±1e-6; one and two directions, with and without a projection.
 /// </summary>
 public class GradientCheckTests
 {
@@ -15,34 +15,40 @@ public class GradientCheckTests
     {
         foreach (var device in TestDevices.Names())
         {
-            yield return [device[0], false, true];
-            yield return [device[0], true, false];
+            yield return [device[0], false, true, false, 0];
+            yield return [device[0], true, false, false, 0];
+            yield return [device[0], false, true, true, 0];
+            yield return [device[0], true, true, false, 3];
+            yield return [device[0], false, false, true, 2];
         }
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Backward_MatchesCentralFiniteDifferences_Float64(string deviceName, bool batchFirst, bool bias)
+    public void Backward_MatchesCentralFiniteDifferences_Float64(string deviceName, bool batchFirst, bool bias, bool bidirectional, int projSize)
     {
         const int I = 3, H = 4, L = 2, S = 5, B = 2;
         const double eps = 1e-6;
+        int d = bidirectional ? 2 : 1;
+        int hOut = projSize > 0 ? projSize : H;
+        int ld = L * d;
         var device = TestDevices.Get(deviceName);
-        using var lstm = new LSTM<double>(device, new LSTMOptions(I, H, L, bias, batchFirst), seed: 11);
+        using var lstm = new LSTM<double>(device, new LSTMOptions(I, H, L, bias, batchFirst, bidirectional, projSize), seed: 11);
         var rng = new Random(23);
         int[] xShape = batchFirst ? [B, S, I] : [S, B, I];
-        int[] outShape = batchFirst ? [B, S, H] : [S, B, H];
+        int[] outShape = batchFirst ? [B, S, d * hOut] : [S, B, d * hOut];
         var x = Numerics.Uniform(rng, S * B * I);
-        var h0 = Numerics.Uniform(rng, L * B * H);
-        var c0 = Numerics.Uniform(rng, L * B * H);
-        var dy = Numerics.Uniform(rng, S * B * H);
-        var dhn = Numerics.Uniform(rng, L * B * H);
-        var dcn = Numerics.Uniform(rng, L * B * H);
+        var h0 = Numerics.Uniform(rng, ld * B * hOut);
+        var c0 = Numerics.Uniform(rng, ld * B * H);
+        var dy = Numerics.Uniform(rng, S * B * d * hOut);
+        var dhn = Numerics.Uniform(rng, ld * B * hOut);
+        var dcn = Numerics.Uniform(rng, ld * B * H);
 
         double Loss(double[] xv, double[] h0v, double[] c0v)
         {
             using var tx = Tensor<double>.FromArray(device, xv, xShape);
-            using var th = Tensor<double>.FromArray(device, h0v, L, B, H);
-            using var tc = Tensor<double>.FromArray(device, c0v, L, B, H);
+            using var th = Tensor<double>.FromArray(device, h0v, ld, B, hOut);
+            using var tc = Tensor<double>.FromArray(device, c0v, ld, B, H);
             using var r = lstm.Forward(tx, th, tc);
             return Dot(r.Output.ToArray(), dy) + Dot(r.HN.ToArray(), dhn) + Dot(r.CN.ToArray(), dcn);
         }
@@ -50,12 +56,12 @@ public class GradientCheckTests
         // Analytic gradients.
         lstm.ZeroGrad();
         using var tx = Tensor<double>.FromArray(device, x, xShape);
-        using var th = Tensor<double>.FromArray(device, h0, L, B, H);
-        using var tc = Tensor<double>.FromArray(device, c0, L, B, H);
+        using var th = Tensor<double>.FromArray(device, h0, ld, B, hOut);
+        using var tc = Tensor<double>.FromArray(device, c0, ld, B, H);
         using var result = lstm.Forward(tx, th, tc, training: true);
         using var tdy = Tensor<double>.FromArray(device, dy, outShape);
-        using var tdh = Tensor<double>.FromArray(device, dhn, L, B, H);
-        using var tdc = Tensor<double>.FromArray(device, dcn, L, B, H);
+        using var tdh = Tensor<double>.FromArray(device, dhn, ld, B, hOut);
+        using var tdc = Tensor<double>.FromArray(device, dcn, ld, B, H);
         using var grads = lstm.Backward(result, tdy, tdh, tdc);
         var gx = grads.DX.ToArray();
         var gh = grads.DH0.ToArray();

@@ -1,3 +1,4 @@
+using Lstm.Kernels;
 using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Diagnostics;
 using Lstm.Runtime.IO;
@@ -86,6 +87,57 @@ public class LSTMTests
         Assert.Equal("", prefix);
         var e = GoldenCase.Load("e_nobias_l2");
         Assert.False(StateDict.InferLstm(e.File, false).Options.Bias);
+    }
+
+    [Fact]
+    public void InferLstm_RecoversBidirectionalAndProjection()
+    {
+        var c = GoldenCase.Load("c_bidir_l2_seqfirst");
+        Assert.Equal(new LSTMOptions(16, 32, 2, true, false, Bidirectional: true), StateDict.InferLstm(c.File, false).Options);
+        var d = GoldenCase.Load("d_proj8");
+        Assert.Equal(new LSTMOptions(12, 24, 1, true, false, ProjSize: 8), StateDict.InferLstm(d.File, false).Options);
+    }
+
+    [Fact]
+    public void InferGruAndRnn_FromGoldenStateDicts_AndLstmRejectsThem()
+    {
+        var g = GoldenCase.Load("h1_gru");
+        Assert.Equal(new GRUOptions(6, 10, 1, true, false), StateDict.InferGru(g.File, false).Options);
+        var r = GoldenCase.Load("h2_rnn_tanh");
+        Assert.Equal(new RNNOptions(6, 10, 1, true, true, false, RnnNonlinearity.Relu), StateDict.InferRnn(r.File, true, RnnNonlinearity.Relu).Options);
+        var e = Assert.Throws<LstmException>(() => StateDict.InferLstm(g.File, false));
+        Assert.Contains("a GRU, not an LSTM", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<LstmException>(() => StateDict.InferGru(r.File, false));
+        Assert.Contains("an RNN, not a GRU", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SaveThenLoad_GruStateDict_RoundTrips()
+    {
+        var dev = TestDevices.Get("ilgpu-cpu");
+        using var a = new GRU<float>(dev, new GRUOptions(3, 4, 2, Bidirectional: true), seed: 1);
+        string path = Path.Combine(Path.GetTempPath(), $"gru-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            StateDict.Save(path, a.Parameters().Select(p => (p.Name, p)));
+            var file = SafeTensorsFile.Read(path);
+            Assert.Equal(new GRUOptions(3, 4, 2, true, false, true), StateDict.InferGru(file, false).Options);
+            using var b = new GRU<float>(dev, new GRUOptions(3, 4, 2, Bidirectional: true), seed: 2);
+            StateDict.Load(b, file);
+            foreach (var (p, q) in a.Parameters().Zip(b.Parameters()))
+                Assert.Equal(p.Value.ToArray(), q.Value.ToArray());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Options_RejectProjSizeNotBelowHidden()
+    {
+        var e = Assert.Throws<LstmException>(() => new LSTMOptions(3, 4, ProjSize: 4).Validate());
+        Assert.Contains("proj_size=4", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,573 @@
+using System.Globalization;
+using Lstm.Kernels;
+using Lstm.Runtime.Backends;
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Tensors;
+
+namespace Lstm.Runtime.Layers;
+
+/// <summary>The sizes and flags every recurrent layer shares (the engine's view of the options records).</summary>
+/// <param name="InputSize">I.</param>
+/// <param name="HiddenSize">H.</param>
+/// <param name="NumLayers">L.</param>
+/// <param name="Bias">False drops b_ih and b_hh.</param>
+/// <param name="BatchFirst">x and output are [B, T, ·] when true.</param>
+/// <param name="Bidirectional">D = 2 when true.</param>
+/// <param name="ProjSize">P (LSTM only), 0 for none.</param>
+internal sealed record RecurrentConfig(int InputSize, int HiddenSize, int NumLayers, bool Bias, bool BatchFirst, bool Bidirectional, int ProjSize)
+{
+    /// <summary>D: 1 or 2 directions.</summary>
+    public int Directions => Bidirectional ? 2 : 1;
+
+    /// <summary>H_out: P when projecting, else H (the width of h and of each direction's output).</summary>
+    public int OutSize => ProjSize > 0 ? ProjSize : HiddenSize;
+
+    /// <summary>The input width of layer k: I, then D·H_out.</summary>
+    public int LayerInput(int k) => k == 0 ? InputSize : Directions * OutSize;
+}
+
+/// <summary>The parameters of one direction of one layer.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class DirectionParameters<T> where T : unmanaged
+{
+    /// <summary>W_ih [G, I_k].</summary>
+    public required Parameter<T> WeightIh { get; init; }
+
+    /// <summary>W_hh [G, H_out].</summary>
+    public required Parameter<T> WeightHh { get; init; }
+
+    /// <summary>b_ih [G], or null for bias=False.</summary>
+    public Parameter<T>? BiasIh { get; init; }
+
+    /// <summary>b_hh [G], or null for bias=False.</summary>
+    public Parameter<T>? BiasHh { get; init; }
+
+    /// <summary>W_hr [P, H] with proj_size, else null.</summary>
+    public Parameter<T>? WeightHr { get; init; }
+
+    /// <summary>In PyTorch's state-dict order: w_ih, w_hh, b_ih, b_hh, w_hr.</summary>
+    public IEnumerable<Parameter<T>> All()
+    {
+        yield return WeightIh;
+        yield return WeightHh;
+        if (BiasIh is { } bih)
+            yield return bih;
+        if (BiasHh is { } bhh)
+            yield return bhh;
+        if (WeightHr is { } whr)
+            yield return whr;
+    }
+}
+
+/// <summary>
+/// The time loop every recurrent layer shares, driven by a cell strategy
+/// (<see cref="IRecurrentCell{T}"/>): multi-layer, one or two directions, optional projection.
+/// </summary>
+/// <remarks>
+/// Dimension letters: B batch, T steps, I input size, H hidden size, P projection size,
+/// H_out = P or H, G = gates·H, L layers, D directions.
+/// Each direction of each layer runs as DESIGN.md describes: one input GEMM [T·B, I_k] × [I_k, G]
+/// for all steps, then per step one recurrent GEMM [B, H_out] × [H_out, G] and one fused cell
+/// kernel (plus, with a projection, one GEMM [B, H] × [H, P]). Backward walks the steps in
+/// reverse with one fused backward kernel and one recurrent GEMM per step; the weight gradients
+/// are GEMMs over all steps at the end and the bias gradients one reduction each.
+/// The reverse direction walks t = T-1 … 0; both directions' outputs are concatenated on the
+/// feature axis ([fwd, bwd]); h_n and c_n are indexed layer·D + direction.
+/// </remarks>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
+{
+    private readonly DirectionParameters<T>[] _params;
+
+    public RecurrentEngine(ComputeDevice device, IRecurrentCell<T> cell, RecurrentConfig config, int seed)
+    {
+        Device = device;
+        Cell = cell;
+        Config = config;
+        int d = config.Directions;
+        int g = cell.Gates * config.HiddenSize;
+        _params = new DirectionParameters<T>[config.NumLayers * d];
+        var rng = new Random(seed);
+        double bound = 1.0 / Math.Sqrt(config.HiddenSize);
+        for (int k = 0; k < config.NumLayers; k++)
+        {
+            for (int dir = 0; dir < d; dir++)
+            {
+                string suffix = k.ToString(CultureInfo.InvariantCulture) + (dir == 1 ? "_reverse" : "");
+                var wih = Init($"weight_ih_l{suffix}", rng, bound, g, config.LayerInput(k));
+                var whh = Init($"weight_hh_l{suffix}", rng, bound, g, config.OutSize);
+                Parameter<T>? bih = null, bhh = null, whr = null;
+                if (config.Bias)
+                {
+                    bih = Init($"bias_ih_l{suffix}", rng, bound, g);
+                    bhh = Init($"bias_hh_l{suffix}", rng, bound, g);
+                }
+
+                if (config.ProjSize > 0)
+                    whr = Init($"weight_hr_l{suffix}", rng, bound, config.ProjSize, config.HiddenSize);
+                _params[k * d + dir] = new DirectionParameters<T> { WeightIh = wih, WeightHh = whh, BiasIh = bih, BiasHh = bhh, WeightHr = whr };
+            }
+        }
+    }
+
+    public ComputeDevice Device { get; }
+
+    public IRecurrentCell<T> Cell { get; }
+
+    public RecurrentConfig Config { get; }
+
+    private IDeviceOps<T> Ops => Device.Ops<T>();
+
+    public IEnumerable<Parameter<T>> Parameters() => _params.SelectMany(p => p.All());
+
+    private Parameter<T> Init(string name, Random rng, double bound, params int[] shape)
+    {
+        long n = 1;
+        foreach (int s in shape)
+            n *= s;
+        var values = new T[n];
+        for (long i = 0; i < n; i++)
+            values[i] = Num<T>.From((rng.NextDouble() * 2.0 - 1.0) * bound);
+        return new Parameter<T>(name, Tensor<T>.FromArray(Device, values, shape));
+    }
+
+    /// <summary>Runs all layers and directions, filling <paramref name="result"/>.</summary>
+    public void Forward(Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0, bool training, RecurrentResult<T> result)
+    {
+        var o = Config;
+        var cell = Cell;
+        int steps = result.Steps;
+        int batch = result.Batch;
+        int hidden = o.HiddenSize;
+        int outSize = o.OutSize;
+        int dirs = o.Directions;
+        int layers = o.NumLayers;
+        int g = cell.Gates * hidden;
+        int actsWidth = cell.ActsPerHidden * hidden;
+        long stepSize = (long)batch * hidden;
+        long outStep = (long)batch * outSize;
+        long gateStep = (long)batch * g;
+        long outPerDir = steps * outStep;
+        var ops = Ops;
+
+        // Time-major input [T, B, I].
+        BufferSlice<T> input;
+        if (o.BatchFirst)
+        {
+            result.InputTimeMajor = ops.Allocate((long)steps * batch * o.InputSize);
+            ops.SwapAxes01(batch, steps, o.InputSize, x.Data, result.InputTimeMajor.All);
+            input = result.InputTimeMajor.All;
+        }
+        else
+        {
+            input = x.Data;
+        }
+
+        result.HN = Tensor<T>.Zeros(Device, layers * dirs, batch, outSize);
+        if (cell.HasCellState)
+            result.CellState = Tensor<T>.Zeros(Device, layers * dirs, batch, hidden);
+        using var xproj = ops.Allocate((long)steps * gateStep);
+        using var hproj = ops.Allocate(gateStep);
+        if (h0 is null || (cell.HasCellState && c0 is null))
+            result.ZeroState = ops.Allocate(stepSize);
+        DeviceBuffer<T>? cPing = training || !cell.HasCellState ? null : ops.Allocate(2 * stepSize);
+        DeviceBuffer<T>? hRawTmp = training || o.ProjSize == 0 ? null : ops.Allocate(stepSize);
+        try
+        {
+            for (int k = 0; k < layers; k++)
+            {
+                int inputK = o.LayerInput(k);
+                var cache = new LayerCache<T> { Input = input };
+                result.Layers.Add(cache);
+                cache.Stacked = ops.Allocate(dirs * outPerDir);
+                for (int d = 0; d < dirs; d++)
+                {
+                    var p = _params[k * dirs + d];
+                    int index = k * dirs + d;
+                    var dc = new DirectionCache<T>
+                    {
+                        H0 = h0 is null ? result.ZeroState!.Slice(0, outStep) : h0.Data.Slice(index * outStep, outStep),
+                        C0 = !cell.HasCellState ? default : c0 is null ? result.ZeroState!.All : c0.Data.Slice(index * stepSize, stepSize),
+                        Output = cache.Stacked.Slice(d * outPerDir, outPerDir),
+                    };
+                    cache.Directions.Add(dc);
+                    if (training)
+                    {
+                        if (actsWidth > 0)
+                            dc.Acts = ops.Allocate((long)steps * batch * actsWidth);
+                        if (cell.HasCellState)
+                            dc.Cells = ops.Allocate(steps * stepSize);
+                        if (o.ProjSize > 0)
+                            dc.HRaw = ops.Allocate(steps * stepSize);
+                    }
+
+                    // xproj [T·B, G] = input [T·B, I_k] · W_ih^T.
+                    ops.Gemm(GemmShape.Dense(steps * batch, g, inputK, false, true), Num<T>.One, input, p.WeightIh.Value.Data, Num<T>.Zero, xproj.All);
+                    var recurrent = GemmShape.Dense(batch, g, outSize, false, true);
+                    var projection = GemmShape.Dense(batch, outSize, hidden, false, true);
+                    BufferSlice<T>? bih = p.BiasIh?.Value.Data;
+                    BufferSlice<T>? bhh = p.BiasHh?.Value.Data;
+                    var hPrev = dc.H0;
+                    var cPrev = dc.C0;
+                    for (int s = 0; s < steps; s++)
+                    {
+                        int t = d == 0 ? s : steps - 1 - s;
+                        // hproj [B, G] = h_prev [B, H_out] · W_hh^T.
+                        ops.Gemm(recurrent, Num<T>.One, hPrev, p.WeightHh.Value.Data, Num<T>.Zero, hproj.All);
+                        var h = dc.Output.Slice(t * outStep, outStep);
+                        BufferSlice<T> c = default;
+                        if (cell.HasCellState)
+                            c = training ? dc.Cells!.Slice(t * stepSize, stepSize) : cPing!.Slice((s & 1) * stepSize, stepSize);
+                        BufferSlice<T>? acts = training && actsWidth > 0 ? dc.Acts!.Slice((long)t * batch * actsWidth, (long)batch * actsWidth) : null;
+                        var hCell = o.ProjSize == 0 ? h : training ? dc.HRaw!.Slice(t * stepSize, stepSize) : hRawTmp!.All;
+                        cell.Forward(ops, batch, hidden, new CellForwardStep<T>(
+                            xproj.Slice(t * gateStep, gateStep), hproj.All, bih, bhh, hPrev, cPrev, hCell, c, acts));
+                        if (o.ProjSize > 0)
+                        {
+                            // h [B, P] = (o ⊙ tanh(c)) [B, H] · W_hr^T.
+                            ops.Gemm(projection, Num<T>.One, hCell, p.WeightHr!.Value.Data, Num<T>.Zero, h);
+                        }
+
+                        hPrev = h;
+                        cPrev = c;
+                    }
+
+                    ops.Copy(hPrev, result.HN.Data.Slice(index * outStep, outStep));
+                    if (cell.HasCellState)
+                        ops.Copy(cPrev, result.CellState!.Data.Slice(index * stepSize, stepSize));
+                }
+
+                if (dirs == 1)
+                {
+                    cache.Output = cache.Stacked.All;
+                }
+                else
+                {
+                    // [2, T·B, H_out] → [T·B, 2, H_out] = [T, B, 2·H_out]: the directions side by side.
+                    cache.Concat = ops.Allocate(dirs * outPerDir);
+                    ops.SwapAxes01(dirs, steps * batch, outSize, cache.Stacked.All, cache.Concat.All);
+                    cache.Output = cache.Concat.All;
+                }
+
+                input = cache.Output;
+            }
+        }
+        finally
+        {
+            cPing?.Dispose();
+            hRawTmp?.Dispose();
+        }
+
+        var top = result.Layers[^1].Output;
+        int width = dirs * outSize;
+        if (o.BatchFirst)
+        {
+            result.Output = Tensor<T>.Zeros(Device, batch, steps, width);
+            ops.SwapAxes01(steps, batch, width, top, result.Output.Data);
+        }
+        else
+        {
+            result.Output = Tensor<T>.Zeros(Device, steps, batch, width);
+            ops.Copy(top, result.Output.Data);
+        }
+
+        if (!training)
+            result.ReleaseCache();
+    }
+
+    /// <summary>Back-propagates through a training forward, filling <paramref name="grads"/> and accumulating parameter gradients.</summary>
+    public void Backward(RecurrentResult<T> forward, Tensor<T>? dOutput, Tensor<T>? dHN, Tensor<T>? dCN, RecurrentGradients<T> grads)
+    {
+        var o = Config;
+        var cell = Cell;
+        int steps = forward.Steps;
+        int batch = forward.Batch;
+        int hidden = o.HiddenSize;
+        int outSize = o.OutSize;
+        int proj = o.ProjSize;
+        int dirs = o.Directions;
+        int layers = o.NumLayers;
+        int g = cell.Gates * hidden;
+        int actsWidth = cell.ActsPerHidden * hidden;
+        long stepSize = (long)batch * hidden;
+        long outStep = (long)batch * outSize;
+        long gateStep = (long)batch * g;
+        long outPerDir = steps * outStep;
+        var ops = Ops;
+
+        grads.DH0 = Tensor<T>.Zeros(Device, layers * dirs, batch, outSize);
+        if (cell.HasCellState)
+            grads.DC0State = Tensor<T>.Zeros(Device, layers * dirs, batch, hidden);
+        using var dgates = ops.Allocate((long)steps * gateStep);
+        using var dgatesHOwned = cell.SeparateHiddenGradient ? ops.Allocate((long)steps * gateStep) : null;
+        var dgatesH = dgatesHOwned ?? dgates;
+        using var dhRecA = ops.Allocate(outStep);
+        using var dhRecB = cell.SeparateHiddenGradient ? ops.Allocate(outStep) : null;
+        using var dc = ops.Allocate(stepSize);
+        using var zeros = ops.Allocate(Math.Max(dirs * outPerDir, stepSize));
+        using var dhSum = proj > 0 ? ops.Allocate(outPerDir) : null;
+        using var dhRaw = proj > 0 ? ops.Allocate(stepSize) : null;
+        using var dySplit = dirs > 1 ? ops.Allocate(dirs * outPerDir) : null;
+
+        // d loss / d (top layer's output), time-major [T, B, D·H_out].
+        DeviceBuffer<T>? dyOwned = null;
+        BufferSlice<T> dy;
+        if (dOutput is null)
+        {
+            dy = zeros.Slice(0, dirs * outPerDir);
+        }
+        else if (o.BatchFirst)
+        {
+            dyOwned = ops.Allocate(dirs * outPerDir);
+            ops.SwapAxes01(batch, steps, dirs * outSize, dOutput.Data, dyOwned.All);
+            dy = dyOwned.All;
+        }
+        else
+        {
+            dy = dOutput.Data;
+        }
+
+        try
+        {
+            for (int k = layers - 1; k >= 0; k--)
+            {
+                var cache = forward.Layers[k];
+                int inputK = o.LayerInput(k);
+                if (dirs > 1)
+                {
+                    // [T·B, 2, H_out] → [2, T·B, H_out]: each direction's dy contiguous.
+                    ops.SwapAxes01(steps * batch, dirs, outSize, dy, dySplit!.All);
+                }
+
+                var dInput = ops.Allocate((long)steps * batch * inputK);
+                for (int d = 0; d < dirs; d++)
+                {
+                    var p = _params[k * dirs + d];
+                    var dcache = cache.Directions[d];
+                    int index = k * dirs + d;
+                    var dyDir = dirs == 1 ? dy : dySplit!.Slice(d * outPerDir, outPerDir);
+                    var dhRec = dhRecA.All;
+                    var dhNext = dhRecB?.All ?? dhRecA.All;
+                    if (dHN is null)
+                        ops.Fill(dhRec, Num<T>.Zero);
+                    else
+                        ops.Copy(dHN.Data.Slice(index * outStep, outStep), dhRec);
+                    if (cell.HasCellState)
+                    {
+                        if (dCN is null)
+                            ops.Fill(dc.All, Num<T>.Zero);
+                        else
+                            ops.Copy(dCN.Data.Slice(index * stepSize, stepSize), dc.All);
+                    }
+
+                    var whh = p.WeightHh.Value.Data;
+                    var dhShape = GemmShape.Dense(batch, outSize, g, false, false);
+                    var dhRawShape = GemmShape.Dense(batch, hidden, proj, false, false);
+                    for (int s = steps - 1; s >= 0; s--)
+                    {
+                        int t = d == 0 ? s : steps - 1 - s;
+                        int tPrev = d == 0 ? t - 1 : t + 1;
+                        var dgT = dgates.Slice(t * gateStep, gateStep);
+                        var dgHT = dgatesH.Slice(t * gateStep, gateStep);
+                        var hPrev = s == 0 ? dcache.H0 : dcache.Output.Slice(tPrev * outStep, outStep);
+                        var cPrev = !cell.HasCellState ? default : s == 0 ? dcache.C0 : dcache.Cells!.Slice(tPrev * stepSize, stepSize);
+                        var c = cell.HasCellState ? dcache.Cells!.Slice(t * stepSize, stepSize) : default;
+                        var acts = actsWidth > 0 ? dcache.Acts!.Slice((long)t * batch * actsWidth, (long)batch * actsWidth) : default;
+                        var dyT = dyDir.Slice(t * outStep, outStep);
+                        BufferSlice<T> cellDy, cellDhRec, hCell;
+                        if (proj > 0)
+                        {
+                            // dh_t [B, P] = dy_t + dh_rec (kept for dW_hr); d(o ⊙ tanh c) [B, H] = dh_t · W_hr.
+                            var dhs = dhSum!.Slice(t * outStep, outStep);
+                            ops.Copy(dyT, dhs);
+                            ops.Axpy(Num<T>.One, dhRec, dhs);
+                            ops.Gemm(dhRawShape, Num<T>.One, dhs, p.WeightHr!.Value.Data, Num<T>.Zero, dhRaw!.All);
+                            cellDy = dhRaw.All;
+                            cellDhRec = zeros.Slice(0, stepSize);
+                            hCell = dcache.HRaw!.Slice(t * stepSize, stepSize);
+                        }
+                        else
+                        {
+                            cellDy = dyT;
+                            cellDhRec = dhRec;
+                            hCell = dcache.Output.Slice(t * outStep, outStep);
+                        }
+
+                        cell.Backward(ops, batch, hidden, new CellBackwardStep<T>(
+                            cellDy, cellDhRec, dc.All, acts, hCell, hPrev, c, cPrev, dgT, dgHT, dhNext));
+                        // dh_{t-1} [B, H_out] (+)= dgates_h [B, G] · W_hh [G, H_out].
+                        ops.Gemm(dhShape, Num<T>.One, dgHT, whh, cell.SeparateHiddenGradient ? Num<T>.One : Num<T>.Zero, dhNext);
+                        (dhRec, dhNext) = (dhNext, dhRec);
+                        if (!cell.SeparateHiddenGradient)
+                            dhNext = dhRec;
+                    }
+
+                    ops.Copy(dhRec, grads.DH0.Data.Slice(index * outStep, outStep));
+                    if (cell.HasCellState)
+                        ops.Copy(dc.All, grads.DC0State!.Data.Slice(index * stepSize, stepSize));
+
+                    // dW_ih [G, I_k] += dgates^T [G, T·B] · input [T·B, I_k].
+                    ops.Gemm(GemmShape.Dense(g, inputK, steps * batch, true, false), Num<T>.One, dgates.All, cache.Input, Num<T>.One, p.WeightIh.Grad.Data);
+                    // dW_hh [G, H_out] += Σ_t dgates_h,t^T · h_prev(t): the first step reads h0, the others the previous output.
+                    var dWhh = p.WeightHh.Grad.Data;
+                    int first = d == 0 ? 0 : steps - 1;
+                    ops.Gemm(GemmShape.Dense(g, outSize, batch, true, false), Num<T>.One, dgatesH.Slice(first * gateStep, gateStep), dcache.H0, Num<T>.One, dWhh);
+                    if (steps > 1)
+                    {
+                        long gateFrom = d == 0 ? gateStep : 0;
+                        long hFrom = d == 0 ? 0 : outStep;
+                        ops.Gemm(
+                            GemmShape.Dense(g, outSize, (steps - 1) * batch, true, false), Num<T>.One,
+                            dgatesH.Slice(gateFrom, (steps - 1) * gateStep), dcache.Output.Slice(hFrom, (steps - 1) * outStep), Num<T>.One, dWhh);
+                    }
+
+                    if (p.BiasIh is { } bih && p.BiasHh is { } bhh)
+                    {
+                        ops.SumRows(steps * batch, g, dgates.All, Num<T>.One, bih.Grad.Data);
+                        ops.SumRows(steps * batch, g, dgatesH.All, Num<T>.One, bhh.Grad.Data);
+                    }
+
+                    if (p.WeightHr is { } whr)
+                    {
+                        // dW_hr [P, H] += dh^T [P, T·B] · (o ⊙ tanh c) [T·B, H].
+                        ops.Gemm(GemmShape.Dense(proj, hidden, steps * batch, true, false), Num<T>.One, dhSum!.All, dcache.HRaw!.All, Num<T>.One, whr.Grad.Data);
+                    }
+
+                    // d input [T·B, I_k] (+)= dgates [T·B, G] · W_ih [G, I_k]: the layer below's dy (or dx).
+                    ops.Gemm(GemmShape.Dense(steps * batch, inputK, g, false, false), Num<T>.One, dgates.All, p.WeightIh.Value.Data, d == 0 ? Num<T>.Zero : Num<T>.One, dInput.All);
+                }
+
+                dyOwned?.Dispose();
+                dyOwned = dInput;
+                dy = dInput.All;
+            }
+
+            int[] xShape = o.BatchFirst ? [batch, steps, o.InputSize] : [steps, batch, o.InputSize];
+            grads.DX = Tensor<T>.Zeros(Device, xShape);
+            if (o.BatchFirst)
+                ops.SwapAxes01(steps, batch, o.InputSize, dy, grads.DX.Data);
+            else
+                ops.Copy(dy, grads.DX.Data);
+        }
+        finally
+        {
+            dyOwned?.Dispose();
+        }
+    }
+
+    /// <summary>Checks x, h0 and c0 against the configuration; returns T and B.</summary>
+    public (int Steps, int Batch) CheckInputs(Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var o = Config;
+        if (!ReferenceEquals(x.Device, Device))
+            throw new LstmException($"x is on device {x.Device.Name} but the {Cell.Name} is on {Device.Name}");
+        string layout = o.BatchFirst ? "[batch, seq_len, input_size]" : "[seq_len, batch, input_size]";
+        if (x.Shape.Count != 3 || x.Shape[2] != o.InputSize)
+            throw new LstmException($"x has shape {x.ShapeString}; expected {layout} with input_size {o.InputSize}");
+        int steps = o.BatchFirst ? x.Shape[1] : x.Shape[0];
+        int batch = o.BatchFirst ? x.Shape[0] : x.Shape[1];
+        if (steps < 1 || batch < 1)
+            throw new LstmException($"x has shape {x.ShapeString}; seq_len and batch must be at least 1");
+        CheckShape("h0", h0, [o.NumLayers * o.Directions, batch, o.OutSize]);
+        CheckShape("c0", c0, [o.NumLayers * o.Directions, batch, o.HiddenSize]);
+        return (steps, batch);
+    }
+
+    /// <summary>Checks that a forward result can be back-propagated by this engine and the upstream gradients' shapes.</summary>
+    public void CheckBackward(RecurrentResult<T> forward, object owner, Tensor<T>? dOutput, Tensor<T>? dHN, Tensor<T>? dCN)
+    {
+        ArgumentNullException.ThrowIfNull(forward);
+        var o = Config;
+        if (!forward.Training || forward.Layers.Count != o.NumLayers)
+            throw new InvalidOperationException("Backward needs the result of a Forward with training: true that has not been disposed");
+        if (!ReferenceEquals(forward.Owner, owner))
+            throw new InvalidOperationException($"Backward was given the result of another {Cell.Name}'s Forward");
+        int steps = forward.Steps;
+        int batch = forward.Batch;
+        int width = o.Directions * o.OutSize;
+        int[] outShape = o.BatchFirst ? [batch, steps, width] : [steps, batch, width];
+        CheckShape("dOutput", dOutput, outShape);
+        CheckShape("dh_n", dHN, [o.NumLayers * o.Directions, batch, o.OutSize]);
+        CheckShape("dc_n", dCN, [o.NumLayers * o.Directions, batch, o.HiddenSize]);
+    }
+
+    private void CheckShape(string name, Tensor<T>? t, int[] expected)
+    {
+        if (t is null)
+            return;
+        if (!ReferenceEquals(t.Device, Device))
+            throw new LstmException($"{name} is on device {t.Device.Name} but the {Cell.Name} is on {Device.Name}");
+        if (!t.HasShape(expected))
+            throw new LstmException($"{name} has shape {t.ShapeString}; expected {Tensor<T>.FormatShape(expected)}");
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in Parameters())
+            p.Dispose();
+    }
+}
+
+/// <summary>What one direction of one layer keeps for the backward pass (time-major buffers).</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class DirectionCache<T> : IDisposable where T : unmanaged
+{
+    /// <summary>h0 of this direction [B, H_out] (not owned).</summary>
+    public BufferSlice<T> H0 { get; init; }
+
+    /// <summary>c0 of this direction [B, H] (not owned; LSTM).</summary>
+    public BufferSlice<T> C0 { get; init; }
+
+    /// <summary>h_t for every t [T, B, H_out], indexed by time (a slice of the layer's stacked buffer).</summary>
+    public BufferSlice<T> Output { get; init; }
+
+    /// <summary>c_t for every step [T, B, H] (training, LSTM).</summary>
+    public DeviceBuffer<T>? Cells { get; set; }
+
+    /// <summary>The cell's stored activations for every step [T, B, A·H] (training).</summary>
+    public DeviceBuffer<T>? Acts { get; set; }
+
+    /// <summary>o ⊙ tanh(c_t) before the projection [T, B, H] (training, proj_size &gt; 0).</summary>
+    public DeviceBuffer<T>? HRaw { get; set; }
+
+    public void Dispose()
+    {
+        Cells?.Dispose();
+        Acts?.Dispose();
+        HRaw?.Dispose();
+        Cells = null;
+        Acts = null;
+        HRaw = null;
+    }
+}
+
+/// <summary>What one layer's forward keeps (time-major buffers).</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class LayerCache<T> : IDisposable where T : unmanaged
+{
+    /// <summary>The layer's input [T, B, I_k] (not owned).</summary>
+    public BufferSlice<T> Input { get; set; }
+
+    /// <summary>Each direction's h for every step, stacked [D, T, B, H_out].</summary>
+    public DeviceBuffer<T>? Stacked { get; set; }
+
+    /// <summary>[T, B, 2·H_out]: the directions side by side (bidirectional only).</summary>
+    public DeviceBuffer<T>? Concat { get; set; }
+
+    /// <summary>The layer's output [T, B, D·H_out] (a view of <see cref="Stacked"/> or <see cref="Concat"/>).</summary>
+    public BufferSlice<T> Output { get; set; }
+
+    public List<DirectionCache<T>> Directions { get; } = [];
+
+    public void Dispose()
+    {
+        foreach (var d in Directions)
+            d.Dispose();
+        Directions.Clear();
+        Stacked?.Dispose();
+        Concat?.Dispose();
+        Stacked = null;
+        Concat = null;
+    }
+}
