@@ -40,13 +40,17 @@ public sealed class BackendCompileTests : IDisposable
         (typeof(ElementwiseKernels), nameof(ElementwiseKernels.Axpy), false),
         (typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseGrad), false),
         (typeof(ElementwiseKernels), nameof(ElementwiseKernels.Fill), false),
+        (typeof(OptimizerKernels), nameof(OptimizerKernels.Sgd), false),
+        (typeof(OptimizerKernels), nameof(OptimizerKernels.Adam), false),
+        (typeof(OptimizerKernels), nameof(OptimizerKernels.SumSquares), false),
+        (typeof(OptimizerKernels), nameof(OptimizerKernels.Scale), false),
     ];
 
     [Fact]
     public void KernelList_CoversEveryPublicKernel()
     {
         var listed = KernelList.Select(k => k.Type.Name + "." + k.Name).ToHashSet();
-        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels) }
+        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels), typeof(OptimizerKernels) }
             .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static)
                 .Where(m => m.ReturnType == typeof(void))
                 .Select(m => t.Name + "." + m.Name));
