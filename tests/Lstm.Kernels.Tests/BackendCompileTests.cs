@@ -44,13 +44,15 @@ public sealed class BackendCompileTests : IDisposable
         (typeof(OptimizerKernels), nameof(OptimizerKernels.Adam), false),
         (typeof(OptimizerKernels), nameof(OptimizerKernels.SumSquares), false),
         (typeof(OptimizerKernels), nameof(OptimizerKernels.Scale), false),
+        (typeof(LossKernels), nameof(LossKernels.Mse), false),
+        (typeof(LossKernels), nameof(LossKernels.CrossEntropy), false),
     ];
 
     [Fact]
     public void KernelList_CoversEveryPublicKernel()
     {
         var listed = KernelList.Select(k => k.Type.Name + "." + k.Name).ToHashSet();
-        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels), typeof(OptimizerKernels) }
+        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels), typeof(OptimizerKernels), typeof(LossKernels) }
             .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static)
                 .Where(m => m.ReturnType == typeof(void))
                 .Select(m => t.Name + "." + m.Name));
