@@ -46,13 +46,15 @@ public sealed class BackendCompileTests : IDisposable
         (typeof(OptimizerKernels), nameof(OptimizerKernels.Scale), false),
         (typeof(LossKernels), nameof(LossKernels.Mse), false),
         (typeof(LossKernels), nameof(LossKernels.CrossEntropy), false),
+        (typeof(EmbeddingKernels), nameof(EmbeddingKernels.Gather), false),
+        (typeof(EmbeddingKernels), nameof(EmbeddingKernels.ScatterAdd), false),
     ];
 
     [Fact]
     public void KernelList_CoversEveryPublicKernel()
     {
         var listed = KernelList.Select(k => k.Type.Name + "." + k.Name).ToHashSet();
-        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels), typeof(OptimizerKernels), typeof(LossKernels) }
+        var all = new[] { typeof(GemmKernels), typeof(LstmCellKernels), typeof(ElementwiseKernels), typeof(OptimizerKernels), typeof(LossKernels), typeof(EmbeddingKernels) }
             .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static)
                 .Where(m => m.ReturnType == typeof(void))
                 .Select(m => t.Name + "." + m.Name));
