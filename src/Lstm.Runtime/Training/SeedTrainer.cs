@@ -45,7 +45,7 @@ public static class SeedTrainer
         var model = new LSTMModel<float>(device, SineTask.InputSize, options.HiddenSize, options.NumLayers, SineTask.OutputSize, options.Seed);
         try
         {
-            var optimizer = new Sgd<float>(model.NamedParameters().Select(p => p.Parameter), options.LearningRate);
+            using var optimizer = new Sgd<float>(model.NamedParameters(), options.LearningRate);
             var rng = new Random(options.Seed);
             var (vx, vy) = task.Sample(new Random(options.Seed + 1000), 256);
             using var validX = Tensor<float>.FromArray(device, ToFloat(vx), 256, options.SeqLen, 1);
