@@ -1,0 +1,70 @@
+using Lstm.Kernels;
+
+namespace Lstm.Runtime.Backends.Cpu;
+
+/// <summary>
+/// Row gathers and the embedding lookups: the semantics of <see cref="GatherKernels"/> and
+/// <see cref="EmbeddingKernels"/>, one contiguous row copy (or vector add) at a time.
+/// </summary>
+internal sealed partial class CpuOps<T>
+{
+    public void GatherRows(int cols, ReadOnlySpan<int> rowIndex, BufferSlice<T> source, BufferSlice<T> destination)
+    {
+        long count = (long)rowIndex.Length * cols;
+        if (destination.Length != count)
+            throw new ArgumentException($"gather of {rowIndex.Length} rows of {cols} into a slice of {destination.Length}");
+        long sourceRows = cols == 0 ? 0 : source.Length / cols;
+        foreach (int r in rowIndex)
+        {
+            if (r < 0 || r >= sourceRows)
+                throw new ArgumentOutOfRangeException(nameof(rowIndex), $"row {r} outside a source of {sourceRows} rows");
+        }
+
+        if (count == 0)
+            return;
+        var src = HostBuffer<T>.Span(source);
+        var dst = HostBuffer<T>.Span(destination);
+        for (int r = 0; r < rowIndex.Length; r++)
+            src.Slice(rowIndex[r] * cols, cols).CopyTo(dst.Slice(r * cols, cols));
+    }
+
+    public void EmbeddingGather(int vocab, int dim, BufferSlice<T> weight, BufferSlice<T> indices, BufferSlice<T> output)
+    {
+        if (vocab < 0 || dim < 0 || weight.Length != (long)vocab * dim || output.Length != indices.Length * dim)
+            throw new LstmException($"embedding gather: table [{vocab}, {dim}] of {weight.Length} elements, {indices.Length} indices, output of {output.Length}");
+        if (output.Length == 0)
+            return;
+        var w = HostBuffer<T>.Span(weight);
+        var idx = HostBuffer<T>.Span(indices);
+        var o = HostBuffer<T>.Span(output);
+        for (int n = 0; n < idx.Length; n++)
+        {
+            // The kernel's conversion: truncation toward zero; a row outside [0, V) reads zeros.
+            int row = (int)Scalar<T>.ToDouble(idx[n]);
+            var dst = o.Slice(n * dim, dim);
+            if (row >= 0 && row < vocab)
+                w.Slice(row * dim, dim).CopyTo(dst);
+            else
+                dst.Clear();
+        }
+    }
+
+    public void EmbeddingScatterAdd(int vocab, int dim, BufferSlice<T> indices, BufferSlice<T> dOutput, BufferSlice<T> weightGrad)
+    {
+        if (vocab < 0 || dim < 0 || weightGrad.Length != (long)vocab * dim || dOutput.Length != indices.Length * dim)
+            throw new LstmException($"embedding scatter-add: table [{vocab}, {dim}] of {weightGrad.Length} elements, {indices.Length} indices, gradient of {dOutput.Length}");
+        if (weightGrad.Length == 0 || indices.Length == 0)
+            return;
+        var idx = HostBuffer<T>.Span(indices);
+        var d = HostBuffer<T>.Span(dOutput);
+        var wg = HostBuffer<T>.Span(weightGrad);
+        // Rows n in ascending order: every element of the table receives its terms in the order
+        // the kernel adds them, so the sums are the same bits.
+        for (int n = 0; n < idx.Length; n++)
+        {
+            long v = (long)Scalar<T>.ToDouble(idx[n]);
+            if (v >= 0 && v < vocab)
+                AddInPlace(d.Slice(n * dim, dim), wg.Slice((int)v * dim, dim));
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using System.Numerics;
+using Lstm.Kernels;
+
+namespace Lstm.Runtime.Backends.Cpu;
+
+/// <summary>
+/// The fused, row-masked losses: the semantics of <see cref="LossKernels"/>, row by row. The
+/// gradients are element-wise and vectorized; each row's sums (squared error, softmax
+/// denominator) accumulate in the kernels' order, one element after the other, so a row loss is
+/// the number the kernel computes. Many rows are split across cores.
+/// </summary>
+internal sealed partial class CpuOps<T>
+{
+    public void MseLoss(int rows, int cols, BufferSlice<T> prediction, BufferSlice<T> target, BufferSlice<T>? mask, T scale, BufferSlice<T> grad, BufferSlice<T> rowLoss)
+    {
+        CheckLossRows("MSE", rows, cols, prediction, target.Length, mask, grad, rowLoss);
+        if (rows == 0)
+            return;
+        if (cols == 0)
+        {
+            Fill(rowLoss, default);
+            return;
+        }
+
+        var args = new LossArgs(cols, prediction, target, mask ?? rowLoss, mask.HasValue, scale, grad, rowLoss);
+        HostParallel.For(rows, HostParallel.Chunks(rows, (long)rows * cols * 4), args, static (a, r0, r1) => MseRows(a, r0, r1));
+    }
+
+    public void CrossEntropyLoss(int rows, int classes, BufferSlice<T> logits, BufferSlice<T> targets, BufferSlice<T>? mask, T scale, BufferSlice<T> grad, BufferSlice<T> rowLoss)
+    {
+        CheckLossRows("cross-entropy", rows, classes, logits, targets.Length, mask, grad, rowLoss);
+        if (rows == 0)
+            return;
+        if (classes == 0)
+            throw new LstmException("cross-entropy loss over 0 classes");
+        var args = new LossArgs(classes, logits, targets, mask ?? rowLoss, mask.HasValue, scale, grad, rowLoss);
+        HostParallel.For(rows, HostParallel.Chunks(rows, (long)rows * classes * 48), args, static (a, r0, r1) => CrossEntropyRows(a, r0, r1));
+    }
+
+    private static void CheckLossRows(string what, int rows, int cols, BufferSlice<T> a, long aLength, BufferSlice<T>? mask, BufferSlice<T> grad, BufferSlice<T> rowLoss)
+    {
+        long n = (long)rows * cols;
+        if (rows < 0 || cols < 0 || a.Length != n || aLength != (what == "MSE" ? n : rows) || grad.Length != n || rowLoss.Length != rows
+            || (mask is { } m && m.Length != rows))
+            throw new LstmException($"{what} loss over [{rows}, {cols}]: input of {a.Length} elements, target of {aLength}, gradient of {grad.Length}, row losses of {rowLoss.Length}, mask of {mask?.Length}");
+    }
+
+    /// <summary>A loss call's operands.</summary>
+    /// <param name="Cols">C (columns or classes).</param>
+    /// <param name="Input">[N, C] predictions or logits.</param>
+    /// <param name="Target">[N, C] targets (MSE) or [N] class indices (cross-entropy).</param>
+    /// <param name="Mask">[N]; read only when HasMask.</param>
+    /// <param name="HasMask">A mask was given.</param>
+    /// <param name="Scale">The gradient's scale.</param>
+    /// <param name="Grad">[N, C] out.</param>
+    /// <param name="RowLoss">[N] out.</param>
+    private readonly record struct LossArgs(
+        int Cols, BufferSlice<T> Input, BufferSlice<T> Target, BufferSlice<T> Mask, bool HasMask, T Scale, BufferSlice<T> Grad, BufferSlice<T> RowLoss);
+
+    /// <summary>MSE over rows [r0, r1).</summary>
+    private static void MseRows(LossArgs a, int r0, int r1)
+    {
+        int cols = a.Cols;
+        var p = HostBuffer<T>.Span(a.Input);
+        var y = HostBuffer<T>.Span(a.Target);
+        var mask = HostBuffer<T>.Span(a.Mask);
+        var grad = HostBuffer<T>.Span(a.Grad);
+        var loss = HostBuffer<T>.Span(a.RowLoss);
+        T twice = Scalar<T>.Add(a.Scale, a.Scale);
+        var vTwice = new Vector<T>(twice);
+        int w = Vector<T>.Count;
+        for (int r = r0; r < r1; r++)
+        {
+            var pr = p.Slice(r * cols, cols);
+            var yr = y.Slice(r * cols, cols);
+            var gr = grad.Slice(r * cols, cols);
+            if (a.HasMask && !(Scalar<T>.ToDouble(mask[r]) > 0))
+            {
+                gr.Clear();
+                loss[r] = default;
+                continue;
+            }
+
+            int j = 0;
+            for (; j <= cols - w; j += w)
+                (vTwice * (new Vector<T>(pr[j..]) - new Vector<T>(yr[j..]))).CopyTo(gr[j..]);
+            for (; j < cols; j++)
+                gr[j] = Scalar<T>.Mul(twice, Scalar<T>.Sub(pr[j], yr[j]));
+
+            T acc = default;
+            for (j = 0; j < cols; j++)
+            {
+                T d = Scalar<T>.Sub(pr[j], yr[j]);
+                acc = Scalar<T>.Add(Scalar<T>.Mul(d, d), acc);
+            }
+
+            loss[r] = acc;
+        }
+    }
+
+    /// <summary>Cross-entropy over rows [r0, r1).</summary>
+    private static void CrossEntropyRows(LossArgs a, int r0, int r1)
+    {
+        int classes = a.Cols;
+        var x = HostBuffer<T>.Span(a.Input);
+        var targets = HostBuffer<T>.Span(a.Target);
+        var mask = HostBuffer<T>.Span(a.Mask);
+        var grad = HostBuffer<T>.Span(a.Grad);
+        var loss = HostBuffer<T>.Span(a.RowLoss);
+        int w = Vector<T>.Count;
+        for (int r = r0; r < r1; r++)
+        {
+            var xr = x.Slice(r * classes, classes);
+            var gr = grad.Slice(r * classes, classes);
+            int t = (int)Scalar<T>.ToDouble(targets[r]);
+            bool on = (!a.HasMask || Scalar<T>.ToDouble(mask[r]) > 0) && t >= 0 && t < classes;
+            if (!on)
+            {
+                gr.Clear();
+                loss[r] = default;
+                continue;
+            }
+
+            T max = xr[0];
+            for (int j = 1; j < classes; j++)
+            {
+                if (Scalar<T>.ToDouble(xr[j]) > Scalar<T>.ToDouble(max))
+                    max = xr[j];
+            }
+
+            // e^(x − max) once, vectorized, into the gradient row; then the denominator in order.
+            var vMax = new Vector<T>(max);
+            int k = 0;
+            for (; k <= classes - w; k += w)
+                HostMath.ExpNonPositive(new Vector<T>(xr[k..]) - vMax).CopyTo(gr[k..]);
+            for (; k < classes; k++)
+                gr[k] = ExpNonPositive(Scalar<T>.Sub(xr[k], max));
+            T sum = default;
+            for (int j = 0; j < classes; j++)
+                sum = Scalar<T>.Add(sum, gr[j]);
+            T inv = Div(a.Scale, sum);
+            Scale(inv, gr);
+            gr[t] = Scalar<T>.Sub(gr[t], a.Scale);
+            loss[r] = Scalar<T>.Add(Scalar<T>.Sub(max, xr[t]), Scalar<T>.FromDouble(LossKernels.Log(Scalar<T>.ToDouble(sum))));
+        }
+    }
+
+    /// <summary>The kernels' e^x for x ≤ 0 (scalar, for row tails).</summary>
+    private static T ExpNonPositive(T x) => typeof(T) == typeof(float)
+        ? (T)(object)default(F32Ops).ExpNonPositive((float)(object)x)
+        : (T)(object)default(F64Ops).ExpNonPositive((double)(object)x);
+}
