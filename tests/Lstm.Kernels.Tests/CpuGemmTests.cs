@@ -79,6 +79,22 @@ public class CpuGemmTests
     }
 
     [Fact]
+    public void Gemm_FromSeveralThreadsAtOnce_EachGetsItsOwnResult()
+    {
+        var ops = TestDevices.Get(ComputeDevice.CpuName).Ops<double>();
+        var errors = new double[8];
+        Parallel.For(0, errors.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            var rng = new Random(100 + i);
+            // Even threads take the packed path, odd ones the dot-product path (A·Bᵀ, few rows).
+            var shape = i % 2 == 0 ? GemmShape.Dense(70 + i, 45, 300, false, false) : GemmShape.Dense(5 + i, 90, 70, false, true);
+            for (int rep = 0; rep < 5; rep++)
+                errors[i] = Math.Max(errors[i], Run(ops, rng, shape, 1.0, 0.0));
+        });
+        Assert.All(errors, e => Assert.True(e <= 1e-12, $"max error {e:E2}"));
+    }
+
+    [Fact]
     public void Gemm_OperandTooShort_ThrowsNamingTheOperand()
     {
         var ops = TestDevices.Get(ComputeDevice.CpuName).Ops<float>();

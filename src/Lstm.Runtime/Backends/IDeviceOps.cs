@@ -2,8 +2,8 @@ namespace Lstm.Runtime.Backends;
 
 /// <summary>
 /// The operations a device provides for one element type. Layers and the time loop are written
-/// once against this interface; each backend (ILGPU on CUDA, OpenCL or its CPU accelerator)
-/// implements it. Operations are issued in order on the device's stream; host reads synchronize.
+/// once against this interface; each backend (ILGPU on CUDA, OpenCL or its CPU accelerator, and
+/// the vectorized host code of the <c>cpu</c> device) implements it. Operations are issued in order on the device's stream; host reads synchronize.
 /// </summary>
 /// <remarks>
 /// Dimension letters: B batch, T steps, I input size, H hidden size, G = 4H gate width.

@@ -11,9 +11,14 @@ internal sealed partial class CpuOps<T>
     /// <summary>Rows of the GEMM's register block (what <c>lstm selftest</c> reports as the tile).</summary>
     public const int GemmRowBlock = HostGemm.MR;
 
-    private readonly GemmJob _job = new();
+    /// <summary>The cached job with its packing buffers; null while a GEMM holds it.</summary>
+    private GemmJob? _cachedJob = new();
 
-    /// <summary>The state of the GEMM block being computed, shared with the workers (one per instance: no allocation per call).</summary>
+    /// <summary>
+    /// The state of the GEMM block being computed, shared with the workers. One is cached per
+    /// instance, so a GEMM allocates nothing; a GEMM issued from a second thread while the first
+    /// runs gets a job of its own.
+    /// </summary>
     private sealed class GemmJob
     {
         public T[] PackedA = [];
@@ -88,21 +93,36 @@ internal sealed partial class CpuOps<T>
         var first = betaZero ? HostGemm.Update.Overwrite
             : Scalar<T>.ToDouble(beta) == 1 ? HostGemm.Update.Accumulate
             : HostGemm.Update.Scale;
+        var job = Interlocked.Exchange(ref _cachedJob, null) ?? new GemmJob();
+        try
+        {
+            Run(job, s, alpha, a, b, beta, c, first);
+        }
+        finally
+        {
+            // Drop the references to the operands; keep the packing buffers.
+            job.A = job.B = job.C = [];
+            Volatile.Write(ref _cachedJob, job);
+        }
+    }
+
+    private static void Run(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
+    {
         if (s.TransA == 0 && s.TransB != 0 && s.M <= DotMaxRows)
         {
             if (Vector512.IsHardwareAccelerated && s.K >= 4 * Vector512<T>.Count)
-                Dot<Vector512<T>, Simd512<T>>(s, alpha, a, b, beta, c, first);
+                Dot<Vector512<T>, Simd512<T>>(job, s, alpha, a, b, beta, c, first);
             else if (Vector256.IsHardwareAccelerated)
-                Dot<Vector256<T>, Simd256<T>>(s, alpha, a, b, beta, c, first);
+                Dot<Vector256<T>, Simd256<T>>(job, s, alpha, a, b, beta, c, first);
             else
-                Dot<Vector128<T>, Simd128<T>>(s, alpha, a, b, beta, c, first);
+                Dot<Vector128<T>, Simd128<T>>(job, s, alpha, a, b, beta, c, first);
         }
         else if (Vector512.IsHardwareAccelerated)
-            Blocked<Vector512<T>, Simd512<T>>(s, alpha, a, b, beta, c, first);
+            Blocked<Vector512<T>, Simd512<T>>(job, s, alpha, a, b, beta, c, first);
         else if (Vector256.IsHardwareAccelerated)
-            Blocked<Vector256<T>, Simd256<T>>(s, alpha, a, b, beta, c, first);
+            Blocked<Vector256<T>, Simd256<T>>(job, s, alpha, a, b, beta, c, first);
         else
-            Blocked<Vector128<T>, Simd128<T>>(s, alpha, a, b, beta, c, first);
+            Blocked<Vector128<T>, Simd128<T>>(job, s, alpha, a, b, beta, c, first);
     }
 
     /// <summary>C = β·C over the M × N block (an empty product, K = 0).</summary>
@@ -122,7 +142,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    private void Blocked<TV, TS>(GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
+    private static void Blocked<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
         where TV : struct
         where TS : ISimd<T, TV>
     {
@@ -130,7 +150,6 @@ internal sealed partial class CpuOps<T>
         int mcMax = Math.Min(HostGemm.MC<T>(), RoundUp(s.M, HostGemm.MR));
         int ncMax = Math.Min(HostGemm.NC<T>() / nr * nr, RoundUp(s.N, nr));
         int kcMax = Math.Min(HostGemm.KC, s.K);
-        var job = _job;
         Grow(ref job.PackedA, mcMax * kcMax);
         Grow(ref job.PackedB, ncMax * kcMax);
         var aSpan = HostBuffer<T>.Span(a);
@@ -170,11 +189,10 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    private void Dot<TV, TS>(GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
+    private static void Dot<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
         where TV : struct
         where TS : ISimd<T, TV>
     {
-        var job = _job;
         job.A = HostBuffer<T>.ArrayOf(a);
         job.AOffset = (int)a.Offset;
         job.Lda = s.Lda;

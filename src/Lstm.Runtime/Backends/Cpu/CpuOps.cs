@@ -9,9 +9,10 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// Dimension letters: B batch, T steps, I input size, H hidden size, G = 4H gate width.
 /// One file per group of operations (<c>CpuOps.Gemm.cs</c>, <c>CpuOps.Lstm.cs</c>,
 /// <c>CpuOps.Elementwise.cs</c>); the vectorized σ/tanh/exp live in <see cref="HostMath"/> and
-/// the split of work across cores in <see cref="HostParallel"/>. Like a device stream, one
-/// instance is used by one thread at a time: the GEMM's packing buffers are cached on it, so the
-/// per-step operations allocate nothing once the first step has sized them.
+/// the split of work across cores in <see cref="HostParallel"/>. The GEMM's packing buffers are
+/// cached on the instance, so the per-step operations allocate nothing once the first step has
+/// sized them (a GEMM large enough to be split across cores allocates only the thread pool's
+/// bookkeeping). Operations may be issued from several threads; each works on its own operands.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
