@@ -74,11 +74,17 @@ public sealed class LSTM<T> : IDisposable where T : unmanaged
     /// <param name="h0">[L·D, B, H_out] or null for zeros.</param>
     /// <param name="c0">[L·D, B, H] or null for zeros.</param>
     /// <param name="training">True keeps what <see cref="Backward"/> needs; false stores nothing per step.</param>
+    /// <param name="lengths">
+    /// Null: every sequence has T steps. Else one length per sequence (any order), each in [0, T],
+    /// with PyTorch's packed-sequence semantics: output past a length is 0, h_n (c_n) is each
+    /// sequence's state at its own last step (h0/c0 for length 0), the reverse direction starts at
+    /// each sequence's own end, and backward ignores the padding.
+    /// </param>
     /// <returns>output ([B, T, D·H_out] or [T, B, D·H_out]), h_n ([L·D, B, H_out]) and c_n ([L·D, B, H]); dispose it when done.</returns>
-    public LSTMResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, Tensor<T>? c0 = null, bool training = false)
+    public LSTMResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, Tensor<T>? c0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
     {
         var (steps, batch) = _engine.CheckInputs(x, h0, c0);
-        var result = new LSTMResult<T>(this, steps, batch, training);
+        var result = new LSTMResult<T>(this, steps, batch, training, RecurrentEngine<T>.PlanLengths(lengths, steps, batch));
         try
         {
             _engine.Forward(x, h0, c0, training, result);
