@@ -34,18 +34,18 @@ public sealed class BackendCompileTests : IDisposable
         (typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardTraining), false),
         (typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardInference), false),
         (typeof(LstmCellKernels), nameof(LstmCellKernels.Backward), false),
-        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.SumRows), false),
-        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.SwapAxes01), false),
-        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.AddRowBias), false),
-        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.Axpy), false),
-        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseGrad), false),
-        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.Fill), false),
         (typeof(GruCellKernels), nameof(GruCellKernels.ForwardTraining), false),
         (typeof(GruCellKernels), nameof(GruCellKernels.ForwardInference), false),
         (typeof(GruCellKernels), nameof(GruCellKernels.Backward), false),
         (typeof(RnnCellKernels), nameof(RnnCellKernels.Forward), false),
         (typeof(RnnCellKernels), nameof(RnnCellKernels.Backward), false),
         (typeof(DropoutKernels), nameof(DropoutKernels.Dropout), false),
+        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.SumRows), false),
+        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.SwapAxes01), false),
+        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.AddRowBias), false),
+        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.Axpy), false),
+        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseGrad), false),
+        (typeof(ElementwiseKernels), nameof(ElementwiseKernels.Fill), false),
         (typeof(GatherKernels), nameof(GatherKernels.GatherRows), false),
     ];
 
@@ -94,6 +94,22 @@ public sealed class BackendCompileTests : IDisposable
         using var backend = new CLBackend(_context, capabilities, CLDeviceVendor.Other, CLCVersion.CL20);
         var compiled = (CLCompiledKernel)backend.Compile(EntryPoint(kernel, dtype, explicitGroups), default);
         Assert.Contains("kernel", compiled.Source, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void KernelList_CoversEveryKernelInTheKernelsAssembly()
+    {
+        // Every public static void method of a static class in Lstm.Kernels is a kernel.
+        var listed = KernelList.Select(k => k.Type.Name + "." + k.Name).ToHashSet();
+        var all = typeof(GemmKernels).Assembly.GetExportedTypes()
+            .Where(t => t.IsAbstract && t.IsSealed)
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static)
+                .Where(m => m.ReturnType == typeof(void))
+                .Select(m => t.Name + "." + m.Name))
+            .ToList();
+        Assert.Contains("GruCellKernels.Backward", all);
+        var missing = all.Where(name => !listed.Contains(name)).ToList();
+        Assert.True(missing.Count == 0, "kernels not compiled for CUDA/OpenCL: " + string.Join(", ", missing));
     }
 
     public void Dispose() => _context.Dispose();

@@ -1,5 +1,6 @@
 using Lstm.Runtime.Diagnostics;
 using Lstm.Tests.Shared;
+using Xunit.Abstractions;
 
 namespace Lstm.Kernels.Tests;
 
@@ -8,7 +9,7 @@ namespace Lstm.Kernels.Tests;
 /// their forward references: with loss = Σ dh ⊙ h_t, every gradient the backward step returns is
 /// d loss / d input.
 /// </summary>
-public class CellReferenceGradientTests
+public class CellReferenceGradientTests(ITestOutputHelper output)
 {
     private const double Eps = 1e-6;
 
@@ -109,7 +110,7 @@ public class CellReferenceGradientTests
     }
 
     /// <summary>Checks analytic[i] = d loss / d values[i] by central differences, perturbing values in place.</summary>
-    private static void AssertGradient(double[] analytic, double[] values, Func<double> loss, string what)
+    private void AssertGradient(double[] analytic, double[] values, Func<double> loss, string what)
     {
         var numeric = new double[values.Length];
         for (int i = 0; i < values.Length; i++)
@@ -124,6 +125,7 @@ public class CellReferenceGradientTests
         }
 
         double err = Numerics.MaxAbsError(analytic, numeric);
+        output.WriteLine($"{what}: max |analytic - numeric| {err:E2}");
         Assert.True(err <= Tolerance, $"{what}: max |analytic - numeric| {err:E2} > {Tolerance:E0}");
     }
 }

@@ -1,11 +1,15 @@
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Diagnostics;
 using Lstm.Tests.Shared;
+using Xunit.Abstractions;
 
 namespace Lstm.Kernels.Tests;
 
-public class RnnCellKernelTests
+public class RnnCellKernelTests(ITestOutputHelper output)
 {
+    private double _worst;
+    private string _worstWhat = "";
+
     public static IEnumerable<object[]> Cases()
     {
         foreach (var device in TestDevices.Names())
@@ -33,7 +37,7 @@ public class RnnCellKernelTests
             Check<double>(device, act, bias);
     }
 
-    private static void Check<T>(string deviceName, RnnNonlinearity act, bool bias) where T : unmanaged
+    private void Check<T>(string deviceName, RnnNonlinearity act, bool bias) where T : unmanaged
     {
         var ops = TestDevices.Get(deviceName).Ops<T>();
         var rng = new Random(7);
@@ -77,11 +81,19 @@ public class RnnCellKernelTests
             ops.RnnCellBackward(batch, hidden, act, ddy.All, ddh.All, dh.All, ddy.All);
             AssertClose(dg, DeviceData.Download(ops, ddy), tol, $"d gates over dy {at}");
         }
+
+        output.WriteLine($"{typeof(T).Name} on {deviceName}: worst max |error| {_worst:E2} ({_worstWhat})");
     }
 
-    private static void AssertClose(double[] expected, double[] actual, double tol, string what)
+    private void AssertClose(double[] expected, double[] actual, double tol, string what)
     {
         double err = Numerics.MaxAbsError(actual, expected);
+        if (!(err <= _worst))
+        {
+            _worst = err;
+            _worstWhat = what;
+        }
+
         Assert.True(err <= tol, $"{what}: max |error| {err:E2} > {tol:E1}");
     }
 }

@@ -129,7 +129,8 @@ public static partial class HostReference
     /// <para>Each layer k runs each direction over each sequence b: the forward direction steps
     /// t = 0 … len_b − 1, the reverse direction t = len_b − 1 … 0, both starting from
     /// h0[k·D + d, b] (c0 likewise). Outputs at t ≥ len_b are 0 and h_n/c_n hold the state after
-    /// the direction's last step: PyTorch's semantics for a packed sequence. The layer's output
+    /// the direction's last step: PyTorch's semantics for a packed sequence, with the output padded
+    /// back to T steps (pad_packed_sequence with total_length = T). The layer's output
     /// at step t is [forward h_t, reverse h_t] on features, the next layer's input.</para>
     /// <para>Dropout (training only in PyTorch; here whenever <see cref="NetworkReferenceOptions.Dropout"/>
     /// &gt; 0) applies to the output of every layer but the last, before it feeds the next layer.
