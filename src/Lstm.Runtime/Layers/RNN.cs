@@ -12,7 +12,8 @@ namespace Lstm.Runtime.Layers;
 /// <param name="BatchFirst">True: x and output are [B, T, ·]; false: [T, B, ·]. h is [L·D, B, H] either way.</param>
 /// <param name="Bidirectional">True adds a reverse direction (D = 2): outputs [fwd, bwd] on the feature axis, parameters with the <c>_reverse</c> suffix.</param>
 /// <param name="Nonlinearity">tanh (PyTorch's default) or relu.</param>
-public sealed record RNNOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false, RnnNonlinearity Nonlinearity = RnnNonlinearity.Tanh)
+/// <param name="Dropout">p in [0, 1): dropout on the output of every layer but the last, in training only (PyTorch's <c>dropout</c>); the mask is keyed by (<c>DropoutSeed</c>, layer index, element index in the layer's seq-first output).</param>
+public sealed record RNNOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false, RnnNonlinearity Nonlinearity = RnnNonlinearity.Tanh, double Dropout = 0)
 {
     /// <summary>Throws <see cref="LstmException"/> when a size is not positive.</summary>
     public void Validate()
@@ -20,9 +21,11 @@ public sealed record RNNOptions(int InputSize, int HiddenSize, int NumLayers = 1
         if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
             throw new LstmException(
                 $"RNN sizes must be positive: input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}");
+        if (!(Dropout >= 0 && Dropout < 1))
+            throw new LstmException($"RNN dropout={Dropout} must be in [0, 1)");
     }
 
-    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, 0);
+    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, 0, Dropout);
 }
 
 /// <summary>
@@ -52,7 +55,7 @@ public sealed class RNN<T> : IDisposable where T : unmanaged
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        _engine = new RecurrentEngine<T>(device, new RnnCell<T>(options.Nonlinearity), options.ToConfig(), seed);
+        _engine = new RecurrentEngine<T>(device, new RnnCell<T>(options.Nonlinearity), options.ToConfig(), seed) { DropoutSeed = (ulong)(uint)seed };
     }
 
     /// <summary>The device.</summary>
@@ -60,6 +63,16 @@ public sealed class RNN<T> : IDisposable where T : unmanaged
 
     /// <summary>The configuration.</summary>
     public RNNOptions Options { get; }
+
+    /// <summary>
+    /// The seed of the dropout masks (used when <c>Dropout</c> &gt; 0 in training): set a new one
+    /// before each training step to draw a new mask. Starts as the constructor's seed.
+    /// </summary>
+    public ulong DropoutSeed
+    {
+        get => _engine.DropoutSeed;
+        set => _engine.DropoutSeed = value;
+    }
 
     /// <summary>The parameters in PyTorch's state-dict order.</summary>
     public IEnumerable<Parameter<T>> Parameters() => _engine.Parameters();

@@ -14,7 +14,8 @@ namespace Lstm.Runtime.Layers;
 /// <param name="BatchFirst">x and output are [B, T, ·] when true.</param>
 /// <param name="Bidirectional">D = 2 when true.</param>
 /// <param name="ProjSize">P (LSTM only), 0 for none.</param>
-internal sealed record RecurrentConfig(int InputSize, int HiddenSize, int NumLayers, bool Bias, bool BatchFirst, bool Bidirectional, int ProjSize)
+/// <param name="Dropout">p of the dropout on every layer's output but the last (training only).</param>
+internal sealed record RecurrentConfig(int InputSize, int HiddenSize, int NumLayers, bool Bias, bool BatchFirst, bool Bidirectional, int ProjSize, double Dropout = 0)
 {
     /// <summary>D: 1 or 2 directions.</summary>
     public int Directions => Bidirectional ? 2 : 1;
@@ -115,6 +116,9 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     public IRecurrentCell<T> Cell { get; }
 
     public RecurrentConfig Config { get; }
+
+    /// <summary>The seed of the dropout masks (stream = layer index, element = index in the layer's seq-first output).</summary>
+    public ulong DropoutSeed { get; set; }
 
     private IDeviceOps<T> Ops => Device.Ops<T>();
 
@@ -288,6 +292,14 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                 }
 
                 input = cache.Output;
+                if (training && o.Dropout > 0 && k < layers - 1)
+                {
+                    // The next layer reads dropout(output), keyed by (seed, layer k, element of the
+                    // seq-first output in the caller's row order).
+                    cache.Dropped = ops.Allocate(dirs * outPerDir);
+                    ApplyDropout(ops, plan, steps, dirs * outSize, (ulong)k, cache.Output, cache.Dropped.All);
+                    input = cache.Dropped.All;
+                }
             }
         }
         finally
@@ -548,6 +560,12 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                     ops.Gemm(GemmShape.Dense(steps * batch, inputK, g, false, false), Num<T>.One, dgates.All, p.WeightIh.Value.Data, d == 0 ? Num<T>.Zero : Num<T>.One, dInput.All);
                 }
 
+                if (k > 0 && forward.Layers[k - 1].Dropped is not null)
+                {
+                    // Back through the dropout on layer k-1's output: the same mask on the gradient.
+                    ApplyDropout(ops, plan, steps, dirs * outSize, (ulong)(k - 1), dInput.All, dInput.All);
+                }
+
                 dyOwned?.Dispose();
                 dyOwned = dInput;
                 dy = dInput.All;
@@ -580,6 +598,25 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
             grads.DC0State = Tensor<T>.Zeros(Device, layers * dirs, batch, hidden);
             Restore(ops, hidden, layers * dirs, plan, dc0Sorted.All, grads.DC0State.Data);
         }
+    }
+
+    /// <summary>
+    /// y = dropout(x) for a layer output [T, B, W] time-major with rows sorted by the plan: the mask
+    /// is keyed by the element's index in the caller's row order, so rows are restored first.
+    /// </summary>
+    private void ApplyDropout(IDeviceOps<T> ops, LengthPlan? plan, int steps, int width, ulong layer, BufferSlice<T> x, BufferSlice<T> y)
+    {
+        var p = Num<T>.From(Config.Dropout);
+        if (plan is not { Identity: false })
+        {
+            ops.Dropout(DropoutSeed, layer, 0, p, x, y);
+            return;
+        }
+
+        using var callerOrder = Gather(ops, width, steps, plan.Inverse, x);
+        ops.Dropout(DropoutSeed, layer, 0, p, callerOrder.All, callerOrder.All);
+        using var sorted = Gather(ops, width, steps, plan.Perm, callerOrder.All);
+        ops.Copy(sorted.All, y);
     }
 
     /// <summary>n_t: rows active at step t (rows are sorted by length, so they are the first n_t).</summary>
@@ -777,6 +814,9 @@ internal sealed class LayerCache<T> : IDisposable where T : unmanaged
     /// <summary>[T, B, 2·H_out]: the directions side by side (bidirectional only).</summary>
     public DeviceBuffer<T>? Concat { get; set; }
 
+    /// <summary>[T, B, D·H_out]: dropout of the output, the next layer's input (training with dropout, all layers but the last).</summary>
+    public DeviceBuffer<T>? Dropped { get; set; }
+
     /// <summary>The layer's output [T, B, D·H_out] (a view of <see cref="Stacked"/> or <see cref="Concat"/>).</summary>
     public BufferSlice<T> Output { get; set; }
 
@@ -789,8 +829,10 @@ internal sealed class LayerCache<T> : IDisposable where T : unmanaged
         Directions.Clear();
         Stacked?.Dispose();
         Concat?.Dispose();
+        Dropped?.Dispose();
         Stacked = null;
         Concat = null;
+        Dropped = null;
     }
 }
 
