@@ -126,6 +126,16 @@ public sealed class GRU<T> : IDisposable where T : unmanaged
         }
     }
 
+    /// <summary>
+    /// Streaming inference: runs one step or a chunk of steps from the state the previous call
+    /// returned (zeros when null), so feeding a sequence chunk by chunk gives what one
+    /// <see cref="Forward"/> over the whole sequence gives. Unidirectional networks only.
+    /// </summary>
+    /// <param name="x">The chunk: [B, T_chunk, I] if batch_first, else [T_chunk, B, I].</param>
+    /// <param name="state">The state after the previous chunk (not disposed here), or null to start from zeros.</param>
+    /// <returns>The chunk's output (shaped as <see cref="Forward"/>'s) and the state after its last step; dispose both.</returns>
+    public (Tensor<T> Output, RecurrentState<T> State) Step(Tensor<T> x, RecurrentState<T>? state = null) => _engine.Step(this, x, state);
+
     /// <summary>Clears every parameter's gradient.</summary>
     public void ZeroGrad()
     {

@@ -698,6 +698,29 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         ops.GatherRows(width, index, sorted, destination);
     }
 
+    /// <summary>Runs one chunk of steps (inference) from a carried state; returns the chunk's output and the new state.</summary>
+    public (Tensor<T> Output, RecurrentState<T> State) Step(object owner, Tensor<T> x, RecurrentState<T>? state)
+    {
+        if (Config.Bidirectional)
+            throw new LstmException($"Step streams a sequence chunk by chunk, which a bidirectional {Cell.Name} cannot do (its reverse direction starts at the end)");
+        var (steps, batch) = CheckInputs(x, state?.H, state?.C);
+        var result = new RecurrentResult<T>(owner, steps, batch, training: false);
+        try
+        {
+            Forward(x, state?.H, state?.C, false, result);
+            var output = result.Output;
+            var next = new RecurrentState<T>(result.HN, result.CellState);
+            result.Output = null!;
+            result.HN = null!;
+            result.CellState = null;
+            return (output, next);
+        }
+        finally
+        {
+            result.Dispose();
+        }
+    }
+
     /// <summary>Checks x, h0 and c0 against the configuration; returns T and B.</summary>
     public (int Steps, int Batch) CheckInputs(Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0)
     {
