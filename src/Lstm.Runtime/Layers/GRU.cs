@@ -10,7 +10,8 @@ namespace Lstm.Runtime.Layers;
 /// <param name="Bias">False drops b_ih and b_hh.</param>
 /// <param name="BatchFirst">True: x and output are [B, T, ·]; false: [T, B, ·]. h is [L·D, B, H] either way.</param>
 /// <param name="Bidirectional">True adds a reverse direction (D = 2): outputs [fwd, bwd] on the feature axis, parameters with the <c>_reverse</c> suffix.</param>
-public sealed record GRUOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false)
+/// <param name="Dropout">p in [0, 1): dropout on the output of every layer but the last, in training only (PyTorch's <c>dropout</c>); the mask is keyed by (<c>DropoutSeed</c>, layer index, element index in the layer's seq-first output).</param>
+public sealed record GRUOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false, double Dropout = 0)
 {
     /// <summary>Throws <see cref="LstmException"/> when a size is not positive.</summary>
     public void Validate()
@@ -18,9 +19,11 @@ public sealed record GRUOptions(int InputSize, int HiddenSize, int NumLayers = 1
         if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
             throw new LstmException(
                 $"GRU sizes must be positive: input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}");
+        if (!(Dropout >= 0 && Dropout < 1))
+            throw new LstmException($"GRU dropout={Dropout} must be in [0, 1)");
     }
 
-    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, 0);
+    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, 0, Dropout);
 }
 
 /// <summary>
@@ -50,7 +53,7 @@ public sealed class GRU<T> : IDisposable where T : unmanaged
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        _engine = new RecurrentEngine<T>(device, GruCell<T>.Instance, options.ToConfig(), seed);
+        _engine = new RecurrentEngine<T>(device, GruCell<T>.Instance, options.ToConfig(), seed) { DropoutSeed = (ulong)(uint)seed };
     }
 
     /// <summary>The device.</summary>
@@ -59,6 +62,16 @@ public sealed class GRU<T> : IDisposable where T : unmanaged
     /// <summary>The configuration.</summary>
     public GRUOptions Options { get; }
 
+    /// <summary>
+    /// The seed of the dropout masks (used when <c>Dropout</c> &gt; 0 in training): set a new one
+    /// before each training step to draw a new mask. Starts as the constructor's seed.
+    /// </summary>
+    public ulong DropoutSeed
+    {
+        get => _engine.DropoutSeed;
+        set => _engine.DropoutSeed = value;
+    }
+
     /// <summary>The parameters in PyTorch's state-dict order.</summary>
     public IEnumerable<Parameter<T>> Parameters() => _engine.Parameters();
 
@@ -66,11 +79,17 @@ public sealed class GRU<T> : IDisposable where T : unmanaged
     /// <param name="x">[B, T, I] if batch_first, else [T, B, I]; T ≥ 1.</param>
     /// <param name="h0">[L·D, B, H] or null for zeros.</param>
     /// <param name="training">True keeps what <see cref="Backward"/> needs; false stores nothing per step.</param>
+    /// <param name="lengths">
+    /// Null: every sequence has T steps. Else one length per sequence (any order), each in [0, T],
+    /// with PyTorch's packed-sequence semantics: output past a length is 0, h_n (c_n) is each
+    /// sequence's state at its own last step (h0/c0 for length 0), the reverse direction starts at
+    /// each sequence's own end, and backward ignores the padding.
+    /// </param>
     /// <returns>output ([B, T, D·H] or [T, B, D·H]) and h_n ([L·D, B, H]); dispose it when done.</returns>
-    public RecurrentResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, bool training = false)
+    public RecurrentResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
     {
         var (steps, batch) = _engine.CheckInputs(x, h0, null);
-        var result = new RecurrentResult<T>(this, steps, batch, training);
+        var result = new RecurrentResult<T>(this, steps, batch, training, RecurrentEngine<T>.PlanLengths(lengths, steps, batch));
         try
         {
             _engine.Forward(x, h0, null, training, result);
@@ -106,6 +125,16 @@ public sealed class GRU<T> : IDisposable where T : unmanaged
             throw;
         }
     }
+
+    /// <summary>
+    /// Streaming inference: runs one step or a chunk of steps from the state the previous call
+    /// returned (zeros when null), so feeding a sequence chunk by chunk gives what one
+    /// <see cref="Forward"/> over the whole sequence gives. Unidirectional networks only.
+    /// </summary>
+    /// <param name="x">The chunk: [B, T_chunk, I] if batch_first, else [T_chunk, B, I].</param>
+    /// <param name="state">The state after the previous chunk (not disposed here), or null to start from zeros.</param>
+    /// <returns>The chunk's output (shaped as <see cref="Forward"/>'s) and the state after its last step; dispose both.</returns>
+    public (Tensor<T> Output, RecurrentState<T> State) Step(Tensor<T> x, RecurrentState<T>? state = null) => _engine.Step(this, x, state);
 
     /// <summary>Clears every parameter's gradient.</summary>
     public void ZeroGrad()

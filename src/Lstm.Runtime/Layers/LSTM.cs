@@ -11,7 +11,8 @@ namespace Lstm.Runtime.Layers;
 /// <param name="BatchFirst">True: x and output are [B, T, ·]; false: [T, B, ·]. h and c are [L·D, B, ·] either way.</param>
 /// <param name="Bidirectional">True adds a reverse direction (D = 2): outputs [fwd, bwd] on the feature axis, parameters with the <c>_reverse</c> suffix.</param>
 /// <param name="ProjSize">P &gt; 0 projects h = (o ⊙ tanh c) W_hr^T with <c>weight_hr_l{k}</c> [P, H]: h is [B, P]; 0 for none. Must be below H.</param>
-public sealed record LSTMOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false, int ProjSize = 0)
+/// <param name="Dropout">p in [0, 1): dropout on the output of every layer but the last, in training only (PyTorch's <c>dropout</c>); the mask is keyed by (<c>DropoutSeed</c>, layer index, element index in the layer's seq-first output).</param>
+public sealed record LSTMOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false, int ProjSize = 0, double Dropout = 0)
 {
     /// <summary>Throws <see cref="LstmException"/> when a size is not positive or proj_size is out of range.</summary>
     public void Validate()
@@ -19,11 +20,13 @@ public sealed record LSTMOptions(int InputSize, int HiddenSize, int NumLayers = 
         if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
             throw new LstmException(
                 $"LSTM sizes must be positive: input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}");
+        if (!(Dropout >= 0 && Dropout < 1))
+            throw new LstmException($"LSTM dropout={Dropout} must be in [0, 1)");
         if (ProjSize < 0 || (ProjSize > 0 && ProjSize >= HiddenSize))
             throw new LstmException($"LSTM proj_size={ProjSize} must be 0 (none) or in [1, hidden_size={HiddenSize})");
     }
 
-    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, ProjSize);
+    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, ProjSize, Dropout);
 }
 
 /// <summary>
@@ -55,7 +58,7 @@ public sealed class LSTM<T> : IDisposable where T : unmanaged
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        _engine = new RecurrentEngine<T>(device, LstmCell<T>.Instance, options.ToConfig(), seed);
+        _engine = new RecurrentEngine<T>(device, LstmCell<T>.Instance, options.ToConfig(), seed) { DropoutSeed = (ulong)(uint)seed };
     }
 
     /// <summary>The device.</summary>
@@ -63,6 +66,16 @@ public sealed class LSTM<T> : IDisposable where T : unmanaged
 
     /// <summary>The configuration.</summary>
     public LSTMOptions Options { get; }
+
+    /// <summary>
+    /// The seed of the dropout masks (used when <c>Dropout</c> &gt; 0 in training): set a new one
+    /// before each training step to draw a new mask. Starts as the constructor's seed.
+    /// </summary>
+    public ulong DropoutSeed
+    {
+        get => _engine.DropoutSeed;
+        set => _engine.DropoutSeed = value;
+    }
 
     /// <summary>The parameters in PyTorch's state-dict order.</summary>
     public IEnumerable<Parameter<T>> Parameters() => _engine.Parameters();
@@ -74,11 +87,17 @@ public sealed class LSTM<T> : IDisposable where T : unmanaged
     /// <param name="h0">[L·D, B, H_out] or null for zeros.</param>
     /// <param name="c0">[L·D, B, H] or null for zeros.</param>
     /// <param name="training">True keeps what <see cref="Backward"/> needs; false stores nothing per step.</param>
+    /// <param name="lengths">
+    /// Null: every sequence has T steps. Else one length per sequence (any order), each in [0, T],
+    /// with PyTorch's packed-sequence semantics: output past a length is 0, h_n (c_n) is each
+    /// sequence's state at its own last step (h0/c0 for length 0), the reverse direction starts at
+    /// each sequence's own end, and backward ignores the padding.
+    /// </param>
     /// <returns>output ([B, T, D·H_out] or [T, B, D·H_out]), h_n ([L·D, B, H_out]) and c_n ([L·D, B, H]); dispose it when done.</returns>
-    public LSTMResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, Tensor<T>? c0 = null, bool training = false)
+    public LSTMResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, Tensor<T>? c0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
     {
         var (steps, batch) = _engine.CheckInputs(x, h0, c0);
-        var result = new LSTMResult<T>(this, steps, batch, training);
+        var result = new LSTMResult<T>(this, steps, batch, training, RecurrentEngine<T>.PlanLengths(lengths, steps, batch));
         try
         {
             _engine.Forward(x, h0, c0, training, result);
@@ -115,6 +134,16 @@ public sealed class LSTM<T> : IDisposable where T : unmanaged
             throw;
         }
     }
+
+    /// <summary>
+    /// Streaming inference: runs one step or a chunk of steps from the state the previous call
+    /// returned (zeros when null), so feeding a sequence chunk by chunk gives what one
+    /// <see cref="Forward"/> over the whole sequence gives. Unidirectional networks only.
+    /// </summary>
+    /// <param name="x">The chunk: [B, T_chunk, I] if batch_first, else [T_chunk, B, I].</param>
+    /// <param name="state">The state after the previous chunk (not disposed here), or null to start from zeros.</param>
+    /// <returns>The chunk's output (shaped as <see cref="Forward"/>'s) and the state after its last step; dispose both.</returns>
+    public (Tensor<T> Output, RecurrentState<T> State) Step(Tensor<T> x, RecurrentState<T>? state = null) => _engine.Step(this, x, state);
 
     /// <summary>Clears every parameter's gradient.</summary>
     public void ZeroGrad()

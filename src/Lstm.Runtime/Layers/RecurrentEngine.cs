@@ -14,7 +14,8 @@ namespace Lstm.Runtime.Layers;
 /// <param name="BatchFirst">x and output are [B, T, ·] when true.</param>
 /// <param name="Bidirectional">D = 2 when true.</param>
 /// <param name="ProjSize">P (LSTM only), 0 for none.</param>
-internal sealed record RecurrentConfig(int InputSize, int HiddenSize, int NumLayers, bool Bias, bool BatchFirst, bool Bidirectional, int ProjSize)
+/// <param name="Dropout">p of the dropout on every layer's output but the last (training only).</param>
+internal sealed record RecurrentConfig(int InputSize, int HiddenSize, int NumLayers, bool Bias, bool BatchFirst, bool Bidirectional, int ProjSize, double Dropout = 0)
 {
     /// <summary>D: 1 or 2 directions.</summary>
     public int Directions => Bidirectional ? 2 : 1;
@@ -116,6 +117,9 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
 
     public RecurrentConfig Config { get; }
 
+    /// <summary>The seed of the dropout masks (stream = layer index, element = index in the layer's seq-first output).</summary>
+    public ulong DropoutSeed { get; set; }
+
     private IDeviceOps<T> Ops => Device.Ops<T>();
 
     public IEnumerable<Parameter<T>> Parameters() => _params.SelectMany(p => p.All());
@@ -132,10 +136,18 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>Runs all layers and directions, filling <paramref name="result"/>.</summary>
+    /// <remarks>
+    /// With <see cref="RecurrentResult{T}.Plan"/> set (variable lengths), rows are sorted by
+    /// length on entry, so at step t only the first n_t rows are active and every GEMM and cell
+    /// kernel runs on that prefix; rows past their length are never written (their output stays
+    /// 0 and their state untouched). The reverse direction starts each row at its own last step,
+    /// from h0/c0. Outputs and states are put back in the caller's row order on exit.
+    /// </remarks>
     public void Forward(Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0, bool training, RecurrentResult<T> result)
     {
         var o = Config;
         var cell = Cell;
+        var plan = result.Plan;
         int steps = result.Steps;
         int batch = result.Batch;
         int hidden = o.HiddenSize;
@@ -148,6 +160,7 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         long outStep = (long)batch * outSize;
         long gateStep = (long)batch * g;
         long outPerDir = steps * outStep;
+        bool storeCells = cell.HasCellState && (training || plan is not null);
         var ops = Ops;
 
         // Time-major input [T, B, I].
@@ -163,14 +176,25 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
             input = x.Data;
         }
 
-        result.HN = Tensor<T>.Zeros(Device, layers * dirs, batch, outSize);
-        if (cell.HasCellState)
-            result.CellState = Tensor<T>.Zeros(Device, layers * dirs, batch, hidden);
+        BufferSlice<T>? h0s = h0?.Data;
+        BufferSlice<T>? c0s = c0?.Data;
+        if (plan is { Identity: false })
+        {
+            // Rows sorted by length, descending.
+            input = result.Own(Gather(ops, o.InputSize, steps, plan.Perm, input));
+            if (h0s is { } hs)
+                h0s = result.Own(Gather(ops, outSize, layers * dirs, plan.Perm, hs));
+            if (c0s is { } cs)
+                c0s = result.Own(Gather(ops, hidden, layers * dirs, plan.Perm, cs));
+        }
+
+        using var hnSorted = ops.Allocate(layers * dirs * outStep);
+        using var cnSorted = cell.HasCellState ? ops.Allocate(layers * dirs * stepSize) : null;
         using var xproj = ops.Allocate((long)steps * gateStep);
         using var hproj = ops.Allocate(gateStep);
         if (h0 is null || (cell.HasCellState && c0 is null))
             result.ZeroState = ops.Allocate(stepSize);
-        DeviceBuffer<T>? cPing = training || !cell.HasCellState ? null : ops.Allocate(2 * stepSize);
+        DeviceBuffer<T>? cPing = storeCells || !cell.HasCellState ? null : ops.Allocate(2 * stepSize);
         DeviceBuffer<T>? hRawTmp = training || o.ProjSize == 0 ? null : ops.Allocate(stepSize);
         try
         {
@@ -186,55 +210,73 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                     int index = k * dirs + d;
                     var dc = new DirectionCache<T>
                     {
-                        H0 = h0 is null ? result.ZeroState!.Slice(0, outStep) : h0.Data.Slice(index * outStep, outStep),
-                        C0 = !cell.HasCellState ? default : c0 is null ? result.ZeroState!.All : c0.Data.Slice(index * stepSize, stepSize),
+                        H0 = h0s is { } hs ? hs.Slice(index * outStep, outStep) : result.ZeroState!.Slice(0, outStep),
+                        C0 = !cell.HasCellState ? default : c0s is { } cs ? cs.Slice(index * stepSize, stepSize) : result.ZeroState!.All,
                         Output = cache.Stacked.Slice(d * outPerDir, outPerDir),
                     };
                     cache.Directions.Add(dc);
-                    if (training)
-                    {
-                        if (actsWidth > 0)
-                            dc.Acts = ops.Allocate((long)steps * batch * actsWidth);
-                        if (cell.HasCellState)
-                            dc.Cells = ops.Allocate(steps * stepSize);
-                        if (o.ProjSize > 0)
-                            dc.HRaw = ops.Allocate(steps * stepSize);
-                    }
+                    if (training && actsWidth > 0)
+                        dc.Acts = ops.Allocate((long)steps * batch * actsWidth);
+                    if (storeCells)
+                        dc.Cells = ops.Allocate(steps * stepSize);
+                    if (training && o.ProjSize > 0)
+                        dc.HRaw = ops.Allocate(steps * stepSize);
 
                     // xproj [T·B, G] = input [T·B, I_k] · W_ih^T.
                     ops.Gemm(GemmShape.Dense(steps * batch, g, inputK, false, true), Num<T>.One, input, p.WeightIh.Value.Data, Num<T>.Zero, xproj.All);
-                    var recurrent = GemmShape.Dense(batch, g, outSize, false, true);
-                    var projection = GemmShape.Dense(batch, outSize, hidden, false, true);
                     BufferSlice<T>? bih = p.BiasIh?.Value.Data;
                     BufferSlice<T>? bhh = p.BiasHh?.Value.Data;
-                    var hPrev = dc.H0;
-                    var cPrev = dc.C0;
+                    BufferSlice<T> CSlot(int t, int s) => storeCells ? dc.Cells!.Slice(t * stepSize, stepSize) : cPing!.Slice((s & 1) * stepSize, stepSize);
                     for (int s = 0; s < steps; s++)
                     {
                         int t = d == 0 ? s : steps - 1 - s;
-                        // hproj [B, G] = h_prev [B, H_out] · W_hh^T.
-                        ops.Gemm(recurrent, Num<T>.One, hPrev, p.WeightHh.Value.Data, Num<T>.Zero, hproj.All);
+                        int n = Active(plan, batch, steps, t);
+                        if (n == 0)
+                            continue;
                         var h = dc.Output.Slice(t * outStep, outStep);
-                        BufferSlice<T> c = default;
-                        if (cell.HasCellState)
-                            c = training ? dc.Cells!.Slice(t * stepSize, stepSize) : cPing!.Slice((s & 1) * stepSize, stepSize);
-                        BufferSlice<T>? acts = training && actsWidth > 0 ? dc.Acts!.Slice((long)t * batch * actsWidth, (long)batch * actsWidth) : null;
+                        var c = cell.HasCellState ? CSlot(t, s) : default;
+                        var acts = training && actsWidth > 0 ? dc.Acts!.Slice((long)t * batch * actsWidth, (long)batch * actsWidth) : default;
                         var hCell = o.ProjSize == 0 ? h : training ? dc.HRaw!.Slice(t * stepSize, stepSize) : hRawTmp!.All;
-                        cell.Forward(ops, batch, hidden, new CellForwardStep<T>(
-                            xproj.Slice(t * gateStep, gateStep), hproj.All, bih, bhh, hPrev, cPrev, hCell, c, acts));
-                        if (o.ProjSize > 0)
+                        foreach (var seg in Segments(plan, batch, steps, d, t))
                         {
-                            // h [B, P] = (o ⊙ tanh(c)) [B, H] · W_hr^T.
-                            ops.Gemm(projection, Num<T>.One, hCell, p.WeightHr!.Value.Data, Num<T>.Zero, h);
+                            int rows = seg.End - seg.Start;
+                            int tPrev = d == 0 ? t - 1 : t + 1;
+                            var hPrev = seg.FromInitial ? dc.H0 : dc.Output.Slice(tPrev * outStep, outStep);
+                            var cPrev = !cell.HasCellState ? default : seg.FromInitial ? dc.C0 : CSlot(tPrev, s - 1);
+                            var hp = Rows(hPrev, seg.Start, rows, outSize);
+                            var hpj = Rows(hproj.All, seg.Start, rows, g);
+                            // hproj [b, G] = h_prev [b, H_out] · W_hh^T.
+                            ops.Gemm(GemmShape.Dense(rows, g, outSize, false, true), Num<T>.One, hp, p.WeightHh.Value.Data, Num<T>.Zero, hpj);
+                            cell.Forward(ops, rows, hidden, new CellForwardStep<T>(
+                                Rows(xproj.Slice(t * gateStep, gateStep), seg.Start, rows, g), hpj, bih, bhh, hp,
+                                cell.HasCellState ? Rows(cPrev, seg.Start, rows, hidden) : default,
+                                Rows(hCell, seg.Start, rows, hidden),
+                                cell.HasCellState ? Rows(c, seg.Start, rows, hidden) : default,
+                                actsWidth > 0 && training ? Rows(acts, seg.Start, rows, actsWidth) : null));
                         }
 
-                        hPrev = h;
-                        cPrev = c;
+                        if (o.ProjSize > 0)
+                        {
+                            // h [n, P] = (o ⊙ tanh(c)) [n, H] · W_hr^T.
+                            ops.Gemm(GemmShape.Dense(n, outSize, hidden, false, true), Num<T>.One, Rows(hCell, 0, n, hidden), p.WeightHr!.Value.Data, Num<T>.Zero, Rows(h, 0, n, outSize));
+                        }
                     }
 
-                    ops.Copy(hPrev, result.HN.Data.Slice(index * outStep, outStep));
-                    if (cell.HasCellState)
-                        ops.Copy(cPrev, result.CellState!.Data.Slice(index * stepSize, stepSize));
+                    // h_n, c_n: each row's state at its own last step (h0, c0 for length 0).
+                    var hn = hnSorted.Slice(index * outStep, outStep);
+                    var cn = cnSorted?.Slice(index * stepSize, stepSize);
+                    foreach (var (start, end, length) in LengthGroups(plan, batch, steps))
+                    {
+                        int rows = end - start;
+                        int tLast = d == 0 ? length - 1 : 0;
+                        var hSrc = length == 0 ? dc.H0 : dc.Output.Slice(tLast * outStep, outStep);
+                        ops.Copy(Rows(hSrc, start, rows, outSize), Rows(hn, start, rows, outSize));
+                        if (cn is { } cnv)
+                        {
+                            var cSrc = length == 0 ? dc.C0 : CSlot(tLast, d == 0 ? length - 1 : steps - 1);
+                            ops.Copy(Rows(cSrc, start, rows, hidden), Rows(cnv, start, rows, hidden));
+                        }
+                    }
                 }
 
                 if (dirs == 1)
@@ -250,6 +292,14 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                 }
 
                 input = cache.Output;
+                if (training && o.Dropout > 0 && k < layers - 1)
+                {
+                    // The next layer reads dropout(output), keyed by (seed, layer k, element of the
+                    // seq-first output in the caller's row order).
+                    cache.Dropped = ops.Allocate(dirs * outPerDir);
+                    ApplyDropout(ops, plan, steps, dirs * outSize, (ulong)k, cache.Output, cache.Dropped.All);
+                    input = cache.Dropped.All;
+                }
             }
         }
         finally
@@ -260,6 +310,9 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
 
         var top = result.Layers[^1].Output;
         int width = dirs * outSize;
+        using var topOwned = plan is { Identity: false } ? Gather(ops, width, steps, plan.Inverse, top) : null;
+        if (topOwned is not null)
+            top = topOwned.All;
         if (o.BatchFirst)
         {
             result.Output = Tensor<T>.Zeros(Device, batch, steps, width);
@@ -271,6 +324,14 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
             ops.Copy(top, result.Output.Data);
         }
 
+        result.HN = Tensor<T>.Zeros(Device, layers * dirs, batch, outSize);
+        Restore(ops, outSize, layers * dirs, plan, hnSorted.All, result.HN.Data);
+        if (cnSorted is not null)
+        {
+            result.CellState = Tensor<T>.Zeros(Device, layers * dirs, batch, hidden);
+            Restore(ops, hidden, layers * dirs, plan, cnSorted.All, result.CellState.Data);
+        }
+
         if (!training)
             result.ReleaseCache();
     }
@@ -280,6 +341,8 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     {
         var o = Config;
         var cell = Cell;
+        var plan = forward.Plan;
+        bool permuted = plan is { Identity: false };
         int steps = forward.Steps;
         int batch = forward.Batch;
         int hidden = o.HiddenSize;
@@ -295,9 +358,8 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         long outPerDir = steps * outStep;
         var ops = Ops;
 
-        grads.DH0 = Tensor<T>.Zeros(Device, layers * dirs, batch, outSize);
-        if (cell.HasCellState)
-            grads.DC0State = Tensor<T>.Zeros(Device, layers * dirs, batch, hidden);
+        using var dh0Sorted = ops.Allocate(layers * dirs * outStep);
+        using var dc0Sorted = cell.HasCellState ? ops.Allocate(layers * dirs * stepSize) : null;
         using var dgates = ops.Allocate((long)steps * gateStep);
         using var dgatesHOwned = cell.SeparateHiddenGradient ? ops.Allocate((long)steps * gateStep) : null;
         var dgatesH = dgatesHOwned ?? dgates;
@@ -308,8 +370,12 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         using var dhSum = proj > 0 ? ops.Allocate(outPerDir) : null;
         using var dhRaw = proj > 0 ? ops.Allocate(stepSize) : null;
         using var dySplit = dirs > 1 ? ops.Allocate(dirs * outPerDir) : null;
+        using var dhnSorted = permuted && dHN is not null ? Gather(ops, outSize, layers * dirs, plan!.Perm, dHN.Data) : null;
+        using var dcnSorted = permuted && dCN is not null ? Gather(ops, hidden, layers * dirs, plan!.Perm, dCN.Data) : null;
+        BufferSlice<T>? dhn = dhnSorted?.All ?? dHN?.Data;
+        BufferSlice<T>? dcn = dcnSorted?.All ?? dCN?.Data;
 
-        // d loss / d (top layer's output), time-major [T, B, D·H_out].
+        // d loss / d (top layer's output), time-major [T, B, D·H_out], rows sorted.
         DeviceBuffer<T>? dyOwned = null;
         BufferSlice<T> dy;
         if (dOutput is null)
@@ -329,6 +395,14 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
 
         try
         {
+            if (permuted && dOutput is not null)
+            {
+                var sorted = Gather(ops, dirs * outSize, steps, plan!.Perm, dy);
+                dyOwned?.Dispose();
+                dyOwned = sorted;
+                dy = sorted.All;
+            }
+
             for (int k = layers - 1; k >= 0; k--)
             {
                 var cache = forward.Layers[k];
@@ -346,42 +420,47 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                     var dcache = cache.Directions[d];
                     int index = k * dirs + d;
                     var dyDir = dirs == 1 ? dy : dySplit!.Slice(d * outPerDir, outPerDir);
+                    var dh0 = dh0Sorted.Slice(index * outStep, outStep);
+                    var dc0 = dc0Sorted?.Slice(index * stepSize, stepSize);
                     var dhRec = dhRecA.All;
                     var dhNext = dhRecB?.All ?? dhRecA.All;
-                    if (dHN is null)
-                        ops.Fill(dhRec, Num<T>.Zero);
-                    else
-                        ops.Copy(dHN.Data.Slice(index * outStep, outStep), dhRec);
+                    foreach (var buffer in dhRecB is null ? [dhRecA] : new[] { dhRecA, dhRecB })
+                    {
+                        if (dhn is { } v)
+                            ops.Copy(v.Slice(index * outStep, outStep), buffer.All);
+                        else
+                            ops.Fill(buffer.All, Num<T>.Zero);
+                    }
+
                     if (cell.HasCellState)
                     {
-                        if (dCN is null)
-                            ops.Fill(dc.All, Num<T>.Zero);
+                        if (dcn is { } v)
+                            ops.Copy(v.Slice(index * stepSize, stepSize), dc.All);
                         else
-                            ops.Copy(dCN.Data.Slice(index * stepSize, stepSize), dc.All);
+                            ops.Fill(dc.All, Num<T>.Zero);
                     }
 
                     var whh = p.WeightHh.Value.Data;
-                    var dhShape = GemmShape.Dense(batch, outSize, g, false, false);
-                    var dhRawShape = GemmShape.Dense(batch, hidden, proj, false, false);
                     for (int s = steps - 1; s >= 0; s--)
                     {
                         int t = d == 0 ? s : steps - 1 - s;
+                        int n = Active(plan, batch, steps, t);
+                        if (n == 0)
+                            continue;
                         int tPrev = d == 0 ? t - 1 : t + 1;
                         var dgT = dgates.Slice(t * gateStep, gateStep);
                         var dgHT = dgatesH.Slice(t * gateStep, gateStep);
-                        var hPrev = s == 0 ? dcache.H0 : dcache.Output.Slice(tPrev * outStep, outStep);
-                        var cPrev = !cell.HasCellState ? default : s == 0 ? dcache.C0 : dcache.Cells!.Slice(tPrev * stepSize, stepSize);
                         var c = cell.HasCellState ? dcache.Cells!.Slice(t * stepSize, stepSize) : default;
                         var acts = actsWidth > 0 ? dcache.Acts!.Slice((long)t * batch * actsWidth, (long)batch * actsWidth) : default;
                         var dyT = dyDir.Slice(t * outStep, outStep);
                         BufferSlice<T> cellDy, cellDhRec, hCell;
                         if (proj > 0)
                         {
-                            // dh_t [B, P] = dy_t + dh_rec (kept for dW_hr); d(o ⊙ tanh c) [B, H] = dh_t · W_hr.
-                            var dhs = dhSum!.Slice(t * outStep, outStep);
-                            ops.Copy(dyT, dhs);
-                            ops.Axpy(Num<T>.One, dhRec, dhs);
-                            ops.Gemm(dhRawShape, Num<T>.One, dhs, p.WeightHr!.Value.Data, Num<T>.Zero, dhRaw!.All);
+                            // dh_t [n, P] = dy_t + dh_rec (kept for dW_hr); d(o ⊙ tanh c) [n, H] = dh_t · W_hr.
+                            var dhs = Rows(dhSum!.Slice(t * outStep, outStep), 0, n, outSize);
+                            ops.Copy(Rows(dyT, 0, n, outSize), dhs);
+                            ops.Axpy(Num<T>.One, Rows(dhRec, 0, n, outSize), dhs);
+                            ops.Gemm(GemmShape.Dense(n, hidden, proj, false, false), Num<T>.One, dhs, p.WeightHr!.Value.Data, Num<T>.Zero, Rows(dhRaw!.All, 0, n, hidden));
                             cellDy = dhRaw.All;
                             cellDhRec = zeros.Slice(0, stepSize);
                             hCell = dcache.HRaw!.Slice(t * stepSize, stepSize);
@@ -393,25 +472,67 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                             hCell = dcache.Output.Slice(t * outStep, outStep);
                         }
 
-                        cell.Backward(ops, batch, hidden, new CellBackwardStep<T>(
-                            cellDy, cellDhRec, dc.All, acts, hCell, hPrev, c, cPrev, dgT, dgHT, dhNext));
-                        // dh_{t-1} [B, H_out] (+)= dgates_h [B, G] · W_hh [G, H_out].
-                        ops.Gemm(dhShape, Num<T>.One, dgHT, whh, cell.SeparateHiddenGradient ? Num<T>.One : Num<T>.Zero, dhNext);
+                        foreach (var seg in Segments(plan, batch, steps, d, t))
+                        {
+                            int rows = seg.End - seg.Start;
+                            var hPrev = seg.FromInitial ? dcache.H0 : dcache.Output.Slice(tPrev * outStep, outStep);
+                            var cPrev = !cell.HasCellState ? default : seg.FromInitial ? dcache.C0 : dcache.Cells!.Slice(tPrev * stepSize, stepSize);
+                            cell.Backward(ops, rows, hidden, new CellBackwardStep<T>(
+                                Rows(cellDy, seg.Start, rows, hidden),
+                                Rows(cellDhRec, seg.Start, rows, hidden),
+                                cell.HasCellState ? Rows(dc.All, seg.Start, rows, hidden) : default,
+                                actsWidth > 0 ? Rows(acts, seg.Start, rows, actsWidth) : default,
+                                Rows(hCell, seg.Start, rows, hidden),
+                                Rows(hPrev, seg.Start, rows, outSize),
+                                cell.HasCellState ? Rows(c, seg.Start, rows, hidden) : default,
+                                cell.HasCellState ? Rows(cPrev, seg.Start, rows, hidden) : default,
+                                Rows(dgT, seg.Start, rows, g),
+                                Rows(dgHT, seg.Start, rows, g),
+                                Rows(dhNext, seg.Start, rows, outSize)));
+                        }
+
+                        // dh_{t-1} [n, H_out] (+)= dgates_h [n, G] · W_hh [G, H_out].
+                        ops.Gemm(GemmShape.Dense(n, outSize, g, false, false), Num<T>.One, Rows(dgHT, 0, n, g), whh, cell.SeparateHiddenGradient ? Num<T>.One : Num<T>.Zero, Rows(dhNext, 0, n, outSize));
+                        foreach (var seg in Segments(plan, batch, steps, d, t))
+                        {
+                            if (!seg.FromInitial)
+                                continue;
+                            // These rows began at this step: their gradient is dh0 (and dc0).
+                            int rows = seg.End - seg.Start;
+                            ops.Copy(Rows(dhNext, seg.Start, rows, outSize), Rows(dh0, seg.Start, rows, outSize));
+                            if (dc0 is { } dc0v)
+                                ops.Copy(Rows(dc.All, seg.Start, rows, hidden), Rows(dc0v, seg.Start, rows, hidden));
+                        }
+
                         (dhRec, dhNext) = (dhNext, dhRec);
                         if (!cell.SeparateHiddenGradient)
                             dhNext = dhRec;
                     }
 
-                    ops.Copy(dhRec, grads.DH0.Data.Slice(index * outStep, outStep));
-                    if (cell.HasCellState)
-                        ops.Copy(dc.All, grads.DC0State!.Data.Slice(index * stepSize, stepSize));
+                    // Rows of length 0: h_n is h0 (c_n is c0).
+                    int live = Active(plan, batch, steps, 0);
+                    if (live < batch)
+                    {
+                        int rows = batch - live;
+                        if (dhn is { } v)
+                            ops.Copy(Rows(v.Slice(index * outStep, outStep), live, rows, outSize), Rows(dh0, live, rows, outSize));
+                        if (dc0 is { } dc0v && dcn is { } w)
+                            ops.Copy(Rows(w.Slice(index * stepSize, stepSize), live, rows, hidden), Rows(dc0v, live, rows, hidden));
+                    }
 
-                    // dW_ih [G, I_k] += dgates^T [G, T·B] · input [T·B, I_k].
-                    ops.Gemm(GemmShape.Dense(g, inputK, steps * batch, true, false), Num<T>.One, dgates.All, cache.Input, Num<T>.One, p.WeightIh.Grad.Data);
-                    // dW_hh [G, H_out] += Σ_t dgates_h,t^T · h_prev(t): the first step reads h0, the others the previous output.
+                    // dW_hh [G, H_out] += Σ_t dgates_h,t^T · h_prev(t): rows that begin at step t read h0, the others the previous output.
                     var dWhh = p.WeightHh.Grad.Data;
-                    int first = d == 0 ? 0 : steps - 1;
-                    ops.Gemm(GemmShape.Dense(g, outSize, batch, true, false), Num<T>.One, dgatesH.Slice(first * gateStep, gateStep), dcache.H0, Num<T>.One, dWhh);
+                    for (int t = 0; t < steps; t++)
+                    {
+                        foreach (var seg in Segments(plan, batch, steps, d, t))
+                        {
+                            if (!seg.FromInitial)
+                                continue;
+                            int rows = seg.End - seg.Start;
+                            ops.Gemm(GemmShape.Dense(g, outSize, rows, true, false), Num<T>.One, Rows(dgatesH.Slice(t * gateStep, gateStep), seg.Start, rows, g), Rows(dcache.H0, seg.Start, rows, outSize), Num<T>.One, dWhh);
+                        }
+                    }
+
                     if (steps > 1)
                     {
                         long gateFrom = d == 0 ? gateStep : 0;
@@ -421,6 +542,8 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                             dgatesH.Slice(gateFrom, (steps - 1) * gateStep), dcache.Output.Slice(hFrom, (steps - 1) * outStep), Num<T>.One, dWhh);
                     }
 
+                    // dW_ih [G, I_k] += dgates^T [G, T·B] · input [T·B, I_k] (rows past their length hold zeros).
+                    ops.Gemm(GemmShape.Dense(g, inputK, steps * batch, true, false), Num<T>.One, dgates.All, cache.Input, Num<T>.One, p.WeightIh.Grad.Data);
                     if (p.BiasIh is { } bih && p.BiasHh is { } bhh)
                     {
                         ops.SumRows(steps * batch, g, dgates.All, Num<T>.One, bih.Grad.Data);
@@ -437,6 +560,12 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                     ops.Gemm(GemmShape.Dense(steps * batch, inputK, g, false, false), Num<T>.One, dgates.All, p.WeightIh.Value.Data, d == 0 ? Num<T>.Zero : Num<T>.One, dInput.All);
                 }
 
+                if (k > 0 && forward.Layers[k - 1].Dropped is not null)
+                {
+                    // Back through the dropout on layer k-1's output: the same mask on the gradient.
+                    ApplyDropout(ops, plan, steps, dirs * outSize, (ulong)(k - 1), dInput.All, dInput.All);
+                }
+
                 dyOwned?.Dispose();
                 dyOwned = dInput;
                 dy = dInput.All;
@@ -444,6 +573,14 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
 
             int[] xShape = o.BatchFirst ? [batch, steps, o.InputSize] : [steps, batch, o.InputSize];
             grads.DX = Tensor<T>.Zeros(Device, xShape);
+            if (permuted)
+            {
+                var restored = Gather(ops, o.InputSize, steps, plan!.Inverse, dy);
+                dyOwned?.Dispose();
+                dyOwned = restored;
+                dy = restored.All;
+            }
+
             if (o.BatchFirst)
                 ops.SwapAxes01(steps, batch, o.InputSize, dy, grads.DX.Data);
             else
@@ -452,6 +589,135 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         finally
         {
             dyOwned?.Dispose();
+        }
+
+        grads.DH0 = Tensor<T>.Zeros(Device, layers * dirs, batch, outSize);
+        Restore(ops, outSize, layers * dirs, plan, dh0Sorted.All, grads.DH0.Data);
+        if (dc0Sorted is not null)
+        {
+            grads.DC0State = Tensor<T>.Zeros(Device, layers * dirs, batch, hidden);
+            Restore(ops, hidden, layers * dirs, plan, dc0Sorted.All, grads.DC0State.Data);
+        }
+    }
+
+    /// <summary>
+    /// y = dropout(x) for a layer output [T, B, W] time-major with rows sorted by the plan: the mask
+    /// is keyed by the element's index in the caller's row order, so rows are restored first.
+    /// </summary>
+    private void ApplyDropout(IDeviceOps<T> ops, LengthPlan? plan, int steps, int width, ulong layer, BufferSlice<T> x, BufferSlice<T> y)
+    {
+        var p = Num<T>.From(Config.Dropout);
+        if (plan is not { Identity: false })
+        {
+            ops.Dropout(DropoutSeed, layer, 0, p, x, y);
+            return;
+        }
+
+        using var callerOrder = Gather(ops, width, steps, plan.Inverse, x);
+        ops.Dropout(DropoutSeed, layer, 0, p, callerOrder.All, callerOrder.All);
+        using var sorted = Gather(ops, width, steps, plan.Perm, callerOrder.All);
+        ops.Copy(sorted.All, y);
+    }
+
+    /// <summary>n_t: rows active at step t (rows are sorted by length, so they are the first n_t).</summary>
+    private static int Active(LengthPlan? plan, int batch, int steps, int t) =>
+        t < 0 || t >= steps ? 0 : plan is null ? batch : plan.Active[t];
+
+    /// <summary>
+    /// The active rows of step t in runs by where their previous state comes from: the previous
+    /// step's output, or h0/c0 for rows that begin at t (every row at t = 0 forward; rows whose
+    /// own last step is t in the reverse direction).
+    /// </summary>
+    private static IEnumerable<(int Start, int End, bool FromInitial)> Segments(LengthPlan? plan, int batch, int steps, int direction, int t)
+    {
+        int n = Active(plan, batch, steps, t);
+        int carried = direction == 0 ? (t == 0 ? 0 : n) : Active(plan, batch, steps, t + 1);
+        if (carried > 0)
+            yield return (0, carried, false);
+        if (n > carried)
+            yield return (carried, n, true);
+    }
+
+    /// <summary>Runs of rows with one length (sorted rows), or all rows with length T.</summary>
+    private static IEnumerable<(int Start, int End, int Length)> LengthGroups(LengthPlan? plan, int batch, int steps)
+    {
+        if (plan is null)
+        {
+            yield return (0, batch, steps);
+            yield break;
+        }
+
+        int start = 0;
+        for (int r = 1; r <= batch; r++)
+        {
+            if (r == batch || plan.Sorted[r] != plan.Sorted[start])
+            {
+                yield return (start, r, plan.Sorted[start]);
+                start = r;
+            }
+        }
+    }
+
+    /// <summary>Rows [start, start + rows) of a [B, width] slice.</summary>
+    private static BufferSlice<T> Rows(BufferSlice<T> s, int start, int rows, int width) =>
+        s.Slice((long)start * width, (long)rows * width);
+
+    /// <summary>A new buffer [blocks, B, width] whose row b of each block is row perm[b] of the source's block.</summary>
+    private static DeviceBuffer<T> Gather(IDeviceOps<T> ops, int width, int blocks, int[] perm, BufferSlice<T> source)
+    {
+        int batch = perm.Length;
+        var index = new int[blocks * batch];
+        for (int j = 0; j < blocks; j++)
+        {
+            for (int r = 0; r < batch; r++)
+                index[j * batch + r] = j * batch + perm[r];
+        }
+
+        var destination = ops.Allocate((long)index.Length * width);
+        ops.GatherRows(width, index, source, destination.All);
+        return destination;
+    }
+
+    /// <summary>Copies sorted rows [blocks, B, width] into the caller's row order.</summary>
+    private static void Restore(IDeviceOps<T> ops, int width, int blocks, LengthPlan? plan, BufferSlice<T> sorted, BufferSlice<T> destination)
+    {
+        if (plan is not { Identity: false })
+        {
+            ops.Copy(sorted, destination);
+            return;
+        }
+
+        int batch = plan.Inverse.Length;
+        var index = new int[blocks * batch];
+        for (int j = 0; j < blocks; j++)
+        {
+            for (int r = 0; r < batch; r++)
+                index[j * batch + r] = j * batch + plan.Inverse[r];
+        }
+
+        ops.GatherRows(width, index, sorted, destination);
+    }
+
+    /// <summary>Runs one chunk of steps (inference) from a carried state; returns the chunk's output and the new state.</summary>
+    public (Tensor<T> Output, RecurrentState<T> State) Step(object owner, Tensor<T> x, RecurrentState<T>? state)
+    {
+        if (Config.Bidirectional)
+            throw new LstmException($"Step streams a sequence chunk by chunk, which a bidirectional {Cell.Name} cannot do (its reverse direction starts at the end)");
+        var (steps, batch) = CheckInputs(x, state?.H, state?.C);
+        var result = new RecurrentResult<T>(owner, steps, batch, training: false);
+        try
+        {
+            Forward(x, state?.H, state?.C, false, result);
+            var output = result.Output;
+            var next = new RecurrentState<T>(result.HN, result.CellState);
+            result.Output = null!;
+            result.HN = null!;
+            result.CellState = null;
+            return (output, next);
+        }
+        finally
+        {
+            result.Dispose();
         }
     }
 
@@ -472,6 +738,22 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         CheckShape("h0", h0, [o.NumLayers * o.Directions, batch, o.OutSize]);
         CheckShape("c0", c0, [o.NumLayers * o.Directions, batch, o.HiddenSize]);
         return (steps, batch);
+    }
+
+    /// <summary>Checks the sequence lengths (one per row, each in [0, T]) and sorts the rows by them.</summary>
+    public static LengthPlan? PlanLengths(IReadOnlyList<int>? lengths, int steps, int batch)
+    {
+        if (lengths is null)
+            return null;
+        if (lengths.Count != batch)
+            throw new LstmException($"lengths has {lengths.Count} entries; expected one per sequence (batch = {batch})");
+        for (int b = 0; b < batch; b++)
+        {
+            if (lengths[b] < 0 || lengths[b] > steps)
+                throw new LstmException($"lengths[{b}] = {lengths[b]} is outside [0, seq_len = {steps}]");
+        }
+
+        return new LengthPlan(lengths.ToArray(), steps);
     }
 
     /// <summary>Checks that a forward result can be back-propagated by this engine and the upstream gradients' shapes.</summary>
@@ -555,6 +837,9 @@ internal sealed class LayerCache<T> : IDisposable where T : unmanaged
     /// <summary>[T, B, 2·H_out]: the directions side by side (bidirectional only).</summary>
     public DeviceBuffer<T>? Concat { get; set; }
 
+    /// <summary>[T, B, D·H_out]: dropout of the output, the next layer's input (training with dropout, all layers but the last).</summary>
+    public DeviceBuffer<T>? Dropped { get; set; }
+
     /// <summary>The layer's output [T, B, D·H_out] (a view of <see cref="Stacked"/> or <see cref="Concat"/>).</summary>
     public BufferSlice<T> Output { get; set; }
 
@@ -567,7 +852,46 @@ internal sealed class LayerCache<T> : IDisposable where T : unmanaged
         Directions.Clear();
         Stacked?.Dispose();
         Concat?.Dispose();
+        Dropped?.Dispose();
         Stacked = null;
         Concat = null;
+        Dropped = null;
     }
+}
+
+
+/// <summary>
+/// How a variable-length batch runs: rows sorted by length (descending, stable), so the rows
+/// active at step t are the first <see cref="Active"/>[t].
+/// </summary>
+internal sealed class LengthPlan
+{
+    public LengthPlan(int[] lengths, int steps)
+    {
+        int batch = lengths.Length;
+        Perm = Enumerable.Range(0, batch).OrderByDescending(b => lengths[b]).ThenBy(b => b).ToArray();
+        Inverse = new int[batch];
+        for (int r = 0; r < batch; r++)
+            Inverse[Perm[r]] = r;
+        Sorted = Perm.Select(b => lengths[b]).ToArray();
+        Identity = Perm.Select((b, r) => b == r).All(x => x);
+        Active = new int[steps];
+        for (int t = 0; t < steps; t++)
+            Active[t] = Sorted.Count(l => l > t);
+    }
+
+    /// <summary>Sorted row r is the caller's row Perm[r].</summary>
+    public int[] Perm { get; }
+
+    /// <summary>The caller's row b is sorted row Inverse[b].</summary>
+    public int[] Inverse { get; }
+
+    /// <summary>Lengths in sorted order (descending).</summary>
+    public int[] Sorted { get; }
+
+    /// <summary>True when the rows are already sorted (no gather needed).</summary>
+    public bool Identity { get; }
+
+    /// <summary>n_t: how many rows have length &gt; t.</summary>
+    public int[] Active { get; }
 }

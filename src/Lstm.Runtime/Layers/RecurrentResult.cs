@@ -11,12 +11,13 @@ namespace Lstm.Runtime.Layers;
 /// <typeparam name="T">float or double.</typeparam>
 public class RecurrentResult<T> : IDisposable where T : unmanaged
 {
-    internal RecurrentResult(object owner, int steps, int batch, bool training)
+    internal RecurrentResult(object owner, int steps, int batch, bool training, LengthPlan? plan = null)
     {
         Owner = owner;
         Steps = steps;
         Batch = batch;
         Training = training;
+        Plan = plan;
     }
 
     /// <summary>[B, T, D·H_out] if batch_first, else [T, B, D·H_out]: the last layer's h_t for every t, directions side by side.</summary>
@@ -43,6 +44,19 @@ public class RecurrentResult<T> : IDisposable where T : unmanaged
 
     internal DeviceBuffer<T>? InputTimeMajor { get; set; }
 
+    /// <summary>Sequence lengths, sorted (null: every row has length T).</summary>
+    internal LengthPlan? Plan { get; }
+
+    /// <summary>Buffers the cache refers to (rows sorted by length): released with it.</summary>
+    internal List<DeviceBuffer<T>> Owned { get; } = [];
+
+    /// <summary>Keeps a buffer alive as long as the cache; returns its whole slice.</summary>
+    internal BufferSlice<T> Own(DeviceBuffer<T> buffer)
+    {
+        Owned.Add(buffer);
+        return buffer.All;
+    }
+
     /// <summary>Zeros [B, H]: the initial state when h0 or c0 was not given.</summary>
     internal DeviceBuffer<T>? ZeroState { get; set; }
 
@@ -55,6 +69,9 @@ public class RecurrentResult<T> : IDisposable where T : unmanaged
         Layers.Clear();
         InputTimeMajor?.Dispose();
         InputTimeMajor = null;
+        foreach (var b in Owned)
+            b.Dispose();
+        Owned.Clear();
         Training = false;
     }
 
@@ -82,8 +99,8 @@ public class RecurrentResult<T> : IDisposable where T : unmanaged
 /// <typeparam name="T">float or double.</typeparam>
 public sealed class LSTMResult<T> : RecurrentResult<T> where T : unmanaged
 {
-    internal LSTMResult(object owner, int steps, int batch, bool training)
-        : base(owner, steps, batch, training)
+    internal LSTMResult(object owner, int steps, int batch, bool training, LengthPlan? plan = null)
+        : base(owner, steps, batch, training, plan)
     {
     }
 
