@@ -153,6 +153,40 @@ public class CpuCellTests(ITestOutputHelper output)
         output.WriteLine($"{typeof(T).Name} dropout n={n}: same mask, max |error| {err:E2}");
     }
 
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Dropout_CountersCrossingA32BitBoundary_DrawTheHostMask(string dtype)
+    {
+        if (dtype == "float32")
+            DropoutWrap<float>();
+        else
+            DropoutWrap<double>();
+    }
+
+    private static void DropoutWrap<T>() where T : unmanaged
+    {
+        // Blocks of eight whose low counter words wrap, at 2^32 and 3·2^32, and lengths of 1, 7 and 61.
+        var ops = Ops<T>();
+        var rng = new Random(24);
+        foreach (long baseIndex in new[] { (1L << 32) - 13, (3L << 32) - 5, (1L << 32) - 1 })
+        {
+            foreach (int n in new[] { 1, 7, 61 })
+            {
+                var x = DeviceData.AsSeen<T>(Numerics.Uniform(rng, n, 0.5).Select(v => v + 1.5).ToArray());
+                var expected = new double[n];
+                double pSeen = DeviceData.AsSeen<T>([0.5])[0];
+                HostReference.Dropout(0xdeadbeefcafeUL, 9, baseIndex, pSeen, x, expected);
+                using var dx = DeviceData.Upload(ops, x);
+                using var dy = ops.Allocate(n);
+                ops.Dropout(0xdeadbeefcafeUL, 9, baseIndex, DeviceData.From<T>(0.5), dx.All, dy.All);
+                var actual = DeviceData.Download(ops, dy);
+                for (int i = 0; i < n; i++)
+                    Assert.True(expected[i] == 0 == (actual[i] == 0), $"base {baseIndex} n={n}: element {i} is {actual[i]} on cpu, {expected[i]} on the host");
+                Assert.True(Numerics.MaxAbsError(actual, expected) <= DeviceData.Tolerance<T>(4e-6, 4e-15));
+            }
+        }
+    }
+
     [Fact]
     public void TimeStepOperations_AllocateNothing()
     {
