@@ -32,28 +32,93 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
-    [InlineData("a_seed_l2_bf", true)]
-    [InlineData("e_nobias_l2", false)]
-    [InlineData("g_seed_f64", true)]
-    [InlineData("i_no_state_l2_bf", true)]
-    public void Run_GoldenCase_ReproducesPyTorchOutput(string stem, bool batchFirst)
+    [InlineData("a_seed_l2_bf", true, null)]
+    [InlineData("e_nobias_l2", false, null)]
+    [InlineData("g_seed_f64", true, null)]
+    [InlineData("i_no_state_l2_bf", true, null)]
+    [InlineData("c_bidir_l2_seqfirst", false, null)]
+    [InlineData("d_proj8", false, null)]
+    [InlineData("h1_gru", false, null)]
+    [InlineData("h2_rnn_tanh", false, "rnn-tanh")]
+    public void Run_GoldenCase_ReproducesPyTorchOutput(string stem, bool batchFirst, string? cell)
     {
         var (model, input) = Split(stem);
         string output = Path.Combine(_dir, "y.safetensors");
         var args = new List<string> { "run", "--model", model, "--input", input, "--output", output, "--device", "ilgpu-cpu" };
         if (batchFirst)
             args.Add("--batch-first");
+        if (cell is not null)
+            args.AddRange(["--cell", cell]);
         var (code, stdout, stderr) = Run(args.ToArray());
         Assert.True(code == 0, stderr);
         Assert.Contains("wrote", stdout, StringComparison.Ordinal);
         var golden = SafeTensorsFile.Read(Golden(stem));
         var result = SafeTensorsFile.Read(output);
         double tol = golden.Metadata["dtype"] == "float64" ? 1e-12 : 1e-5;
-        foreach (var name in new[] { "output", "h_n", "c_n" })
+        foreach (var name in new[] { "output", "h_n", "c_n" }.Where(golden.Contains))
         {
             Assert.Equal(golden.Get(name).Shape, result.Get(name).Shape);
             Assert.True(Numerics.MaxAbsError(result.Get(name).ToFloat64(), golden.Get(name).ToFloat64()) <= tol, name);
         }
+    }
+
+    [Fact]
+    public void Run_RnnWithoutCell_AsksForTheNonlinearity()
+    {
+        var (model, input) = Split("h2_rnn_tanh");
+        string output = Path.Combine(_dir, "y.safetensors");
+        var (code, _, stderr) = Run("run", "--model", model, "--input", input, "--output", output, "--device", "ilgpu-cpu");
+        Assert.Equal(Program.BadInput, code);
+        Assert.Contains("give --cell rnn-tanh or --cell rnn-relu", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void Run_CellThatContradictsTheStateDict_SaysWhatItHolds()
+    {
+        var (model, input) = Split("b_tiny");
+        var (code, _, stderr) = Run("run", "--model", model, "--input", input, "--output", Path.Combine(_dir, "y.safetensors"), "--device", "ilgpu-cpu", "--cell", "gru");
+        Assert.Equal(Program.BadInput, code);
+        Assert.Contains("--cell gru", stderr, StringComparison.Ordinal);
+        Assert.Contains("an LSTM", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_Lengths_FromInputTensor_PadsAndKeepsFullRows()
+    {
+        // c: seq-first [7, 3, 16], bidirectional. Row 1 keeps all 7 steps, so it matches PyTorch's full run.
+        var (model, input) = Split("c_bidir_l2_seqfirst");
+        var file = SafeTensorsFile.Read(input);
+        string withLengths = Path.Combine(_dir, "len.safetensors");
+        new SafeTensorsFile(file.Tensors.Append(SafeTensor.FromFloat32("seq_lengths", [3], [3, 7, 0]))).Write(withLengths);
+        string output = Path.Combine(_dir, "y.safetensors");
+        var (code, _, stderr) = Run("run", "--model", model, "--input", withLengths, "--output", output, "--device", "ilgpu-cpu", "--lengths", "seq_lengths");
+        Assert.True(code == 0, stderr);
+        var y = SafeTensorsFile.Read(output).Get("output").ToFloat64();
+        var golden = SafeTensorsFile.Read(Golden("c_bidir_l2_seqfirst")).Get("output").ToFloat64();
+        for (int t = 0; t < 7; t++)
+        {
+            for (int f = 0; f < 64; f++)
+            {
+                Assert.True(Math.Abs(y[(t * 3 + 1) * 64 + f] - golden[(t * 3 + 1) * 64 + f]) <= 1e-5);
+                Assert.Equal(0.0, y[(t * 3 + 2) * 64 + f]);
+                if (t >= 3)
+                    Assert.Equal(0.0, y[(t * 3 + 0) * 64 + f]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Run_LengthOutsideRange_IsBadInput()
+    {
+        var (model, input) = Split("h1_gru");
+        string lengths = Path.Combine(_dir, "lengths.safetensors");
+        new SafeTensorsFile([SafeTensor.FromFloat32("lengths", [2], [9, 10])]).Write(lengths);
+        string output = Path.Combine(_dir, "y.safetensors");
+        var (code, _, stderr) = Run("run", "--model", model, "--input", input, "--output", output, "--device", "ilgpu-cpu", "--lengths", lengths);
+        Assert.Equal(Program.BadInput, code);
+        Assert.Contains("lengths[1] = 10 is outside [0, seq_len = 9]", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
     }
 
     [Fact]

@@ -7,7 +7,8 @@ namespace Lstm.Runtime.Tests;
 /// <summary>
 /// The analytic gradients of a whole multi-layer LSTM against central finite differences in
 /// float64: loss = Σ output·dy + Σ h_n·dhn + Σ c_n·dcn, perturbing inputs, initial states and
-/// parameter entries by ±1e-6; one and two directions, with and without a projection.
+/// parameter entries by ±1e-6; one and two directions, with and without a projection, with and
+/// without sequence lengths.
 /// </summary>
 public class GradientCheckTests
 {
@@ -15,17 +16,19 @@ public class GradientCheckTests
     {
         foreach (var device in TestDevices.Names())
         {
-            yield return [device[0], false, true, false, 0];
-            yield return [device[0], true, false, false, 0];
-            yield return [device[0], false, true, true, 0];
-            yield return [device[0], true, true, false, 3];
-            yield return [device[0], false, false, true, 2];
+            yield return [device[0], false, true, false, 0, false];
+            yield return [device[0], true, false, false, 0, false];
+            yield return [device[0], false, true, true, 0, false];
+            yield return [device[0], true, true, false, 3, false];
+            yield return [device[0], false, false, true, 2, false];
+            yield return [device[0], false, true, true, 2, true];
+            yield return [device[0], true, true, false, 0, true];
         }
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Backward_MatchesCentralFiniteDifferences_Float64(string deviceName, bool batchFirst, bool bias, bool bidirectional, int projSize)
+    public void Backward_MatchesCentralFiniteDifferences_Float64(string deviceName, bool batchFirst, bool bias, bool bidirectional, int projSize, bool withLengths)
     {
         const int I = 3, H = 4, L = 2, S = 5, B = 2;
         const double eps = 1e-6;
@@ -43,13 +46,14 @@ public class GradientCheckTests
         var dy = Numerics.Uniform(rng, S * B * d * hOut);
         var dhn = Numerics.Uniform(rng, ld * B * hOut);
         var dcn = Numerics.Uniform(rng, ld * B * H);
+        int[]? lengths = withLengths ? [3, 5] : null;
 
         double Loss(double[] xv, double[] h0v, double[] c0v)
         {
             using var tx = Tensor<double>.FromArray(device, xv, xShape);
             using var th = Tensor<double>.FromArray(device, h0v, ld, B, hOut);
             using var tc = Tensor<double>.FromArray(device, c0v, ld, B, H);
-            using var r = lstm.Forward(tx, th, tc);
+            using var r = lstm.Forward(tx, th, tc, lengths: lengths);
             return Dot(r.Output.ToArray(), dy) + Dot(r.HN.ToArray(), dhn) + Dot(r.CN.ToArray(), dcn);
         }
 
@@ -58,7 +62,7 @@ public class GradientCheckTests
         using var tx = Tensor<double>.FromArray(device, x, xShape);
         using var th = Tensor<double>.FromArray(device, h0, ld, B, hOut);
         using var tc = Tensor<double>.FromArray(device, c0, ld, B, H);
-        using var result = lstm.Forward(tx, th, tc, training: true);
+        using var result = lstm.Forward(tx, th, tc, training: true, lengths: lengths);
         using var tdy = Tensor<double>.FromArray(device, dy, outShape);
         using var tdh = Tensor<double>.FromArray(device, dhn, ld, B, hOut);
         using var tdc = Tensor<double>.FromArray(device, dcn, ld, B, H);
