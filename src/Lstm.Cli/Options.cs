@@ -25,7 +25,7 @@ public sealed class RunOptions
     public string Output { get; set; } = "";
 
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N] or ilgpu-cpu.")]
+    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
     public string Device { get; set; } = "auto";
 
     /// <summary>Whether x is [batch, seq, feature].</summary>
@@ -38,7 +38,7 @@ public sealed class RunOptions
 public sealed class TrainOptions
 {
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N] or ilgpu-cpu.")]
+    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
     public string Device { get; set; } = "auto";
 
     /// <summary>Training steps.</summary>
@@ -83,6 +83,6 @@ public sealed class TrainOptions
 public sealed class SelfTestOptions
 {
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N] or ilgpu-cpu.")]
+    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
     public string Device { get; set; } = "auto";
 }

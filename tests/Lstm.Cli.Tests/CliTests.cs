@@ -130,11 +130,21 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public void Devices_ListsIlgpuCpuAndAuto()
+    public void SelfTest_OnCpu_Passes()
+    {
+        var (code, stdout, _) = Run("selftest", "--device", "cpu");
+        Assert.Equal(0, code);
+        Assert.Contains("selftest on cpu", stdout, StringComparison.Ordinal);
+        Assert.Contains("selftest passed", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Devices_ListsCpuIlgpuCpuAndAuto()
     {
         var (code, stdout, _) = Run("devices");
         Assert.Equal(0, code);
         Assert.Contains("ilgpu-cpu", stdout, StringComparison.Ordinal);
+        Assert.Contains("\ncpu ", stdout.Replace("\r", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.Contains("auto = ", stdout, StringComparison.Ordinal);
     }
 
@@ -147,6 +157,22 @@ public sealed class CliTests : IDisposable
         var losses = stdout.Split('\n').Where(l => l.StartsWith("step", StringComparison.Ordinal)).ToList();
         Assert.Equal(3, losses.Count);
         Assert.Contains("lstm.weight_ih_l0", SafeTensorsFile.Read(save).Tensors.Select(t => t.Name));
+    }
+
+    [Fact]
+    public void Train_OnCpu_RunsTheSeedsDefaultTraining()
+    {
+        var (code, stdout, stderr) = Run("train", "--device", "cpu", "--steps", "200", "--log-every", "100");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("on cpu", stdout, StringComparison.Ordinal);
+        var losses = stdout.Split('\n').Where(l => l.StartsWith("step", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, losses.Count);
+        foreach (string line in losses)
+        {
+            var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            double validation = double.Parse(words[Array.IndexOf(words, "validation") + 2], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(double.IsFinite(validation) && validation >= 0, line);
+        }
     }
 
     [Fact]

@@ -4,8 +4,8 @@ using Lstm.Runtime.Devices;
 namespace Lstm.Tests.Shared;
 
 /// <summary>
-/// The devices tests run on: ILGPU's CPU accelerator always, and every OpenCL and CUDA device
-/// present. Devices are opened once per test run and shared (their kernels compile once).
+/// The devices tests run on: the host backend (<c>cpu</c>) and ILGPU's CPU accelerator always,
+/// and every OpenCL and CUDA device present. Devices are opened once per test run and shared (their kernels compile once).
 /// </summary>
 public static class TestDevices
 {
@@ -23,7 +23,7 @@ public static class TestDevices
         }
     }
 
-    /// <summary>Names of the devices to test: ilgpu-cpu and each OpenCL and CUDA device present.</summary>
+    /// <summary>Names of the devices to test: cpu, ilgpu-cpu and each OpenCL and CUDA device present (<see cref="ComputeDevice.Available"/> lists them all).</summary>
     public static IEnumerable<object[]> Names() => Available.Select(d => new object[] { d.Name });
 
     /// <summary>The shared, open device of that name.</summary>

@@ -29,6 +29,12 @@ public enum GemmAlgorithm
 
     /// <summary>One thread per output element, no barriers: for ILGPU's CPU accelerator.</summary>
     RowDot,
+
+    /// <summary>
+    /// The host backend's GEMM (the <c>cpu</c> device): packed panels of A and B, a
+    /// register-blocked vector FMA micro-kernel, cache blocking over K, all cores on large products.
+    /// </summary>
+    Packed,
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.Intrinsics;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -6,6 +7,7 @@ using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using Lstm.Kernels;
 using Lstm.Runtime.Backends;
+using Lstm.Runtime.Backends.Cpu;
 
 namespace Lstm.Runtime.Devices;
 
@@ -20,16 +22,19 @@ public enum DeviceKind
 
     /// <summary>ILGPU's CPU accelerator: a thread-per-lane simulator of the GPU kernels, for checking them without a GPU.</summary>
     IlgpuCpu,
+
+    /// <summary>The host backend: vectorized host code on all cores, for real work on a machine without a GPU.</summary>
+    Cpu,
 }
 
 /// <summary>A device that is present on this machine.</summary>
-/// <param name="Name">The name to open it by: <c>cuda:0</c>, <c>opencl:1</c>, <c>ilgpu-cpu</c>.</param>
+/// <param name="Name">The name to open it by: <c>cuda:0</c>, <c>opencl:1</c>, <c>cpu</c>, <c>ilgpu-cpu</c>.</param>
 /// <param name="Kind">What runs its kernels.</param>
-/// <param name="Description">The driver's name for it.</param>
-/// <param name="MemoryBytes">Device memory in bytes.</param>
-/// <param name="WarpSize">Threads per warp (wavefront, sub-group).</param>
-/// <param name="Multiprocessors">Streaming multiprocessors (compute units).</param>
-/// <param name="MaxGroupSize">Most threads in one group.</param>
+/// <param name="Description">The driver's name for it (for <c>cpu</c>, the processor's model name).</param>
+/// <param name="MemoryBytes">Device memory in bytes (host memory for <c>cpu</c> and <c>ilgpu-cpu</c>).</param>
+/// <param name="WarpSize">Threads per warp (wavefront, sub-group); for <c>cpu</c>, the vector width in floats.</param>
+/// <param name="Multiprocessors">Streaming multiprocessors (compute units); for <c>cpu</c>, the cores.</param>
+/// <param name="MaxGroupSize">Most threads in one group; for <c>cpu</c>, the cores that share one operation.</param>
 /// <param name="IsGpu">True for a GPU (what <c>auto</c> prefers).</param>
 public sealed record DeviceInfo(
     string Name, DeviceKind Kind, string Description, long MemoryBytes, int WarpSize, int Multiprocessors, int MaxGroupSize, bool IsGpu);
@@ -39,16 +44,21 @@ public sealed record DeviceInfo(
 /// everything that computes: there is no global device, so work can be spread over several.
 /// </summary>
 /// <remarks>
-/// Names: <c>auto</c> (the first CUDA device, else the first OpenCL GPU, else <c>ilgpu-cpu</c>),
-/// <c>cuda</c> or <c>cuda:N</c>, <c>opencl</c> or <c>opencl:N</c>, <c>ilgpu-cpu</c>.
+/// Names: <c>auto</c> (the first CUDA device, else the first OpenCL GPU, else <c>cpu</c>),
+/// <c>cuda</c> or <c>cuda:N</c>, <c>opencl</c> or <c>opencl:N</c>, <c>cpu</c> (the host backend),
+/// <c>ilgpu-cpu</c>. A device is backed either by an ILGPU accelerator (CUDA, OpenCL,
+/// <c>ilgpu-cpu</c>) or by the host backend (<c>cpu</c>), which has no ILGPU context at all.
 /// </remarks>
 public sealed class ComputeDevice : IDisposable
 {
     /// <summary>The names accepted besides the listed devices.</summary>
-    public const string NameHelp = "auto, cuda[:N], opencl[:N], ilgpu-cpu";
+    public const string NameHelp = "auto, cuda[:N], opencl[:N], cpu, ilgpu-cpu";
 
-    private readonly Context _context;
-    private readonly Accelerator _accelerator;
+    /// <summary>The name of the host backend.</summary>
+    public const string CpuName = "cpu";
+
+    private readonly Context? _context;
+    private readonly Accelerator? _accelerator;
     private readonly Lazy<IDeviceOps<float>> _float32;
     private readonly Lazy<IDeviceOps<double>> _float64;
 
@@ -63,6 +73,16 @@ public sealed class ComputeDevice : IDisposable
         _float64 = new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, gemm, tile, MaxThreads(info, accelerator)));
     }
 
+    /// <summary>The host backend: no ILGPU context or accelerator.</summary>
+    private ComputeDevice(DeviceInfo info)
+    {
+        Info = info;
+        Gemm = GemmAlgorithm.Packed;
+        Tile = CpuOps<float>.GemmRowBlock;
+        _float32 = new Lazy<IDeviceOps<float>>(() => new CpuOps<float>());
+        _float64 = new Lazy<IDeviceOps<double>>(() => new CpuOps<double>());
+    }
+
     /// <summary>What this device is.</summary>
     public DeviceInfo Info { get; }
 
@@ -72,7 +92,7 @@ public sealed class ComputeDevice : IDisposable
     /// <summary>The GEMM kernel the device launches.</summary>
     public GemmAlgorithm Gemm { get; }
 
-    /// <summary>The tile edge of the tiled GEMM on this device.</summary>
+    /// <summary>The tile edge of the tiled GEMM on this device (for <c>cpu</c>, the rows of the GEMM's register block).</summary>
     public int Tile { get; }
 
     /// <summary>The device's operations on element type T (float or double).</summary>
@@ -86,10 +106,15 @@ public sealed class ComputeDevice : IDisposable
         throw new NotSupportedException($"element type {typeof(T).Name}: only float and double are supported");
     }
 
-    /// <summary>The ILGPU accelerator behind this device.</summary>
-    internal Accelerator Accelerator => _accelerator;
+    /// <summary>True when an ILGPU accelerator backs this device (CUDA, OpenCL, ilgpu-cpu); false for <c>cpu</c>.</summary>
+    public bool IsIlgpu => _accelerator is not null;
 
-    /// <summary>Lists the devices present on this machine, in the order <c>auto</c> prefers them last to first: CUDA, OpenCL, ilgpu-cpu.</summary>
+    /// <summary>The ILGPU accelerator behind this device.</summary>
+    /// <exception cref="LstmException">The device is the host backend (<c>cpu</c>), which has none.</exception>
+    internal Accelerator Accelerator =>
+        _accelerator ?? throw new LstmException($"device '{Name}' runs host code: it has no ILGPU accelerator (use cuda, opencl or ilgpu-cpu)");
+
+    /// <summary>Lists the devices present on this machine, in the order <c>auto</c> prefers them: CUDA, OpenCL, cpu, ilgpu-cpu.</summary>
     public static IReadOnlyList<DeviceInfo> Available()
     {
         using var context = CreateContext();
@@ -97,30 +122,35 @@ public sealed class ComputeDevice : IDisposable
     }
 
     /// <summary>Opens a device by name.</summary>
-    /// <param name="name">auto, cuda[:N], opencl[:N] or ilgpu-cpu.</param>
+    /// <param name="name">auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.</param>
     /// <exception cref="LstmException">The name is unknown, or no such device is present.</exception>
     public static ComputeDevice Open(string name) => Open(name, null);
 
     /// <summary>Opens a device by name, choosing its GEMM kernel (tests use this to run the tiled kernel on the CPU accelerator).</summary>
-    /// <param name="name">auto, cuda[:N], opencl[:N] or ilgpu-cpu.</param>
-    /// <param name="gemm">The GEMM kernel, or null for the device's default.</param>
+    /// <param name="name">auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.</param>
+    /// <param name="gemm">The GEMM kernel, or null for the device's default (<see cref="GemmAlgorithm.Packed"/> is the only one on <c>cpu</c>, and runs only there).</param>
     public static ComputeDevice Open(string name, GemmAlgorithm? gemm)
     {
         ArgumentNullException.ThrowIfNull(name);
         string wanted = name.Trim().ToLowerInvariant();
         var (kind, index) = Parse(wanted);
+        if (kind == DeviceKind.Cpu)
+            return OpenCpu(name, gemm);
         var context = CreateContext();
         try
         {
             var all = Enumerate(context);
-            (Device Device, DeviceInfo Info)? chosen = null;
+            (Device? Device, DeviceInfo Info)? chosen = null;
             if (kind is null)
             {
                 chosen = all.FirstOrDefault(d => d.Info.Kind == DeviceKind.Cuda);
                 if (chosen?.Device is null)
                     chosen = all.FirstOrDefault(d => d.Info.Kind == DeviceKind.OpenCL && d.Info.IsGpu);
                 if (chosen?.Device is null)
-                    chosen = all.FirstOrDefault(d => d.Info.Kind == DeviceKind.IlgpuCpu);
+                {
+                    context.Dispose();
+                    return OpenCpu(name, gemm);
+                }
             }
             else
             {
@@ -137,6 +167,8 @@ public sealed class ComputeDevice : IDisposable
             if (chosen?.Device is not { } device)
                 throw new LstmException($"device '{name}': no device is present on this machine");
             var info = chosen.Value.Info;
+            if (gemm == GemmAlgorithm.Packed)
+                throw new LstmException($"device '{name}': the {GemmAlgorithm.Packed} GEMM runs only on the '{CpuName}' device");
             var accelerator = info.Kind == DeviceKind.IlgpuCpu
                 ? ((CPUDevice)device).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel)
                 : info.Kind == DeviceKind.OpenCL
@@ -151,6 +183,13 @@ public sealed class ComputeDevice : IDisposable
             context.Dispose();
             throw;
         }
+    }
+
+    private static ComputeDevice OpenCpu(string name, GemmAlgorithm? gemm)
+    {
+        if (gemm is { } g && g != GemmAlgorithm.Packed)
+            throw new LstmException($"device '{name}': the {g} GEMM is an ILGPU kernel; the '{CpuName}' device runs the {GemmAlgorithm.Packed} host GEMM");
+        return new ComputeDevice(DescribeCpu());
     }
 
     /// <summary>
@@ -175,6 +214,8 @@ public sealed class ComputeDevice : IDisposable
             return (null, 0);
         if (name == "ilgpu-cpu")
             return (DeviceKind.IlgpuCpu, 0);
+        if (name == CpuName)
+            return (DeviceKind.Cpu, 0);
         string head = name;
         int index = 0;
         int colon = name.IndexOf(':', StringComparison.Ordinal);
@@ -206,9 +247,9 @@ public sealed class ComputeDevice : IDisposable
         });
     }
 
-    private static List<(Device Device, DeviceInfo Info)> Enumerate(Context context)
+    private static List<(Device? Device, DeviceInfo Info)> Enumerate(Context context)
     {
-        var result = new List<(Device, DeviceInfo)>();
+        var result = new List<(Device?, DeviceInfo)>();
         int cuda = 0;
         int opencl = 0;
         foreach (var device in context)
@@ -226,6 +267,7 @@ public sealed class ComputeDevice : IDisposable
             }
         }
 
+        result.Add((null, DescribeCpu()));
         var cpus = context.GetCPUDevices();
         if (cpus.Count > 0)
         {
@@ -243,14 +285,54 @@ public sealed class ComputeDevice : IDisposable
         return new(name, kind, device.Name, memory, device.WarpSize, device.NumMultiprocessors, device.MaxNumThreadsPerGroup, isGpu);
     }
 
-    /// <summary>Waits until all work issued on the device has finished.</summary>
-    public void Synchronize() => _accelerator.Synchronize();
+    /// <summary>
+    /// The host backend's description: the processor's model name (from /proc/cpuinfo where
+    /// readable), host memory, the vector width in floats as the warp size and the cores as
+    /// multiprocessors.
+    /// </summary>
+    private static DeviceInfo DescribeCpu()
+    {
+        int cores = Environment.ProcessorCount;
+        int vectorFloats = Vector512.IsHardwareAccelerated ? Vector512<float>.Count
+            : Vector256.IsHardwareAccelerated ? Vector256<float>.Count
+            : Vector128.IsHardwareAccelerated ? Vector128<float>.Count
+            : 1;
+        return new(CpuName, DeviceKind.Cpu, CpuModelName(), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, vectorFloats, cores, cores, false);
+    }
+
+    private static string CpuModelName()
+    {
+        const string fallback = "host processor";
+        try
+        {
+            if (!File.Exists("/proc/cpuinfo"))
+                return $"{fallback} ({System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture})";
+            foreach (string line in File.ReadLines("/proc/cpuinfo"))
+            {
+                if (line.StartsWith("model name", StringComparison.Ordinal) && line.IndexOf(':', StringComparison.Ordinal) is int colon and >= 0)
+                    return line[(colon + 1)..].Trim();
+            }
+        }
+        catch (IOException)
+        {
+            // Unreadable: fall back to the architecture.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Unreadable: fall back to the architecture.
+        }
+
+        return $"{fallback} ({System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture})";
+    }
+
+    /// <summary>Waits until all work issued on the device has finished (the host backend's operations are synchronous).</summary>
+    public void Synchronize() => _accelerator?.Synchronize();
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        _accelerator.Dispose();
-        _context.Dispose();
+        _accelerator?.Dispose();
+        _context?.Dispose();
     }
 
     /// <inheritdoc/>

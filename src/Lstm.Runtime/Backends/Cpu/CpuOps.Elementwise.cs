@@ -1,0 +1,113 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace Lstm.Runtime.Backends.Cpu;
+
+/// <summary>Reductions, layout changes and element-wise operations: vector loops with a scalar tail.</summary>
+internal sealed partial class CpuOps<T>
+{
+    public void SumRows(int rows, int cols, BufferSlice<T> source, T beta, BufferSlice<T> destination)
+    {
+        if (rows < 0 || cols < 0)
+            throw new LstmException($"cpu sum_rows: negative size rows={rows}, cols={cols}");
+        if (cols == 0)
+            return;
+        Require(source, (long)rows * cols, "source", "sum_rows");
+        Require(destination, cols, "destination", "sum_rows");
+        var src = HostBuffer<T>.Span(source);
+        var dst = HostBuffer<T>.Span(destination)[..cols];
+        // dst = β·dst, then the rows are added in order, each as one vector pass over dst.
+        if (Scalar<T>.ToDouble(beta) == 0)
+            dst.Clear();
+        else if (Scalar<T>.ToDouble(beta) != 1)
+            Scale(beta, dst);
+        for (int r = 0; r < rows; r++)
+            AddInPlace(src.Slice(r * cols, cols), dst);
+    }
+
+    public void SwapAxes01(int d0, int d1, int d2, BufferSlice<T> source, BufferSlice<T> destination)
+    {
+        if (d0 < 0 || d1 < 0 || d2 < 0)
+            throw new LstmException($"cpu swap_axes01: negative size [{d0}, {d1}, {d2}]");
+        long n = (long)d0 * d1 * d2;
+        if (n == 0)
+            return;
+        Require(source, n, "source", "swap_axes01");
+        Require(destination, n, "destination", "swap_axes01");
+        var src = HostBuffer<T>.Span(source);
+        var dst = HostBuffer<T>.Span(destination);
+        for (int i1 = 0; i1 < d1; i1++)
+        {
+            for (int i0 = 0; i0 < d0; i0++)
+                src.Slice((i0 * d1 + i1) * d2, d2).CopyTo(dst.Slice((i1 * d0 + i0) * d2, d2));
+        }
+    }
+
+    public void AddRowBias(int cols, BufferSlice<T> y, BufferSlice<T> bias)
+    {
+        if (y.Length == 0)
+            return;
+        if (cols <= 0)
+            throw new LstmException($"cpu add_row_bias: {cols} columns");
+        Require(bias, cols, "bias", "add_row_bias");
+        var ys = HostBuffer<T>.Span(y);
+        var b = HostBuffer<T>.Span(bias)[..cols];
+        for (int start = 0; start < ys.Length; start += cols)
+        {
+            int len = Math.Min(cols, ys.Length - start);
+            AddInPlace(b[..len], ys.Slice(start, len));
+        }
+    }
+
+    public void Axpy(T alpha, BufferSlice<T> x, BufferSlice<T> y)
+    {
+        Require(x, y.Length, "x", "axpy");
+        var xs = HostBuffer<T>.Span(x)[..(int)y.Length];
+        var ys = HostBuffer<T>.Span(y);
+        var va = new Vector<T>(alpha);
+        int w = Vector<T>.Count;
+        int i = 0;
+        for (; i <= ys.Length - w; i += w)
+            (va * new Vector<T>(xs[i..]) + new Vector<T>(ys[i..])).CopyTo(ys[i..]);
+        for (; i < ys.Length; i++)
+            ys[i] = Scalar<T>.Add(Scalar<T>.Mul(alpha, xs[i]), ys[i]);
+    }
+
+    public void MseGrad(T scale, BufferSlice<T> prediction, BufferSlice<T> target, BufferSlice<T> grad)
+    {
+        Require(prediction, grad.Length, "prediction", "mse_grad");
+        Require(target, grad.Length, "target", "mse_grad");
+        var p = HostBuffer<T>.Span(prediction);
+        var t = HostBuffer<T>.Span(target);
+        var g = HostBuffer<T>.Span(grad);
+        var vs = new Vector<T>(scale);
+        int w = Vector<T>.Count;
+        int i = 0;
+        for (; i <= g.Length - w; i += w)
+            (vs * (new Vector<T>(p[i..]) - new Vector<T>(t[i..]))).CopyTo(g[i..]);
+        for (; i < g.Length; i++)
+            g[i] = Scalar<T>.Mul(scale, Scalar<T>.Sub(p[i], t[i]));
+    }
+
+    /// <summary>dst += src, element by element.</summary>
+    private static void AddInPlace(ReadOnlySpan<T> src, Span<T> dst)
+    {
+        var vs = MemoryMarshal.Cast<T, Vector<T>>(src);
+        var vd = MemoryMarshal.Cast<T, Vector<T>>(dst);
+        for (int v = 0; v < vd.Length; v++)
+            vd[v] += vs[v];
+        for (int i = vd.Length * Vector<T>.Count; i < dst.Length; i++)
+            dst[i] = Scalar<T>.Add(dst[i], src[i]);
+    }
+
+    /// <summary>dst *= s, element by element.</summary>
+    private static void Scale(T s, Span<T> dst)
+    {
+        var vd = MemoryMarshal.Cast<T, Vector<T>>(dst);
+        var vs = new Vector<T>(s);
+        for (int v = 0; v < vd.Length; v++)
+            vd[v] *= vs;
+        for (int i = vd.Length * Vector<T>.Count; i < dst.Length; i++)
+            dst[i] = Scalar<T>.Mul(s, dst[i]);
+    }
+}

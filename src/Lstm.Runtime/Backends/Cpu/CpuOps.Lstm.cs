@@ -1,0 +1,226 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Lstm.Kernels;
+
+namespace Lstm.Runtime.Backends.Cpu;
+
+/// <summary>
+/// The fused LSTM cell, forward (training and inference variants) and backward: the semantics of
+/// <see cref="LstmCellKernels"/>, row by row of the batch, <see cref="Vector{T}"/> lanes over the
+/// hidden units and the kernels' scalar math for the tail of each row.
+/// </summary>
+internal sealed partial class CpuOps<T>
+{
+    public void LstmCellForward(
+        int batch, int hidden, BufferSlice<T> xproj, BufferSlice<T> hproj, BufferSlice<T>? biasIh, BufferSlice<T>? biasHh,
+        BufferSlice<T> cPrev, BufferSlice<T> c, BufferSlice<T> h, BufferSlice<T>? acts)
+    {
+        if (batch < 0 || hidden < 0)
+            throw new LstmException($"cpu lstm_cell_forward: negative size B={batch}, H={hidden}");
+        long n = (long)batch * hidden;
+        if (n == 0)
+            return;
+        long g = 4 * n;
+        Require(xproj, g, "xproj [B, 4H]", "lstm_cell_forward");
+        Require(hproj, g, "hproj [B, 4H]", "lstm_cell_forward");
+        Require(cPrev, n, "c_{t-1} [B, H]", "lstm_cell_forward");
+        Require(c, n, "c_t [B, H]", "lstm_cell_forward");
+        Require(h, n, "h_t [B, H]", "lstm_cell_forward");
+        bool hasBias = biasIh.HasValue && biasHh.HasValue;
+        if (hasBias)
+        {
+            Require(biasIh!.Value, 4L * hidden, "b_ih [4H]", "lstm_cell_forward");
+            Require(biasHh!.Value, 4L * hidden, "b_hh [4H]", "lstm_cell_forward");
+        }
+
+        if (acts is { } store)
+        {
+            Require(store, g, "acts [B, 4H]", "lstm_cell_forward");
+            Forward<Training>(batch, hidden, xproj, hproj, biasIh, biasHh, cPrev, c, h, store, hasBias);
+        }
+        else
+        {
+            Forward<Inference>(batch, hidden, xproj, hproj, biasIh, biasHh, cPrev, c, h, xproj, hasBias);
+        }
+    }
+
+    public void LstmCellBackward(
+        int batch, int hidden, BufferSlice<T> dy, BufferSlice<T> dhRec, BufferSlice<T> dc, BufferSlice<T> acts,
+        BufferSlice<T> c, BufferSlice<T> cPrev, BufferSlice<T> dgates)
+    {
+        if (batch < 0 || hidden < 0)
+            throw new LstmException($"cpu lstm_cell_backward: negative size B={batch}, H={hidden}");
+        long n = (long)batch * hidden;
+        if (n == 0)
+            return;
+        Require(dy, n, "dy [B, H]", "lstm_cell_backward");
+        Require(dhRec, n, "dh_rec [B, H]", "lstm_cell_backward");
+        Require(dc, n, "dc [B, H]", "lstm_cell_backward");
+        Require(acts, 4 * n, "acts [B, 4H]", "lstm_cell_backward");
+        Require(c, n, "c_t [B, H]", "lstm_cell_backward");
+        Require(cPrev, n, "c_{t-1} [B, H]", "lstm_cell_backward");
+        Require(dgates, 4 * n, "dgates [B, 4H]", "lstm_cell_backward");
+        ref T rDy = ref HostBuffer<T>.Ref(dy);
+        ref T rDh = ref HostBuffer<T>.Ref(dhRec);
+        ref T rDc = ref HostBuffer<T>.Ref(dc);
+        ref T rActs = ref HostBuffer<T>.Ref(acts);
+        ref T rC = ref HostBuffer<T>.Ref(c);
+        ref T rCp = ref HostBuffer<T>.Ref(cPrev);
+        ref T rDg = ref HostBuffer<T>.Ref(dgates);
+        int w = Vector<T>.Count;
+        var one = Vector<T>.One;
+        for (int b = 0; b < batch; b++)
+        {
+            nuint e0 = (nuint)b * (nuint)hidden;
+            nuint row = 4 * e0;
+            nuint hh = (nuint)hidden;
+            int j = 0;
+            for (; j <= hidden - w; j += w)
+            {
+                nuint e = e0 + (nuint)j;
+                nuint q = row + (nuint)j;
+                var i = Vector.LoadUnsafe(ref rActs, q);
+                var f = Vector.LoadUnsafe(ref rActs, q + hh);
+                var gg = Vector.LoadUnsafe(ref rActs, q + 2 * hh);
+                var o = Vector.LoadUnsafe(ref rActs, q + 3 * hh);
+                var tc = HostMath.Tanh(Vector.LoadUnsafe(ref rC, e));
+                var dh = Vector.LoadUnsafe(ref rDy, e) + Vector.LoadUnsafe(ref rDh, e);
+                var dcTotal = dh * o * (one - tc * tc) + Vector.LoadUnsafe(ref rDc, e);
+                (dcTotal * gg * (i * (one - i))).StoreUnsafe(ref rDg, q);
+                (dcTotal * Vector.LoadUnsafe(ref rCp, e) * (f * (one - f))).StoreUnsafe(ref rDg, q + hh);
+                (dcTotal * i * (one - gg * gg)).StoreUnsafe(ref rDg, q + 2 * hh);
+                (dh * tc * (o * (one - o))).StoreUnsafe(ref rDg, q + 3 * hh);
+                (dcTotal * f).StoreUnsafe(ref rDc, e);
+            }
+
+            for (; j < hidden; j++)
+                BackwardScalar(e0 + (nuint)j, row + (nuint)j, hh, ref rDy, ref rDh, ref rDc, ref rActs, ref rC, ref rCp, ref rDg);
+        }
+    }
+
+    /// <summary>Selects the forward variant at compile time (the JIT drops the other's code).</summary>
+    private interface IVariant
+    {
+        static abstract bool StoresActivations { get; }
+    }
+
+    private readonly struct Training : IVariant
+    {
+        public static bool StoresActivations => true;
+    }
+
+    private readonly struct Inference : IVariant
+    {
+        public static bool StoresActivations => false;
+    }
+
+    private static void Forward<TVariant>(
+        int batch, int hidden, BufferSlice<T> xproj, BufferSlice<T> hproj, BufferSlice<T>? biasIh, BufferSlice<T>? biasHh,
+        BufferSlice<T> cPrev, BufferSlice<T> c, BufferSlice<T> h, BufferSlice<T> acts, bool hasBias)
+        where TVariant : IVariant
+    {
+        ref T rX = ref HostBuffer<T>.Ref(xproj);
+        ref T rH = ref HostBuffer<T>.Ref(hproj);
+        ref T rCp = ref HostBuffer<T>.Ref(cPrev);
+        ref T rC = ref HostBuffer<T>.Ref(c);
+        ref T rHo = ref HostBuffer<T>.Ref(h);
+        ref T rA = ref HostBuffer<T>.Ref(acts);
+        // bias=False reads zeros: one vector of them stands in for both bias rows.
+        Span<T> zeros = stackalloc T[hasBias ? 0 : 4 * Vector<T>.Count];
+        ref T rBi = ref hasBias ? ref HostBuffer<T>.Ref(biasIh!.Value) : ref MemoryMarshal.GetReference(zeros);
+        ref T rBh = ref hasBias ? ref HostBuffer<T>.Ref(biasHh!.Value) : ref MemoryMarshal.GetReference(zeros);
+        nuint biasStride = hasBias ? 1u : 0u;
+        nuint hh = (nuint)hidden;
+        int w = Vector<T>.Count;
+        for (int b = 0; b < batch; b++)
+        {
+            nuint e0 = (nuint)b * hh;
+            nuint row = 4 * e0;
+            int j = 0;
+            for (; j <= hidden - w; j += w)
+            {
+                nuint e = e0 + (nuint)j;
+                nuint q = row + (nuint)j;
+                nuint bq = (nuint)j * biasStride;
+                nuint bh = hh * biasStride;
+                var gi = Vector.LoadUnsafe(ref rX, q) + Vector.LoadUnsafe(ref rH, q)
+                    + (Vector.LoadUnsafe(ref rBi, bq) + Vector.LoadUnsafe(ref rBh, bq));
+                var gf = Vector.LoadUnsafe(ref rX, q + hh) + Vector.LoadUnsafe(ref rH, q + hh)
+                    + (Vector.LoadUnsafe(ref rBi, bq + bh) + Vector.LoadUnsafe(ref rBh, bq + bh));
+                var gg = Vector.LoadUnsafe(ref rX, q + 2 * hh) + Vector.LoadUnsafe(ref rH, q + 2 * hh)
+                    + (Vector.LoadUnsafe(ref rBi, bq + 2 * bh) + Vector.LoadUnsafe(ref rBh, bq + 2 * bh));
+                var go = Vector.LoadUnsafe(ref rX, q + 3 * hh) + Vector.LoadUnsafe(ref rH, q + 3 * hh)
+                    + (Vector.LoadUnsafe(ref rBi, bq + 3 * bh) + Vector.LoadUnsafe(ref rBh, bq + 3 * bh));
+                var i = HostMath.Sigmoid(gi);
+                var f = HostMath.Sigmoid(gf);
+                var g = HostMath.Tanh(gg);
+                var o = HostMath.Sigmoid(go);
+                var cNew = f * Vector.LoadUnsafe(ref rCp, e) + i * g;
+                cNew.StoreUnsafe(ref rC, e);
+                (o * HostMath.Tanh(cNew)).StoreUnsafe(ref rHo, e);
+                if (TVariant.StoresActivations)
+                {
+                    i.StoreUnsafe(ref rA, q);
+                    f.StoreUnsafe(ref rA, q + hh);
+                    g.StoreUnsafe(ref rA, q + 2 * hh);
+                    o.StoreUnsafe(ref rA, q + 3 * hh);
+                }
+            }
+
+            for (; j < hidden; j++)
+            {
+                nuint e = e0 + (nuint)j;
+                nuint q = row + (nuint)j;
+                nuint bq = (nuint)j * biasStride;
+                nuint bh = hh * biasStride;
+                T gi = Scalar<T>.Add(Scalar<T>.Add(Unsafe.Add(ref rX, q), Unsafe.Add(ref rH, q)), Scalar<T>.Add(Unsafe.Add(ref rBi, bq), Unsafe.Add(ref rBh, bq)));
+                T gf = Scalar<T>.Add(Scalar<T>.Add(Unsafe.Add(ref rX, q + hh), Unsafe.Add(ref rH, q + hh)), Scalar<T>.Add(Unsafe.Add(ref rBi, bq + bh), Unsafe.Add(ref rBh, bq + bh)));
+                T gg = Scalar<T>.Add(Scalar<T>.Add(Unsafe.Add(ref rX, q + 2 * hh), Unsafe.Add(ref rH, q + 2 * hh)), Scalar<T>.Add(Unsafe.Add(ref rBi, bq + 2 * bh), Unsafe.Add(ref rBh, bq + 2 * bh)));
+                T go = Scalar<T>.Add(Scalar<T>.Add(Unsafe.Add(ref rX, q + 3 * hh), Unsafe.Add(ref rH, q + 3 * hh)), Scalar<T>.Add(Unsafe.Add(ref rBi, bq + 3 * bh), Unsafe.Add(ref rBh, bq + 3 * bh)));
+                T i = Sigmoid(gi);
+                T f = Sigmoid(gf);
+                T g = Tanh(gg);
+                T o = Sigmoid(go);
+                T cNew = Scalar<T>.Add(Scalar<T>.Mul(f, Unsafe.Add(ref rCp, e)), Scalar<T>.Mul(i, g));
+                Unsafe.Add(ref rC, e) = cNew;
+                Unsafe.Add(ref rHo, e) = Scalar<T>.Mul(o, Tanh(cNew));
+                if (TVariant.StoresActivations)
+                {
+                    Unsafe.Add(ref rA, q) = i;
+                    Unsafe.Add(ref rA, q + hh) = f;
+                    Unsafe.Add(ref rA, q + 2 * hh) = g;
+                    Unsafe.Add(ref rA, q + 3 * hh) = o;
+                }
+            }
+        }
+    }
+
+    private static void BackwardScalar(
+        nuint e, nuint q, nuint hh, ref T rDy, ref T rDh, ref T rDc, ref T rActs, ref T rC, ref T rCp, ref T rDg)
+    {
+        T one = Scalar<T>.FromDouble(1);
+        T i = Unsafe.Add(ref rActs, q);
+        T f = Unsafe.Add(ref rActs, q + hh);
+        T g = Unsafe.Add(ref rActs, q + 2 * hh);
+        T o = Unsafe.Add(ref rActs, q + 3 * hh);
+        T tc = Tanh(Unsafe.Add(ref rC, e));
+        T dh = Scalar<T>.Add(Unsafe.Add(ref rDy, e), Unsafe.Add(ref rDh, e));
+        T dcTotal = Scalar<T>.Add(Scalar<T>.Mul(Scalar<T>.Mul(dh, o), Scalar<T>.Sub(one, Scalar<T>.Mul(tc, tc))), Unsafe.Add(ref rDc, e));
+        Unsafe.Add(ref rDg, q) = Scalar<T>.Mul(Scalar<T>.Mul(dcTotal, g), Scalar<T>.Mul(i, Scalar<T>.Sub(one, i)));
+        Unsafe.Add(ref rDg, q + hh) = Scalar<T>.Mul(Scalar<T>.Mul(dcTotal, Unsafe.Add(ref rCp, e)), Scalar<T>.Mul(f, Scalar<T>.Sub(one, f)));
+        Unsafe.Add(ref rDg, q + 2 * hh) = Scalar<T>.Mul(Scalar<T>.Mul(dcTotal, i), Scalar<T>.Sub(one, Scalar<T>.Mul(g, g)));
+        Unsafe.Add(ref rDg, q + 3 * hh) = Scalar<T>.Mul(Scalar<T>.Mul(dh, tc), Scalar<T>.Mul(o, Scalar<T>.Sub(one, o)));
+        Unsafe.Add(ref rDc, e) = Scalar<T>.Mul(dcTotal, f);
+    }
+
+    /// <summary>The GPU kernels' precise σ (scalar, for row tails).</summary>
+    private static T Sigmoid(T x) => typeof(T) == typeof(float)
+        ? (T)(object)default(F32Ops).Sigmoid((float)(object)x)
+        : (T)(object)default(F64Ops).Sigmoid((double)(object)x);
+
+    /// <summary>The GPU kernels' precise tanh (scalar, for row tails).</summary>
+    private static T Tanh(T x) => typeof(T) == typeof(float)
+        ? (T)(object)default(F32Ops).Tanh((float)(object)x)
+        : (T)(object)default(F64Ops).Tanh((double)(object)x);
+}

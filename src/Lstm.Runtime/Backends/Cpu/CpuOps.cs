@@ -1,0 +1,63 @@
+namespace Lstm.Runtime.Backends.Cpu;
+
+/// <summary>
+/// <see cref="IDeviceOps{T}"/> as vectorized host code: the <c>cpu</c> device. Every operation
+/// runs synchronously on the calling thread (large GEMMs also on the other cores) and returns
+/// when its result is in memory, so <see cref="Synchronize"/> has nothing to wait for.
+/// </summary>
+/// <remarks>
+/// Dimension letters: B batch, T steps, I input size, H hidden size, G = 4H gate width.
+/// One file per group of operations (<c>CpuOps.Gemm.cs</c>, <c>CpuOps.Lstm.cs</c>,
+/// <c>CpuOps.Elementwise.cs</c>); the vectorized σ/tanh/exp live in <see cref="HostMath"/> and
+/// the split of work across cores in <see cref="HostParallel"/>. Like a device stream, one
+/// instance is used by one thread at a time: the GEMM's packing buffers are cached on it, so the
+/// per-step operations allocate nothing once the first step has sized them.
+/// </remarks>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
+{
+    /// <summary>Creates the operations for float or double.</summary>
+    /// <exception cref="NotSupportedException">T is neither float nor double.</exception>
+    public CpuOps()
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"element type {typeof(T).Name}: only float and double are supported");
+    }
+
+    public DeviceBuffer<T> Allocate(long length) => new HostBuffer<T>(Math.Max(length, 0));
+
+    public void Upload(ReadOnlySpan<T> source, BufferSlice<T> destination)
+    {
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"upload of {source.Length} elements into a slice of {destination.Length}");
+        source.CopyTo(HostBuffer<T>.Span(destination));
+    }
+
+    public void Download(BufferSlice<T> source, Span<T> destination)
+    {
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"download of a slice of {source.Length} into {destination.Length} elements");
+        HostBuffer<T>.Span(source).CopyTo(destination);
+    }
+
+    public void Copy(BufferSlice<T> source, BufferSlice<T> destination)
+    {
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"copy of {source.Length} elements into a slice of {destination.Length}");
+        HostBuffer<T>.Span(source).CopyTo(HostBuffer<T>.Span(destination));
+    }
+
+    public void Fill(BufferSlice<T> destination, T value) => HostBuffer<T>.Span(destination).Fill(value);
+
+    /// <summary>Nothing to wait for: every operation has finished when it returns.</summary>
+    public void Synchronize()
+    {
+    }
+
+    /// <summary>Throws unless a slice holds at least <paramref name="needed"/> elements.</summary>
+    private static void Require(BufferSlice<T> slice, long needed, string what, string op)
+    {
+        if (slice.Length < needed)
+            throw new LstmException($"cpu {op}: {what} has {slice.Length} elements, the operation needs {needed}");
+    }
+}

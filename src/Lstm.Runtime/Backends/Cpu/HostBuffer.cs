@@ -1,0 +1,52 @@
+using System.Runtime.InteropServices;
+
+namespace Lstm.Runtime.Backends.Cpu;
+
+/// <summary>
+/// "Device" memory of the host backend: a zeroed host array on the pinned object heap, so its
+/// address never moves while host code (and any native code it hands the memory to) works on it.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
+{
+    /// <summary>Allocates <paramref name="length"/> zeroed elements.</summary>
+    /// <param name="length">Number of elements, at most <see cref="System.Array.MaxLength"/>.</param>
+    /// <exception cref="LstmException">The length is negative or larger than one host array can hold.</exception>
+    public HostBuffer(long length)
+    {
+        if (length < 0 || length > System.Array.MaxLength)
+            throw new LstmException($"cpu device: cannot allocate {length} elements (one buffer holds at most {System.Array.MaxLength})");
+        Array = GC.AllocateArray<T>((int)length, pinned: true);
+    }
+
+    /// <summary>The elements.</summary>
+    public T[] Array { get; private set; }
+
+    /// <inheritdoc/>
+    public override long Length => Array.Length;
+
+    /// <summary>The elements of a slice of a host buffer.</summary>
+    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    /// <exception cref="LstmException">The slice belongs to another device's buffer.</exception>
+    public static Span<T> Span(BufferSlice<T> slice) => Of(slice).Array.AsSpan((int)slice.Offset, (int)slice.Length);
+
+    /// <summary>A reference to the first element of a slice (for vector loads).</summary>
+    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    public static ref T Ref(BufferSlice<T> slice) => ref MemoryMarshal.GetReference(Span(slice));
+
+    /// <summary>The array behind a slice (the slice starts at <see cref="BufferSlice{T}.Offset"/>).</summary>
+    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    public static T[] ArrayOf(BufferSlice<T> slice) => Of(slice).Array;
+
+    private static HostBuffer<T> Of(BufferSlice<T> slice) =>
+        slice.Buffer as HostBuffer<T>
+        ?? throw new LstmException($"cpu device: a buffer of another device ({slice.Buffer.GetType().Name}) was passed to a cpu operation");
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        // The array is managed memory: dropping it lets the collector reclaim it.
+        if (disposing)
+            Array = [];
+    }
+}
