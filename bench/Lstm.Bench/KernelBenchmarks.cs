@@ -11,7 +11,7 @@ namespace Lstm.Bench;
 /// PyTorch stores them): the input projection of all steps (M = T·B, N = 4H, K = I) or one
 /// recurrent step (M = B, N = 4H, K = H).
 /// </summary>
-/// <param name="Name">xproj or recurrent.</param>
+/// <param name="Name">xproj (the input projection) or hproj (one recurrent step), as the LSTM names their results.</param>
 /// <param name="M">Rows of A and C.</param>
 /// <param name="N">Rows of W, columns of C.</param>
 /// <param name="K">The reduced dimension.</param>
@@ -27,7 +27,7 @@ public sealed record GemmWorkload(string Name, int M, int N, int K) : IWorkload,
             .SelectMany(s => new[]
             {
                 new GemmWorkload("xproj", s.Seq * s.Batch, 4 * s.Hidden, s.Input),
-                new GemmWorkload("recurrent", s.Batch, 4 * s.Hidden, s.Hidden),
+                new GemmWorkload("hproj", s.Batch, 4 * s.Hidden, s.Hidden),
             })
             .Distinct();
 
