@@ -31,7 +31,7 @@ public static class Program
             s.CaseInsensitiveEnumValues = true;
             s.AutoVersion = true;
         });
-        var parsed = parser.ParseArguments<DevicesOptions, RunOptions, TrainOptions, SelfTestOptions>(args);
+        var parsed = parser.ParseArguments<DevicesOptions, RunOptions, TrainOptions, SelfTestOptions, BenchOptions>(args);
         try
         {
             return parsed.MapResult(
@@ -39,6 +39,7 @@ public static class Program
                 (RunOptions o) => RunCommand.Execute(o, stdout),
                 (TrainOptions o) => TrainCommand.Execute(o, stdout),
                 (SelfTestOptions o) => SelfTestCommand.Execute(o, stdout),
+                (BenchOptions o) => BenchCommand.Execute(o, stdout),
                 errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError or ErrorType.VersionRequestedError) ? Ok : BadInput);
         }
         catch (LstmException e)

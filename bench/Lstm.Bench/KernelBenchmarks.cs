@@ -1,0 +1,223 @@
+using BenchmarkDotNet.Attributes;
+using Lstm.Kernels;
+using Lstm.Runtime.Backends;
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Diagnostics;
+
+namespace Lstm.Bench;
+
+/// <summary>
+/// A GEMM the LSTM issues, C [M, N] = A [M, K] · W^T with W [N, K] (W_ih or W_hh, row-major as
+/// PyTorch stores them): the input projection of all steps (M = T·B, N = 4H, K = I) or one
+/// recurrent step (M = B, N = 4H, K = H).
+/// </summary>
+/// <param name="Name">xproj (the input projection) or hproj (one recurrent step), as the LSTM names their results.</param>
+/// <param name="M">Rows of A and C.</param>
+/// <param name="N">Rows of W, columns of C.</param>
+/// <param name="K">The reduced dimension.</param>
+public sealed record GemmWorkload(string Name, int M, int N, int K) : IWorkload, IComparable
+{
+    /// <summary>Orders cases by the work they do, smallest first (BenchmarkDotNet sorts parameters with it).</summary>
+    /// <param name="obj">Another case.</param>
+    public int CompareTo(object? obj) => obj is GemmWorkload other ? ((long)M * N * K, ToString()).CompareTo(((long)other.M * other.N * other.K, other.ToString())) : 1;
+
+    /// <summary>The GEMMs of the default LSTM shapes' first layers, each once.</summary>
+    public static IEnumerable<GemmWorkload> FromLstmShapes() =>
+        BenchEnvironment.Shapes
+            .SelectMany(s => new[]
+            {
+                new GemmWorkload("xproj", s.Seq * s.Batch, 4 * s.Hidden, s.Input),
+                new GemmWorkload("hproj", s.Batch, 4 * s.Hidden, s.Hidden),
+            })
+            .Distinct();
+
+    /// <inheritdoc/>
+    public double Flops(string method) => 2.0 * M * N * K;
+
+    /// <inheritdoc/>
+    public double Bytes(string method) => 4.0 * ((double)M * K + (double)N * K + (double)M * N);
+
+    /// <summary><c>name MxNxK</c>.</summary>
+    public override string ToString() => $"{Name} {M}x{N}x{K}";
+}
+
+/// <summary>An LSTM cell step's sizes, B batch and H hidden, with the bytes its fused kernels move.</summary>
+/// <param name="Batch">B.</param>
+/// <param name="Hidden">H.</param>
+public sealed record CellWorkload(int Batch, int Hidden) : IWorkload, IComparable
+{
+    /// <summary>Orders cases by the work they do, smallest first (BenchmarkDotNet sorts parameters with it).</summary>
+    /// <param name="obj">Another case.</param>
+    public int CompareTo(object? obj) => obj is CellWorkload other ? ((long)Batch * Hidden, Hidden).CompareTo(((long)other.Batch * other.Hidden, other.Hidden)) : 1;
+
+    /// <summary>(B, H) of each default LSTM shape.</summary>
+    public static IEnumerable<CellWorkload> FromLstmShapes() =>
+        BenchEnvironment.Shapes.Select(s => new CellWorkload(s.Batch, s.Hidden)).Distinct();
+
+    /// <inheritdoc/>
+    public double Flops(string method) => 0;
+
+    /// <summary>
+    /// Forward (training variant): reads xproj, hproj [B, 4H], b_ih, b_hh [4H], c_{t-1} [B, H];
+    /// writes c_t, h_t [B, H] and the activations [B, 4H]: 4·(15·B·H + 8·H) bytes.
+    /// Backward: reads dy, dh, dc, c_t, c_{t-1} [B, H] and the activations [B, 4H]; writes dc [B, H]
+    /// and dgates [B, 4H]: 4·14·B·H bytes.
+    /// </summary>
+    /// <param name="method">CellForward or CellBackward.</param>
+    public double Bytes(string method)
+    {
+        double bh = (double)Batch * Hidden;
+        return method.Contains("Backward", StringComparison.Ordinal) ? 4.0 * 14 * bh : 4.0 * (15 * bh + 8.0 * Hidden);
+    }
+
+    /// <summary><c>B=.. H=..</c>.</summary>
+    public override string ToString() => $"B={Batch} H={Hidden}";
+}
+
+/// <summary>The LSTM's GEMMs on <see cref="BenchEnvironment.DeviceName"/>, float32, each call synchronized.</summary>
+[MemoryDiagnoser]
+[Config(typeof(ThroughputConfig))]
+public class GemmBenchmarks
+{
+    private ComputeDevice? _device;
+    private IDeviceOps<float> _ops = null!;
+    private DeviceBuffer<float> _a = null!;
+    private DeviceBuffer<float> _w = null!;
+    private DeviceBuffer<float> _c = null!;
+
+    /// <summary>The GEMM cases.</summary>
+    public static IEnumerable<GemmWorkload> Cases() => GemmWorkload.FromLstmShapes();
+
+    /// <summary>The case.</summary>
+    [ParamsSource(nameof(Cases))]
+    public GemmWorkload Shape { get; set; } = null!;
+
+    /// <summary>The device (LSTM_BENCH_DEVICE, default cpu).</summary>
+    [ParamsSource(typeof(BenchEnvironment), nameof(BenchEnvironment.DeviceNames))]
+    public string Device { get; set; } = BenchEnvironment.DefaultDevice;
+
+    /// <summary>Opens the device and fills A and W with values in [-1, 1).</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        _device = ComputeDevice.Open(Device);
+        _ops = _device.Ops<float>();
+        var rng = new Random(1);
+        _a = Random(rng, (long)Shape.M * Shape.K);
+        _w = Random(rng, (long)Shape.N * Shape.K);
+        _c = _ops.Allocate((long)Shape.M * Shape.N);
+        _ops.Synchronize();
+    }
+
+    private DeviceBuffer<float> Random(Random rng, long n)
+    {
+        var host = new float[n];
+        for (long i = 0; i < n; i++)
+            host[i] = (float)(rng.NextDouble() * 2 - 1);
+        var buffer = _ops.Allocate(n);
+        _ops.Upload(host, buffer.All);
+        return buffer;
+    }
+
+    /// <summary>C = A · W^T.</summary>
+    [Benchmark]
+    public void Gemm()
+    {
+        _ops.Gemm(GemmShape.Dense(Shape.M, Shape.N, Shape.K, false, true), 1f, _a.All, _w.All, 0f, _c.All);
+        _ops.Synchronize();
+    }
+
+    /// <summary>Frees the buffers and the device.</summary>
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _c?.Dispose();
+        _w?.Dispose();
+        _a?.Dispose();
+        _device?.Dispose();
+    }
+}
+
+/// <summary>The fused LSTM cell kernels (forward training variant, backward) on <see cref="BenchEnvironment.DeviceName"/>, float32.</summary>
+[MemoryDiagnoser]
+[Config(typeof(ThroughputConfig))]
+public class CellBenchmarks
+{
+    private ComputeDevice? _device;
+    private IDeviceOps<float> _ops = null!;
+    private readonly List<DeviceBuffer<float>> _buffers = [];
+    private DeviceBuffer<float> _xproj = null!, _hproj = null!, _bih = null!, _bhh = null!, _cPrev = null!, _c = null!, _h = null!, _acts = null!;
+    private DeviceBuffer<float> _dy = null!, _dh = null!, _dc = null!, _dgates = null!;
+
+    /// <summary>The (B, H) cases.</summary>
+    public static IEnumerable<CellWorkload> Cases() => CellWorkload.FromLstmShapes();
+
+    /// <summary>The case.</summary>
+    [ParamsSource(nameof(Cases))]
+    public CellWorkload Shape { get; set; } = null!;
+
+    /// <summary>The device (LSTM_BENCH_DEVICE, default cpu).</summary>
+    [ParamsSource(typeof(BenchEnvironment), nameof(BenchEnvironment.DeviceNames))]
+    public string Device { get; set; } = BenchEnvironment.DefaultDevice;
+
+    /// <summary>Opens the device, fills the inputs and runs one forward so the activations are real.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        _device = ComputeDevice.Open(Device);
+        _ops = _device.Ops<float>();
+        var rng = new Random(2);
+        long bh = (long)Shape.Batch * Shape.Hidden;
+        long g = 4 * bh;
+        _xproj = Random(rng, g);
+        _hproj = Random(rng, g);
+        _bih = Random(rng, 4L * Shape.Hidden);
+        _bhh = Random(rng, 4L * Shape.Hidden);
+        _cPrev = Random(rng, bh);
+        _c = Random(rng, bh);
+        _h = Random(rng, bh);
+        _acts = Random(rng, g);
+        _dy = Random(rng, bh);
+        _dh = Random(rng, bh);
+        _dc = Random(rng, bh);
+        _dgates = Random(rng, g);
+        CellForward();
+    }
+
+    private DeviceBuffer<float> Random(Random rng, long n)
+    {
+        var host = new float[n];
+        for (long i = 0; i < n; i++)
+            host[i] = (float)(rng.NextDouble() * 2 - 1);
+        var buffer = _ops.Allocate(n);
+        _ops.Upload(host, buffer.All);
+        _buffers.Add(buffer);
+        return buffer;
+    }
+
+    /// <summary>One forward step, training variant (stores the activations).</summary>
+    [Benchmark]
+    public void CellForward()
+    {
+        _ops.LstmCellForward(Shape.Batch, Shape.Hidden, _xproj.All, _hproj.All, _bih.All, _bhh.All, _cPrev.All, _c.All, _h.All, _acts.All);
+        _ops.Synchronize();
+    }
+
+    /// <summary>One backward step (dc is updated in place, so its values drift; the work per call does not).</summary>
+    [Benchmark]
+    public void CellBackward()
+    {
+        _ops.LstmCellBackward(Shape.Batch, Shape.Hidden, _dy.All, _dh.All, _dc.All, _acts.All, _c.All, _cPrev.All, _dgates.All);
+        _ops.Synchronize();
+    }
+
+    /// <summary>Frees the buffers and the device.</summary>
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (var b in _buffers)
+            b.Dispose();
+        _buffers.Clear();
+        _device?.Dispose();
+    }
+}

@@ -1,0 +1,54 @@
+using Lstm.Runtime;
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Diagnostics;
+
+namespace Lstm.Cli;
+
+/// <summary>Times LSTM inference and training steps on a device, as torch_lstm_bench.py times PyTorch's.</summary>
+internal static class BenchCommand
+{
+    public static int Execute(BenchOptions options, TextWriter stdout)
+    {
+        if (options.Repeats < 1)
+            throw new LstmException($"--repeats {options.Repeats}: must be at least 1");
+        if (options.Warmup < 0)
+            throw new LstmException($"--warmup {options.Warmup}: must be 0 or more");
+        var shapes = options.Shapes.Any() ? options.Shapes.Select(LstmBenchShape.Parse).ToList() : LstmBenchShape.Defaults.ToList();
+        LstmBenchMode[] modes = options.Mode switch
+        {
+            BenchModeOption.Inference => [LstmBenchMode.Inference],
+            BenchModeOption.Training => [LstmBenchMode.Training],
+            _ => [LstmBenchMode.Inference, LstmBenchMode.Training],
+        };
+
+        using var device = ComputeDevice.Open(options.Device);
+        stdout.WriteLine($"bench on {device.Name} ({device.Info.Description}), float32, {Environment.ProcessorCount} threads, " +
+                         $"{options.Warmup} warm-up + median of {options.Repeats} repeats");
+        var records = new List<LstmBenchRecord>();
+        bool header = true;
+        foreach (var shape in shapes)
+        {
+            using var bench = new LstmBenchmark(device, shape);
+            foreach (var mode in modes)
+            {
+                var record = bench.Measure(mode, options.Warmup, options.Repeats);
+                records.Add(record);
+
+                // One row as soon as it is measured: the table grows while the slow shapes run.
+                string[] lines = LstmBenchmark.FormatTable([record]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                if (header)
+                    stdout.WriteLine(lines[0]);
+                header = false;
+                stdout.WriteLine(lines[1]);
+            }
+        }
+
+        if (options.Json is { } json)
+        {
+            LstmBenchmark.WriteJsonLines(json, records);
+            stdout.WriteLine($"wrote {records.Count} records to {json}");
+        }
+
+        return Program.Ok;
+    }
+}

@@ -1,0 +1,45 @@
+using CommandLine;
+
+namespace Lstm.Cli;
+
+/// <summary>What <c>lstm bench</c> times.</summary>
+public enum BenchModeOption
+{
+    /// <summary>Forward passes only.</summary>
+    Inference,
+
+    /// <summary>Training steps only (forward + backward).</summary>
+    Training,
+
+    /// <summary>Both, inference first.</summary>
+    Both,
+}
+
+/// <summary><c>lstm bench</c>.</summary>
+[Verb("bench", HelpText = "Time LSTM inference and training steps on a device (warm-up, then the median of repeats) and print ms and GFLOP/s per shape.")]
+public sealed class BenchOptions
+{
+    /// <summary>The device.</summary>
+    [Option("device", Default = "auto", HelpText = "auto, cpu, cuda[:N], opencl[:N] or ilgpu-cpu.")]
+    public string Device { get; set; } = "auto";
+
+    /// <summary>Where to write the records as JSON lines.</summary>
+    [Option("json", HelpText = "Also write one JSON object per shape and mode to this file (torch_lstm_bench.py's fields).")]
+    public string? Json { get; set; }
+
+    /// <summary>Inference, training or both.</summary>
+    [Option("mode", Default = BenchModeOption.Both, HelpText = "inference, training or both.")]
+    public BenchModeOption Mode { get; set; } = BenchModeOption.Both;
+
+    /// <summary>Timed repeats per shape and mode.</summary>
+    [Option("repeats", Default = 20, HelpText = "Timed runs per shape and mode; the median is reported.")]
+    public int Repeats { get; set; } = 20;
+
+    /// <summary>Untimed runs first.</summary>
+    [Option("warmup", Default = 3, HelpText = "Untimed runs per shape and mode before timing (they include the kernels' JIT).")]
+    public int Warmup { get; set; } = 3;
+
+    /// <summary>Shapes instead of the defaults.</summary>
+    [Option("shapes", HelpText = "Shapes as batch,seq,input,hidden,layers (space-separated); default: 5,50,10,20,2 1,500,128,256,1 32,100,128,256,1 64,100,256,512,2 16,200,512,1024,1.")]
+    public IEnumerable<string> Shapes { get; set; } = [];
+}
