@@ -44,41 +44,20 @@ public sealed record LSTMOptions(int InputSize, int HiddenSize, int NumLayers = 
 /// weight gradients are GEMMs over all steps at the end and the bias gradients one reduction.
 /// </remarks>
 /// <typeparam name="T">float (default) or double.</typeparam>
-public sealed class LSTM<T> : IDisposable where T : unmanaged
+public sealed class LSTM<T> : RecurrentLayer<T> where T : unmanaged
 {
-    private readonly RecurrentEngine<T> _engine;
-
     /// <summary>Creates the layers with PyTorch's initialization, U(-1/√H, 1/√H), drawn from <paramref name="seed"/>.</summary>
     /// <param name="device">Where parameters and activations live.</param>
     /// <param name="options">Sizes and flags.</param>
     /// <param name="seed">Seed of the initialization.</param>
     public LSTM(ComputeDevice device, LSTMOptions options, int seed = 0)
+        : base(device, LstmCell<T>.Instance, Checked(options).ToConfig(), seed)
     {
-        ArgumentNullException.ThrowIfNull(device);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         Options = options;
-        _engine = new RecurrentEngine<T>(device, LstmCell<T>.Instance, options.ToConfig(), seed) { DropoutSeed = (ulong)(uint)seed };
     }
-
-    /// <summary>The device.</summary>
-    public ComputeDevice Device => _engine.Device;
 
     /// <summary>The configuration.</summary>
     public LSTMOptions Options { get; }
-
-    /// <summary>
-    /// The seed of the dropout masks (used when <c>Dropout</c> &gt; 0 in training): set a new one
-    /// before each training step to draw a new mask. Starts as the constructor's seed.
-    /// </summary>
-    public ulong DropoutSeed
-    {
-        get => _engine.DropoutSeed;
-        set => _engine.DropoutSeed = value;
-    }
-
-    /// <summary>The parameters in PyTorch's state-dict order.</summary>
-    public IEnumerable<Parameter<T>> Parameters() => _engine.Parameters();
 
     /// <summary>
     /// Runs the LSTM over a sequence.
@@ -95,20 +74,7 @@ public sealed class LSTM<T> : IDisposable where T : unmanaged
     /// </param>
     /// <returns>output ([B, T, D·H_out] or [T, B, D·H_out]), h_n ([L·D, B, H_out]) and c_n ([L·D, B, H]); dispose it when done.</returns>
     public LSTMResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, Tensor<T>? c0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
-    {
-        var (steps, batch) = _engine.CheckInputs(x, h0, c0);
-        var result = new LSTMResult<T>(this, steps, batch, training, RecurrentEngine<T>.PlanLengths(lengths, steps, batch));
-        try
-        {
-            _engine.Forward(x, h0, c0, training, result);
-            return result;
-        }
-        catch
-        {
-            result.Dispose();
-            throw;
-        }
-    }
+        => RunForward(x, h0, c0, training, lengths, (steps, batch, plan) => new LSTMResult<T>(this, steps, batch, training, plan));
 
     /// <summary>
     /// Back-propagates through a training <see cref="Forward"/>: returns the gradients of x, h0
@@ -120,38 +86,12 @@ public sealed class LSTM<T> : IDisposable where T : unmanaged
     /// <param name="dCN">d loss / d c_n, [L·D, B, H]; null for zeros.</param>
     /// <returns>dx (shaped like x), dh0 ([L·D, B, H_out]) and dc0 ([L·D, B, H]); dispose it when done.</returns>
     public LSTMGradients<T> Backward(LSTMResult<T> forward, Tensor<T>? dOutput = null, Tensor<T>? dHN = null, Tensor<T>? dCN = null)
+        => RunBackward(forward, dOutput, dHN, dCN, new LSTMGradients<T>());
+
+    private static LSTMOptions Checked(LSTMOptions options)
     {
-        _engine.CheckBackward(forward, this, dOutput, dHN, dCN);
-        var grads = new LSTMGradients<T>();
-        try
-        {
-            _engine.Backward(forward, dOutput, dHN, dCN, grads);
-            return grads;
-        }
-        catch
-        {
-            grads.Dispose();
-            throw;
-        }
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options;
     }
-
-    /// <summary>
-    /// Streaming inference: runs one step or a chunk of steps from the state the previous call
-    /// returned (zeros when null), so feeding a sequence chunk by chunk gives what one
-    /// <see cref="Forward"/> over the whole sequence gives. Unidirectional networks only.
-    /// </summary>
-    /// <param name="x">The chunk: [B, T_chunk, I] if batch_first, else [T_chunk, B, I].</param>
-    /// <param name="state">The state after the previous chunk (not disposed here), or null to start from zeros.</param>
-    /// <returns>The chunk's output (shaped as <see cref="Forward"/>'s) and the state after its last step; dispose both.</returns>
-    public (Tensor<T> Output, RecurrentState<T> State) Step(Tensor<T> x, RecurrentState<T>? state = null) => _engine.Step(this, x, state);
-
-    /// <summary>Clears every parameter's gradient.</summary>
-    public void ZeroGrad()
-    {
-        foreach (var p in Parameters())
-            p.ZeroGrad();
-    }
-
-    /// <inheritdoc/>
-    public void Dispose() => _engine.Dispose();
 }

@@ -41,41 +41,20 @@ public sealed record RNNOptions(int InputSize, int HiddenSize, int NumLayers = 1
 /// the weight gradients as GEMMs over all steps.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
-public sealed class RNN<T> : IDisposable where T : unmanaged
+public sealed class RNN<T> : RecurrentLayer<T> where T : unmanaged
 {
-    private readonly RecurrentEngine<T> _engine;
-
     /// <summary>Creates the layers with PyTorch's initialization, U(-1/√H, 1/√H), drawn from <paramref name="seed"/>.</summary>
     /// <param name="device">Where parameters and activations live.</param>
     /// <param name="options">Sizes and flags.</param>
     /// <param name="seed">Seed of the initialization.</param>
     public RNN(ComputeDevice device, RNNOptions options, int seed = 0)
+        : base(device, new RnnCell<T>(Checked(options).Nonlinearity), Checked(options).ToConfig(), seed)
     {
-        ArgumentNullException.ThrowIfNull(device);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
         Options = options;
-        _engine = new RecurrentEngine<T>(device, new RnnCell<T>(options.Nonlinearity), options.ToConfig(), seed) { DropoutSeed = (ulong)(uint)seed };
     }
-
-    /// <summary>The device.</summary>
-    public ComputeDevice Device => _engine.Device;
 
     /// <summary>The configuration.</summary>
     public RNNOptions Options { get; }
-
-    /// <summary>
-    /// The seed of the dropout masks (used when <c>Dropout</c> &gt; 0 in training): set a new one
-    /// before each training step to draw a new mask. Starts as the constructor's seed.
-    /// </summary>
-    public ulong DropoutSeed
-    {
-        get => _engine.DropoutSeed;
-        set => _engine.DropoutSeed = value;
-    }
-
-    /// <summary>The parameters in PyTorch's state-dict order.</summary>
-    public IEnumerable<Parameter<T>> Parameters() => _engine.Parameters();
 
     /// <summary>Runs the RNN over a sequence.</summary>
     /// <param name="x">[B, T, I] if batch_first, else [T, B, I]; T ≥ 1.</param>
@@ -89,20 +68,7 @@ public sealed class RNN<T> : IDisposable where T : unmanaged
     /// </param>
     /// <returns>output ([B, T, D·H] or [T, B, D·H]) and h_n ([L·D, B, H]); dispose it when done.</returns>
     public RecurrentResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
-    {
-        var (steps, batch) = _engine.CheckInputs(x, h0, null);
-        var result = new RecurrentResult<T>(this, steps, batch, training, RecurrentEngine<T>.PlanLengths(lengths, steps, batch));
-        try
-        {
-            _engine.Forward(x, h0, null, training, result);
-            return result;
-        }
-        catch
-        {
-            result.Dispose();
-            throw;
-        }
-    }
+        => RunForward(x, h0, null, training, lengths, (steps, batch, plan) => new RecurrentResult<T>(this, steps, batch, training, plan));
 
     /// <summary>
     /// Back-propagates through a training <see cref="Forward"/>: returns the gradients of x and h0
@@ -113,38 +79,12 @@ public sealed class RNN<T> : IDisposable where T : unmanaged
     /// <param name="dHN">d loss / d h_n, [L·D, B, H]; null for zeros.</param>
     /// <returns>dx (shaped like x) and dh0 ([L·D, B, H]); dispose it when done.</returns>
     public RecurrentGradients<T> Backward(RecurrentResult<T> forward, Tensor<T>? dOutput = null, Tensor<T>? dHN = null)
+        => RunBackward(forward, dOutput, dHN, null, new RecurrentGradients<T>());
+
+    private static RNNOptions Checked(RNNOptions options)
     {
-        _engine.CheckBackward(forward, this, dOutput, dHN, null);
-        var grads = new RecurrentGradients<T>();
-        try
-        {
-            _engine.Backward(forward, dOutput, dHN, null, grads);
-            return grads;
-        }
-        catch
-        {
-            grads.Dispose();
-            throw;
-        }
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options;
     }
-
-    /// <summary>
-    /// Streaming inference: runs one step or a chunk of steps from the state the previous call
-    /// returned (zeros when null), so feeding a sequence chunk by chunk gives what one
-    /// <see cref="Forward"/> over the whole sequence gives. Unidirectional networks only.
-    /// </summary>
-    /// <param name="x">The chunk: [B, T_chunk, I] if batch_first, else [T_chunk, B, I].</param>
-    /// <param name="state">The state after the previous chunk (not disposed here), or null to start from zeros.</param>
-    /// <returns>The chunk's output (shaped as <see cref="Forward"/>'s) and the state after its last step; dispose both.</returns>
-    public (Tensor<T> Output, RecurrentState<T> State) Step(Tensor<T> x, RecurrentState<T>? state = null) => _engine.Step(this, x, state);
-
-    /// <summary>Clears every parameter's gradient.</summary>
-    public void ZeroGrad()
-    {
-        foreach (var p in Parameters())
-            p.ZeroGrad();
-    }
-
-    /// <inheritdoc/>
-    public void Dispose() => _engine.Dispose();
 }
