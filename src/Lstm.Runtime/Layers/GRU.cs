@@ -59,6 +59,13 @@ public sealed class GRU<T> : IDisposable where T : unmanaged
     /// <summary>The device.</summary>
     public ComputeDevice Device => _engine.Device;
 
+    /// <summary>False runs a bidirectional layer's two directions one after the other instead of concurrently (the results are identical).</summary>
+    internal bool ConcurrentDirections
+    {
+        get => _engine.ConcurrentDirections;
+        set => _engine.ConcurrentDirections = value;
+    }
+
     /// <summary>The configuration.</summary>
     public GRUOptions Options { get; }
 

@@ -61,6 +61,13 @@ public sealed class RNN<T> : IDisposable where T : unmanaged
     /// <summary>The device.</summary>
     public ComputeDevice Device => _engine.Device;
 
+    /// <summary>False runs a bidirectional layer's two directions one after the other instead of concurrently (the results are identical).</summary>
+    internal bool ConcurrentDirections
+    {
+        get => _engine.ConcurrentDirections;
+        set => _engine.ConcurrentDirections = value;
+    }
+
     /// <summary>The configuration.</summary>
     public RNNOptions Options { get; }
 
