@@ -74,6 +74,11 @@ internal sealed class DirectionParameters<T> where T : unmanaged
 /// are GEMMs over all steps at the end and the bias gradients one reduction each.
 /// The reverse direction walks t = T-1 … 0; both directions' outputs are concatenated on the
 /// feature axis ([fwd, bwd]); h_n and c_n are indexed layer·D + direction.
+/// The two directions of a layer are independent (their own parameters, gradients and scratch),
+/// so they run concurrently, forward and backward: on an ILGPU device on two streams (one host
+/// thread issues their steps alternately), on <c>cpu</c> on two threads; they join before the
+/// next layer, and the layer's d input (the sum of both directions' dgates · W_ih) is formed after
+/// the join in direction order, so the results are those of the sequential run bit for bit.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
