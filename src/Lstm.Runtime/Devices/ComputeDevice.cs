@@ -61,6 +61,9 @@ public sealed class ComputeDevice : IDisposable
     private readonly Accelerator? _accelerator;
     private readonly Lazy<IDeviceOps<float>> _float32;
     private readonly Lazy<IDeviceOps<double>> _float64;
+    private readonly Lazy<AcceleratorStream>? _lane1Stream;
+    private readonly Lazy<IDeviceOps<float>> _lane1Float32;
+    private readonly Lazy<IDeviceOps<double>> _lane1Float64;
 
     private ComputeDevice(Context context, Accelerator accelerator, DeviceInfo info, GemmAlgorithm gemm, int tile)
     {
@@ -71,6 +74,9 @@ public sealed class ComputeDevice : IDisposable
         Tile = tile;
         _float32 = new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, gemm, tile, MaxThreads(info, accelerator)));
         _float64 = new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, gemm, tile, MaxThreads(info, accelerator)));
+        _lane1Stream = new Lazy<AcceleratorStream>(accelerator.CreateStream);
+        _lane1Float32 = new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, _lane1Stream.Value, gemm, tile, MaxThreads(info, accelerator)));
+        _lane1Float64 = new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, _lane1Stream.Value, gemm, tile, MaxThreads(info, accelerator)));
     }
 
     /// <summary>The host backend: no ILGPU context or accelerator.</summary>
@@ -81,6 +87,8 @@ public sealed class ComputeDevice : IDisposable
         Tile = CpuOps<float>.GemmRowBlock;
         _float32 = new Lazy<IDeviceOps<float>>(() => new CpuOps<float>());
         _float64 = new Lazy<IDeviceOps<double>>(() => new CpuOps<double>());
+        _lane1Float32 = new Lazy<IDeviceOps<float>>(() => new CpuOps<float>());
+        _lane1Float64 = new Lazy<IDeviceOps<double>>(() => new CpuOps<double>());
     }
 
     /// <summary>What this device is.</summary>
@@ -103,6 +111,34 @@ public sealed class ComputeDevice : IDisposable
             return (IDeviceOps<T>)_float32.Value;
         if (typeof(T) == typeof(double))
             return (IDeviceOps<T>)_float64.Value;
+        throw new NotSupportedException($"element type {typeof(T).Name}: only float and double are supported");
+    }
+
+    /// <summary>How many lanes <see cref="Ops{T}(int)"/> offers: independent queues of operations that may run concurrently.</summary>
+    public const int Lanes = 2;
+
+    /// <summary>
+    /// The device's operations on element type T bound to one lane: lane 0 is <see cref="Ops{T}()"/>;
+    /// lane 1 issues on a second accelerator stream (ILGPU devices) or is a second host
+    /// operations object with its own GEMM scratch, meant to be driven from another thread (<c>cpu</c>).
+    /// </summary>
+    /// <remarks>
+    /// Work on different lanes is not ordered: call <see cref="IDeviceOps{T}.Synchronize"/> on a
+    /// lane before another lane reads what it wrote (and on lane 0 before another lane reads
+    /// what lane 0 wrote, buffers it allocated included).
+    /// </remarks>
+    /// <param name="lane">0 or 1.</param>
+    /// <typeparam name="T">float or double.</typeparam>
+    public IDeviceOps<T> Ops<T>(int lane) where T : unmanaged
+    {
+        if (lane == 0)
+            return Ops<T>();
+        if (lane != 1)
+            throw new LstmException($"device lane {lane} does not exist: lanes are 0 and 1");
+        if (typeof(T) == typeof(float))
+            return (IDeviceOps<T>)_lane1Float32.Value;
+        if (typeof(T) == typeof(double))
+            return (IDeviceOps<T>)_lane1Float64.Value;
         throw new NotSupportedException($"element type {typeof(T).Name}: only float and double are supported");
     }
 
@@ -331,6 +367,8 @@ public sealed class ComputeDevice : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        if (_lane1Stream is { IsValueCreated: true } stream)
+            stream.Value.Dispose();
         _accelerator?.Dispose();
         _context?.Dispose();
     }

@@ -74,6 +74,11 @@ internal sealed class DirectionParameters<T> where T : unmanaged
 /// are GEMMs over all steps at the end and the bias gradients one reduction each.
 /// The reverse direction walks t = T-1 … 0; both directions' outputs are concatenated on the
 /// feature axis ([fwd, bwd]); h_n and c_n are indexed layer·D + direction.
+/// The two directions of a layer are independent (their own parameters, gradients and scratch),
+/// so they run concurrently, forward and backward: on an ILGPU device on two streams (one host
+/// thread issues their steps alternately), on <c>cpu</c> on two threads; they join before the
+/// next layer, and the layer's d input (the sum of both directions' dgates · W_ih) is formed after
+/// the join in direction order, so the results are those of the sequential run bit for bit.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
@@ -120,7 +125,92 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     /// <summary>The seed of the dropout masks (stream = layer index, element = index in the layer's seq-first output).</summary>
     public ulong DropoutSeed { get; set; }
 
+    /// <summary>
+    /// True (the default): a bidirectional layer runs its two directions concurrently, each on a
+    /// lane of the device (<see cref="ComputeDevice.Ops{T}(int)"/>) with its own scratch buffers,
+    /// joined before the next layer. False: one after the other on lane 0 (the results are the same, bit for bit).
+    /// </summary>
+    internal bool ConcurrentDirections { get; set; } = true;
+
     private IDeviceOps<T> Ops => Device.Ops<T>();
+
+    /// <summary>The operations direction d issues on: its own lane when the directions run concurrently, else lane 0.</summary>
+    private IDeviceOps<T>[] DirectionOps(int dirs) =>
+        [.. Enumerable.Range(0, dirs).Select(d => ConcurrentDirections ? Device.Ops<T>(d) : Ops)];
+
+    /// <summary>
+    /// Runs the work of every direction of one layer, each given as steps to walk (an iterator over
+    /// its lane's operations), and returns when all of it has finished. Sequential: direction 0,
+    /// then 1. Concurrent on an ILGPU device: one host thread issues the steps of both directions
+    /// alternately, each on its own stream. Concurrent on <c>cpu</c>: direction 1 on a thread of its own.
+    /// </summary>
+    private void RunDirections(int dirs, Func<int, IEnumerable<bool>> direction)
+    {
+        if (dirs == 1 || !ConcurrentDirections)
+        {
+            for (int d = 0; d < dirs; d++)
+                Drain(direction(d));
+            return;
+        }
+
+        var lane0 = Device.Ops<T>(0);
+        var lane1 = Device.Ops<T>(1);
+        // Lane 1 reads what lane 0 wrote (the layer input, buffers lane 0 allocated and zeroed).
+        lane0.Synchronize();
+        try
+        {
+            if (Device.IsIlgpu)
+            {
+                using var first = direction(0).GetEnumerator();
+                using var second = direction(1).GetEnumerator();
+                bool more0 = true, more1 = true;
+                while (more0 || more1)
+                {
+                    if (more0)
+                        more0 = first.MoveNext();
+                    if (more1)
+                        more1 = second.MoveNext();
+                }
+            }
+            else
+            {
+                var other = Task.Run(() => Drain(direction(1)));
+                Exception? failure = null;
+                try
+                {
+                    Drain(direction(0));
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
+
+                try
+                {
+                    other.GetAwaiter().GetResult();
+                }
+                catch (Exception) when (failure is not null)
+                {
+                    // The first direction's failure is the one reported.
+                }
+
+                if (failure is not null)
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+        }
+        finally
+        {
+            lane1.Synchronize();
+            lane0.Synchronize();
+        }
+    }
+
+    private static void Drain(IEnumerable<bool> steps)
+    {
+        foreach (bool _ in steps)
+        {
+        }
+    }
 
     public IEnumerable<Parameter<T>> Parameters() => _params.SelectMany(p => p.All());
 
@@ -190,14 +280,26 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
 
         using var hnSorted = ops.Allocate(layers * dirs * outStep);
         using var cnSorted = cell.HasCellState ? ops.Allocate(layers * dirs * stepSize) : null;
-        using var xproj = ops.Allocate((long)steps * gateStep);
-        using var hproj = ops.Allocate(gateStep);
         if (h0 is null || (cell.HasCellState && c0 is null))
             result.ZeroState = ops.Allocate(stepSize);
-        DeviceBuffer<T>? cPing = storeCells || !cell.HasCellState ? null : ops.Allocate(2 * stepSize);
-        DeviceBuffer<T>? hRawTmp = training || o.ProjSize == 0 ? null : ops.Allocate(stepSize);
+
+        // Each direction's scratch, on its own lane: xproj [T, B, G], hproj [B, G], c ping-pong [2, B, H], o ⊙ tanh(c) [B, H].
+        var laneOps = DirectionOps(dirs);
+        var xprojs = new DeviceBuffer<T>[dirs];
+        var hprojs = new DeviceBuffer<T>[dirs];
+        var cPings = new DeviceBuffer<T>?[dirs];
+        var hRawTmps = new DeviceBuffer<T>?[dirs];
         try
         {
+            for (int d = 0; d < dirs; d++)
+            {
+                var lane = laneOps[d];
+                xprojs[d] = lane.Allocate((long)steps * gateStep);
+                hprojs[d] = lane.Allocate(gateStep);
+                cPings[d] = storeCells || !cell.HasCellState ? null : lane.Allocate(2 * stepSize);
+                hRawTmps[d] = training || o.ProjSize == 0 ? null : lane.Allocate(stepSize);
+            }
+
             for (int k = 0; k < layers; k++)
             {
                 int inputK = o.LayerInput(k);
@@ -205,7 +307,19 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                 result.Layers.Add(cache);
                 cache.Stacked = ops.Allocate(dirs * outPerDir);
                 for (int d = 0; d < dirs; d++)
+                    cache.Directions.Add(null!);
+                var layerInput = input;
+                int layer = k;
+
+                IEnumerable<bool> ForwardDirection(int d)
                 {
+                    var ops = laneOps[d];
+                    var xproj = xprojs[d];
+                    var hproj = hprojs[d];
+                    var cPing = cPings[d];
+                    var hRawTmp = hRawTmps[d];
+                    var input = layerInput;
+                    int k = layer;
                     var p = _params[k * dirs + d];
                     int index = k * dirs + d;
                     var dc = new DirectionCache<T>
@@ -214,7 +328,7 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                         C0 = !cell.HasCellState ? default : c0s is { } cs ? cs.Slice(index * stepSize, stepSize) : result.ZeroState!.All,
                         Output = cache.Stacked.Slice(d * outPerDir, outPerDir),
                     };
-                    cache.Directions.Add(dc);
+                    cache.Directions[d] = dc;
                     if (training && actsWidth > 0)
                         dc.Acts = ops.Allocate((long)steps * batch * actsWidth);
                     if (storeCells)
@@ -260,6 +374,8 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                             // h [n, P] = (o ⊙ tanh(c)) [n, H] · W_hr^T.
                             ops.Gemm(GemmShape.Dense(n, outSize, hidden, false, true), Num<T>.One, Rows(hCell, 0, n, hidden), p.WeightHr!.Value.Data, Num<T>.Zero, Rows(h, 0, n, outSize));
                         }
+
+                        yield return true;
                     }
 
                     // h_n, c_n: each row's state at its own last step (h0, c0 for length 0).
@@ -279,6 +395,7 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                     }
                 }
 
+                RunDirections(dirs, ForwardDirection);
                 if (dirs == 1)
                 {
                     cache.Output = cache.Stacked.All;
@@ -304,8 +421,13 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         }
         finally
         {
-            cPing?.Dispose();
-            hRawTmp?.Dispose();
+            for (int d = 0; d < dirs; d++)
+            {
+                xprojs[d]?.Dispose();
+                hprojs[d]?.Dispose();
+                cPings[d]?.Dispose();
+                hRawTmps[d]?.Dispose();
+            }
         }
 
         var top = result.Layers[^1].Output;
@@ -360,15 +482,37 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
 
         using var dh0Sorted = ops.Allocate(layers * dirs * outStep);
         using var dc0Sorted = cell.HasCellState ? ops.Allocate(layers * dirs * stepSize) : null;
-        using var dgates = ops.Allocate((long)steps * gateStep);
-        using var dgatesHOwned = cell.SeparateHiddenGradient ? ops.Allocate((long)steps * gateStep) : null;
-        var dgatesH = dgatesHOwned ?? dgates;
-        using var dhRecA = ops.Allocate(outStep);
-        using var dhRecB = cell.SeparateHiddenGradient ? ops.Allocate(outStep) : null;
-        using var dc = ops.Allocate(stepSize);
         using var zeros = ops.Allocate(Math.Max(dirs * outPerDir, stepSize));
-        using var dhSum = proj > 0 ? ops.Allocate(outPerDir) : null;
-        using var dhRaw = proj > 0 ? ops.Allocate(stepSize) : null;
+
+        // Each direction's scratch, on its own lane: dgates (and GRU's dgates_h) [T, B, G], the
+        // recurrent dh [B, H_out] (two for GRU), dc [B, H], and with a projection dh_t [T, B, P] and d(o ⊙ tanh c) [B, H].
+        var laneOps = DirectionOps(dirs);
+        var scratch = new List<DeviceBuffer<T>>();
+        DeviceBuffer<T> Own(DeviceBuffer<T> b)
+        {
+            scratch.Add(b);
+            return b;
+        }
+
+        var dgatesOf = new DeviceBuffer<T>[dirs];
+        var dgatesHOf = new DeviceBuffer<T>[dirs];
+        var dhRecAOf = new DeviceBuffer<T>[dirs];
+        var dhRecBOf = new DeviceBuffer<T>?[dirs];
+        var dcOf = new DeviceBuffer<T>[dirs];
+        var dhSumOf = new DeviceBuffer<T>?[dirs];
+        var dhRawOf = new DeviceBuffer<T>?[dirs];
+        for (int d = 0; d < dirs; d++)
+        {
+            var lane = laneOps[d];
+            dgatesOf[d] = Own(lane.Allocate((long)steps * gateStep));
+            dgatesHOf[d] = cell.SeparateHiddenGradient ? Own(lane.Allocate((long)steps * gateStep)) : dgatesOf[d];
+            dhRecAOf[d] = Own(lane.Allocate(outStep));
+            dhRecBOf[d] = cell.SeparateHiddenGradient ? Own(lane.Allocate(outStep)) : null;
+            dcOf[d] = Own(lane.Allocate(stepSize));
+            dhSumOf[d] = proj > 0 ? Own(lane.Allocate(outPerDir)) : null;
+            dhRawOf[d] = proj > 0 ? Own(lane.Allocate(stepSize)) : null;
+        }
+
         using var dySplit = dirs > 1 ? ops.Allocate(dirs * outPerDir) : null;
         using var dhnSorted = permuted && dHN is not null ? Gather(ops, outSize, layers * dirs, plan!.Perm, dHN.Data) : null;
         using var dcnSorted = permuted && dCN is not null ? Gather(ops, hidden, layers * dirs, plan!.Perm, dCN.Data) : null;
@@ -414,8 +558,21 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                 }
 
                 var dInput = ops.Allocate((long)steps * batch * inputK);
-                for (int d = 0; d < dirs; d++)
+                var layerDy = dy;
+                int layer = k;
+
+                IEnumerable<bool> BackwardDirection(int d)
                 {
+                    var ops = laneOps[d];
+                    var dgates = dgatesOf[d];
+                    var dgatesH = dgatesHOf[d];
+                    var dhRecA = dhRecAOf[d];
+                    var dhRecB = dhRecBOf[d];
+                    var dc = dcOf[d];
+                    var dhSum = dhSumOf[d];
+                    var dhRaw = dhRawOf[d];
+                    var dy = layerDy;
+                    int k = layer;
                     var p = _params[k * dirs + d];
                     var dcache = cache.Directions[d];
                     int index = k * dirs + d;
@@ -507,6 +664,7 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                         (dhRec, dhNext) = (dhNext, dhRec);
                         if (!cell.SeparateHiddenGradient)
                             dhNext = dhRec;
+                        yield return true;
                     }
 
                     // Rows of length 0: h_n is h0 (c_n is c0).
@@ -555,9 +713,13 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                         // dW_hr [P, H] += dh^T [P, T·B] · (o ⊙ tanh c) [T·B, H].
                         ops.Gemm(GemmShape.Dense(proj, hidden, steps * batch, true, false), Num<T>.One, dhSum!.All, dcache.HRaw!.All, Num<T>.One, whr.Grad.Data);
                     }
+                }
 
-                    // d input [T·B, I_k] (+)= dgates [T·B, G] · W_ih [G, I_k]: the layer below's dy (or dx).
-                    ops.Gemm(GemmShape.Dense(steps * batch, inputK, g, false, false), Num<T>.One, dgates.All, p.WeightIh.Value.Data, d == 0 ? Num<T>.Zero : Num<T>.One, dInput.All);
+                RunDirections(dirs, BackwardDirection);
+                for (int d = 0; d < dirs; d++)
+                {
+                    // d input [T·B, I_k] (+)= dgates [T·B, G] · W_ih [G, I_k]: the layer below's dy (or dx), directions in order.
+                    ops.Gemm(GemmShape.Dense(steps * batch, inputK, g, false, false), Num<T>.One, dgatesOf[d].All, _params[k * dirs + d].WeightIh.Value.Data, d == 0 ? Num<T>.Zero : Num<T>.One, dInput.All);
                 }
 
                 if (k > 0 && forward.Layers[k - 1].Dropped is not null)
@@ -589,6 +751,8 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         finally
         {
             dyOwned?.Dispose();
+            foreach (var b in scratch)
+                b.Dispose();
         }
 
         grads.DH0 = Tensor<T>.Zeros(Device, layers * dirs, batch, outSize);
@@ -848,7 +1012,7 @@ internal sealed class LayerCache<T> : IDisposable where T : unmanaged
     public void Dispose()
     {
         foreach (var d in Directions)
-            d.Dispose();
+            d?.Dispose();
         Directions.Clear();
         Stacked?.Dispose();
         Concat?.Dispose();

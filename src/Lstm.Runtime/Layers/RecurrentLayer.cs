@@ -21,6 +21,13 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
     /// <summary>The device.</summary>
     public ComputeDevice Device => _engine.Device;
 
+    /// <summary>False runs a bidirectional layer's two directions one after the other instead of concurrently (the results are identical).</summary>
+    internal bool ConcurrentDirections
+    {
+        get => _engine.ConcurrentDirections;
+        set => _engine.ConcurrentDirections = value;
+    }
+
     /// <summary>
     /// The seed of the dropout masks (used when <c>Dropout</c> &gt; 0 in training): set a new one
     /// before each training step to draw a new mask. Starts as the constructor's seed.
