@@ -15,10 +15,11 @@ namespace Lstm.Runtime.Backends.Cpu;
 internal static class HostParallel
 {
     /// <summary>
-    /// Multiply-adds below which an operation stays on the calling thread: about 2 µs of one
-    /// core's vector work, a few times what a fork/join on the spinning workers costs.
+    /// Multiply-adds below which an operation stays on the calling thread: about 8 µs of one
+    /// core's vector work (the batch-1 recurrent product of H = 256, 1 × 1024 × 256, is split),
+    /// several times what a fork/join on the spinning workers costs.
     /// </summary>
-    public const long MinParallelWork = 1L << 16;
+    public const long MinParallelWork = 1L << 18;
 
     /// <summary>The cores operations may use.</summary>
     public static int Cores { get; } = Math.Max(1, Environment.ProcessorCount);
