@@ -10,7 +10,8 @@ namespace Lstm.Kernels.Tests;
 /// The host backend's GEMM at shapes that reach every edge of its blocking: sizes of 1, odd
 /// sizes, sizes that are not multiples of the register block (6 rows × 2 vectors of columns) or
 /// of the vector width, K larger than one K block (256), M larger than one packed A block, N
-/// larger than one packed B block, and products large enough to be split across cores.
+/// larger than one packed B block, and products large enough to be split across cores (batch 1 and
+/// 5 rows of the unpacked dot-product path among them).
 /// </summary>
 public class CpuGemmTests
 {
@@ -18,7 +19,7 @@ public class CpuGemmTests
     [
         (1, 1, 1), (1, 33, 1), (7, 1, 5), (2, 17, 9), (6, 32, 256), (5, 80, 20), (7, 33, 257),
         (13, 65, 300), (3, 19, 600), (260, 5, 3), (515, 3, 4), (2, 4100, 3),
-        (130, 250, 140), (40, 1000, 120),
+        (130, 250, 140), (40, 1000, 120), (1, 1030, 257), (5, 301, 130),
     ];
 
     public static IEnumerable<object[]> Types() => [["float32"], ["float64"]];

@@ -6,6 +6,13 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// "Device" memory of the host backend: a zeroed host array on the pinned object heap, so its
 /// address never moves while host code (and any native code it hands the memory to) works on it.
 /// </summary>
+/// <remarks>
+/// Large arrays (from <see cref="HostArrayPool{T}.MinLength"/> elements) go back to
+/// <see cref="HostArrayPool{T}"/> when the buffer is disposed, and the next buffer of the same
+/// length reuses one (cleared): a forward or backward pass allocates its per-call activations and
+/// scratch again and again at the same sizes, and each fresh large array would otherwise cost a
+/// page-faulting allocation and, soon, a full (generation 2) collection.
+/// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
 {
@@ -16,7 +23,7 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     {
         if (length < 0 || length > System.Array.MaxLength)
             throw new LstmException($"cpu device: cannot allocate {length} elements (one buffer holds at most {System.Array.MaxLength})");
-        Array = GC.AllocateArray<T>((int)length, pinned: true);
+        Array = HostArrayPool<T>.Rent((int)length);
     }
 
     /// <summary>The elements.</summary>
@@ -45,8 +52,12 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        // The array is managed memory: dropping it lets the collector reclaim it.
+        // The array is managed memory: dropping it lets the collector reclaim it, unless the pool
+        // keeps it for the next buffer of its length. Slices of a disposed buffer see no elements.
         if (disposing)
+        {
+            HostArrayPool<T>.Return(Array);
             Array = [];
+        }
     }
 }

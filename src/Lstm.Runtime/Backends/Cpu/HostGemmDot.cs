@@ -9,8 +9,9 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </summary>
 /// <remarks>
 /// A register block of 4 rows of A × 2 rows of B keeps 8 vector accumulators over K (4 + 2 loads
-/// per 8 FMAs), then reduces each across its lanes. Short edges reuse the block's first row or
-/// column (the duplicate results are not stored); K's tail past the last full vector is scalar.
+/// per 8 FMAs), then reduces each across its lanes; the last m mod 4 rows run one row of A against
+/// 4 rows of B (5 loads per 4 FMAs). A short edge of B reuses the block's first row
+/// (column of C); the duplicate results are not stored. K's tail past the last full vector is scalar.
 /// </remarks>
 internal static class HostGemmDot
 {
@@ -43,12 +44,13 @@ internal static class HostGemmDot
         where TS : ISimd<T, TV>
     {
         Span<T> sums = stackalloc T[Rows * Cols];
+        int fullRows = m / Rows * Rows;
         for (int n = n0; n < n1; n += Cols)
         {
             int cols = Math.Min(Cols, n1 - n);
             ref T b0 = ref Unsafe.Add(ref b, (nint)n * ldb);
             ref T b1 = ref cols > 1 ? ref Unsafe.Add(ref b0, ldb) : ref b0;
-            for (int r = 0; r < m; r += Rows)
+            for (int r = 0; r < fullRows; r += Rows)
             {
                 int rows = Math.Min(Rows, m - r);
                 ref T a0 = ref Unsafe.Add(ref a, (nint)r * lda);
@@ -72,6 +74,75 @@ internal static class HostGemmDot
                 }
             }
         }
+
+        // The last m mod 4 rows: one row of A against 4 rows of B at a time, so a short edge
+        // (batch 1 above all) costs no duplicate products.
+        for (int r = fullRows; r < m; r++)
+        {
+            ref T ar = ref Unsafe.Add(ref a, (nint)r * lda);
+            ref T cr = ref Unsafe.Add(ref c, (nint)r * ldc);
+            for (int n = n0; n < n1; n += RowCols)
+            {
+                int cols = Math.Min(RowCols, n1 - n);
+                ref T b0 = ref Unsafe.Add(ref b, (nint)n * ldb);
+                ref T b1 = ref cols > 1 ? ref Unsafe.Add(ref b0, ldb) : ref b0;
+                ref T b2 = ref cols > 2 ? ref Unsafe.Add(ref b0, 2 * ldb) : ref b0;
+                ref T b3 = ref cols > 3 ? ref Unsafe.Add(ref b0, 3 * ldb) : ref b0;
+                RowBlock<T, TV, TS>(k, ref ar, ref b0, ref b1, ref b2, ref b3, sums);
+                for (int j = 0; j < cols; j++)
+                {
+                    ref T dst = ref Unsafe.Add(ref cr, n + j);
+                    T acc = sums[j];
+                    dst = mode switch
+                    {
+                        HostGemm.Update.Overwrite => Scalar<T>.Mul(alpha, acc),
+                        HostGemm.Update.Accumulate => Scalar<T>.MulAdd(alpha, acc, dst),
+                        _ => Scalar<T>.MulAdd(alpha, acc, Scalar<T>.Mul(beta, dst)),
+                    };
+                }
+            }
+        }
+    }
+
+    /// <summary>Rows of B (columns of C) per block of a single row of A.</summary>
+    private const int RowCols = 4;
+
+    /// <summary>
+    /// The 1 × 4 dot products of row a with rows b0..b3 over k elements, summed in the same order
+    /// as <see cref="Block"/> (lanes, then their sum, then the scalar tail).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowBlock<T, TV, TS>(int k, ref T a, ref T b0, ref T b1, ref T b2, ref T b3, Span<T> sums)
+        where T : unmanaged
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        int w = TS.Count;
+        TV s0 = default, s1 = default, s2 = default, s3 = default;
+        int kk = 0;
+        for (; kk <= k - w; kk += w)
+        {
+            TV va = TS.Load(ref Unsafe.Add(ref a, kk));
+            s0 = TS.MulAdd(va, TS.Load(ref Unsafe.Add(ref b0, kk)), s0);
+            s1 = TS.MulAdd(va, TS.Load(ref Unsafe.Add(ref b1, kk)), s1);
+            s2 = TS.MulAdd(va, TS.Load(ref Unsafe.Add(ref b2, kk)), s2);
+            s3 = TS.MulAdd(va, TS.Load(ref Unsafe.Add(ref b3, kk)), s3);
+        }
+
+        T t0 = TS.Sum(s0), t1 = TS.Sum(s1), t2 = TS.Sum(s2), t3 = TS.Sum(s3);
+        for (; kk < k; kk++)
+        {
+            T y = Unsafe.Add(ref a, kk);
+            t0 = Scalar<T>.MulAdd(y, Unsafe.Add(ref b0, kk), t0);
+            t1 = Scalar<T>.MulAdd(y, Unsafe.Add(ref b1, kk), t1);
+            t2 = Scalar<T>.MulAdd(y, Unsafe.Add(ref b2, kk), t2);
+            t3 = Scalar<T>.MulAdd(y, Unsafe.Add(ref b3, kk), t3);
+        }
+
+        sums[0] = t0;
+        sums[1] = t1;
+        sums[2] = t2;
+        sums[3] = t3;
     }
 
     /// <summary>The 4 × 2 dot products of rows a0..a3 with rows b0, b1 over k elements.</summary>
