@@ -23,7 +23,7 @@ internal static class BenchCommand
 
         using var device = ComputeDevice.Open(options.Device);
         stdout.WriteLine($"bench on {device.Name} ({device.Info.Description}), float32, {Environment.ProcessorCount} threads, " +
-                         $"{options.Warmup} warm-up + median of {options.Repeats} repeats");
+                         $"{options.Warmup} warm-up (at least 1 s) + median of {options.Repeats} repeats");
         var records = new List<LstmBenchRecord>();
         bool header = true;
         foreach (var shape in shapes)
@@ -31,7 +31,7 @@ internal static class BenchCommand
             using var bench = new LstmBenchmark(device, shape);
             foreach (var mode in modes)
             {
-                var record = bench.Measure(mode, options.Warmup, options.Repeats);
+                var record = bench.Measure(mode, options.Warmup, options.Repeats, options.Warmup > 0 ? 1000 : 0);
                 records.Add(record);
 
                 // One row as soon as it is measured: the table grows while the slow shapes run.

@@ -36,7 +36,7 @@ public sealed class BenchOptions
     public int Repeats { get; set; } = 20;
 
     /// <summary>Untimed runs first.</summary>
-    [Option("warmup", Default = 3, HelpText = "Untimed runs per shape and mode before timing (they include the kernels' JIT).")]
+    [Option("warmup", Default = 3, HelpText = "Untimed runs per shape and mode before timing (they include the kernels' JIT); with N > 0, warm-up also lasts at least one second, so .NET's tiered JIT has optimized the host code before timing.")]
     public int Warmup { get; set; } = 3;
 
     /// <summary>Shapes instead of the defaults.</summary>

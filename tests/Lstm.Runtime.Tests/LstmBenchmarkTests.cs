@@ -63,6 +63,15 @@ public sealed class LstmBenchmarkTests
     }
 
     [Fact]
+    public void MedianMs_WarmsUpForAtLeastTheMinimumTime()
+    {
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        LstmBenchmark.MedianMs(() => { }, warmup: 1, repeats: 1, minWarmupMs: 60);
+        double elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        Assert.True(elapsed >= 60, $"one warm-up run with a 60 ms minimum and one repeat took {elapsed} ms");
+    }
+
+    [Fact]
     public void Measure_OnIlgpuCpu_RecordsTheShapeAndAPositiveTime()
     {
         using var device = ComputeDevice.Open("ilgpu-cpu");

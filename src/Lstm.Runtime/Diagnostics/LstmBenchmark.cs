@@ -230,9 +230,13 @@ public sealed class LstmBenchmark : IDisposable
     /// <param name="mode">Inference or training.</param>
     /// <param name="warmup">Untimed steps first (≥ 0).</param>
     /// <param name="repeats">Timed steps (≥ 1).</param>
-    public LstmBenchRecord Measure(LstmBenchMode mode, int warmup, int repeats)
+    /// <param name="minWarmupMs">
+    /// Keep warming up past <paramref name="warmup"/> steps until this much time has passed, so
+    /// .NET's tiered JIT has replaced the first, unoptimized code of short steps before timing.
+    /// </param>
+    public LstmBenchRecord Measure(LstmBenchMode mode, int warmup, int repeats, double minWarmupMs = 0)
     {
-        double ms = MedianMs(() => Step(mode), warmup, repeats);
+        double ms = MedianMs(() => Step(mode), warmup, repeats, minWarmupMs);
         return new LstmBenchRecord(PeerName, Device.Info.Description, Device.Name, Shape, mode, ms, repeats, Environment.ProcessorCount);
     }
 
@@ -244,14 +248,18 @@ public sealed class LstmBenchmark : IDisposable
     /// <param name="step">One step; it must finish its device work before returning.</param>
     /// <param name="warmup">Untimed runs (≥ 0).</param>
     /// <param name="repeats">Timed runs (≥ 1).</param>
-    public static double MedianMs(Action step, int warmup, int repeats)
+    /// <param name="minWarmupMs">Warm up past <paramref name="warmup"/> runs until this many milliseconds have passed (0: exactly <paramref name="warmup"/> runs).</param>
+    public static double MedianMs(Action step, int warmup, int repeats, double minWarmupMs = 0)
     {
         ArgumentNullException.ThrowIfNull(step);
         if (warmup < 0)
             throw new LstmException($"benchmark warm-up count {warmup}: must be 0 or more");
         if (repeats < 1)
             throw new LstmException($"benchmark repeats {repeats}: must be at least 1");
+        long warmupStart = Stopwatch.GetTimestamp();
         for (int i = 0; i < warmup; i++)
+            step();
+        while (Stopwatch.GetElapsedTime(warmupStart).TotalMilliseconds < minWarmupMs)
             step();
         var times = new double[repeats];
         for (int i = 0; i < repeats; i++)
