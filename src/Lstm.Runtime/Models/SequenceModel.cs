@@ -1,3 +1,4 @@
+using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Layers;
 using Lstm.Runtime.Tensors;
@@ -11,10 +12,8 @@ namespace Lstm.Runtime.Models;
 /// <c>self.fc(self.lstm(x)[0]).reshape(-1, O)</c>. State-dict names <c>lstm.*</c>, <c>fc.*</c>.
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
-public sealed class SequenceModel<T> : IDisposable where T : unmanaged
+public sealed class SequenceModel<T> : LstmLinearModel<T> where T : unmanaged
 {
-    private LSTMResult<T>? _lastForward;
-
     /// <summary>Creates the model with PyTorch's initialization drawn from <paramref name="seed"/>.</summary>
     /// <param name="device">Where it lives.</param>
     /// <param name="inputSize">I.</param>
@@ -23,85 +22,26 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged
     /// <param name="outputSize">O.</param>
     /// <param name="seed">Seed of the initialization.</param>
     public SequenceModel(ComputeDevice device, int inputSize, int hiddenSize, int numLayers, int outputSize, int seed = 0)
+        : base(device, inputSize, hiddenSize, numLayers, outputSize, seed)
     {
-        Lstm = new LSTM<T>(device, new LSTMOptions(inputSize, hiddenSize, numLayers, Bias: true, BatchFirst: true), seed);
-        Fc = new Linear<T>(device, hiddenSize, outputSize, seed + 1);
     }
 
-    /// <summary>The recurrent part.</summary>
-    public LSTM<T> Lstm { get; }
+    /// <summary>Every step's output: [B·T, H].</summary>
+    private protected override (BufferSlice<T> Input, int Rows) HeadInput(LSTMResult<T> result) =>
+        (result.Output.Data, result.Batch * result.Steps);
 
-    /// <summary>The per-step output layer.</summary>
-    public Linear<T> Fc { get; }
-
-    /// <summary>The device.</summary>
-    public ComputeDevice Device => Lstm.Device;
-
-    /// <summary>Every parameter with its state-dict name.</summary>
-    public IEnumerable<(string Name, Parameter<T> Parameter)> NamedParameters() =>
-        Lstm.Parameters().Select(p => ("lstm." + p.Name, p)).Concat(Fc.Parameters().Select(p => ("fc." + p.Name, p)));
-
-    /// <summary>y [B·T, O] from x [B, T, I]; with <paramref name="training"/>, keeps what <see cref="Backward"/> needs.</summary>
-    /// <param name="x">[B, T, I].</param>
-    /// <param name="training">True before a <see cref="Backward"/>.</param>
-    public Tensor<T> Forward(Tensor<T> x, bool training = false)
+    /// <summary>dy must be [B·T, O].</summary>
+    private protected override void CheckOutputGradient(Tensor<T> dy, int rows)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        _lastForward?.Dispose();
-        _lastForward = null;
-        var result = Lstm.Forward(x, training: training);
-        try
-        {
-            var y = Fc.Forward(result.Output.Data, result.Batch * result.Steps);
-            if (training)
-                _lastForward = result;
-            else
-                result.Dispose();
-            return y;
-        }
-        catch
-        {
-            result.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Back-propagates d loss / d y [B·T, O] through the last training forward, adding to every gradient.</summary>
-    /// <param name="dy">[B·T, O].</param>
-    public void Backward(Tensor<T> dy)
-    {
-        ArgumentNullException.ThrowIfNull(dy);
-        var forward = _lastForward ?? throw new InvalidOperationException("Backward needs a Forward with training: true before it");
-        int rows = forward.Batch * forward.Steps;
         if (!dy.HasShape(rows, Fc.OutFeatures))
             throw new LstmException($"sequence model: dy has shape {dy.ShapeString}, expected [{rows}, {Fc.OutFeatures}]");
-        _lastForward = null;
-        try
-        {
-            using var dOut = Fc.Backward(forward.Output.Data, dy, rows);
-            using var dOutput = Tensor<T>.Zeros(Device, forward.Batch, forward.Steps, Lstm.Options.HiddenSize);
-            Device.Ops<T>().Copy(dOut.Data, dOutput.Data);
-            using var grads = Lstm.Backward(forward, dOutput);
-        }
-        finally
-        {
-            forward.Dispose();
-        }
     }
 
-    /// <summary>Clears every gradient.</summary>
-    public void ZeroGrad()
+    /// <summary>The gradient enters through every step's output.</summary>
+    private protected override void BackwardLstm(LSTMResult<T> forward, Tensor<T> dHead)
     {
-        Lstm.ZeroGrad();
-        foreach (var p in Fc.Parameters())
-            p.ZeroGrad();
-    }
-
-    /// <inheritdoc/>
-    public void Dispose()
-    {
-        _lastForward?.Dispose();
-        Lstm.Dispose();
-        Fc.Dispose();
+        using var dOutput = Tensor<T>.Zeros(Device, forward.Batch, forward.Steps, Lstm.Options.HiddenSize);
+        Device.Ops<T>().Copy(dHead.Data, dOutput.Data);
+        using var grads = Lstm.Backward(forward, dOutput);
     }
 }
