@@ -829,14 +829,7 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     /// <summary>A new buffer [blocks, B, width] whose row b of each block is row perm[b] of the source's block.</summary>
     private static DeviceBuffer<T> Gather(IDeviceOps<T> ops, int width, int blocks, int[] perm, BufferSlice<T> source)
     {
-        int batch = perm.Length;
-        var index = new int[blocks * batch];
-        for (int j = 0; j < blocks; j++)
-        {
-            for (int r = 0; r < batch; r++)
-                index[j * batch + r] = j * batch + perm[r];
-        }
-
+        var index = BlockIndex(blocks, perm);
         var destination = ops.Allocate((long)index.Length * width);
         ops.GatherRows(width, index, source, destination.All);
         return destination;
@@ -851,15 +844,21 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
             return;
         }
 
-        int batch = plan.Inverse.Length;
+        ops.GatherRows(width, BlockIndex(blocks, plan.Inverse), sorted, destination);
+    }
+
+    /// <summary>The row index of a permutation applied to each of <paramref name="blocks"/> blocks of B rows.</summary>
+    private static int[] BlockIndex(int blocks, int[] perm)
+    {
+        int batch = perm.Length;
         var index = new int[blocks * batch];
         for (int j = 0; j < blocks; j++)
         {
             for (int r = 0; r < batch; r++)
-                index[j * batch + r] = j * batch + plan.Inverse[r];
+                index[j * batch + r] = j * batch + perm[r];
         }
 
-        ops.GatherRows(width, index, sorted, destination);
+        return index;
     }
 
     /// <summary>Runs one chunk of steps (inference) from a carried state; returns the chunk's output and the new state.</summary>
