@@ -25,6 +25,9 @@ public sealed class LSTMModel<T> : LstmLinearModel<T> where T : unmanaged
     {
     }
 
+    /// <inheritdoc/>
+    public override Models.SequenceOutput Output => Models.SequenceOutput.LastStep;
+
     /// <summary>The last step's output of the top layer, h_n[top]: [B, H].</summary>
     private protected override (BufferSlice<T> Input, int Rows) HeadInput(LSTMResult<T> result)
     {

@@ -10,7 +10,7 @@ namespace Lstm.Runtime.Layers;
 /// the linear layer reads and how its gradient flows back.
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
-public abstract class LstmLinearModel<T> : IDisposable where T : unmanaged
+public abstract class LstmLinearModel<T> : Models.ISequenceModel<T> where T : unmanaged
 {
     private LSTMResult<T>? _lastForward;
 
@@ -35,6 +35,22 @@ public abstract class LstmLinearModel<T> : IDisposable where T : unmanaged
 
     /// <summary>The device.</summary>
     public ComputeDevice Device => Lstm.Device;
+
+    /// <inheritdoc/>
+    public Models.SequenceInput Input => Models.SequenceInput.Values;
+
+    /// <inheritdoc/>
+    public abstract Models.SequenceOutput Output { get; }
+
+    /// <inheritdoc/>
+    public int OutputSize => Fc.OutFeatures;
+
+    /// <inheritdoc/>
+    public ulong DropoutSeed
+    {
+        get => Lstm.DropoutSeed;
+        set => Lstm.DropoutSeed = value;
+    }
 
     /// <summary>Every parameter with its full state-dict name (<c>lstm.weight_ih_l0</c>, ..., <c>fc.bias</c>).</summary>
     public IEnumerable<(string Name, Parameter<T> Parameter)> NamedParameters() =>

@@ -11,7 +11,7 @@ namespace Lstm.Runtime.Models;
 /// [B·T, V] (row b·T + t). State-dict names <c>embedding.weight</c>, <c>lstm.*</c>, <c>fc.*</c>.
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
-public sealed class CharLanguageModel<T> : IDisposable where T : unmanaged
+public sealed class CharLanguageModel<T> : ISequenceModel<T> where T : unmanaged
 {
     private LSTMResult<T>? _lastForward;
     private Tensor<T>? _lastTokens;
@@ -44,6 +44,22 @@ public sealed class CharLanguageModel<T> : IDisposable where T : unmanaged
 
     /// <summary>The device.</summary>
     public ComputeDevice Device => Lstm.Device;
+
+    /// <inheritdoc/>
+    public SequenceInput Input => SequenceInput.Tokens;
+
+    /// <inheritdoc/>
+    public SequenceOutput Output => SequenceOutput.EveryStep;
+
+    /// <inheritdoc/>
+    public int OutputSize => VocabSize;
+
+    /// <inheritdoc/>
+    public ulong DropoutSeed
+    {
+        get => Lstm.DropoutSeed;
+        set => Lstm.DropoutSeed = value;
+    }
 
     /// <summary>Every parameter with its state-dict name.</summary>
     public IEnumerable<(string Name, Parameter<T> Parameter)> NamedParameters() =>

@@ -26,6 +26,9 @@ public sealed class SequenceModel<T> : LstmLinearModel<T> where T : unmanaged
     {
     }
 
+    /// <inheritdoc/>
+    public override SequenceOutput Output => SequenceOutput.EveryStep;
+
     /// <summary>Every step's output: [B·T, H].</summary>
     private protected override (BufferSlice<T> Input, int Rows) HeadInput(LSTMResult<T> result) =>
         (result.Output.Data, result.Batch * result.Steps);
