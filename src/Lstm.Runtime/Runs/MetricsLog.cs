@@ -7,7 +7,7 @@ namespace Lstm.Runtime.Runs;
 
 /// <summary>One training step as a run folder's <c>metrics.jsonl</c> records it (one JSON object per line).</summary>
 /// <param name="Step">Steps done (1 for the first).</param>
-/// <param name="Epoch">Epochs of the training set completed before this step's batch.</param>
+/// <param name="Epoch">The epoch (0-based) of the training set this step's batch came from.</param>
 /// <param name="TrainLoss">The step's training loss.</param>
 /// <param name="ValLoss">Validation loss, on the steps where it was computed; else null (and absent from the line).</param>
 /// <param name="Lr">The learning rate the step used.</param>

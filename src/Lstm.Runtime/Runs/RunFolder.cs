@@ -30,6 +30,16 @@ public sealed class RunFolder
     /// <summary>The best checkpoint's folder (lowest validation loss).</summary>
     public const string BestCheckpoint = "best";
 
+    /// <summary>
+    /// The trained model's folder: its <c>config.json</c> and data files (statistics, vocabulary),
+    /// which every checkpoint copies, and once training ends the chosen weights
+    /// (<c>model.safetensors</c>: the best checkpoint's, else the last).
+    /// </summary>
+    public const string ModelDirectory = "model";
+
+    /// <summary>The weights' file name in the model and checkpoint folders.</summary>
+    public const string WeightsFile = "model.safetensors";
+
     private RunFolder(string path) => Path = path;
 
     /// <summary>The folder.</summary>
@@ -75,13 +85,14 @@ public sealed class RunFolder
 
     /// <summary>Opens an existing run's folder (it must hold a <c>config.json</c>).</summary>
     /// <param name="path">The folder.</param>
-    public static RunFolder Open(string path)
+    /// <param name="option">The option that named it, for messages.</param>
+    public static RunFolder Open(string path, string option = "--run")
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!Directory.Exists(path))
-            throw new LstmException($"--run {path}: no such folder");
+            throw new LstmException($"{option} {path}: no such folder");
         if (!File.Exists(System.IO.Path.Combine(path, ConfigFile)))
-            throw new LstmException($"--run {path}: not a run folder (no {ConfigFile})");
+            throw new LstmException($"{option} {path}: not a run folder (no {ConfigFile})");
         return new RunFolder(path);
     }
 
@@ -89,16 +100,19 @@ public sealed class RunFolder
     /// <param name="name">Its name.</param>
     public string this[string name] => System.IO.Path.Combine(Path, name);
 
-    /// <summary>The checkpoint to use a trained model from: <c>best/</c> if present, else <c>last/</c>.</summary>
-    public string ModelCheckpoint()
+    /// <summary>
+    /// The folder to use the trained model from: <c>model/</c> once training has ended, else the
+    /// <c>best/</c> checkpoint, else <c>last/</c>.
+    /// </summary>
+    public string TrainedModel()
     {
-        foreach (var name in new[] { BestCheckpoint, LastCheckpoint })
+        foreach (var name in new[] { ModelDirectory, BestCheckpoint, LastCheckpoint })
         {
-            if (Directory.Exists(this[name]))
+            if (File.Exists(System.IO.Path.Combine(this[name], WeightsFile)))
                 return this[name];
         }
 
-        throw new LstmException($"{Path}: no checkpoint ({BestCheckpoint}/ or {LastCheckpoint}/): the run saved none yet");
+        throw new LstmException($"{Path}: no trained weights yet ({ModelDirectory}/, {BestCheckpoint}/ and {LastCheckpoint}/ hold no {WeightsFile})");
     }
 
     /// <summary>Writes a text file of the run atomically.</summary>
