@@ -111,7 +111,6 @@ internal abstract class ProgressDisplay
                     _task = ctx.AddTask("training", maxValue: TotalSteps);
                     _task.Value = _firstStep;
                     loop();
-                    _task.Value = TotalSteps;
                 });
 
         protected override bool Show(StepMetrics m, double meanLoss, double stepsPerSecond, TimeSpan eta)
