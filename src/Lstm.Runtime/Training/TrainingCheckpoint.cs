@@ -82,7 +82,7 @@ public static class TrainingCheckpoint
         try
         {
             Directory.CreateDirectory(parent);
-            RemoveStale(parent, name, full);
+            RemoveStale(parent, name);
             Directory.CreateDirectory(temp);
             fill(temp);
             bool replacing = Directory.Exists(full);
@@ -99,8 +99,9 @@ public static class TrainingCheckpoint
                 throw;
             }
 
-            if (replacing)
-                Directory.Delete(old, recursive: true);
+            // NAME is complete again: what earlier crashes left aside is no longer needed.
+            foreach (var d in new DirectoryInfo(parent).GetDirectories($".{name}.old-*"))
+                TryDelete(d.FullName);
         }
         catch (Exception e)
         {
@@ -188,16 +189,11 @@ public static class TrainingCheckpoint
         return (full, parent, name);
     }
 
-    /// <summary>Deletes what earlier failed writes of NAME left: temporary directories, and old ones once NAME is complete again.</summary>
-    private static void RemoveStale(string parent, string name, string full)
+    /// <summary>Deletes the temporary directories that earlier interrupted writes of NAME left.</summary>
+    private static void RemoveStale(string parent, string name)
     {
         foreach (var d in new DirectoryInfo(parent).GetDirectories($".{name}.tmp-*"))
             TryDelete(d.FullName);
-        if (File.Exists(Path.Combine(full, StateFile)))
-        {
-            foreach (var d in new DirectoryInfo(parent).GetDirectories($".{name}.old-*"))
-                TryDelete(d.FullName);
-        }
     }
 
     private static void TryDelete(string directory)
