@@ -228,6 +228,57 @@ public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(expectedStop, resumed.Run().Steps);
     }
 
+    [Fact]
+    public void EarlyStopping_ResumedBeforeTheStop_StopsAtTheSameStepAndRestoresTheSameBestWeights()
+    {
+        var dev = TestDevices.Get("cpu");
+        var train = new AddingTask(8, 200, seed: 1);
+        var valid = new NoiseTargets(new AddingTask(8, 40, seed: 2), seed: 3);
+        var options = new TrainerOptions
+        {
+            Steps = 300, BatchSize = 16, Optimizer = OptimizerKind.Adam, LearningRate = 5e-2, ValidateEvery = 2, Patience = 3,
+            RestoreBest = true, Loss = LossKind.Mse, Seed = 4,
+        };
+        TrainerResult whole;
+        int[][] wholeWeights;
+        using (var model = new LSTMModel<float>(dev, 2, 8, 1, 1, seed: 5))
+        using (var trainer = new Trainer<float>(model, train, valid, options with { CheckpointDirectory = Path.Combine(_root, "whole") }))
+        {
+            whole = trainer.Run();
+            wholeWeights = Bits(model);
+        }
+
+        Assert.True(whole.StoppedEarly);
+        Assert.True(whole.Steps > whole.BestStep + 2, "the run must stop some validations after its best");
+        var split = options with { CheckpointDirectory = Path.Combine(_root, "split") };
+        using (var model = new LSTMModel<float>(dev, 2, 8, 1, 1, seed: 5))
+        using (var trainer = new Trainer<float>(model, train, valid, split))
+            trainer.Run(untilStep: whole.BestStep + 2);
+        using (var model = new LSTMModel<float>(dev, 2, 8, 1, 1, seed: 6))
+        using (var trainer = new Trainer<float>(model, train, valid, split))
+        {
+            trainer.Resume(Path.Combine(split.CheckpointDirectory!, "last"));
+            var result = trainer.Run();
+            Assert.Equal(whole.Steps, result.Steps);
+            Assert.Equal(whole.BestStep, result.BestStep);
+            Assert.Equal(whole.BestValidationLoss, result.BestValidationLoss);
+            Assert.Equal(wholeWeights, Bits(model));
+        }
+    }
+
+    [Fact]
+    public void Epochs_SetTheStepsFromFullBatchesPerEpoch()
+    {
+        var dev = TestDevices.Get("cpu");
+        using var model = new LSTMModel<float>(dev, 2, 4, 1, 1, seed: 1);
+        var recorder = new Recorder();
+        // 23 samples in batches of 5: 4 full batches per epoch, the last 3 samples dropped.
+        using var trainer = new Trainer<float>(model, new AddingTask(4, 23, seed: 1), null, new TrainerOptions { Epochs = 3, BatchSize = 5 }) { Progress = recorder };
+        Assert.Equal(12, trainer.TotalSteps);
+        Assert.Equal(12, trainer.Run().Steps);
+        Assert.Equal([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2], recorder.Steps.Select(s => s.Epoch));
+    }
+
     private (Trainer<float> Trainer, LSTMModel<float> Model, TrainerOptions Options) SmallTrainer(string name, params string[] extraFiles)
     {
         var dev = TestDevices.Get("cpu");

@@ -136,6 +136,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     /// </summary>
     /// <param name="untilStep">Stop after this many steps in total (null: <see cref="TotalSteps"/>).</param>
     /// <param name="cancellationToken">Checked before each step; a cancelled run returns after writing <c>last/</c>.</param>
+    /// <remarks>With <see cref="TrainerOptions.RestoreBest"/>, the best weights are copied back only when training has ended (all steps done or stopped early).</remarks>
     public TrainerResult Run(long? untilStep = null, CancellationToken cancellationToken = default)
     {
         long end = Math.Min(untilStep ?? TotalSteps, TotalSteps);
@@ -167,7 +168,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
 
         if (Options.CheckpointDirectory is not null && !checkpointed && Step > first)
             SaveCheckpoint(LastDirectory!);
-        if (Options.RestoreBest && _bestWeights is not null)
+        if (Options.RestoreBest && _bestWeights is not null && (StoppedEarly || Step == TotalSteps))
             RestoreBestWeights();
         return new TrainerResult(Step, StoppedEarly, BestValidationLoss, BestStep, clock.Elapsed);
     }
@@ -236,8 +237,9 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
 
     /// <summary>
     /// Continues from a checkpoint: restores the weights, the optimizer's state, the data
-    /// position, the step, the early-stopping state and the best weights (from <c>best/</c> beside
-    /// it, when present), so that the following steps are those of an uninterrupted run.
+    /// position, the step, the early-stopping state and, with <see cref="TrainerOptions.RestoreBest"/>,
+    /// the best weights (from <c>best/</c> beside it, when it holds the best step), so that the
+    /// following steps are those of an uninterrupted run.
     /// </summary>
     /// <param name="checkpointDirectory">A checkpoint directory (e.g. <c>runs/x/last</c>; see <see cref="TrainingCheckpoint.Locate"/>).</param>
     /// <exception cref="LstmException">The checkpoint is missing, incomplete, or from a run with another seed, batch size, training set, element type or optimizer.</exception>
@@ -265,10 +267,11 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
         _lastTrainLoss = state.TrainLoss;
         _lastValidationLoss = state.ValidationLoss;
         _bestWeights = null;
-        if (Options.RestoreBest && BestValidationLoss is not null && Options.CheckpointDirectory is not null)
+        if (Options.RestoreBest && BestValidationLoss is not null && Path.GetDirectoryName(dir) is { } root)
         {
-            string best = Path.Combine(Options.CheckpointDirectory, TrainingCheckpoint.BestName);
-            if (File.Exists(Path.Combine(best, TrainingCheckpoint.ModelFile)))
+            // The best weights so far are in best/ beside the checkpoint, when it is the best step's.
+            string best = Path.Combine(root, TrainingCheckpoint.BestName);
+            if (File.Exists(Path.Combine(best, TrainingCheckpoint.StateFile)) && TrainingCheckpoint.ReadState(best).Step == BestStep)
             {
                 var file = SafeTensorsFile.Read(Path.Combine(best, TrainingCheckpoint.ModelFile));
                 _bestWeights = _parameters.Select(p => ToT(file.GetWithShape(p.Name, p.Parameter.Shape.ToArray()))).ToArray();
