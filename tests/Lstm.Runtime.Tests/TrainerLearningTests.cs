@@ -42,6 +42,7 @@ public class TrainerLearningTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         var result = trainer.Run();
         output.WriteLine($"{result.Steps} steps in {clock.Elapsed.TotalSeconds:F1} s; best validation MSE {result.BestValidationLoss:F5} at step {result.BestStep} (answering 0.5 scores {1.0 / 24:F4})");
+        // Seeds 3/4, 7, 8 and 9 all broke through by step 400 and ended near 5e-4.
         Assert.True(result.BestValidationLoss < 0.01, $"best validation MSE {result.BestValidationLoss} is not below 0.01");
     }
 
@@ -63,8 +64,9 @@ public class TrainerLearningTests(ITestOutputHelper output)
         var result = trainer.Run();
         double baseline = 10 * Math.Log(8) / (T + 20);
         output.WriteLine($"{result.Steps} steps in {clock.Elapsed.TotalSeconds:F1} s; best validation cross-entropy {result.BestValidationLoss:F4} at step {result.BestStep} (memoryless baseline {baseline:F4})");
-        // A model that only learns the symbol frequencies plateaus at the baseline; this one must recall symbols.
-        Assert.True(result.BestValidationLoss < 0.95 * baseline, $"best validation cross-entropy {result.BestValidationLoss} is not below 0.95 × the memoryless baseline {baseline}");
+        // A model that only learns the symbol frequencies plateaus at the baseline (here for ~1000 steps);
+        // past it the model recalls symbols. Seeds 4, 7 and 8 ended at 0.4455, 0.4368 and 0.4163 (0.80–0.86 × baseline).
+        Assert.True(result.BestValidationLoss < 0.9 * baseline, $"best validation cross-entropy {result.BestValidationLoss} is not below 0.9 × the memoryless baseline {baseline}");
     }
 
     [Fact]
