@@ -256,6 +256,8 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
             throw new LstmException($"{where}: the checkpoint's optimizer is {state.Optimizer}, this trainer's is {Optimizer.Kind}");
         if (state.Step < 0 || state.BestStep < 0 || state.ValidationsWithoutImprovement < 0)
             throw new LstmException($"{where}: step {state.Step}, best step {state.BestStep} or the early-stopping counter {state.ValidationsWithoutImprovement} is negative");
+        if (state.NextDropoutSeed != DropoutSeedFor(state.Seed, state.Step + 1))
+            throw new LstmException($"{where}: next_dropout_seed {state.NextDropoutSeed} is not the one this trainer derives for step {state.Step + 1} of seed {state.Seed}; the run would not continue exactly");
         StateDict.Load(_parameters, SafeTensorsFile.Read(Path.Combine(dir, TrainingCheckpoint.ModelFile)));
         Optimizer.LoadState(Path.Combine(dir, TrainingCheckpoint.OptimizerFile));
         _loader.Restore(state.TrainPosition);
