@@ -61,14 +61,15 @@ public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
         MinLearningRate = 1e-3, ClipNorm = 0.05, ValidateEvery = 4, Patience = 10, CheckpointDirectory = checkpoints, Loss = LossKind.Mse, Seed = 11,
     };
 
-    public static IEnumerable<object[]> ResumeDevices() => [["cpu"], ["ilgpu-cpu"]];
+    /// <summary>cpu, ilgpu-cpu and every GPU present (all but cpu at a tiny size).</summary>
+    public static IEnumerable<object[]> ResumeDevices() => TestDevices.Names();
 
     [Theory]
     [MemberData(nameof(ResumeDevices))]
     public void Resume_ContinuesBitwiseAsAnUninterruptedRun_AdamScheduleClippingDropout(string device)
     {
         var dev = TestDevices.Get(device);
-        bool tiny = device == "ilgpu-cpu";
+        bool tiny = device != "cpu";
         int steps = tiny ? 4 : 12, hidden = tiny ? 4 : 16;
         // 100 samples in batches of 8: 12 per epoch, so 16 steps cross into a reshuffled second epoch.
         var train = new AddingTask(steps, tiny ? 20 : 100, seed: 1);
