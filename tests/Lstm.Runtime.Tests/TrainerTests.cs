@@ -76,7 +76,7 @@ public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
         var valid = new AddingTask(steps, 12, seed: 2);
         var options = ResumeOptions(Path.Combine(_root, "run")) with { Steps = tiny ? 6 : 16, ValidateEvery = tiny ? 2 : 4, BatchSize = tiny ? 4 : 8 };
         int half = options.Steps / 2;
-        DropoutLstmModel<float> NewModel(int seed) => new(dev, 2, hidden, numLayers: 2, outputSize: 1, dropout: 0.3, seed);
+        SequenceNetwork<float> NewModel(int seed) => new(dev, new ModelConfig(ModelKind.SequenceToOne, CellKind.Lstm, InputSize: 2, HiddenSize: hidden, OutputSize: 1, NumLayers: 2, Dropout: 0.3), seed);
 
         // Dropout is live: two steps' seeds give two different outputs.
         using (var probe = NewModel(5))
