@@ -1,7 +1,5 @@
-using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Layers;
-using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Models;
 
@@ -10,6 +8,7 @@ namespace Lstm.Runtime.Models;
 /// step, x [B, T, I] → y [B·T, O] (row b·T + t is step t of sample b), as the PyTorch module
 /// <c>self.lstm = nn.LSTM(I, H, L, batch_first=True); self.fc = nn.Linear(H, O)</c> returning
 /// <c>self.fc(self.lstm(x)[0]).reshape(-1, O)</c>. State-dict names <c>lstm.*</c>, <c>fc.*</c>.
+/// A <see cref="SequenceNetwork{T}"/> of kind sequence-to-sequence with cell lstm.
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
 public sealed class SequenceModel<T> : LstmLinearModel<T> where T : unmanaged
@@ -22,29 +21,7 @@ public sealed class SequenceModel<T> : LstmLinearModel<T> where T : unmanaged
     /// <param name="outputSize">O.</param>
     /// <param name="seed">Seed of the initialization.</param>
     public SequenceModel(ComputeDevice device, int inputSize, int hiddenSize, int numLayers, int outputSize, int seed = 0)
-        : base(device, inputSize, hiddenSize, numLayers, outputSize, seed)
+        : base(device, ModelKind.SequenceToSequence, inputSize, hiddenSize, numLayers, outputSize, seed)
     {
-    }
-
-    /// <inheritdoc/>
-    public override SequenceOutput Output => SequenceOutput.EveryStep;
-
-    /// <summary>Every step's output: [B·T, H].</summary>
-    private protected override (BufferSlice<T> Input, int Rows) HeadInput(LSTMResult<T> result) =>
-        (result.Output.Data, result.Batch * result.Steps);
-
-    /// <summary>dy must be [B·T, O].</summary>
-    private protected override void CheckOutputGradient(Tensor<T> dy, int rows)
-    {
-        if (!dy.HasShape(rows, Fc.OutFeatures))
-            throw new LstmException($"sequence model: dy has shape {dy.ShapeString}, expected [{rows}, {Fc.OutFeatures}]");
-    }
-
-    /// <summary>The gradient enters through every step's output.</summary>
-    private protected override void BackwardLstm(LSTMResult<T> forward, Tensor<T> dHead)
-    {
-        using var dOutput = Tensor<T>.Zeros(Device, forward.Batch, forward.Steps, Lstm.Options.HiddenSize);
-        Device.Ops<T>().Copy(dHead.Data, dOutput.Data);
-        using var grads = Lstm.Backward(forward, dOutput);
     }
 }

@@ -1,0 +1,394 @@
+using System.Diagnostics;
+using System.Globalization;
+using Lstm.Runtime.Checkpoints;
+using Lstm.Runtime.Data;
+using Lstm.Runtime.IO;
+using Lstm.Runtime.Models;
+using Lstm.Runtime.Tensors;
+
+namespace Lstm.Runtime.Training;
+
+/// <summary>
+/// Trains an <see cref="ISequenceModel{T}"/> on an <see cref="ISequenceDataset"/>: per step one
+/// batch from a <see cref="DataLoader"/>, a dropout seed from (seed, step), forward, loss,
+/// backward, global-norm clipping, the scheduled learning rate and one optimizer update; then,
+/// as <see cref="TrainerOptions"/> says, validation over the whole validation set, early stopping
+/// and checkpoints (<c>last/</c>, <c>best/</c>; see <see cref="TrainingCheckpoint"/>).
+/// <see cref="Resume"/> continues from a checkpoint so that every later step's loss and the final
+/// weights equal bit for bit those of a run that was never interrupted (on the same device).
+/// </summary>
+/// <remarks>
+/// Dimension letters: B batch, T steps, I input features, O outputs per row.
+/// A batch becomes the model's input x [B, T, I] (values) or tokens [B, T] (class ids, I = 1),
+/// and the loss's target: for MSE, rows of y [B, O] (last step) or [B·T, O] (every step, row
+/// b·T + t); for cross-entropy, one class id per output row, [B] or [B·T].
+/// </remarks>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class Trainer<T> : IDisposable where T : unmanaged
+{
+    private readonly ISequenceModel<T> _model;
+    private readonly (string Name, Parameter<T> Parameter)[] _parameters;
+    private readonly ISequenceDataset _train;
+    private readonly ISequenceDataset? _validation;
+    private readonly DataLoader _loader;
+    private T[][]? _bestWeights;
+    private double? _lastTrainLoss;
+    private double? _lastValidationLoss;
+
+    /// <summary>Creates the trainer at step 0 (or call <see cref="Resume"/> to continue a checkpoint).</summary>
+    /// <param name="model">The model to train (not disposed by the trainer).</param>
+    /// <param name="train">The training samples.</param>
+    /// <param name="validation">The validation samples, or null for none (no validation, no early stopping, no <c>best/</c>).</param>
+    /// <param name="options">The settings.</param>
+    public Trainer(ISequenceModel<T> model, ISequenceDataset train, ISequenceDataset? validation, TrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _model = model;
+        _train = train;
+        _validation = validation;
+        Options = options;
+        CheckDataset("training", train, model, options.Loss);
+        if (validation is not null)
+        {
+            CheckDataset("validation", validation, model, options.Loss);
+            if (validation.Steps != train.Steps || validation.InputSize != train.InputSize || validation.TargetLength != train.TargetLength)
+                throw new LstmException($"trainer: validation samples (T={validation.Steps}, I={validation.InputSize}, target {validation.TargetLength}) differ from training samples (T={train.Steps}, I={train.InputSize}, target {train.TargetLength})");
+        }
+
+        if (options.Patience > 0 && validation is null)
+            throw new LstmException($"trainer: early stopping (patience {options.Patience}) needs a validation set");
+        if (options.BatchSize > train.Count)
+            throw new LstmException($"trainer: batch size {options.BatchSize} exceeds the {train.Count} training samples");
+        foreach (string file in options.ExtraFiles)
+        {
+            if (!File.Exists(file))
+                throw new LstmException($"trainer: extra file '{file}' does not exist");
+        }
+
+        _parameters = model.NamedParameters().ToArray();
+        _loader = new DataLoader(train, options.BatchSize, options.Seed, options.Shuffle);
+        TotalSteps = options.Epochs > 0 ? (long)options.Epochs * _loader.BatchesPerEpoch : options.Steps;
+        Schedule = options.CreateSchedule(TotalSteps);
+        Optimizer = options.CreateOptimizer(_parameters);
+    }
+
+    /// <summary>The settings.</summary>
+    public TrainerOptions Options { get; }
+
+    /// <summary>The model.</summary>
+    public ISequenceModel<T> Model => _model;
+
+    /// <summary>The optimizer (its state is part of every checkpoint).</summary>
+    public Optimizer<T> Optimizer { get; }
+
+    /// <summary>The learning-rate schedule.</summary>
+    public LearningRateSchedule Schedule { get; }
+
+    /// <summary>Steps the run is set to do (<see cref="TrainerOptions.Steps"/>, or epochs × full batches per epoch).</summary>
+    public long TotalSteps { get; }
+
+    /// <summary>Steps done.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Where the training loader's next batch starts.</summary>
+    public DataPosition Position => _loader.Position;
+
+    /// <summary>The best validation loss so far, or null.</summary>
+    public double? BestValidationLoss { get; private set; }
+
+    /// <summary>The step of <see cref="BestValidationLoss"/> (0 when none).</summary>
+    public long BestStep { get; private set; }
+
+    /// <summary>Validations since the best one (early stopping stops when it reaches the patience).</summary>
+    public int ValidationsWithoutImprovement { get; private set; }
+
+    /// <summary>Whether early stopping has ended training.</summary>
+    public bool StoppedEarly { get; private set; }
+
+    /// <summary>Called after every step.</summary>
+    public IProgress<TrainerProgress>? Progress { get; set; }
+
+    /// <summary>Called with each file name as a checkpoint writes it into its temporary directory (tests inject failures here).</summary>
+    internal Action<string>? CheckpointFault { get; set; }
+
+    /// <summary>The dropout seed of step <paramref name="step"/> (1-based) of a run seeded with <paramref name="seed"/> (SplitMix64 of both).</summary>
+    /// <param name="seed">The run's seed.</param>
+    /// <param name="step">The step.</param>
+    public static ulong DropoutSeedFor(int seed, long step)
+    {
+        unchecked
+        {
+            ulong z = ((ulong)(uint)seed << 32) ^ (ulong)step ^ 0xD1B54A32D192ED03UL;
+            z += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+    }
+
+    /// <summary>
+    /// Trains until <see cref="TotalSteps"/> (or <paramref name="untilStep"/>, if smaller) steps are
+    /// done or early stopping ends it; validates, reports and writes checkpoints along the way,
+    /// and <c>last/</c> when it returns (with a checkpoint directory).
+    /// </summary>
+    /// <param name="untilStep">Stop after this many steps in total (null: <see cref="TotalSteps"/>).</param>
+    /// <param name="cancellationToken">Checked before each step; a cancelled run returns after writing <c>last/</c>.</param>
+    /// <remarks>With <see cref="TrainerOptions.RestoreBest"/>, the best weights are copied back only when training has ended (all steps done or stopped early).</remarks>
+    public TrainerResult Run(long? untilStep = null, CancellationToken cancellationToken = default)
+    {
+        long end = Math.Min(untilStep ?? TotalSteps, TotalSteps);
+        var clock = Stopwatch.StartNew();
+        long first = Step;
+        bool checkpointed = false;
+        while (Step < end && !StoppedEarly && !cancellationToken.IsCancellationRequested)
+        {
+            var (loss, lr, norm, epoch) = TrainStep();
+            double? validation = null;
+            bool lastStep = Step == TotalSteps;
+            if (_validation is not null && ((Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0) || lastStep))
+            {
+                validation = Validate();
+                _lastValidationLoss = validation;
+                Observe(validation.Value);
+            }
+
+            checkpointed = false;
+            if (Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0)
+            {
+                SaveCheckpoint(LastDirectory!);
+                checkpointed = true;
+            }
+
+            double seconds = clock.Elapsed.TotalSeconds;
+            Progress?.Report(new TrainerProgress(Step, epoch, loss, lr, norm, validation, clock.Elapsed, seconds > 0 ? (Step - first) / seconds : 0));
+        }
+
+        if (Options.CheckpointDirectory is not null && !checkpointed && Step > first)
+            SaveCheckpoint(LastDirectory!);
+        if (Options.RestoreBest && _bestWeights is not null && (StoppedEarly || Step == TotalSteps))
+            RestoreBestWeights();
+        return new TrainerResult(Step, StoppedEarly, BestValidationLoss, BestStep, clock.Elapsed);
+    }
+
+    /// <summary>The mean loss over the whole validation set, in index order, without dropout (the last batch may be smaller).</summary>
+    /// <exception cref="LstmException">The trainer has no validation set.</exception>
+    public double Validate()
+    {
+        var data = _validation ?? throw new LstmException("trainer: no validation set to validate on");
+        int batch = Math.Min(Options.ValidationBatchSize > 0 ? Options.ValidationBatchSize : Options.BatchSize, data.Count);
+        double sum = 0;
+        for (int start = 0; start < data.Count; start += batch)
+        {
+            int b = Math.Min(batch, data.Count - start);
+            var indices = Enumerable.Range(start, b).ToArray();
+            var (x, y) = Load(data, indices);
+            var (loss, grad) = Forward(x, y, b, training: false);
+            grad.Dispose();
+            sum += loss * b;
+        }
+
+        return sum / data.Count;
+    }
+
+    /// <summary>
+    /// Writes a checkpoint of the current state (weights, optimizer, <c>trainer.json</c>, extra
+    /// files) to <paramref name="directory"/>, atomically (<see cref="TrainingCheckpoint.WriteAtomic"/>).
+    /// </summary>
+    /// <param name="directory">The checkpoint directory (replaced whole).</param>
+    public void SaveCheckpoint(string directory)
+    {
+        var state = new TrainerState(
+            1, Step, TotalSteps, Num<T>.DTypeName, Options.Seed, Options.BatchSize, _train.Count, _loader.Position,
+            DropoutSeedFor(Options.Seed, Step + 1), BestValidationLoss, BestStep, ValidationsWithoutImprovement, StoppedEarly,
+            Optimizer.Kind, Optimizer.LearningRate, _lastTrainLoss, _lastValidationLoss,
+            Options.ExtraFiles.Select(Path.GetFileName).ToArray()!);
+        var weights = new SafeTensorsFile(
+            _parameters.Select(p => StateDict.ToSafeTensor(p.Name, p.Parameter.Value)).ToList(),
+            new Dictionary<string, string>(StringComparer.Ordinal) { ["step"] = Step.ToString(CultureInfo.InvariantCulture) });
+        var optimizer = Optimizer.StateToFile();
+        TrainingCheckpoint.WriteAtomic(directory, dir =>
+        {
+            weights.Write(Path.Combine(dir, TrainingCheckpoint.ModelFile));
+            CheckpointFault?.Invoke(TrainingCheckpoint.ModelFile);
+            optimizer.Write(Path.Combine(dir, TrainingCheckpoint.OptimizerFile));
+            CheckpointFault?.Invoke(TrainingCheckpoint.OptimizerFile);
+            foreach (string file in Options.ExtraFiles)
+            {
+                string name = Path.GetFileName(file);
+                try
+                {
+                    File.Copy(file, Path.Combine(dir, name));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new LstmException($"extra file '{file}' could not be copied: {e.Message}", e);
+                }
+
+                CheckpointFault?.Invoke(name);
+            }
+
+            TrainingCheckpoint.WriteState(Path.Combine(dir, TrainingCheckpoint.StateFile), state);
+            CheckpointFault?.Invoke(TrainingCheckpoint.StateFile);
+        });
+    }
+
+    /// <summary>
+    /// Continues from a checkpoint: restores the weights, the optimizer's state, the data
+    /// position, the step, the early-stopping state and, with <see cref="TrainerOptions.RestoreBest"/>,
+    /// the best weights (from <c>best/</c> beside it, when it holds the best step), so that the
+    /// following steps are those of an uninterrupted run.
+    /// </summary>
+    /// <param name="checkpointDirectory">A checkpoint directory (e.g. <c>runs/x/last</c>; see <see cref="TrainingCheckpoint.Locate"/>).</param>
+    /// <exception cref="LstmException">The checkpoint is missing, incomplete, or from a run with another seed, batch size, training set, element type or optimizer.</exception>
+    public void Resume(string checkpointDirectory)
+    {
+        string dir = TrainingCheckpoint.Locate(checkpointDirectory);
+        var state = TrainingCheckpoint.ReadState(dir);
+        string where = Path.Combine(dir, TrainingCheckpoint.StateFile);
+        if (state.DType != Num<T>.DTypeName)
+            throw new LstmException($"{where}: the checkpoint holds {state.DType}, the model is {Num<T>.DTypeName}");
+        if (state.Seed != Options.Seed || state.BatchSize != Options.BatchSize || state.TrainSamples != _train.Count)
+            throw new LstmException($"{where}: the checkpoint's run had seed {state.Seed}, batch size {state.BatchSize} and {state.TrainSamples} training samples; this trainer has {Options.Seed}, {Options.BatchSize} and {_train.Count}");
+        if (state.Optimizer != Optimizer.Kind)
+            throw new LstmException($"{where}: the checkpoint's optimizer is {state.Optimizer}, this trainer's is {Optimizer.Kind}");
+        if (state.Step < 0 || state.BestStep < 0 || state.ValidationsWithoutImprovement < 0)
+            throw new LstmException($"{where}: step {state.Step}, best step {state.BestStep} or the early-stopping counter {state.ValidationsWithoutImprovement} is negative");
+        if (state.NextDropoutSeed != DropoutSeedFor(state.Seed, state.Step + 1))
+            throw new LstmException($"{where}: next_dropout_seed {state.NextDropoutSeed} is not the one this trainer derives for step {state.Step + 1} of seed {state.Seed}; the run would not continue exactly");
+        StateDict.Load(_parameters, SafeTensorsFile.Read(Path.Combine(dir, TrainingCheckpoint.ModelFile)));
+        Optimizer.LoadState(Path.Combine(dir, TrainingCheckpoint.OptimizerFile));
+        _loader.Restore(state.TrainPosition);
+        Step = state.Step;
+        BestValidationLoss = state.BestValidationLoss;
+        BestStep = state.BestStep;
+        ValidationsWithoutImprovement = state.ValidationsWithoutImprovement;
+        StoppedEarly = state.StoppedEarly;
+        _lastTrainLoss = state.TrainLoss;
+        _lastValidationLoss = state.ValidationLoss;
+        _bestWeights = null;
+        if (Options.RestoreBest && BestValidationLoss is not null && Path.GetDirectoryName(dir) is { } root)
+        {
+            // The best weights so far are in best/ beside the checkpoint, when it is the best step's.
+            string best = Path.Combine(root, TrainingCheckpoint.BestName);
+            if (File.Exists(Path.Combine(best, TrainingCheckpoint.StateFile)) && TrainingCheckpoint.ReadState(best).Step == BestStep)
+            {
+                var file = SafeTensorsFile.Read(Path.Combine(best, TrainingCheckpoint.ModelFile));
+                _bestWeights = _parameters.Select(p => ToT(file.GetWithShape(p.Name, p.Parameter.Shape.ToArray()))).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Frees the optimizer's state (not the model).</summary>
+    public void Dispose() => Optimizer.Dispose();
+
+    private string? LastDirectory =>
+        Options.CheckpointDirectory is null ? null : Path.Combine(Options.CheckpointDirectory, TrainingCheckpoint.LastName);
+
+    /// <summary>One step: batch, dropout seed, forward, loss, backward, clipping, rate and update.</summary>
+    private (double Loss, double LearningRate, double GradNorm, long Epoch) TrainStep()
+    {
+        var batch = _loader.Next();
+        long epoch = _loader.Position.Epoch;
+        var (x, y) = (batch.X, batch.Y);
+        _model.DropoutSeed = DropoutSeedFor(Options.Seed, Step + 1);
+        _model.ZeroGrad();
+        var (loss, grad) = Forward(x, y, Options.BatchSize, training: true);
+        using (grad)
+            _model.Backward(grad);
+        var parameters = _parameters.Select(p => p.Parameter);
+        double norm = Options.ClipNorm > 0 ? GradientClipping.ClipGradNorm(parameters, Options.ClipNorm) : GradientClipping.GradNorm(parameters);
+        Schedule.Apply(Optimizer);
+        double lr = Optimizer.LearningRate;
+        Optimizer.Step();
+        Step++;
+        _lastTrainLoss = loss;
+        return (loss, lr, norm, epoch);
+    }
+
+    /// <summary>Runs the model on a batch and returns the loss and d loss / d y.</summary>
+    private (double Loss, Tensor<T> Grad) Forward(double[] x, double[] y, int batch, bool training)
+    {
+        var device = _model.Device;
+        int steps = _train.Steps;
+        using var input = _model.Input == SequenceInput.Tokens
+            ? Tensor<T>.FromArray(device, Convert(x), batch, steps)
+            : Tensor<T>.FromArray(device, Convert(x), batch, steps, _train.InputSize);
+        using var prediction = _model.Forward(input, training);
+        int rows = _model.Output == SequenceOutput.EveryStep ? batch * steps : batch;
+        if (Options.Loss == LossKind.Mse)
+        {
+            using var target = Tensor<T>.FromArray(device, Convert(y), rows, _model.OutputSize);
+            return MseLoss.Compute(prediction, target);
+        }
+
+        using var classes = Tensor<T>.FromArray(device, Convert(y), rows);
+        return CrossEntropyLoss.Compute(prediction, classes);
+    }
+
+    /// <summary>Records a validation loss: a new best resets the counter (and keeps the weights), otherwise the counter grows and may stop training.</summary>
+    private void Observe(double loss)
+    {
+        if (BestValidationLoss is null || loss < BestValidationLoss.Value)
+        {
+            BestValidationLoss = loss;
+            BestStep = Step;
+            ValidationsWithoutImprovement = 0;
+            if (Options.RestoreBest)
+                _bestWeights = _parameters.Select(p => p.Parameter.Value.ToArray()).ToArray();
+            if (Options.CheckpointDirectory is not null)
+                SaveCheckpoint(Path.Combine(Options.CheckpointDirectory, TrainingCheckpoint.BestName));
+            return;
+        }
+
+        ValidationsWithoutImprovement++;
+        if (Options.Patience > 0 && ValidationsWithoutImprovement >= Options.Patience)
+            StoppedEarly = true;
+    }
+
+    private void RestoreBestWeights()
+    {
+        for (int i = 0; i < _parameters.Length; i++)
+            _parameters[i].Parameter.Value.CopyFrom(_bestWeights![i]);
+    }
+
+    private (double[] X, double[] Y) Load(ISequenceDataset data, int[] indices)
+    {
+        int xLen = data.Steps * data.InputSize;
+        int yLen = data.TargetLength;
+        var x = new double[indices.Length * xLen];
+        var y = new double[indices.Length * yLen];
+        for (int b = 0; b < indices.Length; b++)
+            data.Fill(indices[b], x.AsSpan(b * xLen, xLen), y.AsSpan(b * yLen, yLen));
+        return (x, y);
+    }
+
+    private static T[] Convert(double[] values)
+    {
+        var result = new T[values.Length];
+        for (int i = 0; i < values.Length; i++)
+            result[i] = Num<T>.From(values[i]);
+        return result;
+    }
+
+    private static T[] ToT(SafeTensor t) => typeof(T) == typeof(float) ? (T[])(object)t.ToFloat32() : (T[])(object)t.ToFloat64();
+
+    /// <summary>Throws when a dataset does not fit the model and loss.</summary>
+    private static void CheckDataset(string what, ISequenceDataset data, ISequenceModel<T> model, LossKind loss)
+    {
+        if (data.Count < 1)
+            throw new LstmException($"trainer: the {what} set has no samples");
+        if (model.Input == SequenceInput.Tokens && data.InputSize != 1)
+            throw new LstmException($"trainer: the model reads tokens [B, T] but the {what} samples have {data.InputSize} values per step (expected 1 class id)");
+        int rowsPerSample = model.Output == SequenceOutput.EveryStep ? data.Steps : 1;
+        int expected = loss == LossKind.Mse ? rowsPerSample * model.OutputSize : rowsPerSample;
+        if (data.TargetLength != expected)
+        {
+            string shape = model.Output == SequenceOutput.EveryStep ? $"T={data.Steps} rows" : "1 row";
+            string per = loss == LossKind.Mse ? $"{model.OutputSize} values" : "1 class id";
+            throw new LstmException($"trainer: the {what} samples have {data.TargetLength} target values, but {loss} on the model's output needs {expected} ({shape} of {per})");
+        }
+    }
+}
