@@ -7,8 +7,9 @@ namespace Lstm.Cli;
 
 /// <summary>
 /// Shows training progress: a live Spectre.Console bar (step, loss, validation loss, steps/s,
-/// ETA) when stdout is an interactive terminal, else a plain line every N steps (and on every
-/// validation), or nothing with <c>--quiet</c>. The verb prints the end summary itself.
+/// ETA) when stdout is an interactive terminal, else a plain line every N steps and after the
+/// last (the mean training loss since the line before, and the latest validation loss if one
+/// was computed since), or nothing with <c>--quiet</c>. The verb prints the end summary itself.
 /// </summary>
 internal abstract class ProgressDisplay
 {
@@ -84,14 +85,18 @@ internal abstract class ProgressDisplay
 
     private sealed class Plain(TextWriter stdout, int logEvery, long totalSteps) : ProgressDisplay(totalSteps)
     {
+        private double? _validation;
+
         protected override bool Show(StepMetrics m, double meanLoss, double stepsPerSecond, TimeSpan eta)
         {
-            if (m.Step % logEvery != 0 && m.Step != TotalSteps && m.ValLoss is null)
+            _validation = m.ValLoss ?? _validation;
+            if (m.Step % logEvery != 0 && m.Step != TotalSteps)
                 return false;
             string width = TotalSteps.ToString(CultureInfo.InvariantCulture);
-            string val = m.ValLoss is { } v ? $"  val loss {FormatLoss(v)}" : "";
+            string val = _validation is { } v ? $"  val loss {FormatLoss(v)}" : "";
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"step {m.Step.ToString(CultureInfo.InvariantCulture).PadLeft(width.Length)}/{width}  epoch {m.Epoch}  train loss {FormatLoss(meanLoss)}{val}  lr {m.Lr:G3}  {stepsPerSecond:F1} steps/s  ETA {FormatDuration(eta)}"));
+            _validation = null;
             return true;
         }
     }

@@ -107,7 +107,7 @@ public sealed class TrainOptions : DataOptions
     public int? UntilStep { get; set; }
 
     /// <summary>Report interval.</summary>
-    [Option("log-every", HelpText = "Plain output: a line every this many steps (and on every validation). Default: as --validate-every.")]
+    [Option("log-every", HelpText = "Plain output: a line every this many steps (and after the last), with the latest validation loss. Default: as --validate-every.")]
     public int? LogEvery { get; set; }
 
     /// <summary>Quiet.</summary>
