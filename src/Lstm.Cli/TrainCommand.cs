@@ -44,6 +44,8 @@ internal static class TrainCommand
 
         // Everything is checked: from here on the run folder exists. Should the model or trainer
         // still refuse the settings before a checkpoint is written, the folder goes again.
+        string? parent = Path.GetDirectoryName(Path.GetFullPath(path));
+        bool parentExisted = parent is null || Directory.Exists(parent);
         var folder = RunFolder.Create(path);
         try
         {
@@ -62,6 +64,8 @@ internal static class TrainCommand
         catch (LstmException) when (!Directory.Exists(folder[RunFolder.LastCheckpoint]) && !Directory.Exists(folder[RunFolder.BestCheckpoint]))
         {
             Directory.Delete(folder.Path, recursive: true);
+            if (!parentExisted && !Directory.EnumerateFileSystemEntries(parent!).Any())
+                Directory.Delete(parent!); // The runs/ folder made for this run.
             throw;
         }
     }
