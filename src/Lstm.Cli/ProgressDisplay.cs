@@ -75,8 +75,8 @@ internal abstract class ProgressDisplay
     public static string FormatDuration(TimeSpan t) =>
         t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : t.TotalMinutes >= 1 ? $"{(int)t.TotalMinutes}m{t.Seconds:00}s" : $"{t.TotalSeconds:F0}s";
 
-    /// <summary>A loss with five significant digits.</summary>
-    public static string FormatLoss(double v) => v.ToString(Math.Abs(v) is >= 1e-3 and < 1e5 or 0 ? "F5" : "E3", CultureInfo.InvariantCulture);
+    /// <summary>A loss with five decimals, or four significant digits and an exponent when it is below 0.001 or huge.</summary>
+    public static string FormatLoss(double v) => v.ToString(Math.Abs(v) is >= 1e-3 and < 1e5 or 0 ? "F5" : "0.000e+00", CultureInfo.InvariantCulture);
 
     private sealed class Silent(long totalSteps) : ProgressDisplay(totalSteps)
     {
