@@ -151,10 +151,28 @@ public sealed record RunConfig(JsonObject Model, DataSpec Data, JsonObject Train
         {
             ["format"] = Format,
             ["model"] = Model.DeepClone(),
-            ["data"] = JsonSerializer.SerializeToNode(Data, RunsJson.Default.DataSpec),
+            ["data"] = DataJson(Data),
             ["training"] = Training.DeepClone(),
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    /// <summary>The data section: the spec's fields that apply to its source (a task's sizes, or a file's columns and window).</summary>
+    private static JsonObject DataJson(DataSpec data)
+    {
+        var json = (JsonObject)JsonSerializer.SerializeToNode(data, RunsJson.Default.DataSpec)!;
+        string[] task = ["task", "seq_len", "train_samples", "validation_samples", "seed"];
+        string[] csv = ["targets", "features", "horizon", "normalize", "missing"];
+        string[] file = ["path", "window", "val_fraction"];
+        var drop = data.Source switch
+        {
+            "task" => csv.Concat(file),
+            "csv" => task,
+            _ => task.Concat(csv),
+        };
+        foreach (var key in drop)
+            json.Remove(key);
+        return json;
     }
 
     /// <summary>Reads a file written by <see cref="ToJson"/>.</summary>
@@ -170,7 +188,18 @@ public sealed record RunConfig(JsonObject Model, DataSpec Data, JsonObject Train
             var model = root["model"] as JsonObject ?? throw new LstmException($"{path}: no \"model\" section");
             var training = root["training"] as JsonObject ?? throw new LstmException($"{path}: no \"training\" section");
             var dataNode = root["data"] ?? throw new LstmException($"{path}: no \"data\" section");
-            var data = dataNode.Deserialize(RunsJson.Default.DataSpec) ?? throw new LstmException($"{path}: the \"data\" section is null");
+            // Fields that do not apply to the source were left out: they take the defaults.
+            var dataJson = dataNode as JsonObject ?? throw new LstmException($"{path}: the \"data\" section is not an object");
+            var defaults = (JsonObject)JsonSerializer.SerializeToNode(new DataSpec(), RunsJson.Default.DataSpec)!;
+            foreach (var (key, value) in defaults)
+            {
+                if (!dataJson.ContainsKey(key))
+                    dataJson[key] = value?.DeepClone();
+            }
+
+            var data = dataJson.Deserialize(RunsJson.Default.DataSpec) ?? throw new LstmException($"{path}: the \"data\" section is null");
+            if (data.Source != "task")
+                data = data with { Task = null };
             return new RunConfig((JsonObject)model.DeepClone(), data, (JsonObject)training.DeepClone());
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
