@@ -41,51 +41,6 @@ public sealed class RunOptions
     public string? Lengths { get; set; }
 }
 
-/// <summary><c>lstm train</c>.</summary>
-[Verb("train", HelpText = "Train the seed's LSTMModel (LSTM + Linear) on the built-in noisy-sine task and print the loss as it falls.")]
-public sealed class TrainOptions
-{
-    /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
-    public string Device { get; set; } = "auto";
-
-    /// <summary>Training steps.</summary>
-    [Option("steps", Default = 200, HelpText = "Training steps (one batch each).")]
-    public int Steps { get; set; } = 200;
-
-    /// <summary>Batch size.</summary>
-    [Option("batch-size", Default = 16, HelpText = "Sequences per batch.")]
-    public int BatchSize { get; set; } = 16;
-
-    /// <summary>Window length.</summary>
-    [Option("seq-len", Default = 20, HelpText = "Steps per input window.")]
-    public int SeqLen { get; set; } = 20;
-
-    /// <summary>Hidden size.</summary>
-    [Option("hidden", Default = 20, HelpText = "Hidden size of the LSTM.")]
-    public int Hidden { get; set; } = 20;
-
-    /// <summary>Layers.</summary>
-    [Option("layers", Default = 2, HelpText = "Stacked LSTM layers.")]
-    public int Layers { get; set; } = 2;
-
-    /// <summary>Learning rate.</summary>
-    [Option("lr", Default = 0.5, HelpText = "SGD learning rate.")]
-    public double LearningRate { get; set; } = 0.5;
-
-    /// <summary>Seed.</summary>
-    [Option("seed", Default = 1, HelpText = "Seed of the initialization and the data.")]
-    public int Seed { get; set; } = 1;
-
-    /// <summary>Report interval.</summary>
-    [Option("log-every", Default = 20, HelpText = "Print the loss every this many steps.")]
-    public int LogEvery { get; set; } = 20;
-
-    /// <summary>Where to save the trained weights.</summary>
-    [Option("save", HelpText = "Write the trained model's state dict (lstm.*, fc.*) to this safetensors file.")]
-    public string? Save { get; set; }
-}
-
 /// <summary><c>lstm selftest</c>.</summary>
 [Verb("selftest", HelpText = "Check the kernels on a device against a float64 CPU reference and print the worst errors.")]
 public sealed class SelfTestOptions

@@ -1,26 +1,316 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Lstm.Runtime;
 using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Devices;
+using Lstm.Runtime.Models;
+using Lstm.Runtime.Runs;
 using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
 
-/// <summary>Trains the seed's model on the built-in task.</summary>
+/// <summary>
+/// <c>lstm train</c>: data from options, a <see cref="SequenceNetwork{T}"/> from the model options,
+/// a <see cref="Trainer{T}"/> from the training options, and a run folder
+/// (<see cref="RunFolder"/>). Every option and file is checked before the folder is made, so bad
+/// input leaves nothing behind; <c>--resume</c> continues a run from its <c>last/</c> checkpoint.
+/// </summary>
 internal static class TrainCommand
 {
-    public static int Execute(TrainOptions o, TextWriter stdout)
+    /// <summary>What a run trains: data, model and settings, checked.</summary>
+    private sealed record Plan(PreparedData Data, ModelConfig Model, TrainerOptions Training, int Seed);
+
+    public static int Execute(TrainOptions o, IReadOnlyList<string> args, TextWriter stdout, CancellationToken cancel)
     {
+        if (o.LogEvery is < 1)
+            throw new LstmException($"--log-every {o.LogEvery}: must be ≥ 1");
+        if (o.UntilStep is < 1)
+            throw new LstmException($"--until-step {o.UntilStep}: must be ≥ 1");
+        return o.Resume is null ? New(o, args, stdout, cancel) : Resume(o, stdout, cancel);
+    }
+
+    private static int New(TrainOptions o, IReadOnlyList<string> args, TextWriter stdout, CancellationToken cancel)
+    {
+        int seed = o.Seed ?? 1;
+        var spec = o.ToSpec(seed);
+        var data = spec.Prepare();
+        var model = ModelFor(o, data);
+        var training = TrainingFor(o, data, seed);
+        if (o.Save is { } save)
+            CheckWritable(save, "--save");
+        string path = o.Out ?? RunFolder.DefaultPath(spec.Name, DateTime.Now);
+        RunFolder.CheckNew(path);
         using var device = ComputeDevice.Open(o.Device);
-        stdout.WriteLine($"training LSTMModel(input 1, hidden {o.Hidden}, layers {o.Layers}, output 1) on {device}");
-        stdout.WriteLine($"task: next value of noisy sine waves, windows of {o.SeqLen}; batch {o.BatchSize}, SGD lr {o.LearningRate}, MSE loss, seed {o.Seed}");
-        var settings = new SeedTrainingOptions(o.Hidden, o.Layers, o.Steps, o.BatchSize, o.SeqLen, o.LearningRate, o.Seed, o.LogEvery);
-        using var model = SeedTrainer.Train(device, settings, p =>
-            stdout.WriteLine($"step {p.Step,5}  train loss {p.TrainLoss:F5}  validation loss {p.ValidationLoss:F5}  {p.Elapsed.TotalSeconds,6:F1} s"));
-        if (o.Save is { } path)
+
+        // Everything is checked: from here on the run folder exists. Should the model or trainer
+        // still refuse the settings before a checkpoint is written, the folder goes again.
+        string? parent = Path.GetDirectoryName(Path.GetFullPath(path));
+        bool parentExisted = parent is null || Directory.Exists(parent);
+        var folder = RunFolder.Create(path);
+        try
         {
-            StateDict.Save(path, model.NamedParameters());
-            stdout.WriteLine($"saved {path}");
+            folder.WriteText(RunFolder.CommandFile, CommandLineText.Format(args) + "\n");
+            folder.WriteConfig(new RunConfig((JsonObject)JsonNode.Parse(model.ToJson())!, spec, TrainingSettings.ToJson(training)));
+            folder.WriteText(RunFolder.MetricsFile, "");
+            string modelDir = folder[RunFolder.ModelDirectory];
+            Directory.CreateDirectory(modelDir);
+            string modelConfig = Path.Combine(modelDir, ModelConfig.FileName);
+            AtomicFile.WriteAllText(modelConfig, model.ToJson());
+            var extra = new List<string> { modelConfig };
+            extra.AddRange(data.SaveArtifacts(modelDir));
+            training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
+            return Train(new Plan(data, model, training, seed), folder, device, resume: false, o, stdout, cancel);
+        }
+        catch (LstmException) when (!Directory.Exists(folder[RunFolder.LastCheckpoint]) && !Directory.Exists(folder[RunFolder.BestCheckpoint]))
+        {
+            Directory.Delete(folder.Path, recursive: true);
+            if (!parentExisted && !Directory.EnumerateFileSystemEntries(parent!).Any())
+                Directory.Delete(parent!); // The runs/ folder made for this run.
+            throw;
+        }
+    }
+
+    private static int Resume(TrainOptions o, TextWriter stdout, CancellationToken cancel)
+    {
+        var given = new (string Option, object? Value)[]
+        {
+            ("--cell", o.Cell), ("--layers", o.Layers), ("--hidden", o.Hidden), ("--bidirectional", o.Bidirectional ? true : null), ("--dropout", o.Dropout),
+            ("--proj-size", o.ProjSize), ("--embedding-dim", o.EmbeddingDim), ("--steps", o.Steps), ("--epochs", o.Epochs), ("--batch-size", o.BatchSize),
+            ("--optimizer", o.Optimizer), ("--lr", o.LearningRate), ("--weight-decay", o.WeightDecay), ("--momentum", o.Momentum), ("--schedule", o.Schedule),
+            ("--warmup", o.Warmup), ("--clip", o.Clip), ("--patience", o.Patience), ("--validate-every", o.ValidateEvery), ("--checkpoint-every", o.CheckpointEvery),
+            ("--seed", o.Seed), ("--out", o.Out),
+        }.Where(p => p.Value is not null).Select(p => p.Option).ToList();
+        if (o.AnyData)
+            given.Insert(0, "data options");
+        if (given.Count > 0)
+            throw new LstmException($"--resume {o.Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --until-step, --log-every and --quiet)");
+        var folder = RunFolder.Open(o.Resume!, "--resume");
+        string configPath = folder[RunFolder.ConfigFile];
+        var config = folder.ReadConfig();
+        var model = ModelConfig.FromJson(config.Model.ToJsonString(), configPath);
+        var training = TrainingSettings.FromJson(config.Training, configPath);
+        string last = folder[RunFolder.LastCheckpoint];
+        if (!File.Exists(Path.Combine(last, TrainingCheckpoint.StateFile)))
+            throw new LstmException($"--resume {o.Resume}: no {RunFolder.LastCheckpoint}/ checkpoint to continue from");
+        var data = config.Data.Prepare();
+        string modelDir = folder[RunFolder.ModelDirectory];
+        var extra = Directory.Exists(modelDir)
+            ? Directory.GetFiles(modelDir).Where(f => !TrainingCheckpoint.ReservedNames.Contains(Path.GetFileName(f)) && !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList()
+            : [];
+        training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
+        using var device = ComputeDevice.Open(o.Device);
+        return Train(new Plan(data, model, training, training.Seed), folder, device, resume: true, o, stdout, cancel);
+    }
+
+    private static int Train(Plan plan, RunFolder folder, ComputeDevice device, bool resume, TrainOptions o, TextWriter stdout, CancellationToken cancel)
+    {
+        using var network = new SequenceNetwork<float>(device, plan.Model, plan.Seed);
+        using var trainer = new Trainer<float>(network, plan.Data.Train, plan.Data.Validation, plan.Training);
+        MetricsLog metrics;
+        double elapsedBefore = 0;
+        if (resume)
+        {
+            trainer.Resume(folder[RunFolder.LastCheckpoint]);
+            metrics = MetricsLog.Resume(folder[RunFolder.MetricsFile], trainer.Step);
+            elapsedBefore = metrics.Records.Count > 0 ? metrics.Records[^1].ElapsedS : 0;
+        }
+        else
+        {
+            metrics = new MetricsLog(folder[RunFolder.MetricsFile]);
         }
 
+        long parameters = network.NamedParameters().Sum(p => p.Parameter.Value.Length);
+        if (!o.Quiet)
+        {
+            stdout.WriteLine($"data: {plan.Data.Summary}");
+            stdout.WriteLine($"model: {Describe(plan.Model)}, {parameters:N0} parameters, on {device}");
+            stdout.WriteLine($"training: {TrainingSettings.Describe(plan.Training, trainer.TotalSteps)}");
+            stdout.WriteLine(resume ? $"resuming {folder.Path} at step {trainer.Step}" : $"run folder: {folder.Path}");
+        }
+
+        string title = $"{plan.Data.Spec.Name}: {ModelConfig.CellName(plan.Model.Cell)} {plan.Model.HiddenSize}×{plan.Model.NumLayers}";
+        long firstStep = trainer.Step;
+        TrainerResult? result = null;
+        var display = ProgressDisplay.Create(stdout, o.Quiet, o.LogEvery ?? Math.Max(1, plan.Training.ValidateEvery), trainer.TotalSteps);
+        display.Run(firstStep, report =>
+        {
+            trainer.Progress = new Reporter<TrainerProgress>(p =>
+            {
+                var m = new StepMetrics(p.Step, p.Epoch, p.TrainLoss, p.ValidationLoss, p.LearningRate, p.GradNorm, elapsedBefore + p.Elapsed.TotalSeconds);
+                metrics.Add(m);
+                if (plan.Training.CheckpointEvery > 0 && p.Step % plan.Training.CheckpointEvery == 0)
+                {
+                    metrics.Flush();
+                    LossPlot.Write(folder[RunFolder.PlotFile], metrics.Records, title);
+                }
+
+                report(m);
+            });
+            result = trainer.Run(o.UntilStep, cancel);
+        });
+        metrics.Flush();
+        LossPlot.Write(folder[RunFolder.PlotFile], metrics.Records, title);
+
+        bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
+        if (finished)
+        {
+            string best = Path.Combine(folder[RunFolder.BestCheckpoint], RunFolder.WeightsFile);
+            string source = File.Exists(best) ? best : Path.Combine(folder[RunFolder.LastCheckpoint], RunFolder.WeightsFile);
+            AtomicFile.Write(Path.Combine(folder[RunFolder.ModelDirectory], RunFolder.WeightsFile), temp => File.Copy(source, temp));
+        }
+
+        if (o.Save is { } save)
+            StateDict.Save(save, network.NamedParameters());
+
+        var r = result!;
+        long done = r.Steps - firstStep;
+        double seconds = r.Elapsed.TotalSeconds;
+        var records = metrics.Records;
+        string lastLoss = records.Count > 0 ? ProgressDisplay.FormatLoss(records[^1].TrainLoss) : "-";
+        string bestText = r.BestValidationLoss is { } bv ? $"; best validation loss {ProgressDisplay.FormatLoss(bv)} at step {r.BestStep}" : "";
+        string how = r.StoppedEarly ? $"stopped early at step {r.Steps} (patience {plan.Training.Patience})" : finished ? $"trained to step {r.Steps}" : $"stopped at step {r.Steps} of {trainer.TotalSteps}";
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{how}: {done} steps in {seconds:F1} s ({(seconds > 0 ? done / seconds : 0):F1} steps/s); last train loss {lastLoss}{bestText}"));
+        stdout.WriteLine(finished
+            ? $"run folder {folder.Path}: model/ (the {(File.Exists(Path.Combine(folder[RunFolder.BestCheckpoint], RunFolder.WeightsFile)) ? "best" : "last")} weights), metrics.jsonl, loss.png, best/, last/"
+            : $"run folder {folder.Path}; continue with: lstm train --resume {CommandLineText.Quote(folder.Path)}");
+        if (o.Save is { } saved)
+            stdout.WriteLine($"saved {saved}");
         return Program.Ok;
     }
+
+    /// <summary>The model the options describe for the data.</summary>
+    private static ModelConfig ModelFor(TrainOptions o, PreparedData data)
+    {
+        string cellName = (o.Cell ?? "lstm").Trim().ToLowerInvariant();
+        if (cellName is not ("lstm" or "gru" or "rnn-tanh" or "rnn-relu"))
+            throw new LstmException($"--cell {o.Cell}: expected lstm, gru, rnn-tanh or rnn-relu");
+        var cell = ModelConfig.ParseCell(cellName);
+        int hidden = o.Hidden ?? (data.Spec.Source == "text" ? 128 : 32);
+        int layers = o.Layers ?? 2;
+        double dropout = o.Dropout ?? 0;
+        int proj = o.ProjSize ?? 0;
+        Positive("--hidden", hidden);
+        Positive("--layers", layers);
+        if (!(dropout >= 0 && dropout < 1))
+            throw new LstmException($"--dropout {dropout.ToString(CultureInfo.InvariantCulture)}: must lie in [0, 1)");
+        if (proj != 0 && cell != CellKind.Lstm)
+            throw new LstmException($"--proj-size {proj}: only an LSTM has a projection (--cell {cellName})");
+        if (proj < 0 || proj >= hidden)
+            throw new LstmException($"--proj-size {proj}: must be 0 (none) or lie in [1, --hidden {hidden})");
+        ModelConfig config;
+        if (data.Tokens)
+        {
+            if (o.Bidirectional)
+                throw new LstmException("--bidirectional: a model of tokens generates left to right, which a bidirectional layer cannot (its reverse direction reads the future)");
+            int embedding = o.EmbeddingDim ?? 32;
+            Positive("--embedding-dim", embedding);
+            config = ModelConfig.LanguageModel(cell, data.Classes, embedding, hidden, layers, dropout, proj);
+        }
+        else
+        {
+            if (o.EmbeddingDim is { } e)
+                throw new LstmException($"--embedding-dim {e}: only models of tokens (--text, --task copy) have an embedding");
+            config = new ModelConfig(ModelKind.SequenceToOne, cell, data.Train.InputSize, hidden, data.Train.TargetLength, layers, Bias: true, o.Bidirectional, dropout, proj);
+        }
+
+        config.Validate();
+        return config;
+    }
+
+    /// <summary>The trainer settings the options describe (without the run folder).</summary>
+    private static TrainerOptions TrainingFor(TrainOptions o, PreparedData data, int seed)
+    {
+        var optimizer = TrainingSettings.ParseOptimizer(o.Optimizer ?? "adam");
+        var schedule = TrainingSettings.ParseSchedule(o.Schedule ?? "constant");
+        int batch = o.BatchSize ?? 32;
+        Positive("--batch-size", batch);
+        int trainCount = data.Train.Count;
+        if (batch > trainCount)
+            throw new LstmException($"--batch-size {batch}: larger than the {trainCount} training samples ({data.Summary})");
+        if (o.Steps is not null && o.Epochs is not null)
+            throw new LstmException($"--steps {o.Steps} and --epochs {o.Epochs}: give one of them");
+        int steps = o.Steps ?? 500;
+        int epochs = o.Epochs ?? 0;
+        if (o.Steps is not null)
+            Positive("--steps", steps);
+        if (o.Epochs is not null)
+            Positive("--epochs", epochs);
+        if (o.Momentum is { } m && optimizer != OptimizerKind.Sgd)
+            throw new LstmException($"--momentum {m.ToString(CultureInfo.InvariantCulture)}: applies to --optimizer sgd only");
+        long total = epochs > 0 ? (long)epochs * (trainCount / batch) : steps;
+        if (total > int.MaxValue)
+            throw new LstmException($"--epochs {epochs}: {total} steps are too many");
+        int validateEvery = o.ValidateEvery ?? (int)Math.Max(1, total / 10);
+        int checkpointEvery = o.CheckpointEvery ?? validateEvery;
+        Positive("--validate-every", validateEvery);
+        Positive("--checkpoint-every", checkpointEvery);
+        NonNegative("--warmup", o.Warmup);
+        NonNegative("--patience", o.Patience);
+        NonNegative("--lr", o.LearningRate);
+        NonNegative("--weight-decay", o.WeightDecay);
+        NonNegative("--momentum", o.Momentum);
+        NonNegative("--clip", o.Clip);
+        var options = new TrainerOptions
+        {
+            Steps = epochs > 0 ? 0 : steps,
+            Epochs = epochs,
+            BatchSize = batch,
+            ValidationBatchSize = Math.Min(Math.Max(batch, 256), data.Validation.Count),
+            Optimizer = optimizer,
+            LearningRate = o.LearningRate ?? (optimizer == OptimizerKind.Sgd ? 0.1 : 0.01),
+            Momentum = o.Momentum ?? 0,
+            WeightDecay = o.WeightDecay ?? (optimizer == OptimizerKind.AdamW ? 0.01 : 0),
+            Schedule = schedule,
+            ScheduleStepSize = (int)Math.Max(1, total / 3),
+            WarmupSteps = o.Warmup ?? 0,
+            ClipNorm = o.Clip ?? 1.0,
+            Loss = data.Tokens ? LossKind.CrossEntropy : LossKind.Mse,
+            ValidateEvery = validateEvery,
+            Patience = o.Patience ?? 0,
+            CheckpointEvery = checkpointEvery,
+            Seed = seed,
+        };
+        (options with { CheckpointDirectory = "." }).Validate(); // The run folder comes later.
+        return options;
+    }
+
+    /// <summary>One line saying what a model is.</summary>
+    internal static string Describe(ModelConfig c)
+    {
+        string cell = ModelConfig.CellName(c.Cell).ToUpperInvariant();
+        string layers = $"{c.NumLayers} layer{(c.NumLayers == 1 ? "" : "s")}";
+        string extras = (c.Bidirectional ? ", bidirectional" : "") + (c.ProjSize > 0 ? $", proj_size {c.ProjSize}" : "")
+            + (c.Dropout > 0 ? string.Create(CultureInfo.InvariantCulture, $", dropout {c.Dropout:G3}") : "");
+        return c.Kind == ModelKind.LanguageModel
+            ? $"{cell} language model: embedding {c.VocabSize}×{c.EmbeddingDim}, hidden {c.HiddenSize}, {layers}{extras}, {c.VocabSize} classes"
+            : $"{cell} {ModelConfig.KindName(c.Kind)}: input {c.InputSize}, hidden {c.HiddenSize}, {layers}{extras}, output {c.OutputSize}";
+    }
+
+    private static void CheckWritable(string path, string option)
+    {
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir))
+            throw new LstmException($"{option} {path}: the folder {dir} does not exist");
+        if (Directory.Exists(path))
+            throw new LstmException($"{option} {path}: is a folder");
+    }
+
+    private static void Positive(string option, int value)
+    {
+        if (value < 1)
+            throw new LstmException($"{option} {value}: must be ≥ 1");
+    }
+
+    private static void NonNegative(string option, double? value)
+    {
+        if (value is { } v && !(v >= 0 && double.IsFinite(v)))
+            throw new LstmException($"{option} {v.ToString(CultureInfo.InvariantCulture)}: must be a finite number ≥ 0");
+    }
+}
+
+/// <summary>An <see cref="IProgress{T}"/> that calls its action at once, on the reporting thread.</summary>
+internal sealed class Reporter<T>(Action<T> action) : IProgress<T>
+{
+    public void Report(T value) => action(value);
 }

@@ -1,0 +1,64 @@
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Models;
+using Lstm.Runtime.Runs;
+
+namespace Lstm.Cli;
+
+/// <summary>A finished (or checkpointed) run opened for use: its folder, config, data files and model on a device.</summary>
+internal sealed class TrainedRun : IDisposable
+{
+    private TrainedRun(RunFolder folder, RunConfig config, string modelDirectory, PreparedData data, ComputeDevice device, SequenceNetwork<float> model)
+    {
+        Folder = folder;
+        Config = config;
+        ModelDirectory = modelDirectory;
+        Data = data;
+        Device = device;
+        Model = model;
+    }
+
+    public RunFolder Folder { get; }
+
+    public RunConfig Config { get; }
+
+    /// <summary>Where the weights came from: <c>model/</c>, <c>best/</c> or <c>last/</c>.</summary>
+    public string ModelDirectory { get; }
+
+    /// <summary>The run's data files (statistics, vocabulary); no samples.</summary>
+    public PreparedData Data { get; }
+
+    public ComputeDevice Device { get; }
+
+    public SequenceNetwork<float> Model { get; }
+
+    /// <summary>Opens the run: everything in the folder is checked before the device is opened.</summary>
+    /// <param name="path">The run folder.</param>
+    /// <param name="deviceName">The device.</param>
+    /// <param name="check">Checks the run's config (e.g. that it was trained on a CSV) before the model loads.</param>
+    public static TrainedRun Open(string path, string deviceName, Action<RunConfig>? check = null)
+    {
+        var folder = RunFolder.Open(path);
+        var config = folder.ReadConfig();
+        check?.Invoke(config);
+        string dir = folder.TrainedModel();
+        var data = PreparedData.LoadArtifacts(config.Data, dir);
+        _ = ModelConfig.Load(Path.Combine(dir, ModelConfig.FileName)); // A bad config is reported before the device opens.
+        var device = ComputeDevice.Open(deviceName);
+        try
+        {
+            var model = SequenceNetwork<float>.Load(device, dir);
+            return new TrainedRun(folder, config, dir, data, device, model);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        Device.Dispose();
+    }
+}

@@ -1,0 +1,232 @@
+using CommandLine;
+
+namespace Lstm.Cli;
+
+/// <summary><c>lstm train</c>.</summary>
+[Verb("train", HelpText = "Train an LSTM, GRU or RNN on a synthetic task, a CSV time series or a text file; writes a run folder (config, metrics, loss.png, checkpoints). With no options: an LSTM on the noisy-sine task.")]
+public sealed class TrainOptions : DataOptions
+{
+    /// <summary>The device.</summary>
+    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = "auto";
+
+    /// <summary>The recurrent cell.</summary>
+    [Option("cell", HelpText = "lstm (the default), gru, rnn-tanh or rnn-relu.")]
+    public string? Cell { get; set; }
+
+    /// <summary>Layers.</summary>
+    [Option("layers", HelpText = "Stacked recurrent layers. Default 2.")]
+    public int? Layers { get; set; }
+
+    /// <summary>Hidden size.</summary>
+    [Option("hidden", HelpText = "Hidden size. Default 32 (128 for text).")]
+    public int? Hidden { get; set; }
+
+    /// <summary>Bidirectional layers.</summary>
+    [Option("bidirectional", HelpText = "Bidirectional layers (not for text: generation reads left to right).")]
+    public bool Bidirectional { get; set; }
+
+    /// <summary>Dropout between layers.</summary>
+    [Option("dropout", HelpText = "Dropout on every layer's output but the last, in training. Default 0.")]
+    public double? Dropout { get; set; }
+
+    /// <summary>LSTM projection size.</summary>
+    [Option("proj-size", HelpText = "LSTM only: project h to this size (PyTorch's proj_size). Default 0 (none).")]
+    public int? ProjSize { get; set; }
+
+    /// <summary>Embedding size of token models.</summary>
+    [Option("embedding-dim", HelpText = "Text and copy task: embedding size. Default 32.")]
+    public int? EmbeddingDim { get; set; }
+
+    /// <summary>Steps.</summary>
+    [Option("steps", HelpText = "Training steps (one batch each). Default 500.")]
+    public int? Steps { get; set; }
+
+    /// <summary>Epochs.</summary>
+    [Option("epochs", HelpText = "Train this many passes over the training set instead of --steps.")]
+    public int? Epochs { get; set; }
+
+    /// <summary>Batch size.</summary>
+    [Option("batch-size", HelpText = "Samples per batch. Default 32.")]
+    public int? BatchSize { get; set; }
+
+    /// <summary>Optimizer.</summary>
+    [Option("optimizer", HelpText = "adam (the default), adamw or sgd.")]
+    public string? Optimizer { get; set; }
+
+    /// <summary>Learning rate.</summary>
+    [Option("lr", HelpText = "Learning rate (the schedule's peak). Default 0.01 (adam, adamw), 0.1 (sgd).")]
+    public double? LearningRate { get; set; }
+
+    /// <summary>Weight decay.</summary>
+    [Option("weight-decay", HelpText = "L2 weight decay (decoupled for adamw). Default 0 (0.01 for adamw).")]
+    public double? WeightDecay { get; set; }
+
+    /// <summary>SGD momentum.</summary>
+    [Option("momentum", HelpText = "sgd: momentum. Default 0.")]
+    public double? Momentum { get; set; }
+
+    /// <summary>Schedule.</summary>
+    [Option("schedule", HelpText = "Learning-rate schedule: constant (the default), cosine, or step (×0.1 every --steps/3 steps).")]
+    public string? Schedule { get; set; }
+
+    /// <summary>Warm-up.</summary>
+    [Option("warmup", HelpText = "Steps of linear learning-rate warm-up. Default 0.")]
+    public int? Warmup { get; set; }
+
+    /// <summary>Clipping.</summary>
+    [Option("clip", HelpText = "Clip the gradients' global norm to this (0 = off). Default 1.")]
+    public double? Clip { get; set; }
+
+    /// <summary>Early stopping.</summary>
+    [Option("patience", HelpText = "Stop after this many validations without a new best loss (0 = off). Default 0.")]
+    public int? Patience { get; set; }
+
+    /// <summary>Validation interval.</summary>
+    [Option("validate-every", HelpText = "Validate every this many steps (and after the last). Default: a tenth of the steps.")]
+    public int? ValidateEvery { get; set; }
+
+    /// <summary>Checkpoint interval.</summary>
+    [Option("checkpoint-every", HelpText = "Write last/ every this many steps (it is always written at the end; best/ on every new best). Default: as --validate-every.")]
+    public int? CheckpointEvery { get; set; }
+
+    /// <summary>Seed.</summary>
+    [Option("seed", HelpText = "Seed of the initialization, the synthetic samples, the batch order and dropout: the same seed on the same device gives the same run bit for bit. Default 1.")]
+    public int? Seed { get; set; }
+
+    /// <summary>Run folder.</summary>
+    [Option("out", HelpText = "The run folder to create. Default runs/<task-or-file>-<yyyyMMdd-HHmmss>.")]
+    public string? Out { get; set; }
+
+    /// <summary>Resume.</summary>
+    [Option("resume", HelpText = "Continue the run in this folder from its last/ checkpoint, exactly as if it had not stopped (its settings are reused).")]
+    public string? Resume { get; set; }
+
+    /// <summary>Stop early on purpose.</summary>
+    [Option("until-step", HelpText = "Stop after this many steps in all (writing last/); --resume continues later.")]
+    public int? UntilStep { get; set; }
+
+    /// <summary>Report interval.</summary>
+    [Option("log-every", HelpText = "Plain output: a line every this many steps (and after the last), with the latest validation loss. Default: as --validate-every.")]
+    public int? LogEvery { get; set; }
+
+    /// <summary>Quiet.</summary>
+    [Option("quiet", Default = false, HelpText = "Print only the end.")]
+    public bool Quiet { get; set; }
+
+    /// <summary>Extra weights file.</summary>
+    [Option("save", HelpText = "Also write the trained model's state dict (PyTorch names) to this safetensors file.")]
+    public string? Save { get; set; }
+}
+
+/// <summary><c>lstm eval</c>.</summary>
+[Verb("eval", HelpText = "Evaluate a trained run on data: its own validation set, or --csv/--text/--task. MSE and MAE in original units for forecasts; cross-entropy, perplexity and accuracy for classes.")]
+public sealed class EvalOptions : DataOptions
+{
+    /// <summary>The run.</summary>
+    [Option("run", Required = true, HelpText = "The run folder (its best/ checkpoint, else last/).")]
+    public string Run { get; set; } = "";
+
+    /// <summary>The device.</summary>
+    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = "auto";
+
+    /// <summary>Batch size.</summary>
+    [Option("batch-size", Default = 64, HelpText = "Samples per forward pass.")]
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>Seed of a synthetic task's samples.</summary>
+    [Option("seed", Default = 12345, HelpText = "With --task: the seed of the evaluation samples.")]
+    public int Seed { get; set; } = 12345;
+}
+
+/// <summary><c>lstm predict</c>.</summary>
+[Verb("predict", HelpText = "Forecast with a run trained on a CSV: the target column(s) --horizon rows after the file's last window, in original units.")]
+public sealed class PredictOptions
+{
+    /// <summary>The run.</summary>
+    [Option("run", Required = true, HelpText = "The run folder (its best/ checkpoint, else last/).")]
+    public string Run { get; set; } = "";
+
+    /// <summary>The series.</summary>
+    [Option("csv", Required = true, HelpText = "CSV with the run's columns; its last --window rows are the input.")]
+    public string Csv { get; set; } = "";
+
+    /// <summary>Output file.</summary>
+    [Option("output", HelpText = "Also write the forecast to this CSV file (atomically).")]
+    public string? Output { get; set; }
+
+    /// <summary>The device.</summary>
+    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = "auto";
+}
+
+/// <summary><c>lstm generate</c>.</summary>
+[Verb("generate", HelpText = "Generate text with a run trained on a text file.")]
+public sealed class GenerateOptions
+{
+    /// <summary>The run.</summary>
+    [Option("run", Required = true, HelpText = "The run folder (its best/ checkpoint, else last/).")]
+    public string Run { get; set; } = "";
+
+    /// <summary>Prompt.</summary>
+    [Option("prompt", HelpText = "Text to start from (characters of the training text). Default: the training text's first character.")]
+    public string? Prompt { get; set; }
+
+    /// <summary>Length.</summary>
+    [Option("length", Default = 200, HelpText = "Characters to generate after the prompt.")]
+    public int Length { get; set; } = 200;
+
+    /// <summary>Temperature.</summary>
+    [Option("temperature", Default = 0.8, HelpText = "Sampling temperature: 0 always takes the likeliest character; higher is more varied.")]
+    public double Temperature { get; set; } = 0.8;
+
+    /// <summary>Seed.</summary>
+    [Option("seed", Default = 1, HelpText = "Seed of the sampling (the same seed gives the same text).")]
+    public int Seed { get; set; } = 1;
+
+    /// <summary>The device.</summary>
+    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = "auto";
+}
+
+/// <summary><c>lstm compare</c>.</summary>
+[Verb("compare", HelpText = "Train an RNN, an LSTM and a GRU with the same budget and seed on one task and print parameters, final and best validation loss, time and steps/s.")]
+public sealed class CompareOptions
+{
+    /// <summary>The task.</summary>
+    [Option("task", Default = "sine", HelpText = "sine, adding, copy or mackey-glass.")]
+    public string Task { get; set; } = "sine";
+
+    /// <summary>T.</summary>
+    [Option("seq-len", Default = 20, HelpText = "The task's window, length or delay.")]
+    public int SeqLen { get; set; } = 20;
+
+    /// <summary>Steps.</summary>
+    [Option("steps", Default = 300, HelpText = "Training steps of each model.")]
+    public int Steps { get; set; } = 300;
+
+    /// <summary>Hidden size.</summary>
+    [Option("hidden", Default = 32, HelpText = "Hidden size of each model.")]
+    public int Hidden { get; set; } = 32;
+
+    /// <summary>Layers.</summary>
+    [Option("layers", Default = 1, HelpText = "Layers of each model.")]
+    public int Layers { get; set; } = 1;
+
+    /// <summary>Batch size.</summary>
+    [Option("batch-size", Default = 32, HelpText = "Samples per batch.")]
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>Learning rate.</summary>
+    [Option("lr", Default = 0.01, HelpText = "Adam's learning rate.")]
+    public double LearningRate { get; set; } = 0.01;
+
+    /// <summary>Seed.</summary>
+    [Option("seed", Default = 1, HelpText = "Seed of the samples, initialization and batch order (the same for all three).")]
+    public int Seed { get; set; } = 1;
+
+    /// <summary>The device.</summary>
+    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = "auto";
+}
