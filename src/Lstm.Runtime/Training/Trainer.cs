@@ -4,6 +4,7 @@ using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Data;
 using Lstm.Runtime.IO;
 using Lstm.Runtime.Models;
+using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Training;
@@ -16,6 +17,9 @@ namespace Lstm.Runtime.Training;
 /// and checkpoints (<c>last/</c>, <c>best/</c>; see <see cref="TrainingCheckpoint"/>).
 /// <see cref="Resume"/> continues from a checkpoint so that every later step's loss and the final
 /// weights equal bit for bit those of a run that was never interrupted (on the same device).
+/// Given several replicas of the model, it trains them data-parallel (see <see cref="DataParallel{T}"/>):
+/// each takes a shard of every batch, their gradients are added in a fixed order into replica 0,
+/// which steps, validates and is checkpointed, and its weights are copied to the others.
 /// </summary>
 /// <remarks>
 /// Dimension letters: B batch, T steps, I input features, O outputs per row.
@@ -31,6 +35,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     private readonly ISequenceDataset _train;
     private readonly ISequenceDataset? _validation;
     private readonly DataLoader _loader;
+    private readonly DataParallel<T>? _parallel;
     private T[][]? _bestWeights;
     private double? _lastTrainLoss;
     private double? _lastValidationLoss;
@@ -41,7 +46,29 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     /// <param name="validation">The validation samples, or null for none (no validation, no early stopping, no <c>best/</c>).</param>
     /// <param name="options">The settings.</param>
     public Trainer(ISequenceModel<T> model, ISequenceDataset train, ISequenceDataset? validation, TrainerOptions options)
+        : this([model ?? throw new ArgumentNullException(nameof(model))], train, validation, options)
     {
+    }
+
+    /// <summary>
+    /// Creates a data-parallel trainer at step 0 over replicas of one model, one per device, built
+    /// from the same configuration and seed (checked). Each takes <see cref="TrainerOptions.Shards"/>
+    /// rows of every batch; without them the shards are measured: a forward and backward pass of a
+    /// probe batch (the first B training samples) is timed on each replica and the batch split in
+    /// proportion to their speeds (<see cref="DataParallel{T}.ProportionalShards"/>), see <see cref="Shards"/>.
+    /// One replica is the one-device trainer.
+    /// </summary>
+    /// <param name="replicas">Replica 0 (it steps, validates and is checkpointed) first, each on its own device (not disposed by the trainer).</param>
+    /// <param name="train">The training samples.</param>
+    /// <param name="validation">The validation samples, or null for none.</param>
+    /// <param name="options">The settings.</param>
+    /// <exception cref="LstmException">The settings, the data or the replicas do not fit (a shard count other than the replica count among them).</exception>
+    public Trainer(IReadOnlyList<ISequenceModel<T>> replicas, ISequenceDataset train, ISequenceDataset? validation, TrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(replicas);
+        if (replicas.Count == 0)
+            throw new LstmException("trainer: no model to train (no replicas)");
+        var model = replicas[0];
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
@@ -68,7 +95,26 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
                 throw new LstmException($"trainer: extra file '{file}' does not exist");
         }
 
+        if (options.Devices is { } names && names.Count != replicas.Count)
+            throw new LstmException($"trainer: the options name {names.Count} devices ({string.Join(",", names)}) but {replicas.Count} replicas were given");
+        if (options.Shards is { } given)
+            DataParallel<T>.CheckShards(given, replicas.Count, options.BatchSize);
+        else if (options.BatchSize < replicas.Count)
+            throw new LstmException($"trainer: a batch of {options.BatchSize} cannot give each of {replicas.Count} devices a row");
         _parameters = model.NamedParameters().ToArray();
+        if (replicas.Count > 1)
+        {
+            // Built before the shards are measured: it checks the replicas are equal and on distinct devices.
+            _parallel = new DataParallel<T>(replicas, options.Shards ?? Enumerable.Repeat(1, replicas.Count).ToArray());
+            if (options.Shards is null)
+            {
+                var shards = DataParallel<T>.ProportionalShards(MeasureSpeeds(replicas), options.BatchSize);
+                _parallel.Dispose();
+                _parallel = new DataParallel<T>(replicas, shards);
+            }
+        }
+
+        Shards = _parallel?.Shards ?? [options.BatchSize];
         _loader = new DataLoader(train, options.BatchSize, options.Seed, options.Shuffle);
         TotalSteps = options.Epochs > 0 ? (long)options.Epochs * _loader.BatchesPerEpoch : options.Steps;
         Schedule = options.CreateSchedule(TotalSteps);
@@ -78,8 +124,14 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     /// <summary>The settings.</summary>
     public TrainerOptions Options { get; }
 
-    /// <summary>The model.</summary>
+    /// <summary>The model (replica 0 of a data-parallel trainer).</summary>
     public ISequenceModel<T> Model => _model;
+
+    /// <summary>The replicas and their all-reduce, or null for a one-device trainer.</summary>
+    public DataParallel<T>? Parallel => _parallel;
+
+    /// <summary>Rows of each batch per replica (given or measured); one device takes the whole batch.</summary>
+    public IReadOnlyList<int> Shards { get; }
 
     /// <summary>The optimizer (its state is part of every checkpoint).</summary>
     public Optimizer<T> Optimizer { get; }
@@ -185,7 +237,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
             int b = Math.Min(batch, data.Count - start);
             var indices = Enumerable.Range(start, b).ToArray();
             var (x, y) = Load(data, indices);
-            var (loss, grad) = Forward(x, y, b, training: false);
+            var (loss, grad) = Forward(_model, x, y, b, training: false);
             grad.Dispose();
             sum += loss * b;
         }
@@ -260,6 +312,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
             throw new LstmException($"{where}: next_dropout_seed {state.NextDropoutSeed} is not the one this trainer derives for step {state.Step + 1} of seed {state.Seed}; the run would not continue exactly");
         StateDict.Load(_parameters, SafeTensorsFile.Read(Path.Combine(dir, TrainingCheckpoint.ModelFile)));
         Optimizer.LoadState(Path.Combine(dir, TrainingCheckpoint.OptimizerFile));
+        _parallel?.BroadcastWeights();
         _loader.Restore(state.TrainPosition);
         Step = state.Step;
         BestValidationLoss = state.BestValidationLoss;
@@ -281,8 +334,12 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
         }
     }
 
-    /// <summary>Frees the optimizer's state (not the model).</summary>
-    public void Dispose() => Optimizer.Dispose();
+    /// <summary>Frees the optimizer's state and the data-parallel buffers and threads (not the models).</summary>
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        _parallel?.Dispose();
+    }
 
     private string? LastDirectory =>
         Options.CheckpointDirectory is null ? null : Path.Combine(Options.CheckpointDirectory, TrainingCheckpoint.LastName);
@@ -290,12 +347,14 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     /// <summary>One step: batch, dropout seed, forward, loss, backward, clipping, rate and update.</summary>
     private (double Loss, double LearningRate, double GradNorm, long Epoch) TrainStep()
     {
+        if (_parallel is not null)
+            return TrainStepParallel(_parallel);
         var batch = _loader.Next();
         long epoch = _loader.Position.Epoch;
         var (x, y) = (batch.X, batch.Y);
         _model.DropoutSeed = DropoutSeedFor(Options.Seed, Step + 1);
         _model.ZeroGrad();
-        var (loss, grad) = Forward(x, y, Options.BatchSize, training: true);
+        var (loss, grad) = Forward(_model, x, y, Options.BatchSize, training: true);
         using (grad)
             _model.Backward(grad);
         var parameters = _parameters.Select(p => p.Parameter);
@@ -308,19 +367,93 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
         return (loss, lr, norm, epoch);
     }
 
-    /// <summary>Runs the model on a batch and returns the loss and d loss / d y.</summary>
-    private (double Loss, Tensor<T> Grad) Forward(double[] x, double[] y, int batch, bool training)
+    /// <summary>
+    /// One data-parallel step: every replica runs forward and backward on its shard at once, its
+    /// loss gradient scaled by shard / B so that the sum over replicas is the whole batch's mean;
+    /// then the gradients are reduced into replica 0, which clips, steps and broadcasts its weights.
+    /// </summary>
+    private (double Loss, double LearningRate, double GradNorm, long Epoch) TrainStepParallel(DataParallel<T> parallel)
     {
-        var device = _model.Device;
+        var batch = _loader.Next();
+        long epoch = _loader.Position.Epoch;
+        ulong seed = DropoutSeedFor(Options.Seed, Step + 1);
+        var losses = new double[parallel.Replicas.Count];
+        int xLen = _train.Steps * _train.InputSize, yLen = _train.TargetLength;
+        parallel.ForEachReplica(r =>
+        {
+            var model = parallel.Replicas[r];
+            int offset = parallel.Offsets[r], rows = parallel.Shards[r];
+            double weight = (double)rows / Options.BatchSize;
+            model.DropoutSeed = DataParallel<T>.DropoutSeedFor(seed, r);
+            model.ZeroGrad();
+            var x = batch.X.AsSpan(offset * xLen, rows * xLen).ToArray();
+            var y = batch.Y.AsSpan(offset * yLen, rows * yLen).ToArray();
+            var (loss, grad) = Forward(model, x, y, rows, training: true);
+            using (grad)
+            {
+                grad.Ops.Scale(Num<T>.From(weight), grad.Data);
+                model.Backward(grad);
+            }
+
+            losses[r] = loss * weight;
+        });
+        double total = 0;
+        foreach (double l in losses)
+            total += l;
+        parallel.ReduceGradients();
+        var parameters = _parameters.Select(p => p.Parameter);
+        double norm = Options.ClipNorm > 0 ? GradientClipping.ClipGradNorm(parameters, Options.ClipNorm) : GradientClipping.GradNorm(parameters);
+        Schedule.Apply(Optimizer);
+        double lr = Optimizer.LearningRate;
+        Optimizer.Step();
+        parallel.BroadcastWeights();
+        Step++;
+        _lastTrainLoss = total;
+        return (total, lr, norm, epoch);
+    }
+
+    /// <summary>Per replica, 1 / the seconds of a forward and backward pass on a probe batch (the first B training samples; one untimed pass first, then the faster of two).</summary>
+    private double[] MeasureSpeeds(IReadOnlyList<ISequenceModel<T>> replicas)
+    {
+        var (x, y) = Load(_train, Enumerable.Range(0, Options.BatchSize).ToArray());
+        var speeds = new double[replicas.Count];
+        for (int r = 0; r < replicas.Count; r++)
+        {
+            var model = replicas[r];
+            ReplicaTransfer.Bind(model.Device);
+            double best = double.PositiveInfinity;
+            for (int pass = 0; pass < 3; pass++)
+            {
+                var clock = Stopwatch.StartNew();
+                var (_, grad) = Forward(model, x, y, Options.BatchSize, training: true);
+                using (grad)
+                    model.Backward(grad);
+                model.ZeroGrad();
+                model.Device.Synchronize();
+                if (pass > 0)
+                    best = Math.Min(best, clock.Elapsed.TotalSeconds);
+            }
+
+            speeds[r] = 1 / Math.Max(best, 1e-9);
+        }
+
+        ReplicaTransfer.Bind(replicas[0].Device);
+        return speeds;
+    }
+
+    /// <summary>Runs a model on a batch and returns the loss and d loss / d y.</summary>
+    private (double Loss, Tensor<T> Grad) Forward(ISequenceModel<T> model, double[] x, double[] y, int batch, bool training)
+    {
+        var device = model.Device;
         int steps = _train.Steps;
-        using var input = _model.Input == SequenceInput.Tokens
+        using var input = model.Input == SequenceInput.Tokens
             ? Tensor<T>.FromArray(device, Convert(x), batch, steps)
             : Tensor<T>.FromArray(device, Convert(x), batch, steps, _train.InputSize);
-        using var prediction = _model.Forward(input, training);
-        int rows = _model.Output == SequenceOutput.EveryStep ? batch * steps : batch;
+        using var prediction = model.Forward(input, training);
+        int rows = model.Output == SequenceOutput.EveryStep ? batch * steps : batch;
         if (Options.Loss == LossKind.Mse)
         {
-            using var target = Tensor<T>.FromArray(device, Convert(y), rows, _model.OutputSize);
+            using var target = Tensor<T>.FromArray(device, Convert(y), rows, model.OutputSize);
             return MseLoss.Compute(prediction, target);
         }
 
@@ -352,6 +485,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     {
         for (int i = 0; i < _parameters.Length; i++)
             _parameters[i].Parameter.Value.CopyFrom(_bestWeights![i]);
+        _parallel?.BroadcastWeights();
     }
 
     private (double[] X, double[] Y) Load(ISequenceDataset data, int[] indices)

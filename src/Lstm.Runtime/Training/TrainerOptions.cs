@@ -132,6 +132,18 @@ public sealed record TrainerOptions
     /// <summary>Seeds the order of the batches and every step's dropout masks.</summary>
     public int Seed { get; init; }
 
+    /// <summary>
+    /// Data parallel: the names of the devices the replicas run on, replica 0 first (recorded with
+    /// the run; the trainer checks there is one replica per name), or null for one device.
+    /// </summary>
+    public IReadOnlyList<string>? Devices { get; init; }
+
+    /// <summary>
+    /// Data parallel: rows of each batch per replica (each ≥ 1, one per device, summing to
+    /// <see cref="BatchSize"/>), or null to measure them from the devices' speeds (one device takes the whole batch).
+    /// </summary>
+    public IReadOnlyList<int>? Shards { get; init; }
+
     /// <summary>Throws <see cref="LstmException"/> naming the first setting out of range.</summary>
     public void Validate()
     {
@@ -154,6 +166,16 @@ public sealed record TrainerOptions
             throw new LstmException($"trainer: checkpoint every {CheckpointEvery} steps needs a checkpoint directory");
         if (CheckpointDirectory is { Length: 0 })
             throw new LstmException("trainer: the checkpoint directory is an empty path");
+        if (Devices is { } devices)
+        {
+            if (devices.Count == 0)
+                throw new LstmException("trainer: the device list is empty");
+            if (devices.Any(string.IsNullOrWhiteSpace))
+                throw new LstmException($"trainer: the device list '{string.Join(",", devices)}' has an empty name");
+        }
+
+        if (Shards is { } shards)
+            Scheduling.DataParallel<double>.CheckShards(shards, Devices?.Count ?? shards.Count, BatchSize);
         ArgumentNullException.ThrowIfNull(ExtraFiles);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (string file in ExtraFiles)
