@@ -35,12 +35,12 @@ internal static class TrainCommand
         var spec = o.ToSpec(seed);
         var data = spec.Prepare();
         var model = ModelFor(o, data);
-        var training = TrainingFor(o, data, seed);
+        var training = WithDevices(o, TrainingFor(o, data, seed));
         if (o.Save is { } save)
             CheckWritable(save, "--save");
         string path = o.Out ?? RunFolder.DefaultPath(spec.Name, DateTime.Now);
         RunFolder.CheckNew(path);
-        using var device = ComputeDevice.Open(o.Device);
+        using var devices = new DeviceSet(training.Devices ?? [o.Device ?? "auto"]);
 
         // Everything is checked: from here on the run folder exists. Should the model or trainer
         // still refuse the settings before a checkpoint is written, the folder goes again.
@@ -50,7 +50,8 @@ internal static class TrainCommand
         try
         {
             folder.WriteText(RunFolder.CommandFile, CommandLineText.Format(args) + "\n");
-            folder.WriteConfig(new RunConfig((JsonObject)JsonNode.Parse(model.ToJson())!, spec, TrainingSettings.ToJson(training)));
+            var config = new RunConfig((JsonObject)JsonNode.Parse(model.ToJson())!, spec, TrainingSettings.ToJson(training));
+            folder.WriteConfig(config);
             folder.WriteText(RunFolder.MetricsFile, "");
             string modelDir = folder[RunFolder.ModelDirectory];
             Directory.CreateDirectory(modelDir);
@@ -59,7 +60,9 @@ internal static class TrainCommand
             var extra = new List<string> { modelConfig };
             extra.AddRange(data.SaveArtifacts(modelDir));
             training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
-            return Train(new Plan(data, model, training, seed), folder, device, resume: false, o, stdout, cancel);
+            // Measured shards are recorded once known, so that --resume reuses them.
+            Action<Trainer<float>> started = t => folder.WriteConfig(config with { Training = TrainingSettings.ToJson(training with { Shards = t.Shards.ToArray() }) });
+            return Train(new Plan(data, model, training, seed), folder, devices, resume: false, o, stdout, cancel, training.Devices is null ? null : started);
         }
         catch (LstmException) when (!Directory.Exists(folder[RunFolder.LastCheckpoint]) && !Directory.Exists(folder[RunFolder.BestCheckpoint]))
         {
@@ -78,12 +81,12 @@ internal static class TrainCommand
             ("--proj-size", o.ProjSize), ("--embedding-dim", o.EmbeddingDim), ("--steps", o.Steps), ("--epochs", o.Epochs), ("--batch-size", o.BatchSize),
             ("--optimizer", o.Optimizer), ("--lr", o.LearningRate), ("--weight-decay", o.WeightDecay), ("--momentum", o.Momentum), ("--schedule", o.Schedule),
             ("--warmup", o.Warmup), ("--clip", o.Clip), ("--patience", o.Patience), ("--validate-every", o.ValidateEvery), ("--checkpoint-every", o.CheckpointEvery),
-            ("--seed", o.Seed), ("--out", o.Out),
+            ("--seed", o.Seed), ("--out", o.Out), ("--shards", o.Shards),
         }.Where(p => p.Value is not null).Select(p => p.Option).ToList();
         if (o.AnyData)
             given.Insert(0, "data options");
         if (given.Count > 0)
-            throw new LstmException($"--resume {o.Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --until-step, --log-every and --quiet)");
+            throw new LstmException($"--resume {o.Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device or --devices, --until-step, --log-every and --quiet)");
         var folder = RunFolder.Open(o.Resume!, "--resume");
         string configPath = folder[RunFolder.ConfigFile];
         var config = folder.ReadConfig();
@@ -98,14 +101,19 @@ internal static class TrainCommand
             ? Directory.GetFiles(modelDir).Where(f => !TrainingCheckpoint.ReservedNames.Contains(Path.GetFileName(f)) && !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList()
             : [];
         training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
-        using var device = ComputeDevice.Open(o.Device);
-        return Train(new Plan(data, model, training, training.Seed), folder, device, resume: true, o, stdout, cancel);
+        // The run's own devices and shards, unless --devices (the same number) or --device (one) replaces them.
+        if (o.Devices is not null || o.Device is not null)
+            training = WithDevices(o, training with { Devices = null, Shards = o.Devices is null ? null : training.Shards });
+        using var devices = new DeviceSet(training.Devices ?? [o.Device ?? "auto"]);
+        return Train(new Plan(data, model, training, training.Seed), folder, devices, resume: true, o, stdout, cancel);
     }
 
-    private static int Train(Plan plan, RunFolder folder, ComputeDevice device, bool resume, TrainOptions o, TextWriter stdout, CancellationToken cancel)
+    private static int Train(Plan plan, RunFolder folder, DeviceSet devices, bool resume, TrainOptions o, TextWriter stdout, CancellationToken cancel, Action<Trainer<float>>? started = null)
     {
-        using var network = new SequenceNetwork<float>(device, plan.Model, plan.Seed);
-        using var trainer = new Trainer<float>(network, plan.Data.Train, plan.Data.Validation, plan.Training);
+        using var replicas = new ReplicaSet(devices.Devices.Select(d => new SequenceNetwork<float>(d, plan.Model, plan.Seed)));
+        var network = replicas.Models[0];
+        using var trainer = new Trainer<float>(replicas.Models, plan.Data.Train, plan.Data.Validation, plan.Training);
+        started?.Invoke(trainer);
         MetricsLog metrics;
         double elapsedBefore = 0;
         if (resume)
@@ -123,7 +131,7 @@ internal static class TrainCommand
         if (!o.Quiet)
         {
             stdout.WriteLine($"data: {plan.Data.Summary}");
-            stdout.WriteLine($"model: {Describe(plan.Model)}, {parameters:N0} parameters, on {device}");
+            stdout.WriteLine($"model: {Describe(plan.Model)}, {parameters:N0} parameters, on {devices.Describe(trainer.Shards)}");
             stdout.WriteLine($"training: {TrainingSettings.Describe(plan.Training, trainer.TotalSteps)}");
             stdout.WriteLine(resume ? $"resuming {folder.Path} at step {trainer.Step}" : $"run folder: {folder.Path}");
         }
@@ -177,6 +185,53 @@ internal static class TrainCommand
         if (o.Save is { } saved)
             stdout.WriteLine($"saved {saved}");
         return Program.Ok;
+    }
+
+    /// <summary>
+    /// The trainer settings with the devices of <c>--devices</c> and the rows of <c>--shards</c>
+    /// (checked: not with <c>--device</c>, one shard per device, each ≥ 1, summing to the batch);
+    /// unchanged without <c>--devices</c>.
+    /// </summary>
+    private static TrainerOptions WithDevices(TrainOptions o, TrainerOptions training)
+    {
+        if (o.Devices is null)
+        {
+            if (o.Shards is not null && o.Resume is null)
+                throw new LstmException($"--shards {o.Shards}: needs --devices (the rows of each batch per device)");
+            return training;
+        }
+
+        if (o.Device is not null)
+            throw new LstmException($"--device {o.Device} and --devices {o.Devices}: give one of them (--devices trains data-parallel on several)");
+        var names = o.Devices.Split(',').Select(n => n.Trim()).ToArray();
+        if (names.Any(n => n.Length == 0))
+            throw new LstmException($"--devices {o.Devices}: a device name is empty (expected names separated by commas, e.g. cpu,ilgpu-cpu)");
+        var shards = training.Shards?.ToArray();
+        if (o.Shards is not null && o.Resume is null)
+        {
+            var parts = o.Shards.Split(',');
+            shards = new int[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (!int.TryParse(parts[i].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out shards[i]))
+                    throw new LstmException($"--shards {o.Shards}: '{parts[i]}' is not a whole number ≥ 0 (expected rows per device separated by commas, e.g. 24,8)");
+            }
+        }
+
+        var result = training with { Devices = names, Shards = shards };
+        try
+        {
+            (result with { CheckpointDirectory = "." }).Validate();
+        }
+        catch (LstmException e) when (shards is not null)
+        {
+            string which = o.Resume is null ? $"--shards {string.Join(",", shards)}" : $"(the run's shards {string.Join(",", shards)})";
+            throw new LstmException($"--devices {o.Devices} {which}: {e.Message}", e);
+        }
+
+        if (shards is null && training.BatchSize < names.Length)
+            throw new LstmException($"--devices {o.Devices}: a batch of {training.BatchSize} cannot give each of {names.Length} devices a row");
+        return result;
     }
 
     /// <summary>The model the options describe for the data.</summary>
@@ -306,6 +361,52 @@ internal static class TrainCommand
     {
         if (value is { } v && !(v >= 0 && double.IsFinite(v)))
             throw new LstmException($"{option} {v.ToString(CultureInfo.InvariantCulture)}: must be a finite number ≥ 0");
+    }
+}
+
+/// <summary>The devices of a run, opened in order (a name twice is two devices) and disposed together.</summary>
+internal sealed class DeviceSet : IDisposable
+{
+    public DeviceSet(IReadOnlyList<string> names)
+    {
+        var opened = new List<ComputeDevice>();
+        try
+        {
+            foreach (string name in names)
+                opened.Add(ComputeDevice.Open(name));
+        }
+        catch
+        {
+            opened.ForEach(d => d.Dispose());
+            throw;
+        }
+
+        Devices = opened;
+    }
+
+    public IReadOnlyList<ComputeDevice> Devices { get; }
+
+    /// <summary>"cpu (…)" for one device; "cpu, ilgpu-cpu (data parallel, shards 24,8)" for several.</summary>
+    public string Describe(IReadOnlyList<int> shards) => Devices.Count == 1
+        ? Devices[0].ToString()
+        : $"{string.Join(", ", Devices.Select(d => d.Name))} (data parallel, shards {string.Join(",", shards)})";
+
+    public void Dispose()
+    {
+        foreach (var d in Devices)
+            d.Dispose();
+    }
+}
+
+/// <summary>The replicas of a model, one per device, disposed together.</summary>
+internal sealed class ReplicaSet(IEnumerable<SequenceNetwork<float>> models) : IDisposable
+{
+    public IReadOnlyList<SequenceNetwork<float>> Models { get; } = models.ToList();
+
+    public void Dispose()
+    {
+        foreach (var m in Models)
+            m.Dispose();
     }
 }
 

@@ -25,7 +25,17 @@ internal static class TrainingSettings
 
     public static string Name(ScheduleKind kind) => Schedules.First(s => s.Kind == kind).Name;
 
-    public static JsonObject ToJson(TrainerOptions o) => new()
+    public static JsonObject ToJson(TrainerOptions o)
+    {
+        var json = Fields(o);
+        if (o.Devices is { } devices)
+            json["devices"] = new JsonArray(devices.Select(d => (JsonNode?)JsonValue.Create(d)).ToArray());
+        if (o.Shards is { } shards)
+            json["shards"] = new JsonArray(shards.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray());
+        return json;
+    }
+
+    private static JsonObject Fields(TrainerOptions o) => new()
     {
         ["steps"] = o.Steps,
         ["epochs"] = o.Epochs,
@@ -62,6 +72,18 @@ internal static class TrainingSettings
             }
         }
 
+        T[] List<T>(string key)
+        {
+            try
+            {
+                return json[key]!.AsArray().Select(n => n is null ? throw new FormatException() : n.GetValue<T>()).ToArray();
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                throw new LstmException($"{source}: \"training\".\"{key}\" is not a list of {typeof(T).Name}", e);
+            }
+        }
+
         var o = new TrainerOptions
         {
             Steps = Get<int>("steps"),
@@ -82,6 +104,8 @@ internal static class TrainingSettings
             Patience = Get<int>("patience"),
             CheckpointEvery = Get<int>("checkpoint_every"),
             Seed = Get<int>("seed"),
+            Devices = json["devices"] is null ? null : List<string>("devices"),
+            Shards = json["shards"] is null ? null : List<int>("shards"),
         };
         (o with { CheckpointDirectory = "." }).Validate(); // The run folder comes later.
         return o;

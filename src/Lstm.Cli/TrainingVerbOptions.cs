@@ -6,9 +6,17 @@ namespace Lstm.Cli;
 [Verb("train", HelpText = "Train an LSTM, GRU or RNN on a synthetic task, a CSV time series or a text file; writes a run folder (config, metrics, loss.png, checkpoints). With no options: an LSTM on the noisy-sine task.")]
 public sealed class TrainOptions : DataOptions
 {
-    /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
-    public string Device { get; set; } = "auto";
+    /// <summary>The device (null: auto).</summary>
+    [Option("device", HelpText = "auto (the default), cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string? Device { get; set; }
+
+    /// <summary>Data parallel: the devices.</summary>
+    [Option("devices", HelpText = "Data-parallel training on these devices, comma-separated (e.g. cuda:0,cuda:1 or cpu,ilgpu-cpu; a name twice is two devices): each holds a replica and takes a shard of every batch. Instead of --device.")]
+    public string? Devices { get; set; }
+
+    /// <summary>Data parallel: rows of each batch per device.</summary>
+    [Option("shards", HelpText = "With --devices: rows of each batch per device, comma-separated, summing to --batch-size (e.g. 24,8). Default: in proportion to each device's measured speed.")]
+    public string? Shards { get; set; }
 
     /// <summary>The recurrent cell.</summary>
     [Option("cell", HelpText = "lstm (the default), gru, rnn-tanh or rnn-relu.")]
