@@ -320,6 +320,25 @@ public sealed class DataParallelTests(ReplicaDevices devices, ITestOutputHelper 
         Assert.Contains("cannot give each of 3 devices", Assert.Throws<LstmException>(() => DataParallel<float>.ProportionalShards([1.0, 1.0, 1.0], 2)).Message);
     }
 
+    [Theory]
+    [InlineData("ilgpu-cpu", true)]
+    [InlineData("cpu", false)]
+    public void HostStage_RoundTrips_PageLockedOnIlgpu(string name, bool pageLocked)
+    {
+        var dev = devices.Get(name + "," + name)[0];
+        var values = Enumerable.Range(0, 37).Select(i => (float)(i * 0.25 - 3)).ToArray();
+        using var source = Tensor<float>.FromArray(dev, values, values.Length);
+        using var target = Tensor<float>.Zeros(dev, values.Length);
+        using var stage = new ReplicaTransfer.HostStage<float>(dev, values.Length);
+        Assert.Equal(pageLocked, stage.PageLocked);
+        stage.Download(source.Data);
+        Assert.Equal(values, stage.Span.ToArray());
+        stage.Span[0] = 42;
+        stage.Upload(target.Data);
+        Assert.Equal([42f, .. values[1..]], target.ToArray());
+        Assert.Equal(ReplicaRoute.Host, ReplicaTransfer.Choose(dev, devices.Get(name + "," + name)[1]));
+    }
+
     [Fact]
     public void DropoutSeeds_KeepReplicaZeros_AndDifferPerReplica()
     {

@@ -70,7 +70,7 @@ internal static class ReplicaTransfer
     private static ArrayView1D<T, Stride1D.Dense> View<T>(BufferSlice<T> s) where T : unmanaged =>
         ((IlgpuBuffer<T>)s.Buffer).Memory.View.SubView(s.Offset, s.Length);
 
-    /// <summary>A host buffer for one tensor of one replica: page-locked memory of the replica's accelerator, or a plain array for <c>cpu</c>.</summary>
+    /// <summary>A host buffer for one tensor of one replica: page-locked memory of the replica's accelerator where ILGPU offers it, else (and for <c>cpu</c>) a plain array.</summary>
     /// <typeparam name="T">float or double.</typeparam>
     internal sealed class HostStage<T> : IDisposable where T : unmanaged
     {
@@ -83,9 +83,18 @@ internal static class ReplicaTransfer
         {
             _device = device;
             if (device.IsIlgpu)
-                _locked = device.Accelerator.AllocatePageLocked1D<T>(length);
-            else
-                _array = new T[length];
+            {
+                try
+                {
+                    _locked = device.Accelerator.AllocatePageLocked1D<T>(length);
+                }
+                catch (NotSupportedException)
+                {
+                    // An accelerator that cannot page-lock host memory: a plain array through the device's own copies.
+                }
+            }
+
+            _array = _locked is null ? new T[length] : null;
         }
 
         /// <summary>The host values.</summary>
