@@ -136,6 +136,42 @@ public sealed class DataParallelTests(ReplicaDevices devices, ITestOutputHelper 
         Assert.True(GradientError<float>(pair, [3, 5]) < 1e-5);
 
     [Theory]
+    [InlineData("cpu,cpu")]
+    [InlineData("cpu,ilgpu-cpu")]
+    public void ReducedGradients_CrossEntropyEveryStep_EqualOneDeviceGradients_Float64(string pair)
+    {
+        // A language model: T output rows per sample, so a shard's loss is the mean over shard·T rows.
+        var devs = devices.Get(pair);
+        string corpus = string.Concat(Enumerable.Repeat("abracadabra, said the cat. ", 3));
+        var vocab = CharVocabulary.FromText(corpus);
+        var train = new CharTextDataset(vocab.Encode(corpus), steps: 6, stride: 3);
+        var options = new TrainerOptions { Steps = 1, BatchSize = 7, Optimizer = OptimizerKind.Sgd, LearningRate = 0, ClipNorm = 0, Loss = LossKind.CrossEntropy, Seed = 2, Shards = [2, 5] };
+        CharLanguageModel<double> Model(ComputeDevice d) => new(d, vocab.Size, embeddingDim: 3, hiddenSize: 4, numLayers: 1, seed: 6);
+        double[][] expected;
+        using (var one = Model(TestDevices.Get("cpu")))
+        using (var trainer = new Trainer<double>(one, train, null, options with { Shards = null }))
+        {
+            trainer.Run();
+            expected = Grads(one);
+        }
+
+        var replicas = devs.Select(Model).ToArray();
+        try
+        {
+            using var trainer = new Trainer<double>(replicas, train, null, options);
+            trainer.Run();
+            double error = RelativeError(Grads(replicas[0]), expected);
+            output.WriteLine($"{pair} cross-entropy every step: gradient relative error {error:E2}");
+            Assert.True(error < 1e-12, $"relative error {error}");
+        }
+        finally
+        {
+            foreach (var m in replicas)
+                m.Dispose();
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Pairs))]
     public void ShortRun_ReachesTheOneDeviceWeights_Float64(string pair)
     {
