@@ -12,6 +12,7 @@ namespace Lstm.Bench;
 /// <see cref="Trainer{T}"/>, float32: on one <c>cpu</c> device (the baseline) against data parallel
 /// on two <c>cpu</c> devices with equal shards (<c>--devices cpu,cpu --shards B/2,B/2</c>), so the
 /// ratio is what the replicas, their threads, the gradient reduction and the weight broadcast gain or cost.
+/// A third case, one device at half the batch, is the work of one replica alone.
 /// </summary>
 [MemoryDiagnoser]
 public class DataParallelBenchmarks
@@ -32,6 +33,10 @@ public class DataParallelBenchmarks
     [GlobalSetup(Target = nameof(TwoCpuDevices))]
     public void SetupTwo() => Setup(2);
 
+    /// <summary>One <c>cpu</c> device, half the batch.</summary>
+    [GlobalSetup(Target = nameof(OneDeviceHalfBatch))]
+    public void SetupHalf() => Setup(1, half: true);
+
     /// <summary>A step on one device.</summary>
     [Benchmark(Baseline = true)]
     public void OneDevice() => _trainer!.Run(_trainer.Step + 1);
@@ -39,6 +44,10 @@ public class DataParallelBenchmarks
     /// <summary>A data-parallel step on two devices.</summary>
     [Benchmark]
     public void TwoCpuDevices() => _trainer!.Run(_trainer.Step + 1);
+
+    /// <summary>A step on one device at half the batch (one replica's share).</summary>
+    [Benchmark]
+    public void OneDeviceHalfBatch() => _trainer!.Run(_trainer.Step + 1);
 
     /// <summary>Frees the trainer, the models and the devices.</summary>
     [GlobalCleanup]
@@ -51,9 +60,11 @@ public class DataParallelBenchmarks
             d.Dispose();
     }
 
-    private void Setup(int replicas)
+    private void Setup(int replicas, bool half = false)
     {
         var s = LstmBenchShape.Parse(Shape);
+        if (half)
+            s = s with { Batch = s.Batch / 2 };
         _devices = Enumerable.Range(0, replicas).Select(_ => ComputeDevice.Open(ComputeDevice.CpuName)).ToArray();
         var config = new ModelConfig(ModelKind.SequenceToOne, CellKind.Lstm, s.Input, s.Hidden, OutputSize: 1, s.Layers);
         _models = _devices.Select(d => new SequenceNetwork<float>(d, config, seed: 1)).ToArray();
