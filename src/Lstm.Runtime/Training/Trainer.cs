@@ -58,6 +58,12 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     /// proportion to their speeds (<see cref="DataParallel{T}.ProportionalShards"/>), see <see cref="Shards"/>.
     /// One replica is the one-device trainer.
     /// </summary>
+    /// <remarks>
+    /// Without dropout a data-parallel run computes the one-device run's mean loss and gradient up to
+    /// the summation order (shard losses weighted by shard / B, gradients added in replica order).
+    /// With dropout its masks differ from the one-device run's (see <see cref="DataParallel{T}.DropoutSeedFor"/>);
+    /// either way it is deterministic for given devices and shards, and a resume continues it bit for bit.
+    /// </remarks>
     /// <param name="replicas">Replica 0 (it steps, validates and is checkpointed) first, each on its own device (not disposed by the trainer).</param>
     /// <param name="train">The training samples.</param>
     /// <param name="validation">The validation samples, or null for none.</param>
