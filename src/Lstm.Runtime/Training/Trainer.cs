@@ -111,20 +111,38 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
         if (replicas.Count > 1)
         {
             // Built before the shards are measured: it checks the replicas are equal and on distinct devices.
-            _parallel = new DataParallel<T>(replicas, options.Shards ?? Enumerable.Repeat(1, replicas.Count).ToArray());
+            var parallel = new DataParallel<T>(replicas, options.Shards ?? Enumerable.Repeat(1, replicas.Count).ToArray());
             if (options.Shards is null)
             {
-                var shards = DataParallel<T>.ProportionalShards(MeasureSpeeds(replicas), options.BatchSize);
-                _parallel.Dispose();
-                _parallel = new DataParallel<T>(replicas, shards);
+                int[] shards;
+                try
+                {
+                    shards = DataParallel<T>.ProportionalShards(MeasureSpeeds(replicas), options.BatchSize);
+                }
+                finally
+                {
+                    parallel.Dispose();
+                }
+
+                parallel = new DataParallel<T>(replicas, shards);
             }
+
+            _parallel = parallel;
         }
 
-        Shards = _parallel?.Shards ?? [options.BatchSize];
-        _loader = new DataLoader(train, options.BatchSize, options.Seed, options.Shuffle);
-        TotalSteps = options.Epochs > 0 ? (long)options.Epochs * _loader.BatchesPerEpoch : options.Steps;
-        Schedule = options.CreateSchedule(TotalSteps);
-        Optimizer = options.CreateOptimizer(_parameters);
+        try
+        {
+            Shards = _parallel?.Shards ?? [options.BatchSize];
+            _loader = new DataLoader(train, options.BatchSize, options.Seed, options.Shuffle);
+            TotalSteps = options.Epochs > 0 ? (long)options.Epochs * _loader.BatchesPerEpoch : options.Steps;
+            Schedule = options.CreateSchedule(TotalSteps);
+            Optimizer = options.CreateOptimizer(_parameters);
+        }
+        catch
+        {
+            _parallel?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The settings.</summary>
