@@ -5,6 +5,7 @@ using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Runs;
+using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
@@ -26,6 +27,8 @@ internal static class TrainCommand
             throw new LstmException($"--log-every {o.LogEvery}: must be ≥ 1");
         if (o.UntilStep is < 1)
             throw new LstmException($"--until-step {o.UntilStep}: must be ≥ 1");
+        if (o.DryRun)
+            return PrintPlan(o, stdout);
         return o.Resume is null ? New(o, args, stdout, cancel) : Resume(o, stdout, cancel);
     }
 
@@ -36,11 +39,12 @@ internal static class TrainCommand
         var data = spec.Prepare();
         var model = ModelFor(o, data);
         var training = TrainingFor(o, data, seed);
+        var placement = PlacementFor(o, model);
         if (o.Save is { } save)
             CheckWritable(save, "--save");
         string path = o.Out ?? RunFolder.DefaultPath(spec.Name, DateTime.Now);
         RunFolder.CheckNew(path);
-        using var device = ComputeDevice.Open(o.Device);
+        using var devices = new DeviceSet(placement);
 
         // Everything is checked: from here on the run folder exists. Should the model or trainer
         // still refuse the settings before a checkpoint is written, the folder goes again.
@@ -59,7 +63,7 @@ internal static class TrainCommand
             var extra = new List<string> { modelConfig };
             extra.AddRange(data.SaveArtifacts(modelDir));
             training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
-            return Train(new Plan(data, model, training, seed), folder, device, resume: false, o, stdout, cancel);
+            return Train(new Plan(data, model, training, seed), folder, devices.Devices, resume: false, o, stdout, cancel);
         }
         catch (LstmException) when (!Directory.Exists(folder[RunFolder.LastCheckpoint]) && !Directory.Exists(folder[RunFolder.BestCheckpoint]))
         {
@@ -83,7 +87,7 @@ internal static class TrainCommand
         if (o.AnyData)
             given.Insert(0, "data options");
         if (given.Count > 0)
-            throw new LstmException($"--resume {o.Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --until-step, --log-every and --quiet)");
+            throw new LstmException($"--resume {o.Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --placement, --chunk-steps, --until-step, --log-every and --quiet)");
         var folder = RunFolder.Open(o.Resume!, "--resume");
         string configPath = folder[RunFolder.ConfigFile];
         var config = folder.ReadConfig();
@@ -98,13 +102,16 @@ internal static class TrainCommand
             ? Directory.GetFiles(modelDir).Where(f => !TrainingCheckpoint.ReservedNames.Contains(Path.GetFileName(f)) && !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList()
             : [];
         training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
-        using var device = ComputeDevice.Open(o.Device);
-        return Train(new Plan(data, model, training, training.Seed), folder, device, resume: true, o, stdout, cancel);
+        using var devices = new DeviceSet(PlacementFor(o, model));
+        return Train(new Plan(data, model, training, training.Seed), folder, devices.Devices, resume: true, o, stdout, cancel);
     }
 
-    private static int Train(Plan plan, RunFolder folder, ComputeDevice device, bool resume, TrainOptions o, TextWriter stdout, CancellationToken cancel)
+    private static int Train(Plan plan, RunFolder folder, IReadOnlyList<ComputeDevice> devices, bool resume, TrainOptions o, TextWriter stdout, CancellationToken cancel)
     {
-        using var network = new SequenceNetwork<float>(device, plan.Model, plan.Seed);
+        using var network = SequenceNetwork<float>.Create(plan.Model, devices, plan.Seed);
+        if (network is PipelinedNetwork<float> pipelined && o.ChunkSteps is { } chunk)
+            pipelined.Pipeline.ChunkSteps = chunk;
+        string device = devices.Count == 1 ? devices[0].ToString() : "a pipeline of " + string.Join(", ", devices.Select((d, k) => $"layer {k} on {d.Name}"));
         using var trainer = new Trainer<float>(network, plan.Data.Train, plan.Data.Validation, plan.Training);
         MetricsLog metrics;
         double elapsedBefore = 0;
@@ -177,6 +184,85 @@ internal static class TrainCommand
         if (o.Save is { } saved)
             stdout.WriteLine($"saved {saved}");
         return Program.Ok;
+    }
+
+    /// <summary><c>lstm plan</c>, <c>lstm train --dry-run</c>: checks the options as train does, prints the plan of a step, creates nothing.</summary>
+    public static int PrintPlan(TrainOptions o, TextWriter stdout)
+    {
+        ExecutionPlan plan;
+        if (o.Resume is { } resume)
+        {
+            var folder = RunFolder.Open(resume, "--resume");
+            var config = folder.ReadConfig();
+            var model = ModelConfig.FromJson(config.Model.ToJsonString(), folder[RunFolder.ConfigFile]);
+            var training = TrainingSettings.FromJson(config.Training, folder[RunFolder.ConfigFile]);
+            var data = config.Data.Prepare();
+            plan = PlanFor(o, model, training, data);
+        }
+        else
+        {
+            int seed = o.Seed ?? 1;
+            var data = o.ToSpec(seed).Prepare();
+            var model = ModelFor(o, data);
+            plan = PlanFor(o, model, TrainingFor(o, data, seed), data);
+        }
+
+        stdout.Write(plan.Format());
+        return Program.Ok;
+    }
+
+    private static ExecutionPlan PlanFor(TrainOptions o, ModelConfig model, TrainerOptions training, PreparedData data) =>
+        ExecutionPlan.ForTraining(model, PlacementFor(o, model), training.BatchSize, data.Train.Steps, sizeof(float), training.Optimizer, training.Momentum, o.ChunkSteps ?? 0);
+
+    /// <summary>The device names: --placement's, one per layer, or --device's.</summary>
+    private static IReadOnlyList<string> PlacementFor(TrainOptions o, ModelConfig model)
+    {
+        if (o.ChunkSteps is { } chunk)
+        {
+            if (o.Placement is null)
+                throw new LstmException($"--chunk-steps {chunk}: applies with --placement only");
+            Positive("--chunk-steps", chunk);
+        }
+
+        if (o.Placement is null)
+            return [o.Device];
+        if (o.Device != "auto")
+            throw new LstmException($"--placement {o.Placement} and --device {o.Device}: give one of them");
+        var names = o.Placement.Split(',').Select(n => n.Trim()).ToArray();
+        if (names.Any(n => n.Length == 0))
+            throw new LstmException($"--placement {o.Placement}: a device name is empty (expected names separated by commas, e.g. cpu,ilgpu-cpu)");
+        if (names.Length != model.NumLayers)
+            throw new LstmException($"--placement {o.Placement} names {names.Length} device{(names.Length == 1 ? "" : "s")} but the model has {model.NumLayers} layer{(model.NumLayers == 1 ? "" : "s")} (--layers): give one device per layer");
+        return names;
+    }
+
+    /// <summary>The devices of a placement, each name opened once per layer (two equal names are two devices).</summary>
+    private sealed class DeviceSet : IDisposable
+    {
+        private readonly List<ComputeDevice> _devices = [];
+
+        public DeviceSet(IReadOnlyList<string> names)
+        {
+            try
+            {
+                foreach (string name in names)
+                    _devices.Add(ComputeDevice.Open(name));
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        public IReadOnlyList<ComputeDevice> Devices => _devices;
+
+        public void Dispose()
+        {
+            foreach (var d in _devices)
+                d.Dispose();
+            _devices.Clear();
+        }
     }
 
     /// <summary>The model the options describe for the data.</summary>
