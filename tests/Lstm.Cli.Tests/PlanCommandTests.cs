@@ -78,4 +78,19 @@ public sealed class PlanCommandTests : CliRunner
         // The weights load on one device: evaluation of the pipelined run's model.
         Assert.Contains("MSE", Ok("eval", "--run", At("pipe"), "--device", "cpu"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Resume_WithThePlacement_ContinuesBitwise()
+    {
+        string[] common = ["--task", "adding", "--seq-len", "8", "--hidden", "8", "--layers", "2", "--dropout", "0.3", "--steps", "12", "--batch-size", "8",
+            "--validate-every", "4", "--placement", "cpu,cpu", "--chunk-steps", "3", "--quiet"];
+        Ok(["train", "--out", At("whole"), .. common]);
+        Ok(["train", "--out", At("parts"), "--until-step", "5", .. common]);
+        string stdout = Ok("train", "--resume", At("parts"), "--placement", "cpu,cpu", "--chunk-steps", "3", "--quiet");
+        Assert.Contains("trained to step 12", stdout, StringComparison.Ordinal);
+        var whole = Metrics(At("whole")).Select(m => m.GetProperty("train_loss").GetDouble()).ToArray();
+        var parts = Metrics(At("parts")).Select(m => m.GetProperty("train_loss").GetDouble()).ToArray();
+        Assert.Equal(whole, parts);
+        Assert.Equal(File.ReadAllBytes(At("whole", "model", "model.safetensors")), File.ReadAllBytes(At("parts", "model", "model.safetensors")));
+    }
 }
