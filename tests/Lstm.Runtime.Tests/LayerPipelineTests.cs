@@ -4,6 +4,7 @@ using Lstm.Runtime.Models;
 using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Tensors;
 using Lstm.Runtime.Training;
+using Lstm.Tests.Shared;
 
 namespace Lstm.Runtime.Tests;
 
@@ -172,6 +173,27 @@ public sealed class LayerPipelineTests : IDisposable
         var diff = y.Zip(py, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(diff <= 1e-5, $"forward differs by {diff:E3}");
         AssertClose(grads, pgrads, 1e-5);
+    }
+
+    /// <summary>Each GPU with the host and with a second context of itself (page-locked staging, a bound thread per device); float32 within 1e-5.</summary>
+    [SkippableTheory]
+    [InlineData(DeviceKind.Cuda)]
+    [InlineData(DeviceKind.OpenCL)]
+    public void GpuPlacements_MatchOneDevice_Float32(DeviceKind kind)
+    {
+        var gpus = TestDevices.Available.Where(d => d.Kind == kind && d.IsGpu).ToList();
+        Skip.If(gpus.Count == 0, $"no {kind} GPU on this machine");
+        var config = Config("sequence-to-sequence", "lstm", 2, 3, 0.3);
+        foreach (var gpu in gpus)
+        {
+            foreach (string[] placement in new[] { new[] { gpu.Name, "cpu" }, [gpu.Name, gpu.Name] })
+            {
+                var (y, grads, py, pgrads) = Compare<float>(config, "cpu", placement, chunk: 3);
+                var diff = y.Zip(py, (a, b) => Math.Abs(a - b)).Max();
+                Assert.True(diff <= 1e-5, $"{string.Join(",", placement)}: forward differs by {diff:E3}");
+                AssertClose(grads, pgrads, 1e-5);
+            }
+        }
     }
 
     [Fact]
