@@ -196,6 +196,47 @@ public sealed class LayerPipelineTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// The stages overlap. Forward: layer 0 may not start chunk c + 1 before layer 1 has started
+    /// chunk c; backward: layer 1 may not start chunk c − 1 before layer 0 has started chunk c.
+    /// Were the layers run one after the other, the producing layer would wait for ever (here:
+    /// 30 s, then the test fails).
+    /// </summary>
+    [Fact]
+    public void Stages_Overlap_Forward_And_Backward()
+    {
+        var config = Config("sequence-to-sequence", "lstm", 2, 0, 0.2);
+        using var pipelined = new PipelinedNetwork<double>(config, Open("cpu", "cpu"), seed: 1);
+        pipelined.Pipeline.ChunkSteps = 2;
+        int chunks = (T + 1) / 2;
+        var started = new[] { new SemaphoreSlim(0), new SemaphoreSlim(0) }; // The consuming layer started a chunk: [forward, backward].
+        var waitedFor = new List<(bool Forward, int Chunk)>();
+        pipelined.Pipeline.ChunkStarting = (layer, chunk, forward) =>
+        {
+            var signal = started[forward ? 0 : 1];
+            int producer = forward ? 0 : 1;
+            if (layer != producer)
+            {
+                signal.Release();
+                return;
+            }
+
+            bool first = forward ? chunk == 0 : chunk == chunks - 1;
+            if (!first)
+            {
+                Assert.True(signal.Wait(TimeSpan.FromSeconds(30)), $"layer {producer} waited in vain for layer {1 - producer} before its {(forward ? "forward" : "backward")} chunk {chunk}");
+                lock (waitedFor)
+                    waitedFor.Add((forward, chunk));
+            }
+        };
+        var (y, grads) = Run(pipelined, config, B, T);
+        Assert.Equal(2 * (chunks - 1), waitedFor.Count);
+        using var reference = new SequenceNetwork<double>(Open("cpu")[0], config, seed: 1);
+        var (ry, rgrads) = Run(reference, config, B, T);
+        Assert.Equal(ry, y);
+        AssertClose(rgrads, grads, 1e-12);
+    }
+
     [Fact]
     public void Parameters_AreTheOneDeviceNetworks_BitForBit_OnTheirLayersDevices()
     {

@@ -122,6 +122,9 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
     /// <summary>The seed of the dropout masks between layers (a trainer sets a new one before each step).</summary>
     public ulong DropoutSeed { get; set; }
 
+    /// <summary>Called on a stage's thread as it starts each chunk: (layer, chunk, true for forward); tests observe the schedule with it.</summary>
+    internal Action<int, int, bool>? ChunkStarting { get; set; }
+
     /// <summary>Bytes that went through host buffers in the last forward (all links) and in the last backward.</summary>
     public (long Forward, long Backward) LastTransferBytes { get; private set; }
 
@@ -201,6 +204,7 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
                 Tensor<T>? previousInput = null;
                 for (int c = 0; c < chunks; c++)
                 {
+                    ChunkStarting?.Invoke(k, c, true);
                     int t0 = c * chunk;
                     int tc = Math.Min(chunk, steps - t0);
                     long inLength = (long)tc * batch * inputK;
@@ -332,6 +336,7 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
                 {
                     for (int c = chunks - 1; c >= 0; c--)
                     {
+                        ChunkStarting?.Invoke(k, c, false);
                         int t0 = c * chunk;
                         int tc = Math.Min(chunk, steps - t0);
                         long outLength = (long)tc * batch * width;
