@@ -237,6 +237,88 @@ public sealed class LayerPipelineTests : IDisposable
         AssertClose(rgrads, grads, 1e-12);
     }
 
+    /// <summary>
+    /// Variable lengths through <see cref="LayerPipeline{T}"/> directly, against the one-device
+    /// multi-layer layer: output and h_n bit for bit, parameter gradients and dx within 1e-12.
+    /// Lengths include 0, T and one that ends inside a chunk.
+    /// </summary>
+    [Theory]
+    [InlineData("lstm", 2, 0.3, 3, new[] { 7, 0, 4 })]
+    [InlineData("lstm", 0, 0.0, 1, new[] { 2, 7, 5 })]
+    [InlineData("gru", 0, 0.4, 3, new[] { 5, 7, 1 })]
+    [InlineData("rnn-tanh", 0, 0.2, 4, new[] { 3, 3, 7 })]
+    public void VariableLengths_MatchTheOneDeviceLayer(string cell, int proj, double dropout, int chunk, int[] lengths)
+    {
+        var config = Config("sequence-to-sequence", cell, 2, proj, dropout);
+        var host = Open("cpu")[0];
+        using var reference = LayerFor(host, config, seed: 8);
+        using var pipeline = new LayerPipeline<double>(config, Open("cpu", "cpu"), seed: 8) { ChunkSteps = chunk, DropoutSeed = 99 };
+        reference.DropoutSeed = 99;
+        var x = Input<double>(config, B, T, 2);
+        var rng = new Random(4);
+        int w = config.HeadInputSize;
+        var dOut = Enumerable.Range(0, B * T * w).Select(_ => rng.NextDouble() - 0.5).ToArray();
+        var dHn = Enumerable.Range(0, B * w).Select(_ => rng.NextDouble() - 0.5).ToArray();
+
+        using var rx = Tensor<double>.FromArray(host, x, B, T, I);
+        using var rdOut = Tensor<double>.FromArray(host, dOut, B, T, w);
+        using var rdHn = Tensor<double>.Zeros(host, 2, B, w);
+        rdHn.CopyFrom([.. new double[B * w], .. dHn]);
+        var (output, hn, dx, grads) = RunReference(reference, rx, rdOut, rdHn, lengths);
+
+        using var px = Tensor<double>.FromArray(pipeline.Placement[0], x, B, T, I);
+        using var pdOut = Tensor<double>.FromArray(pipeline.Placement[1], dOut, B, T, w);
+        using var pdHn = Tensor<double>.FromArray(pipeline.Placement[1], dHn, 1, B, w);
+        using var result = pipeline.Forward(px, training: true, lengths);
+        Assert.Equal(output, result.Output.ToArray());
+        Assert.Equal(hn, result.HN.ToArray());
+        using var pdx = pipeline.Backward(result, pdOut, pdHn);
+        AssertClose(new Dictionary<string, double[]> { ["dx"] = dx }, new Dictionary<string, double[]> { ["dx"] = pdx.ToArray() }, 1e-12);
+        AssertClose(grads, pipeline.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Grad.ToArray()), 1e-12);
+    }
+
+    [Fact]
+    public void VariableLengths_OutOfRange_Throw()
+    {
+        var config = Config("sequence-to-sequence", "gru", 2, 0, 0);
+        using var pipeline = new LayerPipeline<double>(config, Open("cpu", "cpu"), seed: 1);
+        using var x = Tensor<double>.Zeros(pipeline.Placement[0], B, T, I);
+        Assert.Contains("lengths[1] = 8 is outside [0, seq_len = 7]", Assert.Throws<LstmException>(() => pipeline.Forward(x, lengths: [1, 8, 2])).Message, StringComparison.Ordinal);
+        Assert.Contains("expected one per sequence (batch = 3)", Assert.Throws<LstmException>(() => pipeline.Forward(x, lengths: [1, 2])).Message, StringComparison.Ordinal);
+    }
+
+    private static Layers.RecurrentLayer<double> LayerFor(ComputeDevice device, ModelConfig c, int seed) => c.Cell switch
+    {
+        CellKind.Lstm => new Layers.LSTM<double>(device, new Layers.LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.ProjSize, c.Dropout), seed),
+        CellKind.Gru => new Layers.GRU<double>(device, new Layers.GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.Dropout), seed),
+        _ => new Layers.RNN<double>(device, new Layers.RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, Kernels.RnnNonlinearity.Tanh, c.Dropout), seed),
+    };
+
+    /// <summary>Output, top h_n, dx and the parameter gradients of the one-device layer.</summary>
+    private static (double[] Output, double[] HN, double[] DX, Dictionary<string, double[]> Grads) RunReference(
+        Layers.RecurrentLayer<double> layer, Tensor<double> x, Tensor<double> dOut, Tensor<double> dHn, int[] lengths)
+    {
+        Layers.RecurrentResult<double> result = layer switch
+        {
+            Layers.LSTM<double> l => l.Forward(x, training: true, lengths: lengths),
+            Layers.GRU<double> g => g.Forward(x, training: true, lengths: lengths),
+            Layers.RNN<double> r => r.Forward(x, training: true, lengths: lengths),
+            _ => throw new InvalidOperationException(),
+        };
+        using (result)
+        {
+            var hn = result.HN.ToArray();
+            using Layers.RecurrentGradients<double> grads = layer switch
+            {
+                Layers.LSTM<double> l => l.Backward((Layers.LSTMResult<double>)result, dOut, dHn),
+                Layers.GRU<double> g => g.Backward(result, dOut, dHn),
+                Layers.RNN<double> r => r.Backward(result, dOut, dHn),
+                _ => throw new InvalidOperationException(),
+            };
+            return (result.Output.ToArray(), hn[(hn.Length / 2)..], grads.DX.ToArray(), layer.Parameters().ToDictionary(p => p.Name, p => p.Grad.ToArray()));
+        }
+    }
+
     [Fact]
     public void Parameters_AreTheOneDeviceNetworks_BitForBit_OnTheirLayersDevices()
     {

@@ -43,7 +43,11 @@ namespace Lstm.Runtime.Scheduling;
 /// bidirectional layers the chunk is the whole sequence, so the stages run one after the other
 /// (the placement still splits memory over devices, but nothing overlaps).
 /// </para>
-/// <para>Every sequence has T steps: variable lengths are not offered here.</para>
+/// <para>
+/// Variable lengths (PyTorch's packed sequences) run chunk by chunk too: in chunk c a row of
+/// length n has min(max(n − c·T_c, 0), T_c) steps, so a row that has ended carries its state
+/// through the later chunks unchanged (a length of 0 gives h_n = h0) and its outputs stay 0.
+/// </para>
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
@@ -167,9 +171,10 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
     /// <summary>Runs the stack over x.</summary>
     /// <param name="x">[B, T, I] (batch-first) on <c>Placement[0]</c>.</param>
     /// <param name="training">True keeps what <see cref="Backward"/> needs and applies dropout between layers.</param>
+    /// <param name="lengths">Null: every sequence has T steps. Else one length per sequence, each in [0, T], with the one-device layer's packed-sequence semantics (output past a length is 0, h_n is each sequence's state at its own last step).</param>
     /// <returns>The output [B, T, W] and the top layer's h_n [D, B, H_out], on the last device; dispose it.</returns>
-    /// <exception cref="LstmException">x is on another device or has the wrong shape.</exception>
-    public PipelineResult<T> Forward(Tensor<T> x, bool training = false)
+    /// <exception cref="LstmException">x is on another device or has the wrong shape, or a length is out of range.</exception>
+    public PipelineResult<T> Forward(Tensor<T> x, bool training = false, IReadOnlyList<int>? lengths = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         var first = Placement[0];
@@ -178,6 +183,17 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
         if (x.Shape.Count != 3 || x.Shape[2] != Config.InputSize || x.Shape[0] < 1 || x.Shape[1] < 1)
             throw new LstmException($"x has shape {x.ShapeString}; expected [batch, seq_len, input_size] with input_size {Config.InputSize}");
         int batch = x.Shape[0], steps = x.Shape[1];
+        if (lengths is not null)
+        {
+            if (lengths.Count != batch)
+                throw new LstmException($"lengths has {lengths.Count} entries; expected one per sequence (batch = {batch})");
+            for (int b = 0; b < batch; b++)
+            {
+                if (lengths[b] < 0 || lengths[b] > steps)
+                    throw new LstmException($"lengths[{b}] = {lengths[b]} is outside [0, seq_len = {steps}]");
+            }
+        }
+
         int chunk = ChunkFor(steps);
         int chunks = (steps + chunk - 1) / chunk;
         int layers = _layers.Length;
@@ -226,7 +242,8 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
                     RecurrentResult<T> chunkResult;
                     try
                     {
-                        chunkResult = RunForward(_layers[k], input, previous?.HN, previous?.CellState, training);
+                        int[]? chunkLengths = lengths is null ? null : [.. lengths.Select(n => Math.Clamp(n - t0, 0, tc))];
+                        chunkResult = RunForward(_layers[k], input, previous?.HN, previous?.CellState, training, chunkLengths);
                     }
                     catch
                     {
@@ -430,11 +447,11 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
         };
     }
 
-    private static RecurrentResult<T> RunForward(RecurrentLayer<T> layer, Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0, bool training) => layer switch
+    private static RecurrentResult<T> RunForward(RecurrentLayer<T> layer, Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0, bool training, IReadOnlyList<int>? lengths) => layer switch
     {
-        LSTM<T> lstm => lstm.Forward(x, h0, c0, training),
-        GRU<T> gru => gru.Forward(x, h0, training),
-        RNN<T> rnn => rnn.Forward(x, h0, training),
+        LSTM<T> lstm => lstm.Forward(x, h0, c0, training, lengths),
+        GRU<T> gru => gru.Forward(x, h0, training, lengths),
+        RNN<T> rnn => rnn.Forward(x, h0, training, lengths),
         _ => throw new InvalidOperationException($"unknown recurrent layer {layer.GetType().Name}"),
     };
 
