@@ -320,6 +320,28 @@ public sealed class LayerPipelineTests : IDisposable
     }
 
     [Fact]
+    public void GradNorm_OfParametersOnSeveralDevices_IsTheOneDeviceNorm_AndClipsEach()
+    {
+        var config = Config("sequence-to-one", "lstm", 2, 0, 0);
+        using var reference = new SequenceNetwork<float>(Open("cpu")[0], config, seed: 6);
+        using var pipelined = new PipelinedNetwork<float>(config, Open("cpu", "ilgpu-cpu"), seed: 6);
+        var rng = new Random(3);
+        foreach (var ((_, a), (_, b)) in reference.NamedParameters().Zip(pipelined.NamedParameters()))
+        {
+            var g = Enumerable.Range(0, (int)a.Grad.Length).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+            a.Grad.CopyFrom(g);
+            b.Grad.CopyFrom(g);
+        }
+
+        var one = reference.NamedParameters().Select(p => p.Parameter).ToList();
+        var two = pipelined.NamedParameters().Select(p => p.Parameter).ToList();
+        Assert.Equal(GradientClipping.GradNorm(one), GradientClipping.GradNorm(two));
+        double norm = GradientClipping.ClipGradNorm(two, 0.5);
+        Assert.True(norm > 0.5);
+        Assert.Equal(0.5, GradientClipping.GradNorm(two), 1e-5);
+    }
+
+    [Fact]
     public void Parameters_AreTheOneDeviceNetworks_BitForBit_OnTheirLayersDevices()
     {
         var config = Config("language-model", "lstm", 3, 2, 0.1);
