@@ -50,7 +50,7 @@ public static class Program
             s.CaseInsensitiveEnumValues = true;
             s.AutoVersion = true;
         });
-        var parsed = parser.ParseArguments(args, typeof(DevicesOptions), typeof(RunOptions), typeof(TrainOptions), typeof(EvalOptions), typeof(PredictOptions),
+        var parsed = parser.ParseArguments(args, typeof(DevicesOptions), typeof(RunOptions), typeof(TrainOptions), typeof(PlanOptions), typeof(EvalOptions), typeof(PredictOptions),
             typeof(GenerateOptions), typeof(CompareOptions), typeof(SelfTestOptions), typeof(BenchOptions));
         try
         {
@@ -59,6 +59,7 @@ public static class Program
                 {
                     DevicesOptions d => DevicesCommand.Execute(d, stdout),
                     RunOptions r => RunCommand.Execute(r, stdout),
+                    PlanOptions plan => TrainCommand.PrintPlan(plan, stdout),
                     TrainOptions t => TrainCommand.Execute(t, args, stdout, cancel),
                     EvalOptions e => EvalCommand.Execute(e, stdout),
                     PredictOptions p => PredictCommand.Execute(p, stdout),

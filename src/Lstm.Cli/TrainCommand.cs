@@ -5,6 +5,7 @@ using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Runs;
+using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
@@ -26,6 +27,8 @@ internal static class TrainCommand
             throw new LstmException($"--log-every {o.LogEvery}: must be ≥ 1");
         if (o.UntilStep is < 1)
             throw new LstmException($"--until-step {o.UntilStep}: must be ≥ 1");
+        if (o.DryRun)
+            return PrintPlan(o, stdout);
         return o.Resume is null ? New(o, args, stdout, cancel) : Resume(o, stdout, cancel);
     }
 
@@ -36,11 +39,12 @@ internal static class TrainCommand
         var data = spec.Prepare();
         var model = ModelFor(o, data);
         var training = WithDevices(o, TrainingFor(o, data, seed));
+        var placement = PlacementFor(o, model);
         if (o.Save is { } save)
             CheckWritable(save, "--save");
         string path = o.Out ?? RunFolder.DefaultPath(spec.Name, DateTime.Now);
         RunFolder.CheckNew(path);
-        using var devices = new DeviceSet(training.Devices ?? [o.Device ?? "auto"]);
+        using var devices = new DeviceSet(training.Devices ?? placement);
 
         // Everything is checked: from here on the run folder exists. Should the model or trainer
         // still refuse the settings before a checkpoint is written, the folder goes again.
@@ -86,7 +90,7 @@ internal static class TrainCommand
         if (o.AnyData)
             given.Insert(0, "data options");
         if (given.Count > 0)
-            throw new LstmException($"--resume {o.Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device or --devices, --until-step, --log-every and --quiet)");
+            throw new LstmException($"--resume {o.Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every and --quiet)");
         var folder = RunFolder.Open(o.Resume!, "--resume");
         string configPath = folder[RunFolder.ConfigFile];
         var config = folder.ReadConfig();
@@ -104,14 +108,19 @@ internal static class TrainCommand
         // The run's own devices and shards, unless --devices (the same number) or --device (one) replaces them.
         if (o.Devices is not null || o.Device is not null)
             training = WithDevices(o, training with { Devices = null, Shards = o.Devices is null ? null : training.Shards });
-        using var devices = new DeviceSet(training.Devices ?? [o.Device ?? "auto"]);
+        using var devices = new DeviceSet(training.Devices ?? PlacementFor(o, model));
         return Train(new Plan(data, model, training, training.Seed), folder, devices, resume: true, o, stdout, cancel);
     }
 
     private static int Train(Plan plan, RunFolder folder, DeviceSet devices, bool resume, TrainOptions o, TextWriter stdout, CancellationToken cancel, Action<Trainer<float>>? started = null)
     {
-        using var replicas = new ReplicaSet(devices.Devices.Select(d => new SequenceNetwork<float>(d, plan.Model, plan.Seed)));
+        // Data parallel: a replica per device. Otherwise one network: on one device, or a layer pipeline over a placement.
+        using var replicas = new ReplicaSet(plan.Training.Devices is not null
+            ? devices.Devices.Select(d => (ISequenceModel<float>)new SequenceNetwork<float>(d, plan.Model, plan.Seed))
+            : [SequenceNetwork<float>.Create(plan.Model, devices.Devices, plan.Seed)]);
         var network = replicas.Models[0];
+        if (network is PipelinedNetwork<float> pipelined && o.ChunkSteps is { } chunk)
+            pipelined.Pipeline.ChunkSteps = chunk;
         using var trainer = new Trainer<float>(replicas.Models, plan.Data.Train, plan.Data.Validation, plan.Training);
         started?.Invoke(trainer);
         MetricsLog metrics;
@@ -131,7 +140,7 @@ internal static class TrainCommand
         if (!o.Quiet)
         {
             stdout.WriteLine($"data: {plan.Data.Summary}");
-            stdout.WriteLine($"model: {Describe(plan.Model)}, {parameters:N0} parameters, on {devices.Describe(trainer.Shards)}");
+            stdout.WriteLine($"model: {Describe(plan.Model)}, {parameters:N0} parameters, on {(network is PipelinedNetwork<float> ? "a pipeline of " + string.Join(", ", devices.Devices.Select((d, k) => $"layer {k} on {d.Name}")) : devices.Describe(trainer.Shards))}");
             stdout.WriteLine($"training: {TrainingSettings.Describe(plan.Training, trainer.TotalSteps)}");
             stdout.WriteLine(resume ? $"resuming {folder.Path} at step {trainer.Step}" : $"run folder: {folder.Path}");
         }
@@ -232,6 +241,63 @@ internal static class TrainCommand
         if (shards is null && training.BatchSize < names.Length)
             throw new LstmException($"--devices {o.Devices}: a batch of {training.BatchSize} cannot give each of {names.Length} devices a row");
         return result;
+    }
+
+    /// <summary><c>lstm plan</c>, <c>lstm train --dry-run</c>: checks the options as train does, prints the plan of a step, creates nothing.</summary>
+    public static int PrintPlan(TrainOptions o, TextWriter stdout)
+    {
+        ExecutionPlan plan;
+        if (o.Resume is { } resume)
+        {
+            var folder = RunFolder.Open(resume, "--resume");
+            var config = folder.ReadConfig();
+            var model = ModelConfig.FromJson(config.Model.ToJsonString(), folder[RunFolder.ConfigFile]);
+            var training = TrainingSettings.FromJson(config.Training, folder[RunFolder.ConfigFile]);
+            var data = config.Data.Prepare();
+            plan = PlanFor(o, model, training, data);
+        }
+        else
+        {
+            int seed = o.Seed ?? 1;
+            var data = o.ToSpec(seed).Prepare();
+            var model = ModelFor(o, data);
+            plan = PlanFor(o, model, WithDevices(o, TrainingFor(o, data, seed)), data);
+        }
+
+        stdout.Write(plan.Format());
+        return Program.Ok;
+    }
+
+    private static ExecutionPlan PlanFor(TrainOptions o, ModelConfig model, TrainerOptions training, PreparedData data)
+    {
+        var placement = PlacementFor(o, model);
+        return training.Devices is { Count: > 1 } devices
+            ? ExecutionPlan.ForDataParallel(model, devices, training.Shards, training.BatchSize, data.Train.Steps, sizeof(float), training.Optimizer, training.Momentum)
+            : ExecutionPlan.ForTraining(model, placement, training.BatchSize, data.Train.Steps, sizeof(float), training.Optimizer, training.Momentum, o.ChunkSteps ?? 0);
+    }
+
+    /// <summary>The device names: --placement's, one per layer, or --device's.</summary>
+    private static IReadOnlyList<string> PlacementFor(TrainOptions o, ModelConfig model)
+    {
+        if (o.ChunkSteps is { } chunk)
+        {
+            if (o.Placement is null)
+                throw new LstmException($"--chunk-steps {chunk}: applies with --placement only");
+            Positive("--chunk-steps", chunk);
+        }
+
+        if (o.Placement is null)
+            return [o.Device ?? "auto"];
+        if (o.Device is not null)
+            throw new LstmException($"--placement {o.Placement} and --device {o.Device}: give one of them");
+        if (o.Devices is not null)
+            throw new LstmException($"--placement {o.Placement} and --devices {o.Devices}: give one of them (a layer pipeline is not replicated data-parallel)");
+        var names = o.Placement.Split(',').Select(n => n.Trim()).ToArray();
+        if (names.Any(n => n.Length == 0))
+            throw new LstmException($"--placement {o.Placement}: a device name is empty (expected names separated by commas, e.g. cpu,ilgpu-cpu)");
+        if (names.Length != model.NumLayers)
+            throw new LstmException($"--placement {o.Placement} names {names.Length} device{(names.Length == 1 ? "" : "s")} but the model has {model.NumLayers} layer{(model.NumLayers == 1 ? "" : "s")} (--layers): give one device per layer");
+        return names;
     }
 
     /// <summary>The model the options describe for the data.</summary>
@@ -399,9 +465,9 @@ internal sealed class DeviceSet : IDisposable
 }
 
 /// <summary>The replicas of a model, one per device, disposed together.</summary>
-internal sealed class ReplicaSet(IEnumerable<SequenceNetwork<float>> models) : IDisposable
+internal sealed class ReplicaSet(IEnumerable<ISequenceModel<float>> models) : IDisposable
 {
-    public IReadOnlyList<SequenceNetwork<float>> Models { get; } = models.ToList();
+    public IReadOnlyList<ISequenceModel<float>> Models { get; } = models.ToList();
 
     public void Dispose()
     {

@@ -4,7 +4,7 @@ namespace Lstm.Cli;
 
 /// <summary><c>lstm train</c>.</summary>
 [Verb("train", HelpText = "Train an LSTM, GRU or RNN on a synthetic task, a CSV time series or a text file; writes a run folder (config, metrics, loss.png, checkpoints). With no options: an LSTM on the noisy-sine task.")]
-public sealed class TrainOptions : DataOptions
+public class TrainOptions : DataOptions
 {
     /// <summary>The device (null: auto).</summary>
     [Option("device", HelpText = "auto (the default), cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
@@ -17,6 +17,18 @@ public sealed class TrainOptions : DataOptions
     /// <summary>Data parallel: rows of each batch per device.</summary>
     [Option("shards", HelpText = "With --devices: rows of each batch per device, comma-separated, summing to --batch-size (e.g. 24,8). Default: in proportion to each device's measured speed.")]
     public string? Shards { get; set; }
+
+    /// <summary>One device per layer.</summary>
+    [Option("placement", HelpText = "One device per layer, comma-separated (e.g. cpu,ilgpu-cpu): layer k runs on the k-th, as a pipeline over chunks of time steps; the embedding on the first, the head on the last. Instead of --device.")]
+    public string? Placement { get; set; }
+
+    /// <summary>Pipeline chunk length.</summary>
+    [Option("chunk-steps", HelpText = "With --placement: time steps per pipeline chunk. Default ⌈T / (4·layers)⌉; bidirectional layers use the whole sequence.")]
+    public int? ChunkSteps { get; set; }
+
+    /// <summary>Only print the plan.</summary>
+    [Option("dry-run", Default = false, HelpText = "Print the plan (which device runs what, memory per device, transfers per step) and exit without training or creating a run folder.")]
+    public bool DryRun { get; set; }
 
     /// <summary>The recurrent cell.</summary>
     [Option("cell", HelpText = "lstm (the default), gru, rnn-tanh or rnn-relu.")]
@@ -125,6 +137,12 @@ public sealed class TrainOptions : DataOptions
     /// <summary>Extra weights file.</summary>
     [Option("save", HelpText = "Also write the trained model's state dict (PyTorch names) to this safetensors file.")]
     public string? Save { get; set; }
+}
+
+/// <summary><c>lstm plan</c>: <c>lstm train --dry-run</c> under a verb of its own.</summary>
+[Verb("plan", HelpText = "Print the plan of a training run without running it: which device runs what (embedding, each layer, head), the memory each device needs and the bytes that cross between devices per step. Takes train's options.")]
+public sealed class PlanOptions : TrainOptions
+{
 }
 
 /// <summary><c>lstm eval</c>.</summary>

@@ -14,29 +14,43 @@ public static class GradientClipping
 
     /// <summary>The total 2-norm of the gradients (a device reduction, the partials added on the host in float64).</summary>
     /// <typeparam name="T">float or double.</typeparam>
-    /// <param name="parameters">Parameters on one device.</param>
+    /// <param name="parameters">The parameters (on one device or several).</param>
     public static double GradNorm<T>(IEnumerable<Parameter<T>> parameters) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(parameters);
         var ps = parameters.Where(p => p.Grad.Length > 0).ToArray();
         if (ps.Length == 0)
             return 0;
-        var device = ps[0].Value.Device;
-        if (ps.Any(p => !ReferenceEquals(p.Value.Device, device)))
-            throw new LstmException("gradient clipping: the parameters are on different devices");
-        var ops = device.Ops<T>();
-        long total = ps.Sum(p => Math.Min(p.Grad.Length, PartialsPerTensor));
-        using var partials = ops.Allocate(total);
-        long offset = 0;
-        foreach (var p in ps)
+        // The partials of each parameter on its own device (a model placed over several devices
+        // has its layers' gradients on theirs), then added on the host in parameter order, so one
+        // device and several give the same sum for the same gradients.
+        var counts = ps.Select(p => Math.Min(p.Grad.Length, PartialsPerTensor)).ToArray();
+        var offsets = new long[ps.Length];
+        for (int i = 1; i < ps.Length; i++)
+            offsets[i] = offsets[i - 1] + counts[i - 1];
+        var host = new T[offsets[^1] + counts[^1]];
+        foreach (var group in Enumerable.Range(0, ps.Length).GroupBy(i => ps[i].Value.Device))
         {
-            long count = Math.Min(p.Grad.Length, PartialsPerTensor);
-            ops.SumSquares(p.Grad.Data, partials.Slice(offset, count));
-            offset += count;
+            var ops = group.Key.Ops<T>();
+            var members = group.ToArray();
+            using var partials = ops.Allocate(members.Sum(i => counts[i]));
+            long offset = 0;
+            foreach (int i in members)
+            {
+                ops.SumSquares(ps[i].Grad.Data, partials.Slice(offset, counts[i]));
+                offset += counts[i];
+            }
+
+            var local = new T[offset];
+            ops.Download(partials.All, local);
+            offset = 0;
+            foreach (int i in members)
+            {
+                local.AsSpan((int)offset, (int)counts[i]).CopyTo(host.AsSpan((int)offsets[i]));
+                offset += counts[i];
+            }
         }
 
-        var host = new T[total];
-        ops.Download(partials.All, host);
         double sum = 0;
         foreach (var v in host)
             sum += Num<T>.ToDouble(v);
@@ -45,7 +59,7 @@ public static class GradientClipping
 
     /// <summary>Clips the gradients in place to a total 2-norm of at most <paramref name="maxNorm"/>; returns the norm before clipping.</summary>
     /// <typeparam name="T">float or double.</typeparam>
-    /// <param name="parameters">Parameters on one device.</param>
+    /// <param name="parameters">The parameters (on one device or several).</param>
     /// <param name="maxNorm">The largest norm allowed (&gt; 0).</param>
     public static double ClipGradNorm<T>(IEnumerable<Parameter<T>> parameters, double maxNorm) where T : unmanaged
     {
