@@ -28,6 +28,20 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
         set => _engine.ConcurrentDirections = value;
     }
 
+    /// <summary>False runs stacked layers one after the other instead of as a wavefront over blocks of steps (the results are identical).</summary>
+    internal bool Wavefront
+    {
+        get => _engine.Wavefront;
+        set => _engine.Wavefront = value;
+    }
+
+    /// <summary>Steps per block of the wavefront over layers; 0 for ⌈T / 8⌉.</summary>
+    internal int WavefrontBlock
+    {
+        get => _engine.WavefrontBlock;
+        set => _engine.WavefrontBlock = value;
+    }
+
     /// <summary>
     /// The seed of the dropout masks (used when <c>Dropout</c> &gt; 0 in training): set a new one
     /// before each training step to draw a new mask. Starts as the constructor's seed.
