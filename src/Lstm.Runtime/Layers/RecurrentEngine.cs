@@ -144,13 +144,25 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     internal bool ConcurrentDirections { get; set; } = true;
 
     /// <summary>
-    /// True (the default): stacked one-direction layers (L ≥ 2) run as a wavefront over blocks of
+    /// True: stacked one-direction layers (L ≥ 2) run as a wavefront over blocks of
     /// <see cref="WavefrontBlock"/> steps, layer k on lane k (<see cref="ComputeDevice.Ops{T}(int)"/>):
     /// forward, layer k works on block b while layer k+1 works on block b−1; backward, the same in
     /// reverse. False: one layer after the other (the results are the same, bit for bit).
     /// Bidirectional layers never overlap: layer k+1 needs every step of layer k.
     /// </summary>
-    internal bool Wavefront { get; set; } = true;
+    /// <remarks>
+    /// The default is on for ILGPU devices (a GPU runs the small per-step kernels of two layers on
+    /// two streams side by side) and off on <c>cpu</c>, where each GEMM already keeps the cores
+    /// busy and a thread per layer plus a hand-off per block cost more than the overlap gains
+    /// (bench/RESULTS.md, "Scheduler: wavefront over layers").
+    /// </remarks>
+    internal bool Wavefront
+    {
+        get => _wavefront ?? Device.IsIlgpu;
+        set => _wavefront = value;
+    }
+
+    private bool? _wavefront;
 
     /// <summary>Steps per block of the wavefront; 0 (the default) for ⌈T / 8⌉, so about 8 blocks.</summary>
     /// <exception cref="LstmException">A negative value.</exception>

@@ -28,7 +28,7 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
         set => _engine.ConcurrentDirections = value;
     }
 
-    /// <summary>False runs stacked layers one after the other instead of as a wavefront over blocks of steps (the results are identical).</summary>
+    /// <summary>True runs stacked one-direction layers as a wavefront over blocks of steps, false one layer after the other (the results are identical); the default is on for ILGPU devices, off on <c>cpu</c>.</summary>
     internal bool Wavefront
     {
         get => _engine.Wavefront;
