@@ -176,8 +176,9 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
 
     private IDeviceOps<T> Ops => Device.Ops<T>();
 
-    /// <summary>Whether a run of T steps takes the wavefront: on, stacked, one direction, more than one step.</summary>
-    private bool UsesWavefront(int steps) => Wavefront && Config.NumLayers > 1 && Config.Directions == 1 && steps > 1;
+    /// <summary>Whether a run of T steps takes the wavefront: on, stacked (at most one layer per lane), one direction, more than one step.</summary>
+    private bool UsesWavefront(int steps) =>
+        Wavefront && Config.NumLayers > 1 && Config.NumLayers <= ComputeDevice.MaxLanes && Config.Directions == 1 && steps > 1;
 
     /// <summary>The wavefront's block of steps for T steps: <see cref="WavefrontBlock"/> (at most T), or ⌈T / 8⌉.</summary>
     private int BlockSteps(int steps) => Math.Min(steps, _wavefrontBlock > 0 ? _wavefrontBlock : Math.Max(1, (steps + 7) / 8));
