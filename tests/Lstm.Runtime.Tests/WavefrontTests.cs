@@ -160,6 +160,117 @@ public class WavefrontTests
     }
 
     [Fact]
+    public void Wavefront_IsOnForIlgpuDevices_OffOnCpu()
+    {
+        foreach (var name in TestDevices.Names().Select(n => (string)n[0]))
+        {
+            var device = TestDevices.Get(name);
+            using var lstm = new LSTM<float>(device, new LSTMOptions(2, 3, 2), seed: 1);
+            Assert.Equal(device.IsIlgpu, lstm.Wavefront);
+            lstm.Wavefront = !device.IsIlgpu;
+            Assert.Equal(!device.IsIlgpu, lstm.Wavefront);
+        }
+    }
+
+    [Theory]
+    [InlineData(2, new[] { 1, 1, 1, 1 })]
+    [InlineData(3, new[] { 3, 3, 3, 2 })]
+    [InlineData(4, new[] { 2, 5, 1 })]
+    public void ThreadWavefront_StartsEachBlockAfterTheStageBeforeFinishedIt(int stages, int[] blockLengths)
+    {
+        var log = new System.Collections.Concurrent.ConcurrentQueue<(int Stage, int Step, long Order)>();
+        long order = 0;
+        var tails = new long[stages];
+        int steps = blockLengths.Sum();
+
+        IEnumerable<bool> Stage(int j)
+        {
+            for (int s = 0; s < steps; s++)
+            {
+                log.Enqueue((j, s, Interlocked.Increment(ref order)));
+                Thread.SpinWait(50 * (stages - j));
+                yield return true;
+            }
+
+            tails[j] = Interlocked.Increment(ref order);
+        }
+
+        RecurrentEngine<float>.ThreadWavefront(stages, blockLengths, Stage);
+        var at = log.ToDictionary(e => (e.Stage, e.Step), e => e.Order);
+        Assert.Equal(stages * steps, at.Count);
+        int first = 0;
+        foreach (int length in blockLengths)
+        {
+            int last = first + length - 1;
+            for (int j = 1; j < stages; j++)
+                Assert.True(at[(j, first)] > at[(j - 1, last)], $"stage {j} began steps {first}…{last} before stage {j - 1} finished them");
+            first += length;
+        }
+
+        for (int j = 0; j < stages; j++)
+            Assert.True(tails[j] > at[(j, steps - 1)], $"stage {j}'s tail ran before its last step");
+    }
+
+    [Fact]
+    public void ThreadWavefront_ReportsAStageFailure_AndStopsTheStagesAfterIt()
+    {
+        int[] blockLengths = [2, 2, 2, 2];
+        var stepsRun = new int[3];
+
+        IEnumerable<bool> Stage(int j)
+        {
+            for (int s = 0; s < 8; s++)
+            {
+                if (j == 1 && s == 3)
+                    throw new LstmException("stage 1 failed at step 3");
+                Interlocked.Increment(ref stepsRun[j]);
+                yield return true;
+            }
+        }
+
+        var e = Assert.Throws<LstmException>(() => RecurrentEngine<float>.ThreadWavefront(3, blockLengths, Stage));
+        Assert.Equal("stage 1 failed at step 3", e.Message);
+        Assert.Equal(8, stepsRun[0]);
+        Assert.Equal(3, stepsRun[1]);
+        // Stage 2 had stage 1's first block (steps 0 and 1) at most, and stopped instead of waiting.
+        Assert.InRange(stepsRun[2], 0, 2);
+    }
+
+    [Fact]
+    public void IssueWavefront_IssuesTheLaterStagesFirst_InRounds()
+    {
+        var device = TestDevices.Get(ComputeDevice.CpuName);
+        var lanes = Enumerable.Range(0, 3).Select(device.Ops<float>).ToArray();
+        var issued = new List<(int Stage, int Step)>();
+        var tails = new List<int>();
+        int[] blockLengths = [2, 1, 2];
+
+        IEnumerable<bool> Stage(int j)
+        {
+            for (int s = 0; s < 5; s++)
+            {
+                issued.Add((j, s));
+                yield return true;
+            }
+
+            tails.Add(j);
+        }
+
+        RecurrentEngine<float>.IssueWavefront(3, blockLengths, lanes, Stage);
+        // Round r issues stage j's block r − j, the highest stage first.
+        (int, int)[] expected =
+        [
+            (0, 0), (0, 1),                             // round 0: stage 0 block 0
+            (1, 0), (1, 1), (0, 2),                     // round 1: stage 1 block 0, stage 0 block 1
+            (2, 0), (2, 1), (1, 2), (0, 3), (0, 4),     // round 2
+            (2, 2), (1, 3), (1, 4),                     // round 3
+            (2, 3), (2, 4),                             // round 4
+        ];
+        Assert.Equal(expected, issued);
+        Assert.Equal([0, 1, 2], tails);
+    }
+
+    [Fact]
     public void WavefrontBlock_ThrowsOnNegative()
     {
         using var lstm = new LSTM<float>(TestDevices.Get(ComputeDevice.CpuName), new LSTMOptions(2, 3, 2), seed: 1);

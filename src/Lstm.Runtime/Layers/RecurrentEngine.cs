@@ -230,7 +230,7 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>The wavefront on an ILGPU device: one host thread, one stream per stage (see <see cref="RunWavefront"/>).</summary>
-    private static void IssueWavefront(int stages, int[] blockLengths, IDeviceOps<T>[] lanes, Func<int, IEnumerable<bool>> stage)
+    internal static void IssueWavefront(int stages, int[] blockLengths, IDeviceOps<T>[] lanes, Func<int, IEnumerable<bool>> stage)
     {
         int blocks = blockLengths.Length;
         var walks = new IEnumerator<bool>[stages];
@@ -268,7 +268,7 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>The wavefront on <c>cpu</c>: a thread per stage, a block hand-off per pair (see <see cref="RunWavefront"/>).</summary>
-    private static void ThreadWavefront(int stages, int[] blockLengths, Func<int, IEnumerable<bool>> stage)
+    internal static void ThreadWavefront(int stages, int[] blockLengths, Func<int, IEnumerable<bool>> stage)
     {
         int blocks = blockLengths.Length;
         var handOff = new SemaphoreSlim[stages - 1];
