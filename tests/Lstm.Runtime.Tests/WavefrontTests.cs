@@ -13,7 +13,7 @@ namespace Lstm.Runtime.Tests;
 /// bit, what they give layer after layer: output, h_n, c_n, dx, dh0, dc0, every parameter
 /// gradient and the inference outputs, for LSTM (with and without proj_size), GRU and RNN, 2 and
 /// 3 layers, blocks of 1 step, 3 steps (not dividing T) and at least T steps, with and without
-/// dropout and variable lengths, in float32.
+/// dropout and variable lengths, in float32 (and one float64 case); plus the schedulers themselves.
 /// </summary>
 /// <remarks>
 /// The wavefront issues the input projection of the layers above the first (and the d input of
@@ -157,6 +157,57 @@ public class WavefrontTests
         Assert.Contains("op(A) must be A", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<LstmException>(() => ops.GemmRows(GemmShape.Dense(4, 4, 4, false, false), 3, 1f, a.Data, a.Data, 0f, c.Data));
         Assert.Contains("the whole product has 3 rows", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestDevices.Names), MemberType = typeof(TestDevices))]
+    public void Wavefront_EqualsLayerAfterLayer_Bitwise_Float64(string deviceName)
+    {
+        var device = TestDevices.Get(deviceName);
+        bool host = device.Info.Kind == DeviceKind.Cpu;
+        int i = host ? 21 : 3, h = host ? 40 : 4, b = host ? 7 : 3, s = host ? 13 : 5, p = host ? 17 : 2;
+        const int L = 3;
+        int[] lengths = host ? [13, 2, 0, 9, 13, 5, 1] : [5, 0, 2];
+        var rng = new Random(31);
+        double[] Draw(int n) => [.. Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1)];
+        var x = Draw(s * b * i);
+        var dy = Draw(s * b * p);
+        var dhn = Draw(L * b * p);
+        var dcn = Draw(L * b * h);
+
+        Dictionary<string, double[]> Run(bool wavefront)
+        {
+            using var lstm = new LSTM<double>(device, new LSTMOptions(i, h, L, ProjSize: p, Dropout: 0.25), seed: 9) { DropoutSeed = 77 };
+            lstm.Wavefront = wavefront;
+            lstm.WavefrontBlock = 3;
+            using var tx = Tensor<double>.FromArray(device, x, s, b, i);
+            using var tdy = Tensor<double>.FromArray(device, dy, s, b, p);
+            using var tdh = Tensor<double>.FromArray(device, dhn, L, b, p);
+            using var tdc = Tensor<double>.FromArray(device, dcn, L, b, h);
+            using var r = lstm.Forward(tx, training: true, lengths: lengths);
+            using var g = lstm.Backward(r, tdy, tdh, tdc);
+            var all = new Dictionary<string, double[]>
+            {
+                ["output"] = r.Output.ToArray(), ["h_n"] = r.HN.ToArray(), ["c_n"] = r.CN.ToArray(),
+                ["dx"] = g.DX.ToArray(), ["dh0"] = g.DH0.ToArray(), ["dc0"] = g.DC0.ToArray(),
+            };
+            foreach (var param in lstm.Parameters())
+                all["grad." + param.Name] = param.Grad.ToArray();
+            return all;
+        }
+
+        var sequential = Run(false);
+        var wave = Run(true);
+        foreach (var (name, expected) in sequential)
+        {
+            var actual = wave[name];
+            Assert.Equal(expected.Length, actual.Length);
+            for (int k = 0; k < expected.Length; k++)
+            {
+                if (BitConverter.DoubleToInt64Bits(expected[k]) != BitConverter.DoubleToInt64Bits(actual[k]))
+                    Assert.Fail($"float64 on {deviceName}: {name}[{k}] is {actual[k]:R} wavefront, {expected[k]:R} layer after layer");
+            }
+        }
     }
 
     [Fact]
