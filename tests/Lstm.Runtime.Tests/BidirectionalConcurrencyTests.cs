@@ -74,14 +74,20 @@ public class BidirectionalConcurrencyTests
 
     [Theory]
     [MemberData(nameof(TestDevices.Names), MemberType = typeof(TestDevices))]
-    public void Lanes_AreDistinctOperations_AndOnlyTwo(string deviceName)
+    public void Lanes_AreDistinctOperations_MadeOnFirstUse(string deviceName)
     {
         var device = TestDevices.Get(deviceName);
         Assert.Same(device.Ops<float>(), device.Ops<float>(0));
         Assert.NotSame(device.Ops<float>(0), device.Ops<float>(1));
         Assert.Same(device.Ops<double>(1), device.Ops<double>(1));
-        var e = Assert.Throws<LstmException>(() => device.Ops<float>(2));
-        Assert.Contains("device lane 2 does not exist", e.Message, StringComparison.Ordinal);
+        var third = device.Ops<float>(3);
+        Assert.Same(third, device.Ops<float>(3));
+        Assert.NotSame(third, device.Ops<float>(2));
+        Assert.NotSame(third, device.Ops<float>(1));
+        var e = Assert.Throws<LstmException>(() => device.Ops<float>(-1));
+        Assert.Contains("device lane -1 does not exist", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<LstmException>(() => device.Ops<float>(ComputeDevice.MaxLanes));
+        Assert.Contains($"device lane {ComputeDevice.MaxLanes} does not exist", e.Message, StringComparison.Ordinal);
     }
 
     private static float[] Uniform(Random rng, int n)

@@ -174,6 +174,19 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
         }
     }
 
+    /// <remarks>
+    /// Both kernels sum every element of C over K in order, whatever its row or M: a part of the
+    /// rows is the same launch on fewer rows.
+    /// </remarks>
+    void IDeviceOps<T>.GemmRows(GemmShape shape, int wholeRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    {
+        if (shape.TransA != 0)
+            throw new LstmException("gemm rows: op(A) must be A (the rows of a transposed A are not contiguous)");
+        if (wholeRows < shape.M)
+            throw new LstmException($"gemm rows: the whole product has {wholeRows} rows, fewer than the part's {shape.M}");
+        ((IDeviceOps<T>)this).Gemm(shape, alpha, a, b, beta, c);
+    }
+
     public void LstmCellForward(
         int batch, int hidden, BufferSlice<T> xproj, BufferSlice<T> hproj, BufferSlice<T>? biasIh, BufferSlice<T>? biasHh,
         BufferSlice<T> cPrev, BufferSlice<T> c, BufferSlice<T> h, BufferSlice<T>? acts)

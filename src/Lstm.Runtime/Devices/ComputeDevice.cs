@@ -61,9 +61,8 @@ public sealed class ComputeDevice : IDisposable
     private readonly Accelerator? _accelerator;
     private readonly Lazy<IDeviceOps<float>> _float32;
     private readonly Lazy<IDeviceOps<double>> _float64;
-    private readonly Lazy<AcceleratorStream>? _lane1Stream;
-    private readonly Lazy<IDeviceOps<float>> _lane1Float32;
-    private readonly Lazy<IDeviceOps<double>> _lane1Float64;
+    private readonly List<Lane> _lanes = [];
+    private readonly Func<Lane> _newLane;
 
     private ComputeDevice(Context context, Accelerator accelerator, DeviceInfo info, GemmAlgorithm gemm, int tile)
     {
@@ -74,9 +73,14 @@ public sealed class ComputeDevice : IDisposable
         Tile = tile;
         _float32 = new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, gemm, tile, MaxThreads(info, accelerator)));
         _float64 = new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, gemm, tile, MaxThreads(info, accelerator)));
-        _lane1Stream = new Lazy<AcceleratorStream>(accelerator.CreateStream);
-        _lane1Float32 = new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, _lane1Stream.Value, gemm, tile, MaxThreads(info, accelerator)));
-        _lane1Float64 = new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, _lane1Stream.Value, gemm, tile, MaxThreads(info, accelerator)));
+        _newLane = () =>
+        {
+            var stream = accelerator.CreateStream();
+            return new Lane(
+                stream,
+                new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, stream, gemm, tile, MaxThreads(info, accelerator))),
+                new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, stream, gemm, tile, MaxThreads(info, accelerator))));
+        };
     }
 
     /// <summary>The host backend: no ILGPU context or accelerator.</summary>
@@ -87,8 +91,10 @@ public sealed class ComputeDevice : IDisposable
         Tile = CpuOps<float>.GemmRowBlock;
         _float32 = new Lazy<IDeviceOps<float>>(() => new CpuOps<float>());
         _float64 = new Lazy<IDeviceOps<double>>(() => new CpuOps<double>());
-        _lane1Float32 = new Lazy<IDeviceOps<float>>(() => new CpuOps<float>());
-        _lane1Float64 = new Lazy<IDeviceOps<double>>(() => new CpuOps<double>());
+        _newLane = () => new Lane(
+            null,
+            new Lazy<IDeviceOps<float>>(() => new CpuOps<float>()),
+            new Lazy<IDeviceOps<double>>(() => new CpuOps<double>()));
     }
 
     /// <summary>What this device is.</summary>
@@ -114,33 +120,47 @@ public sealed class ComputeDevice : IDisposable
         throw new NotSupportedException($"element type {typeof(T).Name}: only float and double are supported");
     }
 
-    /// <summary>How many lanes <see cref="Ops{T}(int)"/> offers: independent queues of operations that may run concurrently.</summary>
-    public const int Lanes = 2;
+    /// <summary>The most lanes <see cref="Ops{T}(int)"/> offers (lanes 0 … MaxLanes − 1).</summary>
+    public const int MaxLanes = 64;
 
     /// <summary>
     /// The device's operations on element type T bound to one lane: lane 0 is <see cref="Ops{T}()"/>;
-    /// lane 1 issues on a second accelerator stream (ILGPU devices) or is a second host
-    /// operations object with its own GEMM scratch, meant to be driven from another thread (<c>cpu</c>).
+    /// every other lane, made on first use, issues on an accelerator stream of its own (ILGPU
+    /// devices) or is a host operations object of its own with its own GEMM scratch, meant to be
+    /// driven from a thread of its own (<c>cpu</c>). The two directions of a bidirectional layer
+    /// use lanes 0 and 1; the wavefront over layers gives layer k lane k.
     /// </summary>
     /// <remarks>
     /// Work on different lanes is not ordered: call <see cref="IDeviceOps{T}.Synchronize"/> on a
     /// lane before another lane reads what it wrote (and on lane 0 before another lane reads
     /// what lane 0 wrote, buffers it allocated included).
     /// </remarks>
-    /// <param name="lane">0 or 1.</param>
+    /// <param name="lane">0 … <see cref="MaxLanes"/> − 1.</param>
     /// <typeparam name="T">float or double.</typeparam>
+    /// <exception cref="LstmException">The lane is negative or not below <see cref="MaxLanes"/>.</exception>
     public IDeviceOps<T> Ops<T>(int lane) where T : unmanaged
     {
         if (lane == 0)
             return Ops<T>();
-        if (lane != 1)
-            throw new LstmException($"device lane {lane} does not exist: lanes are 0 and 1");
+        if (lane < 0 || lane >= MaxLanes)
+            throw new LstmException($"device lane {lane} does not exist: lanes are 0 to {MaxLanes - 1}");
+        Lane entry;
+        lock (_lanes)
+        {
+            while (_lanes.Count < lane)
+                _lanes.Add(_newLane());
+            entry = _lanes[lane - 1];
+        }
+
         if (typeof(T) == typeof(float))
-            return (IDeviceOps<T>)_lane1Float32.Value;
+            return (IDeviceOps<T>)entry.Float32.Value;
         if (typeof(T) == typeof(double))
-            return (IDeviceOps<T>)_lane1Float64.Value;
+            return (IDeviceOps<T>)entry.Float64.Value;
         throw new NotSupportedException($"element type {typeof(T).Name}: only float and double are supported");
     }
+
+    /// <summary>One lane past lane 0: its stream (ILGPU devices; null on <c>cpu</c>) and its operations per element type.</summary>
+    private sealed record Lane(AcceleratorStream? Stream, Lazy<IDeviceOps<float>> Float32, Lazy<IDeviceOps<double>> Float64);
 
     /// <summary>True when an ILGPU accelerator backs this device (CUDA, OpenCL, ilgpu-cpu); false for <c>cpu</c>.</summary>
     public bool IsIlgpu => _accelerator is not null;
@@ -367,8 +387,13 @@ public sealed class ComputeDevice : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        if (_lane1Stream is { IsValueCreated: true } stream)
-            stream.Value.Dispose();
+        lock (_lanes)
+        {
+            foreach (var lane in _lanes)
+                lane.Stream?.Dispose();
+            _lanes.Clear();
+        }
+
         _accelerator?.Dispose();
         _context?.Dispose();
     }

@@ -79,6 +79,17 @@ internal sealed class DirectionParameters<T> where T : unmanaged
 /// thread issues their steps alternately), on <c>cpu</c> on two threads; they join before the
 /// next layer, and the layer's d input (the sum of both directions' dgates · W_ih) is formed after
 /// the join in direction order, so the results are those of the sequential run bit for bit.
+/// Stacked one-direction layers run as a wavefront over blocks of steps (<see cref="Wavefront"/>,
+/// DESIGN.md's item 4): layer k on lane k works on block b while layer k+1 works on block b−1,
+/// each layer above the first projecting its input one block at a time (the same rows, bit for
+/// bit, as the GEMM over all steps: <see cref="IDeviceOps{T}.GemmRows"/>) and dropout applied
+/// to each finished block with the element indices of the whole output. Backward mirrors it:
+/// layer k+1's d input for block b (dgates · W_ih over the block, then back through the dropout)
+/// lets layer k start on block b while layer k+1 goes on with block b−1; each layer's weight
+/// gradients are still the GEMMs over all steps once its steps are done, so every result equals
+/// the layer-after-layer run bit for bit. Bidirectional layers do not overlap: layer k+1's
+/// forward direction needs layer k's reverse direction, which ends at step 0, so every step of
+/// layer k comes first (their two directions still run concurrently).
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
@@ -132,7 +143,208 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     /// </summary>
     internal bool ConcurrentDirections { get; set; } = true;
 
+    /// <summary>
+    /// True: stacked one-direction layers (L ≥ 2) run as a wavefront over blocks of
+    /// <see cref="WavefrontBlock"/> steps, layer k on lane k (<see cref="ComputeDevice.Ops{T}(int)"/>):
+    /// forward, layer k works on block b while layer k+1 works on block b−1; backward, the same in
+    /// reverse. False: one layer after the other (the results are the same, bit for bit).
+    /// Bidirectional layers never overlap: layer k+1 needs every step of layer k.
+    /// </summary>
+    /// <remarks>
+    /// The default is on for ILGPU devices (a GPU runs the small per-step kernels of two layers on
+    /// two streams side by side) and off on <c>cpu</c>, where each GEMM already keeps the cores
+    /// busy and a thread per layer plus a hand-off per block cost more than the overlap gains
+    /// (bench/RESULTS.md, "Scheduler: wavefront over layers").
+    /// </remarks>
+    internal bool Wavefront
+    {
+        get => _wavefront ?? Device.IsIlgpu;
+        set => _wavefront = value;
+    }
+
+    private bool? _wavefront;
+
+    /// <summary>Steps per block of the wavefront; 0 (the default) for ⌈T / 8⌉, so about 8 blocks.</summary>
+    /// <exception cref="LstmException">A negative value.</exception>
+    internal int WavefrontBlock
+    {
+        get => _wavefrontBlock;
+        set => _wavefrontBlock = value >= 0 ? value : throw new LstmException($"wavefront block {value}: must be a number of steps ≥ 1, or 0 for ⌈T / 8⌉");
+    }
+
+    private int _wavefrontBlock;
+
     private IDeviceOps<T> Ops => Device.Ops<T>();
+
+    /// <summary>Whether a run of T steps takes the wavefront: on, stacked (at most one layer per lane), one direction, more than one step.</summary>
+    private bool UsesWavefront(int steps) =>
+        Wavefront && Config.NumLayers > 1 && Config.NumLayers <= ComputeDevice.MaxLanes && Config.Directions == 1 && steps > 1;
+
+    /// <summary>The wavefront's block of steps for T steps: <see cref="WavefrontBlock"/> (at most T), or ⌈T / 8⌉.</summary>
+    private int BlockSteps(int steps) => Math.Min(steps, _wavefrontBlock > 0 ? _wavefrontBlock : Math.Max(1, (steps + 7) / 8));
+
+    /// <summary>The operations layer k issues on in the wavefront: lane k.</summary>
+    private IDeviceOps<T>[] LayerOps(int layers) => [.. Enumerable.Range(0, layers).Select(k => Device.Ops<T>(k))];
+
+    /// <summary>The steps of each block of [0, T) cut every <paramref name="block"/> steps, in the order they are walked.</summary>
+    private static int[] BlockLengths(int steps, int block, bool reverse)
+    {
+        int blocks = (steps + block - 1) / block;
+        var lengths = new int[blocks];
+        for (int b = 0; b < blocks; b++)
+            lengths[b] = Math.Min(block, steps - b * block);
+        if (reverse)
+            Array.Reverse(lengths);
+        return lengths;
+    }
+
+    /// <summary>
+    /// Runs stages as a wavefront: stage j's work is an iterator that yields once per step and
+    /// walks the blocks in <paramref name="blockLengths"/> order; its block i starts once stage j−1
+    /// has finished its block i (what it reads), then the stage's tail runs (what follows the last
+    /// step). Stage j issues on lane <paramref name="laneOf"/>(j). On an ILGPU device one host
+    /// thread issues them in rounds, the later stages first, so that synchronizing stage j−1's
+    /// stream before stage j's block i waits only for block i (ILGPU has no cross-stream events);
+    /// the tails are issued after the last round. On <c>cpu</c> each stage runs on a thread of its
+    /// own (stage 0 on the caller's), and a semaphore per pair hands over each finished block.
+    /// </summary>
+    private void RunWavefront(int stages, int[] blockLengths, Func<int, int> laneOf, Func<int, IEnumerable<bool>> stage)
+    {
+        var lanes = new IDeviceOps<T>[stages];
+        for (int j = 0; j < stages; j++)
+            lanes[j] = Device.Ops<T>(laneOf(j));
+        // The other lanes read what lane 0 wrote (the input, buffers lane 0 allocated and zeroed).
+        Device.Ops<T>(0).Synchronize();
+        try
+        {
+            if (Device.IsIlgpu)
+                IssueWavefront(stages, blockLengths, lanes, stage);
+            else
+                ThreadWavefront(stages, blockLengths, stage);
+        }
+        finally
+        {
+            for (int j = 0; j < stages; j++)
+                lanes[j].Synchronize();
+        }
+    }
+
+    /// <summary>The wavefront on an ILGPU device: one host thread, one stream per stage (see <see cref="RunWavefront"/>).</summary>
+    internal static void IssueWavefront(int stages, int[] blockLengths, IDeviceOps<T>[] lanes, Func<int, IEnumerable<bool>> stage)
+    {
+        int blocks = blockLengths.Length;
+        var walks = new IEnumerator<bool>[stages];
+        try
+        {
+            for (int j = 0; j < stages; j++)
+                walks[j] = stage(j).GetEnumerator();
+            for (int round = 0; round < blocks + stages - 1; round++)
+            {
+                for (int j = stages - 1; j >= 0; j--)
+                {
+                    int i = round - j;
+                    if (i < 0 || i >= blocks)
+                        continue;
+                    // Stage j-1 issued its block i in the previous round and nothing after it yet.
+                    if (j > 0)
+                        lanes[j - 1].Synchronize();
+                    for (int s = 0; s < blockLengths[i]; s++)
+                        walks[j].MoveNext();
+                }
+            }
+
+            foreach (var walk in walks)
+            {
+                while (walk.MoveNext())
+                {
+                }
+            }
+        }
+        finally
+        {
+            foreach (var walk in walks)
+                walk?.Dispose();
+        }
+    }
+
+    /// <summary>The wavefront on <c>cpu</c>: a thread per stage, a block hand-off per pair (see <see cref="RunWavefront"/>).</summary>
+    internal static void ThreadWavefront(int stages, int[] blockLengths, Func<int, IEnumerable<bool>> stage)
+    {
+        int blocks = blockLengths.Length;
+        var handOff = new SemaphoreSlim[stages - 1];
+        for (int j = 0; j < stages - 1; j++)
+            handOff[j] = new SemaphoreSlim(0);
+        int failed = 0;
+        var errors = new Exception?[stages];
+
+        void Walk(int j)
+        {
+            bool finished = false;
+            try
+            {
+                using var walk = stage(j).GetEnumerator();
+                for (int i = 0; i < blocks; i++)
+                {
+                    if (j > 0)
+                    {
+                        handOff[j - 1].Wait();
+                        if (Volatile.Read(ref failed) != 0)
+                            return;
+                    }
+
+                    for (int s = 0; s < blockLengths[i]; s++)
+                        walk.MoveNext();
+                    if (j < stages - 1)
+                        handOff[j].Release();
+                }
+
+                while (walk.MoveNext())
+                {
+                }
+
+                finished = true;
+            }
+            catch (Exception e)
+            {
+                errors[j] = e;
+            }
+            finally
+            {
+                if (!finished)
+                {
+                    // Let the later stages stop instead of waiting for blocks that will not come.
+                    Volatile.Write(ref failed, 1);
+                    if (j < stages - 1)
+                        handOff[j].Release(blocks);
+                }
+            }
+        }
+
+        try
+        {
+            var threads = new Task[stages - 1];
+            for (int j = 1; j < stages; j++)
+            {
+                int stageIndex = j;
+                threads[j - 1] = Task.Factory.StartNew(() => Walk(stageIndex), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            }
+
+            Walk(0);
+            Task.WaitAll(threads);
+        }
+        finally
+        {
+            foreach (var semaphore in handOff)
+                semaphore.Dispose();
+        }
+
+        // The earliest stage's failure is the one reported (the later ones only stopped).
+        foreach (var e in errors)
+        {
+            if (e is not null)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+        }
+    }
 
     /// <summary>The operations direction d issues on: its own lane when the directions run concurrently, else lane 0.</summary>
     private IDeviceOps<T>[] DirectionOps(int dirs) =>
@@ -284,149 +496,207 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
             result.ZeroState = ops.Allocate(stepSize);
 
         // Each direction's scratch, on its own lane: xproj [T, B, G], hproj [B, G], c ping-pong [2, B, H], o ⊙ tanh(c) [B, H].
-        var laneOps = DirectionOps(dirs);
-        var xprojs = new DeviceBuffer<T>[dirs];
-        var hprojs = new DeviceBuffer<T>[dirs];
-        var cPings = new DeviceBuffer<T>?[dirs];
-        var hRawTmps = new DeviceBuffer<T>?[dirs];
+        // In the wavefront over layers each layer has its own, on its own lane (slot k, lane k).
+        bool wave = UsesWavefront(steps);
+        int block = wave ? BlockSteps(steps) : steps;
+        int slots = wave ? layers : dirs;
+        var laneOps = wave ? LayerOps(layers) : DirectionOps(dirs);
+        var xprojs = new DeviceBuffer<T>[slots];
+        var hprojs = new DeviceBuffer<T>[slots];
+        var cPings = new DeviceBuffer<T>?[slots];
+        var hRawTmps = new DeviceBuffer<T>?[slots];
         try
         {
-            for (int d = 0; d < dirs; d++)
+            for (int slot = 0; slot < slots; slot++)
             {
-                var lane = laneOps[d];
-                xprojs[d] = lane.Allocate((long)steps * gateStep);
-                hprojs[d] = lane.Allocate(gateStep);
-                cPings[d] = storeCells || !cell.HasCellState ? null : lane.Allocate(2 * stepSize);
-                hRawTmps[d] = training || o.ProjSize == 0 ? null : lane.Allocate(stepSize);
+                var lane = laneOps[slot];
+                xprojs[slot] = lane.Allocate((long)steps * gateStep);
+                hprojs[slot] = lane.Allocate(gateStep);
+                cPings[slot] = storeCells || !cell.HasCellState ? null : lane.Allocate(2 * stepSize);
+                hRawTmps[slot] = training || o.ProjSize == 0 ? null : lane.Allocate(stepSize);
             }
 
-            for (int k = 0; k < layers; k++)
+            bool Drops(int k) => training && o.Dropout > 0 && k < layers - 1;
+
+            // Direction d of layer k over its input [T, B, I_k]. One direction (D = 1): the input
+            // GEMM runs per block of steps in the wavefront (layers above the first), and dropout
+            // is applied to each block of the output as soon as it is complete (one block of T
+            // steps outside the wavefront). Yields once per step.
+            IEnumerable<bool> ForwardDirection(int k, int d, LayerCache<T> cache, BufferSlice<T> input)
             {
+                int slot = wave ? k : d;
+                var ops = laneOps[slot];
+                var xproj = xprojs[slot];
+                var hproj = hprojs[slot];
+                var cPing = cPings[slot];
+                var hRawTmp = hRawTmps[slot];
                 int inputK = o.LayerInput(k);
-                var cache = new LayerCache<T> { Input = input };
+                int gemmBlock = wave && k > 0 ? block : steps;
+                bool dropBlocks = dirs == 1 && Drops(k);
+                var p = _params[k * dirs + d];
+                int index = k * dirs + d;
+                var dc = new DirectionCache<T>
+                {
+                    H0 = h0s is { } hs ? hs.Slice(index * outStep, outStep) : result.ZeroState!.Slice(0, outStep),
+                    C0 = !cell.HasCellState ? default : c0s is { } cs ? cs.Slice(index * stepSize, stepSize) : result.ZeroState!.All,
+                    Output = cache.Stacked!.Slice(d * outPerDir, outPerDir),
+                };
+                cache.Directions[d] = dc;
+                if (training && actsWidth > 0)
+                    dc.Acts = ops.Allocate((long)steps * batch * actsWidth);
+                if (storeCells)
+                    dc.Cells = ops.Allocate(steps * stepSize);
+                if (training && o.ProjSize > 0)
+                    dc.HRaw = ops.Allocate(steps * stepSize);
+
+                BufferSlice<T>? bih = p.BiasIh?.Value.Data;
+                BufferSlice<T>? bhh = p.BiasHh?.Value.Data;
+                BufferSlice<T> CSlot(int t, int s) => storeCells ? dc.Cells!.Slice(t * stepSize, stepSize) : cPing!.Slice((s & 1) * stepSize, stepSize);
+
+                void InputProjection(int t0, int count)
+                {
+                    // xproj [n·B, G] = input [n·B, I_k] · W_ih^T for steps t0 … t0+n-1 (each row as one GEMM over all T·B rows computes it).
+                    ops.GemmRows(
+                        GemmShape.Dense(count * batch, g, inputK, false, true), steps * batch, Num<T>.One,
+                        input.Slice((long)t0 * batch * inputK, (long)count * batch * inputK), p.WeightIh.Value.Data, Num<T>.Zero,
+                        xproj.Slice(t0 * gateStep, count * gateStep));
+                }
+
+                void RunStep(int s)
+                {
+                    int t = d == 0 ? s : steps - 1 - s;
+                    int n = Active(plan, batch, steps, t);
+                    if (n == 0)
+                        return;
+                    var h = dc.Output.Slice(t * outStep, outStep);
+                    var c = cell.HasCellState ? CSlot(t, s) : default;
+                    var acts = training && actsWidth > 0 ? dc.Acts!.Slice((long)t * batch * actsWidth, (long)batch * actsWidth) : default;
+                    var hCell = o.ProjSize == 0 ? h : training ? dc.HRaw!.Slice(t * stepSize, stepSize) : hRawTmp!.All;
+                    foreach (var seg in Segments(plan, batch, steps, d, t))
+                    {
+                        int rows = seg.End - seg.Start;
+                        int tPrev = d == 0 ? t - 1 : t + 1;
+                        var hPrev = seg.FromInitial ? dc.H0 : dc.Output.Slice(tPrev * outStep, outStep);
+                        var cPrev = !cell.HasCellState ? default : seg.FromInitial ? dc.C0 : CSlot(tPrev, s - 1);
+                        var hp = Rows(hPrev, seg.Start, rows, outSize);
+                        var hpj = Rows(hproj.All, seg.Start, rows, g);
+                        // hproj [b, G] = h_prev [b, H_out] · W_hh^T.
+                        ops.Gemm(GemmShape.Dense(rows, g, outSize, false, true), Num<T>.One, hp, p.WeightHh.Value.Data, Num<T>.Zero, hpj);
+                        cell.Forward(ops, rows, hidden, new CellForwardStep<T>(
+                            Rows(xproj.Slice(t * gateStep, gateStep), seg.Start, rows, g), hpj, bih, bhh, hp,
+                            cell.HasCellState ? Rows(cPrev, seg.Start, rows, hidden) : default,
+                            Rows(hCell, seg.Start, rows, hidden),
+                            cell.HasCellState ? Rows(c, seg.Start, rows, hidden) : default,
+                            actsWidth > 0 && training ? Rows(acts, seg.Start, rows, actsWidth) : null));
+                    }
+
+                    if (o.ProjSize > 0)
+                    {
+                        // h [n, P] = (o ⊙ tanh(c)) [n, H] · W_hr^T.
+                        ops.Gemm(GemmShape.Dense(n, outSize, hidden, false, true), Num<T>.One, Rows(hCell, 0, n, hidden), p.WeightHr!.Value.Data, Num<T>.Zero, Rows(h, 0, n, outSize));
+                    }
+                }
+
+                for (int s = 0; s < steps; s++)
+                {
+                    if (s % gemmBlock == 0)
+                        InputProjection(d == 0 ? s : 0, d == 0 ? Math.Min(gemmBlock, steps - s) : steps);
+                    RunStep(s);
+                    if (dropBlocks && ((s + 1) % block == 0 || s == steps - 1))
+                    {
+                        // The next layer reads dropout(output), keyed by (seed, layer k, element of the
+                        // seq-first output in the caller's row order): the block's steps, once complete.
+                        int t0 = s / block * block;
+                        ApplyDropout(ops, plan, batch, t0, s + 1 - t0, outSize, (ulong)k, cache.Output, cache.Dropped!.All);
+                    }
+
+                    yield return true;
+                }
+
+                // h_n, c_n: each row's state at its own last step (h0, c0 for length 0).
+                var hn = hnSorted.Slice(index * outStep, outStep);
+                var cn = cnSorted?.Slice(index * stepSize, stepSize);
+                foreach (var (start, end, length) in LengthGroups(plan, batch, steps))
+                {
+                    int rows = end - start;
+                    int tLast = d == 0 ? length - 1 : 0;
+                    var hSrc = length == 0 ? dc.H0 : dc.Output.Slice(tLast * outStep, outStep);
+                    ops.Copy(Rows(hSrc, start, rows, outSize), Rows(hn, start, rows, outSize));
+                    if (cn is { } cnv)
+                    {
+                        var cSrc = length == 0 ? dc.C0 : CSlot(tLast, d == 0 ? length - 1 : steps - 1);
+                        ops.Copy(Rows(cSrc, start, rows, hidden), Rows(cnv, start, rows, hidden));
+                    }
+                }
+            }
+
+            // Layer k's cache over its input; with one direction its output (and the dropped copy) is known before it runs.
+            LayerCache<T> NewLayer(int k, BufferSlice<T> layerInput)
+            {
+                var cache = new LayerCache<T> { Input = layerInput };
                 result.Layers.Add(cache);
                 cache.Stacked = ops.Allocate(dirs * outPerDir);
                 for (int d = 0; d < dirs; d++)
                     cache.Directions.Add(null!);
-                var layerInput = input;
-                int layer = k;
-
-                IEnumerable<bool> ForwardDirection(int d)
-                {
-                    var ops = laneOps[d];
-                    var xproj = xprojs[d];
-                    var hproj = hprojs[d];
-                    var cPing = cPings[d];
-                    var hRawTmp = hRawTmps[d];
-                    var input = layerInput;
-                    int k = layer;
-                    var p = _params[k * dirs + d];
-                    int index = k * dirs + d;
-                    var dc = new DirectionCache<T>
-                    {
-                        H0 = h0s is { } hs ? hs.Slice(index * outStep, outStep) : result.ZeroState!.Slice(0, outStep),
-                        C0 = !cell.HasCellState ? default : c0s is { } cs ? cs.Slice(index * stepSize, stepSize) : result.ZeroState!.All,
-                        Output = cache.Stacked.Slice(d * outPerDir, outPerDir),
-                    };
-                    cache.Directions[d] = dc;
-                    if (training && actsWidth > 0)
-                        dc.Acts = ops.Allocate((long)steps * batch * actsWidth);
-                    if (storeCells)
-                        dc.Cells = ops.Allocate(steps * stepSize);
-                    if (training && o.ProjSize > 0)
-                        dc.HRaw = ops.Allocate(steps * stepSize);
-
-                    // xproj [T·B, G] = input [T·B, I_k] · W_ih^T.
-                    ops.Gemm(GemmShape.Dense(steps * batch, g, inputK, false, true), Num<T>.One, input, p.WeightIh.Value.Data, Num<T>.Zero, xproj.All);
-                    BufferSlice<T>? bih = p.BiasIh?.Value.Data;
-                    BufferSlice<T>? bhh = p.BiasHh?.Value.Data;
-                    BufferSlice<T> CSlot(int t, int s) => storeCells ? dc.Cells!.Slice(t * stepSize, stepSize) : cPing!.Slice((s & 1) * stepSize, stepSize);
-                    for (int s = 0; s < steps; s++)
-                    {
-                        int t = d == 0 ? s : steps - 1 - s;
-                        int n = Active(plan, batch, steps, t);
-                        if (n == 0)
-                            continue;
-                        var h = dc.Output.Slice(t * outStep, outStep);
-                        var c = cell.HasCellState ? CSlot(t, s) : default;
-                        var acts = training && actsWidth > 0 ? dc.Acts!.Slice((long)t * batch * actsWidth, (long)batch * actsWidth) : default;
-                        var hCell = o.ProjSize == 0 ? h : training ? dc.HRaw!.Slice(t * stepSize, stepSize) : hRawTmp!.All;
-                        foreach (var seg in Segments(plan, batch, steps, d, t))
-                        {
-                            int rows = seg.End - seg.Start;
-                            int tPrev = d == 0 ? t - 1 : t + 1;
-                            var hPrev = seg.FromInitial ? dc.H0 : dc.Output.Slice(tPrev * outStep, outStep);
-                            var cPrev = !cell.HasCellState ? default : seg.FromInitial ? dc.C0 : CSlot(tPrev, s - 1);
-                            var hp = Rows(hPrev, seg.Start, rows, outSize);
-                            var hpj = Rows(hproj.All, seg.Start, rows, g);
-                            // hproj [b, G] = h_prev [b, H_out] · W_hh^T.
-                            ops.Gemm(GemmShape.Dense(rows, g, outSize, false, true), Num<T>.One, hp, p.WeightHh.Value.Data, Num<T>.Zero, hpj);
-                            cell.Forward(ops, rows, hidden, new CellForwardStep<T>(
-                                Rows(xproj.Slice(t * gateStep, gateStep), seg.Start, rows, g), hpj, bih, bhh, hp,
-                                cell.HasCellState ? Rows(cPrev, seg.Start, rows, hidden) : default,
-                                Rows(hCell, seg.Start, rows, hidden),
-                                cell.HasCellState ? Rows(c, seg.Start, rows, hidden) : default,
-                                actsWidth > 0 && training ? Rows(acts, seg.Start, rows, actsWidth) : null));
-                        }
-
-                        if (o.ProjSize > 0)
-                        {
-                            // h [n, P] = (o ⊙ tanh(c)) [n, H] · W_hr^T.
-                            ops.Gemm(GemmShape.Dense(n, outSize, hidden, false, true), Num<T>.One, Rows(hCell, 0, n, hidden), p.WeightHr!.Value.Data, Num<T>.Zero, Rows(h, 0, n, outSize));
-                        }
-
-                        yield return true;
-                    }
-
-                    // h_n, c_n: each row's state at its own last step (h0, c0 for length 0).
-                    var hn = hnSorted.Slice(index * outStep, outStep);
-                    var cn = cnSorted?.Slice(index * stepSize, stepSize);
-                    foreach (var (start, end, length) in LengthGroups(plan, batch, steps))
-                    {
-                        int rows = end - start;
-                        int tLast = d == 0 ? length - 1 : 0;
-                        var hSrc = length == 0 ? dc.H0 : dc.Output.Slice(tLast * outStep, outStep);
-                        ops.Copy(Rows(hSrc, start, rows, outSize), Rows(hn, start, rows, outSize));
-                        if (cn is { } cnv)
-                        {
-                            var cSrc = length == 0 ? dc.C0 : CSlot(tLast, d == 0 ? length - 1 : steps - 1);
-                            ops.Copy(Rows(cSrc, start, rows, hidden), Rows(cnv, start, rows, hidden));
-                        }
-                    }
-                }
-
-                RunDirections(dirs, ForwardDirection);
                 if (dirs == 1)
                 {
                     cache.Output = cache.Stacked.All;
-                }
-                else
-                {
-                    // [2, T·B, H_out] → [T·B, 2, H_out] = [T, B, 2·H_out]: the directions side by side.
-                    cache.Concat = ops.Allocate(dirs * outPerDir);
-                    ops.SwapAxes01(dirs, steps * batch, outSize, cache.Stacked.All, cache.Concat.All);
-                    cache.Output = cache.Concat.All;
+                    if (Drops(k))
+                        cache.Dropped = ops.Allocate(outPerDir);
                 }
 
-                input = cache.Output;
-                if (training && o.Dropout > 0 && k < layers - 1)
+                return cache;
+            }
+
+            if (wave)
+            {
+                var caches = new LayerCache<T>[layers];
+                for (int k = 0; k < layers; k++)
                 {
-                    // The next layer reads dropout(output), keyed by (seed, layer k, element of the
-                    // seq-first output in the caller's row order).
-                    cache.Dropped = ops.Allocate(dirs * outPerDir);
-                    ApplyDropout(ops, plan, steps, dirs * outSize, (ulong)k, cache.Output, cache.Dropped.All);
-                    input = cache.Dropped.All;
+                    caches[k] = NewLayer(k, input);
+                    input = caches[k].Dropped?.All ?? caches[k].Output;
+                }
+
+                RunWavefront(layers, BlockLengths(steps, block, reverse: false), k => k, k => ForwardDirection(k, 0, caches[k], caches[k].Input));
+            }
+            else
+            {
+                for (int k = 0; k < layers; k++)
+                {
+                    var cache = NewLayer(k, input);
+                    var layerInput = input;
+                    int layer = k;
+                    RunDirections(dirs, d => ForwardDirection(layer, d, cache, layerInput));
+                    if (dirs == 1)
+                    {
+                        input = cache.Dropped?.All ?? cache.Output;
+                        continue;
+                    }
+
+                    // [2, T·B, H_out] → [T·B, 2, H_out] = [T, B, 2·H_out]: the directions side by side.
+                    cache.Concat = ops.Allocate(dirs * outPerDir);
+                    ops.SwapAxes01(dirs, steps * batch, outSize, cache.Stacked!.All, cache.Concat.All);
+                    cache.Output = cache.Concat.All;
+                    input = cache.Output;
+                    if (Drops(k))
+                    {
+                        // The next layer reads dropout(output), keyed by (seed, layer k, element of the
+                        // seq-first output in the caller's row order).
+                        cache.Dropped = ops.Allocate(dirs * outPerDir);
+                        ApplyDropout(ops, plan, batch, 0, steps, dirs * outSize, (ulong)k, cache.Output, cache.Dropped.All);
+                        input = cache.Dropped.All;
+                    }
                 }
             }
         }
         finally
         {
-            for (int d = 0; d < dirs; d++)
+            for (int slot = 0; slot < slots; slot++)
             {
-                xprojs[d]?.Dispose();
-                hprojs[d]?.Dispose();
-                cPings[d]?.Dispose();
-                hRawTmps[d]?.Dispose();
+                xprojs[slot]?.Dispose();
+                hprojs[slot]?.Dispose();
+                cPings[slot]?.Dispose();
+                hRawTmps[slot]?.Dispose();
             }
         }
 
@@ -486,7 +756,11 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
 
         // Each direction's scratch, on its own lane: dgates (and GRU's dgates_h) [T, B, G], the
         // recurrent dh [B, H_out] (two for GRU), dc [B, H], and with a projection dh_t [T, B, P] and d(o ⊙ tanh c) [B, H].
-        var laneOps = DirectionOps(dirs);
+        // In the wavefront over layers each layer has its own, on its own lane (slot k, lane k).
+        bool wave = UsesWavefront(steps);
+        int block = wave ? BlockSteps(steps) : steps;
+        int slots = wave ? layers : dirs;
+        var laneOps = wave ? LayerOps(layers) : DirectionOps(dirs);
         var scratch = new List<DeviceBuffer<T>>();
         DeviceBuffer<T> Own(DeviceBuffer<T> b)
         {
@@ -494,23 +768,23 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
             return b;
         }
 
-        var dgatesOf = new DeviceBuffer<T>[dirs];
-        var dgatesHOf = new DeviceBuffer<T>[dirs];
-        var dhRecAOf = new DeviceBuffer<T>[dirs];
-        var dhRecBOf = new DeviceBuffer<T>?[dirs];
-        var dcOf = new DeviceBuffer<T>[dirs];
-        var dhSumOf = new DeviceBuffer<T>?[dirs];
-        var dhRawOf = new DeviceBuffer<T>?[dirs];
-        for (int d = 0; d < dirs; d++)
+        var dgatesOf = new DeviceBuffer<T>[slots];
+        var dgatesHOf = new DeviceBuffer<T>[slots];
+        var dhRecAOf = new DeviceBuffer<T>[slots];
+        var dhRecBOf = new DeviceBuffer<T>?[slots];
+        var dcOf = new DeviceBuffer<T>[slots];
+        var dhSumOf = new DeviceBuffer<T>?[slots];
+        var dhRawOf = new DeviceBuffer<T>?[slots];
+        for (int slot = 0; slot < slots; slot++)
         {
-            var lane = laneOps[d];
-            dgatesOf[d] = Own(lane.Allocate((long)steps * gateStep));
-            dgatesHOf[d] = cell.SeparateHiddenGradient ? Own(lane.Allocate((long)steps * gateStep)) : dgatesOf[d];
-            dhRecAOf[d] = Own(lane.Allocate(outStep));
-            dhRecBOf[d] = cell.SeparateHiddenGradient ? Own(lane.Allocate(outStep)) : null;
-            dcOf[d] = Own(lane.Allocate(stepSize));
-            dhSumOf[d] = proj > 0 ? Own(lane.Allocate(outPerDir)) : null;
-            dhRawOf[d] = proj > 0 ? Own(lane.Allocate(stepSize)) : null;
+            var lane = laneOps[slot];
+            dgatesOf[slot] = Own(lane.Allocate((long)steps * gateStep));
+            dgatesHOf[slot] = cell.SeparateHiddenGradient ? Own(lane.Allocate((long)steps * gateStep)) : dgatesOf[slot];
+            dhRecAOf[slot] = Own(lane.Allocate(outStep));
+            dhRecBOf[slot] = cell.SeparateHiddenGradient ? Own(lane.Allocate(outStep)) : null;
+            dcOf[slot] = Own(lane.Allocate(stepSize));
+            dhSumOf[slot] = proj > 0 ? Own(lane.Allocate(outPerDir)) : null;
+            dhRawOf[slot] = proj > 0 ? Own(lane.Allocate(stepSize)) : null;
         }
 
         using var dySplit = dirs > 1 ? ops.Allocate(dirs * outPerDir) : null;
@@ -547,9 +821,214 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                 dy = sorted.All;
             }
 
-            for (int k = layers - 1; k >= 0; k--)
+            // Direction d of layer k, given d loss / d output [T, B, D·H_out]. One direction (D = 1):
+            // d input [T·B, I_k] = dgates · W_ih is formed per block of steps in the wavefront
+            // (layers above the first; one block of T steps outside it) as soon as the block is
+            // complete, then taken back through the dropout below. Yields once per step.
+            IEnumerable<bool> BackwardDirection(int k, int d, BufferSlice<T> dy, DeviceBuffer<T> dInput)
             {
+                int slot = wave ? k : d;
+                var ops = laneOps[slot];
+                var dgates = dgatesOf[slot];
+                var dgatesH = dgatesHOf[slot];
+                var dhRecA = dhRecAOf[slot];
+                var dhRecB = dhRecBOf[slot];
+                var dc = dcOf[slot];
+                var dhSum = dhSumOf[slot];
+                var dhRaw = dhRawOf[slot];
                 var cache = forward.Layers[k];
+                int inputK = o.LayerInput(k);
+                int dInputBlock = wave && k > 0 ? block : steps;
+                bool dropBelow = k > 0 && forward.Layers[k - 1].Dropped is not null;
+                var p = _params[k * dirs + d];
+                var dcache = cache.Directions[d];
+                int index = k * dirs + d;
+                var dyDir = dirs == 1 ? dy : dySplit!.Slice(d * outPerDir, outPerDir);
+                var dh0 = dh0Sorted.Slice(index * outStep, outStep);
+                var dc0 = dc0Sorted?.Slice(index * stepSize, stepSize);
+                var dhRec = dhRecA.All;
+                var dhNext = dhRecB?.All ?? dhRecA.All;
+                foreach (var buffer in dhRecB is null ? [dhRecA] : new[] { dhRecA, dhRecB })
+                {
+                    if (dhn is { } v)
+                        ops.Copy(v.Slice(index * outStep, outStep), buffer.All);
+                    else
+                        ops.Fill(buffer.All, Num<T>.Zero);
+                }
+
+                if (cell.HasCellState)
+                {
+                    if (dcn is { } v)
+                        ops.Copy(v.Slice(index * stepSize, stepSize), dc.All);
+                    else
+                        ops.Fill(dc.All, Num<T>.Zero);
+                }
+
+                var whh = p.WeightHh.Value.Data;
+                void DInput(int t0, int count)
+                {
+                    // d input [n·B, I_k] = dgates [n·B, G] · W_ih [G, I_k] for steps t0 … t0+n-1: the layer below's dy (or dx).
+                    ops.GemmRows(
+                        GemmShape.Dense(count * batch, inputK, g, false, false), steps * batch, Num<T>.One,
+                        dgates.Slice(t0 * gateStep, count * gateStep), p.WeightIh.Value.Data, Num<T>.Zero,
+                        dInput.Slice((long)t0 * batch * inputK, (long)count * batch * inputK));
+                    if (dropBelow)
+                    {
+                        // Back through the dropout on layer k-1's output: the same mask on the gradient.
+                        ApplyDropout(ops, plan, batch, t0, count, inputK, (ulong)(k - 1), dInput.All, dInput.All);
+                    }
+                }
+
+                void RunStep(int s)
+                {
+                    int t = d == 0 ? s : steps - 1 - s;
+                    int n = Active(plan, batch, steps, t);
+                    if (n == 0)
+                        return;
+                    int tPrev = d == 0 ? t - 1 : t + 1;
+                    var dgT = dgates.Slice(t * gateStep, gateStep);
+                    var dgHT = dgatesH.Slice(t * gateStep, gateStep);
+                    var c = cell.HasCellState ? dcache.Cells!.Slice(t * stepSize, stepSize) : default;
+                    var acts = actsWidth > 0 ? dcache.Acts!.Slice((long)t * batch * actsWidth, (long)batch * actsWidth) : default;
+                    var dyT = dyDir.Slice(t * outStep, outStep);
+                    BufferSlice<T> cellDy, cellDhRec, hCell;
+                    if (proj > 0)
+                    {
+                        // dh_t [n, P] = dy_t + dh_rec (kept for dW_hr); d(o ⊙ tanh c) [n, H] = dh_t · W_hr.
+                        var dhs = Rows(dhSum!.Slice(t * outStep, outStep), 0, n, outSize);
+                        ops.Copy(Rows(dyT, 0, n, outSize), dhs);
+                        ops.Axpy(Num<T>.One, Rows(dhRec, 0, n, outSize), dhs);
+                        ops.Gemm(GemmShape.Dense(n, hidden, proj, false, false), Num<T>.One, dhs, p.WeightHr!.Value.Data, Num<T>.Zero, Rows(dhRaw!.All, 0, n, hidden));
+                        cellDy = dhRaw.All;
+                        cellDhRec = zeros.Slice(0, stepSize);
+                        hCell = dcache.HRaw!.Slice(t * stepSize, stepSize);
+                    }
+                    else
+                    {
+                        cellDy = dyT;
+                        cellDhRec = dhRec;
+                        hCell = dcache.Output.Slice(t * outStep, outStep);
+                    }
+
+                    foreach (var seg in Segments(plan, batch, steps, d, t))
+                    {
+                        int rows = seg.End - seg.Start;
+                        var hPrev = seg.FromInitial ? dcache.H0 : dcache.Output.Slice(tPrev * outStep, outStep);
+                        var cPrev = !cell.HasCellState ? default : seg.FromInitial ? dcache.C0 : dcache.Cells!.Slice(tPrev * stepSize, stepSize);
+                        cell.Backward(ops, rows, hidden, new CellBackwardStep<T>(
+                            Rows(cellDy, seg.Start, rows, hidden),
+                            Rows(cellDhRec, seg.Start, rows, hidden),
+                            cell.HasCellState ? Rows(dc.All, seg.Start, rows, hidden) : default,
+                            actsWidth > 0 ? Rows(acts, seg.Start, rows, actsWidth) : default,
+                            Rows(hCell, seg.Start, rows, hidden),
+                            Rows(hPrev, seg.Start, rows, outSize),
+                            cell.HasCellState ? Rows(c, seg.Start, rows, hidden) : default,
+                            cell.HasCellState ? Rows(cPrev, seg.Start, rows, hidden) : default,
+                            Rows(dgT, seg.Start, rows, g),
+                            Rows(dgHT, seg.Start, rows, g),
+                            Rows(dhNext, seg.Start, rows, outSize)));
+                    }
+
+                    // dh_{t-1} [n, H_out] (+)= dgates_h [n, G] · W_hh [G, H_out].
+                    ops.Gemm(GemmShape.Dense(n, outSize, g, false, false), Num<T>.One, Rows(dgHT, 0, n, g), whh, cell.SeparateHiddenGradient ? Num<T>.One : Num<T>.Zero, Rows(dhNext, 0, n, outSize));
+                    foreach (var seg in Segments(plan, batch, steps, d, t))
+                    {
+                        if (!seg.FromInitial)
+                            continue;
+                        // These rows began at this step: their gradient is dh0 (and dc0).
+                        int rows = seg.End - seg.Start;
+                        ops.Copy(Rows(dhNext, seg.Start, rows, outSize), Rows(dh0, seg.Start, rows, outSize));
+                        if (dc0 is { } dc0v)
+                            ops.Copy(Rows(dc.All, seg.Start, rows, hidden), Rows(dc0v, seg.Start, rows, hidden));
+                    }
+
+                    (dhRec, dhNext) = (dhNext, dhRec);
+                    if (!cell.SeparateHiddenGradient)
+                        dhNext = dhRec;
+                }
+
+                for (int s = steps - 1; s >= 0; s--)
+                {
+                    RunStep(s);
+                    if (dirs == 1 && s % dInputBlock == 0)
+                        DInput(s, Math.Min(dInputBlock, steps - s));
+                    yield return true;
+                }
+
+                // Rows of length 0: h_n is h0 (c_n is c0).
+                int live = Active(plan, batch, steps, 0);
+                if (live < batch)
+                {
+                    int rows = batch - live;
+                    if (dhn is { } v)
+                        ops.Copy(Rows(v.Slice(index * outStep, outStep), live, rows, outSize), Rows(dh0, live, rows, outSize));
+                    if (dc0 is { } dc0v && dcn is { } w)
+                        ops.Copy(Rows(w.Slice(index * stepSize, stepSize), live, rows, hidden), Rows(dc0v, live, rows, hidden));
+                }
+
+                // dW_hh [G, H_out] += Σ_t dgates_h,t^T · h_prev(t): rows that begin at step t read h0, the others the previous output.
+                var dWhh = p.WeightHh.Grad.Data;
+                for (int t = 0; t < steps; t++)
+                {
+                    foreach (var seg in Segments(plan, batch, steps, d, t))
+                    {
+                        if (!seg.FromInitial)
+                            continue;
+                        int rows = seg.End - seg.Start;
+                        ops.Gemm(GemmShape.Dense(g, outSize, rows, true, false), Num<T>.One, Rows(dgatesH.Slice(t * gateStep, gateStep), seg.Start, rows, g), Rows(dcache.H0, seg.Start, rows, outSize), Num<T>.One, dWhh);
+                    }
+                }
+
+                if (steps > 1)
+                {
+                    long gateFrom = d == 0 ? gateStep : 0;
+                    long hFrom = d == 0 ? 0 : outStep;
+                    ops.Gemm(
+                        GemmShape.Dense(g, outSize, (steps - 1) * batch, true, false), Num<T>.One,
+                        dgatesH.Slice(gateFrom, (steps - 1) * gateStep), dcache.Output.Slice(hFrom, (steps - 1) * outStep), Num<T>.One, dWhh);
+                }
+
+                // dW_ih [G, I_k] += dgates^T [G, T·B] · input [T·B, I_k] (rows past their length hold zeros).
+                ops.Gemm(GemmShape.Dense(g, inputK, steps * batch, true, false), Num<T>.One, dgates.All, cache.Input, Num<T>.One, p.WeightIh.Grad.Data);
+                if (p.BiasIh is { } bih && p.BiasHh is { } bhh)
+                {
+                    ops.SumRows(steps * batch, g, dgates.All, Num<T>.One, bih.Grad.Data);
+                    ops.SumRows(steps * batch, g, dgatesH.All, Num<T>.One, bhh.Grad.Data);
+                }
+
+                if (p.WeightHr is { } whr)
+                {
+                    // dW_hr [P, H] += dh^T [P, T·B] · (o ⊙ tanh c) [T·B, H].
+                    ops.Gemm(GemmShape.Dense(proj, hidden, steps * batch, true, false), Num<T>.One, dhSum!.All, dcache.HRaw!.All, Num<T>.One, whr.Grad.Data);
+                }
+            }
+
+            if (wave)
+            {
+                // Every layer's d input up front (layer k's is layer k-1's dy); layer 0's is dx.
+                var dInputs = new DeviceBuffer<T>[layers];
+                for (int k = 0; k < layers; k++)
+                    dInputs[k] = k == 0 ? ops.Allocate((long)steps * batch * o.InputSize) : Own(ops.Allocate((long)steps * batch * o.LayerInput(k)));
+                var top = dy;
+                try
+                {
+                    RunWavefront(
+                        layers, BlockLengths(steps, block, reverse: true), j => layers - 1 - j,
+                        j => BackwardDirection(layers - 1 - j, 0, j == 0 ? top : dInputs[layers - j].All, dInputs[layers - 1 - j]));
+                }
+                catch
+                {
+                    dInputs[0].Dispose();
+                    throw;
+                }
+
+                dyOwned?.Dispose();
+                dyOwned = dInputs[0];
+                dy = dInputs[0].All;
+            }
+
+            for (int k = layers - 1; k >= 0 && !wave; k--)
+            {
                 int inputK = o.LayerInput(k);
                 if (dirs > 1)
                 {
@@ -560,172 +1039,20 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                 var dInput = ops.Allocate((long)steps * batch * inputK);
                 var layerDy = dy;
                 int layer = k;
-
-                IEnumerable<bool> BackwardDirection(int d)
+                RunDirections(dirs, d => BackwardDirection(layer, d, layerDy, dInput));
+                if (dirs > 1)
                 {
-                    var ops = laneOps[d];
-                    var dgates = dgatesOf[d];
-                    var dgatesH = dgatesHOf[d];
-                    var dhRecA = dhRecAOf[d];
-                    var dhRecB = dhRecBOf[d];
-                    var dc = dcOf[d];
-                    var dhSum = dhSumOf[d];
-                    var dhRaw = dhRawOf[d];
-                    var dy = layerDy;
-                    int k = layer;
-                    var p = _params[k * dirs + d];
-                    var dcache = cache.Directions[d];
-                    int index = k * dirs + d;
-                    var dyDir = dirs == 1 ? dy : dySplit!.Slice(d * outPerDir, outPerDir);
-                    var dh0 = dh0Sorted.Slice(index * outStep, outStep);
-                    var dc0 = dc0Sorted?.Slice(index * stepSize, stepSize);
-                    var dhRec = dhRecA.All;
-                    var dhNext = dhRecB?.All ?? dhRecA.All;
-                    foreach (var buffer in dhRecB is null ? [dhRecA] : new[] { dhRecA, dhRecB })
+                    for (int d = 0; d < dirs; d++)
                     {
-                        if (dhn is { } v)
-                            ops.Copy(v.Slice(index * outStep, outStep), buffer.All);
-                        else
-                            ops.Fill(buffer.All, Num<T>.Zero);
+                        // d input [T·B, I_k] (+)= dgates [T·B, G] · W_ih [G, I_k]: the layer below's dy (or dx), directions in order.
+                        ops.Gemm(GemmShape.Dense(steps * batch, inputK, g, false, false), Num<T>.One, dgatesOf[d].All, _params[k * dirs + d].WeightIh.Value.Data, d == 0 ? Num<T>.Zero : Num<T>.One, dInput.All);
                     }
 
-                    if (cell.HasCellState)
+                    if (k > 0 && forward.Layers[k - 1].Dropped is not null)
                     {
-                        if (dcn is { } v)
-                            ops.Copy(v.Slice(index * stepSize, stepSize), dc.All);
-                        else
-                            ops.Fill(dc.All, Num<T>.Zero);
+                        // Back through the dropout on layer k-1's output: the same mask on the gradient.
+                        ApplyDropout(ops, plan, batch, 0, steps, dirs * outSize, (ulong)(k - 1), dInput.All, dInput.All);
                     }
-
-                    var whh = p.WeightHh.Value.Data;
-                    for (int s = steps - 1; s >= 0; s--)
-                    {
-                        int t = d == 0 ? s : steps - 1 - s;
-                        int n = Active(plan, batch, steps, t);
-                        if (n == 0)
-                            continue;
-                        int tPrev = d == 0 ? t - 1 : t + 1;
-                        var dgT = dgates.Slice(t * gateStep, gateStep);
-                        var dgHT = dgatesH.Slice(t * gateStep, gateStep);
-                        var c = cell.HasCellState ? dcache.Cells!.Slice(t * stepSize, stepSize) : default;
-                        var acts = actsWidth > 0 ? dcache.Acts!.Slice((long)t * batch * actsWidth, (long)batch * actsWidth) : default;
-                        var dyT = dyDir.Slice(t * outStep, outStep);
-                        BufferSlice<T> cellDy, cellDhRec, hCell;
-                        if (proj > 0)
-                        {
-                            // dh_t [n, P] = dy_t + dh_rec (kept for dW_hr); d(o ⊙ tanh c) [n, H] = dh_t · W_hr.
-                            var dhs = Rows(dhSum!.Slice(t * outStep, outStep), 0, n, outSize);
-                            ops.Copy(Rows(dyT, 0, n, outSize), dhs);
-                            ops.Axpy(Num<T>.One, Rows(dhRec, 0, n, outSize), dhs);
-                            ops.Gemm(GemmShape.Dense(n, hidden, proj, false, false), Num<T>.One, dhs, p.WeightHr!.Value.Data, Num<T>.Zero, Rows(dhRaw!.All, 0, n, hidden));
-                            cellDy = dhRaw.All;
-                            cellDhRec = zeros.Slice(0, stepSize);
-                            hCell = dcache.HRaw!.Slice(t * stepSize, stepSize);
-                        }
-                        else
-                        {
-                            cellDy = dyT;
-                            cellDhRec = dhRec;
-                            hCell = dcache.Output.Slice(t * outStep, outStep);
-                        }
-
-                        foreach (var seg in Segments(plan, batch, steps, d, t))
-                        {
-                            int rows = seg.End - seg.Start;
-                            var hPrev = seg.FromInitial ? dcache.H0 : dcache.Output.Slice(tPrev * outStep, outStep);
-                            var cPrev = !cell.HasCellState ? default : seg.FromInitial ? dcache.C0 : dcache.Cells!.Slice(tPrev * stepSize, stepSize);
-                            cell.Backward(ops, rows, hidden, new CellBackwardStep<T>(
-                                Rows(cellDy, seg.Start, rows, hidden),
-                                Rows(cellDhRec, seg.Start, rows, hidden),
-                                cell.HasCellState ? Rows(dc.All, seg.Start, rows, hidden) : default,
-                                actsWidth > 0 ? Rows(acts, seg.Start, rows, actsWidth) : default,
-                                Rows(hCell, seg.Start, rows, hidden),
-                                Rows(hPrev, seg.Start, rows, outSize),
-                                cell.HasCellState ? Rows(c, seg.Start, rows, hidden) : default,
-                                cell.HasCellState ? Rows(cPrev, seg.Start, rows, hidden) : default,
-                                Rows(dgT, seg.Start, rows, g),
-                                Rows(dgHT, seg.Start, rows, g),
-                                Rows(dhNext, seg.Start, rows, outSize)));
-                        }
-
-                        // dh_{t-1} [n, H_out] (+)= dgates_h [n, G] · W_hh [G, H_out].
-                        ops.Gemm(GemmShape.Dense(n, outSize, g, false, false), Num<T>.One, Rows(dgHT, 0, n, g), whh, cell.SeparateHiddenGradient ? Num<T>.One : Num<T>.Zero, Rows(dhNext, 0, n, outSize));
-                        foreach (var seg in Segments(plan, batch, steps, d, t))
-                        {
-                            if (!seg.FromInitial)
-                                continue;
-                            // These rows began at this step: their gradient is dh0 (and dc0).
-                            int rows = seg.End - seg.Start;
-                            ops.Copy(Rows(dhNext, seg.Start, rows, outSize), Rows(dh0, seg.Start, rows, outSize));
-                            if (dc0 is { } dc0v)
-                                ops.Copy(Rows(dc.All, seg.Start, rows, hidden), Rows(dc0v, seg.Start, rows, hidden));
-                        }
-
-                        (dhRec, dhNext) = (dhNext, dhRec);
-                        if (!cell.SeparateHiddenGradient)
-                            dhNext = dhRec;
-                        yield return true;
-                    }
-
-                    // Rows of length 0: h_n is h0 (c_n is c0).
-                    int live = Active(plan, batch, steps, 0);
-                    if (live < batch)
-                    {
-                        int rows = batch - live;
-                        if (dhn is { } v)
-                            ops.Copy(Rows(v.Slice(index * outStep, outStep), live, rows, outSize), Rows(dh0, live, rows, outSize));
-                        if (dc0 is { } dc0v && dcn is { } w)
-                            ops.Copy(Rows(w.Slice(index * stepSize, stepSize), live, rows, hidden), Rows(dc0v, live, rows, hidden));
-                    }
-
-                    // dW_hh [G, H_out] += Σ_t dgates_h,t^T · h_prev(t): rows that begin at step t read h0, the others the previous output.
-                    var dWhh = p.WeightHh.Grad.Data;
-                    for (int t = 0; t < steps; t++)
-                    {
-                        foreach (var seg in Segments(plan, batch, steps, d, t))
-                        {
-                            if (!seg.FromInitial)
-                                continue;
-                            int rows = seg.End - seg.Start;
-                            ops.Gemm(GemmShape.Dense(g, outSize, rows, true, false), Num<T>.One, Rows(dgatesH.Slice(t * gateStep, gateStep), seg.Start, rows, g), Rows(dcache.H0, seg.Start, rows, outSize), Num<T>.One, dWhh);
-                        }
-                    }
-
-                    if (steps > 1)
-                    {
-                        long gateFrom = d == 0 ? gateStep : 0;
-                        long hFrom = d == 0 ? 0 : outStep;
-                        ops.Gemm(
-                            GemmShape.Dense(g, outSize, (steps - 1) * batch, true, false), Num<T>.One,
-                            dgatesH.Slice(gateFrom, (steps - 1) * gateStep), dcache.Output.Slice(hFrom, (steps - 1) * outStep), Num<T>.One, dWhh);
-                    }
-
-                    // dW_ih [G, I_k] += dgates^T [G, T·B] · input [T·B, I_k] (rows past their length hold zeros).
-                    ops.Gemm(GemmShape.Dense(g, inputK, steps * batch, true, false), Num<T>.One, dgates.All, cache.Input, Num<T>.One, p.WeightIh.Grad.Data);
-                    if (p.BiasIh is { } bih && p.BiasHh is { } bhh)
-                    {
-                        ops.SumRows(steps * batch, g, dgates.All, Num<T>.One, bih.Grad.Data);
-                        ops.SumRows(steps * batch, g, dgatesH.All, Num<T>.One, bhh.Grad.Data);
-                    }
-
-                    if (p.WeightHr is { } whr)
-                    {
-                        // dW_hr [P, H] += dh^T [P, T·B] · (o ⊙ tanh c) [T·B, H].
-                        ops.Gemm(GemmShape.Dense(proj, hidden, steps * batch, true, false), Num<T>.One, dhSum!.All, dcache.HRaw!.All, Num<T>.One, whr.Grad.Data);
-                    }
-                }
-
-                RunDirections(dirs, BackwardDirection);
-                for (int d = 0; d < dirs; d++)
-                {
-                    // d input [T·B, I_k] (+)= dgates [T·B, G] · W_ih [G, I_k]: the layer below's dy (or dx), directions in order.
-                    ops.Gemm(GemmShape.Dense(steps * batch, inputK, g, false, false), Num<T>.One, dgatesOf[d].All, _params[k * dirs + d].WeightIh.Value.Data, d == 0 ? Num<T>.Zero : Num<T>.One, dInput.All);
-                }
-
-                if (k > 0 && forward.Layers[k - 1].Dropped is not null)
-                {
-                    // Back through the dropout on layer k-1's output: the same mask on the gradient.
-                    ApplyDropout(ops, plan, steps, dirs * outSize, (ulong)(k - 1), dInput.All, dInput.All);
                 }
 
                 dyOwned?.Dispose();
@@ -765,22 +1092,27 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>
-    /// y = dropout(x) for a layer output [T, B, W] time-major with rows sorted by the plan: the mask
-    /// is keyed by the element's index in the caller's row order, so rows are restored first.
+    /// y = dropout(x) over steps t0 … t0+count-1 of a layer output [T, B, W] time-major with rows
+    /// sorted by the plan: the mask is keyed by the element's index in the caller's row order of
+    /// the whole output, so rows are restored first and any split into blocks draws the same mask.
     /// </summary>
-    private void ApplyDropout(IDeviceOps<T> ops, LengthPlan? plan, int steps, int width, ulong layer, BufferSlice<T> x, BufferSlice<T> y)
+    private void ApplyDropout(IDeviceOps<T> ops, LengthPlan? plan, int batch, int t0, int count, int width, ulong layer, BufferSlice<T> x, BufferSlice<T> y)
     {
         var p = Num<T>.From(Config.Dropout);
+        long perStep = (long)batch * width;
+        long baseIndex = t0 * perStep;
+        var xs = x.Slice(baseIndex, count * perStep);
+        var ys = y.Slice(baseIndex, count * perStep);
         if (plan is not { Identity: false })
         {
-            ops.Dropout(DropoutSeed, layer, 0, p, x, y);
+            ops.Dropout(DropoutSeed, layer, baseIndex, p, xs, ys);
             return;
         }
 
-        using var callerOrder = Gather(ops, width, steps, plan.Inverse, x);
-        ops.Dropout(DropoutSeed, layer, 0, p, callerOrder.All, callerOrder.All);
-        using var sorted = Gather(ops, width, steps, plan.Perm, callerOrder.All);
-        ops.Copy(sorted.All, y);
+        using var callerOrder = Gather(ops, width, count, plan.Inverse, xs);
+        ops.Dropout(DropoutSeed, layer, baseIndex, p, callerOrder.All, callerOrder.All);
+        using var sorted = Gather(ops, width, count, plan.Perm, callerOrder.All);
+        ops.Copy(sorted.All, ys);
     }
 
     /// <summary>n_t: rows active at step t (rows are sorted by length, so they are the first n_t).</summary>

@@ -28,6 +28,20 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
         set => _engine.ConcurrentDirections = value;
     }
 
+    /// <summary>True runs stacked one-direction layers as a wavefront over blocks of steps, false one layer after the other (the results are identical); the default is on for ILGPU devices, off on <c>cpu</c>.</summary>
+    internal bool Wavefront
+    {
+        get => _engine.Wavefront;
+        set => _engine.Wavefront = value;
+    }
+
+    /// <summary>Steps per block of the wavefront over layers; 0 for ⌈T / 8⌉.</summary>
+    internal int WavefrontBlock
+    {
+        get => _engine.WavefrontBlock;
+        set => _engine.WavefrontBlock = value;
+    }
+
     /// <summary>
     /// The seed of the dropout masks (used when <c>Dropout</c> &gt; 0 in training): set a new one
     /// before each training step to draw a new mask. Starts as the constructor's seed.

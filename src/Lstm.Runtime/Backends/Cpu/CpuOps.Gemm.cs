@@ -64,7 +64,26 @@ internal sealed partial class CpuOps<T>
     /// </summary>
     public const int DotMaxRows = 64;
 
-    void IDeviceOps<T>.Gemm(GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    void IDeviceOps<T>.Gemm(GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c) =>
+        Gemm(shape, shape.M, alpha, a, b, beta, c);
+
+    /// <remarks>
+    /// Both kernels compute every element of C in an order that depends only on K (the packed
+    /// one: K blocks of <see cref="HostGemm.KC"/>, each a sequence of FMAs; the dot-product one:
+    /// lanes, their sum, the scalar tail), never on the row's place; only the choice between them
+    /// depends on M, so it is made by the whole product's rows.
+    /// </remarks>
+    void IDeviceOps<T>.GemmRows(GemmShape shape, int wholeRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    {
+        if (shape.TransA != 0)
+            throw new LstmException("cpu gemm rows: op(A) must be A (the rows of a transposed A are not contiguous)");
+        if (wholeRows < shape.M)
+            throw new LstmException($"cpu gemm rows: the whole product has {wholeRows} rows, fewer than the part's {shape.M}");
+        Gemm(shape, wholeRows, alpha, a, b, beta, c);
+    }
+
+    /// <summary>The GEMM, its kernel chosen as for a product of <paramref name="pathRows"/> rows.</summary>
+    private void Gemm(GemmShape shape, int pathRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
     {
         var s = shape;
         if (s.M < 0 || s.N < 0 || s.K < 0)
@@ -96,7 +115,7 @@ internal sealed partial class CpuOps<T>
         var job = Interlocked.Exchange(ref _cachedJob, null) ?? new GemmJob();
         try
         {
-            Run(job, s, alpha, a, b, beta, c, first);
+            Run(job, s, pathRows, alpha, a, b, beta, c, first);
         }
         finally
         {
@@ -106,9 +125,9 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    private static void Run(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
+    private static void Run(GemmJob job, GemmShape s, int pathRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
     {
-        if (s.TransA == 0 && s.TransB != 0 && s.M <= DotMaxRows)
+        if (s.TransA == 0 && s.TransB != 0 && pathRows <= DotMaxRows)
         {
             if (Vector512.IsHardwareAccelerated && s.K >= 4 * Vector512<T>.Count)
                 Dot<Vector512<T>, Simd512<T>>(job, s, alpha, a, b, beta, c, first);
