@@ -28,15 +28,21 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
         set => _engine.ConcurrentDirections = value;
     }
 
-    /// <summary>True runs stacked one-direction layers as a wavefront over blocks of steps, false one layer after the other (the results are identical); the default is on for ILGPU devices, off on <c>cpu</c>.</summary>
-    internal bool Wavefront
+    /// <summary>
+    /// True runs stacked one-direction layers as a wavefront over blocks of steps (layer k on its
+    /// own stream, block b while layer k+1 runs block b−1; the backward pass likewise), false one
+    /// layer after the other; the results are identical bit for bit. The default is on for ILGPU
+    /// devices (CUDA, OpenCL, ilgpu-cpu), off on <c>cpu</c>, where each GEMM already keeps every core busy.
+    /// </summary>
+    public bool Wavefront
     {
         get => _engine.Wavefront;
         set => _engine.Wavefront = value;
     }
 
-    /// <summary>Steps per block of the wavefront over layers; 0 for ⌈T / 8⌉.</summary>
-    internal int WavefrontBlock
+    /// <summary>Steps per block of the wavefront over layers; 0 (the default) for ⌈T / 8⌉.</summary>
+    /// <exception cref="LstmException">A negative value.</exception>
+    public int WavefrontBlock
     {
         get => _engine.WavefrontBlock;
         set => _engine.WavefrontBlock = value;
