@@ -41,12 +41,12 @@ public class BidirectionalConcurrencyTests
         int hOut = cell == "lstm-proj" ? p : h;
         int w = 2 * hOut;
         var rng = new Random(17);
-        var x = Uniform(rng, s * b * i);
-        var h0 = Uniform(rng, 2 * L * b * hOut);
-        var c0 = Uniform(rng, 2 * L * b * h);
-        var dy = Uniform(rng, s * b * w);
-        var dhn = Uniform(rng, 2 * L * b * hOut);
-        var dcn = Uniform(rng, 2 * L * b * h);
+        var x = BitwiseResults.Uniform(rng, s * b * i);
+        var h0 = BitwiseResults.Uniform(rng, 2 * L * b * hOut);
+        var c0 = BitwiseResults.Uniform(rng, 2 * L * b * h);
+        var dy = BitwiseResults.Uniform(rng, s * b * w);
+        var dhn = BitwiseResults.Uniform(rng, 2 * L * b * hOut);
+        var dcn = BitwiseResults.Uniform(rng, 2 * L * b * h);
         int[] xShape = batchFirst ? [b, s, i] : [s, b, i];
         int[] yShape = batchFirst ? [b, s, w] : [s, b, w];
 
@@ -58,18 +58,7 @@ public class BidirectionalConcurrencyTests
 
         var sequential = Run(false);
         var concurrent = Run(true);
-        Assert.Equal(sequential.Keys.Order(), concurrent.Keys.Order());
-        foreach (var (name, expected) in sequential)
-        {
-            var actual = concurrent[name];
-            Assert.Equal(expected.Length, actual.Length);
-            Assert.True(expected.Length > 0, $"{name} is empty");
-            for (int k = 0; k < expected.Length; k++)
-            {
-                if (BitConverter.SingleToInt32Bits(expected[k]) != BitConverter.SingleToInt32Bits(actual[k]))
-                    Assert.Fail($"{cell} on {deviceName}: {name}[{k}] is {actual[k]:R} concurrent, {expected[k]:R} sequential");
-            }
-        }
+        BitwiseResults.AssertEqual(sequential, concurrent, $"{cell} on {deviceName}", "concurrent", "sequential");
     }
 
     [Theory]
@@ -88,14 +77,6 @@ public class BidirectionalConcurrencyTests
         Assert.Contains("device lane -1 does not exist", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<LstmException>(() => device.Ops<float>(ComputeDevice.MaxLanes));
         Assert.Contains($"device lane {ComputeDevice.MaxLanes} does not exist", e.Message, StringComparison.Ordinal);
-    }
-
-    private static float[] Uniform(Random rng, int n)
-    {
-        var v = new float[n];
-        for (int k = 0; k < n; k++)
-            v[k] = (float)(rng.NextDouble() * 2 - 1);
-        return v;
     }
 
     /// <summary>A bidirectional LSTM, GRU or RNN behind one shape.</summary>

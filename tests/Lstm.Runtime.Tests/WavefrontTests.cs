@@ -65,12 +65,12 @@ public class WavefrontTests
         int[]? lengths = !withLengths ? null : host ? [11, 0, 4, 11, 1, 7, 3, 9, 2] : [3, 0, 5, 1];
         int hOut = cell == "lstm-proj" ? p : h;
         var rng = new Random(23);
-        var x = Uniform(rng, s * b * i);
-        var h0 = Uniform(rng, layers * b * hOut);
-        var c0 = Uniform(rng, layers * b * h);
-        var dy = Uniform(rng, s * b * hOut);
-        var dhn = Uniform(rng, layers * b * hOut);
-        var dcn = Uniform(rng, layers * b * h);
+        var x = BitwiseResults.Uniform(rng, s * b * i);
+        var h0 = BitwiseResults.Uniform(rng, layers * b * hOut);
+        var c0 = BitwiseResults.Uniform(rng, layers * b * h);
+        var dy = BitwiseResults.Uniform(rng, s * b * hOut);
+        var dhn = BitwiseResults.Uniform(rng, layers * b * hOut);
+        var dcn = BitwiseResults.Uniform(rng, layers * b * h);
         int[] xShape = batchFirst ? [b, s, i] : [s, b, i];
         int[] yShape = batchFirst ? [b, s, hOut] : [s, b, hOut];
 
@@ -83,18 +83,7 @@ public class WavefrontTests
 
         var sequential = Run(false);
         var wave = Run(true);
-        Assert.Equal(sequential.Keys.Order(), wave.Keys.Order());
-        foreach (var (name, expected) in sequential)
-        {
-            var actual = wave[name];
-            Assert.Equal(expected.Length, actual.Length);
-            Assert.True(expected.Length > 0, $"{name} is empty");
-            for (int k = 0; k < expected.Length; k++)
-            {
-                if (BitConverter.SingleToInt32Bits(expected[k]) != BitConverter.SingleToInt32Bits(actual[k]))
-                    Assert.Fail($"{cell} L={layers} block={block} on {deviceName}: {name}[{k}] is {actual[k]:R} wavefront, {expected[k]:R} layer after layer");
-            }
-        }
+        BitwiseResults.AssertEqual(sequential, wave, $"{cell} L={layers} block={block} on {deviceName}", "wavefront", "layer after layer");
 
         if (dropout)
         {
@@ -119,9 +108,9 @@ public class WavefrontTests
             var rng = new Random(m);
             foreach (bool transB in new[] { true, false })
             {
-                using var a = Tensor<float>.FromArray(device, Uniform(rng, m * k), m, k);
+                using var a = Tensor<float>.FromArray(device, BitwiseResults.Uniform(rng, m * k), m, k);
                 int[] bShape = transB ? [n, k] : [k, n];
-                using var bm = Tensor<float>.FromArray(device, Uniform(rng, n * k), bShape);
+                using var bm = Tensor<float>.FromArray(device, BitwiseResults.Uniform(rng, n * k), bShape);
                 using var whole = Tensor<float>.Zeros(device, m, n);
                 using var parts = Tensor<float>.Zeros(device, m, n);
                 ops.Gemm(GemmShape.Dense(m, n, k, false, transB), 1f, a.Data, bm.Data, 0f, whole.Data);
@@ -327,14 +316,6 @@ public class WavefrontTests
         using var lstm = new LSTM<float>(TestDevices.Get(ComputeDevice.CpuName), new LSTMOptions(2, 3, 2), seed: 1);
         var e = Assert.Throws<LstmException>(() => lstm.WavefrontBlock = -1);
         Assert.Contains("wavefront block -1", e.Message, StringComparison.Ordinal);
-    }
-
-    private static float[] Uniform(Random rng, int n)
-    {
-        var v = new float[n];
-        for (int k = 0; k < n; k++)
-            v[k] = (float)(rng.NextDouble() * 2 - 1);
-        return v;
     }
 
     /// <summary>A stacked one-direction LSTM, GRU or RNN behind one shape.</summary>

@@ -1,4 +1,5 @@
 using Lstm.Runtime.Backends;
+using Lstm.Runtime.Models;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Layers;
@@ -9,7 +10,7 @@ namespace Lstm.Runtime.Layers;
 /// </summary>
 /// <remarks>D = 2 when bidirectional, else 1; H_out = proj_size when set, else hidden_size.</remarks>
 /// <typeparam name="T">float or double.</typeparam>
-public class RecurrentResult<T> : IDisposable where T : unmanaged
+public class RecurrentResult<T> : IDisposable, IRecurrentPass<T> where T : unmanaged
 {
     internal RecurrentResult(object owner, int steps, int batch, bool training, LengthPlan? plan = null)
     {

@@ -1,11 +1,12 @@
 using Lstm.Runtime.Layers;
+using Lstm.Runtime.Models;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Scheduling;
 
 /// <summary>The result of <see cref="LayerPipeline{T}.Forward"/>: output, the top layer's h_n and (training) every chunk's stored activations.</summary>
 /// <typeparam name="T">float or double.</typeparam>
-public sealed class PipelineResult<T> : IDisposable where T : unmanaged
+public sealed class PipelineResult<T> : IDisposable, IRecurrentPass<T> where T : unmanaged
 {
     internal PipelineResult(int steps, int batch, int chunkSteps, int layers, bool training)
     {

@@ -1,0 +1,40 @@
+namespace Lstm.Runtime.Tests;
+
+/// <summary>
+/// Two float32 runs of the same computation (a schedule against the plain one), their results and
+/// gradients by name, compared bit for bit; and the random inputs they start from.
+/// </summary>
+internal static class BitwiseResults
+{
+    /// <summary>n values uniform in [-1, 1), in float32.</summary>
+    public static float[] Uniform(Random rng, int n)
+    {
+        var v = new float[n];
+        for (int k = 0; k < n; k++)
+            v[k] = (float)(rng.NextDouble() * 2 - 1);
+        return v;
+    }
+
+    /// <summary>Both runs give the same names, each non-empty and every value bit-identical.</summary>
+    /// <param name="expected">The plain run's values by name.</param>
+    /// <param name="actual">The scheduled run's values by name.</param>
+    /// <param name="context">What ran where, leading the failure message (e.g. <c>lstm on cpu</c>).</param>
+    /// <param name="actualRun">The scheduled run's name in the message.</param>
+    /// <param name="expectedRun">The plain run's name in the message.</param>
+    public static void AssertEqual(
+        IReadOnlyDictionary<string, float[]> expected, IReadOnlyDictionary<string, float[]> actual, string context, string actualRun, string expectedRun)
+    {
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (name, want) in expected)
+        {
+            var got = actual[name];
+            Assert.Equal(want.Length, got.Length);
+            Assert.True(want.Length > 0, $"{name} is empty");
+            for (int k = 0; k < want.Length; k++)
+            {
+                if (BitConverter.SingleToInt32Bits(want[k]) != BitConverter.SingleToInt32Bits(got[k]))
+                    Assert.Fail($"{context}: {name}[{k}] is {got[k]:R} {actualRun}, {want[k]:R} {expectedRun}");
+            }
+        }
+    }
+}
