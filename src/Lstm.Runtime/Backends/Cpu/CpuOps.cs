@@ -38,14 +38,14 @@ internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
     {
         if (source.Length != destination.Length)
             throw new ArgumentException($"download of a slice of {source.Length} into {destination.Length} elements");
-        HostBuffer<T>.Span(source).CopyTo(destination);
+        HostBuffer<T>.ReadOnly(source).CopyTo(destination);
     }
 
     public void Copy(BufferSlice<T> source, BufferSlice<T> destination)
     {
         if (source.Length != destination.Length)
             throw new ArgumentException($"copy of {source.Length} elements into a slice of {destination.Length}");
-        HostBuffer<T>.Span(source).CopyTo(HostBuffer<T>.Span(destination));
+        HostBuffer<T>.ReadOnly(source).CopyTo(HostBuffer<T>.Span(destination));
     }
 
     public void Fill(BufferSlice<T> destination, T value) => HostBuffer<T>.Span(destination).Fill(value);
