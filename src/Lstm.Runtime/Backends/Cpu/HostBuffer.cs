@@ -17,8 +17,8 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// writable access (<see cref="Span"/>, <see cref="Ref"/>, <see cref="ArrayOf"/>) advances before
 /// it hands the memory out, so a copy derived from the contents (the GEMM's packed weights,
 /// <see cref="PackedOperandCache{T}"/>) is known current while (Id, Version) is unchanged. Only
-/// <see cref="ReadOnly"/> and <see cref="ReadOnlyArrayOf"/> leave the version alone: their
-/// callers never write through them.
+/// <see cref="ReadOnly"/>, <see cref="ReadOnlyRef"/> and <see cref="ReadOnlyArrayOf"/> leave the
+/// version alone: their callers never write through them.
 /// </para>
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
@@ -58,6 +58,10 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     /// <summary>The elements of a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
     public static ReadOnlySpan<T> ReadOnly(BufferSlice<T> slice) => Of(slice).Array.AsSpan((int)slice.Offset, (int)slice.Length);
+
+    /// <summary>A reference to the first element of a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
+    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    public static ref T ReadOnlyRef(BufferSlice<T> slice) => ref MemoryMarshal.GetReference(ReadOnly(slice));
 
     /// <summary>The array behind a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
