@@ -47,6 +47,37 @@ public class CpuBackendTests
     }
 
     [Fact]
+    public void SigmoidTanhAndExp_Vector512Float32_EqualTheVectorTResultsBitForBit()
+    {
+        // The LSTM cell's AVX-512 loop and its Vector<T> loop (row tails, other machines) must agree exactly.
+        var xs = Arguments();
+        int w = Vector<float>.Count;
+        var lanes = new float[16];
+        for (int i = 0; i < xs.Length; i += 16)
+        {
+            for (int l = 0; l < 16; l++)
+                lanes[l] = (float)xs[Math.Min(i + l, xs.Length - 1)];
+            var v = System.Runtime.Intrinsics.Vector512.Create(lanes);
+            var s = HostMath.Sigmoid(v);
+            var t = HostMath.Tanh(v);
+            var e = HostMath.ExpNonPositive(-System.Runtime.Intrinsics.Vector512.Abs(v));
+            for (int l0 = 0; l0 < 16; l0 += w)
+            {
+                var part = new Vector<float>(lanes, l0);
+                var sv = HostMath.Sigmoid(part);
+                var tv = HostMath.Tanh(part);
+                var ev = HostMath.ExpNonPositive(-Vector.Abs(part));
+                for (int l = 0; l < w; l++)
+                {
+                    Assert.Equal(BitConverter.SingleToInt32Bits(sv[l]), BitConverter.SingleToInt32Bits(s[l0 + l]));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(tv[l]), BitConverter.SingleToInt32Bits(t[l0 + l]));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(ev[l]), BitConverter.SingleToInt32Bits(e[l0 + l]));
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void SigmoidAndTanh_Float64_MatchFloat64Within1e15()
     {
         var xs = Arguments();
