@@ -125,8 +125,9 @@ public class CpuGemmTests
                 using var da = DeviceData.Upload(ops, a);
                 using var db = DeviceData.Upload(ops, b);
                 using var dc = DeviceData.Upload(ops, c);
-                // Twice: the second few-row product reads op(B) from the cache.
-                for (int rep = 0; rep < 2; rep++)
+                // Three times: a few-row product packs op(B) into scratch on first sight, into the
+                // cache on the second, and reads the cache on the third.
+                for (int rep = 0; rep < 3; rep++)
                 {
                     ops.Upload(c, dc.All);
                     ops.Gemm(shape, 0.75, da.Slice(offA, aLen), db.Slice(offB, bLen), -0.5, dc.Slice(offC, cLen));

@@ -145,6 +145,9 @@ public class CpuBackendTests
             ops.Axpy(-0.01f, bias.All, bias.All);
         }
 
+        // Two warm-up steps: the first sizes the GEMM's scratch, the second caches W's packed panels
+        // (an operand is cached on its second use); from then on a step allocates nothing.
+        Step();
         Step();
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10; i++)
@@ -202,8 +205,13 @@ public class CpuBackendTests
             Assert.True(Numerics.MaxAbsError(actualB, expectedB) <= 1e-12, $"{change}, {when}: backward product off by {Numerics.MaxAbsError(actualB, expectedB):E2}");
         }
 
-        CheckBoth("first use");
         long packs = cache.Packs;
+        CheckBoth("first use");
+        // Seen once: packed into scratch, not cached (activations are read once; weights again at once).
+        Assert.Equal(packs, cache.Packs);
+        CheckBoth("second use");
+        Assert.Equal(packs + 2, cache.Packs);
+        packs = cache.Packs;
         long hits = cache.Hits;
         CheckBoth("unchanged");
         Assert.Equal(packs, cache.Packs);

@@ -154,6 +154,15 @@ internal sealed partial class CpuOps<T>
         if (s.M <= FewRowsMax && PackedOperandCache<T>.Fits(s, nr))
         {
             var entry = _packed.Rent(s, b, nr, PackWholeB);
+            if (entry is null)
+            {
+                // First sight of this operand: pack it into the job's scratch.
+                Grow(ref job.PackedB, (int)PackedOperandCache<T>.PackedLength(s.K, s.N, nr));
+                PackWholeB(s, b, nr, job.PackedB);
+                FewRows<TV, TS>(job, s, alpha, a, job.PackedB, beta, c, first);
+                return;
+            }
+
             try
             {
                 FewRows<TV, TS>(job, s, alpha, a, entry.Panels, beta, c, first);

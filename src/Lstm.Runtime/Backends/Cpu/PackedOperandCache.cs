@@ -22,6 +22,7 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// pc · Npad (Npad = N rounded up to whole panels), its panels of kc × nr at p · kc · nr.
 /// </para>
 /// <para>
+/// An operand enters the cache on its second use at one version (see <see cref="Rent"/>).
 /// Thread-safe: lookups and packing hold one lock; a leased entry (in use by a GEMM) is neither
 /// evicted nor repacked in place until it is returned. Bounded by <see cref="Capacity"/> entries
 /// and <see cref="MaxBytes"/>; the least recently used unleased entry goes first.
@@ -72,14 +73,20 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
 
     /// <summary>
     /// The packed op(B) of <paramref name="s"/>, current for <paramref name="b"/>'s contents, leased
-    /// until <see cref="Return"/>. The caller has checked that <see cref="Fits"/> holds and that the
-    /// operand lies inside <paramref name="b"/>.
+    /// until <see cref="Return"/>; null the first time an operand is seen at its version (the caller
+    /// packs it into its own scratch). The caller has checked that <see cref="Fits"/> holds and
+    /// that the operand lies inside <paramref name="b"/>.
     /// </summary>
+    /// <remarks>
+    /// An operand is cached from its second use at one version on: a weight is read at every step,
+    /// while activations (the B of a weight gradient) are read once, and caching them would only
+    /// allocate and evict.
+    /// </remarks>
     /// <param name="s">The GEMM: K, N, ldb and B's transpose.</param>
     /// <param name="b">B as stored.</param>
     /// <param name="nr">Columns per panel.</param>
     /// <param name="pack">Packs op(B) into the given array (the layout of the class remarks).</param>
-    public Entry Rent(GemmShape s, BufferSlice<T> b, int nr, Action<GemmShape, BufferSlice<T>, int, T[]> pack)
+    public Entry? Rent(GemmShape s, BufferSlice<T> b, int nr, Action<GemmShape, BufferSlice<T>, int, T[]> pack)
     {
         var buffer = HostBuffer<T>.Of(b);
         long id = buffer.Id;
@@ -107,6 +114,9 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
                 return match;
             }
 
+            if (match is null && !SeenBefore(id, version, b.Offset, s, nr))
+                return null;
+
             Entry entry;
             if (match is not null && match.Leases == 0)
             {
@@ -130,6 +140,25 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
             entry.Leases++;
             return entry;
         }
+    }
+
+    /// <summary>The operands seen once (id, offset, version and shape), most recent first; a ring.</summary>
+    private readonly (long Id, long Offset, long Version, int K, int N, int Ldb, int TransB, int Nr)[] _seen = new (long, long, long, int, int, int, int, int)[2 * Capacity];
+    private int _seenNext;
+
+    /// <summary>Whether the operand was seen before at this version; records it if not.</summary>
+    private bool SeenBefore(long id, long version, long offset, GemmShape s, int nr)
+    {
+        var key = (id, offset, version, s.K, s.N, s.Ldb, s.TransB, nr);
+        foreach (var seen in _seen)
+        {
+            if (seen == key)
+                return true;
+        }
+
+        _seen[_seenNext] = key;
+        _seenNext = (_seenNext + 1) % _seen.Length;
+        return false;
     }
 
     /// <summary>Ends a lease from <see cref="Rent"/>.</summary>
