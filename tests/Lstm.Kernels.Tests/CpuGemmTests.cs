@@ -23,6 +23,8 @@ public class CpuGemmTests
         // Few rows (op(B) packed once and cached): every row count of a register block, an odd
         // number of column panels, K over several K blocks, the last few-row size and the first past it.
         (4, 97, 513), (11, 160, 129), (2, 64, 1), (3, 95, 64), (96, 70, 260), (97, 70, 260), (64, 129, 300),
+        // Few rows but deeper than the few-row path takes (a tiny layer's weight gradient over many steps).
+        (3, 5, 16385),
     ];
 
     public static IEnumerable<object[]> Types() => [["float32"], ["float64"]];

@@ -99,6 +99,13 @@ internal sealed partial class CpuOps<T>
     /// </summary>
     public const int FewRowsMax = 96;
 
+    /// <summary>
+    /// Deepest K of the few-row path (all of op(A), FewRowsMax × K, is packed at once): a recurrent
+    /// product's K is H or 4H; a deeper few-row product (the weight gradient of a tiny layer over
+    /// many steps) takes the blocked path, whose packed A is one block.
+    /// </summary>
+    public const int FewRowsMaxK = 16384;
+
     void IDeviceOps<T>.Gemm(GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
     {
         var s = shape;
@@ -151,7 +158,7 @@ internal sealed partial class CpuOps<T>
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        if (s.M <= FewRowsMax && PackedOperandCache<T>.Fits(s, nr))
+        if (s.M <= FewRowsMax && s.K <= FewRowsMaxK && PackedOperandCache<T>.Fits(s, nr))
         {
             var entry = _packed.Rent(s, b, nr, PackWholeB);
             if (entry is null)
