@@ -71,6 +71,73 @@ public class CpuCellTests(ITestOutputHelper output)
         output.WriteLine($"{typeof(T).Name} GRU B={batch} H={hidden}: max |error| h {errH:E2}, acts {errA:E2}, dX {errX:E2}, dH {errG:E2}, dh_prev {errP:E2}");
     }
 
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Lstm_LargeShapeSplitAcrossCores_MatchesFloat64Reference(string dtype)
+    {
+        if (dtype == "float32")
+            Lstm<float>(67, 1001);
+        else
+            Lstm<double>(67, 1001);
+    }
+
+    private void Lstm<T>(int batch, int hidden) where T : unmanaged
+    {
+        var ops = Ops<T>();
+        var rng = new Random(22);
+        double tol = DeviceData.Tolerance<T>(1e-6, 1e-14);
+        int g = 4 * hidden, bh = batch * hidden;
+        var xproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
+        var hproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
+        var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
+        var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
+        var cPrev = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var gates = new double[batch * g];
+        for (int b = 0; b < batch; b++)
+        {
+            for (int q = 0; q < g; q++)
+                gates[b * g + q] = xproj[b * g + q] + hproj[b * g + q] + (bih[q] + bhh[q]);
+        }
+
+        var c = new double[bh];
+        var h = new double[bh];
+        var acts = new double[4 * bh];
+        HostReference.CellForward(batch, hidden, gates, cPrev, c, h, acts);
+        using var dx = DeviceData.Upload(ops, xproj);
+        using var dhp = DeviceData.Upload(ops, hproj);
+        using var dbi = DeviceData.Upload(ops, bih);
+        using var dbh = DeviceData.Upload(ops, bhh);
+        using var dcp = DeviceData.Upload(ops, cPrev);
+        using var dc = ops.Allocate(bh);
+        using var dh = ops.Allocate(bh);
+        using var dActs = ops.Allocate(4 * bh);
+        ops.LstmCellForward(batch, hidden, dx.All, dhp.All, dbi.All, dbh.All, dcp.All, dc.All, dh.All, dActs.All);
+        double errC = Check(c, DeviceData.Download(ops, dc), tol, "c_t");
+        double errH = Check(h, DeviceData.Download(ops, dh), tol, "h_t");
+        double errA = Check(acts, DeviceData.Download(ops, dActs), tol, "acts");
+        // The inference variant: the same c and h, nothing stored.
+        using var dh2 = ops.Allocate(bh);
+        ops.LstmCellForward(batch, hidden, dx.All, dhp.All, dbi.All, dbh.All, dcp.All, dcp.All, dh2.All, null);
+        Check(c, DeviceData.Download(ops, dcp), tol, "c_t written over c_(t-1)");
+        Check(h, DeviceData.Download(ops, dh2), tol, "h_t (inference)");
+
+        var dy = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var dhRec = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var dcNext = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var dcRef = (double[])dcNext.Clone();
+        var dgRef = new double[batch * g];
+        HostReference.CellBackward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), dcRef, DeviceData.Download(ops, dActs), c, cPrev, dgRef);
+        using var ddy = DeviceData.Upload(ops, dy);
+        using var ddh = DeviceData.Upload(ops, dhRec);
+        using var ddc = DeviceData.Upload(ops, dcNext);
+        using var dcPrevAgain = DeviceData.Upload(ops, cPrev);
+        using var ddg = ops.Allocate(batch * g);
+        ops.LstmCellBackward(batch, hidden, ddy.All, ddh.All, ddc.All, dActs.All, dc.All, dcPrevAgain.All, ddg.All);
+        double errG = Check(dgRef, DeviceData.Download(ops, ddg), tol, "dgates");
+        double errD = Check(dcRef, DeviceData.Download(ops, ddc), tol, "dc_(t-1)");
+        output.WriteLine($"{typeof(T).Name} LSTM B={batch} H={hidden}: max |error| c {errC:E2}, h {errH:E2}, acts {errA:E2}, dgates {errG:E2}, dc {errD:E2}");
+    }
+
     public static IEnumerable<object[]> RnnCases()
     {
         foreach (var dtype in new[] { "float32", "float64" })

@@ -3,6 +3,7 @@ using Lstm.Kernels;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Backends.Cpu;
 using Lstm.Runtime.Devices;
+using Lstm.Runtime.Diagnostics;
 using Lstm.Tests.Shared;
 
 namespace Lstm.Runtime.Tests;
@@ -43,6 +44,37 @@ public class CpuBackendTests
 
         Assert.True(worstSigmoid <= 2e-7, $"float32 sigmoid: max |error| {worstSigmoid:E2}");
         Assert.True(worstTanh <= 2e-7, $"float32 tanh: max |error| {worstTanh:E2}");
+    }
+
+    [Fact]
+    public void SigmoidTanhAndExp_Vector512Float32_EqualTheVectorTResultsBitForBit()
+    {
+        // The LSTM cell's AVX-512 loop and its Vector<T> loop (row tails, other machines) must agree exactly.
+        var xs = Arguments();
+        int w = Vector<float>.Count;
+        var lanes = new float[16];
+        for (int i = 0; i < xs.Length; i += 16)
+        {
+            for (int l = 0; l < 16; l++)
+                lanes[l] = (float)xs[Math.Min(i + l, xs.Length - 1)];
+            var v = System.Runtime.Intrinsics.Vector512.Create(lanes);
+            var s = HostMath.Sigmoid(v);
+            var t = HostMath.Tanh(v);
+            var e = HostMath.ExpNonPositive(-System.Runtime.Intrinsics.Vector512.Abs(v));
+            for (int l0 = 0; l0 < 16; l0 += w)
+            {
+                var part = new Vector<float>(lanes, l0);
+                var sv = HostMath.Sigmoid(part);
+                var tv = HostMath.Tanh(part);
+                var ev = HostMath.ExpNonPositive(-Vector.Abs(part));
+                for (int l = 0; l < w; l++)
+                {
+                    Assert.Equal(BitConverter.SingleToInt32Bits(sv[l]), BitConverter.SingleToInt32Bits(s[l0 + l]));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(tv[l]), BitConverter.SingleToInt32Bits(t[l0 + l]));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(ev[l]), BitConverter.SingleToInt32Bits(e[l0 + l]));
+                }
+            }
+        }
     }
 
     [Fact]
@@ -113,10 +145,193 @@ public class CpuBackendTests
             ops.Axpy(-0.01f, bias.All, bias.All);
         }
 
+        // Two warm-up steps: the first sizes the GEMM's scratch, the second caches W's packed panels
+        // (an operand is cached on its second use); from then on a step allocates nothing.
+        Step();
         Step();
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10; i++)
             Step();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>
+    /// Every way a buffer's contents can change between two few-row GEMMs that read it as B: the
+    /// second GEMM must see the new weights, not the panels packed from the old ones.
+    /// </summary>
+    public static IEnumerable<object[]> WeightChanges() =>
+        new[] { "upload", "upload-part", "copy", "fill", "axpy", "scale", "sgd", "adam", "gemm-into", "nothing" }
+            .Select(c => new object[] { c });
+
+    [Theory]
+    [MemberData(nameof(WeightChanges))]
+    public void FewRowGemm_AfterTheWeightsChange_UsesTheNewWeights(string change)
+    {
+        using var device = ComputeDevice.Open(ComputeDevice.CpuName);
+        var ops = device.Ops<double>();
+        var cache = ((CpuOps<double>)ops).PackedOperands;
+        var rng = new Random(17);
+        // h [B, H] · W_hhᵀ (W_hh [4H, H]) forward and dgates [B, 4H] · W_hh backward, B = 3, H = 37.
+        const int batch = 3, hidden = 37, g = 4 * hidden;
+        var forward = GemmShape.Dense(batch, g, hidden, false, true);
+        var backward = GemmShape.Dense(batch, hidden, g, false, false);
+        var w = Numerics.Uniform(rng, g * hidden);
+        var h = Numerics.Uniform(rng, batch * hidden);
+        var dg = Numerics.Uniform(rng, batch * g);
+        using var dw = ops.Allocate(w.Length);
+        using var dh = ops.Allocate(h.Length);
+        using var ddg = ops.Allocate(dg.Length);
+        using var outF = ops.Allocate(batch * g);
+        using var outB = ops.Allocate(batch * hidden);
+        ops.Upload(w, dw.All);
+        ops.Upload(h, dh.All);
+        ops.Upload(dg, ddg.All);
+
+        void CheckBoth(string when)
+        {
+            ops.Gemm(forward, 1.0, dh.All, dw.All, 0.0, outF.All);
+            ops.Gemm(backward, 1.0, ddg.All, dw.All, 0.0, outB.All);
+            var weights = new double[w.Length];
+            ops.Download(dw.All, weights);
+            var expectedF = new double[batch * g];
+            var expectedB = new double[batch * hidden];
+            HostReference.Gemm(forward, 1.0, h, weights, 0.0, expectedF);
+            HostReference.Gemm(backward, 1.0, dg, weights, 0.0, expectedB);
+            var actualF = new double[expectedF.Length];
+            var actualB = new double[expectedB.Length];
+            ops.Download(outF.All, actualF);
+            ops.Download(outB.All, actualB);
+            Assert.True(Numerics.MaxAbsError(actualF, expectedF) <= 1e-12, $"{change}, {when}: forward product off by {Numerics.MaxAbsError(actualF, expectedF):E2}");
+            Assert.True(Numerics.MaxAbsError(actualB, expectedB) <= 1e-12, $"{change}, {when}: backward product off by {Numerics.MaxAbsError(actualB, expectedB):E2}");
+        }
+
+        long packs = cache.Packs;
+        CheckBoth("first use");
+        // Seen once: packed into scratch, not cached (activations are read once; weights again at once).
+        Assert.Equal(packs, cache.Packs);
+        CheckBoth("second use");
+        Assert.Equal(packs + 2, cache.Packs);
+        packs = cache.Packs;
+        long hits = cache.Hits;
+        CheckBoth("unchanged");
+        Assert.Equal(packs, cache.Packs);
+        Assert.Equal(hits + 2, cache.Hits);
+
+        using var other = ops.Allocate(w.Length);
+        ops.Upload(Numerics.Uniform(rng, w.Length), other.All);
+        switch (change)
+        {
+            case "upload":
+                ops.Upload(Numerics.Uniform(rng, w.Length), dw.All);
+                break;
+            case "upload-part":
+                // One element far from the start: the buffer changes, the slice's start does not move.
+                ops.Upload([42.0], dw.Slice(w.Length - 5, 1));
+                break;
+            case "copy":
+                ops.Copy(other.All, dw.All);
+                break;
+            case "fill":
+                ops.Fill(dw.Slice(10, 100), 0.5);
+                break;
+            case "axpy":
+                ops.Axpy(-0.3, other.All, dw.All);
+                break;
+            case "scale":
+                ops.Scale(2.5, dw.All);
+                break;
+            case "sgd":
+                ops.SgdUpdate(dw.All, other.All, null, 0.1, 0.0, 0.0, 0.0, false, true);
+                break;
+            case "adam":
+                using (var m = ops.Allocate(w.Length))
+                using (var v = ops.Allocate(w.Length))
+                    ops.AdamUpdate(dw.All, other.All, m.All, v.All, 0.01, 0.1, 0.999, 0.001, 1e-8, 0.0, 1.0, 0.0316);
+                break;
+            case "gemm-into":
+                // The weights as C of another product.
+                ops.Gemm(GemmShape.Dense(g, hidden, 7, false, false), 1.0, other.All, other.All, 0.5, dw.All);
+                break;
+        }
+
+        CheckBoth("after " + change);
+        if (change == "nothing")
+            Assert.Equal(packs, cache.Packs);
+        else
+            Assert.Equal(packs + 2, cache.Packs);
+    }
+
+    [Fact]
+    public void FewRowGemm_SlicesOfOneBuffer_AreCachedApart()
+    {
+        using var device = ComputeDevice.Open(ComputeDevice.CpuName);
+        var ops = device.Ops<float>();
+        var rng = new Random(5);
+        // Two weight matrices [N, K] side by side in one buffer (as a flat parameter store would hold them).
+        const int m = 2, n = 70, k = 33;
+        var shape = GemmShape.Dense(m, n, k, false, true);
+        var w = Numerics.Uniform(rng, 2 * n * k);
+        var a = Numerics.Uniform(rng, m * k);
+        using var dw = ops.Allocate(w.Length);
+        using var da = ops.Allocate(a.Length);
+        using var dc = ops.Allocate(m * n);
+        ops.Upload(w.Select(x => (float)x).ToArray(), dw.All);
+        ops.Upload(a.Select(x => (float)x).ToArray(), da.All);
+        for (int rep = 0; rep < 2; rep++)
+        {
+            for (int half = 0; half < 2; half++)
+            {
+                ops.Gemm(shape, 1f, da.All, dw.Slice(half * n * k, n * k), 0f, dc.All);
+                var expected = new double[m * n];
+                HostReference.Gemm(shape, 1.0, Numerics.RoundToFloat(a), Numerics.RoundToFloat(w).AsSpan(half * n * k, n * k), 0.0, expected);
+                var actual = new float[m * n];
+                ops.Download(dc.All, actual);
+                Assert.True(Numerics.MaxAbsError(Numerics.Widen(actual), expected) <= 1e-5, $"half {half}, repeat {rep}");
+            }
+        }
+    }
+
+    [Fact]
+    public void PackedOperandCache_IsBounded_AndServesEveryOperandCorrectly()
+    {
+        using var device = ComputeDevice.Open(ComputeDevice.CpuName);
+        var ops = device.Ops<double>();
+        var rng = new Random(8);
+        // More distinct weights than the cache holds, each used twice in turn: evictions must never
+        // hand one operand's panels to another.
+        const int m = 4, n = 50, k = 20;
+        var shape = GemmShape.Dense(m, n, k, false, false);
+        int count = PackedOperandCache<double>.Capacity + 3;
+        var weights = Enumerable.Range(0, count).Select(_ => Numerics.Uniform(rng, k * n)).ToArray();
+        var buffers = weights.Select(w =>
+        {
+            var buffer = ops.Allocate(w.Length);
+            ops.Upload(w, buffer.All);
+            return buffer;
+        }).ToArray();
+        try
+        {
+            var a = Numerics.Uniform(rng, m * k);
+            using var da = ops.Allocate(a.Length);
+            using var dc = ops.Allocate(m * n);
+            ops.Upload(a, da.All);
+            var actual = new double[m * n];
+            for (int rep = 0; rep < 3; rep++)
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    ops.Gemm(shape, 1.0, da.All, buffers[i].All, 0.0, dc.All);
+                    var expected = new double[m * n];
+                    HostReference.Gemm(shape, 1.0, a, weights[i], 0.0, expected);
+                    ops.Download(dc.All, actual);
+                    Assert.True(Numerics.MaxAbsError(actual, expected) <= 1e-12, $"weight {i}, repeat {rep}");
+                }
+            }
+        }
+        finally
+        {
+            foreach (var b in buffers)
+                b.Dispose();
+        }
     }
 }

@@ -21,8 +21,8 @@ namespace Lstm.Runtime.Tests;
 /// Checked first, per backend: the ILGPU kernels (tiled and row-dot) sum each element of C over K
 /// in order whatever its row or M, so a block of rows is bit-identical to the same rows of the
 /// whole product. The <c>cpu</c> GEMM is row-independent within each of its two kernels, but picks
-/// the unpacked dot-product kernel for at most 64 rows of A·Bᵀ and the packed one above, which sum
-/// in different orders: with plain GEMMs on the blocks, the outputs here came out a few ulps off
+/// its few-rows kernel for at most <c>CpuOps.FewRowsMax</c> (96) rows and the blocked one above,
+/// which need not sum in the same order: with plain GEMMs on the blocks, the outputs here came out a few ulps off
 /// (about 1e-6 relative after the recurrence). The blocks therefore go through
 /// <see cref="IDeviceOps{T}.GemmRows"/>, which picks the kernel by the whole product's rows, and
 /// every comparison here is exact.
@@ -101,7 +101,7 @@ public class WavefrontTests
         var device = TestDevices.Get(deviceName);
         var ops = device.Ops<float>();
         bool host = device.Info.Kind == DeviceKind.Cpu;
-        // On cpu: 99 rows (the packed kernel) and 45 rows (the dot-product kernel), in blocks of 9 and 27 rows.
+        // On cpu: 99 rows (the blocked kernel) and 45 rows (the few-rows kernel), in blocks of 9 and 27 rows.
         foreach (int m in host ? new[] { 99, 45 } : new[] { 12 })
         {
             int n = host ? 70 : 6, k = host ? 37 : 5;

@@ -14,6 +14,12 @@ internal sealed partial class CpuOps<T>
     /// <summary>The cached job with its packing buffers; null while a GEMM holds it.</summary>
     private GemmJob? _cachedJob = new();
 
+    /// <summary>Packed op(B) of the few-row GEMMs (the recurrent weights), kept across calls.</summary>
+    private readonly PackedOperandCache<T> _packed = new();
+
+    /// <summary>The packed-operand cache (for tests: its hit and pack counts).</summary>
+    internal PackedOperandCache<T> PackedOperands => _packed;
+
     /// <summary>
     /// The state of the GEMM block being computed, shared with the workers. One is cached per
     /// instance, so a GEMM allocates nothing; a GEMM issued from a second thread while the first
@@ -23,6 +29,9 @@ internal sealed partial class CpuOps<T>
     {
         public T[] PackedA = [];
         public T[] PackedB = [];
+
+        /// <summary>The B panels in use: <see cref="PackedB"/> or a cached operand's.</summary>
+        public T[] BPanels = [];
         public T[] C = [];
         public int COffset;
         public int Ldc;
@@ -30,22 +39,27 @@ internal sealed partial class CpuOps<T>
         public int Col0;
         public int Rows;
         public int Cols;
+        public int K;
         public int Kc;
         public int RowPanels;
         public int ColPanels;
+        public int MPad;
+        public int NPad;
         public bool SplitColumns;
         public T Alpha;
         public T Beta;
         public HostGemm.Update Mode;
+        public HostGemm.Update First;
 
-        // The unpacked dot-product path (A and Bᵀ rows read in place).
-        public T[] A = [];
-        public int AOffset;
-        public int Lda;
-        public T[] B = [];
-        public int BOffset;
-        public int Ldb;
-        public int K;
+        // The operands of a parallel packing step.
+        public GemmShape Shape;
+        public T[] Source = [];
+        public int SourceOffset;
+        public int SourceLength;
+        public int PackRow0;
+        public int PackRows;
+        public int PackK0;
+        public int Nr;
     }
 
     /// <summary>The workers' entry points, one per register type, made once.</summary>
@@ -55,23 +69,51 @@ internal sealed partial class CpuOps<T>
     {
         public static readonly Action<GemmJob, int, int> Run = RunTiles<TV, TS>;
 
-        public static readonly Action<GemmJob, int, int> Dot = RunDot<TV, TS>;
+        public static readonly Action<GemmJob, int, int> Few = RunFewRows<TV, TS>;
     }
 
+    /// <summary>Packs panels of A or B in parallel, one entry per operand.</summary>
+    private static readonly Action<GemmJob, int, int> PackAPanels = (job, start, end) =>
+        HostGemm.PackA<T>(job.Shape, job.Source.AsSpan(job.SourceOffset, job.SourceLength), job.PackRow0, job.PackRows, job.PackK0, job.Kc, start, end, job.PackedA);
+
+    private static readonly Action<GemmJob, int, int> PackBPanels = (job, start, end) =>
+        HostGemm.PackB<T>(job.Shape, job.Source.AsSpan(job.SourceOffset, job.SourceLength), job.PackK0, job.Kc, job.PackRow0, job.PackRows, job.Nr, start, end, job.BPanels);
+
+    /// <summary>Packs a whole op(B) for the cache: each K block's panels, block pc at pc · Npad.</summary>
+    private static readonly Action<GemmShape, BufferSlice<T>, int, T[]> PackWholeB = (s, b, nr, panels) =>
+    {
+        var src = HostBuffer<T>.ReadOnly(b);
+        int nPad = RoundUp(s.N, nr);
+        int colPanels = nPad / nr;
+        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+        {
+            int kc = Math.Min(HostGemm.KC, s.K - pc);
+            HostGemm.PackB<T>(s, src, pc, kc, 0, s.N, nr, 0, colPanels, panels.AsSpan(pc * nPad));
+        }
+    };
+
     /// <summary>
-    /// Most rows of C for which op(A)·Bᵀ runs as unpacked dot products (<see cref="HostGemmDot"/>):
-    /// below it, packing B would cost as much as the product.
+    /// Most rows of C for which op(B) is packed once and cached across calls (<see cref="PackedOperandCache{T}"/>):
+    /// the recurrent products of a step, [B, H] × W_hhᵀ and [B, 4H] × W_hh, whose B is the same
+    /// weight at every step; above it, packing B costs little next to the product.
     /// </summary>
-    public const int DotMaxRows = 64;
+    public const int FewRowsMax = 96;
+
+    /// <summary>
+    /// Deepest K of the few-row path (all of op(A), FewRowsMax × K, is packed at once): a recurrent
+    /// product's K is H or 4H; a deeper few-row product (the weight gradient of a tiny layer over
+    /// many steps) takes the blocked path, whose packed A is one block.
+    /// </summary>
+    public const int FewRowsMaxK = 16384;
 
     void IDeviceOps<T>.Gemm(GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c) =>
         Gemm(shape, shape.M, alpha, a, b, beta, c);
 
     /// <remarks>
-    /// Both kernels compute every element of C in an order that depends only on K (the packed
-    /// one: K blocks of <see cref="HostGemm.KC"/>, each a sequence of FMAs; the dot-product one:
-    /// lanes, their sum, the scalar tail), never on the row's place; only the choice between them
-    /// depends on M, so it is made by the whole product's rows.
+    /// Each kernel computes every element of C in an order that depends only on K, never on the
+    /// row's place; only the choice between the few-rows kernel (at most <see cref="FewRowsMax"/>
+    /// rows, over a cached packed op(B)) and the blocked one depends on M, so it is made by the
+    /// whole product's rows.
     /// </remarks>
     void IDeviceOps<T>.GemmRows(GemmShape shape, int wholeRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
     {
@@ -115,33 +157,51 @@ internal sealed partial class CpuOps<T>
         var job = Interlocked.Exchange(ref _cachedJob, null) ?? new GemmJob();
         try
         {
-            Run(job, s, pathRows, alpha, a, b, beta, c, first);
+            if (Vector512.IsHardwareAccelerated)
+                Run<Vector512<T>, Simd512<T>>(job, s, pathRows, alpha, a, b, beta, c, first);
+            else if (Vector256.IsHardwareAccelerated)
+                Run<Vector256<T>, Simd256<T>>(job, s, pathRows, alpha, a, b, beta, c, first);
+            else
+                Run<Vector128<T>, Simd128<T>>(job, s, pathRows, alpha, a, b, beta, c, first);
         }
         finally
         {
             // Drop the references to the operands; keep the packing buffers.
-            job.A = job.B = job.C = [];
+            job.BPanels = job.C = job.Source = [];
             Volatile.Write(ref _cachedJob, job);
         }
     }
 
-    private static void Run(GemmJob job, GemmShape s, int pathRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
+    private void Run<TV, TS>(GemmJob job, GemmShape s, int pathRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
+        where TV : struct
+        where TS : ISimd<T, TV>
     {
-        if (s.TransA == 0 && s.TransB != 0 && pathRows <= DotMaxRows)
+        int nr = 2 * TS.Count;
+        if (pathRows <= FewRowsMax && PackedOperandCache<T>.Fits(s, nr))
         {
-            if (Vector512.IsHardwareAccelerated && s.K >= 4 * Vector512<T>.Count)
-                Dot<Vector512<T>, Simd512<T>>(job, s, alpha, a, b, beta, c, first);
-            else if (Vector256.IsHardwareAccelerated)
-                Dot<Vector256<T>, Simd256<T>>(job, s, alpha, a, b, beta, c, first);
-            else
-                Dot<Vector128<T>, Simd128<T>>(job, s, alpha, a, b, beta, c, first);
+            var entry = _packed.Rent(s, b, nr, PackWholeB);
+            if (entry is null)
+            {
+                // First sight of this operand: pack it into the job's scratch.
+                Grow(ref job.PackedB, (int)PackedOperandCache<T>.PackedLength(s.K, s.N, nr));
+                PackWholeB(s, b, nr, job.PackedB);
+                FewRows<TV, TS>(job, s, alpha, a, job.PackedB, beta, c, first);
+                return;
+            }
+
+            try
+            {
+                FewRows<TV, TS>(job, s, alpha, a, entry.Panels, beta, c, first);
+            }
+            finally
+            {
+                _packed.Return(entry);
+            }
         }
-        else if (Vector512.IsHardwareAccelerated)
-            Blocked<Vector512<T>, Simd512<T>>(job, s, alpha, a, b, beta, c, first);
-        else if (Vector256.IsHardwareAccelerated)
-            Blocked<Vector256<T>, Simd256<T>>(job, s, alpha, a, b, beta, c, first);
         else
-            Blocked<Vector128<T>, Simd128<T>>(job, s, alpha, a, b, beta, c, first);
+        {
+            Blocked<TV, TS>(job, s, alpha, a, b, beta, c, first);
+        }
     }
 
     /// <summary>C = β·C over the M × N block (an empty product, K = 0).</summary>
@@ -161,6 +221,111 @@ internal sealed partial class CpuOps<T>
         }
     }
 
+    /// <summary>
+    /// Few rows: all of op(A) packed (small), op(B) packed once by the cache; the workers split the
+    /// column panels in pairs and each walks every K block of its columns.
+    /// </summary>
+    private static void FewRows<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, T[] panels, T beta, BufferSlice<T> c, HostGemm.Update first)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        int nr = 2 * TS.Count;
+        int mPad = RoundUp(s.M, HostGemm.MR);
+        Grow(ref job.PackedA, mPad * s.K);
+        var aSpan = HostBuffer<T>.ReadOnly(a);
+        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+        {
+            int kc = Math.Min(HostGemm.KC, s.K - pc);
+            HostGemm.PackA<T>(s, aSpan, 0, s.M, pc, kc, 0, mPad / HostGemm.MR, job.PackedA.AsSpan(pc * mPad));
+        }
+
+        job.BPanels = panels;
+        job.C = HostBuffer<T>.ArrayOf(c);
+        job.COffset = (int)c.Offset;
+        job.Ldc = s.Ldc;
+        job.Alpha = alpha;
+        job.Beta = beta;
+        job.First = first;
+        job.Rows = s.M;
+        job.Cols = s.N;
+        job.K = s.K;
+        job.MPad = mPad;
+        job.NPad = RoundUp(s.N, nr);
+        job.RowPanels = mPad / HostGemm.MR;
+        job.ColPanels = job.NPad / nr;
+        int pairs = (job.ColPanels + 1) / 2;
+        HostParallel.For(pairs, HostParallel.Chunks(pairs, (long)s.M * s.N * s.K), job, Tiles<TV, TS>.Few);
+    }
+
+    private static void RunFewRows<TV, TS>(GemmJob job, int start, int end)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        int nr = 2 * TS.Count;
+        Span<T> tile = stackalloc T[2 * HostGemm.MR * nr];
+        ref T tileRef = ref MemoryMarshal.GetReference(tile);
+        ref T packedA = ref MemoryMarshal.GetArrayDataReference(job.PackedA);
+        ref T packedB = ref MemoryMarshal.GetArrayDataReference(job.BPanels);
+        ref T c = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset);
+        for (int pc = 0; pc < job.K; pc += HostGemm.KC)
+        {
+            int kc = Math.Min(HostGemm.KC, job.K - pc);
+            var mode = pc == 0 ? job.First : HostGemm.Update.Accumulate;
+            ComputeBlock<TV, TS>(
+                kc, ref Unsafe.Add(ref packedA, (nint)pc * job.MPad), 0, job.RowPanels, job.Rows,
+                ref Unsafe.Add(ref packedB, (nint)pc * job.NPad), start, end, job.ColPanels, job.Cols,
+                ref c, job.Ldc, job.Alpha, job.Beta, mode, ref tileRef);
+        }
+    }
+
+    /// <summary>
+    /// C[rows of panels ip0…ip1, columns of panel pairs jp0…jp1] (+)= packed A block · packed B
+    /// block: for each pair of B panels (kept close in cache), every A panel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ComputeBlock<TV, TS>(
+        int kc, ref T packedA, int ip0, int ip1, int rowsValid, ref T packedB, int pair0, int pair1, int colPanels, int colsValid,
+        ref T c, int ldc, T alpha, T beta, HostGemm.Update mode, ref T tile)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        int nr = 2 * TS.Count;
+        // Two panels at once need 29 vector registers: AVX-512 has 32.
+        bool wide = Unsafe.SizeOf<TV>() == 64;
+        ref T tile1 = ref Unsafe.Add(ref tile, HostGemm.MR * nr);
+        for (int pair = pair0; pair < pair1; pair++)
+        {
+            int jp = 2 * pair;
+            bool two = jp + 1 < colPanels;
+            ref T b0 = ref Unsafe.Add(ref packedB, (nint)jp * nr * kc);
+            ref T b1 = ref two ? ref Unsafe.Add(ref b0, nr * kc) : ref b0;
+            int col = jp * nr;
+            int cols0 = Math.Min(nr, colsValid - col);
+            int cols1 = two ? Math.Min(nr, colsValid - col - nr) : 0;
+            for (int ip = ip0; ip < ip1; ip++)
+            {
+                int row = ip * HostGemm.MR;
+                int rows = Math.Min(HostGemm.MR, rowsValid - row);
+                ref T panelA = ref Unsafe.Add(ref packedA, (nint)ip * HostGemm.MR * kc);
+                ref T corner = ref Unsafe.Add(ref c, (nint)row * ldc + col);
+                if (two && !wide)
+                {
+                    // 16 vector registers (AVX2, SSE): one panel at a time, 12 accumulators.
+                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, ref b0, ref b0, ref tile);
+                    HostGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
+                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, ref b1, ref b1, ref tile);
+                    HostGemm.Store<T, TV, TS>(ref tile, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);
+                    continue;
+                }
+
+                HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref panelA, ref b0, ref b1, ref tile);
+                HostGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
+                if (cols1 > 0)
+                    HostGemm.Store<T, TV, TS>(ref tile1, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);
+            }
+        }
+    }
+
     private static void Blocked<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
         where TV : struct
         where TS : ISimd<T, TV>
@@ -171,36 +336,53 @@ internal sealed partial class CpuOps<T>
         int kcMax = Math.Min(HostGemm.KC, s.K);
         Grow(ref job.PackedA, mcMax * kcMax);
         Grow(ref job.PackedB, ncMax * kcMax);
-        var aSpan = HostBuffer<T>.Span(a);
-        var bSpan = HostBuffer<T>.Span(b);
+        job.BPanels = job.PackedB;
         job.C = HostBuffer<T>.ArrayOf(c);
         job.COffset = (int)c.Offset;
         job.Ldc = s.Ldc;
         job.Alpha = alpha;
         job.Beta = beta;
+        job.Shape = s;
+        job.Nr = nr;
+        var aArray = HostBuffer<T>.ReadOnlyArrayOf(a);
+        var bArray = HostBuffer<T>.ReadOnlyArrayOf(b);
         for (int jc = 0; jc < s.N; jc += ncMax)
         {
             int nc = Math.Min(ncMax, s.N - jc);
+            int colPanels = (nc + nr - 1) / nr;
             for (int pc = 0; pc < s.K; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, s.K - pc);
-                HostGemm.PackB<T>(s, bSpan, pc, kc, jc, nc, nr, job.PackedB);
+                job.Kc = kc;
+                job.Source = bArray;
+                job.SourceOffset = (int)b.Offset;
+                job.SourceLength = (int)b.Length;
+                job.PackK0 = pc;
+                job.PackRow0 = jc;
+                job.PackRows = nc;
+                HostParallel.For(colPanels, HostParallel.Chunks(colPanels, (long)nc * kc * 16), job, PackBPanels);
                 for (int ic = 0; ic < s.M; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, s.M - ic);
-                    HostGemm.PackA<T>(s, aSpan, ic, mc, pc, kc, job.PackedA);
+                    int rowPanels = (mc + HostGemm.MR - 1) / HostGemm.MR;
+                    job.Source = aArray;
+                    job.SourceOffset = (int)a.Offset;
+                    job.SourceLength = (int)a.Length;
+                    job.PackRow0 = ic;
+                    job.PackRows = mc;
+                    HostParallel.For(rowPanels, HostParallel.Chunks(rowPanels, (long)mc * kc * 16), job, PackAPanels);
                     job.Row0 = ic;
                     job.Col0 = jc;
                     job.Rows = mc;
                     job.Cols = nc;
-                    job.Kc = kc;
-                    job.RowPanels = (mc + HostGemm.MR - 1) / HostGemm.MR;
-                    job.ColPanels = (nc + nr - 1) / nr;
+                    job.RowPanels = rowPanels;
+                    job.ColPanels = colPanels;
                     job.Mode = pc == 0 ? first : HostGemm.Update.Accumulate;
-                    // Split the side with more panels; each worker keeps its B panel in L1 while
-                    // it walks the A panels.
-                    job.SplitColumns = job.ColPanels >= job.RowPanels || job.ColPanels >= 2 * HostParallel.Cores;
-                    int items = job.SplitColumns ? job.ColPanels : job.RowPanels;
+                    // Split the side with more work items; each worker keeps its B panels close
+                    // while it walks the A panels.
+                    int pairs = (colPanels + 1) / 2;
+                    job.SplitColumns = pairs >= rowPanels || pairs >= 2 * HostParallel.Cores;
+                    int items = job.SplitColumns ? pairs : rowPanels;
                     int chunks = HostParallel.Chunks(items, (long)mc * nc * kc);
                     HostParallel.For(items, chunks, job, Tiles<TV, TS>.Run);
                 }
@@ -208,70 +390,20 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    private static void Dot<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
-        where TV : struct
-        where TS : ISimd<T, TV>
-    {
-        job.A = HostBuffer<T>.ArrayOf(a);
-        job.AOffset = (int)a.Offset;
-        job.Lda = s.Lda;
-        job.B = HostBuffer<T>.ArrayOf(b);
-        job.BOffset = (int)b.Offset;
-        job.Ldb = s.Ldb;
-        job.C = HostBuffer<T>.ArrayOf(c);
-        job.COffset = (int)c.Offset;
-        job.Ldc = s.Ldc;
-        job.Rows = s.M;
-        job.Cols = s.N;
-        job.K = s.K;
-        job.Alpha = alpha;
-        job.Beta = beta;
-        job.Mode = first;
-        int pairs = (s.N + HostGemmDot.Cols - 1) / HostGemmDot.Cols;
-        HostParallel.For(pairs, HostParallel.Chunks(pairs, (long)s.M * s.N * s.K), job, Tiles<TV, TS>.Dot);
-    }
-
-    private static void RunDot<TV, TS>(GemmJob job, int start, int end)
-        where TV : struct
-        where TS : ISimd<T, TV>
-    {
-        HostGemmDot.Run<T, TV, TS>(
-            job.Rows, start * HostGemmDot.Cols, Math.Min(end * HostGemmDot.Cols, job.Cols), job.K,
-            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset), job.Lda,
-            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.B), job.BOffset), job.Ldb,
-            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset), job.Ldc,
-            job.Alpha, job.Beta, job.Mode);
-    }
-
     private static void RunTiles<TV, TS>(GemmJob job, int start, int end)
         where TV : struct
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        int kc = job.Kc;
-        Span<T> tile = stackalloc T[HostGemm.MR * nr];
-        ref T tileRef = ref MemoryMarshal.GetReference(tile);
-        ref T packedA = ref MemoryMarshal.GetArrayDataReference(job.PackedA);
-        ref T packedB = ref MemoryMarshal.GetArrayDataReference(job.PackedB);
-        ref T c = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset);
-        int j0 = job.SplitColumns ? start : 0;
-        int j1 = job.SplitColumns ? end : job.ColPanels;
-        int i0 = job.SplitColumns ? 0 : start;
-        int i1 = job.SplitColumns ? job.RowPanels : end;
-        for (int jp = j0; jp < j1; jp++)
-        {
-            ref T bPanel = ref Unsafe.Add(ref packedB, (nint)jp * nr * kc);
-            int col = jp * nr;
-            int cols = Math.Min(nr, job.Cols - col);
-            for (int ip = i0; ip < i1; ip++)
-            {
-                HostGemm.MicroKernel<T, TV, TS>(kc, ref Unsafe.Add(ref packedA, (nint)ip * HostGemm.MR * kc), ref bPanel, ref tileRef);
-                int row = ip * HostGemm.MR;
-                int rows = Math.Min(HostGemm.MR, job.Rows - row);
-                ref T corner = ref Unsafe.Add(ref c, (nint)(job.Row0 + row) * job.Ldc + job.Col0 + col);
-                HostGemm.Store<T, TV, TS>(ref tileRef, ref corner, job.Ldc, rows, cols, job.Alpha, job.Beta, job.Mode);
-            }
-        }
+        Span<T> tile = stackalloc T[2 * HostGemm.MR * nr];
+        int pairs = (job.ColPanels + 1) / 2;
+        ComputeBlock<TV, TS>(
+            job.Kc, ref MemoryMarshal.GetArrayDataReference(job.PackedA),
+            job.SplitColumns ? 0 : start, job.SplitColumns ? job.RowPanels : end, job.Rows,
+            ref MemoryMarshal.GetArrayDataReference(job.BPanels),
+            job.SplitColumns ? start : 0, job.SplitColumns ? end : pairs, job.ColPanels, job.Cols,
+            ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), (nint)job.COffset + (nint)job.Row0 * job.Ldc + job.Col0),
+            job.Ldc, job.Alpha, job.Beta, job.Mode, ref MemoryMarshal.GetReference(tile));
     }
 
     private static int RoundUp(int n, int multiple) => (n + multiple - 1) / multiple * multiple;

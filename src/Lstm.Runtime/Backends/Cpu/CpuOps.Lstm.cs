@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Lstm.Kernels;
 
 namespace Lstm.Runtime.Backends.Cpu;
@@ -34,14 +35,17 @@ internal sealed partial class CpuOps<T>
             Require(biasHh!.Value, 4L * hidden, "b_hh [4H]", "lstm_cell_forward");
         }
 
+        int chunks = HostParallel.Chunks(batch, n * LstmWorkPerElement);
         if (acts is { } store)
         {
             Require(store, g, "acts [B, 4H]", "lstm_cell_forward");
-            Forward<Training>(batch, hidden, xproj, hproj, biasIh, biasHh, cPrev, c, h, store, hasBias);
+            var args = new LstmForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, cPrev, c, h, store);
+            HostParallel.For(batch, chunks, args, static (a, b0, b1) => Forward<Training>(a, b0, b1));
         }
         else
         {
-            Forward<Inference>(batch, hidden, xproj, hproj, biasIh, biasHh, cPrev, c, h, xproj, hasBias);
+            var args = new LstmForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, cPrev, c, h, xproj);
+            HostParallel.For(batch, chunks, args, static (a, b0, b1) => Forward<Inference>(a, b0, b1));
         }
     }
 
@@ -61,21 +65,62 @@ internal sealed partial class CpuOps<T>
         Require(c, n, "c_t [B, H]", "lstm_cell_backward");
         Require(cPrev, n, "c_{t-1} [B, H]", "lstm_cell_backward");
         Require(dgates, 4 * n, "dgates [B, 4H]", "lstm_cell_backward");
-        ref T rDy = ref HostBuffer<T>.Ref(dy);
-        ref T rDh = ref HostBuffer<T>.Ref(dhRec);
-        ref T rDc = ref HostBuffer<T>.Ref(dc);
-        ref T rActs = ref HostBuffer<T>.Ref(acts);
-        ref T rC = ref HostBuffer<T>.Ref(c);
-        ref T rCp = ref HostBuffer<T>.Ref(cPrev);
-        ref T rDg = ref HostBuffer<T>.Ref(dgates);
+        var args = new LstmBackwardArgs(hidden, dy, dhRec, dc, acts, c, cPrev, dgates);
+        HostParallel.For(batch, HostParallel.Chunks(batch, n * LstmWorkPerElement), args, static (a, b0, b1) => Backward(a, b0, b1));
+    }
+
+    /// <summary>Element operations one hidden unit of an LSTM step costs, for <see cref="HostParallel.Chunks"/>.</summary>
+    private const long LstmWorkPerElement = 48;
+
+    /// <summary>The forward step's operands, handed to each chunk of rows without a closure.</summary>
+    /// <param name="Hidden">H.</param>
+    /// <param name="Xproj">[B, 4H].</param>
+    /// <param name="Hproj">[B, 4H].</param>
+    /// <param name="BiasIh">[4H]; read only when HasBias.</param>
+    /// <param name="BiasHh">[4H]; read only when HasBias.</param>
+    /// <param name="HasBias">False for bias=False.</param>
+    /// <param name="CPrev">[B, H].</param>
+    /// <param name="C">[B, H]; may be CPrev.</param>
+    /// <param name="H">[B, H].</param>
+    /// <param name="Acts">[B, 4H]; written only by the training variant.</param>
+    private readonly record struct LstmForwardArgs(
+        int Hidden, BufferSlice<T> Xproj, BufferSlice<T> Hproj, BufferSlice<T> BiasIh, BufferSlice<T> BiasHh, bool HasBias,
+        BufferSlice<T> CPrev, BufferSlice<T> C, BufferSlice<T> H, BufferSlice<T> Acts);
+
+    /// <summary>The backward step's operands.</summary>
+    /// <param name="Hidden">H.</param>
+    /// <param name="Dy">[B, H].</param>
+    /// <param name="DhRec">[B, H].</param>
+    /// <param name="Dc">[B, H], updated.</param>
+    /// <param name="Acts">[B, 4H].</param>
+    /// <param name="C">[B, H].</param>
+    /// <param name="CPrev">[B, H].</param>
+    /// <param name="Dgates">[B, 4H] out.</param>
+    private readonly record struct LstmBackwardArgs(
+        int Hidden, BufferSlice<T> Dy, BufferSlice<T> DhRec, BufferSlice<T> Dc, BufferSlice<T> Acts,
+        BufferSlice<T> C, BufferSlice<T> CPrev, BufferSlice<T> Dgates);
+
+    /// <summary>Backward step over batch rows [b0, b1).</summary>
+    private static void Backward(LstmBackwardArgs args, int b0, int b1)
+    {
+        int hidden = args.Hidden;
+        ref T rDy = ref HostBuffer<T>.ReadOnlyRef(args.Dy);
+        ref T rDh = ref HostBuffer<T>.ReadOnlyRef(args.DhRec);
+        ref T rDc = ref HostBuffer<T>.Ref(args.Dc);
+        ref T rActs = ref HostBuffer<T>.ReadOnlyRef(args.Acts);
+        ref T rC = ref HostBuffer<T>.ReadOnlyRef(args.C);
+        ref T rCp = ref HostBuffer<T>.ReadOnlyRef(args.CPrev);
+        ref T rDg = ref HostBuffer<T>.Ref(args.Dgates);
         int w = Vector<T>.Count;
         var one = Vector<T>.One;
-        for (int b = 0; b < batch; b++)
+        for (int b = b0; b < b1; b++)
         {
             nuint e0 = (nuint)b * (nuint)hidden;
             nuint row = 4 * e0;
             nuint hh = (nuint)hidden;
-            int j = 0;
+            int j = typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated
+                ? Backward512(hidden, e0, row, ref rDy, ref rDh, ref rDc, ref rActs, ref rC, ref rCp, ref rDg)
+                : 0;
             for (; j <= hidden - w; j += w)
             {
                 nuint e = e0 + (nuint)j;
@@ -115,29 +160,32 @@ internal sealed partial class CpuOps<T>
         public static bool StoresActivations => false;
     }
 
-    private static void Forward<TVariant>(
-        int batch, int hidden, BufferSlice<T> xproj, BufferSlice<T> hproj, BufferSlice<T>? biasIh, BufferSlice<T>? biasHh,
-        BufferSlice<T> cPrev, BufferSlice<T> c, BufferSlice<T> h, BufferSlice<T> acts, bool hasBias)
+    /// <summary>Forward step over batch rows [b0, b1).</summary>
+    private static void Forward<TVariant>(LstmForwardArgs args, int b0, int b1)
         where TVariant : IVariant
     {
-        ref T rX = ref HostBuffer<T>.Ref(xproj);
-        ref T rH = ref HostBuffer<T>.Ref(hproj);
-        ref T rCp = ref HostBuffer<T>.Ref(cPrev);
-        ref T rC = ref HostBuffer<T>.Ref(c);
-        ref T rHo = ref HostBuffer<T>.Ref(h);
-        ref T rA = ref HostBuffer<T>.Ref(acts);
+        int hidden = args.Hidden;
+        bool hasBias = args.HasBias;
+        ref T rX = ref HostBuffer<T>.ReadOnlyRef(args.Xproj);
+        ref T rH = ref HostBuffer<T>.ReadOnlyRef(args.Hproj);
+        ref T rCp = ref HostBuffer<T>.ReadOnlyRef(args.CPrev);
+        ref T rC = ref HostBuffer<T>.Ref(args.C);
+        ref T rHo = ref HostBuffer<T>.Ref(args.H);
+        ref T rA = ref TVariant.StoresActivations ? ref HostBuffer<T>.Ref(args.Acts) : ref rX;
         // bias=False reads zeros: one vector of them stands in for both bias rows.
         Span<T> zeros = stackalloc T[hasBias ? 0 : 4 * Vector<T>.Count];
-        ref T rBi = ref hasBias ? ref HostBuffer<T>.Ref(biasIh!.Value) : ref MemoryMarshal.GetReference(zeros);
-        ref T rBh = ref hasBias ? ref HostBuffer<T>.Ref(biasHh!.Value) : ref MemoryMarshal.GetReference(zeros);
+        ref T rBi = ref hasBias ? ref HostBuffer<T>.ReadOnlyRef(args.BiasIh) : ref MemoryMarshal.GetReference(zeros);
+        ref T rBh = ref hasBias ? ref HostBuffer<T>.ReadOnlyRef(args.BiasHh) : ref MemoryMarshal.GetReference(zeros);
         nuint biasStride = hasBias ? 1u : 0u;
         nuint hh = (nuint)hidden;
         int w = Vector<T>.Count;
-        for (int b = 0; b < batch; b++)
+        for (int b = b0; b < b1; b++)
         {
             nuint e0 = (nuint)b * hh;
             nuint row = 4 * e0;
-            int j = 0;
+            int j = typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated
+                ? Forward512<TVariant>(hidden, e0, row, biasStride, ref rX, ref rH, ref rBi, ref rBh, ref rCp, ref rC, ref rHo, ref rA)
+                : 0;
             for (; j <= hidden - w; j += w)
             {
                 nuint e = e0 + (nuint)j;
@@ -194,6 +242,96 @@ internal sealed partial class CpuOps<T>
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The forward step's 16-lane float32 part of one batch row (AVX-512): hidden units
+    /// [0, 16·⌊H/16⌋), the same operations as the <see cref="Vector{T}"/> loop. Returns the first unit left.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Forward512<TVariant>(
+        int hidden, nuint e0, nuint row, nuint biasStride, ref T rX, ref T rH, ref T rBi, ref T rBh, ref T rCp, ref T rC, ref T rHo, ref T rA)
+        where TVariant : IVariant
+    {
+        ref float x = ref Unsafe.As<T, float>(ref rX);
+        ref float hp = ref Unsafe.As<T, float>(ref rH);
+        ref float bi = ref Unsafe.As<T, float>(ref rBi);
+        ref float bhh = ref Unsafe.As<T, float>(ref rBh);
+        ref float cp = ref Unsafe.As<T, float>(ref rCp);
+        ref float cOut = ref Unsafe.As<T, float>(ref rC);
+        ref float hOut = ref Unsafe.As<T, float>(ref rHo);
+        ref float a = ref Unsafe.As<T, float>(ref rA);
+        nuint hh = (nuint)hidden;
+        nuint bh = hh * biasStride;
+        int j = 0;
+        for (; j <= hidden - 16; j += 16)
+        {
+            nuint e = e0 + (nuint)j;
+            nuint q = row + (nuint)j;
+            nuint bq = (nuint)j * biasStride;
+            var gi = Vector512.LoadUnsafe(ref x, q) + Vector512.LoadUnsafe(ref hp, q)
+                + (Vector512.LoadUnsafe(ref bi, bq) + Vector512.LoadUnsafe(ref bhh, bq));
+            var gf = Vector512.LoadUnsafe(ref x, q + hh) + Vector512.LoadUnsafe(ref hp, q + hh)
+                + (Vector512.LoadUnsafe(ref bi, bq + bh) + Vector512.LoadUnsafe(ref bhh, bq + bh));
+            var gg = Vector512.LoadUnsafe(ref x, q + 2 * hh) + Vector512.LoadUnsafe(ref hp, q + 2 * hh)
+                + (Vector512.LoadUnsafe(ref bi, bq + 2 * bh) + Vector512.LoadUnsafe(ref bhh, bq + 2 * bh));
+            var go = Vector512.LoadUnsafe(ref x, q + 3 * hh) + Vector512.LoadUnsafe(ref hp, q + 3 * hh)
+                + (Vector512.LoadUnsafe(ref bi, bq + 3 * bh) + Vector512.LoadUnsafe(ref bhh, bq + 3 * bh));
+            var i = HostMath.Sigmoid(gi);
+            var f = HostMath.Sigmoid(gf);
+            var g = HostMath.Tanh(gg);
+            var o = HostMath.Sigmoid(go);
+            var cNew = f * Vector512.LoadUnsafe(ref cp, e) + i * g;
+            cNew.StoreUnsafe(ref cOut, e);
+            (o * HostMath.Tanh(cNew)).StoreUnsafe(ref hOut, e);
+            if (TVariant.StoresActivations)
+            {
+                i.StoreUnsafe(ref a, q);
+                f.StoreUnsafe(ref a, q + hh);
+                g.StoreUnsafe(ref a, q + 2 * hh);
+                o.StoreUnsafe(ref a, q + 3 * hh);
+            }
+        }
+
+        return j;
+    }
+
+    /// <summary>
+    /// The backward step's 16-lane float32 part of one batch row (AVX-512), the same operations as
+    /// the <see cref="Vector{T}"/> loop. Returns the first hidden unit left.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Backward512(int hidden, nuint e0, nuint row, ref T rDy, ref T rDh, ref T rDc, ref T rActs, ref T rC, ref T rCp, ref T rDg)
+    {
+        ref float dyr = ref Unsafe.As<T, float>(ref rDy);
+        ref float dhr = ref Unsafe.As<T, float>(ref rDh);
+        ref float dcr = ref Unsafe.As<T, float>(ref rDc);
+        ref float ar = ref Unsafe.As<T, float>(ref rActs);
+        ref float cr = ref Unsafe.As<T, float>(ref rC);
+        ref float cpr = ref Unsafe.As<T, float>(ref rCp);
+        ref float dgr = ref Unsafe.As<T, float>(ref rDg);
+        nuint hh = (nuint)hidden;
+        var one = Vector512<float>.One;
+        int j = 0;
+        for (; j <= hidden - 16; j += 16)
+        {
+            nuint e = e0 + (nuint)j;
+            nuint q = row + (nuint)j;
+            var i = Vector512.LoadUnsafe(ref ar, q);
+            var f = Vector512.LoadUnsafe(ref ar, q + hh);
+            var gg = Vector512.LoadUnsafe(ref ar, q + 2 * hh);
+            var o = Vector512.LoadUnsafe(ref ar, q + 3 * hh);
+            var tc = HostMath.Tanh(Vector512.LoadUnsafe(ref cr, e));
+            var dh = Vector512.LoadUnsafe(ref dyr, e) + Vector512.LoadUnsafe(ref dhr, e);
+            var dcTotal = dh * o * (one - tc * tc) + Vector512.LoadUnsafe(ref dcr, e);
+            (dcTotal * gg * (i * (one - i))).StoreUnsafe(ref dgr, q);
+            (dcTotal * Vector512.LoadUnsafe(ref cpr, e) * (f * (one - f))).StoreUnsafe(ref dgr, q + hh);
+            (dcTotal * i * (one - gg * gg)).StoreUnsafe(ref dgr, q + 2 * hh);
+            (dh * tc * (o * (one - o))).StoreUnsafe(ref dgr, q + 3 * hh);
+            (dcTotal * f).StoreUnsafe(ref dcr, e);
+        }
+
+        return j;
     }
 
     private static void BackwardScalar(

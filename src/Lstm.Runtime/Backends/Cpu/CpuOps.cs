@@ -10,9 +10,10 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// One file per group of operations (<c>CpuOps.Gemm.cs</c>, <c>CpuOps.Lstm.cs</c>,
 /// <c>CpuOps.Elementwise.cs</c>); the vectorized σ/tanh/exp live in <see cref="HostMath"/> and
 /// the split of work across cores in <see cref="HostParallel"/>. The GEMM's packing buffers are
-/// cached on the instance, so the per-step operations allocate nothing once the first step has
-/// sized them (a GEMM large enough to be split across cores allocates only the thread pool's
-/// bookkeeping). Operations may be issued from several threads; each works on its own operands.
+/// cached on the instance, and so are the packed panels of the weights that few-row products
+/// read at every step (<see cref="PackedOperandCache{T}"/>, invalidated by any write to the
+/// weights' buffer), so the per-step operations allocate nothing once the first two steps have
+/// sized and filled them. Operations may be issued from several threads; each works on its own operands.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
@@ -38,14 +39,14 @@ internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
     {
         if (source.Length != destination.Length)
             throw new ArgumentException($"download of a slice of {source.Length} into {destination.Length} elements");
-        HostBuffer<T>.Span(source).CopyTo(destination);
+        HostBuffer<T>.ReadOnly(source).CopyTo(destination);
     }
 
     public void Copy(BufferSlice<T> source, BufferSlice<T> destination)
     {
         if (source.Length != destination.Length)
             throw new ArgumentException($"copy of {source.Length} elements into a slice of {destination.Length}");
-        HostBuffer<T>.Span(source).CopyTo(HostBuffer<T>.Span(destination));
+        HostBuffer<T>.ReadOnly(source).CopyTo(HostBuffer<T>.Span(destination));
     }
 
     public void Fill(BufferSlice<T> destination, T value) => HostBuffer<T>.Span(destination).Fill(value);

@@ -12,6 +12,14 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// length reuses one (cleared): a forward or backward pass allocates its per-call activations and
 /// scratch again and again at the same sizes, and each fresh large array would otherwise cost a
 /// page-faulting allocation and, soon, a full (generation 2) collection.
+/// <para>
+/// Every buffer has a process-wide unique <see cref="Id"/> and a <see cref="Version"/> that every
+/// writable access (<see cref="Span"/>, <see cref="Ref"/>, <see cref="ArrayOf"/>) advances before
+/// it hands the memory out, so a copy derived from the contents (the GEMM's packed weights,
+/// <see cref="PackedOperandCache{T}"/>) is known current while (Id, Version) is unchanged. Only
+/// <see cref="ReadOnly"/>, <see cref="ReadOnlyRef"/> and <see cref="ReadOnlyArrayOf"/> leave the
+/// version alone: their callers never write through them.
+/// </para>
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
@@ -26,6 +34,15 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
         Array = HostArrayPool<T>.Rent((int)length);
     }
 
+    private static long _lastId;
+    private long _version;
+
+    /// <summary>Unique among all host buffers of the process (never reused, even after disposal).</summary>
+    public long Id { get; } = Interlocked.Increment(ref _lastId);
+
+    /// <summary>Advanced by every writable access to the elements: equal versions mean equal contents.</summary>
+    public long Version => Volatile.Read(ref _version);
+
     /// <summary>The elements.</summary>
     public T[] Array { get; private set; }
 
@@ -35,19 +52,44 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     /// <summary>The elements of a slice of a host buffer.</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
     /// <exception cref="LstmException">The slice belongs to another device's buffer.</exception>
-    public static Span<T> Span(BufferSlice<T> slice) => Of(slice).Array.AsSpan((int)slice.Offset, (int)slice.Length);
+    /// <remarks>The access counts as a write: it advances the buffer's <see cref="Version"/>.</remarks>
+    public static Span<T> Span(BufferSlice<T> slice) => Touched(slice).Array.AsSpan((int)slice.Offset, (int)slice.Length);
+
+    /// <summary>The elements of a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
+    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    public static ReadOnlySpan<T> ReadOnly(BufferSlice<T> slice) => Of(slice).Array.AsSpan((int)slice.Offset, (int)slice.Length);
+
+    /// <summary>A reference to the first element of a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
+    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    public static ref T ReadOnlyRef(BufferSlice<T> slice) => ref MemoryMarshal.GetReference(ReadOnly(slice));
+
+    /// <summary>The array behind a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
+    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    public static T[] ReadOnlyArrayOf(BufferSlice<T> slice) => Of(slice).Array;
+
+    /// <summary>The host buffer behind a slice, without touching it.</summary>
+    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    public static HostBuffer<T> Of(BufferSlice<T> slice) =>
+        slice.Buffer as HostBuffer<T>
+        ?? throw new LstmException($"cpu device: a buffer of another device ({slice.Buffer.GetType().Name}) was passed to a cpu operation");
 
     /// <summary>A reference to the first element of a slice (for vector loads).</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    /// <remarks>The access counts as a write: it advances the buffer's <see cref="Version"/>.</remarks>
     public static ref T Ref(BufferSlice<T> slice) => ref MemoryMarshal.GetReference(Span(slice));
 
     /// <summary>The array behind a slice (the slice starts at <see cref="BufferSlice{T}.Offset"/>).</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
-    public static T[] ArrayOf(BufferSlice<T> slice) => Of(slice).Array;
+    /// <remarks>The access counts as a write: it advances the buffer's <see cref="Version"/>.</remarks>
+    public static T[] ArrayOf(BufferSlice<T> slice) => Touched(slice).Array;
 
-    private static HostBuffer<T> Of(BufferSlice<T> slice) =>
-        slice.Buffer as HostBuffer<T>
-        ?? throw new LstmException($"cpu device: a buffer of another device ({slice.Buffer.GetType().Name}) was passed to a cpu operation");
+    /// <summary>The buffer behind a slice, its version advanced (its contents may change from now on).</summary>
+    private static HostBuffer<T> Touched(BufferSlice<T> slice)
+    {
+        var buffer = Of(slice);
+        Interlocked.Increment(ref buffer._version);
+        return buffer;
+    }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lstm.Kernels;
 
 namespace Lstm.Runtime.Backends.Cpu;
@@ -18,9 +19,12 @@ namespace Lstm.Runtime.Backends.Cpu;
 ///         micro-kernel: MR×NR accumulators in registers, kc rank-1 updates by FMA
 ///         C[tile] = α·acc + (pc == 0 ? β·C : C)      (β = 0 never reads C)
 /// </code>
-/// MR = 6 rows and NR = 2 registers of columns: 12 accumulators, 2 B registers and a broadcast
-/// of A use 15 of the 16 (AVX2) or 32 (AVX-512) vector registers. Panels are zero-padded at the
-/// edges, so the micro-kernel has no edge cases; the update writes only the valid part.
+/// MR = 6 rows and two panels of NR = 2 registers of columns: 24 accumulators, 4 B registers and
+/// a broadcast of A use 29 of AVX-512's 32 vector registers (<see cref="Kernel"/>; blocks with
+/// fewer rows or one panel run a variant with those accumulators removed). Panels are
+/// zero-padded at the edges, so the kernel has no edge cases; the update writes only the valid
+/// part. Products with few rows (a recurrent step) take op(B) packed once from
+/// <see cref="PackedOperandCache{T}"/> instead of packing it per call.
 /// </remarks>
 internal static class HostGemm
 {
@@ -37,15 +41,26 @@ internal static class HostGemm
     public static int NC<T>() where T : unmanaged => 4 * 1024 * 1024 / (KC * Unsafe.SizeOf<T>());
 
     /// <summary>
-    /// Packs op(A)[row0 : row0+rows, k0 : k0+kc] as panels of MR rows: panel p holds, for each k,
-    /// the MR values of rows p·MR … p·MR+MR-1 (zeros past the last row).
+    /// Packs op(A)[row0 : row0+rows, k0 : k0+kc] as panels of MR rows, panels [p0, p1) of them:
+    /// panel p holds, for each k, the MR values of rows p·MR … p·MR+MR-1 (zeros past the last row).
     /// </summary>
-    public static void PackA<T>(GemmShape s, ReadOnlySpan<T> a, int row0, int rows, int k0, int kc, Span<T> packed) where T : unmanaged
+    /// <param name="s">The GEMM (A's transpose and stride).</param>
+    /// <param name="a">A as stored; the caller has checked that the block lies inside it.</param>
+    /// <param name="row0">First row of op(A).</param>
+    /// <param name="rows">Rows of the block.</param>
+    /// <param name="k0">First column of op(A).</param>
+    /// <param name="kc">Columns of the block.</param>
+    /// <param name="p0">First panel to pack.</param>
+    /// <param name="p1">One past the last panel.</param>
+    /// <param name="packed">The block's panels: panel p at p·MR·kc.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackA<T>(GemmShape s, ReadOnlySpan<T> a, int row0, int rows, int k0, int kc, int p0, int p1, Span<T> packed) where T : unmanaged
     {
-        int panels = (rows + MR - 1) / MR;
-        for (int p = 0; p < panels; p++)
+        ref T src = ref MemoryMarshal.GetReference(a);
+        for (int p = p0; p < p1; p++)
         {
             var dst = packed.Slice(p * MR * kc, MR * kc);
+            ref T d = ref MemoryMarshal.GetReference(dst);
             int valid = Math.Min(MR, rows - p * MR);
             if (valid < MR)
                 dst.Clear();
@@ -53,109 +68,392 @@ internal static class HostGemm
             if (s.TransA != 0)
             {
                 // A stored [K, M]: the MR values of one k are contiguous.
+                ref T col = ref Unsafe.Add(ref src, (nint)k0 * s.Lda + r0);
                 for (int k = 0; k < kc; k++)
-                    a.Slice((k0 + k) * s.Lda + r0, valid).CopyTo(dst.Slice(k * MR, valid));
+                {
+                    ref T from = ref Unsafe.Add(ref col, (nint)k * s.Lda);
+                    ref T to = ref Unsafe.Add(ref d, k * MR);
+                    if (valid == MR)
+                    {
+                        to = from;
+                        Unsafe.Add(ref to, 1) = Unsafe.Add(ref from, 1);
+                        Unsafe.Add(ref to, 2) = Unsafe.Add(ref from, 2);
+                        Unsafe.Add(ref to, 3) = Unsafe.Add(ref from, 3);
+                        Unsafe.Add(ref to, 4) = Unsafe.Add(ref from, 4);
+                        Unsafe.Add(ref to, 5) = Unsafe.Add(ref from, 5);
+                    }
+                    else
+                    {
+                        for (int r = 0; r < valid; r++)
+                            Unsafe.Add(ref to, r) = Unsafe.Add(ref from, r);
+                    }
+                }
+            }
+            else if (valid == MR)
+            {
+                // A stored [M, K]: six rows read side by side, one k of each per packed group.
+                ref T a0 = ref Unsafe.Add(ref src, (nint)r0 * s.Lda + k0);
+                ref T a1 = ref Unsafe.Add(ref a0, s.Lda);
+                ref T a2 = ref Unsafe.Add(ref a0, 2 * (nint)s.Lda);
+                ref T a3 = ref Unsafe.Add(ref a0, 3 * (nint)s.Lda);
+                ref T a4 = ref Unsafe.Add(ref a0, 4 * (nint)s.Lda);
+                ref T a5 = ref Unsafe.Add(ref a0, 5 * (nint)s.Lda);
+                for (int k = 0; k < kc; k++)
+                {
+                    ref T to = ref Unsafe.Add(ref d, k * MR);
+                    to = Unsafe.Add(ref a0, k);
+                    Unsafe.Add(ref to, 1) = Unsafe.Add(ref a1, k);
+                    Unsafe.Add(ref to, 2) = Unsafe.Add(ref a2, k);
+                    Unsafe.Add(ref to, 3) = Unsafe.Add(ref a3, k);
+                    Unsafe.Add(ref to, 4) = Unsafe.Add(ref a4, k);
+                    Unsafe.Add(ref to, 5) = Unsafe.Add(ref a5, k);
+                }
             }
             else
             {
                 for (int r = 0; r < valid; r++)
                 {
-                    var src = a.Slice((r0 + r) * s.Lda + k0, kc);
+                    ref T row = ref Unsafe.Add(ref src, (nint)(r0 + r) * s.Lda + k0);
                     for (int k = 0; k < kc; k++)
-                        dst[k * MR + r] = src[k];
+                        Unsafe.Add(ref d, k * MR + r) = Unsafe.Add(ref row, k);
                 }
             }
         }
     }
 
     /// <summary>
-    /// Packs op(B)[k0 : k0+kc, col0 : col0+cols] as panels of nr columns: panel p holds, for each
-    /// k, the nr values of columns p·nr … p·nr+nr-1 (zeros past the last column).
+    /// Packs op(B)[k0 : k0+kc, col0 : col0+cols] as panels of nr columns, panels [p0, p1) of
+    /// them: panel p holds, for each k, the nr values of columns p·nr … p·nr+nr-1 (zeros past the
+    /// last column).
     /// </summary>
-    public static void PackB<T>(GemmShape s, ReadOnlySpan<T> b, int k0, int kc, int col0, int cols, int nr, Span<T> packed) where T : unmanaged
+    /// <param name="s">The GEMM (B's transpose and stride).</param>
+    /// <param name="b">B as stored; the caller has checked that the block lies inside it.</param>
+    /// <param name="k0">First row of op(B).</param>
+    /// <param name="kc">Rows of the block.</param>
+    /// <param name="col0">First column of op(B).</param>
+    /// <param name="cols">Columns of the block.</param>
+    /// <param name="nr">Columns per panel.</param>
+    /// <param name="p0">First panel to pack.</param>
+    /// <param name="p1">One past the last panel.</param>
+    /// <param name="packed">The block's panels: panel p at p·nr·kc.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackB<T>(GemmShape s, ReadOnlySpan<T> b, int k0, int kc, int col0, int cols, int nr, int p0, int p1, Span<T> packed) where T : unmanaged
     {
-        int panels = (cols + nr - 1) / nr;
-        for (int p = 0; p < panels; p++)
+        ref T src = ref MemoryMarshal.GetReference(b);
+        for (int p = p0; p < p1; p++)
         {
             var dst = packed.Slice(p * nr * kc, nr * kc);
+            ref T d = ref MemoryMarshal.GetReference(dst);
             int valid = Math.Min(nr, cols - p * nr);
             if (valid < nr)
                 dst.Clear();
             int c0 = col0 + p * nr;
             if (s.TransB != 0)
             {
-                // B stored [N, K]: one column of op(B) is a contiguous row of B.
-                for (int j = 0; j < valid; j++)
+                // B stored [N, K]: one column of op(B) is a contiguous row of B; four rows side by side.
+                int j = 0;
+                for (; j + 4 <= valid; j += 4)
                 {
-                    var src = b.Slice((c0 + j) * s.Ldb + k0, kc);
+                    ref T b0 = ref Unsafe.Add(ref src, (nint)(c0 + j) * s.Ldb + k0);
+                    ref T b1 = ref Unsafe.Add(ref b0, s.Ldb);
+                    ref T b2 = ref Unsafe.Add(ref b0, 2 * (nint)s.Ldb);
+                    ref T b3 = ref Unsafe.Add(ref b0, 3 * (nint)s.Ldb);
                     for (int k = 0; k < kc; k++)
-                        dst[k * nr + j] = src[k];
+                    {
+                        ref T to = ref Unsafe.Add(ref d, k * nr + j);
+                        to = Unsafe.Add(ref b0, k);
+                        Unsafe.Add(ref to, 1) = Unsafe.Add(ref b1, k);
+                        Unsafe.Add(ref to, 2) = Unsafe.Add(ref b2, k);
+                        Unsafe.Add(ref to, 3) = Unsafe.Add(ref b3, k);
+                    }
+                }
+
+                for (; j < valid; j++)
+                {
+                    ref T row = ref Unsafe.Add(ref src, (nint)(c0 + j) * s.Ldb + k0);
+                    for (int k = 0; k < kc; k++)
+                        Unsafe.Add(ref d, k * nr + j) = Unsafe.Add(ref row, k);
                 }
             }
             else
             {
+                // B stored [K, N]: each k's nr values are contiguous.
+                ref T row = ref Unsafe.Add(ref src, (nint)k0 * s.Ldb + c0);
                 for (int k = 0; k < kc; k++)
-                    b.Slice((k0 + k) * s.Ldb + c0, valid).CopyTo(dst.Slice(k * nr, valid));
+                {
+                    MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref row, (nint)k * s.Ldb), valid)
+                        .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref d, k * nr), valid));
+                }
             }
         }
     }
 
     /// <summary>
-    /// The micro-kernel: tile[MR, 2·Count] = Σ_k a[k, 0:MR]ᵀ · b[k, 0:2·Count] over kc steps of
-    /// packed panels, the 12 accumulators held in registers.
+    /// The micro-kernel: for <typeparamref name="TRows"/> rows of a packed A panel and
+    /// <typeparamref name="TPanels"/> (1 or 2) packed B panels of 2·Count columns, tile = Σ_k
+    /// a[k, row]ᵀ · b[k, :] over kc steps, up to 6 × 4 accumulators held in registers.
     /// </summary>
+    /// <remarks>
+    /// Rows past <typeparamref name="TRows"/> and the second panel are compile-time constants, so
+    /// the JIT drops their code: a batch-1 product (1 row × 2 panels) runs 4 independent FMA chains,
+    /// a full block (6 × 2) 24 FMAs per 4 loads of B and 6 broadcasts of A.
+    /// </remarks>
     /// <param name="kc">Steps.</param>
     /// <param name="a">Packed A panel: kc × MR.</param>
-    /// <param name="b">Packed B panel: kc × 2·Count.</param>
-    /// <param name="tile">Out: MR × 2·Count accumulators, row-major.</param>
+    /// <param name="b0">First packed B panel: kc × 2·Count.</param>
+    /// <param name="b1">Second packed B panel (read only when <typeparamref name="TPanels"/> is 2).</param>
+    /// <param name="tile">Out: the first panel's MR × 2·Count accumulators, row-major, then the second's.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MicroKernel<T, TV, TS>(int kc, ref T a, ref T b, ref T tile)
+    public static void Kernel<T, TV, TS, TRows, TPanels>(int kc, ref T a, ref T b0, ref T b1, ref T tile)
+        where T : unmanaged
+        where TV : struct
+        where TS : ISimd<T, TV>
+        where TRows : IConstant
+        where TPanels : IConstant
+    {
+        int w = TS.Count;
+        int nr = 2 * w;
+        bool two = TPanels.Value > 1;
+        TV c00 = default, c01 = default, c02 = default, c03 = default;
+        TV c10 = default, c11 = default, c12 = default, c13 = default;
+        TV c20 = default, c21 = default, c22 = default, c23 = default;
+        TV c30 = default, c31 = default, c32 = default, c33 = default;
+        TV c40 = default, c41 = default, c42 = default, c43 = default;
+        TV c50 = default, c51 = default, c52 = default, c53 = default;
+        for (int k = 0; k < kc; k++)
+        {
+            TV x0 = TS.Load(ref b0);
+            TV x1 = TS.Load(ref Unsafe.Add(ref b0, w));
+            TV x2 = default, x3 = default;
+            if (two)
+            {
+                x2 = TS.Load(ref b1);
+                x3 = TS.Load(ref Unsafe.Add(ref b1, w));
+            }
+
+            TV av = TS.Broadcast(a);
+            c00 = TS.MulAdd(av, x0, c00);
+            c01 = TS.MulAdd(av, x1, c01);
+            if (two)
+            {
+                c02 = TS.MulAdd(av, x2, c02);
+                c03 = TS.MulAdd(av, x3, c03);
+            }
+
+            if (TRows.Value > 1)
+            {
+                av = TS.Broadcast(Unsafe.Add(ref a, 1));
+                c10 = TS.MulAdd(av, x0, c10);
+                c11 = TS.MulAdd(av, x1, c11);
+                if (two)
+                {
+                    c12 = TS.MulAdd(av, x2, c12);
+                    c13 = TS.MulAdd(av, x3, c13);
+                }
+            }
+
+            if (TRows.Value > 2)
+            {
+                av = TS.Broadcast(Unsafe.Add(ref a, 2));
+                c20 = TS.MulAdd(av, x0, c20);
+                c21 = TS.MulAdd(av, x1, c21);
+                if (two)
+                {
+                    c22 = TS.MulAdd(av, x2, c22);
+                    c23 = TS.MulAdd(av, x3, c23);
+                }
+            }
+
+            if (TRows.Value > 3)
+            {
+                av = TS.Broadcast(Unsafe.Add(ref a, 3));
+                c30 = TS.MulAdd(av, x0, c30);
+                c31 = TS.MulAdd(av, x1, c31);
+                if (two)
+                {
+                    c32 = TS.MulAdd(av, x2, c32);
+                    c33 = TS.MulAdd(av, x3, c33);
+                }
+            }
+
+            if (TRows.Value > 4)
+            {
+                av = TS.Broadcast(Unsafe.Add(ref a, 4));
+                c40 = TS.MulAdd(av, x0, c40);
+                c41 = TS.MulAdd(av, x1, c41);
+                if (two)
+                {
+                    c42 = TS.MulAdd(av, x2, c42);
+                    c43 = TS.MulAdd(av, x3, c43);
+                }
+            }
+
+            if (TRows.Value > 5)
+            {
+                av = TS.Broadcast(Unsafe.Add(ref a, 5));
+                c50 = TS.MulAdd(av, x0, c50);
+                c51 = TS.MulAdd(av, x1, c51);
+                if (two)
+                {
+                    c52 = TS.MulAdd(av, x2, c52);
+                    c53 = TS.MulAdd(av, x3, c53);
+                }
+            }
+
+            a = ref Unsafe.Add(ref a, MR);
+            b0 = ref Unsafe.Add(ref b0, nr);
+            if (two)
+                b1 = ref Unsafe.Add(ref b1, nr);
+        }
+
+        ref T t1 = ref Unsafe.Add(ref tile, MR * nr);
+        TS.Store(c00, ref tile);
+        TS.Store(c01, ref Unsafe.Add(ref tile, w));
+        if (two)
+        {
+            TS.Store(c02, ref t1);
+            TS.Store(c03, ref Unsafe.Add(ref t1, w));
+        }
+
+        if (TRows.Value > 1)
+        {
+            TS.Store(c10, ref Unsafe.Add(ref tile, nr));
+            TS.Store(c11, ref Unsafe.Add(ref tile, nr + w));
+            if (two)
+            {
+                TS.Store(c12, ref Unsafe.Add(ref t1, nr));
+                TS.Store(c13, ref Unsafe.Add(ref t1, nr + w));
+            }
+        }
+
+        if (TRows.Value > 2)
+        {
+            TS.Store(c20, ref Unsafe.Add(ref tile, 2 * nr));
+            TS.Store(c21, ref Unsafe.Add(ref tile, 2 * nr + w));
+            if (two)
+            {
+                TS.Store(c22, ref Unsafe.Add(ref t1, 2 * nr));
+                TS.Store(c23, ref Unsafe.Add(ref t1, 2 * nr + w));
+            }
+        }
+
+        if (TRows.Value > 3)
+        {
+            TS.Store(c30, ref Unsafe.Add(ref tile, 3 * nr));
+            TS.Store(c31, ref Unsafe.Add(ref tile, 3 * nr + w));
+            if (two)
+            {
+                TS.Store(c32, ref Unsafe.Add(ref t1, 3 * nr));
+                TS.Store(c33, ref Unsafe.Add(ref t1, 3 * nr + w));
+            }
+        }
+
+        if (TRows.Value > 4)
+        {
+            TS.Store(c40, ref Unsafe.Add(ref tile, 4 * nr));
+            TS.Store(c41, ref Unsafe.Add(ref tile, 4 * nr + w));
+            if (two)
+            {
+                TS.Store(c42, ref Unsafe.Add(ref t1, 4 * nr));
+                TS.Store(c43, ref Unsafe.Add(ref t1, 4 * nr + w));
+            }
+        }
+
+        if (TRows.Value > 5)
+        {
+            TS.Store(c50, ref Unsafe.Add(ref tile, 5 * nr));
+            TS.Store(c51, ref Unsafe.Add(ref tile, 5 * nr + w));
+            if (two)
+            {
+                TS.Store(c52, ref Unsafe.Add(ref t1, 5 * nr));
+                TS.Store(c53, ref Unsafe.Add(ref t1, 5 * nr + w));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <see cref="Kernel{T, TV, TS, TRows, TPanels}"/> for <paramref name="rows"/> (1 … MR)
+    /// valid rows of the A panel and one or two B panels.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void KernelFor<T, TV, TS>(int rows, bool twoPanels, int kc, ref T a, ref T b0, ref T b1, ref T tile)
         where T : unmanaged
         where TV : struct
         where TS : ISimd<T, TV>
     {
-        int w = TS.Count;
-        int nr = 2 * w;
-        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int k = 0; k < kc; k++)
+        if (twoPanels)
         {
-            TV b0 = TS.Load(ref b);
-            TV b1 = TS.Load(ref Unsafe.Add(ref b, w));
-            TV av = TS.Broadcast(a);
-            c00 = TS.MulAdd(av, b0, c00);
-            c01 = TS.MulAdd(av, b1, c01);
-            av = TS.Broadcast(Unsafe.Add(ref a, 1));
-            c10 = TS.MulAdd(av, b0, c10);
-            c11 = TS.MulAdd(av, b1, c11);
-            av = TS.Broadcast(Unsafe.Add(ref a, 2));
-            c20 = TS.MulAdd(av, b0, c20);
-            c21 = TS.MulAdd(av, b1, c21);
-            av = TS.Broadcast(Unsafe.Add(ref a, 3));
-            c30 = TS.MulAdd(av, b0, c30);
-            c31 = TS.MulAdd(av, b1, c31);
-            av = TS.Broadcast(Unsafe.Add(ref a, 4));
-            c40 = TS.MulAdd(av, b0, c40);
-            c41 = TS.MulAdd(av, b1, c41);
-            av = TS.Broadcast(Unsafe.Add(ref a, 5));
-            c50 = TS.MulAdd(av, b0, c50);
-            c51 = TS.MulAdd(av, b1, c51);
-            a = ref Unsafe.Add(ref a, MR);
-            b = ref Unsafe.Add(ref b, nr);
+            switch (rows)
+            {
+                case 1: Kernel<T, TV, TS, C1, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 2: Kernel<T, TV, TS, C2, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 3: Kernel<T, TV, TS, C3, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 4: Kernel<T, TV, TS, C4, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 5: Kernel<T, TV, TS, C5, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
+                default: Kernel<T, TV, TS, C6, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
+            }
         }
+        else
+        {
+            switch (rows)
+            {
+                case 1: Kernel<T, TV, TS, C1, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 2: Kernel<T, TV, TS, C2, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 3: Kernel<T, TV, TS, C3, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 4: Kernel<T, TV, TS, C4, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 5: Kernel<T, TV, TS, C5, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
+                default: Kernel<T, TV, TS, C6, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
+            }
+        }
+    }
 
-        TS.Store(c00, ref tile);
-        TS.Store(c01, ref Unsafe.Add(ref tile, w));
-        TS.Store(c10, ref Unsafe.Add(ref tile, nr));
-        TS.Store(c11, ref Unsafe.Add(ref tile, nr + w));
-        TS.Store(c20, ref Unsafe.Add(ref tile, 2 * nr));
-        TS.Store(c21, ref Unsafe.Add(ref tile, 2 * nr + w));
-        TS.Store(c30, ref Unsafe.Add(ref tile, 3 * nr));
-        TS.Store(c31, ref Unsafe.Add(ref tile, 3 * nr + w));
-        TS.Store(c40, ref Unsafe.Add(ref tile, 4 * nr));
-        TS.Store(c41, ref Unsafe.Add(ref tile, 4 * nr + w));
-        TS.Store(c50, ref Unsafe.Add(ref tile, 5 * nr));
-        TS.Store(c51, ref Unsafe.Add(ref tile, 5 * nr + w));
+    /// <summary>A compile-time integer for a generic argument (the JIT specializes on struct arguments).</summary>
+    public interface IConstant
+    {
+        /// <summary>The value.</summary>
+        static abstract int Value { get; }
+    }
+
+    /// <summary>1.</summary>
+    public readonly struct C1 : IConstant
+    {
+        /// <inheritdoc/>
+        public static int Value => 1;
+    }
+
+    /// <summary>2.</summary>
+    public readonly struct C2 : IConstant
+    {
+        /// <inheritdoc/>
+        public static int Value => 2;
+    }
+
+    /// <summary>3.</summary>
+    public readonly struct C3 : IConstant
+    {
+        /// <inheritdoc/>
+        public static int Value => 3;
+    }
+
+    /// <summary>4.</summary>
+    public readonly struct C4 : IConstant
+    {
+        /// <inheritdoc/>
+        public static int Value => 4;
+    }
+
+    /// <summary>5.</summary>
+    public readonly struct C5 : IConstant
+    {
+        /// <inheritdoc/>
+        public static int Value => 5;
+    }
+
+    /// <summary>6.</summary>
+    public readonly struct C6 : IConstant
+    {
+        /// <inheritdoc/>
+        public static int Value => 6;
     }
 
     /// <summary>How a tile's accumulators are combined with C.</summary>

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Lstm.Runtime.Backends.Cpu;
 
@@ -15,6 +16,9 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// σ(x) = 1 / (1 + e^-x) for x ≥ 0,  e^x / (1 + e^x) for x &lt; 0
 /// tanh(x) = sign(x) (1 - e^-2|x|) / (1 + e^-2|x|)
 /// </code>
+/// The <see cref="Vector512{T}"/> float32 overloads (16 lanes, for AVX-512 machines, where
+/// <see cref="Vector{T}"/> has 8) run the same operations in the same order, so every lane
+/// equals the <see cref="Vector{T}"/> result bit for bit.
 /// Measured against float64 <see cref="Math.Exp(double)"/>: float32 σ and tanh agree within a
 /// few 1e-8 (a few ulps of 1), float64 within 1e-16.
 /// </remarks>
@@ -97,5 +101,47 @@ internal static class HostMath
         p = p * r + Vector<double>.One;
         var scale = Vector.AsVectorDouble(Vector.ShiftLeft(k + new Vector<long>(1023), 52));
         return Vector.ConditionalSelect(underflow, Vector<double>.Zero, p * scale);
+    }
+
+    /// <summary>σ of every lane (16 float32 lanes; bit-identical to the <see cref="Vector{T}"/> overload).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Sigmoid(Vector512<float> x)
+    {
+        var e = ExpNonPositive(-Vector512.Abs(x));
+        var one = Vector512<float>.One;
+        var positive = one / (one + e);
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), positive, e * positive);
+    }
+
+    /// <summary>tanh of every lane (16 float32 lanes; bit-identical to the <see cref="Vector{T}"/> overload).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Tanh(Vector512<float> x)
+    {
+        var ax = Vector512.Abs(x);
+        var e = ExpNonPositive(-(ax + ax));
+        var one = Vector512<float>.One;
+        var t = (one - e) / (one + e);
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), -t, t);
+    }
+
+    /// <summary>e^x of every lane for x ≤ 0 (16 float32 lanes; bit-identical to the <see cref="Vector{T}"/> overload).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        var underflow = Vector512.LessThan(x, Vector512.Create(-87.3f));
+        x = Vector512.Min(Vector512.Max(x, Vector512.Create(-87.3f)), Vector512<float>.Zero);
+        var k = Vector512.ConvertToInt32(x * Vector512.Create(1.44269504088896341f) - Vector512.Create(0.5f));
+        var kf = Vector512.ConvertToSingle(k);
+        var r = x - kf * Vector512.Create(0.693145751953125f) - kf * Vector512.Create(1.42860682030941723212e-6f);
+        var p = Vector512.Create(1f / 5040f);
+        p = p * r + Vector512.Create(1f / 720f);
+        p = p * r + Vector512.Create(1f / 120f);
+        p = p * r + Vector512.Create(1f / 24f);
+        p = p * r + Vector512.Create(1f / 6f);
+        p = p * r + Vector512.Create(0.5f);
+        p = p * r + Vector512<float>.One;
+        p = p * r + Vector512<float>.One;
+        var scale = Vector512.ShiftLeft(k + Vector512.Create(127), 23).AsSingle();
+        return Vector512.ConditionalSelect(underflow, Vector512<float>.Zero, p * scale);
     }
 }

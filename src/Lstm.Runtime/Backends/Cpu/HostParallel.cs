@@ -97,10 +97,11 @@ internal static class HostParallel
     }
 
     /// <summary>
-    /// The persistent workers. Chunks are claimed, not assigned: the caller and the workers take
-    /// the next unclaimed chunk of the posted operation until none is left, so a worker that the
-    /// OS has not scheduled yet delays nothing (the caller runs its chunk). An idle worker spins
-    /// for a while on the operation word, then sleeps on an event.
+    /// The persistent workers. The caller runs chunk 0; the other chunks are claimed, not
+    /// assigned: the caller and the workers take the next unclaimed chunk of the posted operation
+    /// until none is left, so a worker that the OS has not scheduled yet delays nothing (the
+    /// caller runs its chunk). An idle worker spins for a while on the operation word, then
+    /// sleeps on an event.
     /// </summary>
     private static class WorkerPool
     {
@@ -126,9 +127,13 @@ internal static class HostParallel
             _error = null;
             Volatile.Write(ref _done, 0);
             long generation = ((Volatile.Read(ref _state) >>> 48) + 1) & 0xFFFF;
-            Volatile.Write(ref _state, (generation << 48) | ((long)chunks << 32));
+            // Chunk 0 is the caller's (posted as already claimed), so the same core computes the
+            // same part of every step and finds its share of the weights still in its own cache;
+            // the workers claim from chunk 1 on.
+            Volatile.Write(ref _state, (generation << 48) | ((long)chunks << 32) | 1);
             for (int w = 0; w < Math.Min(chunks - 1, Workers.Length); w++)
                 Workers[w].Wake();
+            RunClaimed(0);
             while (TryClaim(out _))
             {
             }
@@ -154,18 +159,24 @@ internal static class HostParallel
                     return false;
                 if (Interlocked.CompareExchange(ref _state, s + 1, s) != s)
                     continue;
-                try
-                {
-                    _item!.RunChunk(next);
-                }
-                catch (Exception e)
-                {
-                    _error = e;
-                }
-
-                Interlocked.Increment(ref _done);
+                RunClaimed(next);
                 return true;
             }
+        }
+
+        /// <summary>Runs a chunk its runner has claimed and counts it done.</summary>
+        private static void RunClaimed(int chunk)
+        {
+            try
+            {
+                _item!.RunChunk(chunk);
+            }
+            catch (Exception e)
+            {
+                _error = e;
+            }
+
+            Interlocked.Increment(ref _done);
         }
 
         /// <summary>Whether the posted operation has an unclaimed chunk.</summary>
