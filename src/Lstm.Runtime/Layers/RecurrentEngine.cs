@@ -992,8 +992,19 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                 ops.Gemm(GemmShape.Dense(g, inputK, steps * batch, true, false), Num<T>.One, dgates.All, cache.Input, Num<T>.One, p.WeightIh.Grad.Data);
                 if (p.BiasIh is { } bih && p.BiasHh is { } bhh)
                 {
-                    ops.SumRows(steps * batch, g, dgates.All, Num<T>.One, bih.Grad.Data);
-                    ops.SumRows(steps * batch, g, dgatesH.All, Num<T>.One, bhh.Grad.Data);
+                    if (ReferenceEquals(dgates, dgatesH))
+                    {
+                        // One gradient for both biases (an LSTM's): sum the rows once, add it to each.
+                        using var dBias = ops.Allocate(g);
+                        ops.SumRows(steps * batch, g, dgates.All, Num<T>.Zero, dBias.All);
+                        ops.Axpy(Num<T>.One, dBias.All, bih.Grad.Data);
+                        ops.Axpy(Num<T>.One, dBias.All, bhh.Grad.Data);
+                    }
+                    else
+                    {
+                        ops.SumRows(steps * batch, g, dgates.All, Num<T>.One, bih.Grad.Data);
+                        ops.SumRows(steps * batch, g, dgatesH.All, Num<T>.One, bhh.Grad.Data);
+                    }
                 }
 
                 if (p.WeightHr is { } whr)

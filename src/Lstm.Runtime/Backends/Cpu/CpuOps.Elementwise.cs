@@ -14,16 +14,59 @@ internal sealed partial class CpuOps<T>
             return;
         Require(source, (long)rows * cols, "source", "sum_rows");
         Require(destination, cols, "destination", "sum_rows");
-        var src = HostBuffer<T>.Span(source);
         var dst = HostBuffer<T>.Span(destination)[..cols];
-        // dst = β·dst, then the rows are added in order, each as one vector pass over dst.
+        // dst = β·dst, then the rows are added in order, each as one vector pass over dst; the
+        // cores split the columns (blocks of SumRowsBlock), so every element is summed in the same
+        // order whatever the split.
         if (Scalar<T>.ToDouble(beta) == 0)
             dst.Clear();
         else if (Scalar<T>.ToDouble(beta) != 1)
             Scale(beta, dst);
-        for (int r = 0; r < rows; r++)
-            AddInPlace(src.Slice(r * cols, cols), dst);
+        var job = Interlocked.Exchange(ref _sumRowsJob, null) ?? new SumRowsJob();
+        try
+        {
+            job.Source = HostBuffer<T>.ReadOnlyArrayOf(source);
+            job.SourceOffset = (int)source.Offset;
+            job.Destination = HostBuffer<T>.ArrayOf(destination);
+            job.DestinationOffset = (int)destination.Offset;
+            job.Rows = rows;
+            job.Cols = cols;
+            int blocks = (cols + SumRowsBlock - 1) / SumRowsBlock;
+            HostParallel.For(blocks, HostParallel.Chunks(blocks, (long)rows * cols), job, SumRowsColumns);
+        }
+        finally
+        {
+            job.Source = job.Destination = [];
+            Volatile.Write(ref _sumRowsJob, job);
+        }
     }
+
+    /// <summary>Columns of one work item of <see cref="SumRows"/>.</summary>
+    private const int SumRowsBlock = 64;
+
+    /// <summary>The cached operands of <see cref="SumRows"/>; null while a call holds them (a concurrent call makes its own).</summary>
+    private SumRowsJob? _sumRowsJob = new();
+
+    /// <summary>The operands of <see cref="SumRows"/>: source [rows, cols] at an offset, destination [cols] at an offset.</summary>
+    private sealed class SumRowsJob
+    {
+        public T[] Source = [];
+        public int SourceOffset;
+        public T[] Destination = [];
+        public int DestinationOffset;
+        public int Rows;
+        public int Cols;
+    }
+
+    /// <summary>destination[c] += Σ_r source[r, c] over the column blocks [start, end), rows in order.</summary>
+    private static readonly Action<SumRowsJob, int, int> SumRowsColumns = (job, start, end) =>
+    {
+        int c0 = start * SumRowsBlock;
+        int len = Math.Min(end * SumRowsBlock, job.Cols) - c0;
+        var dst = job.Destination.AsSpan(job.DestinationOffset + c0, len);
+        for (int r = 0; r < job.Rows; r++)
+            AddInPlace(job.Source.AsSpan(job.SourceOffset + r * job.Cols + c0, len), dst);
+    };
 
     public void SwapAxes01(int d0, int d1, int d2, BufferSlice<T> source, BufferSlice<T> destination)
     {
