@@ -9,7 +9,7 @@ namespace Lstm.Kernels.Tests;
 /// <summary>
 /// The host backend's GEMM at shapes that reach every edge of its blocking: sizes of 1, odd
 /// sizes, sizes that are not multiples of the register block (6 rows × 2 panels of 2 vectors of
-/// columns) or of the vector width, K larger than one K block (512), M larger than one packed A
+/// columns) or of the vector width, K larger than one K block (256), M larger than one packed A
 /// block, N larger than one packed B block, products large enough to be split across cores, and
 /// the few-row path (at most 96 rows) whose packed op(B) is cached across calls.
 /// </summary>
@@ -20,7 +20,7 @@ public class CpuGemmTests
         (1, 1, 1), (1, 33, 1), (7, 1, 5), (2, 17, 9), (6, 32, 256), (5, 80, 20), (7, 33, 257),
         (13, 65, 300), (3, 19, 600), (260, 5, 3), (515, 3, 4), (2, 4100, 3),
         (130, 250, 140), (40, 1000, 120), (1, 1030, 257), (5, 301, 130),
-        // K at and past the K block's edges (512): one block exactly, one element past it, several blocks and a tail.
+        // K at and past whole K blocks: two blocks exactly, one element past them, several blocks and a tail.
         (6, 32, 512), (7, 33, 513), (9, 70, 1030), (131, 45, 1100),
         // Few rows (op(B) packed once and cached): every row count of a register block, an odd
         // number of column panels, K over several K blocks, the last few-row size and the first past it.

@@ -31,12 +31,8 @@ internal static class HostGemm
     /// <summary>Rows of the micro-kernel's register block.</summary>
     public const int MR = 6;
 
-    /// <summary>
-    /// Depth of one K block. 512 rather than 256: C is read and written once per K block, and the
-    /// LSTM's products (K of 512 to 6400) ran 2–5 % faster with the deeper block on Zen 5 (a pair
-    /// of B panels, KC × 2·NR, then comes from L2 as well as L1).
-    /// </summary>
-    public const int KC = 512;
+    /// <summary>Depth of one K block (a B panel of KC × NR stays in L1).</summary>
+    public const int KC = 256;
 
     /// <summary>Rows of one packed A block (about 512 KiB: half of a Zen 5 core's L2).</summary>
     public static int MC<T>() where T : unmanaged => (512 * 1024 / (KC * Unsafe.SizeOf<T>())) / MR * MR;
