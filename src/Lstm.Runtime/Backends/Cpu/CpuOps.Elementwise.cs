@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Lstm.Runtime.Backends.Cpu;
@@ -59,15 +60,20 @@ internal sealed partial class CpuOps<T>
     }
 
     /// <summary>destination[c] += Σ_r source[r, c] over the column blocks [start, end), rows in order.</summary>
-    private static readonly Action<SumRowsJob, int, int> SumRowsColumns = (job, start, end) =>
+    private static readonly Action<SumRowsJob, int, int> SumRowsColumns = SumColumns;
+
+    /// <inheritdoc cref="SumRowsColumns"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SumColumns(SumRowsJob job, int start, int end)
     {
         int c0 = start * SumRowsBlock;
         int len = Math.Min(end * SumRowsBlock, job.Cols) - c0;
         var dst = job.Destination.AsSpan(job.DestinationOffset + c0, len);
         for (int r = 0; r < job.Rows; r++)
             AddInPlace(job.Source.AsSpan(job.SourceOffset + r * job.Cols + c0, len), dst);
-    };
+    }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SwapAxes01(int d0, int d1, int d2, BufferSlice<T> source, BufferSlice<T> destination)
     {
         if (d0 < 0 || d1 < 0 || d2 < 0)
@@ -102,6 +108,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Axpy(T alpha, BufferSlice<T> x, BufferSlice<T> y)
     {
         Require(x, y.Length, "x", "axpy");
@@ -133,6 +140,7 @@ internal sealed partial class CpuOps<T>
     }
 
     /// <summary>dst += src, element by element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddInPlace(ReadOnlySpan<T> src, Span<T> dst)
     {
         var vs = MemoryMarshal.Cast<T, Vector<T>>(src);
@@ -144,6 +152,7 @@ internal sealed partial class CpuOps<T>
     }
 
     /// <summary>dst *= s, element by element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scale(T s, Span<T> dst)
     {
         var vd = MemoryMarshal.Cast<T, Vector<T>>(dst);
