@@ -109,7 +109,12 @@ internal static class TrainCommand
         if (o.Devices is not null || o.Device is not null)
             training = WithDevices(o, training with { Devices = null, Shards = o.Devices is null ? null : training.Shards });
         using var devices = new DeviceSet(training.Devices ?? PlacementFor(o, model));
-        return Train(new Plan(data, model, training, training.Seed), folder, devices, resume: true, o, stdout, cancel);
+        // Shards measured now (a one-device run resumed with --devices) are recorded, so that a later --resume cuts the batch the same way.
+        var resumed = training;
+        Action<Trainer<float>>? started = training.Devices is not null && training.Shards is null
+            ? t => folder.WriteConfig(config with { Training = TrainingSettings.ToJson(resumed with { Shards = t.Shards.ToArray() }) })
+            : null;
+        return Train(new Plan(data, model, training, training.Seed), folder, devices, resume: true, o, stdout, cancel, started);
     }
 
     private static int Train(Plan plan, RunFolder folder, DeviceSet devices, bool resume, TrainOptions o, TextWriter stdout, CancellationToken cancel, Action<Trainer<float>>? started = null)

@@ -35,6 +35,25 @@ public sealed class DataParallelTrainTests : CliRunner
     }
 
     [Fact]
+    public void Resume_OfAOneDeviceRun_WithDevices_RecordsTheMeasuredShards()
+    {
+        string run = At("one");
+        Ok(["train", .. Sine, "--device", "cpu", "--out", run, "--until-step", "10"]);
+        using (var before = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))))
+            Assert.False(before.RootElement.GetProperty("training").TryGetProperty("shards", out var none) && none.ValueKind == JsonValueKind.Array);
+        string stdout = Ok("train", "--resume", run, "--devices", "cpu,cpu", "--until-step", "15");
+        var (devices, shards) = Recorded(run);
+        Assert.Equal(["cpu", "cpu"], devices);
+        Assert.Equal(8, shards.Sum());
+        Assert.Contains($"(data parallel, shards {string.Join(",", shards)})", stdout, StringComparison.Ordinal);
+
+        // A later resume without options continues on the recorded devices and shards.
+        string later = Ok("train", "--resume", run);
+        Assert.Contains($"(data parallel, shards {string.Join(",", shards)})", later, StringComparison.Ordinal);
+        Assert.Contains("trained to step 20", later, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Train_TwoCpuDevices_MeasuredShards_AreRecordedAndReusedByResume()
     {
         string whole = At("whole");
