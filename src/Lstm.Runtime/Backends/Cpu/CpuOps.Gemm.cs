@@ -262,7 +262,7 @@ internal sealed partial class CpuOps<T>
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        Span<T> tile = stackalloc T[2 * HostGemm.MR * nr];
+        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
         ref T packedA = ref MemoryMarshal.GetArrayDataReference(job.PackedA);
         ref T packedB = ref MemoryMarshal.GetArrayDataReference(job.BPanels);
@@ -280,7 +280,8 @@ internal sealed partial class CpuOps<T>
 
     /// <summary>
     /// C[rows of panels ip0…ip1, columns of panel pairs jp0…jp1] (+)= packed A block · packed B
-    /// block: for each pair of B panels (kept close in cache), every A panel.
+    /// block: for each pair of B panels (kept close in cache), every A panel; one A panel of one
+    /// or two rows takes two pairs at once. <paramref name="tile"/> holds 4 · MR · 2·Count elements.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ComputeBlock<TV, TS>(
@@ -293,9 +294,31 @@ internal sealed partial class CpuOps<T>
         // Two panels at once need 29 vector registers: AVX-512 has 32.
         bool wide = Unsafe.SizeOf<TV>() == 64;
         ref T tile1 = ref Unsafe.Add(ref tile, HostGemm.MR * nr);
+        int fewRows = ip1 - ip0 == 1 ? rowsValid - ip0 * HostGemm.MR : 0;
         for (int pair = pair0; pair < pair1; pair++)
         {
             int jp = 2 * pair;
+            if (wide && fewRows is 1 or 2 && pair + 1 < pair1 && jp + 3 < colPanels)
+            {
+                // One or two rows: two pairs of panels at once, for enough independent FMA chains.
+                ref T q0 = ref Unsafe.Add(ref packedB, (nint)jp * nr * kc);
+                ref T panel = ref Unsafe.Add(ref packedA, (nint)ip0 * HostGemm.MR * kc);
+                if (fewRows == 1)
+                    HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref panel, ref q0, ref Unsafe.Add(ref q0, 2 * nr * kc), ref tile);
+                else
+                    HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref panel, ref q0, ref Unsafe.Add(ref q0, 2 * nr * kc), ref tile);
+                ref T corner4 = ref Unsafe.Add(ref c, (nint)ip0 * HostGemm.MR * ldc + jp * nr);
+                for (int q = 0; q < 4; q++)
+                {
+                    HostGemm.Store<T, TV, TS>(
+                        ref Unsafe.Add(ref tile, q * HostGemm.MR * nr), ref Unsafe.Add(ref corner4, q * nr), ldc, fewRows,
+                        Math.Min(nr, colsValid - (jp + q) * nr), alpha, beta, mode);
+                }
+
+                pair++;
+                continue;
+            }
+
             bool two = jp + 1 < colPanels;
             ref T b0 = ref Unsafe.Add(ref packedB, (nint)jp * nr * kc);
             ref T b1 = ref two ? ref Unsafe.Add(ref b0, nr * kc) : ref b0;
@@ -395,7 +418,7 @@ internal sealed partial class CpuOps<T>
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        Span<T> tile = stackalloc T[2 * HostGemm.MR * nr];
+        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         int pairs = (job.ColPanels + 1) / 2;
         ComputeBlock<TV, TS>(
             job.Kc, ref MemoryMarshal.GetArrayDataReference(job.PackedA),

@@ -372,6 +372,93 @@ internal static class HostGemm
     }
 
     /// <summary>
+    /// One or two rows against four B panels (b0, b0 + panel, b2, b2 + panel): 8 or 16
+    /// independent FMA chains, where <see cref="Kernel{T, TV, TS, TRows, TPanels}"/> with two
+    /// panels has 4 or 8, too few to cover the FMA latency of a product with one or two rows. Each
+    /// element's chain is the same as there (from zero, k in order), so the values are the same
+    /// bit for bit. Tiles: panel q's MR × 2·Count accumulators at q · MR · 2·Count.
+    /// </summary>
+    /// <param name="kc">Steps.</param>
+    /// <param name="a">Packed A panel: kc × MR.</param>
+    /// <param name="b0">First pair of packed B panels (the second at b0 + kc · 2·Count).</param>
+    /// <param name="b2">Second pair.</param>
+    /// <param name="tile">Out: 4 · MR · 2·Count accumulators.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel4<T, TV, TS, TRows>(int kc, ref T a, ref T b0, ref T b2, ref T tile)
+        where T : unmanaged
+        where TV : struct
+        where TS : ISimd<T, TV>
+        where TRows : IConstant
+    {
+        int w = TS.Count;
+        int nr = 2 * w;
+        nint panel = (nint)nr * kc;
+        ref T b1 = ref Unsafe.Add(ref b0, panel);
+        ref T b3 = ref Unsafe.Add(ref b2, panel);
+        TV c00 = default, c01 = default, c02 = default, c03 = default, c04 = default, c05 = default, c06 = default, c07 = default;
+        TV c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default, c16 = default, c17 = default;
+        for (int k = 0; k < kc; k++)
+        {
+            TV x0 = TS.Load(ref b0);
+            TV x1 = TS.Load(ref Unsafe.Add(ref b0, w));
+            TV x2 = TS.Load(ref b1);
+            TV x3 = TS.Load(ref Unsafe.Add(ref b1, w));
+            TV x4 = TS.Load(ref b2);
+            TV x5 = TS.Load(ref Unsafe.Add(ref b2, w));
+            TV x6 = TS.Load(ref b3);
+            TV x7 = TS.Load(ref Unsafe.Add(ref b3, w));
+            TV av = TS.Broadcast(a);
+            c00 = TS.MulAdd(av, x0, c00);
+            c01 = TS.MulAdd(av, x1, c01);
+            c02 = TS.MulAdd(av, x2, c02);
+            c03 = TS.MulAdd(av, x3, c03);
+            c04 = TS.MulAdd(av, x4, c04);
+            c05 = TS.MulAdd(av, x5, c05);
+            c06 = TS.MulAdd(av, x6, c06);
+            c07 = TS.MulAdd(av, x7, c07);
+            if (TRows.Value > 1)
+            {
+                av = TS.Broadcast(Unsafe.Add(ref a, 1));
+                c10 = TS.MulAdd(av, x0, c10);
+                c11 = TS.MulAdd(av, x1, c11);
+                c12 = TS.MulAdd(av, x2, c12);
+                c13 = TS.MulAdd(av, x3, c13);
+                c14 = TS.MulAdd(av, x4, c14);
+                c15 = TS.MulAdd(av, x5, c15);
+                c16 = TS.MulAdd(av, x6, c16);
+                c17 = TS.MulAdd(av, x7, c17);
+            }
+
+            a = ref Unsafe.Add(ref a, MR);
+            b0 = ref Unsafe.Add(ref b0, nr);
+            b1 = ref Unsafe.Add(ref b1, nr);
+            b2 = ref Unsafe.Add(ref b2, nr);
+            b3 = ref Unsafe.Add(ref b3, nr);
+        }
+
+        nint t = MR * nr;
+        TS.Store(c00, ref tile);
+        TS.Store(c01, ref Unsafe.Add(ref tile, w));
+        TS.Store(c02, ref Unsafe.Add(ref tile, t));
+        TS.Store(c03, ref Unsafe.Add(ref tile, t + w));
+        TS.Store(c04, ref Unsafe.Add(ref tile, 2 * t));
+        TS.Store(c05, ref Unsafe.Add(ref tile, 2 * t + w));
+        TS.Store(c06, ref Unsafe.Add(ref tile, 3 * t));
+        TS.Store(c07, ref Unsafe.Add(ref tile, 3 * t + w));
+        if (TRows.Value > 1)
+        {
+            TS.Store(c10, ref Unsafe.Add(ref tile, nr));
+            TS.Store(c11, ref Unsafe.Add(ref tile, nr + w));
+            TS.Store(c12, ref Unsafe.Add(ref tile, t + nr));
+            TS.Store(c13, ref Unsafe.Add(ref tile, t + nr + w));
+            TS.Store(c14, ref Unsafe.Add(ref tile, 2 * t + nr));
+            TS.Store(c15, ref Unsafe.Add(ref tile, 2 * t + nr + w));
+            TS.Store(c16, ref Unsafe.Add(ref tile, 3 * t + nr));
+            TS.Store(c17, ref Unsafe.Add(ref tile, 3 * t + nr + w));
+        }
+    }
+
+    /// <summary>
     /// Runs <see cref="Kernel{T, TV, TS, TRows, TPanels}"/> for <paramref name="rows"/> (1 … MR)
     /// valid rows of the A panel and one or two B panels.
     /// </summary>
