@@ -144,6 +144,13 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     internal bool ConcurrentDirections { get; set; } = true;
 
     /// <summary>
+    /// True (the default): an LSTM direction's time loop runs as one operation on devices that
+    /// have it (<see cref="ILstmSequenceOps{T}"/>: <c>cpu</c>); false: one operation per step. The
+    /// results are the same, bit for bit.
+    /// </summary>
+    internal bool WholeLoops { get; set; } = true;
+
+    /// <summary>
     /// True: stacked one-direction layers (L ≥ 2) run as a wavefront over blocks of
     /// <see cref="WavefrontBlock"/> steps, layer k on lane k (<see cref="ComputeDevice.Ops{T}(int)"/>):
     /// forward, layer k works on block b while layer k+1 works on block b−1; backward, the same in
@@ -417,6 +424,16 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         }
     }
 
+    /// <summary>
+    /// The device's whole-loop LSTM operations when this layer's loops can take them: an LSTM
+    /// without projection, outside the wavefront, every row as long as the sequence; else null.
+    /// </summary>
+    private ILstmSequenceOps<T>? SequenceOps(IDeviceOps<T> ops, LengthPlan? plan, int batch, int steps, bool wave) =>
+        WholeLoops && ops is ILstmSequenceOps<T> sequence && Cell is LstmCell<T> && Config.ProjSize == 0 && !wave && steps > 0 && batch > 0
+        && (plan is null || Array.TrueForAll(plan.Active, n => n == batch))
+            ? sequence
+            : null;
+
     private static void Drain(IEnumerable<bool> steps)
     {
         foreach (bool _ in steps)
@@ -597,9 +614,28 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                     }
                 }
 
-                for (int s = 0; s < steps; s++)
+                bool projected = false;
+                int steps0 = 0;
+                if (SequenceOps(ops, plan, batch, steps, wave) is { } sequence)
                 {
-                    if (s % gemmBlock == 0)
+                    // The whole loop as one operation (the same values, bit for bit).
+                    InputProjection(0, steps);
+                    projected = true;
+                    if (sequence.TryLstmSequenceForward(new LstmSequenceForward<T>(
+                        steps, batch, hidden, d == 1, xproj.Slice(0, steps * gateStep), p.WeightHh.Value.Data, bih, bhh,
+                        dc.H0, dc.C0, dc.Output, storeCells ? dc.Cells!.All : cPing!.All, storeCells,
+                        training ? dc.Acts!.All : null, hproj.All)))
+                    {
+                        if (dropBlocks)
+                            ApplyDropout(ops, plan, batch, 0, steps, outSize, (ulong)k, cache.Output, cache.Dropped!.All);
+                        yield return true;
+                        steps0 = steps;
+                    }
+                }
+
+                for (int s = steps0; s < steps; s++)
+                {
+                    if (s % gemmBlock == 0 && !(s == 0 && projected))
                         InputProjection(d == 0 ? s : 0, d == 0 ? Math.Min(gemmBlock, steps - s) : steps);
                     RunStep(s);
                     if (dropBlocks && ((s + 1) % block == 0 || s == steps - 1))
@@ -947,7 +983,23 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                         dhNext = dhRec;
                 }
 
-                for (int s = steps - 1; s >= 0; s--)
+                int last = steps - 1;
+                if (SequenceOps(ops, plan, batch, steps, wave) is { } sequence
+                    && sequence.TryLstmSequenceBackward(new LstmSequenceBackward<T>(
+                        steps, batch, hidden, d == 1, dyDir.Slice(0, outPerDir), whh, dcache.Acts!.All, dcache.Cells!.All, dcache.C0,
+                        dhRecA.All, dc.All, dgates.Slice(0, steps * gateStep))))
+                {
+                    // The whole loop as one operation (the same values, bit for bit); every row began at the first step.
+                    ops.Copy(dhRecA.All, dh0);
+                    if (dc0 is { } dc0v)
+                        ops.Copy(dc.All, dc0v);
+                    if (dirs == 1)
+                        DInput(0, steps);
+                    yield return true;
+                    last = -1;
+                }
+
+                for (int s = last; s >= 0; s--)
                 {
                     RunStep(s);
                     if (dirs == 1 && s % dInputBlock == 0)

@@ -28,6 +28,13 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
         set => _engine.ConcurrentDirections = value;
     }
 
+    /// <summary>False runs an LSTM's time loop as one operation per step instead of one per direction and layer (the results are identical).</summary>
+    internal bool WholeLoops
+    {
+        get => _engine.WholeLoops;
+        set => _engine.WholeLoops = value;
+    }
+
     /// <summary>
     /// True runs stacked one-direction layers as a wavefront over blocks of steps (layer k on its
     /// own stream, block b while layer k+1 runs block b−1; the backward pass likewise), false one

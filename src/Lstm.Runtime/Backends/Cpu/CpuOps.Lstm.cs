@@ -101,7 +101,15 @@ internal sealed partial class CpuOps<T>
         BufferSlice<T> C, BufferSlice<T> CPrev, BufferSlice<T> Dgates);
 
     /// <summary>Backward step over batch rows [b0, b1).</summary>
-    private static void Backward(LstmBackwardArgs args, int b0, int b1)
+    private static void Backward(LstmBackwardArgs args, int b0, int b1) => BackwardRange(args, b0, b1, 0, args.Hidden);
+
+    /// <summary>
+    /// Backward step over batch rows [b0, b1) and hidden units [j0, j1). With j0 a multiple of 16
+    /// and j1 one too (or H), every unit takes the same lane type as in a whole row, so a step
+    /// split by units equals the whole step bit for bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardRange(in LstmBackwardArgs args, int b0, int b1, int j0, int j1)
     {
         int hidden = args.Hidden;
         ref T rDy = ref HostBuffer<T>.ReadOnlyRef(args.Dy);
@@ -111,6 +119,14 @@ internal sealed partial class CpuOps<T>
         ref T rC = ref HostBuffer<T>.ReadOnlyRef(args.C);
         ref T rCp = ref HostBuffer<T>.ReadOnlyRef(args.CPrev);
         ref T rDg = ref HostBuffer<T>.Ref(args.Dgates);
+        BackwardRows(hidden, ref rDy, ref rDh, ref rDc, ref rActs, ref rC, ref rCp, ref rDg, b0, b1, j0, j1);
+    }
+
+    /// <summary><see cref="BackwardRange"/> on resolved operands (dy, dhRec, dc, c, c_{t-1} [B, H]; acts, dgates [B, 4H]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardRows(
+        int hidden, ref T rDy, ref T rDh, ref T rDc, ref T rActs, ref T rC, ref T rCp, ref T rDg, int b0, int b1, int j0, int j1)
+    {
         int w = Vector<T>.Count;
         var one = Vector<T>.One;
         for (int b = b0; b < b1; b++)
@@ -119,9 +135,9 @@ internal sealed partial class CpuOps<T>
             nuint row = 4 * e0;
             nuint hh = (nuint)hidden;
             int j = typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated
-                ? Backward512(hidden, e0, row, ref rDy, ref rDh, ref rDc, ref rActs, ref rC, ref rCp, ref rDg)
-                : 0;
-            for (; j <= hidden - w; j += w)
+                ? Backward512(hidden, j0, j1, e0, row, ref rDy, ref rDh, ref rDc, ref rActs, ref rC, ref rCp, ref rDg)
+                : j0;
+            for (; j <= j1 - w; j += w)
             {
                 nuint e = e0 + (nuint)j;
                 nuint q = row + (nuint)j;
@@ -139,7 +155,7 @@ internal sealed partial class CpuOps<T>
                 (dcTotal * f).StoreUnsafe(ref rDc, e);
             }
 
-            for (; j < hidden; j++)
+            for (; j < j1; j++)
                 BackwardScalar(e0 + (nuint)j, row + (nuint)j, hh, ref rDy, ref rDh, ref rDc, ref rActs, ref rC, ref rCp, ref rDg);
         }
     }
@@ -162,6 +178,14 @@ internal sealed partial class CpuOps<T>
 
     /// <summary>Forward step over batch rows [b0, b1).</summary>
     private static void Forward<TVariant>(LstmForwardArgs args, int b0, int b1)
+        where TVariant : IVariant => ForwardRange<TVariant>(args, b0, b1, 0, args.Hidden);
+
+    /// <summary>
+    /// Forward step over batch rows [b0, b1) and hidden units [j0, j1); bit for bit the whole
+    /// step's values when j0 and j1 are multiples of 16 (or j1 = H), as <see cref="BackwardRange"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardRange<TVariant>(in LstmForwardArgs args, int b0, int b1, int j0, int j1)
         where TVariant : IVariant
     {
         int hidden = args.Hidden;
@@ -176,7 +200,19 @@ internal sealed partial class CpuOps<T>
         Span<T> zeros = stackalloc T[hasBias ? 0 : 4 * Vector<T>.Count];
         ref T rBi = ref hasBias ? ref HostBuffer<T>.ReadOnlyRef(args.BiasIh) : ref MemoryMarshal.GetReference(zeros);
         ref T rBh = ref hasBias ? ref HostBuffer<T>.ReadOnlyRef(args.BiasHh) : ref MemoryMarshal.GetReference(zeros);
-        nuint biasStride = hasBias ? 1u : 0u;
+        ForwardRows<TVariant>(hidden, hasBias ? 1u : 0u, ref rX, ref rH, ref rBi, ref rBh, ref rCp, ref rC, ref rHo, ref rA, b0, b1, j0, j1);
+    }
+
+    /// <summary>
+    /// <see cref="ForwardRange"/> on resolved operands: xproj, hproj and the activations [B, 4H],
+    /// c_{t-1}, c and h [B, H], the biases [4H] (biasStride 1) or one row of zeros read for every unit (biasStride 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardRows<TVariant>(
+        int hidden, nuint biasStride, ref T rX, ref T rH, ref T rBi, ref T rBh, ref T rCp, ref T rC, ref T rHo, ref T rA,
+        int b0, int b1, int j0, int j1)
+        where TVariant : IVariant
+    {
         nuint hh = (nuint)hidden;
         int w = Vector<T>.Count;
         for (int b = b0; b < b1; b++)
@@ -184,9 +220,9 @@ internal sealed partial class CpuOps<T>
             nuint e0 = (nuint)b * hh;
             nuint row = 4 * e0;
             int j = typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated
-                ? Forward512<TVariant>(hidden, e0, row, biasStride, ref rX, ref rH, ref rBi, ref rBh, ref rCp, ref rC, ref rHo, ref rA)
-                : 0;
-            for (; j <= hidden - w; j += w)
+                ? Forward512<TVariant>(hidden, j0, j1, e0, row, biasStride, ref rX, ref rH, ref rBi, ref rBh, ref rCp, ref rC, ref rHo, ref rA)
+                : j0;
+            for (; j <= j1 - w; j += w)
             {
                 nuint e = e0 + (nuint)j;
                 nuint q = row + (nuint)j;
@@ -216,7 +252,7 @@ internal sealed partial class CpuOps<T>
                 }
             }
 
-            for (; j < hidden; j++)
+            for (; j < j1; j++)
             {
                 nuint e = e0 + (nuint)j;
                 nuint q = row + (nuint)j;
@@ -246,11 +282,11 @@ internal sealed partial class CpuOps<T>
 
     /// <summary>
     /// The forward step's 16-lane float32 part of one batch row (AVX-512): hidden units
-    /// [0, 16·⌊H/16⌋), the same operations as the <see cref="Vector{T}"/> loop. Returns the first unit left.
+    /// [j0, j0 + 16·⌊(j1 - j0)/16⌋), the same operations as the <see cref="Vector{T}"/> loop. Returns the first unit left.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Forward512<TVariant>(
-        int hidden, nuint e0, nuint row, nuint biasStride, ref T rX, ref T rH, ref T rBi, ref T rBh, ref T rCp, ref T rC, ref T rHo, ref T rA)
+        int hidden, int j0, int j1, nuint e0, nuint row, nuint biasStride, ref T rX, ref T rH, ref T rBi, ref T rBh, ref T rCp, ref T rC, ref T rHo, ref T rA)
         where TVariant : IVariant
     {
         ref float x = ref Unsafe.As<T, float>(ref rX);
@@ -263,8 +299,8 @@ internal sealed partial class CpuOps<T>
         ref float a = ref Unsafe.As<T, float>(ref rA);
         nuint hh = (nuint)hidden;
         nuint bh = hh * biasStride;
-        int j = 0;
-        for (; j <= hidden - 16; j += 16)
+        int j = j0;
+        for (; j <= j1 - 16; j += 16)
         {
             nuint e = e0 + (nuint)j;
             nuint q = row + (nuint)j;
@@ -301,7 +337,7 @@ internal sealed partial class CpuOps<T>
     /// the <see cref="Vector{T}"/> loop. Returns the first hidden unit left.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Backward512(int hidden, nuint e0, nuint row, ref T rDy, ref T rDh, ref T rDc, ref T rActs, ref T rC, ref T rCp, ref T rDg)
+    private static int Backward512(int hidden, int j0, int j1, nuint e0, nuint row, ref T rDy, ref T rDh, ref T rDc, ref T rActs, ref T rC, ref T rCp, ref T rDg)
     {
         ref float dyr = ref Unsafe.As<T, float>(ref rDy);
         ref float dhr = ref Unsafe.As<T, float>(ref rDh);
@@ -312,8 +348,8 @@ internal sealed partial class CpuOps<T>
         ref float dgr = ref Unsafe.As<T, float>(ref rDg);
         nuint hh = (nuint)hidden;
         var one = Vector512<float>.One;
-        int j = 0;
-        for (; j <= hidden - 16; j += 16)
+        int j = j0;
+        for (; j <= j1 - 16; j += 16)
         {
             nuint e = e0 + (nuint)j;
             nuint q = row + (nuint)j;

@@ -1,0 +1,481 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Lstm.Kernels;
+
+namespace Lstm.Runtime.Backends.Cpu;
+
+/// <summary>
+/// An LSTM direction's whole time loop in one operation. Each core owns a share of the hidden
+/// units: at every step it computes the gate columns of its units (hproj = h_{t-1} W_hhᵀ over
+/// its panels of the cached packed W_hh, which stay in its own cache from step to step), runs the
+/// cell on those units, and meets the other cores once, before the next step reads all of h_t.
+/// Backward likewise: the cell backward of its units, one meeting (dh_{t-1} reads every gate
+/// gradient of the step), then dh_{t-1} of its units.
+/// </summary>
+/// <remarks>
+/// Every element is computed by the same kernels in the same order as the per-step operations
+/// (<see cref="IDeviceOps{T}.Gemm"/> on the few-row path, <see cref="IDeviceOps{T}.LstmCellForward"/>,
+/// <see cref="IDeviceOps{T}.LstmCellBackward"/>), so the results are the same bit for bit;
+/// what goes is the per-step cost of handing each operation to the other cores and back
+/// (fork, join, packing-cache look-up, argument checks): a few microseconds a step, which at
+/// batch 1 was as much as the arithmetic. Shares are whole multiples of <see cref="UnitGrain"/>
+/// units, so a core's gate columns begin on a panel boundary and the cell's 16-lane groups fall
+/// where they fall in a whole row.
+/// </remarks>
+internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
+{
+    /// <summary>Hidden units of one core's share come in multiples of this (a multiple of every panel width and of 16 lanes).</summary>
+    public const int UnitGrain = 32;
+
+    /// <summary>The cached state of a sequence operation; null while one runs.</summary>
+    private SequenceJob? _cachedSequence = new();
+
+    /// <summary>Everything the cores share during one sequence operation.</summary>
+    private sealed class SequenceJob
+    {
+        /// <summary>W_hh packed here when the cache does not serve it.</summary>
+        public T[] PackedB = [];
+
+        /// <summary>Each core's packed A (h_{t-1}, or dgates_t backward).</summary>
+        public T[][] PackedA = [];
+
+        /// <summary>A row of zeros standing in for the biases of bias=False.</summary>
+        public readonly T[] Zeros = new T[64];
+
+        public readonly StepBarrier Barrier = new();
+
+        public T[] Panels = [];
+        public LstmSequenceForward<T> Forward;
+        public LstmSequenceBackward<T> Backward;
+        public GemmShape Shape;
+        public int Shares;
+        public int MPad;
+        public int NPad;
+
+        // The operands' arrays and offsets, resolved (and their versions advanced) once per call.
+        public T[] X = [], Whh = [], Bi = [], Bh = [], H0 = [], C0 = [], Out = [], Cells = [], Acts = [], HProj = [];
+        public int XOff, BiOff, BhOff, H0Off, C0Off, OutOff, CellsOff, ActsOff, HProjOff;
+
+        public void Clear()
+        {
+            Panels = X = Whh = Bi = Bh = H0 = C0 = Out = Cells = Acts = HProj = [];
+            Forward = default;
+            Backward = default;
+        }
+    }
+
+    /// <summary>The cores' entry points, one per register type.</summary>
+    private static class SequenceTiles<TV, TS>
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        public static readonly Action<SequenceJob, int, int> Forward = (job, start, end) => RunShare<TV, TS>(job, start, end, backward: false);
+
+        public static readonly Action<SequenceJob, int, int> Backward = (job, start, end) => RunShare<TV, TS>(job, start, end, backward: true);
+    }
+
+    public bool TryLstmSequenceForward(in LstmSequenceForward<T> a)
+    {
+        int steps = a.Steps, batch = a.Batch, hidden = a.Hidden;
+        if (steps < 1 || batch < 1 || hidden < 1)
+            return false;
+        long n = (long)batch * hidden;
+        var shape = GemmShape.Dense(batch, 4 * hidden, hidden, false, true);
+        if (!SequenceFits(shape, a.WeightHh))
+            return false;
+        const string op = "lstm_sequence_forward";
+        Require(a.XProj, steps * 4 * n, "xproj [T, B, 4H]", op);
+        Require(a.WeightHh, 4L * hidden * hidden, "W_hh [4H, H]", op);
+        Require(a.H0, n, "h0 [B, H]", op);
+        Require(a.C0, n, "c0 [B, H]", op);
+        Require(a.Output, steps * n, "output [T, B, H]", op);
+        Require(a.Cells, (a.StoreCells ? steps : 2) * n, a.StoreCells ? "c [T, B, H]" : "c [2, B, H]", op);
+        Require(a.HProj, 4 * n, "hproj [B, 4H]", op);
+        if (a.Acts is { } acts)
+            Require(acts, steps * 4 * n, "acts [T, B, 4H]", op);
+        bool hasBias = a.BiasIh.HasValue && a.BiasHh.HasValue;
+        if (hasBias)
+        {
+            Require(a.BiasIh!.Value, 4L * hidden, "b_ih [4H]", op);
+            Require(a.BiasHh!.Value, 4L * hidden, "b_hh [4H]", op);
+        }
+
+        var job = Interlocked.Exchange(ref _cachedSequence, null) ?? new SequenceJob();
+        try
+        {
+            job.Forward = a;
+            (job.X, job.XOff) = Read(a.XProj);
+            (job.H0, job.H0Off) = Read(a.H0);
+            (job.C0, job.C0Off) = Read(a.C0);
+            (job.Out, job.OutOff) = Write(a.Output);
+            (job.Cells, job.CellsOff) = Write(a.Cells);
+            (job.HProj, job.HProjOff) = Write(a.HProj);
+            (job.Acts, job.ActsOff) = a.Acts is { } store ? Write(store) : ([], 0);
+            (job.Bi, job.BiOff) = hasBias ? Read(a.BiasIh!.Value) : (job.Zeros, 0);
+            (job.Bh, job.BhOff) = hasBias ? Read(a.BiasHh!.Value) : (job.Zeros, 0);
+            RunSequence(job, shape, a.WeightHh, backward: false);
+        }
+        finally
+        {
+            job.Clear();
+            Volatile.Write(ref _cachedSequence, job);
+        }
+
+        return true;
+    }
+
+    public bool TryLstmSequenceBackward(in LstmSequenceBackward<T> a)
+    {
+        int steps = a.Steps, batch = a.Batch, hidden = a.Hidden;
+        if (steps < 1 || batch < 1 || hidden < 1)
+            return false;
+        long n = (long)batch * hidden;
+        var shape = GemmShape.Dense(batch, hidden, 4 * hidden, false, false);
+        if (!SequenceFits(shape, a.WeightHh))
+            return false;
+        const string op = "lstm_sequence_backward";
+        Require(a.Dy, steps * n, "dy [T, B, H]", op);
+        Require(a.WeightHh, 4L * hidden * hidden, "W_hh [4H, H]", op);
+        Require(a.Acts, steps * 4 * n, "acts [T, B, 4H]", op);
+        Require(a.Cells, steps * n, "c [T, B, H]", op);
+        Require(a.C0, n, "c0 [B, H]", op);
+        Require(a.DhRec, n, "dh [B, H]", op);
+        Require(a.Dc, n, "dc [B, H]", op);
+        Require(a.DGates, steps * 4 * n, "dgates [T, B, 4H]", op);
+
+        var job = Interlocked.Exchange(ref _cachedSequence, null) ?? new SequenceJob();
+        try
+        {
+            job.Backward = a;
+            (job.X, job.XOff) = Read(a.Dy);
+            (job.Acts, job.ActsOff) = Read(a.Acts);
+            (job.Cells, job.CellsOff) = Read(a.Cells);
+            (job.C0, job.C0Off) = Read(a.C0);
+            (job.H0, job.H0Off) = Write(a.Dc);
+            (job.HProj, job.HProjOff) = Write(a.DhRec);
+            (job.Out, job.OutOff) = Write(a.DGates);
+            RunSequence(job, shape, a.WeightHh, backward: true);
+        }
+        finally
+        {
+            job.Clear();
+            Volatile.Write(ref _cachedSequence, job);
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether the per-step product takes the few-row path over a cached packed W_hh (the loop's only form).</summary>
+    private static bool SequenceFits(GemmShape s, BufferSlice<T> whh) =>
+        s.M <= FewRowsMax && s.K <= FewRowsMaxK && whh.Buffer is HostBuffer<T>
+        && PackedOperandCache<T>.Fits(s, 2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : Vector128<T>.Count));
+
+    private static (T[] Array, int Offset) Read(BufferSlice<T> s) => (HostBuffer<T>.ReadOnlyArrayOf(s), (int)s.Offset);
+
+    /// <summary>A written operand: its version advances once here, not at every step.</summary>
+    private static (T[] Array, int Offset) Write(BufferSlice<T> s) => (HostBuffer<T>.ArrayOf(s), (int)s.Offset);
+
+    private void RunSequence(SequenceJob job, GemmShape s, BufferSlice<T> whh, bool backward)
+    {
+        if (Vector512.IsHardwareAccelerated)
+            RunSequence<Vector512<T>, Simd512<T>>(job, s, whh, backward);
+        else if (Vector256.IsHardwareAccelerated)
+            RunSequence<Vector256<T>, Simd256<T>>(job, s, whh, backward);
+        else
+            RunSequence<Vector128<T>, Simd128<T>>(job, s, whh, backward);
+    }
+
+    private void RunSequence<TV, TS>(SequenceJob job, GemmShape s, BufferSlice<T> whh, bool backward)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        int nr = 2 * TS.Count;
+        int hidden = backward ? s.N : s.K;
+        // Shares of whole grains of units; one core when a step's product is too small to split.
+        int grains = (hidden + UnitGrain - 1) / UnitGrain;
+        int shares = HostParallel.Chunks(grains, (long)s.M * s.N * s.K);
+        job.Shape = s;
+        job.Shares = shares;
+        job.MPad = RoundUp(s.M, HostGemm.MR);
+        job.NPad = RoundUp(s.N, nr);
+        if (job.PackedA.Length < shares)
+            Array.Resize(ref job.PackedA, shares);
+        for (int p = 0; p < shares; p++)
+        {
+            job.PackedA[p] ??= [];
+            Grow(ref job.PackedA[p], job.MPad * s.K);
+        }
+
+        var entry = _packed.Rent(s, whh, nr, PackWholeB);
+        try
+        {
+            if (entry is null)
+            {
+                // First sight of this W_hh: packed once for the whole loop.
+                Grow(ref job.PackedB, (int)PackedOperandCache<T>.PackedLength(s.K, s.N, nr));
+                PackWholeB(s, whh, nr, job.PackedB);
+                job.Panels = job.PackedB;
+            }
+            else
+            {
+                job.Panels = entry.Panels;
+            }
+
+            job.Barrier.Reset(shares);
+            HostParallel.For(shares, shares, job, backward ? SequenceTiles<TV, TS>.Backward : SequenceTiles<TV, TS>.Forward);
+        }
+        finally
+        {
+            if (entry is not null)
+                _packed.Return(entry);
+        }
+    }
+
+    /// <summary>
+    /// One core's part of the loop: shares [start, end) of the hidden units (all of them when
+    /// the workers were busy and the loop runs on the calling thread alone).
+    /// </summary>
+    private static void RunShare<TV, TS>(SequenceJob job, int start, int end, bool backward)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        bool alone = end - start == job.Shares;
+        int hidden = backward ? job.Shape.N : job.Shape.K;
+        int grains = (hidden + UnitGrain - 1) / UnitGrain;
+        int u0 = Math.Min(hidden, grains * start / job.Shares * UnitGrain);
+        int u1 = Math.Min(hidden, grains * end / job.Shares * UnitGrain);
+        var barrier = alone ? null : job.Barrier;
+        try
+        {
+            if (backward)
+                BackwardShare<TV, TS>(job, job.PackedA[start], u0, u1, barrier);
+            else if (job.Forward.Acts is null)
+                ForwardShare<TV, TS, Inference>(job, job.PackedA[start], u0, u1, barrier);
+            else
+                ForwardShare<TV, TS, Training>(job, job.PackedA[start], u0, u1, barrier);
+        }
+        catch
+        {
+            // Release the cores waiting for this one.
+            barrier?.Break();
+            throw;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardShare<TV, TS, TVariant>(SequenceJob job, T[] packedA, int u0, int u1, StepBarrier? barrier)
+        where TV : struct
+        where TS : ISimd<T, TV>
+        where TVariant : IVariant
+    {
+        var a = job.Forward;
+        var s = job.Shape;
+        int batch = a.Batch, hidden = a.Hidden, steps = a.Steps;
+        int n = batch * hidden;
+        int g = 4 * hidden;
+        int nr = 2 * TS.Count;
+        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
+        ref T tileRef = ref MemoryMarshal.GetReference(tile);
+        ref T x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.X), job.XOff);
+        ref T output = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Out), job.OutOff);
+        ref T cells = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Cells), job.CellsOff);
+        ref T hproj = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.HProj), job.HProjOff);
+        ref T acts = ref TVariant.StoresActivations ? ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Acts), job.ActsOff) : ref x;
+        ref T bi = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Bi), job.BiOff);
+        ref T bh = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Bh), job.BhOff);
+        nuint biasStride = ReferenceEquals(job.Bi, job.Zeros) ? 0u : 1u;
+        var h0 = job.H0.AsSpan(job.H0Off, n);
+        var outSpan = job.Out.AsSpan(job.OutOff, steps * n);
+        ref T c0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C0), job.C0Off);
+        for (int step = 0; step < steps; step++)
+        {
+            int t = a.Reverse ? steps - 1 - step : step;
+            int tPrev = a.Reverse ? t + 1 : t - 1;
+            ReadOnlySpan<T> hPrev = step == 0 ? h0 : outSpan.Slice(tPrev * n, n);
+            ref T cPrev = ref step == 0 ? ref c0 : ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? tPrev : (step - 1) & 1) * n);
+            ref T c = ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? t : step & 1) * n);
+
+            // hproj [B, 4H] of this share's gate columns = h_{t-1} W_hhᵀ.
+            PackWholeA(s, hPrev, job.MPad, packedA);
+            for (int gate = 0; gate < 4; gate++)
+                ShareColumns<TV, TS>(job, packedA, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
+
+            ForwardRows<TVariant>(
+                hidden, biasStride, ref Unsafe.Add(ref x, (nint)t * 4 * n), ref hproj, ref bi, ref bh, ref cPrev, ref c,
+                ref Unsafe.Add(ref output, (nint)t * n), ref Unsafe.Add(ref acts, TVariant.StoresActivations ? (nint)t * 4 * n : 0),
+                0, batch, u0, u1);
+            barrier?.SignalAndWait();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardShare<TV, TS>(SequenceJob job, T[] packedA, int u0, int u1, StepBarrier? barrier)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        var a = job.Backward;
+        var s = job.Shape;
+        int batch = a.Batch, hidden = a.Hidden, steps = a.Steps;
+        int n = batch * hidden;
+        int nr = 2 * TS.Count;
+        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
+        ref T tileRef = ref MemoryMarshal.GetReference(tile);
+        ref T dy = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.X), job.XOff);
+        ref T acts = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Acts), job.ActsOff);
+        ref T cells = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Cells), job.CellsOff);
+        ref T c0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C0), job.C0Off);
+        ref T dc = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.H0), job.H0Off);
+        ref T dh = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.HProj), job.HProjOff);
+        ref T dgates = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Out), job.OutOff);
+        var dgSpan = job.Out.AsSpan(job.OutOff, steps * 4 * n);
+        for (int step = steps - 1; step >= 0; step--)
+        {
+            int t = a.Reverse ? steps - 1 - step : step;
+            int tPrev = a.Reverse ? t + 1 : t - 1;
+            ref T cPrev = ref step == 0 ? ref c0 : ref Unsafe.Add(ref cells, (nint)tPrev * n);
+            BackwardRows(
+                hidden, ref Unsafe.Add(ref dy, (nint)t * n), ref dh, ref dc, ref Unsafe.Add(ref acts, (nint)t * 4 * n),
+                ref Unsafe.Add(ref cells, (nint)t * n), ref cPrev, ref Unsafe.Add(ref dgates, (nint)t * 4 * n), 0, batch, u0, u1);
+            // dh_{t-1} reads every gate gradient of the step.
+            barrier?.SignalAndWait();
+
+            // dh_{t-1} [B, H] of this share's units = dgates_t [B, 4H] · W_hh.
+            PackWholeA(s, dgSpan.Slice(t * 4 * n, 4 * n), job.MPad, packedA);
+            ShareColumns<TV, TS>(job, packedA, u0, u1, ref dh, hidden, ref tileRef);
+        }
+    }
+
+    /// <summary>All of op(A) (few rows) packed as the few-row GEMM packs it: K block pc at pc · MPad.</summary>
+    private static void PackWholeA(GemmShape s, ReadOnlySpan<T> a, int mPad, T[] packed)
+    {
+        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+        {
+            int kc = Math.Min(HostGemm.KC, s.K - pc);
+            HostGemm.PackA<T>(s, a, 0, s.M, pc, kc, 0, mPad / HostGemm.MR, packed.AsSpan(pc * mPad));
+        }
+    }
+
+    /// <summary>
+    /// Columns [col0, col1) of C [M, N] (row stride ldc) = packed A · the job's packed op(B), K block
+    /// after K block as <see cref="ComputeBlock{TV, TS}"/> computes them; a panel that straddles
+    /// col0 or col1 is computed whole and stored only inside the range.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ShareColumns<TV, TS>(SequenceJob job, T[] packedA, int col0, int col1, ref T c, int ldc, ref T tile)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        if (col1 <= col0)
+            return;
+        var s = job.Shape;
+        int nr = 2 * TS.Count;
+        bool wide = Unsafe.SizeOf<TV>() == 64;
+        int rowPanels = job.MPad / HostGemm.MR;
+        int p0 = col0 / nr;
+        int p1 = (col1 + nr - 1) / nr;
+        ref T tile1 = ref Unsafe.Add(ref tile, HostGemm.MR * nr);
+        ref T aAll = ref MemoryMarshal.GetArrayDataReference(packedA);
+        ref T bAll = ref MemoryMarshal.GetArrayDataReference(job.Panels);
+        T one = Scalar<T>.FromDouble(1);
+        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+        {
+            int kc = Math.Min(HostGemm.KC, s.K - pc);
+            var mode = pc == 0 ? HostGemm.Update.Overwrite : HostGemm.Update.Accumulate;
+            ref T pa = ref Unsafe.Add(ref aAll, (nint)pc * job.MPad);
+            ref T pb = ref Unsafe.Add(ref bAll, (nint)pc * job.NPad);
+            for (int jp = p0; jp < p1; jp += wide ? 2 : 1)
+            {
+                if (wide && rowPanels == 1 && s.M <= 2 && jp + 3 < p1)
+                {
+                    // One or two rows: four panels at once, as the few-row GEMM does.
+                    ref T q0 = ref Unsafe.Add(ref pb, (nint)jp * nr * kc);
+                    if (s.M == 1)
+                        HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref pa, ref q0, ref Unsafe.Add(ref q0, 2 * nr * kc), ref tile);
+                    else
+                        HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref pa, ref q0, ref Unsafe.Add(ref q0, 2 * nr * kc), ref tile);
+                    for (int q = 0; q < 4; q++)
+                        StorePart<TV, TS>(ref Unsafe.Add(ref tile, q * HostGemm.MR * nr), (jp + q) * nr, col0, col1, s.N, ref c, ldc, s.M, one, mode);
+                    jp += 2;
+                    continue;
+                }
+
+                bool two = wide && jp + 1 < p1;
+                ref T b0 = ref Unsafe.Add(ref pb, (nint)jp * nr * kc);
+                ref T b1 = ref two ? ref Unsafe.Add(ref b0, nr * kc) : ref b0;
+                for (int ip = 0; ip < rowPanels; ip++)
+                {
+                    int row = ip * HostGemm.MR;
+                    int rows = Math.Min(HostGemm.MR, s.M - row);
+                    HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref Unsafe.Add(ref pa, (nint)ip * HostGemm.MR * kc), ref b0, ref b1, ref tile);
+                    ref T cRow = ref Unsafe.Add(ref c, (nint)row * ldc);
+                    StorePart<TV, TS>(ref tile, jp * nr, col0, col1, s.N, ref cRow, ldc, rows, one, mode);
+                    if (two)
+                        StorePart<TV, TS>(ref tile1, (jp + 1) * nr, col0, col1, s.N, ref cRow, ldc, rows, one, mode);
+                }
+            }
+        }
+    }
+
+    /// <summary>Stores the columns of a panel's tile (the panel starts at column <paramref name="panelCol"/>) that lie in [col0, col1) and inside N.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePart<TV, TS>(ref T tile, int panelCol, int col0, int col1, int n, ref T cRow, int ldc, int rows, T one, HostGemm.Update mode)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        int from = Math.Max(panelCol, col0);
+        int to = Math.Min(Math.Min(panelCol + 2 * TS.Count, col1), n);
+        if (to > from)
+            HostGemm.Store<T, TV, TS>(ref Unsafe.Add(ref tile, from - panelCol), ref Unsafe.Add(ref cRow, from), ldc, rows, to - from, one, default, mode);
+    }
+
+    /// <summary>
+    /// The cores' meeting point at the end of each step: the last to arrive releases the others.
+    /// The cores spin (the steps are microseconds apart), yielding to the OS when a core has
+    /// been descheduled. A core that fails breaks it, so the others do not wait for ever.
+    /// </summary>
+    private sealed class StepBarrier
+    {
+        private int _parties;
+        private int _remaining;
+        private int _generation;
+        private volatile bool _broken;
+
+        /// <summary>≈ 50 µs in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
+        private static readonly long YieldTicks = System.Diagnostics.Stopwatch.Frequency / 20_000;
+
+        public void Reset(int parties)
+        {
+            _parties = parties;
+            _remaining = parties;
+            _broken = false;
+        }
+
+        public void Break() => _broken = true;
+
+        public void SignalAndWait()
+        {
+            int generation = Volatile.Read(ref _generation);
+            if (Interlocked.Decrement(ref _remaining) == 0)
+            {
+                _remaining = _parties;
+                Volatile.Write(ref _generation, generation + 1);
+                return;
+            }
+
+            long since = 0;
+            while (Volatile.Read(ref _generation) == generation)
+            {
+                if (_broken)
+                    throw new LstmException("cpu lstm sequence: another core failed during the step");
+                // Spin without leaving the core for the first ~50 µs (a step is shorter), then
+                // yield it: the other core may have been descheduled.
+                if (since == 0)
+                    since = System.Diagnostics.Stopwatch.GetTimestamp();
+                else if (System.Diagnostics.Stopwatch.GetTimestamp() - since > YieldTicks)
+                    Thread.Yield();
+                Thread.SpinWait(4);
+            }
+        }
+    }
+}

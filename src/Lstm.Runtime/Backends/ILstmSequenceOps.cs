@@ -1,0 +1,73 @@
+namespace Lstm.Runtime.Backends;
+
+/// <summary>
+/// The operands of one LSTM direction's whole forward time loop (no projection, every row of the
+/// batch as long as the sequence): for each step t, in time order or reversed,
+/// hproj = h_{t-1} W_hhᵀ, then the fused cell of <see cref="IDeviceOps{T}.LstmCellForward"/>.
+/// </summary>
+/// <param name="Steps">T ≥ 1.</param>
+/// <param name="Batch">B ≥ 1.</param>
+/// <param name="Hidden">H ≥ 1.</param>
+/// <param name="Reverse">True: steps T-1 … 0 (the reverse direction), h_{t+1} feeding step t.</param>
+/// <param name="XProj">[T, B, 4H] x_t W_ihᵀ of every step, without bias.</param>
+/// <param name="WeightHh">[4H, H].</param>
+/// <param name="BiasIh">[4H], or null for bias=False.</param>
+/// <param name="BiasHh">[4H], or null for bias=False.</param>
+/// <param name="H0">[B, H] the state before the first step walked.</param>
+/// <param name="C0">[B, H].</param>
+/// <param name="Output">[T, B, H] out: h_t of every step.</param>
+/// <param name="Cells">
+/// [T, B, H] out: c_t of every step when <paramref name="StoreCells"/>; else [2, B, H], the c of
+/// the s-th step walked (s = 0, 1, …) in half s mod 2.
+/// </param>
+/// <param name="StoreCells">Whether <paramref name="Cells"/> holds every step.</param>
+/// <param name="Acts">[T, B, 4H] out: the activations of every step (training), or null (inference).</param>
+/// <param name="HProj">[B, 4H] scratch.</param>
+/// <typeparam name="T">float or double.</typeparam>
+internal readonly record struct LstmSequenceForward<T>(
+    int Steps, int Batch, int Hidden, bool Reverse,
+    BufferSlice<T> XProj, BufferSlice<T> WeightHh, BufferSlice<T>? BiasIh, BufferSlice<T>? BiasHh,
+    BufferSlice<T> H0, BufferSlice<T> C0, BufferSlice<T> Output, BufferSlice<T> Cells, bool StoreCells,
+    BufferSlice<T>? Acts, BufferSlice<T> HProj)
+    where T : unmanaged;
+
+/// <summary>
+/// The operands of one LSTM direction's whole backward time loop (the forward's shape and
+/// conditions), from its last step walked back to its first: for each step the fused cell
+/// backward of <see cref="IDeviceOps{T}.LstmCellBackward"/> with dhRec, then dh_{t-1} = dgates_t W_hh.
+/// </summary>
+/// <param name="Steps">T ≥ 1.</param>
+/// <param name="Batch">B ≥ 1.</param>
+/// <param name="Hidden">H ≥ 1.</param>
+/// <param name="Reverse">As in the forward: true for the reverse direction.</param>
+/// <param name="Dy">[T, B, H] the gradient of each step's output from above.</param>
+/// <param name="WeightHh">[4H, H].</param>
+/// <param name="Acts">[T, B, 4H] the forward's activations.</param>
+/// <param name="Cells">[T, B, H] the forward's c_t.</param>
+/// <param name="C0">[B, H] the c before the first step.</param>
+/// <param name="DhRec">[B, H] in: the gradient of h at the last step (h_n's); out: that of h0.</param>
+/// <param name="Dc">[B, H] in: the gradient of c_n; out: that of c0.</param>
+/// <param name="DGates">[T, B, 4H] out: the gate gradients of every step.</param>
+/// <typeparam name="T">float or double.</typeparam>
+internal readonly record struct LstmSequenceBackward<T>(
+    int Steps, int Batch, int Hidden, bool Reverse,
+    BufferSlice<T> Dy, BufferSlice<T> WeightHh, BufferSlice<T> Acts, BufferSlice<T> Cells, BufferSlice<T> C0,
+    BufferSlice<T> DhRec, BufferSlice<T> Dc, BufferSlice<T> DGates)
+    where T : unmanaged;
+
+/// <summary>
+/// Devices that run an LSTM direction's whole time loop in one operation (the <c>cpu</c> device:
+/// the cores stay inside the loop, each on its own share of the hidden units and of W_hh, and meet
+/// once per step), with results equal bit for bit to the loop of per-step operations.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal interface ILstmSequenceOps<T> where T : unmanaged
+{
+    /// <summary>Runs the forward loop; false (nothing written) when this device does not take these operands.</summary>
+    /// <param name="args">The operands.</param>
+    bool TryLstmSequenceForward(in LstmSequenceForward<T> args);
+
+    /// <summary>Runs the backward loop; false (nothing written) when this device does not take these operands.</summary>
+    /// <param name="args">The operands.</param>
+    bool TryLstmSequenceBackward(in LstmSequenceBackward<T> args);
+}

@@ -1,0 +1,160 @@
+using Lstm.Runtime.Backends;
+using Lstm.Runtime.Backends.Cpu;
+using Lstm.Runtime.Layers;
+using Lstm.Runtime.Tensors;
+using Lstm.Tests.Shared;
+
+namespace Lstm.Runtime.Tests;
+
+/// <summary>
+/// The <c>cpu</c> device runs an LSTM direction's whole time loop as one operation
+/// (<see cref="ILstmSequenceOps{T}"/>), the cores splitting the hidden units; it gives, bit for
+/// bit, what one operation per step gives: output, h_n, c_n, dx, dh0, dc0 and every parameter
+/// gradient, in inference and training, one and two directions, with and without bias, at batch
+/// sizes and hidden sizes that split across cores or not, and that are not multiples of the
+/// GEMM's panels (32 columns) or register rows (6).
+/// </summary>
+public class LstmSequenceTests
+{
+    public static IEnumerable<object[]> Cases() =>
+    [
+        // B, H, I, T, layers, bidirectional, bias
+        [1, 256, 19, 9, 1, false, true],    // batch 1, split across cores, panel-aligned shares
+        [1, 37, 5, 7, 2, false, true],      // one core, a partial panel and a scalar tail
+        [2, 300, 11, 5, 1, true, true],     // split, shares not on panel boundaries, both directions
+        [7, 130, 13, 6, 2, false, false],   // two register-row panels, split, bias=False
+        [3, 100, 8, 4, 1, true, false],     // one core, both directions, bias=False
+        [5, 20, 10, 50, 2, false, true],    // the seed's shape
+    ];
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void WholeLoop_EqualsStepByStep_Bitwise_Float32(int batch, int hidden, int input, int steps, int layers, bool bidirectional, bool bias)
+    {
+        var device = TestDevices.Get("cpu");
+        var options = new LSTMOptions(input, hidden, layers, bias, BatchFirst: false, bidirectional);
+        int dirs = bidirectional ? 2 : 1;
+        var rng = new Random(batch * 1000 + hidden);
+        var x = BitwiseResults.Uniform(rng, steps * batch * input);
+        var h0 = BitwiseResults.Uniform(rng, layers * dirs * batch * hidden);
+        var c0 = BitwiseResults.Uniform(rng, layers * dirs * batch * hidden);
+        var dy = BitwiseResults.Uniform(rng, steps * batch * dirs * hidden);
+        var dhn = BitwiseResults.Uniform(rng, layers * dirs * batch * hidden);
+        var dcn = BitwiseResults.Uniform(rng, layers * dirs * batch * hidden);
+
+        Dictionary<string, float[]> Run(bool wholeLoops)
+        {
+            using var lstm = new LSTM<float>(device, options, seed: 3) { WholeLoops = wholeLoops };
+            using var tx = Tensor<float>.FromArray(device, x, steps, batch, input);
+            using var th = Tensor<float>.FromArray(device, h0, layers * dirs, batch, hidden);
+            using var tc = Tensor<float>.FromArray(device, c0, layers * dirs, batch, hidden);
+            using var tdy = Tensor<float>.FromArray(device, dy, steps, batch, dirs * hidden);
+            using var tdh = Tensor<float>.FromArray(device, dhn, layers * dirs, batch, hidden);
+            using var tdc = Tensor<float>.FromArray(device, dcn, layers * dirs, batch, hidden);
+            var all = new Dictionary<string, float[]>();
+            using (var inference = lstm.Forward(tx, th, tc, training: false))
+            {
+                all["inference.output"] = inference.Output.ToArray();
+                all["inference.h_n"] = inference.HN.ToArray();
+                all["inference.c_n"] = inference.CN.ToArray();
+            }
+
+            using var r = lstm.Forward(tx, th, tc, training: true);
+            using var g = lstm.Backward(r, tdy, tdh, tdc);
+            all["output"] = r.Output.ToArray();
+            all["h_n"] = r.HN.ToArray();
+            all["c_n"] = r.CN.ToArray();
+            all["dx"] = g.DX.ToArray();
+            all["dh0"] = g.DH0.ToArray();
+            all["dc0"] = g.DC0.ToArray();
+            foreach (var p in lstm.Parameters())
+                all["grad." + p.Name] = p.Grad.ToArray();
+            return all;
+        }
+
+        var steps1 = Run(wholeLoops: false);
+        var whole = Run(wholeLoops: true);
+        BitwiseResults.AssertEqual(steps1, whole, $"LSTM B={batch} H={hidden} T={steps} L={layers} D={dirs} bias={bias} on cpu", "in one operation", "step by step");
+    }
+
+    [Fact]
+    public void WholeLoop_EqualsStepByStep_Bitwise_Float64()
+    {
+        var device = TestDevices.Get("cpu");
+        const int batch = 1, hidden = 300, input = 7, steps = 6;
+        var options = new LSTMOptions(input, hidden, 1, true, BatchFirst: true, Bidirectional: true);
+        var rng = new Random(11);
+        double[] Uniform(int n) => [.. Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1)];
+        var x = Uniform(batch * steps * input);
+        var dy = Uniform(batch * steps * 2 * hidden);
+
+        Dictionary<string, double[]> Run(bool wholeLoops)
+        {
+            using var lstm = new LSTM<double>(device, options, seed: 4) { WholeLoops = wholeLoops };
+            using var tx = Tensor<double>.FromArray(device, x, batch, steps, input);
+            using var tdy = Tensor<double>.FromArray(device, dy, batch, steps, 2 * hidden);
+            using var r = lstm.Forward(tx, training: true);
+            using var g = lstm.Backward(r, dOutput: tdy);
+            var all = new Dictionary<string, double[]>
+            {
+                ["output"] = r.Output.ToArray(),
+                ["c_n"] = r.CN.ToArray(),
+                ["dx"] = g.DX.ToArray(),
+            };
+            foreach (var p in lstm.Parameters())
+                all["grad." + p.Name] = p.Grad.ToArray();
+            return all;
+        }
+
+        var expected = Run(wholeLoops: false);
+        var actual = Run(wholeLoops: true);
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (name, want) in expected)
+        {
+            var got = actual[name];
+            Assert.Equal(want.Length, got.Length);
+            for (int k = 0; k < want.Length; k++)
+            {
+                if (BitConverter.DoubleToInt64Bits(want[k]) != BitConverter.DoubleToInt64Bits(got[k]))
+                    Assert.Fail($"float64 LSTM: {name}[{k}] is {got[k]:R} in one operation, {want[k]:R} step by step");
+            }
+        }
+    }
+
+    [Fact]
+    public void SequenceOps_TakeNoProductTheFewRowPathDoesNotTake()
+    {
+        var ops = (ILstmSequenceOps<float>)TestDevices.Get("cpu").Ops<float>();
+        var device = TestDevices.Get("cpu");
+        // 97 rows: above the few-row path's 96, so the per-step product packs W_hh each time; the loop declines.
+        const int batch = CpuOps<float>.FewRowsMax + 1, hidden = 8, steps = 2;
+        using var buffers = new Buffers(device, batch, hidden, steps);
+        var args = new LstmSequenceForward<float>(
+            steps, batch, hidden, false, buffers.XProj.Data, buffers.Whh.Data, null, null, buffers.H0.Data, buffers.H0.Data,
+            buffers.Out.Data, buffers.Cells.Data, true, null, buffers.HProj.Data);
+        Assert.False(ops.TryLstmSequenceForward(args));
+        Assert.All(buffers.Out.ToArray(), v => Assert.Equal(0f, v));
+        var e = Assert.Throws<LstmException>(() => ops.TryLstmSequenceForward(args with { Batch = 3, Output = buffers.HProj.Data.Slice(0, 5) }));
+        Assert.Contains("output [T, B, H]", e.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class Buffers(Lstm.Runtime.Devices.ComputeDevice device, int batch, int hidden, int steps) : IDisposable
+    {
+        public Tensor<float> XProj { get; } = Tensor<float>.Zeros(device, steps, batch, 4 * hidden);
+        public Tensor<float> Whh { get; } = Tensor<float>.Zeros(device, 4 * hidden, hidden);
+        public Tensor<float> H0 { get; } = Tensor<float>.Zeros(device, batch, hidden);
+        public Tensor<float> Out { get; } = Tensor<float>.Zeros(device, steps, batch, hidden);
+        public Tensor<float> Cells { get; } = Tensor<float>.Zeros(device, steps, batch, hidden);
+        public Tensor<float> HProj { get; } = Tensor<float>.Zeros(device, batch, 4 * hidden);
+
+        public void Dispose()
+        {
+            XProj.Dispose();
+            Whh.Dispose();
+            H0.Dispose();
+            Out.Dispose();
+            Cells.Dispose();
+            HProj.Dispose();
+        }
+    }
+}
