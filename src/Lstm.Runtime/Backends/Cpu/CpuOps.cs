@@ -13,7 +13,10 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// cached on the instance, and so are the packed panels of the weights that few-row products
 /// read at every step (<see cref="PackedOperandCache{T}"/>, invalidated by any write to the
 /// weights' buffer), so the per-step operations allocate nothing once the first two steps have
-/// sized and filled them. Operations may be issued from several threads; each works on its own operands.
+/// sized and filled them. An LSTM direction's whole time loop is one more operation
+/// (<see cref="ILstmSequenceOps{T}"/>, <c>CpuOps.LstmSequence.cs</c>): the cores stay inside it,
+/// each on its share of the hidden units, and meet once per step. Operations may be issued from
+/// several threads; each works on its own operands.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
