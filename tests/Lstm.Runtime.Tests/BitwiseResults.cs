@@ -37,4 +37,27 @@ internal static class BitwiseResults
             }
         }
     }
+
+    /// <summary>The float64 form of <see cref="AssertEqual(IReadOnlyDictionary{string, float[]}, IReadOnlyDictionary{string, float[]}, string, string, string)"/>.</summary>
+    /// <param name="expected">The plain run's values by name.</param>
+    /// <param name="actual">The scheduled run's values by name.</param>
+    /// <param name="context">What ran where, leading the failure message.</param>
+    /// <param name="actualRun">The scheduled run's name in the message.</param>
+    /// <param name="expectedRun">The plain run's name in the message.</param>
+    public static void AssertEqual(
+        IReadOnlyDictionary<string, double[]> expected, IReadOnlyDictionary<string, double[]> actual, string context, string actualRun, string expectedRun)
+    {
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (name, want) in expected)
+        {
+            var got = actual[name];
+            Assert.Equal(want.Length, got.Length);
+            Assert.True(want.Length > 0, $"{name} is empty");
+            for (int k = 0; k < want.Length; k++)
+            {
+                if (BitConverter.DoubleToInt64Bits(want[k]) != BitConverter.DoubleToInt64Bits(got[k]))
+                    Assert.Fail($"{context}: {name}[{k}] is {got[k]:R} {actualRun}, {want[k]:R} {expectedRun}");
+            }
+        }
+    }
 }

@@ -106,19 +106,7 @@ public class LstmSequenceTests
             return all;
         }
 
-        var expected = Run(wholeLoops: false);
-        var actual = Run(wholeLoops: true);
-        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
-        foreach (var (name, want) in expected)
-        {
-            var got = actual[name];
-            Assert.Equal(want.Length, got.Length);
-            for (int k = 0; k < want.Length; k++)
-            {
-                if (BitConverter.DoubleToInt64Bits(want[k]) != BitConverter.DoubleToInt64Bits(got[k]))
-                    Assert.Fail($"float64 LSTM: {name}[{k}] is {got[k]:R} in one operation, {want[k]:R} step by step");
-            }
-        }
+        BitwiseResults.AssertEqual(Run(wholeLoops: false), Run(wholeLoops: true), "float64 LSTM on cpu", "in one operation", "step by step");
     }
 
     [Fact]
@@ -136,6 +124,38 @@ public class LstmSequenceTests
         Assert.All(buffers.Out.ToArray(), v => Assert.Equal(0f, v));
         var e = Assert.Throws<LstmException>(() => ops.TryLstmSequenceForward(args with { Batch = 3, Output = buffers.HProj.Data.Slice(0, 5) }));
         Assert.Contains("output [T, B, H]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WholeLoop_AllocatesNothingOnceWarm()
+    {
+        var device = TestDevices.Get("cpu");
+        var ops = (ILstmSequenceOps<float>)device.Ops<float>();
+        // Batch 1, H = 256: split across the cores when there are two.
+        const int batch = 1, hidden = 256, steps = 3;
+        using var buffers = new Buffers(device, batch, hidden, steps);
+        using var acts = Tensor<float>.Zeros(device, steps, batch, 4 * hidden);
+        using var dh = Tensor<float>.Zeros(device, batch, hidden);
+        using var dc = Tensor<float>.Zeros(device, batch, hidden);
+        var forward = new LstmSequenceForward<float>(
+            steps, batch, hidden, false, buffers.XProj.Data, buffers.Whh.Data, null, null, buffers.H0.Data, buffers.H0.Data,
+            buffers.Out.Data, buffers.Cells.Data, true, acts.Data, buffers.HProj.Data);
+        var backward = new LstmSequenceBackward<float>(
+            steps, batch, hidden, true, buffers.Out.Data, buffers.Whh.Data, acts.Data, buffers.Cells.Data, buffers.H0.Data,
+            dh.Data, dc.Data, buffers.XProj.Data);
+        void Pass()
+        {
+            Assert.True(ops.TryLstmSequenceForward(forward));
+            Assert.True(ops.TryLstmSequenceBackward(backward));
+        }
+
+        // Warm: scratch sized, W_hh cached, past tiered compilation's call counting.
+        for (int i = 0; i < 40; i++)
+            Pass();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+            Pass();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     private sealed class Buffers(Lstm.Runtime.Devices.ComputeDevice device, int batch, int hidden, int steps) : IDisposable

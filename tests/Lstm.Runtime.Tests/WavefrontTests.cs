@@ -185,18 +185,7 @@ public class WavefrontTests
             return all;
         }
 
-        var sequential = Run(false);
-        var wave = Run(true);
-        foreach (var (name, expected) in sequential)
-        {
-            var actual = wave[name];
-            Assert.Equal(expected.Length, actual.Length);
-            for (int k = 0; k < expected.Length; k++)
-            {
-                if (BitConverter.DoubleToInt64Bits(expected[k]) != BitConverter.DoubleToInt64Bits(actual[k]))
-                    Assert.Fail($"float64 on {deviceName}: {name}[{k}] is {actual[k]:R} wavefront, {expected[k]:R} layer after layer");
-            }
-        }
+        BitwiseResults.AssertEqual(Run(false), Run(true), $"float64 on {deviceName}", "wavefront", "layer after layer");
     }
 
     [Fact]

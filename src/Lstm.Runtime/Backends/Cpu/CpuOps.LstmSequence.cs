@@ -101,7 +101,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             Require(a.BiasHh!.Value, 4L * hidden, "b_hh [4H]", op);
         }
 
-        var job = Interlocked.Exchange(ref _cachedSequence, null) ?? new SequenceJob();
+        var job = RentSequenceJob();
         try
         {
             job.Forward = a;
@@ -118,8 +118,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         }
         finally
         {
-            job.Clear();
-            Volatile.Write(ref _cachedSequence, job);
+            ReturnSequenceJob(job);
         }
 
         return true;
@@ -144,7 +143,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         Require(a.Dc, n, "dc [B, H]", op);
         Require(a.DGates, steps * 4 * n, "dgates [T, B, 4H]", op);
 
-        var job = Interlocked.Exchange(ref _cachedSequence, null) ?? new SequenceJob();
+        var job = RentSequenceJob();
         try
         {
             job.Backward = a;
@@ -159,11 +158,20 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         }
         finally
         {
-            job.Clear();
-            Volatile.Write(ref _cachedSequence, job);
+            ReturnSequenceJob(job);
         }
 
         return true;
+    }
+
+    /// <summary>The cached job (or a new one while another thread's loop holds it).</summary>
+    private SequenceJob RentSequenceJob() => Interlocked.Exchange(ref _cachedSequence, null) ?? new SequenceJob();
+
+    /// <summary>Drops the job's references to the operands and caches it again, its scratch kept.</summary>
+    private void ReturnSequenceJob(SequenceJob job)
+    {
+        job.Clear();
+        Volatile.Write(ref _cachedSequence, job);
     }
 
     /// <summary>Whether the per-step product takes the few-row path over a cached packed W_hh (the loop's only form).</summary>
