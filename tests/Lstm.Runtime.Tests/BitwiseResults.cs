@@ -1,7 +1,7 @@
 namespace Lstm.Runtime.Tests;
 
 /// <summary>
-/// Two float32 runs of the same computation (a schedule against the plain one), their results and
+/// Two float32 or float64 runs of the same computation (a schedule against the plain one), their results and
 /// gradients by name, compared bit for bit; and the random inputs they start from.
 /// </summary>
 internal static class BitwiseResults
@@ -22,21 +22,8 @@ internal static class BitwiseResults
     /// <param name="actualRun">The scheduled run's name in the message.</param>
     /// <param name="expectedRun">The plain run's name in the message.</param>
     public static void AssertEqual(
-        IReadOnlyDictionary<string, float[]> expected, IReadOnlyDictionary<string, float[]> actual, string context, string actualRun, string expectedRun)
-    {
-        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
-        foreach (var (name, want) in expected)
-        {
-            var got = actual[name];
-            Assert.Equal(want.Length, got.Length);
-            Assert.True(want.Length > 0, $"{name} is empty");
-            for (int k = 0; k < want.Length; k++)
-            {
-                if (BitConverter.SingleToInt32Bits(want[k]) != BitConverter.SingleToInt32Bits(got[k]))
-                    Assert.Fail($"{context}: {name}[{k}] is {got[k]:R} {actualRun}, {want[k]:R} {expectedRun}");
-            }
-        }
-    }
+        IReadOnlyDictionary<string, float[]> expected, IReadOnlyDictionary<string, float[]> actual, string context, string actualRun, string expectedRun) =>
+        AssertSame(expected, actual, context, actualRun, expectedRun, (a, b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b));
 
     /// <summary>The float64 form of <see cref="AssertEqual(IReadOnlyDictionary{string, float[]}, IReadOnlyDictionary{string, float[]}, string, string, string)"/>.</summary>
     /// <param name="expected">The plain run's values by name.</param>
@@ -45,7 +32,12 @@ internal static class BitwiseResults
     /// <param name="actualRun">The scheduled run's name in the message.</param>
     /// <param name="expectedRun">The plain run's name in the message.</param>
     public static void AssertEqual(
-        IReadOnlyDictionary<string, double[]> expected, IReadOnlyDictionary<string, double[]> actual, string context, string actualRun, string expectedRun)
+        IReadOnlyDictionary<string, double[]> expected, IReadOnlyDictionary<string, double[]> actual, string context, string actualRun, string expectedRun) =>
+        AssertSame(expected, actual, context, actualRun, expectedRun, (a, b) => BitConverter.DoubleToInt64Bits(a) == BitConverter.DoubleToInt64Bits(b));
+
+    private static void AssertSame<T>(
+        IReadOnlyDictionary<string, T[]> expected, IReadOnlyDictionary<string, T[]> actual, string context, string actualRun, string expectedRun, Func<T, T, bool> same)
+        where T : IFormattable
     {
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
         foreach (var (name, want) in expected)
@@ -55,8 +47,8 @@ internal static class BitwiseResults
             Assert.True(want.Length > 0, $"{name} is empty");
             for (int k = 0; k < want.Length; k++)
             {
-                if (BitConverter.DoubleToInt64Bits(want[k]) != BitConverter.DoubleToInt64Bits(got[k]))
-                    Assert.Fail($"{context}: {name}[{k}] is {got[k]:R} {actualRun}, {want[k]:R} {expectedRun}");
+                if (!same(want[k], got[k]))
+                    Assert.Fail($"{context}: {name}[{k}] is {got[k].ToString("R", null)} {actualRun}, {want[k].ToString("R", null)} {expectedRun}");
             }
         }
     }
