@@ -140,12 +140,7 @@ public class BidirectionalConcurrencyTests
             {
                 using var r = _lstm.Forward(tx, th, tc, training: true, lengths: lengths);
                 using var g = _lstm.Backward(r, tdy, tdh, tdc);
-                all["output"] = r.Output.ToArray();
-                all["h_n"] = r.HN.ToArray();
-                all["c_n"] = r.CN.ToArray();
-                all["dx"] = g.DX.ToArray();
-                all["dh0"] = g.DH0.ToArray();
-                all["dc0"] = g.DC0.ToArray();
+                BitwiseResults.AddLstm(all, r, g);
             }
             else
             {

@@ -1,3 +1,5 @@
+using Lstm.Runtime.Layers;
+
 namespace Lstm.Runtime.Tests;
 
 /// <summary>
@@ -13,6 +15,20 @@ internal static class BitwiseResults
         for (int k = 0; k < n; k++)
             v[k] = (float)(rng.NextDouble() * 2 - 1);
         return v;
+    }
+
+    /// <summary>Adds an LSTM training pass's results by name: output, h_n, c_n, dx, dh0, dc0.</summary>
+    /// <param name="all">The run's values by name.</param>
+    /// <param name="forward">The training forward.</param>
+    /// <param name="grads">Its backward.</param>
+    public static void AddLstm(Dictionary<string, float[]> all, LSTMResult<float> forward, LSTMGradients<float> grads)
+    {
+        all["output"] = forward.Output.ToArray();
+        all["h_n"] = forward.HN.ToArray();
+        all["c_n"] = forward.CN.ToArray();
+        all["dx"] = grads.DX.ToArray();
+        all["dh0"] = grads.DH0.ToArray();
+        all["dc0"] = grads.DC0.ToArray();
     }
 
     /// <summary>Both runs give the same names, each non-empty and every value bit-identical.</summary>

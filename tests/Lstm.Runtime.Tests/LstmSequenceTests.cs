@@ -61,12 +61,7 @@ public class LstmSequenceTests
 
             using var r = lstm.Forward(tx, th, tc, training: true);
             using var g = lstm.Backward(r, tdy, tdh, tdc);
-            all["output"] = r.Output.ToArray();
-            all["h_n"] = r.HN.ToArray();
-            all["c_n"] = r.CN.ToArray();
-            all["dx"] = g.DX.ToArray();
-            all["dh0"] = g.DH0.ToArray();
-            all["dc0"] = g.DC0.ToArray();
+            BitwiseResults.AddLstm(all, r, g);
             foreach (var p in lstm.Parameters())
                 all["grad." + p.Name] = p.Grad.ToArray();
             return all;

@@ -362,12 +362,7 @@ public class WavefrontTests
                 using (var r = _lstm.Forward(tx, th, tc, training: true, lengths: lengths))
                 using (var g = _lstm.Backward(r, tdy, tdh, tdc))
                 {
-                    all["output"] = r.Output.ToArray();
-                    all["h_n"] = r.HN.ToArray();
-                    all["c_n"] = r.CN.ToArray();
-                    all["dx"] = g.DX.ToArray();
-                    all["dh0"] = g.DH0.ToArray();
-                    all["dc0"] = g.DC0.ToArray();
+                    BitwiseResults.AddLstm(all, r, g);
                 }
 
                 using var inference = _lstm.Forward(tx, th, tc, training: false, lengths: lengths);

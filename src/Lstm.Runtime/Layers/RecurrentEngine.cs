@@ -614,28 +614,29 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                     }
                 }
 
-                bool projected = false;
-                int steps0 = 0;
+                // Outside the wavefront the input GEMM is one block of all T steps, so the whole
+                // loop (the same values, bit for bit) and the step loop share it.
+                bool projected = false, whole = false;
                 if (SequenceOps(ops, plan, batch, steps, wave) is { } sequence)
                 {
-                    // The whole loop as one operation (the same values, bit for bit).
                     InputProjection(0, steps);
                     projected = true;
-                    if (sequence.TryLstmSequenceForward(new LstmSequenceForward<T>(
+                    whole = sequence.TryLstmSequenceForward(new LstmSequenceForward<T>(
                         steps, batch, hidden, d == 1, xproj.Slice(0, steps * gateStep), p.WeightHh.Value.Data, bih, bhh,
                         dc.H0, dc.C0, dc.Output, storeCells ? dc.Cells!.All : cPing!.All, storeCells,
-                        training ? dc.Acts!.All : null, hproj.All)))
-                    {
-                        if (dropBlocks)
-                            ApplyDropout(ops, plan, batch, 0, steps, outSize, (ulong)k, cache.Output, cache.Dropped!.All);
-                        yield return true;
-                        steps0 = steps;
-                    }
+                        training ? dc.Acts!.All : null, hproj.All));
                 }
 
-                for (int s = steps0; s < steps; s++)
+                if (whole)
                 {
-                    if (s % gemmBlock == 0 && !(s == 0 && projected))
+                    if (dropBlocks)
+                        ApplyDropout(ops, plan, batch, 0, steps, outSize, (ulong)k, cache.Output, cache.Dropped!.All);
+                    yield return true;
+                }
+
+                for (int s = whole ? steps : 0; s < steps; s++)
+                {
+                    if (s % gemmBlock == 0 && !projected)
                         InputProjection(d == 0 ? s : 0, d == 0 ? Math.Min(gemmBlock, steps - s) : steps);
                     RunStep(s);
                     if (dropBlocks && ((s + 1) % block == 0 || s == steps - 1))
@@ -983,11 +984,11 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                         dhNext = dhRec;
                 }
 
-                int last = steps - 1;
-                if (SequenceOps(ops, plan, batch, steps, wave) is { } sequence
+                bool whole = SequenceOps(ops, plan, batch, steps, wave) is { } sequence
                     && sequence.TryLstmSequenceBackward(new LstmSequenceBackward<T>(
                         steps, batch, hidden, d == 1, dyDir.Slice(0, outPerDir), whh, dcache.Acts!.All, dcache.Cells!.All, dcache.C0,
-                        dhRecA.All, dc.All, dgates.Slice(0, steps * gateStep))))
+                        dhRecA.All, dc.All, dgates.Slice(0, steps * gateStep)));
+                if (whole)
                 {
                     // The whole loop as one operation (the same values, bit for bit); every row began at the first step.
                     ops.Copy(dhRecA.All, dh0);
@@ -996,10 +997,9 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                     if (dirs == 1)
                         DInput(0, steps);
                     yield return true;
-                    last = -1;
                 }
 
-                for (int s = last; s >= 0; s--)
+                for (int s = whole ? -1 : steps - 1; s >= 0; s--)
                 {
                     RunStep(s);
                     if (dirs == 1 && s % dInputBlock == 0)

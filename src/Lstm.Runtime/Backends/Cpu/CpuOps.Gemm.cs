@@ -177,7 +177,7 @@ internal sealed partial class CpuOps<T>
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        if (pathRows <= FewRowsMax && PackedOperandCache<T>.Fits(s, nr))
+        if (TakesFewRowPath(s, pathRows, nr))
         {
             var entry = _packed.Rent(s, b, nr, PackWholeB);
             if (entry is null)
@@ -203,6 +203,10 @@ internal sealed partial class CpuOps<T>
             Blocked<TV, TS>(job, s, alpha, a, b, beta, c, first);
         }
     }
+
+    /// <summary>Whether a product of <paramref name="pathRows"/> rows runs the few-row kernel over a cached packed op(B) of panels <paramref name="nr"/> wide.</summary>
+    internal static bool TakesFewRowPath(GemmShape s, int pathRows, int nr) =>
+        pathRows <= FewRowsMax && PackedOperandCache<T>.Fits(s, nr);
 
     /// <summary>C = β·C over the M × N block (an empty product, K = 0).</summary>
     private static void ScaleRows(GemmShape s, T beta, bool betaZero, Span<T> c)

@@ -176,8 +176,8 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 
     /// <summary>Whether the per-step product takes the few-row path over a cached packed W_hh (the loop's only form).</summary>
     private static bool SequenceFits(GemmShape s, BufferSlice<T> whh) =>
-        s.M <= FewRowsMax && s.K <= FewRowsMaxK && whh.Buffer is HostBuffer<T>
-        && PackedOperandCache<T>.Fits(s, 2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : Vector128<T>.Count));
+        whh.Buffer is HostBuffer<T>
+        && TakesFewRowPath(s, s.M, 2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : Vector128<T>.Count));
 
     private static (T[] Array, int Offset) Read(BufferSlice<T> s) => (HostBuffer<T>.ReadOnlyArrayOf(s), (int)s.Offset);
 
