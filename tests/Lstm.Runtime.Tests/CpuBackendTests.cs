@@ -160,22 +160,24 @@ public class CpuBackendTests
 
     /// <summary>
     /// Every way a buffer's contents can change between two few-row GEMMs that read it as B: the
-    /// second GEMM must see the new weights, not the panels packed from the old ones.
+    /// second GEMM must see the new weights, not the panels packed from the old ones. Batch 1 and 2
+    /// take the wide panels (op(A) read in place), batch 3 the register-width panels.
     /// </summary>
     public static IEnumerable<object[]> WeightChanges() =>
-        new[] { "upload", "upload-part", "copy", "fill", "axpy", "scale", "sgd", "adam", "gemm-into", "nothing" }
-            .Select(c => new object[] { c });
+        from c in new[] { "upload", "upload-part", "copy", "fill", "axpy", "scale", "sgd", "adam", "gemm-into", "nothing" }
+        from batch in new[] { 1, 2, 3 }
+        select new object[] { c, batch };
 
     [Theory]
     [MemberData(nameof(WeightChanges))]
-    public void FewRowGemm_AfterTheWeightsChange_UsesTheNewWeights(string change)
+    public void FewRowGemm_AfterTheWeightsChange_UsesTheNewWeights(string change, int batch)
     {
         using var device = ComputeDevice.Open(ComputeDevice.CpuName);
         var ops = device.Ops<double>();
         var cache = ((CpuOps<double>)ops).PackedOperands;
         var rng = new Random(17);
-        // h [B, H] · W_hhᵀ (W_hh [4H, H]) forward and dgates [B, 4H] · W_hh backward, B = 3, H = 37.
-        const int batch = 3, hidden = 37, g = 4 * hidden;
+        // h [B, H] · W_hhᵀ (W_hh [4H, H]) forward and dgates [B, 4H] · W_hh backward, H = 37.
+        const int hidden = 37, g = 4 * hidden;
         var forward = GemmShape.Dense(batch, g, hidden, false, true);
         var backward = GemmShape.Dense(batch, hidden, g, false, false);
         var w = Numerics.Uniform(rng, g * hidden);

@@ -30,8 +30,15 @@ internal sealed partial class CpuOps<T>
         public T[] PackedA = [];
         public T[] PackedB = [];
 
-        /// <summary>The B panels in use: <see cref="PackedB"/> or a cached operand's.</summary>
+        /// <summary>The B panels in use, from <see cref="BStart"/> on: <see cref="PackedB"/> or a cached operand's.</summary>
         public T[] BPanels = [];
+        public int BStart;
+
+        /// <summary>op(A) as stored, read in place by the wide few-row kernel: row r, step k at AOffset + r·ARow + k·AStep.</summary>
+        public T[] A = [];
+        public int AOffset;
+        public int ARow;
+        public int AStep;
         public T[] C = [];
         public int COffset;
         public int Ldc;
@@ -70,6 +77,8 @@ internal sealed partial class CpuOps<T>
         public static readonly Action<GemmJob, int, int> Run = RunTiles<TV, TS>;
 
         public static readonly Action<GemmJob, int, int> Few = RunFewRows<TV, TS>;
+
+        public static readonly Action<GemmJob, int, int> FewWide = RunFewRowsWide<TV, TS>;
     }
 
     /// <summary>Packs panels of A or B in parallel, one entry per operand.</summary>
@@ -80,7 +89,7 @@ internal sealed partial class CpuOps<T>
         HostGemm.PackB<T>(job.Shape, job.Source.AsSpan(job.SourceOffset, job.SourceLength), job.PackK0, job.Kc, job.PackRow0, job.PackRows, job.Nr, start, end, job.BPanels);
 
     /// <summary>Packs a whole op(B) for the cache: each K block's panels, block pc at pc · Npad.</summary>
-    private static readonly Action<GemmShape, BufferSlice<T>, int, T[]> PackWholeB = (s, b, nr, panels) =>
+    private static readonly PackedOperandCache<T>.Packer PackWholeB = (s, b, nr, panels) =>
     {
         var src = HostBuffer<T>.ReadOnly(b);
         int nPad = RoundUp(s.N, nr);
@@ -88,7 +97,7 @@ internal sealed partial class CpuOps<T>
         for (int pc = 0; pc < s.K; pc += HostGemm.KC)
         {
             int kc = Math.Min(HostGemm.KC, s.K - pc);
-            HostGemm.PackB<T>(s, src, pc, kc, 0, s.N, nr, 0, colPanels, panels.AsSpan(pc * nPad));
+            HostGemm.PackB<T>(s, src, pc, kc, 0, s.N, nr, 0, colPanels, panels.Slice(pc * nPad));
         }
     };
 
@@ -167,7 +176,7 @@ internal sealed partial class CpuOps<T>
         finally
         {
             // Drop the references to the operands; keep the packing buffers.
-            job.BPanels = job.C = job.Source = [];
+            job.BPanels = job.C = job.Source = job.A = [];
             Volatile.Write(ref _cachedJob, job);
         }
     }
@@ -176,22 +185,22 @@ internal sealed partial class CpuOps<T>
         where TV : struct
         where TS : ISimd<T, TV>
     {
-        int nr = 2 * TS.Count;
-        if (TakesFewRowPath(s, pathRows, nr))
+        if (TakesFewRowPath(s, pathRows))
         {
-            var entry = _packed.Rent(s, b, nr, PackWholeB);
+            int width = FewRowWidth(pathRows);
+            var entry = _packed.Rent(s, b, width, PackWholeB);
             if (entry is null)
             {
                 // First sight of this operand: pack it into the job's scratch.
-                Grow(ref job.PackedB, (int)PackedOperandCache<T>.PackedLength(s.K, s.N, nr));
-                PackWholeB(s, b, nr, job.PackedB);
-                FewRows<TV, TS>(job, s, alpha, a, job.PackedB, beta, c, first);
+                Grow(ref job.PackedB, (int)PackedOperandCache<T>.PackedLength(s.K, s.N, width));
+                PackWholeB(s, b, width, job.PackedB);
+                FewRows<TV, TS>(job, s, alpha, a, job.PackedB, 0, width, beta, c, first);
                 return;
             }
 
             try
             {
-                FewRows<TV, TS>(job, s, alpha, a, entry.Panels, beta, c, first);
+                FewRows<TV, TS>(job, s, alpha, a, entry.Panels, entry.Start, width, beta, c, first);
             }
             finally
             {
@@ -204,9 +213,21 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    /// <summary>Whether a product of <paramref name="pathRows"/> rows runs the few-row kernel over a cached packed op(B) of panels <paramref name="nr"/> wide.</summary>
-    internal static bool TakesFewRowPath(GemmShape s, int pathRows, int nr) =>
-        pathRows <= FewRowsMax && PackedOperandCache<T>.Fits(s, nr);
+    /// <summary>Whether a product of <paramref name="pathRows"/> rows runs the few-row kernel over a cached packed op(B).</summary>
+    internal static bool TakesFewRowPath(GemmShape s, int pathRows) =>
+        pathRows <= FewRowsMax && PackedOperandCache<T>.Fits(s, FewRowWidth(pathRows));
+
+    /// <summary>
+    /// Columns per panel of the few-row path's packed op(B): one or two rows with AVX-512 take
+    /// <see cref="HostGemm.Kernel4{T, TV, TS, TRows}"/> over wide panels of four register panels
+    /// (8·Count columns, one stream from L2); more rows, or narrower registers, panels of 2·Count.
+    /// </summary>
+    internal static int FewRowWidth(int pathRows)
+    {
+        if (Vector512.IsHardwareAccelerated)
+            return pathRows <= 2 ? 8 * Vector512<T>.Count : 2 * Vector512<T>.Count;
+        return 2 * (Vector256.IsHardwareAccelerated ? Vector256<T>.Count : Vector128<T>.Count);
+    }
 
     /// <summary>C = β·C over the M × N block (an empty product, K = 0).</summary>
     private static void ScaleRows(GemmShape s, T beta, bool betaZero, Span<T> c)
@@ -226,24 +247,35 @@ internal sealed partial class CpuOps<T>
     }
 
     /// <summary>
-    /// Few rows: all of op(A) packed (small), op(B) packed once by the cache; the workers split the
-    /// column panels in pairs and each walks every K block of its columns.
+    /// Few rows: op(B) packed once by the cache, all of op(A) packed (small) or, for one or two
+    /// rows over wide panels, read where it lies; the workers split the column panels (in pairs,
+    /// or wide panels) and each walks every K block of its columns.
     /// </summary>
-    private static void FewRows<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, T[] panels, T beta, BufferSlice<T> c, HostGemm.Update first)
+    private static void FewRows<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, T[] panels, int start, int width, T beta, BufferSlice<T> c, HostGemm.Update first)
         where TV : struct
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
         int mPad = RoundUp(s.M, HostGemm.MR);
-        Grow(ref job.PackedA, mPad * s.K);
-        var aSpan = HostBuffer<T>.ReadOnly(a);
-        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+        if (width != nr)
         {
-            int kc = Math.Min(HostGemm.KC, s.K - pc);
-            HostGemm.PackA<T>(s, aSpan, 0, s.M, pc, kc, 0, mPad / HostGemm.MR, job.PackedA.AsSpan(pc * mPad));
+            job.A = HostBuffer<T>.ReadOnlyArrayOf(a);
+            job.AOffset = (int)a.Offset;
+            (job.ARow, job.AStep) = s.TransA != 0 ? (1, s.Lda) : (s.Lda, 1);
+        }
+        else
+        {
+            Grow(ref job.PackedA, mPad * s.K);
+            var aSpan = HostBuffer<T>.ReadOnly(a);
+            for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+            {
+                int kc = Math.Min(HostGemm.KC, s.K - pc);
+                HostGemm.PackA<T>(s, aSpan, 0, s.M, pc, kc, 0, mPad / HostGemm.MR, job.PackedA.AsSpan(pc * mPad));
+            }
         }
 
         job.BPanels = panels;
+        job.BStart = start;
         job.C = HostBuffer<T>.ArrayOf(c);
         job.COffset = (int)c.Offset;
         job.Ldc = s.Ldc;
@@ -254,11 +286,66 @@ internal sealed partial class CpuOps<T>
         job.Cols = s.N;
         job.K = s.K;
         job.MPad = mPad;
-        job.NPad = RoundUp(s.N, nr);
+        job.NPad = RoundUp(s.N, width);
         job.RowPanels = mPad / HostGemm.MR;
+        if (width != nr)
+        {
+            job.ColPanels = job.NPad / width;
+            HostParallel.For(job.ColPanels, HostParallel.Chunks(job.ColPanels, (long)s.M * s.N * s.K), job, Tiles<TV, TS>.FewWide);
+            return;
+        }
+
         job.ColPanels = job.NPad / nr;
         int pairs = (job.ColPanels + 1) / 2;
         HostParallel.For(pairs, HostParallel.Chunks(pairs, (long)s.M * s.N * s.K), job, Tiles<TV, TS>.Few);
+    }
+
+    /// <summary>One or two rows over wide panels [start, end) of the packed op(B), K block after K block.</summary>
+    private static void RunFewRowsWide<TV, TS>(GemmJob job, int start, int end)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        int nr = 2 * TS.Count;
+        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
+        ref T tileRef = ref MemoryMarshal.GetReference(tile);
+        ref T a = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset);
+        ref T packedB = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.BPanels), job.BStart);
+        ref T c = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset);
+        for (int pc = 0; pc < job.K; pc += HostGemm.KC)
+        {
+            int kc = Math.Min(HostGemm.KC, job.K - pc);
+            var mode = pc == 0 ? job.First : HostGemm.Update.Accumulate;
+            ref T pa = ref Unsafe.Add(ref a, (nint)pc * job.AStep);
+            ref T pb = ref Unsafe.Add(ref packedB, (nint)pc * job.NPad);
+            for (int wp = start; wp < end; wp++)
+            {
+                WidePanel<TV, TS>(kc, job.Rows, ref pa, job.ARow, job.AStep, ref Unsafe.Add(ref pb, (nint)wp * 4 * nr * kc), ref tileRef);
+                for (int q = 0; q < 4; q++)
+                {
+                    int col = (4 * wp + q) * nr;
+                    int cols = Math.Min(nr, job.Cols - col);
+                    if (cols > 0)
+                    {
+                        HostGemm.Store<T, TV, TS>(
+                            ref Unsafe.Add(ref tileRef, q * HostGemm.MR * nr), ref Unsafe.Add(ref c, col), job.Ldc, job.Rows, cols,
+                            job.Alpha, job.Beta, mode);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>One or two rows of op(A) as stored (row r, step k at a + r·aRow + k·aStep) against one wide panel of 4 · 2·Count columns (kc steps): four tiles, as <see cref="HostGemm.Kernel4{T, TV, TS, TRows}"/> lays them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WidePanel<TV, TS>(int kc, int rows, ref T a, nint aRow, nint aStep, ref T panel, ref T tile)
+        where TV : struct
+        where TS : ISimd<T, TV>
+    {
+        int nr = 2 * TS.Count;
+        if (rows == 1)
+            HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref a, aRow, aStep, ref panel, nr, 4 * nr, ref tile);
+        else
+            HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref a, aRow, aStep, ref panel, nr, 4 * nr, ref tile);
     }
 
     private static void RunFewRows<TV, TS>(GemmJob job, int start, int end)
@@ -269,7 +356,7 @@ internal sealed partial class CpuOps<T>
         Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
         ref T packedA = ref MemoryMarshal.GetArrayDataReference(job.PackedA);
-        ref T packedB = ref MemoryMarshal.GetArrayDataReference(job.BPanels);
+        ref T packedB = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.BPanels), job.BStart);
         ref T c = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset);
         for (int pc = 0; pc < job.K; pc += HostGemm.KC)
         {
@@ -304,13 +391,15 @@ internal sealed partial class CpuOps<T>
             int jp = 2 * pair;
             if (wide && fewRows is 1 or 2 && pair + 1 < pair1 && jp + 3 < colPanels)
             {
-                // One or two rows: two pairs of panels at once, for enough independent FMA chains.
+                // One or two rows (of a larger product's part, or the blocked path's last rows;
+                // the few-row path's own take wide panels): two pairs of panels at once, for
+                // enough independent FMA chains.
                 ref T q0 = ref Unsafe.Add(ref packedB, (nint)jp * nr * kc);
                 ref T panel = ref Unsafe.Add(ref packedA, (nint)ip0 * HostGemm.MR * kc);
                 if (fewRows == 1)
-                    HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref panel, ref q0, ref Unsafe.Add(ref q0, 2 * nr * kc), ref tile);
+                    HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref panel, 1, HostGemm.MR, ref q0, (nint)nr * kc, nr, ref tile);
                 else
-                    HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref panel, ref q0, ref Unsafe.Add(ref q0, 2 * nr * kc), ref tile);
+                    HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref panel, 1, HostGemm.MR, ref q0, (nint)nr * kc, nr, ref tile);
                 ref T corner4 = ref Unsafe.Add(ref c, (nint)ip0 * HostGemm.MR * ldc + jp * nr);
                 for (int q = 0; q < 4; q++)
                 {
@@ -364,6 +453,7 @@ internal sealed partial class CpuOps<T>
         Grow(ref job.PackedA, mcMax * kcMax);
         Grow(ref job.PackedB, ncMax * kcMax);
         job.BPanels = job.PackedB;
+        job.BStart = 0;
         job.C = HostBuffer<T>.ArrayOf(c);
         job.COffset = (int)c.Offset;
         job.Ldc = s.Ldc;

@@ -25,7 +25,7 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </remarks>
 internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 {
-    /// <summary>Hidden units of one core's share come in multiples of this (a multiple of every panel width and of 16 lanes).</summary>
+    /// <summary>Hidden units of one core's share come in multiples of this (a multiple of every register panel's width and of 16 lanes).</summary>
     public const int UnitGrain = 32;
 
     /// <summary>The cached state of a sequence operation; null while one runs.</summary>
@@ -45,11 +45,15 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 
         public readonly StepBarrier Barrier = new();
 
+        /// <summary>The packed W_hh in use, from <see cref="PanelsStart"/> on.</summary>
         public T[] Panels = [];
+        public int PanelsStart;
         public LstmSequenceForward<T> Forward;
         public LstmSequenceBackward<T> Backward;
         public GemmShape Shape;
         public int Shares;
+        public int Grain;
+        public int Width;
         public int MPad;
         public int NPad;
 
@@ -176,8 +180,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 
     /// <summary>Whether the per-step product takes the few-row path over a cached packed W_hh (the loop's only form).</summary>
     private static bool SequenceFits(GemmShape s, BufferSlice<T> whh) =>
-        whh.Buffer is HostBuffer<T>
-        && TakesFewRowPath(s, s.M, 2 * (Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector256.IsHardwareAccelerated ? Vector256<T>.Count : Vector128<T>.Count));
+        whh.Buffer is HostBuffer<T> && TakesFewRowPath(s, s.M);
 
     private static (T[] Array, int Offset) Read(BufferSlice<T> s) => (HostBuffer<T>.ReadOnlyArrayOf(s), (int)s.Offset);
 
@@ -198,15 +201,19 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         where TV : struct
         where TS : ISimd<T, TV>
     {
-        int nr = 2 * TS.Count;
+        int width = FewRowWidth(s.M);
         int hidden = backward ? s.N : s.K;
-        // Shares of whole grains of units; one core when a step's product is too small to split.
-        int grains = (hidden + UnitGrain - 1) / UnitGrain;
+        // Shares of whole grains of units (whole wide panels when the panels are wide); one core
+        // when a step's product is too small to split.
+        int grain = Math.Max(UnitGrain, width);
+        int grains = (hidden + grain - 1) / grain;
         int shares = HostParallel.Chunks(grains, (long)s.M * s.N * s.K);
         job.Shape = s;
         job.Shares = shares;
+        job.Grain = grain;
+        job.Width = width;
         job.MPad = RoundUp(s.M, HostGemm.MR);
-        job.NPad = RoundUp(s.N, nr);
+        job.NPad = RoundUp(s.N, width);
         if (job.PackedA.Length < shares)
             Array.Resize(ref job.PackedA, shares);
         for (int p = 0; p < shares; p++)
@@ -215,19 +222,19 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             Grow(ref job.PackedA[p], job.MPad * s.K);
         }
 
-        var entry = _packed.Rent(s, whh, nr, PackWholeB);
+        var entry = _packed.Rent(s, whh, width, PackWholeB);
         try
         {
             if (entry is null)
             {
                 // First sight of this W_hh: packed once for the whole loop.
-                Grow(ref job.PackedB, (int)PackedOperandCache<T>.PackedLength(s.K, s.N, nr));
-                PackWholeB(s, whh, nr, job.PackedB);
-                job.Panels = job.PackedB;
+                Grow(ref job.PackedB, (int)PackedOperandCache<T>.PackedLength(s.K, s.N, width));
+                PackWholeB(s, whh, width, job.PackedB);
+                (job.Panels, job.PanelsStart) = (job.PackedB, 0);
             }
             else
             {
-                job.Panels = entry.Panels;
+                (job.Panels, job.PanelsStart) = (entry.Panels, entry.Start);
             }
 
             job.Barrier.Reset(shares);
@@ -250,9 +257,9 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     {
         bool alone = end - start == job.Shares;
         int hidden = backward ? job.Shape.N : job.Shape.K;
-        int grains = (hidden + UnitGrain - 1) / UnitGrain;
-        int u0 = Math.Min(hidden, grains * start / job.Shares * UnitGrain);
-        int u1 = Math.Min(hidden, grains * end / job.Shares * UnitGrain);
+        int grains = (hidden + job.Grain - 1) / job.Grain;
+        int u0 = Math.Min(hidden, grains * start / job.Shares * job.Grain);
+        int u1 = Math.Min(hidden, grains * end / job.Shares * job.Grain);
         var barrier = alone ? null : job.Barrier;
         try
         {
@@ -293,21 +300,24 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         ref T bi = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Bi), job.BiOff);
         ref T bh = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Bh), job.BhOff);
         nuint biasStride = ReferenceEquals(job.Bi, job.Zeros) ? 0u : 1u;
-        var h0 = job.H0.AsSpan(job.H0Off, n);
-        var outSpan = job.Out.AsSpan(job.OutOff, steps * n);
+        ref T h0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.H0), job.H0Off);
         ref T c0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C0), job.C0Off);
+        bool packs = job.Width == nr;
+        ref T aPacked = ref MemoryMarshal.GetArrayDataReference(packedA);
         for (int step = 0; step < steps; step++)
         {
             int t = a.Reverse ? steps - 1 - step : step;
             int tPrev = a.Reverse ? t + 1 : t - 1;
-            ReadOnlySpan<T> hPrev = step == 0 ? h0 : outSpan.Slice(tPrev * n, n);
+            ref T hPrev = ref step == 0 ? ref h0 : ref Unsafe.Add(ref output, (nint)tPrev * n);
             ref T cPrev = ref step == 0 ? ref c0 : ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? tPrev : (step - 1) & 1) * n);
             ref T c = ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? t : step & 1) * n);
 
-            // hproj [B, 4H] of this share's gate columns = h_{t-1} W_hhᵀ.
-            PackWholeA(s, hPrev, job.MPad, packedA);
+            // hproj [B, 4H] of this share's gate columns = h_{t-1} W_hhᵀ (h_{t-1} read in place over wide panels).
+            if (packs)
+                PackWholeA(s, MemoryMarshal.CreateReadOnlySpan(ref hPrev, n), job.MPad, packedA);
+            ref T aOp = ref packs ? ref aPacked : ref hPrev;
             for (int gate = 0; gate < 4; gate++)
-                ShareColumns<TV, TS>(job, packedA, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
+                ShareColumns<TV, TS>(job, ref aOp, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
 
             ForwardRows<TVariant>(
                 hidden, biasStride, ref Unsafe.Add(ref x, (nint)t * 4 * n), ref hproj, ref bi, ref bh, ref cPrev, ref c,
@@ -336,7 +346,8 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         ref T dc = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.H0), job.H0Off);
         ref T dh = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.HProj), job.HProjOff);
         ref T dgates = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Out), job.OutOff);
-        var dgSpan = job.Out.AsSpan(job.OutOff, steps * 4 * n);
+        bool packs = job.Width == nr;
+        ref T aPacked = ref MemoryMarshal.GetArrayDataReference(packedA);
         for (int step = steps - 1; step >= 0; step--)
         {
             int t = a.Reverse ? steps - 1 - step : step;
@@ -348,9 +359,11 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             // dh_{t-1} reads every gate gradient of the step.
             barrier?.SignalAndWait();
 
-            // dh_{t-1} [B, H] of this share's units = dgates_t [B, 4H] · W_hh.
-            PackWholeA(s, dgSpan.Slice(t * 4 * n, 4 * n), job.MPad, packedA);
-            ShareColumns<TV, TS>(job, packedA, u0, u1, ref dh, hidden, ref tileRef);
+            // dh_{t-1} [B, H] of this share's units = dgates_t [B, 4H] · W_hh (dgates_t read in place over wide panels).
+            ref T dg = ref Unsafe.Add(ref dgates, (nint)t * 4 * n);
+            if (packs)
+                PackWholeA(s, MemoryMarshal.CreateReadOnlySpan(ref dg, 4 * n), job.MPad, packedA);
+            ShareColumns<TV, TS>(job, ref packs ? ref aPacked : ref dg, u0, u1, ref dh, hidden, ref tileRef);
         }
     }
 
@@ -365,12 +378,13 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     }
 
     /// <summary>
-    /// Columns [col0, col1) of C [M, N] (row stride ldc) = packed A · the job's packed op(B), K block
-    /// after K block as <see cref="ComputeBlock{TV, TS}"/> computes them; a panel that straddles
-    /// col0 or col1 is computed whole and stored only inside the range.
+    /// Columns [col0, col1) of C [M, N] (row stride ldc) = op(A) · the job's packed op(B), K block
+    /// after K block as the few-row GEMM computes them; a panel that straddles col0 or col1 is
+    /// computed whole and stored only inside the range. <paramref name="a"/> is op(A) as stored
+    /// (rows s.Lda apart) over wide panels, else its packed form (<see cref="PackWholeA"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ShareColumns<TV, TS>(SequenceJob job, T[] packedA, int col0, int col1, ref T c, int ldc, ref T tile)
+    private static void ShareColumns<TV, TS>(SequenceJob job, ref T a, int col0, int col1, ref T c, int ldc, ref T tile)
         where TV : struct
         where TS : ISimd<T, TV>
     {
@@ -378,36 +392,37 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             return;
         var s = job.Shape;
         int nr = 2 * TS.Count;
-        bool wide = Unsafe.SizeOf<TV>() == 64;
+        int width = job.Width;
         int rowPanels = job.MPad / HostGemm.MR;
-        int p0 = col0 / nr;
-        int p1 = (col1 + nr - 1) / nr;
+        int p0 = col0 / width;
+        int p1 = (col1 + width - 1) / width;
         ref T tile1 = ref Unsafe.Add(ref tile, HostGemm.MR * nr);
-        ref T aAll = ref MemoryMarshal.GetArrayDataReference(packedA);
-        ref T bAll = ref MemoryMarshal.GetArrayDataReference(job.Panels);
+        ref T bAll = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Panels), job.PanelsStart);
         T one = Scalar<T>.FromDouble(1);
         for (int pc = 0; pc < s.K; pc += HostGemm.KC)
         {
             int kc = Math.Min(HostGemm.KC, s.K - pc);
             var mode = pc == 0 ? HostGemm.Update.Overwrite : HostGemm.Update.Accumulate;
-            ref T pa = ref Unsafe.Add(ref aAll, (nint)pc * job.MPad);
             ref T pb = ref Unsafe.Add(ref bAll, (nint)pc * job.NPad);
-            for (int jp = p0; jp < p1; jp += wide ? 2 : 1)
+            if (width != nr)
             {
-                if (wide && rowPanels == 1 && s.M <= 2 && jp + 3 < p1)
+                // One or two rows over wide panels, as the few-row GEMM computes them.
+                ref T row0 = ref Unsafe.Add(ref a, pc);
+                for (int wp = p0; wp < p1; wp++)
                 {
-                    // One or two rows: four panels at once, as the few-row GEMM does.
-                    ref T q0 = ref Unsafe.Add(ref pb, (nint)jp * nr * kc);
-                    if (s.M == 1)
-                        HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref pa, ref q0, ref Unsafe.Add(ref q0, 2 * nr * kc), ref tile);
-                    else
-                        HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref pa, ref q0, ref Unsafe.Add(ref q0, 2 * nr * kc), ref tile);
+                    WidePanel<TV, TS>(kc, s.M, ref row0, s.Lda, 1, ref Unsafe.Add(ref pb, (nint)wp * width * kc), ref tile);
                     for (int q = 0; q < 4; q++)
-                        StorePart<TV, TS>(ref Unsafe.Add(ref tile, q * HostGemm.MR * nr), (jp + q) * nr, col0, col1, s.N, ref c, ldc, s.M, one, mode);
-                    jp += 2;
-                    continue;
+                        StorePart<TV, TS>(ref Unsafe.Add(ref tile, q * HostGemm.MR * nr), (4 * wp + q) * nr, col0, col1, s.N, ref c, ldc, s.M, one, mode);
                 }
 
+                continue;
+            }
+
+            // Two register panels at once with AVX-512 (32 registers), one with AVX2 or SSE.
+            ref T pa = ref Unsafe.Add(ref a, (nint)pc * job.MPad);
+            bool wide = Unsafe.SizeOf<TV>() == 64;
+            for (int jp = p0; jp < p1; jp += wide ? 2 : 1)
+            {
                 bool two = wide && jp + 1 < p1;
                 ref T b0 = ref Unsafe.Add(ref pb, (nint)jp * nr * kc);
                 ref T b1 = ref two ? ref Unsafe.Add(ref b0, nr * kc) : ref b0;

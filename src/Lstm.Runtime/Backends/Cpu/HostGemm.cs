@@ -372,19 +372,29 @@ internal static class HostGemm
     }
 
     /// <summary>
-    /// One or two rows against four B panels (b0, b0 + panel, b2, b2 + panel): 8 or 16
-    /// independent FMA chains, where <see cref="Kernel{T, TV, TS, TRows, TPanels}"/> with two
-    /// panels has 4 or 8, too few to cover the FMA latency of a product with one or two rows. Each
-    /// element's chain is the same as there (from zero, k in order), so the values are the same
-    /// bit for bit. Tiles: panel q's MR × 2·Count accumulators at q · MR · 2·Count.
+    /// One or two rows against four B panels of 2·Count columns each: 8 or 16 independent FMA
+    /// chains, where <see cref="Kernel{T, TV, TS, TRows, TPanels}"/> with two panels has 4 or 8,
+    /// too few to cover the FMA latency of a product with one or two rows. Each element's chain is
+    /// the same as there (from zero, k in order), so the values are the same bit for bit. Tiles:
+    /// panel q's MR × 2·Count accumulators at q · MR · 2·Count.
     /// </summary>
+    /// <remarks>
+    /// Two layouts of the four panels: side by side in the packed block (panel q at q · kc · 2·Count,
+    /// each step 2·Count on), or one wide panel of 8·Count columns (panel q at q · 2·Count, each step
+    /// 8·Count on). With one or two rows the product streams B from L2 and does little else; the
+    /// wide panel is one stream instead of four 32 KiB apart, and reads about twice as fast on Zen 5
+    /// (a 512 KiB share of W_hh: 2.4 µs against 4.6 µs).
+    /// </remarks>
     /// <param name="kc">Steps.</param>
-    /// <param name="a">Packed A panel: kc × MR.</param>
-    /// <param name="b0">First pair of packed B panels (the second at b0 + kc · 2·Count).</param>
-    /// <param name="b2">Second pair.</param>
+    /// <param name="a">Row 0 of A at step 0: a packed A panel (aRow 1, aStep MR) or op(A) as stored.</param>
+    /// <param name="aRow">Elements from row 0 of A to row 1.</param>
+    /// <param name="aStep">Elements from one step of A to the next.</param>
+    /// <param name="b">The first panel's first step.</param>
+    /// <param name="panel">Elements from one panel to the next.</param>
+    /// <param name="step">Elements from one step of a panel to the next.</param>
     /// <param name="tile">Out: 4 · MR · 2·Count accumulators.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel4<T, TV, TS, TRows>(int kc, ref T a, ref T b0, ref T b2, ref T tile)
+    public static void Kernel4<T, TV, TS, TRows>(int kc, ref T a, nint aRow, nint aStep, ref T b, nint panel, nint step, ref T tile)
         where T : unmanaged
         where TV : struct
         where TS : ISimd<T, TV>
@@ -392,9 +402,10 @@ internal static class HostGemm
     {
         int w = TS.Count;
         int nr = 2 * w;
-        nint panel = (nint)nr * kc;
-        ref T b1 = ref Unsafe.Add(ref b0, panel);
-        ref T b3 = ref Unsafe.Add(ref b2, panel);
+        ref T b0 = ref b;
+        ref T b1 = ref Unsafe.Add(ref b, panel);
+        ref T b2 = ref Unsafe.Add(ref b, 2 * panel);
+        ref T b3 = ref Unsafe.Add(ref b, 3 * panel);
         TV c00 = default, c01 = default, c02 = default, c03 = default, c04 = default, c05 = default, c06 = default, c07 = default;
         TV c10 = default, c11 = default, c12 = default, c13 = default, c14 = default, c15 = default, c16 = default, c17 = default;
         for (int k = 0; k < kc; k++)
@@ -418,7 +429,7 @@ internal static class HostGemm
             c07 = TS.MulAdd(av, x7, c07);
             if (TRows.Value > 1)
             {
-                av = TS.Broadcast(Unsafe.Add(ref a, 1));
+                av = TS.Broadcast(Unsafe.Add(ref a, aRow));
                 c10 = TS.MulAdd(av, x0, c10);
                 c11 = TS.MulAdd(av, x1, c11);
                 c12 = TS.MulAdd(av, x2, c12);
@@ -429,11 +440,11 @@ internal static class HostGemm
                 c17 = TS.MulAdd(av, x7, c17);
             }
 
-            a = ref Unsafe.Add(ref a, MR);
-            b0 = ref Unsafe.Add(ref b0, nr);
-            b1 = ref Unsafe.Add(ref b1, nr);
-            b2 = ref Unsafe.Add(ref b2, nr);
-            b3 = ref Unsafe.Add(ref b3, nr);
+            a = ref Unsafe.Add(ref a, aStep);
+            b0 = ref Unsafe.Add(ref b0, step);
+            b1 = ref Unsafe.Add(ref b1, step);
+            b2 = ref Unsafe.Add(ref b2, step);
+            b3 = ref Unsafe.Add(ref b3, step);
         }
 
         nint t = MR * nr;

@@ -60,8 +60,21 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
         internal long LastUse;
         internal int Leases;
 
-        /// <summary>The panels (see the class remarks for the layout).</summary>
+        /// <summary>The panels (see the class remarks for the layout), from <see cref="Start"/> on.</summary>
         public T[] Panels = [];
+
+        /// <summary>First element of the panels: the first 64-byte boundary of the pinned array, so no vector load of a panel spans two cache lines.</summary>
+        public int Start;
+    }
+
+    /// <summary>Packs op(B) of a GEMM into panels of <c>nr</c> columns (the layout of the class remarks).</summary>
+    public delegate void Packer(GemmShape s, BufferSlice<T> b, int nr, Span<T> panels);
+
+    /// <summary>The first element of a pinned array that lies on a 64-byte boundary.</summary>
+    private static unsafe int AlignedStart(T[] pinned)
+    {
+        long address = (long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(pinned));
+        return (int)((64 - (address & 63)) & 63) / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
     }
 
     /// <summary>Elements of the packed form of op(B) [K, N] in panels of <paramref name="nr"/> columns.</summary>
@@ -85,8 +98,8 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
     /// <param name="s">The GEMM: K, N, ldb and B's transpose.</param>
     /// <param name="b">B as stored.</param>
     /// <param name="nr">Columns per panel.</param>
-    /// <param name="pack">Packs op(B) into the given array (the layout of the class remarks).</param>
-    public Entry? Rent(GemmShape s, BufferSlice<T> b, int nr, Action<GemmShape, BufferSlice<T>, int, T[]> pack)
+    /// <param name="pack">Packs op(B) into the given span.</param>
+    public Entry? Rent(GemmShape s, BufferSlice<T> b, int nr, Packer pack)
     {
         var buffer = HostBuffer<T>.Of(b);
         long id = buffer.Id;
@@ -125,15 +138,16 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
             }
             else
             {
+                var panels = GC.AllocateUninitializedArray<T>((int)length + 64 / System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), pinned: true);
                 entry = new Entry
                 {
                     Id = id, Offset = b.Offset, K = s.K, N = s.N, Ldb = s.Ldb, TransB = s.TransB, Nr = nr,
-                    Panels = GC.AllocateUninitializedArray<T>((int)length, pinned: true),
+                    Panels = panels, Start = AlignedStart(panels),
                 };
                 Insert(entry, match);
             }
 
-            pack(s, b, nr, entry.Panels);
+            pack(s, b, nr, entry.Panels.AsSpan(entry.Start, (int)length));
             Packs++;
             entry.Version = version;
             entry.LastUse = ++_clock;
