@@ -22,6 +22,13 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// batch 1 was as much as the arithmetic. Shares are whole multiples of <see cref="UnitGrain"/>
 /// units, so a core's gate columns begin on a panel boundary and the cell's 16-lane groups fall
 /// where they fall in a whole row.
+/// <para>
+/// With one or two rows the forward product streams W_hh from L2 and the cell waits on long
+/// chains of dependent arithmetic: there W_hh is packed as gate panels (<see cref="PackGatePanels"/>),
+/// so one pass over a block's panel yields the four gates of its units and the block's cell runs
+/// at once, overlapping the next block's loads (the fused epilogue); batch-1 inference at
+/// (T 500, I 128, H 256) went from 3.0 to 2.7 ms, training from 10–11 to 5.6–7.2 ms.
+/// </para>
 /// </remarks>
 internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 {
@@ -54,6 +61,9 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         public int Shares;
         public int Grain;
         public int Width;
+
+        /// <summary>Whether W_hh is packed as gate panels (<see cref="PackGatePanels"/>) and each unit block's cell follows its product.</summary>
+        public bool Gates;
         public int MPad;
         public int NPad;
 
@@ -201,17 +211,21 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         where TV : struct
         where TS : ISimd<T, TV>
     {
+        int nr = 2 * TS.Count;
         int width = FewRowWidth(s.M);
         int hidden = backward ? s.N : s.K;
-        // Shares of whole grains of units (whole wide panels when the panels are wide); one core
-        // when a step's product is too small to split.
-        int grain = Math.Max(UnitGrain, width);
+        // One or two rows forward: gate panels, a block of nr units at a time. Shares of whole
+        // grains of units (whole wide panels backward when the panels are wide); one core when a
+        // step's product is too small to split.
+        bool gates = !backward && width != nr;
+        int grain = gates ? Math.Max(UnitGrain, nr) : Math.Max(UnitGrain, width);
         int grains = (hidden + grain - 1) / grain;
         int shares = HostParallel.Chunks(grains, (long)s.M * s.N * s.K);
         job.Shape = s;
         job.Shares = shares;
         job.Grain = grain;
         job.Width = width;
+        job.Gates = gates;
         job.MPad = RoundUp(s.M, HostGemm.MR);
         job.NPad = RoundUp(s.N, width);
         if (job.PackedA.Length < shares)
@@ -222,14 +236,15 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             Grow(ref job.PackedA[p], job.MPad * s.K);
         }
 
-        var entry = _packed.Rent(s, whh, width, PackWholeB);
+        var pack = gates ? PackGatePanels : PackWholeB;
+        var entry = _packed.Rent(s, whh, width, pack, gates ? GatePanelsLayout : 0);
         try
         {
             if (entry is null)
             {
                 // First sight of this W_hh: packed once for the whole loop.
                 Grow(ref job.PackedB, (int)PackedOperandCache<T>.PackedLength(s.K, s.N, width));
-                PackWholeB(s, whh, width, job.PackedB);
+                pack(s, whh, width, job.PackedB);
                 (job.Panels, job.PanelsStart) = (job.PackedB, 0);
             }
             else
@@ -304,6 +319,8 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         ref T c0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C0), job.C0Off);
         bool packs = job.Width == nr;
         ref T aPacked = ref MemoryMarshal.GetArrayDataReference(packedA);
+        ref T panels = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Panels), job.PanelsStart);
+        T one = Scalar<T>.FromDouble(1);
         for (int step = 0; step < steps; step++)
         {
             int t = a.Reverse ? steps - 1 - step : step;
@@ -311,6 +328,38 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             ref T hPrev = ref step == 0 ? ref h0 : ref Unsafe.Add(ref output, (nint)tPrev * n);
             ref T cPrev = ref step == 0 ? ref c0 : ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? tPrev : (step - 1) & 1) * n);
             ref T c = ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? t : step & 1) * n);
+            ref T xt = ref Unsafe.Add(ref x, (nint)t * 4 * n);
+            ref T at = ref Unsafe.Add(ref acts, TVariant.StoresActivations ? (nint)t * 4 * n : 0);
+            if (job.Gates)
+            {
+                // One or two rows: each block of nr units gets its four gates' columns of hproj
+                // (one pass over its gate panel), then its cell, while the product's loads of the
+                // next block go on; the step's xproj of the share is fetched ahead of the cells.
+                PrefetchGates(ref xt, batch, hidden, u0, u1);
+                for (int ub = u0 / nr; ub * nr < u1; ub++)
+                {
+                    int j0 = ub * nr, cols = Math.Min(u1, j0 + nr) - j0;
+                    for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+                    {
+                        int kc = Math.Min(HostGemm.KC, s.K - pc);
+                        var mode = pc == 0 ? HostGemm.Update.Overwrite : HostGemm.Update.Accumulate;
+                        WidePanel<TV, TS>(
+                            kc, batch, ref Unsafe.Add(ref hPrev, pc), s.Lda, 1,
+                            ref Unsafe.Add(ref panels, (nint)pc * job.NPad + (nint)ub * 4 * nr * kc), ref tileRef);
+                        for (int q = 0; q < 4; q++)
+                        {
+                            HostGemm.Store<T, TV, TS>(
+                                ref Unsafe.Add(ref tileRef, q * HostGemm.MR * nr), ref Unsafe.Add(ref hproj, q * hidden + j0), g, batch, cols,
+                                one, default, mode);
+                        }
+                    }
+
+                    ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, 0, batch, j0, j0 + cols);
+                }
+
+                barrier?.SignalAndWait();
+                continue;
+            }
 
             // hproj [B, 4H] of this share's gate columns = h_{t-1} W_hhᵀ (h_{t-1} read in place over wide panels).
             if (packs)
@@ -319,10 +368,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             for (int gate = 0; gate < 4; gate++)
                 ShareColumns<TV, TS>(job, ref aOp, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
 
-            ForwardRows<TVariant>(
-                hidden, biasStride, ref Unsafe.Add(ref x, (nint)t * 4 * n), ref hproj, ref bi, ref bh, ref cPrev, ref c,
-                ref Unsafe.Add(ref output, (nint)t * n), ref Unsafe.Add(ref acts, TVariant.StoresActivations ? (nint)t * 4 * n : 0),
-                0, batch, u0, u1);
+            ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, 0, batch, u0, u1);
             barrier?.SignalAndWait();
         }
     }
@@ -364,6 +410,67 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             if (packs)
                 PackWholeA(s, MemoryMarshal.CreateReadOnlySpan(ref dg, 4 * n), job.MPad, packedA);
             ShareColumns<TV, TS>(job, ref packs ? ref aPacked : ref dg, u0, u1, ref dh, hidden, ref tileRef);
+        }
+    }
+
+    /// <summary>The cache's layout code of <see cref="PackGatePanels"/>.</summary>
+    private const int GatePanelsLayout = 1;
+
+    /// <summary>
+    /// W_hh as gate panels for hproj = h W_hhᵀ (op(B) [H, 4H]): K block after K block (block pc at
+    /// pc · 4·H', H' = H rounded up to nr), and in each the blocks of nr units one after the other,
+    /// each kc × 4·nr: for every k, the nr columns of gate i, then f, g and o of its units (zeros
+    /// past H). The product of one block is one stream over its panel, and yields all four gates
+    /// of its units; each element's sum is the same as over the plain panels.
+    /// </summary>
+    private static readonly PackedOperandCache<T>.Packer PackGatePanels = (s, b, width, panels) =>
+    {
+        var src = HostBuffer<T>.ReadOnly(b);
+        ref T from = ref MemoryMarshal.GetReference(src);
+        int nr = width / 4;
+        int hidden = s.N / 4;
+        int blocks = (hidden + nr - 1) / nr;
+        int nPad = blocks * 4 * nr;
+        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+        {
+            int kc = Math.Min(HostGemm.KC, s.K - pc);
+            for (int ub = 0; ub < blocks; ub++)
+            {
+                var block = panels.Slice(pc * nPad + ub * 4 * nr * kc, 4 * nr * kc);
+                for (int q = 0; q < 4; q++)
+                {
+                    for (int j = 0; j < nr; j++)
+                    {
+                        int unit = ub * nr + j;
+                        int col = q * hidden + unit;
+                        for (int k = 0; k < kc; k++)
+                        {
+                            block[k * 4 * nr + q * nr + j] = unit >= hidden ? default
+                                : s.TransB != 0 ? Unsafe.Add(ref from, (nint)col * s.Ldb + pc + k)
+                                : Unsafe.Add(ref from, (nint)(pc + k) * s.Ldb + col);
+                        }
+                    }
+                }
+            }
+        }
+    };
+
+    /// <summary>Asks the cache for the xproj rows [B, 4H] of units [u0, u1) of every gate, ahead of their cells.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchGates(ref T xt, int batch, int hidden, int u0, int u1)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported)
+            return;
+        int line = 64 / Unsafe.SizeOf<T>();
+        for (int b = 0; b < batch; b++)
+        {
+            for (int q = 0; q < 4; q++)
+            {
+                ref T row = ref Unsafe.Add(ref xt, (nint)(4 * b + q) * hidden);
+                for (int u = u0; u < u1; u += line)
+                    System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref row, u)));
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref row, u1 - 1)));
+            }
         }
     }
 

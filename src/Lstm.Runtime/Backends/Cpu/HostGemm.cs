@@ -382,8 +382,9 @@ internal static class HostGemm
     /// Two layouts of the four panels: side by side in the packed block (panel q at q · kc · 2·Count,
     /// each step 2·Count on), or one wide panel of 8·Count columns (panel q at q · 2·Count, each step
     /// 8·Count on). With one or two rows the product streams B from L2 and does little else; the
-    /// wide panel is one stream instead of four 32 KiB apart, and reads about twice as fast on Zen 5
-    /// (a 512 KiB share of W_hh: 2.4 µs against 4.6 µs).
+    /// wide panel is one stream instead of four 32 KiB apart (on Zen 5, a 512 KiB share of W_hh read
+    /// in 2.4–3.3 µs against 3.2–5.2 µs, varying from run to run), and the A of a one- or two-row
+    /// product can be read where it lies (aRow, aStep) instead of packed.
     /// </remarks>
     /// <param name="kc">Steps.</param>
     /// <param name="a">Row 0 of A at step 0: a packed A panel (aRow 1, aStep MR) or op(A) as stored.</param>

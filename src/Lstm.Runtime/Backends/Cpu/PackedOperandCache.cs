@@ -19,7 +19,9 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </para>
 /// <para>
 /// Layout: the K blocks of <see cref="HostGemm.KC"/> rows one after the other, block pc at
-/// pc · Npad (Npad = N rounded up to whole panels), its panels of kc × nr at p · kc · nr.
+/// pc · Npad (Npad = N rounded up to whole panels), its panels of kc × nr at p · kc · nr; or
+/// another arrangement of the same length that the caller names by a layout code of its own
+/// (the whole-loop LSTM's gate panels), kept apart from the plain one.
 /// </para>
 /// <para>
 /// An operand enters the cache on its second use at one version (see <see cref="Rent"/>).
@@ -57,6 +59,7 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
         internal int Ldb;
         internal int TransB;
         internal int Nr;
+        internal int Layout;
         internal long LastUse;
         internal int Leases;
 
@@ -99,7 +102,8 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
     /// <param name="b">B as stored.</param>
     /// <param name="nr">Columns per panel.</param>
     /// <param name="pack">Packs op(B) into the given span.</param>
-    public Entry? Rent(GemmShape s, BufferSlice<T> b, int nr, Packer pack)
+    /// <param name="layout">0 for the plain panels, else the caller's code for its own arrangement of them.</param>
+    public Entry? Rent(GemmShape s, BufferSlice<T> b, int nr, Packer pack, int layout = 0)
     {
         var buffer = HostBuffer<T>.Of(b);
         long id = buffer.Id;
@@ -112,7 +116,7 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
             foreach (var e in _entries)
             {
                 if (e is not null && e.Id == id && e.Offset == b.Offset && e.K == s.K && e.N == s.N
-                    && e.Ldb == s.Ldb && e.TransB == s.TransB && e.Nr == nr)
+                    && e.Ldb == s.Ldb && e.TransB == s.TransB && e.Nr == nr && e.Layout == layout)
                 {
                     match = e;
                     break;
@@ -127,7 +131,7 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
                 return match;
             }
 
-            if (match is null && !SeenBefore(id, version, b.Offset, s, nr))
+            if (match is null && !SeenBefore(id, version, b.Offset, s, nr, layout))
                 return null;
 
             Entry entry;
@@ -141,7 +145,7 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
                 var panels = GC.AllocateUninitializedArray<T>((int)length + 64 / System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), pinned: true);
                 entry = new Entry
                 {
-                    Id = id, Offset = b.Offset, K = s.K, N = s.N, Ldb = s.Ldb, TransB = s.TransB, Nr = nr,
+                    Id = id, Offset = b.Offset, K = s.K, N = s.N, Ldb = s.Ldb, TransB = s.TransB, Nr = nr, Layout = layout,
                     Panels = panels, Start = AlignedStart(panels),
                 };
                 Insert(entry, match);
@@ -157,13 +161,13 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
     }
 
     /// <summary>The operands seen once (id, offset, version and shape), most recent first; a ring.</summary>
-    private readonly (long Id, long Offset, long Version, int K, int N, int Ldb, int TransB, int Nr)[] _seen = new (long, long, long, int, int, int, int, int)[2 * Capacity];
+    private readonly (long Id, long Offset, long Version, int K, int N, int Ldb, int TransB, int Nr, int Layout)[] _seen = new (long, long, long, int, int, int, int, int, int)[2 * Capacity];
     private int _seenNext;
 
     /// <summary>Whether the operand was seen before at this version; records it if not.</summary>
-    private bool SeenBefore(long id, long version, long offset, GemmShape s, int nr)
+    private bool SeenBefore(long id, long version, long offset, GemmShape s, int nr, int layout)
     {
-        var key = (id, offset, version, s.K, s.N, s.Ldb, s.TransB, nr);
+        var key = (id, offset, version, s.K, s.N, s.Ldb, s.TransB, nr, layout);
         foreach (var seen in _seen)
         {
             if (seen == key)
