@@ -279,11 +279,11 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         try
         {
             if (backward)
-                BackwardShare<TV, TS>(job, job.PackedA[start], u0, u1, barrier);
+                BackwardShare<TV, TS>(job, job.PackedA[start], u0, u1, barrier, start);
             else if (job.Forward.Acts is null)
-                ForwardShare<TV, TS, Inference>(job, job.PackedA[start], u0, u1, barrier);
+                ForwardShare<TV, TS, Inference>(job, job.PackedA[start], u0, u1, barrier, start);
             else
-                ForwardShare<TV, TS, Training>(job, job.PackedA[start], u0, u1, barrier);
+                ForwardShare<TV, TS, Training>(job, job.PackedA[start], u0, u1, barrier, start);
         }
         catch
         {
@@ -294,7 +294,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardShare<TV, TS, TVariant>(SequenceJob job, T[] packedA, int u0, int u1, StepBarrier? barrier)
+    private static void ForwardShare<TV, TS, TVariant>(SequenceJob job, T[] packedA, int u0, int u1, StepBarrier? barrier, int party)
         where TV : struct
         where TS : ISimd<T, TV>
         where TVariant : IVariant
@@ -335,7 +335,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 // One or two rows: each block of nr units gets its four gates' columns of hproj
                 // (one pass over its gate panel), then its cell, while the product's loads of the
                 // next block go on; the step's xproj of the share is fetched ahead of the cells.
-                PrefetchGates(ref xt, batch, hidden, u0, u1);
+                PrefetchUnits(ref xt, 4 * batch, hidden, u0, u1);
                 for (int ub = u0 / nr; ub * nr < u1; ub++)
                 {
                     int j0 = ub * nr, cols = Math.Min(u1, j0 + nr) - j0;
@@ -357,7 +357,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                     ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, 0, batch, j0, j0 + cols);
                 }
 
-                barrier?.SignalAndWait();
+                barrier?.SignalAndWait(party);
                 continue;
             }
 
@@ -369,12 +369,12 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 ShareColumns<TV, TS>(job, ref aOp, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
 
             ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, 0, batch, u0, u1);
-            barrier?.SignalAndWait();
+            barrier?.SignalAndWait(party);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardShare<TV, TS>(SequenceJob job, T[] packedA, int u0, int u1, StepBarrier? barrier)
+    private static void BackwardShare<TV, TS>(SequenceJob job, T[] packedA, int u0, int u1, StepBarrier? barrier, int party)
         where TV : struct
         where TS : ISimd<T, TV>
     {
@@ -403,10 +403,20 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 hidden, ref Unsafe.Add(ref dy, (nint)t * n), ref dh, ref dc, ref Unsafe.Add(ref acts, (nint)t * 4 * n),
                 ref Unsafe.Add(ref cells, (nint)t * n), ref cPrev, ref Unsafe.Add(ref dgates, (nint)t * 4 * n), 0, batch, u0, u1);
             // dh_{t-1} reads every gate gradient of the step.
-            barrier?.SignalAndWait();
+            barrier?.SignalAndWait(party);
 
             // dh_{t-1} [B, H] of this share's units = dgates_t [B, 4H] · W_hh (dgates_t read in place over wide panels).
             ref T dg = ref Unsafe.Add(ref dgates, (nint)t * 4 * n);
+            if (!packs && step > 0)
+            {
+                // One or two rows: the next step's cell operands, fetched during this product.
+                int tn = a.Reverse ? steps - step : step - 1;
+                PrefetchUnits(ref Unsafe.Add(ref dy, (nint)tn * n), batch, hidden, u0, u1);
+                PrefetchUnits(ref Unsafe.Add(ref acts, (nint)tn * 4 * n), 4 * batch, hidden, u0, u1);
+                PrefetchUnits(ref Unsafe.Add(ref cells, (nint)tn * n), batch, hidden, u0, u1);
+                PrefetchUnits(ref step == 1 ? ref c0 : ref Unsafe.Add(ref cells, (nint)(a.Reverse ? tn + 1 : tn - 1) * n), batch, hidden, u0, u1);
+            }
+
             if (packs)
                 PackWholeA(s, MemoryMarshal.CreateReadOnlySpan(ref dg, 4 * n), job.MPad, packedA);
             ShareColumns<TV, TS>(job, ref packs ? ref aPacked : ref dg, u0, u1, ref dh, hidden, ref tileRef);
@@ -455,22 +465,23 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         }
     };
 
-    /// <summary>Asks the cache for the xproj rows [B, 4H] of units [u0, u1) of every gate, ahead of their cells.</summary>
+    /// <summary>
+    /// Asks the cache for units [u0, u1) of <paramref name="rows"/> rows of H (a [B, H] operand has
+    /// B rows, a [B, 4H] one 4·B), ahead of the cell that reads them: with one or two rows a step's
+    /// cell reads a few lines of each operand, long since evicted to L3, and waits for them.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchGates(ref T xt, int batch, int hidden, int u0, int u1)
+    private static unsafe void PrefetchUnits(ref T first, int rows, int hidden, int u0, int u1)
     {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || u1 <= u0)
             return;
         int line = 64 / Unsafe.SizeOf<T>();
-        for (int b = 0; b < batch; b++)
+        for (int r = 0; r < rows; r++)
         {
-            for (int q = 0; q < 4; q++)
-            {
-                ref T row = ref Unsafe.Add(ref xt, (nint)(4 * b + q) * hidden);
-                for (int u = u0; u < u1; u += line)
-                    System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref row, u)));
-                System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref row, u1 - 1)));
-            }
+            ref T row = ref Unsafe.Add(ref first, (nint)r * hidden);
+            for (int u = u0; u < u1; u += line)
+                System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref row, u)));
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref row, u1 - 1)));
         }
     }
 
@@ -560,15 +571,20 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     }
 
     /// <summary>
-    /// The cores' meeting point at the end of each step: the last to arrive releases the others.
-    /// The cores spin (the steps are microseconds apart), yielding to the OS when a core has
-    /// been descheduled. A core that fails breaks it, so the others do not wait for ever.
+    /// The cores' meeting point at the end of each step. Each core counts its arrivals in a slot
+    /// of its own (its own cache lines) and waits until every other core's count has reached its
+    /// own: one cache-line transfer from the last to arrive to each waiter, where a shared counter
+    /// takes two (the last arrival's atomic update of the line the waiters spin on, then their
+    /// reads of it). The cores spin (the steps are microseconds apart), yielding to the OS when a
+    /// core has been descheduled. A core that fails breaks it, so the others do not wait for ever.
     /// </summary>
     private sealed class StepBarrier
     {
+        /// <summary>Elements between two slots: 128 bytes, two cache lines (the adjacent-line prefetcher's pair).</summary>
+        private const int Stride = 16;
+
+        private long[] _arrivals = new long[2 * Stride];
         private int _parties;
-        private int _remaining;
-        private int _generation;
         private volatile bool _broken;
 
         /// <summary>≈ 50 µs in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
@@ -576,35 +592,41 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 
         public void Reset(int parties)
         {
+            if (_arrivals.Length < parties * Stride)
+                _arrivals = new long[parties * Stride];
+            else
+                Array.Clear(_arrivals);
             _parties = parties;
-            _remaining = parties;
             _broken = false;
         }
 
         public void Break() => _broken = true;
 
-        public void SignalAndWait()
+        /// <summary>Arrives as party <paramref name="party"/> (its share) and waits for the others' same arrival.</summary>
+        public void SignalAndWait(int party)
         {
-            int generation = Volatile.Read(ref _generation);
-            if (Interlocked.Decrement(ref _remaining) == 0)
+            ref long mine = ref _arrivals[party * Stride];
+            long round = mine + 1;
+            // Release: this step's results are visible to whoever sees the arrival.
+            Volatile.Write(ref mine, round);
+            for (int p = 0; p < _parties; p++)
             {
-                _remaining = _parties;
-                Volatile.Write(ref _generation, generation + 1);
-                return;
-            }
-
-            long since = 0;
-            while (Volatile.Read(ref _generation) == generation)
-            {
-                if (_broken)
-                    throw new LstmException("cpu lstm sequence: another core failed during the step");
-                // Spin without leaving the core for the first ~50 µs (a step is shorter), then
-                // yield it: the other core may have been descheduled.
-                if (since == 0)
-                    since = System.Diagnostics.Stopwatch.GetTimestamp();
-                else if (System.Diagnostics.Stopwatch.GetTimestamp() - since > YieldTicks)
-                    Thread.Yield();
-                Thread.SpinWait(4);
+                if (p == party)
+                    continue;
+                ref long theirs = ref _arrivals[p * Stride];
+                long since = 0;
+                while (Volatile.Read(ref theirs) < round)
+                {
+                    if (_broken)
+                        throw new LstmException("cpu lstm sequence: another core failed during the step");
+                    // Spin without leaving the core for the first ~50 µs (a step is shorter), then
+                    // yield it: the other core may have been descheduled.
+                    if (since == 0)
+                        since = System.Diagnostics.Stopwatch.GetTimestamp();
+                    else if (System.Diagnostics.Stopwatch.GetTimestamp() - since > YieldTicks)
+                        Thread.Yield();
+                    Thread.SpinWait(1);
+                }
             }
         }
     }
