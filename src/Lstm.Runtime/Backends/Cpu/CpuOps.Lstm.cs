@@ -300,6 +300,49 @@ internal sealed partial class CpuOps<T>
         nuint hh = (nuint)hidden;
         nuint bh = hh * biasStride;
         int j = j0;
+        // Two groups of 16 lanes at a time, their σ and tanh interleaved: one group's chains of
+        // dependent operations leave the core idle; two keep it busy. Lane for lane the same
+        // operations as the single group below.
+        for (; j <= j1 - 32; j += 32)
+        {
+            nuint e = e0 + (nuint)j;
+            nuint q = row + (nuint)j;
+            nuint bq = (nuint)j * biasStride;
+            nuint bq1 = (nuint)(j + 16) * biasStride;
+            var i0 = Preactivation(ref x, ref hp, ref bi, ref bhh, q, bq);
+            var i1 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 16, bq1);
+            var f0 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + hh, bq + bh);
+            var f1 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 16 + hh, bq1 + bh);
+            var g0 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 2 * hh, bq + 2 * bh);
+            var g1 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 16 + 2 * hh, bq1 + 2 * bh);
+            var o0 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 3 * hh, bq + 3 * bh);
+            var o1 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 16 + 3 * hh, bq1 + 3 * bh);
+            HostMath.Sigmoid(ref i0, ref i1);
+            HostMath.Sigmoid(ref f0, ref f1);
+            HostMath.Tanh(ref g0, ref g1);
+            HostMath.Sigmoid(ref o0, ref o1);
+            var c0 = f0 * Vector512.LoadUnsafe(ref cp, e) + i0 * g0;
+            var c1 = f1 * Vector512.LoadUnsafe(ref cp, e + 16) + i1 * g1;
+            c0.StoreUnsafe(ref cOut, e);
+            c1.StoreUnsafe(ref cOut, e + 16);
+            var t0 = c0;
+            var t1 = c1;
+            HostMath.Tanh(ref t0, ref t1);
+            (o0 * t0).StoreUnsafe(ref hOut, e);
+            (o1 * t1).StoreUnsafe(ref hOut, e + 16);
+            if (TVariant.StoresActivations)
+            {
+                i0.StoreUnsafe(ref a, q);
+                i1.StoreUnsafe(ref a, q + 16);
+                f0.StoreUnsafe(ref a, q + hh);
+                f1.StoreUnsafe(ref a, q + 16 + hh);
+                g0.StoreUnsafe(ref a, q + 2 * hh);
+                g1.StoreUnsafe(ref a, q + 16 + 2 * hh);
+                o0.StoreUnsafe(ref a, q + 3 * hh);
+                o1.StoreUnsafe(ref a, q + 16 + 3 * hh);
+            }
+        }
+
         for (; j <= j1 - 16; j += 16)
         {
             nuint e = e0 + (nuint)j;
@@ -331,6 +374,11 @@ internal sealed partial class CpuOps<T>
 
         return j;
     }
+
+    /// <summary>A gate's pre-activation of 16 lanes: (xproj + hproj) + (b_ih + b_hh), the order of every other path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Preactivation(ref float x, ref float hp, ref float bi, ref float bhh, nuint q, nuint bq) =>
+        Vector512.LoadUnsafe(ref x, q) + Vector512.LoadUnsafe(ref hp, q) + (Vector512.LoadUnsafe(ref bi, bq) + Vector512.LoadUnsafe(ref bhh, bq));
 
     /// <summary>
     /// The backward step's 16-lane float32 part of one batch row (AVX-512), the same operations as

@@ -144,4 +144,74 @@ internal static class HostMath
         var scale = Vector512.ShiftLeft(k + Vector512.Create(127), 23).AsSingle();
         return Vector512.ConditionalSelect(underflow, Vector512<float>.Zero, p * scale);
     }
+
+    /// <summary>
+    /// σ of two registers at once, each lane as <see cref="Sigmoid(Vector512{float})"/> computes it
+    /// (bit for bit): the two chains of dependent operations interleaved, so the core overlaps them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Sigmoid(ref Vector512<float> x0, ref Vector512<float> x1)
+    {
+        var e0 = -Vector512.Abs(x0);
+        var e1 = -Vector512.Abs(x1);
+        ExpNonPositive(ref e0, ref e1);
+        var one = Vector512<float>.One;
+        var p0 = one / (one + e0);
+        var p1 = one / (one + e1);
+        x0 = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x0, Vector512<float>.Zero), p0, e0 * p0);
+        x1 = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x1, Vector512<float>.Zero), p1, e1 * p1);
+    }
+
+    /// <summary>tanh of two registers at once, each lane as <see cref="Tanh(Vector512{float})"/> computes it (bit for bit), the two chains interleaved.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Tanh(ref Vector512<float> x0, ref Vector512<float> x1)
+    {
+        var a0 = Vector512.Abs(x0);
+        var a1 = Vector512.Abs(x1);
+        var e0 = -(a0 + a0);
+        var e1 = -(a1 + a1);
+        ExpNonPositive(ref e0, ref e1);
+        var one = Vector512<float>.One;
+        var t0 = (one - e0) / (one + e0);
+        var t1 = (one - e1) / (one + e1);
+        x0 = Vector512.ConditionalSelect(Vector512.LessThan(x0, Vector512<float>.Zero), -t0, t0);
+        x1 = Vector512.ConditionalSelect(Vector512.LessThan(x1, Vector512<float>.Zero), -t1, t1);
+    }
+
+    /// <summary>e^x of two registers at once (x ≤ 0), each lane as <see cref="ExpNonPositive(Vector512{float})"/> computes it (bit for bit), the two chains interleaved.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ExpNonPositive(ref Vector512<float> x0, ref Vector512<float> x1)
+    {
+        var lo = Vector512.Create(-87.3f);
+        var u0 = Vector512.LessThan(x0, lo);
+        var u1 = Vector512.LessThan(x1, lo);
+        var y0 = Vector512.Min(Vector512.Max(x0, lo), Vector512<float>.Zero);
+        var y1 = Vector512.Min(Vector512.Max(x1, lo), Vector512<float>.Zero);
+        var k0 = Vector512.ConvertToInt32(y0 * Vector512.Create(1.44269504088896341f) - Vector512.Create(0.5f));
+        var k1 = Vector512.ConvertToInt32(y1 * Vector512.Create(1.44269504088896341f) - Vector512.Create(0.5f));
+        var f0 = Vector512.ConvertToSingle(k0);
+        var f1 = Vector512.ConvertToSingle(k1);
+        var r0 = y0 - f0 * Vector512.Create(0.693145751953125f) - f0 * Vector512.Create(1.42860682030941723212e-6f);
+        var r1 = y1 - f1 * Vector512.Create(0.693145751953125f) - f1 * Vector512.Create(1.42860682030941723212e-6f);
+        var p0 = Vector512.Create(1f / 5040f);
+        var p1 = p0;
+        p0 = p0 * r0 + Vector512.Create(1f / 720f);
+        p1 = p1 * r1 + Vector512.Create(1f / 720f);
+        p0 = p0 * r0 + Vector512.Create(1f / 120f);
+        p1 = p1 * r1 + Vector512.Create(1f / 120f);
+        p0 = p0 * r0 + Vector512.Create(1f / 24f);
+        p1 = p1 * r1 + Vector512.Create(1f / 24f);
+        p0 = p0 * r0 + Vector512.Create(1f / 6f);
+        p1 = p1 * r1 + Vector512.Create(1f / 6f);
+        p0 = p0 * r0 + Vector512.Create(0.5f);
+        p1 = p1 * r1 + Vector512.Create(0.5f);
+        p0 = p0 * r0 + Vector512<float>.One;
+        p1 = p1 * r1 + Vector512<float>.One;
+        p0 = p0 * r0 + Vector512<float>.One;
+        p1 = p1 * r1 + Vector512<float>.One;
+        var s0 = Vector512.ShiftLeft(k0 + Vector512.Create(127), 23).AsSingle();
+        var s1 = Vector512.ShiftLeft(k1 + Vector512.Create(127), 23).AsSingle();
+        x0 = Vector512.ConditionalSelect(u0, Vector512<float>.Zero, p0 * s0);
+        x1 = Vector512.ConditionalSelect(u1, Vector512<float>.Zero, p1 * s1);
+    }
 }
