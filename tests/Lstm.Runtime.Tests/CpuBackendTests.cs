@@ -78,6 +78,38 @@ public class CpuBackendTests
     }
 
     [Fact]
+    public void SigmoidTanhAndExp_TwoRegistersAtOnce_EqualOneAtATimeBitForBit()
+    {
+        // The cell's AVX-512 loop takes two groups of 16 lanes at once, the last odd group alone.
+        var xs = Arguments();
+        var lanes = new float[32];
+        for (int i = 0; i < xs.Length; i += 32)
+        {
+            for (int l = 0; l < 32; l++)
+                lanes[l] = (float)xs[Math.Min(i + l, xs.Length - 1)];
+            var v0 = System.Runtime.Intrinsics.Vector512.Create(lanes, 0);
+            var v1 = System.Runtime.Intrinsics.Vector512.Create(lanes, 16);
+            var (s0, s1) = (v0, v1);
+            HostMath.Sigmoid(ref s0, ref s1);
+            var (t0, t1) = (v0, v1);
+            HostMath.Tanh(ref t0, ref t1);
+            var (e0, e1) = (-System.Runtime.Intrinsics.Vector512.Abs(v0), -System.Runtime.Intrinsics.Vector512.Abs(v1));
+            HostMath.ExpNonPositive(ref e0, ref e1);
+            foreach (var (pair, single) in new[]
+            {
+                (s0, HostMath.Sigmoid(v0)), (s1, HostMath.Sigmoid(v1)),
+                (t0, HostMath.Tanh(v0)), (t1, HostMath.Tanh(v1)),
+                (e0, HostMath.ExpNonPositive(-System.Runtime.Intrinsics.Vector512.Abs(v0))),
+                (e1, HostMath.ExpNonPositive(-System.Runtime.Intrinsics.Vector512.Abs(v1))),
+            })
+            {
+                for (int l = 0; l < 16; l++)
+                    Assert.Equal(BitConverter.SingleToInt32Bits(single[l]), BitConverter.SingleToInt32Bits(pair[l]));
+            }
+        }
+    }
+
+    [Fact]
     public void SigmoidAndTanh_Float64_MatchFloat64Within1e15()
     {
         var xs = Arguments();
