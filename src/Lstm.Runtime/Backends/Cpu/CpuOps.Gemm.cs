@@ -257,7 +257,8 @@ internal sealed partial class CpuOps<T>
     {
         int nr = 2 * TS.Count;
         int mPad = RoundUp(s.M, HostGemm.MR);
-        if (width != nr)
+        bool widePanels = width != nr;
+        if (widePanels)
         {
             job.A = HostBuffer<T>.ReadOnlyArrayOf(a);
             job.AOffset = (int)a.Offset;
@@ -288,16 +289,10 @@ internal sealed partial class CpuOps<T>
         job.MPad = mPad;
         job.NPad = RoundUp(s.N, width);
         job.RowPanels = mPad / HostGemm.MR;
-        if (width != nr)
-        {
-            job.ColPanels = job.NPad / width;
-            HostParallel.For(job.ColPanels, HostParallel.Chunks(job.ColPanels, (long)s.M * s.N * s.K), job, Tiles<TV, TS>.FewWide);
-            return;
-        }
-
-        job.ColPanels = job.NPad / nr;
-        int pairs = (job.ColPanels + 1) / 2;
-        HostParallel.For(pairs, HostParallel.Chunks(pairs, (long)s.M * s.N * s.K), job, Tiles<TV, TS>.Few);
+        job.ColPanels = job.NPad / width;
+        // The workers take wide panels, or register panels in pairs.
+        int items = widePanels ? job.ColPanels : (job.ColPanels + 1) / 2;
+        HostParallel.For(items, HostParallel.Chunks(items, (long)s.M * s.N * s.K), job, widePanels ? Tiles<TV, TS>.FewWide : Tiles<TV, TS>.Few);
     }
 
     /// <summary>One or two rows over wide panels [start, end) of the packed op(B), K block after K block.</summary>

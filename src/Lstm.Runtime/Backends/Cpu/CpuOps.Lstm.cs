@@ -348,14 +348,10 @@ internal sealed partial class CpuOps<T>
             nuint e = e0 + (nuint)j;
             nuint q = row + (nuint)j;
             nuint bq = (nuint)j * biasStride;
-            var gi = Vector512.LoadUnsafe(ref x, q) + Vector512.LoadUnsafe(ref hp, q)
-                + (Vector512.LoadUnsafe(ref bi, bq) + Vector512.LoadUnsafe(ref bhh, bq));
-            var gf = Vector512.LoadUnsafe(ref x, q + hh) + Vector512.LoadUnsafe(ref hp, q + hh)
-                + (Vector512.LoadUnsafe(ref bi, bq + bh) + Vector512.LoadUnsafe(ref bhh, bq + bh));
-            var gg = Vector512.LoadUnsafe(ref x, q + 2 * hh) + Vector512.LoadUnsafe(ref hp, q + 2 * hh)
-                + (Vector512.LoadUnsafe(ref bi, bq + 2 * bh) + Vector512.LoadUnsafe(ref bhh, bq + 2 * bh));
-            var go = Vector512.LoadUnsafe(ref x, q + 3 * hh) + Vector512.LoadUnsafe(ref hp, q + 3 * hh)
-                + (Vector512.LoadUnsafe(ref bi, bq + 3 * bh) + Vector512.LoadUnsafe(ref bhh, bq + 3 * bh));
+            var gi = Preactivation(ref x, ref hp, ref bi, ref bhh, q, bq);
+            var gf = Preactivation(ref x, ref hp, ref bi, ref bhh, q + hh, bq + bh);
+            var gg = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 2 * hh, bq + 2 * bh);
+            var go = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 3 * hh, bq + 3 * bh);
             var i = HostMath.Sigmoid(gi);
             var f = HostMath.Sigmoid(gf);
             var g = HostMath.Tanh(gg);

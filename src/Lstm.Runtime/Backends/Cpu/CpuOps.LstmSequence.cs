@@ -61,10 +61,13 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         public GemmShape Shape;
         public int Shares;
         public int Grain;
-        public int Width;
 
-        /// <summary>Whether W_hh is packed as gate panels (<see cref="PackGatePanels"/>) and each unit block's cell follows its product.</summary>
-        public bool Gates;
+        /// <summary>
+        /// Columns per panel of the packed W_hh (<see cref="FewRowWidth"/>): register-width panels,
+        /// with h_{t-1} or dgates_t packed each step; else one or two rows over wide panels, op(A)
+        /// read in place, and forward W_hh packed as gate panels (<see cref="PackGatePanels"/>).
+        /// </summary>
+        public int Width;
         public int MPad;
         public int NPad;
 
@@ -226,7 +229,6 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         job.Shares = shares;
         job.Grain = grain;
         job.Width = width;
-        job.Gates = gates;
         job.MPad = RoundUp(s.M, HostGemm.MR);
         job.NPad = RoundUp(s.N, width);
         if (job.PackedA.Length < shares)
@@ -234,7 +236,9 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         for (int p = 0; p < shares; p++)
         {
             job.PackedA[p] ??= [];
-            Grow(ref job.PackedA[p], job.MPad * s.K);
+            // Over wide panels op(A) is read in place.
+            if (width == nr)
+                Grow(ref job.PackedA[p], job.MPad * s.K);
         }
 
         var pack = gates ? PackGatePanels : PackWholeB;
@@ -331,7 +335,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             ref T c = ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? t : step & 1) * n);
             ref T xt = ref Unsafe.Add(ref x, (nint)t * 4 * n);
             ref T at = ref Unsafe.Add(ref acts, TVariant.StoresActivations ? (nint)t * 4 * n : 0);
-            if (job.Gates)
+            if (!packs)
             {
                 // One or two rows: each block of nr units gets its four gates' columns of hproj
                 // (one pass over its gate panel), then its cell, while the product's loads of the
@@ -362,12 +366,10 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 continue;
             }
 
-            // hproj [B, 4H] of this share's gate columns = h_{t-1} W_hhᵀ (h_{t-1} read in place over wide panels).
-            if (packs)
-                PackWholeA(s, MemoryMarshal.CreateReadOnlySpan(ref hPrev, n), job.MPad, packedA);
-            ref T aOp = ref packs ? ref aPacked : ref hPrev;
+            // hproj [B, 4H] of this share's gate columns = h_{t-1} W_hhᵀ.
+            PackWholeA(s, MemoryMarshal.CreateReadOnlySpan(ref hPrev, n), job.MPad, packedA);
             for (int gate = 0; gate < 4; gate++)
-                ShareColumns<TV, TS>(job, ref aOp, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
+                ShareColumns<TV, TS>(job, ref aPacked, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
 
             ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, 0, batch, u0, u1);
             barrier?.SignalAndWait(party);
@@ -428,7 +430,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     private const int GatePanelsLayout = 1;
 
     /// <summary>
-    /// W_hh as gate panels for hproj = h W_hhᵀ (op(B) [H, 4H]): K block after K block (block pc at
+    /// W_hh [4H, H] as gate panels for hproj = h W_hhᵀ (op(B) = W_hhᵀ [H, 4H]): K block after K block (block pc at
     /// pc · 4·H', H' = H rounded up to nr), and in each the blocks of nr units one after the other,
     /// each kc × 4·nr: for every k, the nr columns of gate i, then f, g and o of its units (zeros
     /// past H). The product of one block is one stream over its panel, and yields all four gates
@@ -436,6 +438,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     /// </summary>
     private static readonly PackedOperandCache<T>.Packer PackGatePanels = (s, b, width, panels) =>
     {
+        System.Diagnostics.Debug.Assert(s.TransB != 0, "the forward product's op(B) is W_hhᵀ");
         var src = HostBuffer<T>.ReadOnly(b);
         ref T from = ref MemoryMarshal.GetReference(src);
         int nr = width / 4;
@@ -448,18 +451,19 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             for (int ub = 0; ub < blocks; ub++)
             {
                 var block = panels.Slice(pc * nPad + ub * 4 * nr * kc, 4 * nr * kc);
+                int valid = Math.Min(nr, hidden - ub * nr);
+                if (valid < nr)
+                    block.Clear();
                 for (int q = 0; q < 4; q++)
                 {
-                    for (int j = 0; j < nr; j++)
+                    int col0 = q * hidden + ub * nr;
+                    ref T to = ref Unsafe.Add(ref MemoryMarshal.GetReference(block), q * nr);
+                    // Column col0 + j of op(B) is row col0 + j of W_hh [4H, H], contiguous in k.
+                    for (int j = 0; j < valid; j++)
                     {
-                        int unit = ub * nr + j;
-                        int col = q * hidden + unit;
+                        ref T row = ref Unsafe.Add(ref from, (nint)(col0 + j) * s.Ldb + pc);
                         for (int k = 0; k < kc; k++)
-                        {
-                            block[k * 4 * nr + q * nr + j] = unit >= hidden ? default
-                                : s.TransB != 0 ? Unsafe.Add(ref from, (nint)col * s.Ldb + pc + k)
-                                : Unsafe.Add(ref from, (nint)(pc + k) * s.Ldb + col);
-                        }
+                            Unsafe.Add(ref to, k * 4 * nr + j) = Unsafe.Add(ref row, k);
                     }
                 }
             }
