@@ -20,6 +20,60 @@ public class CpuBackendTests
         return [.. xs];
     }
 
+    /// <summary>
+    /// The chunks of an operation that meet (the whole-loop LSTM's step barrier) need every worker
+    /// to claim its chunk even when it had gone to sleep between operations: thousands of two-chunk
+    /// operations, each after an idle gap longer than the workers' spin, must each see both
+    /// chunks running at once (a lost wake-up would leave chunk 0 waiting; here it gives up after
+    /// a few seconds and the test fails instead of hanging).
+    /// </summary>
+    [Fact]
+    public void HostParallel_ChunksThatMeet_FindTheirWorkerAfterItSlept()
+    {
+        var meeting = new Meeting();
+        int missed = 0, met = 0;
+        for (int i = 0; i < 3000; i++)
+        {
+            // Longer than a worker's spin (about 30 µs) on most rounds, so it sleeps and must be woken.
+            long until = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency / (i % 3 == 0 ? 100_000 : 20_000);
+            while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+                Thread.SpinWait(8);
+            meeting.Arrived = 0;
+            meeting.Missed = false;
+            HostParallel.For(2, 2, meeting, static (m, start, end) =>
+            {
+                if (end - start == 2)
+                    return; // ran alone (another test holds the workers)
+                Interlocked.Increment(ref m.Arrived);
+                long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + 5 * System.Diagnostics.Stopwatch.Frequency;
+                while (Volatile.Read(ref m.Arrived) < 2)
+                {
+                    if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
+                    {
+                        m.Missed = true;
+                        return;
+                    }
+
+                    Thread.SpinWait(4);
+                }
+            });
+            if (meeting.Missed)
+                missed++;
+            else if (meeting.Arrived == 2)
+                met++;
+        }
+
+        Assert.Equal(0, missed);
+        if (HostParallel.Cores > 1)
+            Assert.True(met > 0, "no operation ran on two cores");
+    }
+
+    private sealed class Meeting
+    {
+        public int Arrived;
+        public bool Missed;
+    }
+
     [Fact]
     public void SigmoidAndTanh_Float32_MatchFloat64Within2e7()
     {

@@ -130,7 +130,12 @@ internal static class HostParallel
             // Chunk 0 is the caller's (posted as already claimed), so the same core computes the
             // same part of every step and finds its share of the weights still in its own cache;
             // the workers claim from chunk 1 on.
-            Volatile.Write(ref _state, (generation << 48) | ((long)chunks << 32) | 1);
+            // A full fence between posting and reading each worker's sleeping flag (the worker
+            // sets its flag with one before it reads the state): with a plain store the CPU may
+            // read a stale "awake" flag ahead of its own store, while the worker reads the stale
+            // state and sleeps; nobody claims its chunk then, and an operation whose chunks meet
+            // every step (the whole-loop LSTM) waits for it for ever.
+            Interlocked.Exchange(ref _state, (generation << 48) | ((long)chunks << 32) | 1);
             for (int w = 0; w < Math.Min(chunks - 1, Workers.Length); w++)
                 Workers[w].Wake();
             RunClaimed(0);
