@@ -422,14 +422,14 @@ internal sealed partial class CpuOps<T>
                 if (two && !wide)
                 {
                     // 16 vector registers (AVX2, SSE): one panel at a time, 12 accumulators.
-                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, ref b0, ref b0, ref tile);
+                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, 1, HostGemm.MR, ref b0, ref b0, ref tile);
                     HostGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
-                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, ref b1, ref b1, ref tile);
+                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, 1, HostGemm.MR, ref b1, ref b1, ref tile);
                     HostGemm.Store<T, TV, TS>(ref tile, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);
                     continue;
                 }
 
-                HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref panelA, ref b0, ref b1, ref tile);
+                HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref panelA, 1, HostGemm.MR, ref b0, ref b1, ref tile);
                 HostGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
                 if (cols1 > 0)
                     HostGemm.Store<T, TV, TS>(ref tile1, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);

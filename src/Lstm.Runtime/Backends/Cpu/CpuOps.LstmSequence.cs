@@ -45,9 +45,6 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         /// <summary>W_hh packed here when the cache does not serve it.</summary>
         public T[] PackedB = [];
 
-        /// <summary>Each core's packed A (h_{t-1}, or dgates_t backward).</summary>
-        public T[][] PackedA = [];
-
         /// <summary>A row of zeros standing in for the biases of bias=False.</summary>
         public readonly T[] Zeros = new T[64];
 
@@ -63,9 +60,9 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         public int Grain;
 
         /// <summary>
-        /// Columns per panel of the packed W_hh (<see cref="FewRowWidth"/>): register-width panels,
-        /// with h_{t-1} or dgates_t packed each step; else one or two rows over wide panels, op(A)
-        /// read in place, and forward W_hh packed as gate panels (<see cref="PackGatePanels"/>).
+        /// Columns per panel of the packed W_hh (<see cref="FewRowWidth"/>): register-width panels;
+        /// else one or two rows over wide panels, and forward W_hh packed as gate panels
+        /// (<see cref="PackGatePanels"/>). Either way op(A) (h_{t-1}, or dgates_t) is read in place.
         /// </summary>
         public int Width;
         public int MPad;
@@ -231,15 +228,6 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         job.Width = width;
         job.MPad = RoundUp(s.M, HostGemm.MR);
         job.NPad = RoundUp(s.N, width);
-        if (job.PackedA.Length < shares)
-            Array.Resize(ref job.PackedA, shares);
-        for (int p = 0; p < shares; p++)
-        {
-            job.PackedA[p] ??= [];
-            // Over wide panels op(A) is read in place.
-            if (width == nr)
-                Grow(ref job.PackedA[p], job.MPad * s.K);
-        }
 
         var pack = gates ? PackGatePanels : PackWholeB;
         var entry = _packed.Rent(s, whh, width, pack, gates ? GatePanelsLayout : 0);
@@ -284,11 +272,11 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         try
         {
             if (backward)
-                BackwardShare<TV, TS>(job, job.PackedA[start], u0, u1, barrier, start);
+                BackwardShare<TV, TS>(job, u0, u1, barrier, start);
             else if (job.Forward.Acts is null)
-                ForwardShare<TV, TS, Inference>(job, job.PackedA[start], u0, u1, barrier, start);
+                ForwardShare<TV, TS, Inference>(job, u0, u1, barrier, start);
             else
-                ForwardShare<TV, TS, Training>(job, job.PackedA[start], u0, u1, barrier, start);
+                ForwardShare<TV, TS, Training>(job, u0, u1, barrier, start);
         }
         catch
         {
@@ -299,7 +287,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardShare<TV, TS, TVariant>(SequenceJob job, T[] packedA, int u0, int u1, StepBarrier? barrier, int party)
+    private static void ForwardShare<TV, TS, TVariant>(SequenceJob job, int u0, int u1, StepBarrier? barrier, int party)
         where TV : struct
         where TS : ISimd<T, TV>
         where TVariant : IVariant
@@ -322,8 +310,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         nuint biasStride = ReferenceEquals(job.Bi, job.Zeros) ? 0u : 1u;
         ref T h0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.H0), job.H0Off);
         ref T c0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C0), job.C0Off);
-        bool packs = job.Width == nr;
-        ref T aPacked = ref MemoryMarshal.GetArrayDataReference(packedA);
+        bool gatePanels = job.Width != nr;
         ref T panels = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Panels), job.PanelsStart);
         T one = Scalar<T>.FromDouble(1);
         for (int step = 0; step < steps; step++)
@@ -335,7 +322,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             ref T c = ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? t : step & 1) * n);
             ref T xt = ref Unsafe.Add(ref x, (nint)t * 4 * n);
             ref T at = ref Unsafe.Add(ref acts, TVariant.StoresActivations ? (nint)t * 4 * n : 0);
-            if (!packs)
+            if (gatePanels)
             {
                 // One or two rows: each block of nr units gets its four gates' columns of hproj
                 // (one pass over its gate panel), then its cell, while the product's loads of the
@@ -367,9 +354,8 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             }
 
             // hproj [B, 4H] of this share's gate columns = h_{t-1} W_hhᵀ.
-            PackWholeA(s, MemoryMarshal.CreateReadOnlySpan(ref hPrev, n), job.MPad, packedA);
             for (int gate = 0; gate < 4; gate++)
-                ShareColumns<TV, TS>(job, ref aPacked, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
+                ShareColumns<TV, TS>(job, ref hPrev, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
 
             ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, 0, batch, u0, u1);
             barrier?.SignalAndWait(party);
@@ -377,7 +363,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardShare<TV, TS>(SequenceJob job, T[] packedA, int u0, int u1, StepBarrier? barrier, int party)
+    private static void BackwardShare<TV, TS>(SequenceJob job, int u0, int u1, StepBarrier? barrier, int party)
         where TV : struct
         where TS : ISimd<T, TV>
     {
@@ -395,8 +381,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         ref T dc = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.H0), job.H0Off);
         ref T dh = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.HProj), job.HProjOff);
         ref T dgates = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Out), job.OutOff);
-        bool packs = job.Width == nr;
-        ref T aPacked = ref MemoryMarshal.GetArrayDataReference(packedA);
+        bool gatePanels = job.Width != nr;
         for (int step = steps - 1; step >= 0; step--)
         {
             int t = a.Reverse ? steps - 1 - step : step;
@@ -410,7 +395,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 
             // dh_{t-1} [B, H] of this share's units = dgates_t [B, 4H] · W_hh (dgates_t read in place over wide panels).
             ref T dg = ref Unsafe.Add(ref dgates, (nint)t * 4 * n);
-            if (!packs && step > 0)
+            if (gatePanels && step > 0)
             {
                 // One or two rows: the next step's cell operands, fetched during this product.
                 int tn = a.Reverse ? steps - step : step - 1;
@@ -420,9 +405,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 PrefetchUnits(ref step == 1 ? ref c0 : ref Unsafe.Add(ref cells, (nint)(a.Reverse ? tn + 1 : tn - 1) * n), batch, hidden, u0, u1);
             }
 
-            if (packs)
-                PackWholeA(s, MemoryMarshal.CreateReadOnlySpan(ref dg, 4 * n), job.MPad, packedA);
-            ShareColumns<TV, TS>(job, ref packs ? ref aPacked : ref dg, u0, u1, ref dh, hidden, ref tileRef);
+            ShareColumns<TV, TS>(job, ref dg, u0, u1, ref dh, hidden, ref tileRef);
         }
     }
 
@@ -490,21 +473,12 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         }
     }
 
-    /// <summary>All of op(A) (few rows) packed as the few-row GEMM packs it: K block pc at pc · MPad.</summary>
-    private static void PackWholeA(GemmShape s, ReadOnlySpan<T> a, int mPad, T[] packed)
-    {
-        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
-        {
-            int kc = Math.Min(HostGemm.KC, s.K - pc);
-            HostGemm.PackA<T>(s, a, 0, s.M, pc, kc, 0, mPad / HostGemm.MR, packed.AsSpan(pc * mPad));
-        }
-    }
-
     /// <summary>
     /// Columns [col0, col1) of C [M, N] (row stride ldc) = op(A) · the job's packed op(B), K block
     /// after K block as the few-row GEMM computes them; a panel that straddles col0 or col1 is
     /// computed whole and stored only inside the range. <paramref name="a"/> is op(A) as stored
-    /// (rows s.Lda apart) over wide panels, else its packed form (<see cref="PackWholeA"/>).
+    /// (rows s.Lda apart), read in place: a step's op(A) (h_{t-1}, or dgates_t backward) is a few
+    /// rows already in cache, and packing it cost each core its own copy of it every step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShareColumns<TV, TS>(SequenceJob job, ref T a, int col0, int col1, ref T c, int ldc, ref T tile)
@@ -541,8 +515,8 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 continue;
             }
 
-            // Two register panels at once with AVX-512 (32 registers), one with AVX2 or SSE.
-            ref T pa = ref Unsafe.Add(ref a, (nint)pc * job.MPad);
+            // Two register panels at once with AVX-512 (32 registers), one with AVX2 or SSE; op(A) read in place.
+            ref T pa = ref Unsafe.Add(ref a, pc);
             bool wide = Unsafe.SizeOf<TV>() == 64;
             for (int jp = p0; jp < p1; jp += wide ? 2 : 1)
             {
@@ -553,7 +527,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 {
                     int row = ip * HostGemm.MR;
                     int rows = Math.Min(HostGemm.MR, s.M - row);
-                    HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref Unsafe.Add(ref pa, (nint)ip * HostGemm.MR * kc), ref b0, ref b1, ref tile);
+                    HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref Unsafe.Add(ref pa, (nint)row * s.Lda), s.Lda, 1, ref b0, ref b1, ref tile);
                     ref T cRow = ref Unsafe.Add(ref c, (nint)row * ldc);
                     StorePart<TV, TS>(ref tile, jp * nr, col0, col1, s.N, ref cRow, ldc, rows, one, mode);
                     if (two)

@@ -199,12 +199,14 @@ internal static class HostGemm
     /// a full block (6 × 2) 24 FMAs per 4 loads of B and 6 broadcasts of A.
     /// </remarks>
     /// <param name="kc">Steps.</param>
-    /// <param name="a">Packed A panel: kc × MR.</param>
+    /// <param name="a">Row 0 of A at step 0: a packed A panel (aRow 1, aStep MR) or op(A) as stored (aRow its row stride, aStep 1).</param>
+    /// <param name="aRow">Elements from row 0 of A to row 1.</param>
+    /// <param name="aStep">Elements from one step of A to the next.</param>
     /// <param name="b0">First packed B panel: kc × 2·Count.</param>
     /// <param name="b1">Second packed B panel (read only when <typeparamref name="TPanels"/> is 2).</param>
     /// <param name="tile">Out: the first panel's MR × 2·Count accumulators, row-major, then the second's.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel<T, TV, TS, TRows, TPanels>(int kc, ref T a, ref T b0, ref T b1, ref T tile)
+    public static void Kernel<T, TV, TS, TRows, TPanels>(int kc, ref T a, nint aRow, nint aStep, ref T b0, ref T b1, ref T tile)
         where T : unmanaged
         where TV : struct
         where TS : ISimd<T, TV>
@@ -214,6 +216,7 @@ internal static class HostGemm
         int w = TS.Count;
         int nr = 2 * w;
         bool two = TPanels.Value > 1;
+        nint a2 = 2 * aRow, a3 = 3 * aRow, a4 = 4 * aRow, a5 = 5 * aRow;
         TV c00 = default, c01 = default, c02 = default, c03 = default;
         TV c10 = default, c11 = default, c12 = default, c13 = default;
         TV c20 = default, c21 = default, c22 = default, c23 = default;
@@ -242,7 +245,7 @@ internal static class HostGemm
 
             if (TRows.Value > 1)
             {
-                av = TS.Broadcast(Unsafe.Add(ref a, 1));
+                av = TS.Broadcast(Unsafe.Add(ref a, aRow));
                 c10 = TS.MulAdd(av, x0, c10);
                 c11 = TS.MulAdd(av, x1, c11);
                 if (two)
@@ -254,7 +257,7 @@ internal static class HostGemm
 
             if (TRows.Value > 2)
             {
-                av = TS.Broadcast(Unsafe.Add(ref a, 2));
+                av = TS.Broadcast(Unsafe.Add(ref a, a2));
                 c20 = TS.MulAdd(av, x0, c20);
                 c21 = TS.MulAdd(av, x1, c21);
                 if (two)
@@ -266,7 +269,7 @@ internal static class HostGemm
 
             if (TRows.Value > 3)
             {
-                av = TS.Broadcast(Unsafe.Add(ref a, 3));
+                av = TS.Broadcast(Unsafe.Add(ref a, a3));
                 c30 = TS.MulAdd(av, x0, c30);
                 c31 = TS.MulAdd(av, x1, c31);
                 if (two)
@@ -278,7 +281,7 @@ internal static class HostGemm
 
             if (TRows.Value > 4)
             {
-                av = TS.Broadcast(Unsafe.Add(ref a, 4));
+                av = TS.Broadcast(Unsafe.Add(ref a, a4));
                 c40 = TS.MulAdd(av, x0, c40);
                 c41 = TS.MulAdd(av, x1, c41);
                 if (two)
@@ -290,7 +293,7 @@ internal static class HostGemm
 
             if (TRows.Value > 5)
             {
-                av = TS.Broadcast(Unsafe.Add(ref a, 5));
+                av = TS.Broadcast(Unsafe.Add(ref a, a5));
                 c50 = TS.MulAdd(av, x0, c50);
                 c51 = TS.MulAdd(av, x1, c51);
                 if (two)
@@ -300,7 +303,7 @@ internal static class HostGemm
                 }
             }
 
-            a = ref Unsafe.Add(ref a, MR);
+            a = ref Unsafe.Add(ref a, aStep);
             b0 = ref Unsafe.Add(ref b0, nr);
             if (two)
                 b1 = ref Unsafe.Add(ref b1, nr);
@@ -475,7 +478,7 @@ internal static class HostGemm
     /// valid rows of the A panel and one or two B panels.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void KernelFor<T, TV, TS>(int rows, bool twoPanels, int kc, ref T a, ref T b0, ref T b1, ref T tile)
+    public static void KernelFor<T, TV, TS>(int rows, bool twoPanels, int kc, ref T a, nint aRow, nint aStep, ref T b0, ref T b1, ref T tile)
         where T : unmanaged
         where TV : struct
         where TS : ISimd<T, TV>
@@ -484,24 +487,24 @@ internal static class HostGemm
         {
             switch (rows)
             {
-                case 1: Kernel<T, TV, TS, C1, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
-                case 2: Kernel<T, TV, TS, C2, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
-                case 3: Kernel<T, TV, TS, C3, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
-                case 4: Kernel<T, TV, TS, C4, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
-                case 5: Kernel<T, TV, TS, C5, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
-                default: Kernel<T, TV, TS, C6, C2>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 1: Kernel<T, TV, TS, C1, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                case 2: Kernel<T, TV, TS, C2, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                case 3: Kernel<T, TV, TS, C3, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                case 4: Kernel<T, TV, TS, C4, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                case 5: Kernel<T, TV, TS, C5, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                default: Kernel<T, TV, TS, C6, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
             }
         }
         else
         {
             switch (rows)
             {
-                case 1: Kernel<T, TV, TS, C1, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
-                case 2: Kernel<T, TV, TS, C2, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
-                case 3: Kernel<T, TV, TS, C3, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
-                case 4: Kernel<T, TV, TS, C4, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
-                case 5: Kernel<T, TV, TS, C5, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
-                default: Kernel<T, TV, TS, C6, C1>(kc, ref a, ref b0, ref b1, ref tile); break;
+                case 1: Kernel<T, TV, TS, C1, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                case 2: Kernel<T, TV, TS, C2, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                case 3: Kernel<T, TV, TS, C3, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                case 4: Kernel<T, TV, TS, C4, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                case 5: Kernel<T, TV, TS, C5, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+                default: Kernel<T, TV, TS, C6, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
             }
         }
     }
