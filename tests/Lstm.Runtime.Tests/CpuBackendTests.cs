@@ -4,6 +4,8 @@ using Lstm.Runtime.Backends;
 using Lstm.Runtime.Backends.Cpu;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Diagnostics;
+using Lstm.Runtime.Layers;
+using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 
 namespace Lstm.Runtime.Tests;
@@ -66,6 +68,61 @@ public class CpuBackendTests
         Assert.Equal(0, missed);
         if (HostParallel.Cores > 1)
             Assert.True(met > 0, "no operation ran on two cores");
+    }
+
+    /// <summary>
+    /// A forward pass takes its large scratch and its output uninitialized (the pooled arrays as
+    /// an earlier pass left them): every element must be written before it is read. Poisoning the
+    /// pool with NaN at exactly the lengths a pass rents (xproj [T, B, G], the layer's output
+    /// [D, T, B, H], the result) must leave every result the same bit for bit.
+    /// </summary>
+    [Theory]
+    [InlineData("lstm", false, false)]
+    [InlineData("lstm", true, true)]
+    [InlineData("lstm-steps", false, false)]
+    [InlineData("gru", true, false)]
+    [InlineData("rnn", false, true)]
+    public void Forward_OverScratchLeftByEarlierPasses_IsUnchanged(string kind, bool bidirectional, bool batchFirst)
+    {
+        const int steps = 64, batch = 4, input = 8, hidden = 256;
+        var device = TestDevices.Get("cpu");
+        var ops = device.Ops<float>();
+        int dirs = bidirectional ? 2 : 1;
+        var x = BitwiseResults.Uniform(new Random(5), steps * batch * input);
+        int[] shape = batchFirst ? [batch, steps, input] : [steps, batch, input];
+        Dictionary<string, float[]> Run()
+        {
+            using var tx = Tensor<float>.FromArray(device, x, shape);
+            if (kind.StartsWith("lstm", StringComparison.Ordinal))
+            {
+                using var lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, 1, true, batchFirst, bidirectional), seed: 2) { WholeLoops = kind == "lstm" };
+                using var r = lstm.Forward(tx);
+                return new() { ["output"] = r.Output.ToArray(), ["h_n"] = r.HN.ToArray(), ["c_n"] = r.CN.ToArray() };
+            }
+
+            using RecurrentLayer<float> layer = kind == "gru"
+                ? new GRU<float>(device, new GRUOptions(input, hidden, 1, true, batchFirst, bidirectional), seed: 2)
+                : new RNN<float>(device, new RNNOptions(input, hidden, 1, true, batchFirst, bidirectional), seed: 2);
+            using var result = layer is GRU<float> gru ? gru.Forward(tx) : ((RNN<float>)layer).Forward(tx);
+            return new() { ["output"] = result.Output.ToArray(), ["h_n"] = result.HN.ToArray() };
+        }
+
+        var clean = Run();
+        long n = (long)steps * batch * hidden;
+        var poisoned = new List<DeviceBuffer<float>>();
+        foreach (long length in new[] { n, dirs * n, 3 * n, 4 * n })
+        {
+            for (int i = 0; i < HostArrayPool<float>.MaxPerLength; i++)
+            {
+                var b = ops.Allocate(length);
+                ops.Fill(b.All, float.NaN);
+                poisoned.Add(b);
+            }
+        }
+
+        foreach (var b in poisoned)
+            b.Dispose();
+        BitwiseResults.AssertEqual(clean, Run(), kind, "over poisoned scratch", "over fresh scratch");
     }
 
     private sealed class Meeting

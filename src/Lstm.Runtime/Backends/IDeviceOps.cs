@@ -16,6 +16,15 @@ public partial interface IDeviceOps<T> where T : unmanaged
     /// <param name="length">Number of elements.</param>
     DeviceBuffer<T> Allocate(long length);
 
+    /// <summary>
+    /// Allocates <paramref name="length"/> elements whose values are unspecified, for a buffer the
+    /// caller writes in full before it reads any of it (a GEMM's C with β = 0, a layer's output
+    /// over all steps): a backend may skip the zero fill, which for a pass's large scratch costs
+    /// a write of all its memory. Zero-filled unless the backend says otherwise.
+    /// </summary>
+    /// <param name="length">Number of elements.</param>
+    DeviceBuffer<T> AllocateUninitialized(long length) => Allocate(length);
+
     /// <summary>Copies host data into a slice of the same length.</summary>
     /// <param name="source">Host data.</param>
     /// <param name="destination">Device slice.</param>

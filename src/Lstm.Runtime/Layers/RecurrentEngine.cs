@@ -527,7 +527,8 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
             for (int slot = 0; slot < slots; slot++)
             {
                 var lane = laneOps[slot];
-                xprojs[slot] = lane.Allocate((long)steps * gateStep);
+                // Every step's rows are written (β = 0) before its cell reads them.
+                xprojs[slot] = lane.AllocateUninitialized((long)steps * gateStep);
                 hprojs[slot] = lane.Allocate(gateStep);
                 cPings[slot] = storeCells || !cell.HasCellState ? null : lane.Allocate(2 * stepSize);
                 hRawTmps[slot] = training || o.ProjSize == 0 ? null : lane.Allocate(stepSize);
@@ -672,7 +673,8 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
             {
                 var cache = new LayerCache<T> { Input = layerInput };
                 result.Layers.Add(cache);
-                cache.Stacked = ops.Allocate(dirs * outPerDir);
+                // With every row running every step, each direction writes all of its output.
+                cache.Stacked = plan is null ? ops.AllocateUninitialized(dirs * outPerDir) : ops.Allocate(dirs * outPerDir);
                 for (int d = 0; d < dirs; d++)
                     cache.Directions.Add(null!);
                 if (dirs == 1)
@@ -744,12 +746,12 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
             top = topOwned.All;
         if (o.BatchFirst)
         {
-            result.Output = Tensor<T>.Zeros(Device, batch, steps, width);
+            result.Output = Tensor<T>.Uninitialized(Device, batch, steps, width);
             ops.SwapAxes01(steps, batch, width, top, result.Output.Data);
         }
         else
         {
-            result.Output = Tensor<T>.Zeros(Device, steps, batch, width);
+            result.Output = Tensor<T>.Uninitialized(Device, steps, batch, width);
             ops.Copy(top, result.Output.Data);
         }
 

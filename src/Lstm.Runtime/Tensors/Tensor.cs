@@ -50,6 +50,15 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged
         return new Tensor<T>(device, device.Ops<T>().Allocate(n), (int[])shape.Clone());
     }
 
+    /// <summary>A tensor whose values are unspecified, for one the caller fills in full at once (<see cref="IDeviceOps{T}.AllocateUninitialized"/>).</summary>
+    /// <param name="device">Where it lives.</param>
+    /// <param name="shape">Its dimensions.</param>
+    internal static Tensor<T> Uninitialized(ComputeDevice device, params int[] shape)
+    {
+        long n = Elements(shape);
+        return new Tensor<T>(device, device.Ops<T>().AllocateUninitialized(n), (int[])shape.Clone());
+    }
+
     /// <summary>A tensor holding a copy of host data.</summary>
     /// <param name="device">Where it lives.</param>
     /// <param name="data">Row-major values; their count must match the shape.</param>

@@ -31,6 +31,8 @@ internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
 
     public DeviceBuffer<T> Allocate(long length) => new HostBuffer<T>(Math.Max(length, 0));
 
+    public DeviceBuffer<T> AllocateUninitialized(long length) => new HostBuffer<T>(Math.Max(length, 0), zeroed: false);
+
     public void Upload(ReadOnlySpan<T> source, BufferSlice<T> destination)
     {
         if (source.Length != destination.Length)

@@ -25,9 +25,10 @@ internal static class HostArrayPool<T> where T : unmanaged
     private static readonly Dictionary<int, Stack<T[]>> Free = [];
     private static long _pooledBytes;
 
-    /// <summary>A zeroed pinned array of exactly <paramref name="length"/> elements, reused when one is pooled.</summary>
+    /// <summary>A pinned array of exactly <paramref name="length"/> elements, reused when one is pooled.</summary>
     /// <param name="length">Elements.</param>
-    public static T[] Rent(int length)
+    /// <param name="zeroed">Whether the elements must be zero; otherwise they are whatever the array last held.</param>
+    public static T[] Rent(int length, bool zeroed = true)
     {
         if (length >= MinLength)
         {
@@ -43,12 +44,13 @@ internal static class HostArrayPool<T> where T : unmanaged
 
             if (reused is not null)
             {
-                System.Array.Clear(reused);
+                if (zeroed)
+                    System.Array.Clear(reused);
                 return reused;
             }
         }
 
-        return GC.AllocateArray<T>(length, pinned: true);
+        return zeroed ? GC.AllocateArray<T>(length, pinned: true) : GC.AllocateUninitializedArray<T>(length, pinned: true);
     }
 
     /// <summary>Keeps <paramref name="array"/> for a later <see cref="Rent"/> when it is large and the bounds allow.</summary>

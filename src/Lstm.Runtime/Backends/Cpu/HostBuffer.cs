@@ -3,13 +3,13 @@ using System.Runtime.InteropServices;
 namespace Lstm.Runtime.Backends.Cpu;
 
 /// <summary>
-/// "Device" memory of the host backend: a zeroed host array on the pinned object heap, so its
+/// "Device" memory of the host backend: a host array on the pinned object heap, so its
 /// address never moves while host code (and any native code it hands the memory to) works on it.
 /// </summary>
 /// <remarks>
 /// Large arrays (from <see cref="HostArrayPool{T}.MinLength"/> elements) go back to
 /// <see cref="HostArrayPool{T}"/> when the buffer is disposed, and the next buffer of the same
-/// length reuses one (cleared): a forward or backward pass allocates its per-call activations and
+/// length reuses one (cleared, unless it is allocated uninitialized): a forward or backward pass allocates its per-call activations and
 /// scratch again and again at the same sizes, and each fresh large array would otherwise cost a
 /// page-faulting allocation and, soon, a full (generation 2) collection.
 /// <para>
@@ -24,14 +24,15 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
 {
-    /// <summary>Allocates <paramref name="length"/> zeroed elements.</summary>
+    /// <summary>Allocates <paramref name="length"/> elements, zeroed unless <paramref name="zeroed"/> is false.</summary>
     /// <param name="length">Number of elements, at most <see cref="System.Array.MaxLength"/>.</param>
+    /// <param name="zeroed">False leaves the elements unspecified (for a buffer written in full before it is read).</param>
     /// <exception cref="LstmException">The length is negative or larger than one host array can hold.</exception>
-    public HostBuffer(long length)
+    public HostBuffer(long length, bool zeroed = true)
     {
         if (length < 0 || length > System.Array.MaxLength)
             throw new LstmException($"cpu device: cannot allocate {length} elements (one buffer holds at most {System.Array.MaxLength})");
-        Array = HostArrayPool<T>.Rent((int)length);
+        Array = HostArrayPool<T>.Rent((int)length, zeroed);
     }
 
     private static long _lastId;
