@@ -11,7 +11,7 @@ using Lstm.Tests.Shared;
 namespace Lstm.Runtime.Tests;
 
 /// <summary>The host backend's vectorized math and its promise not to allocate in the time loop.</summary>
-public class CpuBackendTests
+public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     /// <summary>x from -100 to 100 in small steps, plus the ends of the float range and signed zeros.</summary>
     private static double[] Arguments()
@@ -123,6 +123,41 @@ public class CpuBackendTests
         foreach (var b in poisoned)
             b.Dispose();
         BitwiseResults.AssertEqual(clean, Run(), kind, "over poisoned scratch", "over fresh scratch");
+    }
+
+    /// <summary>
+    /// Every buffer of a pass comes back to the pool when the pass disposes it, small ones too
+    /// (pinned arrays allocated afresh count toward the full-collection budget): a buffer of 100
+    /// elements reuses the array of the one disposed before it, and a forward pass of the seed's
+    /// shape (B 5, T 50, I 10, H 20, 2 layers) allocates only its few small managed objects,
+    /// nothing per time step.
+    /// </summary>
+    [Fact]
+    public void SmallBuffers_ComeBackToThePool_APassAllocatesNothingPerStep()
+    {
+        var device = TestDevices.Get("cpu");
+        var ops = device.Ops<float>();
+        float[] first;
+        using (var b = ops.Allocate(100))
+            first = ((HostBuffer<float>)b).Array;
+        using (var again = ops.Allocate(100))
+            Assert.Same(first, ((HostBuffer<float>)again).Array);
+
+        const int steps = 50, batch = 5, input = 10, hidden = 20, layers = 2;
+        var x = BitwiseResults.Uniform(new Random(6), steps * batch * input);
+        using var tx = Tensor<float>.FromArray(device, x, [steps, batch, input]);
+        using var lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, layers), seed: 3);
+        for (int i = 0; i < 5; i++)
+            lstm.Forward(tx).Dispose();
+        const int passes = 20;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < passes; i++)
+            lstm.Forward(tx).Dispose();
+        long perPass = (GC.GetAllocatedBytesForCurrentThread() - before) / passes;
+        output.WriteLine($"seed-shaped forward pass: {perPass} bytes allocated");
+        // 100 layer steps: one allocation per step would already pass this bound; the pass's
+        // buffers (its output alone is 20 KB) must come from the pool.
+        Assert.True(perPass < 8 * 1024, $"a forward pass allocated {perPass} bytes");
     }
 
     private sealed class Meeting

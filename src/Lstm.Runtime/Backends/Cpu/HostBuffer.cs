@@ -7,11 +7,11 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// address never moves while host code (and any native code it hands the memory to) works on it.
 /// </summary>
 /// <remarks>
-/// Large arrays (from <see cref="HostArrayPool{T}.MinLength"/> elements) go back to
+/// Arrays from <see cref="HostArrayPool{T}.MinLength"/> elements on go back to
 /// <see cref="HostArrayPool{T}"/> when the buffer is disposed, and the next buffer of the same
 /// length reuses one (cleared, unless it is allocated uninitialized): a forward or backward pass allocates its per-call activations and
-/// scratch again and again at the same sizes, and each fresh large array would otherwise cost a
-/// page-faulting allocation and, soon, a full (generation 2) collection.
+/// scratch again and again at the same sizes, and each fresh array would otherwise cost an
+/// allocation (page faults, for a large one) and, soon, a full (generation 2) collection.
 /// <para>
 /// Every buffer has a process-wide unique <see cref="Id"/> and a <see cref="Version"/> that every
 /// writable access (<see cref="Span"/>, <see cref="Ref"/>, <see cref="ArrayOf"/>) advances before
