@@ -87,22 +87,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var rng = new Random(22);
         double tol = DeviceData.Tolerance<T>(1e-6, 1e-14);
         int g = 4 * hidden, bh = batch * hidden;
-        var xproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
-        var hproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
-        var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
-        var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
-        var cPrev = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
-        var gates = new double[batch * g];
-        for (int b = 0; b < batch; b++)
-        {
-            for (int q = 0; q < g; q++)
-                gates[b * g + q] = xproj[b * g + q] + hproj[b * g + q] + (bih[q] + bhh[q]);
-        }
-
-        var c = new double[bh];
-        var h = new double[bh];
-        var acts = new double[4 * bh];
-        HostReference.CellForward(batch, hidden, gates, cPrev, c, h, acts);
+        var (xproj, hproj, bih, bhh, cPrev, c, h, acts) = LstmCellCase<T>(rng, batch, hidden);
         using var dx = DeviceData.Upload(ops, xproj);
         using var dhp = DeviceData.Upload(ops, hproj);
         using var dbi = DeviceData.Upload(ops, bih);
@@ -138,6 +123,33 @@ public class CpuCellTests(ITestOutputHelper output)
         output.WriteLine($"{typeof(T).Name} LSTM B={batch} H={hidden}: max |error| c {errC:E2}, h {errH:E2}, acts {errA:E2}, dgates {errG:E2}, dc {errD:E2}");
     }
 
+    /// <summary>
+    /// Random LSTM cell inputs as <typeparamref name="T"/> holds them (xproj, hproj, both biases,
+    /// c_(t-1)) and the float64 reference forward over them (c_t, h_t, the activations).
+    /// </summary>
+    private static (double[] Xproj, double[] Hproj, double[] Bih, double[] Bhh, double[] CPrev, double[] C, double[] H, double[] Acts) LstmCellCase<T>(Random rng, int batch, int hidden)
+        where T : unmanaged
+    {
+        int g = 4 * hidden, bh = batch * hidden;
+        var xproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
+        var hproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
+        var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
+        var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
+        var cPrev = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var gates = new double[batch * g];
+        for (int b = 0; b < batch; b++)
+        {
+            for (int q = 0; q < g; q++)
+                gates[b * g + q] = xproj[b * g + q] + hproj[b * g + q] + (bih[q] + bhh[q]);
+        }
+
+        var c = new double[bh];
+        var h = new double[bh];
+        var acts = new double[4 * bh];
+        HostReference.CellForward(batch, hidden, gates, cPrev, c, h, acts);
+        return (xproj, hproj, bih, bhh, cPrev, c, h, acts);
+    }
+
     [Theory]
     [MemberData(nameof(Types))]
     public void Lstm_EveryRowTailLength_MatchesFloat64ReferenceAndWritesOnlyItsRows(string dtype)
@@ -161,22 +173,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var rng = new Random(100 + hidden);
         double tol = DeviceData.Tolerance<T>(1e-6, 1e-14);
         int g = 4 * hidden, bh = batch * hidden;
-        var xproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
-        var hproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
-        var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
-        var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
-        var cPrev = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
-        var gates = new double[batch * g];
-        for (int b = 0; b < batch; b++)
-        {
-            for (int q = 0; q < g; q++)
-                gates[b * g + q] = xproj[b * g + q] + hproj[b * g + q] + (bih[q] + bhh[q]);
-        }
-
-        var c = new double[bh];
-        var h = new double[bh];
-        var acts = new double[4 * bh];
-        HostReference.CellForward(batch, hidden, gates, cPrev, c, h, acts);
+        var (xproj, hproj, bih, bhh, cPrev, c, h, acts) = LstmCellCase<T>(rng, batch, hidden);
 
         // One buffer per output, its slice [Guard, Guard + n) between sentinels.
         static double[] Guarded(int n) => Enumerable.Repeat(Sentinel, n + 2 * Guard).ToArray();

@@ -484,28 +484,26 @@ internal static class HostGemm
         where TS : ISimd<T, TV>
     {
         if (twoPanels)
-        {
-            switch (rows)
-            {
-                case 1: Kernel<T, TV, TS, C1, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                case 2: Kernel<T, TV, TS, C2, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                case 3: Kernel<T, TV, TS, C3, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                case 4: Kernel<T, TV, TS, C4, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                case 5: Kernel<T, TV, TS, C5, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                default: Kernel<T, TV, TS, C6, C2>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-            }
-        }
+            KernelForRows<T, TV, TS, C2>(rows, kc, ref a, aRow, aStep, ref b0, ref b1, ref tile);
         else
+            KernelForRows<T, TV, TS, C1>(rows, kc, ref a, aRow, aStep, ref b0, ref b1, ref tile);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void KernelForRows<T, TV, TS, TPanels>(int rows, int kc, ref T a, nint aRow, nint aStep, ref T b0, ref T b1, ref T tile)
+        where T : unmanaged
+        where TV : struct
+        where TS : ISimd<T, TV>
+        where TPanels : struct, IConstant
+    {
+        switch (rows)
         {
-            switch (rows)
-            {
-                case 1: Kernel<T, TV, TS, C1, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                case 2: Kernel<T, TV, TS, C2, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                case 3: Kernel<T, TV, TS, C3, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                case 4: Kernel<T, TV, TS, C4, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                case 5: Kernel<T, TV, TS, C5, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-                default: Kernel<T, TV, TS, C6, C1>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
-            }
+            case 1: Kernel<T, TV, TS, C1, TPanels>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+            case 2: Kernel<T, TV, TS, C2, TPanels>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+            case 3: Kernel<T, TV, TS, C3, TPanels>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+            case 4: Kernel<T, TV, TS, C4, TPanels>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+            case 5: Kernel<T, TV, TS, C5, TPanels>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
+            default: Kernel<T, TV, TS, C6, TPanels>(kc, ref a, aRow, aStep, ref b0, ref b1, ref tile); break;
         }
     }
 
