@@ -282,6 +282,43 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public void SigmoidAndTanh_NaNStaysNaN_InfinitiesSaturate_InEveryVectorForm()
+    {
+        // The exponent's clamp uses the hardware min/max, which return one operand unchanged when
+        // the other is NaN: the argument must be that operand, so NaN reaches the result as
+        // PyTorch's σ and tanh give it.
+        float[] xs = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f];
+        float[] sigmoid = [float.NaN, 1f, 0f, 0.5f];
+        float[] tanh = [float.NaN, 1f, -1f, 0f];
+        void Expect(float want, float got, string what)
+        {
+            if (float.IsNaN(want))
+                Assert.True(float.IsNaN(got), $"{what}: {got} where NaN was expected");
+            else
+                Assert.Equal(want, got);
+        }
+
+        for (int k = 0; k < xs.Length; k++)
+        {
+            var vf = new Vector<float>(xs[k]);
+            var vd = new Vector<double>(xs[k]);
+            var v5 = System.Runtime.Intrinsics.Vector512.Create(xs[k]);
+            var (s0, s1) = (v5, v5);
+            HostMath.Sigmoid(ref s0, ref s1);
+            var (t0, t1) = (v5, v5);
+            HostMath.Tanh(ref t0, ref t1);
+            Expect(sigmoid[k], HostMath.Sigmoid(vf)[0], $"Vector<float> σ({xs[k]})");
+            Expect(tanh[k], HostMath.Tanh(vf)[0], $"Vector<float> tanh({xs[k]})");
+            Expect(sigmoid[k], (float)HostMath.Sigmoid(vd)[0], $"Vector<double> σ({xs[k]})");
+            Expect(tanh[k], (float)HostMath.Tanh(vd)[0], $"Vector<double> tanh({xs[k]})");
+            Expect(sigmoid[k], HostMath.Sigmoid(v5)[15], $"Vector512 σ({xs[k]})");
+            Expect(tanh[k], HostMath.Tanh(v5)[15], $"Vector512 tanh({xs[k]})");
+            Expect(sigmoid[k], s1[15], $"Vector512 pair σ({xs[k]})");
+            Expect(tanh[k], t1[15], $"Vector512 pair tanh({xs[k]})");
+        }
+    }
+
+    [Fact]
     public void ExpNonPositive_MatchesTheKernelsScalarMath_LaneByLane()
     {
         int w = Vector<float>.Count;
