@@ -35,11 +35,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var rng = new Random(21);
         double tol = DeviceData.Tolerance<T>(1e-6, 1e-14);
         int g = 3 * hidden, bh = batch * hidden;
-        var xproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
-        var hproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
-        var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
-        var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
-        var hPrev = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var (xproj, hproj, bih, bhh, hPrev) = CellInputs<T>(rng, batch, g, bh);
         var h = new double[bh];
         var acts = new double[4 * bh];
         HostReference.GruCellForward(batch, hidden, xproj, hproj, bih, bhh, hPrev, h, acts);
@@ -124,6 +120,18 @@ public class CpuCellTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Random cell inputs as <typeparamref name="T"/> holds them: xproj and hproj [B, G], both
+    /// biases [G], the previous state [B, H] (<paramref name="state"/> = B·H elements).
+    /// </summary>
+    private static (double[] Xproj, double[] Hproj, double[] Bih, double[] Bhh, double[] Prev) CellInputs<T>(Random rng, int batch, int g, int state)
+        where T : unmanaged => (
+            DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3)),
+            DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3)),
+            DeviceData.AsSeen<T>(Numerics.Uniform(rng, g)),
+            DeviceData.AsSeen<T>(Numerics.Uniform(rng, g)),
+            DeviceData.AsSeen<T>(Numerics.Uniform(rng, state)));
+
+    /// <summary>
     /// Random LSTM cell inputs as <typeparamref name="T"/> holds them (xproj, hproj, both biases,
     /// c_(t-1)) and the float64 reference forward over them (c_t, h_t, the activations).
     /// </summary>
@@ -131,11 +139,7 @@ public class CpuCellTests(ITestOutputHelper output)
         where T : unmanaged
     {
         int g = 4 * hidden, bh = batch * hidden;
-        var xproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
-        var hproj = DeviceData.AsSeen<T>(Numerics.Uniform(rng, batch * g, 3));
-        var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
-        var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, g));
-        var cPrev = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
+        var (xproj, hproj, bih, bhh, cPrev) = CellInputs<T>(rng, batch, g, bh);
         var gates = new double[batch * g];
         for (int b = 0; b < batch; b++)
         {
