@@ -11,7 +11,7 @@ namespace Lstm.Runtime.Tests;
 /// (<see cref="ILstmSequenceOps{T}"/>), the cores splitting the hidden units; it gives, bit for
 /// bit, what one operation per step gives: output, h_n, c_n, dx, dh0, dc0 and every parameter
 /// gradient, in inference and training, one and two directions, with and without bias, at batch
-/// sizes and hidden sizes that split across cores or not, and that are not multiples of the
+/// sizes and hidden sizes that split across cores (by hidden units, or by rows) or not, and that are not multiples of the
 /// GEMM's panels (32 columns) or register rows (6).
 /// </summary>
 public class LstmSequenceTests
@@ -25,6 +25,8 @@ public class LstmSequenceTests
         [7, 130, 13, 6, 2, false, false],   // two register-row panels, split, bias=False
         [3, 100, 8, 4, 1, true, false],     // one core, both directions, bias=False
         [5, 20, 10, 50, 2, false, true],    // the seed's shape
+        [33, 50, 9, 5, 1, true, true],      // rows split across cores (16 and 17: partial register-row panels), both directions
+        [40, 45, 6, 4, 2, false, false],    // rows split (20 each), a partial column panel, bias=False
     ];
 
     [Theory]

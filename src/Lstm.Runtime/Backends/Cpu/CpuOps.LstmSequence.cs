@@ -11,7 +11,9 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// its panels of the cached packed W_hh, which stay in its own cache from step to step), runs the
 /// cell on those units, and meets the other cores once, before the next step reads all of h_t.
 /// Backward likewise: the cell backward of its units, one meeting (dh_{t-1} reads every gate
-/// gradient of the step), then dh_{t-1} of its units.
+/// gradient of the step), then dh_{t-1} of its units. With enough rows (batch entries) the cores
+/// split the rows instead, each running every unit of its rows, and never meet: a row's step
+/// reads only its own row of h_{t-1} (forward) or of dgates_t (backward).
 /// </summary>
 /// <remarks>
 /// Every element is computed by the same kernels in the same order as the per-step operations
@@ -60,12 +62,17 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         public int Grain;
 
         /// <summary>
+        /// Each core owns a share of the rows (batch entries) and all the hidden units, so the cores
+        /// never meet: rows are independent in the recurrence. Else each owns a share of the units.
+        /// </summary>
+        public bool ByRows;
+
+        /// <summary>
         /// Columns per panel of the packed W_hh (<see cref="FewRowWidth"/>): register-width panels;
         /// else one or two rows over wide panels, and forward W_hh packed as gate panels
         /// (<see cref="PackGatePanels"/>). Either way op(A) (h_{t-1}, or dgates_t) is read in place.
         /// </summary>
         public int Width;
-        public int MPad;
         public int NPad;
 
         // The operands' arrays and offsets, resolved (and their versions advanced) once per call.
@@ -221,12 +228,13 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         bool gates = !backward && width != nr;
         int grain = gates ? Math.Max(UnitGrain, nr) : Math.Max(UnitGrain, width);
         int grains = (hidden + grain - 1) / grain;
-        int shares = HostParallel.Chunks(grains, (long)s.M * s.N * s.K);
+        bool byRows = !gates && s.M >= RowShareMin * HostParallel.Cores;
+        int shares = HostParallel.Chunks(byRows ? s.M / RowShareMin : grains, (long)s.M * s.N * s.K);
         job.Shape = s;
         job.Shares = shares;
         job.Grain = grain;
+        job.ByRows = byRows;
         job.Width = width;
-        job.MPad = RoundUp(s.M, HostGemm.MR);
         job.NPad = RoundUp(s.N, width);
 
         var pack = gates ? PackGatePanels : PackWholeB;
@@ -266,17 +274,19 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         bool alone = end - start == job.Shares;
         int hidden = backward ? job.Shape.N : job.Shape.K;
         int grains = (hidden + job.Grain - 1) / job.Grain;
-        int u0 = Math.Min(hidden, grains * start / job.Shares * job.Grain);
-        int u1 = Math.Min(hidden, grains * end / job.Shares * job.Grain);
-        var barrier = alone ? null : job.Barrier;
+        int rows = job.Shape.M;
+        var share = job.ByRows
+            ? new Share(rows * start / job.Shares, rows * end / job.Shares, 0, hidden)
+            : new Share(0, rows, Math.Min(hidden, grains * start / job.Shares * job.Grain), Math.Min(hidden, grains * end / job.Shares * job.Grain));
+        var barrier = alone || job.ByRows ? null : job.Barrier;
         try
         {
             if (backward)
-                BackwardShare<TV, TS>(job, u0, u1, barrier, start);
+                BackwardShare<TV, TS>(job, share, barrier, start);
             else if (job.Forward.Acts is null)
-                ForwardShare<TV, TS, Inference>(job, u0, u1, barrier, start);
+                ForwardShare<TV, TS, Inference>(job, share, barrier, start);
             else
-                ForwardShare<TV, TS, Training>(job, u0, u1, barrier, start);
+                ForwardShare<TV, TS, Training>(job, share, barrier, start);
         }
         catch
         {
@@ -286,8 +296,19 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         }
     }
 
+    /// <summary>A core's part of the loop: rows [R0, R1) and hidden units [U0, U1).</summary>
+    private readonly record struct Share(int R0, int R1, int U0, int U1);
+
+    /// <summary>
+    /// Rows a core's share holds at least when the cores split the rows (<see cref="SequenceJob.ByRows"/>).
+    /// Each core then streams all of W_hh every step (from L3 once it outgrows L2) for 2·rows flops
+    /// a weight: at 16 rows a share the product stays bound by the FMAs and the cores never wait for
+    /// each other; at 8 rows (batch 16, H 1024) splitting the units was faster.
+    /// </summary>
+    private const int RowShareMin = 16;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardShare<TV, TS, TVariant>(SequenceJob job, int u0, int u1, StepBarrier? barrier, int party)
+    private static void ForwardShare<TV, TS, TVariant>(SequenceJob job, Share share, StepBarrier? barrier, int party)
         where TV : struct
         where TS : ISimd<T, TV>
         where TVariant : IVariant
@@ -298,6 +319,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         int n = batch * hidden;
         int g = 4 * hidden;
         int nr = 2 * TS.Count;
+        var (r0, r1, u0, u1) = share;
         Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
         ref T x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.X), job.XOff);
@@ -353,17 +375,24 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 continue;
             }
 
-            // hproj [B, 4H] of this share's gate columns = h_{t-1} W_hhᵀ.
-            for (int gate = 0; gate < 4; gate++)
-                ShareColumns<TV, TS>(job, ref hPrev, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
+            // hproj [B, 4H] of this share's rows and gate columns = h_{t-1} W_hhᵀ.
+            if (u0 == 0 && u1 == hidden)
+            {
+                ShareColumns<TV, TS>(job, ref hPrev, r0, r1, 0, g, ref hproj, g, ref tileRef);
+            }
+            else
+            {
+                for (int gate = 0; gate < 4; gate++)
+                    ShareColumns<TV, TS>(job, ref hPrev, r0, r1, gate * hidden + u0, gate * hidden + u1, ref hproj, g, ref tileRef);
+            }
 
-            ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, 0, batch, u0, u1);
+            ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, r0, r1, u0, u1);
             barrier?.SignalAndWait(party);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardShare<TV, TS>(SequenceJob job, int u0, int u1, StepBarrier? barrier, int party)
+    private static void BackwardShare<TV, TS>(SequenceJob job, Share share, StepBarrier? barrier, int party)
         where TV : struct
         where TS : ISimd<T, TV>
     {
@@ -372,6 +401,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         int batch = a.Batch, hidden = a.Hidden, steps = a.Steps;
         int n = batch * hidden;
         int nr = 2 * TS.Count;
+        var (r0, r1, u0, u1) = share;
         Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
         ref T dy = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.X), job.XOff);
@@ -389,7 +419,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             ref T cPrev = ref step == 0 ? ref c0 : ref Unsafe.Add(ref cells, (nint)tPrev * n);
             BackwardRows(
                 hidden, ref Unsafe.Add(ref dy, (nint)t * n), ref dh, ref dc, ref Unsafe.Add(ref acts, (nint)t * 4 * n),
-                ref Unsafe.Add(ref cells, (nint)t * n), ref cPrev, ref Unsafe.Add(ref dgates, (nint)t * 4 * n), 0, batch, u0, u1);
+                ref Unsafe.Add(ref cells, (nint)t * n), ref cPrev, ref Unsafe.Add(ref dgates, (nint)t * 4 * n), r0, r1, u0, u1);
             // dh_{t-1} reads every gate gradient of the step.
             barrier?.SignalAndWait(party);
 
@@ -405,7 +435,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 PrefetchUnits(ref step == 1 ? ref c0 : ref Unsafe.Add(ref cells, (nint)(a.Reverse ? tn + 1 : tn - 1) * n), batch, hidden, u0, u1);
             }
 
-            ShareColumns<TV, TS>(job, ref dg, u0, u1, ref dh, hidden, ref tileRef);
+            ShareColumns<TV, TS>(job, ref dg, r0, r1, u0, u1, ref dh, hidden, ref tileRef);
         }
     }
 
@@ -481,16 +511,19 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     /// rows already in cache, and packing it cost each core its own copy of it every step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ShareColumns<TV, TS>(SequenceJob job, ref T a, int col0, int col1, ref T c, int ldc, ref T tile)
+    private static void ShareColumns<TV, TS>(SequenceJob job, ref T a, int rowStart, int rowEnd, int col0, int col1, ref T c, int ldc, ref T tile)
         where TV : struct
         where TS : ISimd<T, TV>
     {
-        if (col1 <= col0)
+        if (col1 <= col0 || rowEnd <= rowStart)
             return;
         var s = job.Shape;
+        int m = rowEnd - rowStart;
+        a = ref Unsafe.Add(ref a, (nint)rowStart * s.Lda);
+        c = ref Unsafe.Add(ref c, (nint)rowStart * ldc);
         int nr = 2 * TS.Count;
         int width = job.Width;
-        int rowPanels = job.MPad / HostGemm.MR;
+        int rowPanels = (m + HostGemm.MR - 1) / HostGemm.MR;
         int p0 = col0 / width;
         int p1 = (col1 + width - 1) / width;
         ref T tile1 = ref Unsafe.Add(ref tile, HostGemm.MR * nr);
@@ -507,9 +540,9 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 ref T row0 = ref Unsafe.Add(ref a, pc);
                 for (int wp = p0; wp < p1; wp++)
                 {
-                    WidePanel<TV, TS>(kc, s.M, ref row0, s.Lda, 1, ref Unsafe.Add(ref pb, (nint)wp * width * kc), ref tile);
+                    WidePanel<TV, TS>(kc, m, ref row0, s.Lda, 1, ref Unsafe.Add(ref pb, (nint)wp * width * kc), ref tile);
                     for (int q = 0; q < 4; q++)
-                        StorePart<TV, TS>(ref Unsafe.Add(ref tile, q * HostGemm.MR * nr), (4 * wp + q) * nr, col0, col1, s.N, ref c, ldc, s.M, one, mode);
+                        StorePart<TV, TS>(ref Unsafe.Add(ref tile, q * HostGemm.MR * nr), (4 * wp + q) * nr, col0, col1, s.N, ref c, ldc, m, one, mode);
                 }
 
                 continue;
@@ -526,7 +559,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 for (int ip = 0; ip < rowPanels; ip++)
                 {
                     int row = ip * HostGemm.MR;
-                    int rows = Math.Min(HostGemm.MR, s.M - row);
+                    int rows = Math.Min(HostGemm.MR, m - row);
                     HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref Unsafe.Add(ref pa, (nint)row * s.Lda), s.Lda, 1, ref b0, ref b1, ref tile);
                     ref T cRow = ref Unsafe.Add(ref c, (nint)row * ldc);
                     StorePart<TV, TS>(ref tile, jp * nr, col0, col1, s.N, ref cRow, ldc, rows, one, mode);
