@@ -504,7 +504,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     }
 
     /// <summary>
-    /// Columns [col0, col1) of C [M, N] (row stride ldc) = op(A) · the job's packed op(B), K block
+    /// Rows [rowStart, rowEnd) and columns [col0, col1) of C [M, N] (row stride ldc) = op(A) · the job's packed op(B), K block
     /// after K block as the few-row GEMM computes them; a panel that straddles col0 or col1 is
     /// computed whole and stored only inside the range. <paramref name="a"/> is op(A) as stored
     /// (rows s.Lda apart), read in place: a step's op(A) (h_{t-1}, or dgates_t backward) is a few
