@@ -8,11 +8,11 @@ namespace Lstm.Runtime.Tests;
 
 /// <summary>
 /// The <c>cpu</c> device runs an LSTM direction's whole time loop as one operation
-/// (<see cref="ILstmSequenceOps{T}"/>), the cores splitting the hidden units; it gives, bit for
-/// bit, what one operation per step gives: output, h_n, c_n, dx, dh0, dc0 and every parameter
-/// gradient, in inference and training, one and two directions, with and without bias, at batch
-/// sizes and hidden sizes that split across cores (by hidden units, or by rows) or not, and that are not multiples of the
-/// GEMM's panels (32 columns) or register rows (6).
+/// (<see cref="ILstmSequenceOps{T}"/>), the cores splitting the hidden units or the rows; it
+/// gives, bit for bit, what one operation per step gives: output, h_n, c_n, dx, dh0, dc0 and every
+/// parameter gradient, in inference and training, one and two directions, with and without bias,
+/// at batch sizes and hidden sizes that split across cores (by hidden units, or by rows) or not,
+/// and that are not multiples of the GEMM's panels (32 columns) or register rows (6).
 /// </summary>
 public class LstmSequenceTests
 {

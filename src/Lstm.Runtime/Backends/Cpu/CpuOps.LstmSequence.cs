@@ -368,7 +368,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                         }
                     }
 
-                    ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, 0, batch, j0, j0 + cols);
+                    ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, r0, r1, j0, j0 + cols);
                 }
 
                 barrier?.SignalAndWait(party);
@@ -504,11 +504,12 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     }
 
     /// <summary>
-    /// Rows [rowStart, rowEnd) and columns [col0, col1) of C [M, N] (row stride ldc) = op(A) · the job's packed op(B), K block
-    /// after K block as the few-row GEMM computes them; a panel that straddles col0 or col1 is
-    /// computed whole and stored only inside the range. <paramref name="a"/> is op(A) as stored
-    /// (rows s.Lda apart), read in place: a step's op(A) (h_{t-1}, or dgates_t backward) is a few
-    /// rows already in cache, and packing it cost each core its own copy of it every step.
+    /// Rows [rowStart, rowEnd) and columns [col0, col1) of C [M, N] (row stride ldc) = op(A) · the
+    /// job's packed op(B), K block after K block as the few-row GEMM computes them; a panel that
+    /// straddles col0 or col1 is computed whole and stored only inside the range. <paramref name="a"/>
+    /// is op(A) as stored (rows s.Lda apart), read in place: a step's op(A) (h_{t-1}, or dgates_t
+    /// backward) is a few rows already in cache, and packing it cost each core its own copy of it
+    /// every step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShareColumns<TV, TS>(SequenceJob job, ref T a, int rowStart, int rowEnd, int col0, int col1, ref T c, int ldc, ref T tile)
