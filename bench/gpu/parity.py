@@ -5,7 +5,7 @@ against its stored outputs, and with --large three larger random LSTMs against P
 
   python3 bench/gpu/parity.py LSTM_EXE DEVICE GOLDEN_DIR [--large]
 """
-import json, os, struct, subprocess, sys, tempfile
+import json, os, shutil, struct, subprocess, sys, tempfile
 import numpy as np
 
 DT = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
@@ -43,8 +43,13 @@ def run(exe, dev, model, inp, out, bf, cell):
     return read(out)[1]
 
 def main():
-    exe, dev, gdir = sys.argv[1], sys.argv[2], sys.argv[3]
     tmp = tempfile.mkdtemp()
+    try:
+        return check(sys.argv[1], sys.argv[2], sys.argv[3], tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+def check(exe, dev, gdir, tmp):
     bad = 0
     for fn in sorted(os.listdir(gdir)):
         if not fn.endswith(".safetensors"): continue
