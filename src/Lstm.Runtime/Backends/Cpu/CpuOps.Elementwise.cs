@@ -26,10 +26,8 @@ internal sealed partial class CpuOps<T>
         var job = Interlocked.Exchange(ref _sumRowsJob, null) ?? new SumRowsJob();
         try
         {
-            job.Source = HostBuffer<T>.ReadOnlyArrayOf(source);
-            job.SourceOffset = (int)source.Offset;
-            job.Destination = HostBuffer<T>.ArrayOf(destination);
-            job.DestinationOffset = (int)destination.Offset;
+            (job.Source, job.SourceOffset) = HostBuffer<T>.ReadOnlyArrayAt(source);
+            (job.Destination, job.DestinationOffset) = HostBuffer<T>.ArrayAt(destination);
             job.Rows = rows;
             job.Cols = cols;
             int blocks = (cols + SumRowsBlock - 1) / SumRowsBlock;

@@ -260,8 +260,7 @@ internal sealed partial class CpuOps<T>
         bool widePanels = width != nr;
         if (widePanels)
         {
-            job.A = HostBuffer<T>.ReadOnlyArrayOf(a);
-            job.AOffset = (int)a.Offset;
+            (job.A, job.AOffset) = HostBuffer<T>.ReadOnlyArrayAt(a);
             (job.ARow, job.AStep) = s.TransA != 0 ? (1, s.Lda) : (s.Lda, 1);
         }
         else
@@ -277,8 +276,7 @@ internal sealed partial class CpuOps<T>
 
         job.BPanels = panels;
         job.BStart = start;
-        job.C = HostBuffer<T>.ArrayOf(c);
-        job.COffset = (int)c.Offset;
+        (job.C, job.COffset) = HostBuffer<T>.ArrayAt(c);
         job.Ldc = s.Ldc;
         job.Alpha = alpha;
         job.Beta = beta;
@@ -449,15 +447,14 @@ internal sealed partial class CpuOps<T>
         Grow(ref job.PackedB, ncMax * kcMax);
         job.BPanels = job.PackedB;
         job.BStart = 0;
-        job.C = HostBuffer<T>.ArrayOf(c);
-        job.COffset = (int)c.Offset;
+        (job.C, job.COffset) = HostBuffer<T>.ArrayAt(c);
         job.Ldc = s.Ldc;
         job.Alpha = alpha;
         job.Beta = beta;
         job.Shape = s;
         job.Nr = nr;
-        var aArray = HostBuffer<T>.ReadOnlyArrayOf(a);
-        var bArray = HostBuffer<T>.ReadOnlyArrayOf(b);
+        var (aArray, aOffset) = HostBuffer<T>.ReadOnlyArrayAt(a);
+        var (bArray, bOffset) = HostBuffer<T>.ReadOnlyArrayAt(b);
         for (int jc = 0; jc < s.N; jc += ncMax)
         {
             int nc = Math.Min(ncMax, s.N - jc);
@@ -467,7 +464,7 @@ internal sealed partial class CpuOps<T>
                 int kc = Math.Min(kcMax, s.K - pc);
                 job.Kc = kc;
                 job.Source = bArray;
-                job.SourceOffset = (int)b.Offset;
+                job.SourceOffset = bOffset;
                 job.SourceLength = (int)b.Length;
                 job.PackK0 = pc;
                 job.PackRow0 = jc;
@@ -478,7 +475,7 @@ internal sealed partial class CpuOps<T>
                     int mc = Math.Min(mcMax, s.M - ic);
                     int rowPanels = (mc + HostGemm.MR - 1) / HostGemm.MR;
                     job.Source = aArray;
-                    job.SourceOffset = (int)a.Offset;
+                    job.SourceOffset = aOffset;
                     job.SourceLength = (int)a.Length;
                     job.PackRow0 = ic;
                     job.PackRows = mc;

@@ -200,10 +200,10 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     private static bool SequenceFits(GemmShape s, BufferSlice<T> whh) =>
         whh.Buffer is HostBuffer<T> && TakesFewRowPath(s, s.M);
 
-    private static (T[] Array, int Offset) Read(BufferSlice<T> s) => (HostBuffer<T>.ReadOnlyArrayOf(s), (int)s.Offset);
+    private static (T[] Array, int Offset) Read(BufferSlice<T> s) => HostBuffer<T>.ReadOnlyArrayAt(s);
 
     /// <summary>A written operand: its version advances once here, not at every step.</summary>
-    private static (T[] Array, int Offset) Write(BufferSlice<T> s) => (HostBuffer<T>.ArrayOf(s), (int)s.Offset);
+    private static (T[] Array, int Offset) Write(BufferSlice<T> s) => HostBuffer<T>.ArrayAt(s);
 
     private void RunSequence(SequenceJob job, GemmShape s, BufferSlice<T> whh, bool backward)
     {

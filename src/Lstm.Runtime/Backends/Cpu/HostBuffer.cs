@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Lstm.Runtime.Backends.Cpu;
@@ -14,10 +15,10 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// allocation (page faults, for a large one) and, soon, a full (generation 2) collection.
 /// <para>
 /// Every buffer has a process-wide unique <see cref="Id"/> and a <see cref="Version"/> that every
-/// writable access (<see cref="Span"/>, <see cref="Ref"/>, <see cref="ArrayOf"/>) advances before
+/// writable access (<see cref="Span"/>, <see cref="Ref"/>, <see cref="ArrayAt"/>) advances before
 /// it hands the memory out, so a copy derived from the contents (the GEMM's packed weights,
 /// <see cref="PackedOperandCache{T}"/>) is known current while (Id, Version) is unchanged. Only
-/// <see cref="ReadOnly"/>, <see cref="ReadOnlyRef"/> and <see cref="ReadOnlyArrayOf"/> leave the
+/// <see cref="ReadOnly"/>, <see cref="ReadOnlyRef"/> and <see cref="ReadOnlyArrayAt"/> leave the
 /// version alone: their callers never write through them.
 /// </para>
 /// </remarks>
@@ -30,9 +31,32 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     /// <exception cref="LstmException">The length is negative or larger than one host array can hold.</exception>
     public HostBuffer(long length, bool zeroed = true)
     {
-        if (length < 0 || length > System.Array.MaxLength)
-            throw new LstmException($"cpu device: cannot allocate {length} elements (one buffer holds at most {System.Array.MaxLength})");
-        Array = HostArrayPool<T>.Rent((int)length, zeroed);
+        if (length < 0 || length > System.Array.MaxLength - Pad)
+            throw new LstmException($"cpu device: cannot allocate {length} elements (one buffer holds at most {System.Array.MaxLength - Pad})");
+        Array = HostArrayPool<T>.Rent((int)length + Pad, zeroed);
+        Base = AlignedBase(Array);
+        _length = (int)length;
+    }
+
+    /// <summary>Elements an array holds past a buffer's length, so that its elements can begin on a 64-byte boundary.</summary>
+    private static readonly int Pad = 64 / Unsafe.SizeOf<T>() - 1;
+
+    private readonly int _length;
+
+    /// <summary>
+    /// The index in <see cref="Array"/> of the buffer's first element: the array's first element on
+    /// a 64-byte boundary (the array is pinned, so it stays there). Each row of a [rows, 16·k]
+    /// float operand then begins on a cache line, and so does each core's share of its units
+    /// in the whole-loop LSTM, whose shares are whole multiples of 32 units: two cores never
+    /// write one line, and vector loads of the rows do not span two lines.
+    /// </summary>
+    public int Base { get; private set; }
+
+    /// <summary>The first element of a pinned array that lies on a 64-byte boundary.</summary>
+    private static unsafe int AlignedBase(T[] pinned)
+    {
+        long address = (long)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
+        return (int)((64 - (address & 63)) & 63) / Unsafe.SizeOf<T>();
     }
 
     private static long _lastId;
@@ -44,29 +68,41 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     /// <summary>Advanced by every writable access to the elements: equal versions mean equal contents.</summary>
     public long Version => Volatile.Read(ref _version);
 
-    /// <summary>The elements.</summary>
+    /// <summary>The array that holds the elements, from <see cref="Base"/> on.</summary>
     public T[] Array { get; private set; }
 
     /// <inheritdoc/>
-    public override long Length => Array.Length;
+    public override long Length => Array.Length == 0 ? 0 : _length;
 
     /// <summary>The elements of a slice of a host buffer.</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
     /// <exception cref="LstmException">The slice belongs to another device's buffer.</exception>
     /// <remarks>The access counts as a write: it advances the buffer's <see cref="Version"/>.</remarks>
-    public static Span<T> Span(BufferSlice<T> slice) => Touched(slice).Array.AsSpan((int)slice.Offset, (int)slice.Length);
+    public static Span<T> Span(BufferSlice<T> slice)
+    {
+        var buffer = Touched(slice);
+        return buffer.Array.AsSpan(buffer.Base + (int)slice.Offset, (int)slice.Length);
+    }
 
     /// <summary>The elements of a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
-    public static ReadOnlySpan<T> ReadOnly(BufferSlice<T> slice) => Of(slice).Array.AsSpan((int)slice.Offset, (int)slice.Length);
+    public static ReadOnlySpan<T> ReadOnly(BufferSlice<T> slice)
+    {
+        var buffer = Of(slice);
+        return buffer.Array.AsSpan(buffer.Base + (int)slice.Offset, (int)slice.Length);
+    }
 
     /// <summary>A reference to the first element of a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
     public static ref T ReadOnlyRef(BufferSlice<T> slice) => ref MemoryMarshal.GetReference(ReadOnly(slice));
 
-    /// <summary>The array behind a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
+    /// <summary>The array behind a slice and the index of the slice's first element in it, for reading only (the buffer's <see cref="Version"/> stays).</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
-    public static T[] ReadOnlyArrayOf(BufferSlice<T> slice) => Of(slice).Array;
+    public static (T[] Array, int Offset) ReadOnlyArrayAt(BufferSlice<T> slice)
+    {
+        var buffer = Of(slice);
+        return (buffer.Array, buffer.Base + (int)slice.Offset);
+    }
 
     /// <summary>The host buffer behind a slice, without touching it.</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
@@ -79,10 +115,14 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     /// <remarks>The access counts as a write: it advances the buffer's <see cref="Version"/>.</remarks>
     public static ref T Ref(BufferSlice<T> slice) => ref MemoryMarshal.GetReference(Span(slice));
 
-    /// <summary>The array behind a slice (the slice starts at <see cref="BufferSlice{T}.Offset"/>).</summary>
+    /// <summary>The array behind a slice and the index of the slice's first element in it.</summary>
     /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
     /// <remarks>The access counts as a write: it advances the buffer's <see cref="Version"/>.</remarks>
-    public static T[] ArrayOf(BufferSlice<T> slice) => Touched(slice).Array;
+    public static (T[] Array, int Offset) ArrayAt(BufferSlice<T> slice)
+    {
+        var buffer = Touched(slice);
+        return (buffer.Array, buffer.Base + (int)slice.Offset);
+    }
 
     /// <summary>The buffer behind a slice, its version advanced (its contents may change from now on).</summary>
     private static HostBuffer<T> Touched(BufferSlice<T> slice)
@@ -101,6 +141,7 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
         {
             HostArrayPool<T>.Return(Array);
             Array = [];
+            Base = 0;
         }
     }
 }
