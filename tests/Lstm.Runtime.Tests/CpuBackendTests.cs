@@ -126,6 +126,47 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A cpu buffer's first element lies on a 64-byte boundary, at every length (pooled or not,
+    /// fresh or reused, float and double), and the buffer holds exactly its length: its last
+    /// element is written and read back through a slice, and a slice one element longer is refused.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(17)]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(1000)]
+    [InlineData(100_003)]
+    public unsafe void Buffers_BeginOnA64ByteBoundary(int length)
+    {
+        var device = TestDevices.Get("cpu");
+        Check(device.Ops<float>());
+        Check(device.Ops<double>());
+
+        void Check<T>(IDeviceOps<T> ops) where T : unmanaged, INumber<T>
+        {
+            for (int round = 0; round < 3; round++)
+            {
+                using var b = ops.Allocate(length);
+                var host = (HostBuffer<T>)b;
+                Assert.Equal(length, b.Length);
+                var (array, offset) = HostBuffer<T>.ArrayAt(b.All);
+                long address = (long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.CompilerServices.Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array), offset));
+                Assert.Equal(0, address % 64);
+                Assert.True(offset + length <= array.Length, $"{length} elements from {offset} in an array of {array.Length}");
+                if (length > 0)
+                {
+                    HostBuffer<T>.Span(b.Slice(length - 1, 1))[0] = T.CreateChecked(7);
+                    Assert.Equal(T.CreateChecked(7), HostBuffer<T>.ReadOnly(b.All)[length - 1]);
+                }
+
+                Assert.ThrowsAny<Exception>(() => b.Slice(0, length + 1));
+            }
+        }
+    }
+
+    /// <summary>
     /// Every buffer of a pass comes back to the pool when the pass disposes it, small ones too
     /// (pinned arrays allocated afresh count toward the full-collection budget): a buffer of 100
     /// elements reuses the array of the one disposed before it, and a forward pass of the seed's
