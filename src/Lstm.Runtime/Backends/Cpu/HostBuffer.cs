@@ -34,7 +34,7 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
         if (length < 0 || length > System.Array.MaxLength - Pad)
             throw new LstmException($"cpu device: cannot allocate {length} elements (one buffer holds at most {System.Array.MaxLength - Pad})");
         Array = HostArrayPool<T>.Rent((int)length + Pad, zeroed);
-        Base = AlignedBase(Array);
+        Base = AlignedStart(Array);
         _length = (int)length;
     }
 
@@ -53,7 +53,8 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     public int Base { get; private set; }
 
     /// <summary>The first element of a pinned array that lies on a 64-byte boundary.</summary>
-    private static unsafe int AlignedBase(T[] pinned)
+    /// <param name="pinned">An array on the pinned object heap (it never moves).</param>
+    internal static unsafe int AlignedStart(T[] pinned)
     {
         long address = (long)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
         return (int)((64 - (address & 63)) & 63) / Unsafe.SizeOf<T>();

@@ -73,13 +73,6 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
     /// <summary>Packs op(B) of a GEMM into panels of <c>nr</c> columns (the layout of the class remarks).</summary>
     public delegate void Packer(GemmShape s, BufferSlice<T> b, int nr, Span<T> panels);
 
-    /// <summary>The first element of a pinned array that lies on a 64-byte boundary.</summary>
-    private static unsafe int AlignedStart(T[] pinned)
-    {
-        long address = (long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(pinned));
-        return (int)((64 - (address & 63)) & 63) / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-    }
-
     /// <summary>Elements of the packed form of op(B) [K, N] in panels of <paramref name="nr"/> columns.</summary>
     public static long PackedLength(int k, int n, int nr) => (long)((n + nr - 1) / nr) * nr * k;
 
@@ -146,7 +139,7 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
                 entry = new Entry
                 {
                     Id = id, Offset = b.Offset, K = s.K, N = s.N, Ldb = s.Ldb, TransB = s.TransB, Nr = nr, Layout = layout,
-                    Panels = panels, Start = AlignedStart(panels),
+                    Panels = panels, Start = HostBuffer<T>.AlignedStart(panels),
                 };
                 Insert(entry, match);
             }
