@@ -22,6 +22,9 @@ public class CpuGemmTests
         (130, 250, 140), (40, 1000, 120), (1, 1030, 257), (5, 301, 130),
         // K at and past whole K blocks: two blocks exactly, one element past them, several blocks and a tail.
         (6, 32, 512), (7, 33, 513), (9, 70, 1030), (131, 45, 1100),
+        // More rows than one A block and more K than one K block at once: an A read in place
+        // starts each block at its row and K offset.
+        (517, 70, 300),
         // Few rows (op(B) packed once and cached): every row count of a register block, an odd
         // number of column panels, K over several K blocks, the last few-row size and the first past it.
         (4, 97, 513), (11, 160, 129), (2, 64, 1), (3, 95, 64), (96, 70, 260), (97, 70, 260), (64, 129, 300),

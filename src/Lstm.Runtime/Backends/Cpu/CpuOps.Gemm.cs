@@ -39,6 +39,9 @@ internal sealed partial class CpuOps<T>
         public int AOffset;
         public int ARow;
         public int AStep;
+
+        /// <summary>The blocked path reads op(A) in place through <see cref="A"/> (from the block's first element at <see cref="AOffset"/>) instead of <see cref="PackedA"/>.</summary>
+        public bool InPlaceA;
         public T[] C = [];
         public int COffset;
         public int Ldc;
@@ -356,10 +359,41 @@ internal sealed partial class CpuOps<T>
             int kc = Math.Min(HostGemm.KC, job.K - pc);
             var mode = pc == 0 ? job.First : HostGemm.Update.Accumulate;
             ComputeBlock<TV, TS>(
-                kc, ref Unsafe.Add(ref packedA, (nint)pc * job.MPad), 0, job.RowPanels, job.Rows,
+                kc, BlockA.Packed(ref Unsafe.Add(ref packedA, (nint)pc * job.MPad), kc), 0, job.RowPanels, job.Rows,
                 ref Unsafe.Add(ref packedB, (nint)pc * job.NPad), start, end, job.ColPanels, job.Cols,
                 ref c, job.Ldc, job.Alpha, job.Beta, mode, ref tileRef);
         }
+    }
+
+    /// <summary>
+    /// The A block of <see cref="ComputeBlock"/>: packed panels of MR rows (panel ip at ip · MR · kc,
+    /// row r, step k at r + k · MR), or op(A) read where it is stored (panel ip at ip · MR · lda,
+    /// row r, step k at r · lda + k). Either way each element's sum runs over k in order.
+    /// </summary>
+    private readonly ref struct BlockA
+    {
+        private readonly ref T _first;
+        private readonly nint _panel;
+
+        public BlockA(ref T first, nint panel, nint row, nint step)
+        {
+            _first = ref first;
+            _panel = panel;
+            Row = row;
+            Step = step;
+        }
+
+        /// <summary>Elements from row 0 of a panel to row 1.</summary>
+        public nint Row { get; }
+
+        /// <summary>Elements from step k of a panel to step k + 1.</summary>
+        public nint Step { get; }
+
+        /// <summary>Row 0, step 0 of panel <paramref name="ip"/>.</summary>
+        public ref T Panel(int ip) => ref Unsafe.Add(ref _first, ip * _panel);
+
+        /// <summary>Packed panels of MR rows, kc steps each.</summary>
+        public static BlockA Packed(ref T first, int kc) => new(ref first, (nint)HostGemm.MR * kc, 1, HostGemm.MR);
     }
 
     /// <summary>
@@ -369,7 +403,7 @@ internal sealed partial class CpuOps<T>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ComputeBlock<TV, TS>(
-        int kc, ref T packedA, int ip0, int ip1, int rowsValid, ref T packedB, int pair0, int pair1, int colPanels, int colsValid,
+        int kc, in BlockA blockA, int ip0, int ip1, int rowsValid, ref T packedB, int pair0, int pair1, int colPanels, int colsValid,
         ref T c, int ldc, T alpha, T beta, HostGemm.Update mode, ref T tile)
         where TV : struct
         where TS : ISimd<T, TV>
@@ -388,11 +422,11 @@ internal sealed partial class CpuOps<T>
                 // the few-row path's own take wide panels): two pairs of panels at once, for
                 // enough independent FMA chains.
                 ref T q0 = ref Unsafe.Add(ref packedB, (nint)jp * nr * kc);
-                ref T panel = ref Unsafe.Add(ref packedA, (nint)ip0 * HostGemm.MR * kc);
+                ref T panel = ref blockA.Panel(ip0);
                 if (fewRows == 1)
-                    HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref panel, 1, HostGemm.MR, ref q0, (nint)nr * kc, nr, ref tile);
+                    HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref panel, blockA.Row, blockA.Step, ref q0, (nint)nr * kc, nr, ref tile);
                 else
-                    HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref panel, 1, HostGemm.MR, ref q0, (nint)nr * kc, nr, ref tile);
+                    HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref panel, blockA.Row, blockA.Step, ref q0, (nint)nr * kc, nr, ref tile);
                 ref T corner4 = ref Unsafe.Add(ref c, (nint)ip0 * HostGemm.MR * ldc + jp * nr);
                 for (int q = 0; q < 4; q++)
                 {
@@ -415,19 +449,19 @@ internal sealed partial class CpuOps<T>
             {
                 int row = ip * HostGemm.MR;
                 int rows = Math.Min(HostGemm.MR, rowsValid - row);
-                ref T panelA = ref Unsafe.Add(ref packedA, (nint)ip * HostGemm.MR * kc);
+                ref T panelA = ref blockA.Panel(ip);
                 ref T corner = ref Unsafe.Add(ref c, (nint)row * ldc + col);
                 if (two && !wide)
                 {
                     // 16 vector registers (AVX2, SSE): one panel at a time, 12 accumulators.
-                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, 1, HostGemm.MR, ref b0, ref b0, ref tile);
+                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, blockA.Row, blockA.Step, ref b0, ref b0, ref tile);
                     HostGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
-                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, 1, HostGemm.MR, ref b1, ref b1, ref tile);
+                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, blockA.Row, blockA.Step, ref b1, ref b1, ref tile);
                     HostGemm.Store<T, TV, TS>(ref tile, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);
                     continue;
                 }
 
-                HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref panelA, 1, HostGemm.MR, ref b0, ref b1, ref tile);
+                HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref panelA, blockA.Row, blockA.Step, ref b0, ref b1, ref tile);
                 HostGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
                 if (cols1 > 0)
                     HostGemm.Store<T, TV, TS>(ref tile1, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);
@@ -455,6 +489,10 @@ internal sealed partial class CpuOps<T>
         job.Nr = nr;
         var (aArray, aOffset) = HostBuffer<T>.ReadOnlyArrayAt(a);
         var (bArray, bOffset) = HostBuffer<T>.ReadOnlyArrayAt(b);
+        // A stored as op(A) is read in place (each panel's MR rows are MR streams along k); a
+        // transposed A is packed, as its rows of op(A) are columns of A.
+        job.InPlaceA = s.TransA == 0;
+        (job.A, job.ARow, job.AStep) = job.InPlaceA ? (aArray, s.Lda, 1) : ([], 0, 0);
         for (int jc = 0; jc < s.N; jc += ncMax)
         {
             int nc = Math.Min(ncMax, s.N - jc);
@@ -474,12 +512,21 @@ internal sealed partial class CpuOps<T>
                 {
                     int mc = Math.Min(mcMax, s.M - ic);
                     int rowPanels = (mc + HostGemm.MR - 1) / HostGemm.MR;
-                    job.Source = aArray;
-                    job.SourceOffset = aOffset;
-                    job.SourceLength = (int)a.Length;
-                    job.PackRow0 = ic;
-                    job.PackRows = mc;
-                    HostParallel.For(rowPanels, HostParallel.Chunks(rowPanels, (long)mc * kc * 16), job, PackAPanels);
+                    if (job.InPlaceA)
+                    {
+                        // op(A) = A as stored: its rows are read where they lie, block (ic, pc) from A[ic, pc].
+                        job.AOffset = aOffset + ic * s.Lda + pc;
+                    }
+                    else
+                    {
+                        job.Source = aArray;
+                        job.SourceOffset = aOffset;
+                        job.SourceLength = (int)a.Length;
+                        job.PackRow0 = ic;
+                        job.PackRows = mc;
+                        HostParallel.For(rowPanels, HostParallel.Chunks(rowPanels, (long)mc * kc * 16), job, PackAPanels);
+                    }
+
                     job.Row0 = ic;
                     job.Col0 = jc;
                     job.Rows = mc;
@@ -506,8 +553,11 @@ internal sealed partial class CpuOps<T>
         int nr = 2 * TS.Count;
         Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         int pairs = (job.ColPanels + 1) / 2;
+        var blockA = job.InPlaceA
+            ? new BlockA(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset), (nint)HostGemm.MR * job.ARow, job.ARow, job.AStep)
+            : BlockA.Packed(ref MemoryMarshal.GetArrayDataReference(job.PackedA), job.Kc);
         ComputeBlock<TV, TS>(
-            job.Kc, ref MemoryMarshal.GetArrayDataReference(job.PackedA),
+            job.Kc, blockA,
             job.SplitColumns ? 0 : start, job.SplitColumns ? job.RowPanels : end, job.Rows,
             ref MemoryMarshal.GetArrayDataReference(job.BPanels),
             job.SplitColumns ? start : 0, job.SplitColumns ? end : pairs, job.ColPanels, job.Cols,
