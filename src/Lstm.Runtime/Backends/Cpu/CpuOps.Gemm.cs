@@ -34,14 +34,12 @@ internal sealed partial class CpuOps<T>
         public T[] BPanels = [];
         public int BStart;
 
-        /// <summary>op(A) as stored, read in place by the wide few-row kernel: row r, step k at AOffset + r·ARow + k·AStep.</summary>
+        /// <summary>op(A) as stored, read in place by the wide few-row kernel and the blocked path: row r, step k at AOffset + r·ARow + k·AStep.</summary>
         public T[] A = [];
         public int AOffset;
         public int ARow;
         public int AStep;
 
-        /// <summary>The blocked path reads op(A) in place through <see cref="A"/> (from the block's first element at <see cref="AOffset"/>) instead of <see cref="PackedA"/>.</summary>
-        public bool InPlaceA;
         public T[] C = [];
         public int COffset;
         public int Ldc;
@@ -84,10 +82,7 @@ internal sealed partial class CpuOps<T>
         public static readonly Action<GemmJob, int, int> FewWide = RunFewRowsWide<TV, TS>;
     }
 
-    /// <summary>Packs panels of A or B in parallel, one entry per operand.</summary>
-    private static readonly Action<GemmJob, int, int> PackAPanels = (job, start, end) =>
-        HostGemm.PackA<T>(job.Shape, job.Source.AsSpan(job.SourceOffset, job.SourceLength), job.PackRow0, job.PackRows, job.PackK0, job.Kc, start, end, job.PackedA);
-
+    /// <summary>Packs panels of B in parallel.</summary>
     private static readonly Action<GemmJob, int, int> PackBPanels = (job, start, end) =>
         HostGemm.PackB<T>(job.Shape, job.Source.AsSpan(job.SourceOffset, job.SourceLength), job.PackK0, job.Kc, job.PackRow0, job.PackRows, job.Nr, start, end, job.BPanels);
 
@@ -477,7 +472,6 @@ internal sealed partial class CpuOps<T>
         int mcMax = Math.Min(HostGemm.MC<T>(), RoundUp(s.M, HostGemm.MR));
         int ncMax = Math.Min(HostGemm.NC<T>() / nr * nr, RoundUp(s.N, nr));
         int kcMax = Math.Min(HostGemm.KC, s.K);
-        Grow(ref job.PackedA, mcMax * kcMax);
         Grow(ref job.PackedB, ncMax * kcMax);
         job.BPanels = job.PackedB;
         job.BStart = 0;
@@ -489,10 +483,9 @@ internal sealed partial class CpuOps<T>
         job.Nr = nr;
         var (aArray, aOffset) = HostBuffer<T>.ReadOnlyArrayAt(a);
         var (bArray, bOffset) = HostBuffer<T>.ReadOnlyArrayAt(b);
-        // A stored as op(A) is read in place (each panel's MR rows are MR streams along k); a
-        // transposed A is packed, as its rows of op(A) are columns of A.
-        job.InPlaceA = s.TransA == 0;
-        (job.A, job.ARow, job.AStep) = job.InPlaceA ? (aArray, s.Lda, 1) : ([], 0, 0);
+        // op(A) is read where it is stored: a panel's MR rows are MR streams along k, or (A
+        // transposed) MR neighbours in each row of A, one row of A a step.
+        (job.A, job.ARow, job.AStep) = s.TransA == 0 ? (aArray, s.Lda, 1) : (aArray, 1, s.Lda);
         for (int jc = 0; jc < s.N; jc += ncMax)
         {
             int nc = Math.Min(ncMax, s.N - jc);
@@ -512,20 +505,8 @@ internal sealed partial class CpuOps<T>
                 {
                     int mc = Math.Min(mcMax, s.M - ic);
                     int rowPanels = (mc + HostGemm.MR - 1) / HostGemm.MR;
-                    if (job.InPlaceA)
-                    {
-                        // op(A) = A as stored: its rows are read where they lie, block (ic, pc) from A[ic, pc].
-                        job.AOffset = aOffset + ic * s.Lda + pc;
-                    }
-                    else
-                    {
-                        job.Source = aArray;
-                        job.SourceOffset = aOffset;
-                        job.SourceLength = (int)a.Length;
-                        job.PackRow0 = ic;
-                        job.PackRows = mc;
-                        HostParallel.For(rowPanels, HostParallel.Chunks(rowPanels, (long)mc * kc * 16), job, PackAPanels);
-                    }
+                    // The block's element (0, 0) of op(A): A[ic, pc], or A[pc, ic] transposed.
+                    job.AOffset = s.TransA == 0 ? aOffset + ic * s.Lda + pc : aOffset + pc * s.Lda + ic;
 
                     job.Row0 = ic;
                     job.Col0 = jc;
@@ -553,9 +534,7 @@ internal sealed partial class CpuOps<T>
         int nr = 2 * TS.Count;
         Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         int pairs = (job.ColPanels + 1) / 2;
-        var blockA = job.InPlaceA
-            ? new BlockA(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset), (nint)HostGemm.MR * job.ARow, job.ARow, job.AStep)
-            : BlockA.Packed(ref MemoryMarshal.GetArrayDataReference(job.PackedA), job.Kc);
+        var blockA = new BlockA(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset), (nint)HostGemm.MR * job.ARow, job.ARow, job.AStep);
         ComputeBlock<TV, TS>(
             job.Kc, blockA,
             job.SplitColumns ? 0 : start, job.SplitColumns ? job.RowPanels : end, job.Rows,
