@@ -20,6 +20,7 @@ public class LstmSequenceTests
     [
         // B, H, I, T, layers, bidirectional, bias
         [1, 256, 19, 9, 1, false, true],    // batch 1, split across cores, panel-aligned shares
+        [1, 512, 7, 4, 1, true, true],      // batch 1, H of two K blocks, split across cores, both directions
         [1, 37, 5, 7, 2, false, true],      // one core, a partial panel and a scalar tail
         [2, 300, 11, 5, 1, true, true],     // split, shares not on panel boundaries, both directions
         [7, 130, 13, 6, 2, false, false],   // two register-row panels, split, bias=False
