@@ -27,19 +27,17 @@ internal sealed partial class CpuOps<T>
     /// </summary>
     private sealed class GemmJob
     {
-        public T[] PackedA = [];
         public T[] PackedB = [];
 
         /// <summary>The B panels in use, from <see cref="BStart"/> on: <see cref="PackedB"/> or a cached operand's.</summary>
         public T[] BPanels = [];
         public int BStart;
 
-        /// <summary>op(A) as stored, read in place by the wide few-row kernel and the blocked path: row r, step k at AOffset + r·ARow + k·AStep.</summary>
+        /// <summary>op(A) as stored, read in place by every product: row r, step k at AOffset + r·ARow + k·AStep.</summary>
         public T[] A = [];
         public int AOffset;
         public int ARow;
         public int AStep;
-
         public T[] C = [];
         public int COffset;
         public int Ldc;
@@ -51,7 +49,6 @@ internal sealed partial class CpuOps<T>
         public int Kc;
         public int RowPanels;
         public int ColPanels;
-        public int MPad;
         public int NPad;
         public bool SplitColumns;
         public T Alpha;
@@ -254,23 +251,9 @@ internal sealed partial class CpuOps<T>
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        int mPad = RoundUp(s.M, HostGemm.MR);
         bool widePanels = width != nr;
-        if (widePanels)
-        {
-            (job.A, job.AOffset) = HostBuffer<T>.ReadOnlyArrayAt(a);
-            (job.ARow, job.AStep) = s.TransA != 0 ? (1, s.Lda) : (s.Lda, 1);
-        }
-        else
-        {
-            Grow(ref job.PackedA, mPad * s.K);
-            var aSpan = HostBuffer<T>.ReadOnly(a);
-            for (int pc = 0; pc < s.K; pc += HostGemm.KC)
-            {
-                int kc = Math.Min(HostGemm.KC, s.K - pc);
-                HostGemm.PackA<T>(s, aSpan, 0, s.M, pc, kc, 0, mPad / HostGemm.MR, job.PackedA.AsSpan(pc * mPad));
-            }
-        }
+        (job.A, job.AOffset) = HostBuffer<T>.ReadOnlyArrayAt(a);
+        (job.ARow, job.AStep) = s.TransA != 0 ? (1, s.Lda) : (s.Lda, 1);
 
         job.BPanels = panels;
         job.BStart = start;
@@ -282,9 +265,8 @@ internal sealed partial class CpuOps<T>
         job.Rows = s.M;
         job.Cols = s.N;
         job.K = s.K;
-        job.MPad = mPad;
         job.NPad = RoundUp(s.N, width);
-        job.RowPanels = mPad / HostGemm.MR;
+        job.RowPanels = (s.M + HostGemm.MR - 1) / HostGemm.MR;
         job.ColPanels = job.NPad / width;
         // The workers take wide panels, or register panels in pairs.
         int items = widePanels ? job.ColPanels : (job.ColPanels + 1) / 2;
@@ -346,7 +328,7 @@ internal sealed partial class CpuOps<T>
         int nr = 2 * TS.Count;
         Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
-        ref T packedA = ref MemoryMarshal.GetArrayDataReference(job.PackedA);
+        ref T a = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset);
         ref T packedB = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.BPanels), job.BStart);
         ref T c = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset);
         for (int pc = 0; pc < job.K; pc += HostGemm.KC)
@@ -354,16 +336,16 @@ internal sealed partial class CpuOps<T>
             int kc = Math.Min(HostGemm.KC, job.K - pc);
             var mode = pc == 0 ? job.First : HostGemm.Update.Accumulate;
             ComputeBlock<TV, TS>(
-                kc, BlockA.Packed(ref Unsafe.Add(ref packedA, (nint)pc * job.MPad), kc), 0, job.RowPanels, job.Rows,
+                kc, new BlockA(ref Unsafe.Add(ref a, pc * job.AStep), HostGemm.MR * job.ARow, job.ARow, job.AStep), 0, job.RowPanels, job.Rows,
                 ref Unsafe.Add(ref packedB, (nint)pc * job.NPad), start, end, job.ColPanels, job.Cols,
                 ref c, job.Ldc, job.Alpha, job.Beta, mode, ref tileRef);
         }
     }
 
     /// <summary>
-    /// The A block of <see cref="ComputeBlock"/>: packed panels of MR rows (panel ip at ip · MR · kc,
-    /// row r, step k at r + k · MR), or op(A) read where it is stored (panel ip at ip · MR · lda,
-    /// row r, step k at r · lda + k). Either way each element's sum runs over k in order.
+    /// The A block of <see cref="ComputeBlock"/>: op(A) read where it is stored, in panels of MR rows
+    /// (panel ip at ip · MR · Row; row r, step k at r · Row + k · Step: Row lda and Step 1, or 1 and
+    /// lda for a transposed A).
     /// </summary>
     private readonly ref struct BlockA
     {
@@ -386,9 +368,6 @@ internal sealed partial class CpuOps<T>
 
         /// <summary>Row 0, step 0 of panel <paramref name="ip"/>.</summary>
         public ref T Panel(int ip) => ref Unsafe.Add(ref _first, ip * _panel);
-
-        /// <summary>Packed panels of MR rows, kc steps each.</summary>
-        public static BlockA Packed(ref T first, int kc) => new(ref first, (nint)HostGemm.MR * kc, 1, HostGemm.MR);
     }
 
     /// <summary>
@@ -507,7 +486,6 @@ internal sealed partial class CpuOps<T>
                     int rowPanels = (mc + HostGemm.MR - 1) / HostGemm.MR;
                     // The block's element (0, 0) of op(A): A[ic, pc], or A[pc, ic] transposed.
                     job.AOffset = s.TransA == 0 ? aOffset + ic * s.Lda + pc : aOffset + pc * s.Lda + ic;
-
                     job.Row0 = ic;
                     job.Col0 = jc;
                     job.Rows = mc;

@@ -5,7 +5,7 @@ using Lstm.Kernels;
 namespace Lstm.Runtime.Backends.Cpu;
 
 /// <summary>
-/// The pieces of the host GEMM (BLIS's recipe): packing op(A) and op(B) into panels, the
+/// The pieces of the host GEMM (BLIS's recipe): packing op(B) into panels, the
 /// register-blocked micro-kernel, and the update of C from its accumulators.
 /// </summary>
 /// <remarks>
@@ -20,15 +20,15 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </code>
 /// MR = 6 rows and two panels of NR = 2 registers of columns: 24 accumulators, 4 B registers and
 /// a broadcast of A use 29 of AVX-512's 32 vector registers (<see cref="Kernel"/>; blocks with
-/// fewer rows or one panel run a variant with those accumulators removed). Panels are
-/// zero-padded at the edges, so the kernel has no edge cases; the update writes only the valid
-/// part. Products with few rows (a recurrent step) take op(B) packed once from
-/// <see cref="PackedOperandCache{T}"/> instead of packing it per call. The blocked product reads
-/// op(A) where it is stored instead of packing it (BLIS packs A for the TLB and for unit-stride
-/// loads; here a panel's MR rows are MR streams along k, or MR neighbours in one row of A per
-/// step when A is transposed): the same sums, and at the LSTM's shapes 2–5 % faster in
-/// alternating runs (batch-32 inference 8.26 → 7.94 ms; training: batch 1 8.22 → 7.99 ms,
-/// batch 32 29.7 → 28.3 ms, 64×512×2 465 → 441 ms).
+/// fewer rows or one panel run a variant with those accumulators removed). B's panels are
+/// zero-padded at the edges and an A panel's kernel reads only its valid rows, so the kernel has
+/// no edge cases; the update writes only the valid part. Products with few rows (a recurrent
+/// step) take op(B) packed once from <see cref="PackedOperandCache{T}"/> instead of packing it
+/// per call. Every product reads op(A) where it is stored instead of packing it (BLIS packs A for
+/// the TLB and for unit-stride loads; here a panel's MR rows are MR streams along k, or MR
+/// neighbours in one row of A per step when A is transposed): the same sums, and at the LSTM's
+/// shapes 2–5 % faster in alternating runs of the blocked product (batch-32 inference 8.26 →
+/// 7.94 ms; training: batch 1 8.22 → 7.99 ms, batch 32 29.7 → 28.3 ms, 64×512×2 465 → 441 ms).
 /// </remarks>
 internal static class HostGemm
 {
@@ -38,92 +38,11 @@ internal static class HostGemm
     /// <summary>Depth of one K block (a B panel of KC × NR stays in L1).</summary>
     public const int KC = 256;
 
-    /// <summary>Rows of one packed A block (about 512 KiB: half of a Zen 5 core's L2).</summary>
+    /// <summary>Rows of one A block (about 512 KiB: half of a Zen 5 core's L2).</summary>
     public static int MC<T>() where T : unmanaged => (512 * 1024 / (KC * Unsafe.SizeOf<T>())) / MR * MR;
 
     /// <summary>Columns of one packed B block (about 4 MiB, in L3).</summary>
     public static int NC<T>() where T : unmanaged => 4 * 1024 * 1024 / (KC * Unsafe.SizeOf<T>());
-
-    /// <summary>
-    /// Packs op(A)[row0 : row0+rows, k0 : k0+kc] as panels of MR rows, panels [p0, p1) of them:
-    /// panel p holds, for each k, the MR values of rows p·MR … p·MR+MR-1 (zeros past the last row).
-    /// </summary>
-    /// <param name="s">The GEMM (A's transpose and stride).</param>
-    /// <param name="a">A as stored; the caller has checked that the block lies inside it.</param>
-    /// <param name="row0">First row of op(A).</param>
-    /// <param name="rows">Rows of the block.</param>
-    /// <param name="k0">First column of op(A).</param>
-    /// <param name="kc">Columns of the block.</param>
-    /// <param name="p0">First panel to pack.</param>
-    /// <param name="p1">One past the last panel.</param>
-    /// <param name="packed">The block's panels: panel p at p·MR·kc.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackA<T>(GemmShape s, ReadOnlySpan<T> a, int row0, int rows, int k0, int kc, int p0, int p1, Span<T> packed) where T : unmanaged
-    {
-        ref T src = ref MemoryMarshal.GetReference(a);
-        for (int p = p0; p < p1; p++)
-        {
-            var dst = packed.Slice(p * MR * kc, MR * kc);
-            ref T d = ref MemoryMarshal.GetReference(dst);
-            int valid = Math.Min(MR, rows - p * MR);
-            if (valid < MR)
-                dst.Clear();
-            int r0 = row0 + p * MR;
-            if (s.TransA != 0)
-            {
-                // A stored [K, M]: the MR values of one k are contiguous.
-                ref T col = ref Unsafe.Add(ref src, (nint)k0 * s.Lda + r0);
-                for (int k = 0; k < kc; k++)
-                {
-                    ref T from = ref Unsafe.Add(ref col, (nint)k * s.Lda);
-                    ref T to = ref Unsafe.Add(ref d, k * MR);
-                    if (valid == MR)
-                    {
-                        to = from;
-                        Unsafe.Add(ref to, 1) = Unsafe.Add(ref from, 1);
-                        Unsafe.Add(ref to, 2) = Unsafe.Add(ref from, 2);
-                        Unsafe.Add(ref to, 3) = Unsafe.Add(ref from, 3);
-                        Unsafe.Add(ref to, 4) = Unsafe.Add(ref from, 4);
-                        Unsafe.Add(ref to, 5) = Unsafe.Add(ref from, 5);
-                    }
-                    else
-                    {
-                        for (int r = 0; r < valid; r++)
-                            Unsafe.Add(ref to, r) = Unsafe.Add(ref from, r);
-                    }
-                }
-            }
-            else if (valid == MR)
-            {
-                // A stored [M, K]: six rows read side by side, one k of each per packed group.
-                ref T a0 = ref Unsafe.Add(ref src, (nint)r0 * s.Lda + k0);
-                ref T a1 = ref Unsafe.Add(ref a0, s.Lda);
-                ref T a2 = ref Unsafe.Add(ref a0, 2 * (nint)s.Lda);
-                ref T a3 = ref Unsafe.Add(ref a0, 3 * (nint)s.Lda);
-                ref T a4 = ref Unsafe.Add(ref a0, 4 * (nint)s.Lda);
-                ref T a5 = ref Unsafe.Add(ref a0, 5 * (nint)s.Lda);
-                for (int k = 0; k < kc; k++)
-                {
-                    ref T to = ref Unsafe.Add(ref d, k * MR);
-                    to = Unsafe.Add(ref a0, k);
-                    Unsafe.Add(ref to, 1) = Unsafe.Add(ref a1, k);
-                    Unsafe.Add(ref to, 2) = Unsafe.Add(ref a2, k);
-                    Unsafe.Add(ref to, 3) = Unsafe.Add(ref a3, k);
-                    Unsafe.Add(ref to, 4) = Unsafe.Add(ref a4, k);
-                    Unsafe.Add(ref to, 5) = Unsafe.Add(ref a5, k);
-                }
-            }
-            else
-            {
-                for (int r = 0; r < valid; r++)
-                {
-                    ref T row = ref Unsafe.Add(ref src, (nint)(r0 + r) * s.Lda + k0);
-                    for (int k = 0; k < kc; k++)
-                        Unsafe.Add(ref d, k * MR + r) = Unsafe.Add(ref row, k);
-                }
-            }
-        }
-    }
 
     /// <summary>
     /// Packs op(B)[k0 : k0+kc, col0 : col0+cols] as panels of nr columns, panels [p0, p1) of
