@@ -253,7 +253,7 @@ internal sealed partial class CpuOps<T>
         int nr = 2 * TS.Count;
         bool widePanels = width != nr;
         (job.A, job.AOffset) = HostBuffer<T>.ReadOnlyArrayAt(a);
-        (job.ARow, job.AStep) = s.TransA != 0 ? (1, s.Lda) : (s.Lda, 1);
+        (job.ARow, job.AStep) = AStrides(s);
 
         job.BPanels = panels;
         job.BStart = start;
@@ -464,7 +464,8 @@ internal sealed partial class CpuOps<T>
         var (bArray, bOffset) = HostBuffer<T>.ReadOnlyArrayAt(b);
         // op(A) is read where it is stored: a panel's MR rows are MR streams along k, or (A
         // transposed) MR neighbours in each row of A, one row of A a step.
-        (job.A, job.ARow, job.AStep) = s.TransA == 0 ? (aArray, s.Lda, 1) : (aArray, 1, s.Lda);
+        job.A = aArray;
+        (job.ARow, job.AStep) = AStrides(s);
         for (int jc = 0; jc < s.N; jc += ncMax)
         {
             int nc = Math.Min(ncMax, s.N - jc);
@@ -484,8 +485,8 @@ internal sealed partial class CpuOps<T>
                 {
                     int mc = Math.Min(mcMax, s.M - ic);
                     int rowPanels = (mc + HostGemm.MR - 1) / HostGemm.MR;
-                    // The block's element (0, 0) of op(A): A[ic, pc], or A[pc, ic] transposed.
-                    job.AOffset = s.TransA == 0 ? aOffset + ic * s.Lda + pc : aOffset + pc * s.Lda + ic;
+                    // The block's element (0, 0): op(A)[ic, pc].
+                    job.AOffset = aOffset + ic * job.ARow + pc * job.AStep;
                     job.Row0 = ic;
                     job.Col0 = jc;
                     job.Rows = mc;
@@ -521,6 +522,9 @@ internal sealed partial class CpuOps<T>
             ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), (nint)job.COffset + (nint)job.Row0 * job.Ldc + job.Col0),
             job.Ldc, job.Alpha, job.Beta, job.Mode, ref MemoryMarshal.GetReference(tile));
     }
+
+    /// <summary>Elements from row r of op(A) to row r + 1, and from step k to k + 1, in A as stored.</summary>
+    private static (int Row, int Step) AStrides(GemmShape s) => s.TransA != 0 ? (1, s.Lda) : (s.Lda, 1);
 
     private static int RoundUp(int n, int multiple) => (n + multiple - 1) / multiple * multiple;
 
