@@ -12,8 +12,16 @@ public static class Program
     /// </summary>
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(15);
 
-    /// <summary>Runs the benchmarks the arguments select.</summary>
-    /// <param name="args">BenchmarkDotNet's command line (<c>--filter</c>, <c>--job</c>, <c>--join</c>, ...).</param>
-    public static void Main(string[] args) =>
+    /// <summary>Runs the benchmarks the arguments select, or with <c>probe</c> alone, <see cref="MachineProbe"/>.</summary>
+    /// <param name="args">BenchmarkDotNet's command line (<c>--filter</c>, <c>--job</c>, <c>--join</c>, ...), or <c>probe</c>.</param>
+    public static void Main(string[] args)
+    {
+        if (args is ["probe"])
+        {
+            MachineProbe.Run();
+            return;
+        }
+
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, ManualConfig.Create(DefaultConfig.Instance).WithBuildTimeout(BuildTimeout));
+    }
 }
