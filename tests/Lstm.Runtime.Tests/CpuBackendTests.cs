@@ -201,6 +201,56 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(perPass < 8 * 1024, $"a forward pass allocated {perPass} bytes");
     }
 
+    /// <summary>
+    /// A training step (forward, then backward) allocates no more over 64 steps than over 8: the
+    /// LSTM's whole loop, its step-by-step loop and the GRU's, whose per-step work (and the
+    /// weight gradients' walk over the steps) allocates nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("lstm")]
+    [InlineData("lstm-steps")]
+    [InlineData("gru")]
+    public void TrainingStep_AllocatesNoMoreForMoreSteps(string kind)
+    {
+        var device = TestDevices.Get("cpu");
+        const int batch = 2, input = 3, hidden = 5;
+        long PerStep(int steps)
+        {
+            using var x = Tensor<float>.FromArray(device, BitwiseResults.Uniform(new Random(7), steps * batch * input), [batch, steps, input]);
+            using var dy = Tensor<float>.FromArray(device, BitwiseResults.Uniform(new Random(8), steps * batch * hidden), [batch, steps, hidden]);
+            using RecurrentLayer<float> layer = kind == "gru"
+                ? new GRU<float>(device, new GRUOptions(input, hidden, 1, true, BatchFirst: true), seed: 4)
+                : new LSTM<float>(device, new LSTMOptions(input, hidden, 1, true, BatchFirst: true), seed: 4) { WholeLoops = kind == "lstm" };
+            void Step()
+            {
+                if (layer is LSTM<float> lstm)
+                {
+                    using var r = lstm.Forward(x, training: true);
+                    lstm.Backward(r, dOutput: dy).Dispose();
+                }
+                else
+                {
+                    var gru = (GRU<float>)layer;
+                    using var r = gru.Forward(x, training: true);
+                    gru.Backward(r, dOutput: dy).Dispose();
+                }
+            }
+
+            for (int i = 0; i < 30; i++)
+                Step();
+            const int passes = 10;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < passes; i++)
+                Step();
+            return (GC.GetAllocatedBytesForCurrentThread() - before) / passes;
+        }
+
+        long short8 = PerStep(8), long64 = PerStep(64);
+        output.WriteLine($"{kind}: a training step allocates {short8} bytes at T 8, {long64} at T 64");
+        // One 32-byte object a step would add 1.8 KB.
+        Assert.True(long64 <= short8 + 256, $"{kind}: {short8} bytes at T 8 but {long64} at T 64");
+    }
+
     private sealed class Meeting
     {
         public int Arrived;

@@ -1021,8 +1021,9 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
                 }
 
                 // dW_hh [G, H_out] += Σ_t dgates_h,t^T · h_prev(t): rows that begin at step t read h0, the others the previous output.
+                // Forward every row begins at step 0; in reverse, a row begins at its own last step.
                 var dWhh = p.WeightHh.Grad.Data;
-                for (int t = 0; t < steps; t++)
+                for (int t = 0; t < (d == 0 ? 1 : steps); t++)
                 {
                     foreach (var seg in Segments(plan, batch, steps, d, t))
                     {
@@ -1189,14 +1190,51 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
     /// step's output, or h0/c0 for rows that begin at t (every row at t = 0 forward; rows whose
     /// own last step is t in the reverse direction).
     /// </summary>
-    private static IEnumerable<(int Start, int End, bool FromInitial)> Segments(LengthPlan? plan, int batch, int steps, int direction, int t)
+    /// <remarks>A struct, enumerated by foreach without an allocation: it is asked for at every step.</remarks>
+    private static StepSegments Segments(LengthPlan? plan, int batch, int steps, int direction, int t)
     {
         int n = Active(plan, batch, steps, t);
         int carried = direction == 0 ? (t == 0 ? 0 : n) : Active(plan, batch, steps, t + 1);
-        if (carried > 0)
-            yield return (0, carried, false);
-        if (n > carried)
-            yield return (carried, n, true);
+        return new StepSegments(carried, n);
+    }
+
+    /// <summary>Rows [0, Carried) of a step continue from the previous step; rows [Carried, Active) begin at it.</summary>
+    private readonly record struct StepSegments(int Carried, int Active)
+    {
+        public Enumerator GetEnumerator() => new(Carried, Active);
+
+        /// <summary>(0, Carried, false) if Carried &gt; 0, then (Carried, Active, true) if Active &gt; Carried.</summary>
+        public struct Enumerator(int carried, int active)
+        {
+            private int _next;
+
+            public (int Start, int End, bool FromInitial) Current { get; private set; }
+
+            public bool MoveNext()
+            {
+                if (_next == 0)
+                {
+                    _next = 1;
+                    if (carried > 0)
+                    {
+                        Current = (0, carried, false);
+                        return true;
+                    }
+                }
+
+                if (_next == 1)
+                {
+                    _next = 2;
+                    if (active > carried)
+                    {
+                        Current = (carried, active, true);
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+        }
     }
 
     /// <summary>Runs of rows with one length (sorted rows), or all rows with length T.</summary>
