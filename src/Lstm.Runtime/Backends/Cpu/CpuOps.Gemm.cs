@@ -328,7 +328,6 @@ internal sealed partial class CpuOps<T>
         int nr = 2 * TS.Count;
         Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
-        ref T a = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset);
         ref T packedB = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.BPanels), job.BStart);
         ref T c = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset);
         for (int pc = 0; pc < job.K; pc += HostGemm.KC)
@@ -336,28 +335,29 @@ internal sealed partial class CpuOps<T>
             int kc = Math.Min(HostGemm.KC, job.K - pc);
             var mode = pc == 0 ? job.First : HostGemm.Update.Accumulate;
             ComputeBlock<TV, TS>(
-                kc, new BlockA(ref Unsafe.Add(ref a, pc * job.AStep), HostGemm.MR * job.ARow, job.ARow, job.AStep), 0, job.RowPanels, job.Rows,
+                kc, new BlockA(job, job.AOffset + pc * job.AStep), 0, job.RowPanels, job.Rows,
                 ref Unsafe.Add(ref packedB, (nint)pc * job.NPad), start, end, job.ColPanels, job.Cols,
                 ref c, job.Ldc, job.Alpha, job.Beta, mode, ref tileRef);
         }
     }
 
     /// <summary>
-    /// The A block of <see cref="ComputeBlock"/>: op(A) read where it is stored, in panels of MR rows
-    /// (panel ip at ip · MR · Row; row r, step k at r · Row + k · Step: Row lda and Step 1, or 1 and
-    /// lda for a transposed A).
+    /// The A block of <see cref="ComputeBlock"/>: the job's op(A) read where it is stored, in panels
+    /// of MR rows (panel ip at ip · MR · Row; row r, step k at r · Row + k · Step: Row lda and Step
+    /// 1, or 1 and lda for a transposed A).
     /// </summary>
     private readonly ref struct BlockA
     {
         private readonly ref T _first;
         private readonly nint _panel;
 
-        public BlockA(ref T first, nint panel, nint row, nint step)
+        /// <summary>The block whose element (0, 0) is element <paramref name="offset"/> of the job's A.</summary>
+        public BlockA(GemmJob job, int offset)
         {
-            _first = ref first;
-            _panel = panel;
-            Row = row;
-            Step = step;
+            _first = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), offset);
+            Row = job.ARow;
+            Step = job.AStep;
+            _panel = HostGemm.MR * Row;
         }
 
         /// <summary>Elements from row 0 of a panel to row 1.</summary>
@@ -513,7 +513,7 @@ internal sealed partial class CpuOps<T>
         int nr = 2 * TS.Count;
         Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
         int pairs = (job.ColPanels + 1) / 2;
-        var blockA = new BlockA(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset), (nint)HostGemm.MR * job.ARow, job.ARow, job.AStep);
+        var blockA = new BlockA(job, job.AOffset);
         ComputeBlock<TV, TS>(
             job.Kc, blockA,
             job.SplitColumns ? 0 : start, job.SplitColumns ? job.RowPanels : end, job.Rows,
