@@ -1198,12 +1198,12 @@ internal sealed class RecurrentEngine<T> : IDisposable where T : unmanaged
         return new StepSegments(carried, n);
     }
 
-    /// <summary>Rows [0, Carried) of a step continue from the previous step; rows [Carried, Active) begin at it.</summary>
-    private readonly record struct StepSegments(int Carried, int Active)
+    /// <summary>Rows [0, carried) of a step continue from the previous step; rows [carried, active) begin at it.</summary>
+    private readonly struct StepSegments(int carried, int active)
     {
-        public Enumerator GetEnumerator() => new(Carried, Active);
+        public Enumerator GetEnumerator() => new(carried, active);
 
-        /// <summary>(0, Carried, false) if Carried &gt; 0, then (Carried, Active, true) if Active &gt; Carried.</summary>
+        /// <summary>(0, carried, false) if carried &gt; 0, then (carried, active, true) if active &gt; carried.</summary>
         public struct Enumerator(int carried, int active)
         {
             private int _next;
