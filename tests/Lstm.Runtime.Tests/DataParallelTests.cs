@@ -39,7 +39,7 @@ public sealed class ReplicaDevices : IDisposable
 
 /// <summary>
 /// Data-parallel training (<see cref="DataParallel{T}"/> through <see cref="Trainer{T}"/>) on two
-/// devices: <c>cpu</c> twice, <c>cpu</c> and <c>ilgpu-cpu</c>, and <c>ilgpu-cpu</c> twice (tiny shapes).
+/// devices: the <see cref="Pairs"/> (tiny shapes).
 /// </summary>
 public sealed class DataParallelTests(ReplicaDevices devices, ITestOutputHelper output) : IClassFixture<ReplicaDevices>, IDisposable
 {
@@ -47,7 +47,18 @@ public sealed class DataParallelTests(ReplicaDevices devices, ITestOutputHelper 
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    public static IEnumerable<object[]> Pairs() => [["cpu,cpu"], ["cpu,ilgpu-cpu"], ["ilgpu-cpu,ilgpu-cpu"]];
+    /// <summary><c>cpu</c> twice, <c>cpu</c> with <c>ilgpu-cpu</c>, <c>ilgpu-cpu</c> twice, and each CUDA and OpenCL device present with <c>cpu</c> and with itself.</summary>
+    public static IEnumerable<object[]> Pairs() =>
+        Rows(["cpu,cpu", "cpu,ilgpu-cpu", "ilgpu-cpu,ilgpu-cpu", .. GpuBackendDevices().SelectMany(name => new[] { $"cpu,{name}", $"{name},{name}" })]);
+
+    /// <summary><c>cpu</c> with a second <c>cpu</c>, with <c>ilgpu-cpu</c> and with each CUDA and OpenCL device present.</summary>
+    public static IEnumerable<object[]> HostPairs() =>
+        Rows(["cpu,cpu", "cpu,ilgpu-cpu", .. GpuBackendDevices().Select(name => $"cpu,{name}")]);
+
+    private static IEnumerable<string> GpuBackendDevices() =>
+        TestDevices.Available.Where(d => d.Kind is DeviceKind.Cuda or DeviceKind.OpenCL).Select(d => d.Name);
+
+    private static IEnumerable<object[]> Rows(IEnumerable<string> pairs) => pairs.Select(p => new object[] { p });
 
     private static ModelConfig Config(double dropout = 0) =>
         new(ModelKind.SequenceToOne, CellKind.Lstm, InputSize: 2, HiddenSize: 4, OutputSize: 1, NumLayers: 2, Dropout: dropout);
@@ -130,14 +141,12 @@ public sealed class DataParallelTests(ReplicaDevices devices, ITestOutputHelper 
     }
 
     [Theory]
-    [InlineData("cpu,cpu")]
-    [InlineData("cpu,ilgpu-cpu")]
+    [MemberData(nameof(HostPairs))]
     public void ReducedGradients_EqualOneDeviceGradients_Float32(string pair) =>
         Assert.True(GradientError<float>(pair, [3, 5]) < 1e-5);
 
     [Theory]
-    [InlineData("cpu,cpu")]
-    [InlineData("cpu,ilgpu-cpu")]
+    [MemberData(nameof(HostPairs))]
     public void ReducedGradients_CrossEntropyEveryStep_EqualOneDeviceGradients_Float64(string pair)
     {
         // A language model: T output rows per sample, so a shard's loss is the mean over shard·T rows.

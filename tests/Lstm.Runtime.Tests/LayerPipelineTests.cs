@@ -175,18 +175,18 @@ public sealed class LayerPipelineTests : IDisposable
         AssertClose(grads, pgrads, 1e-5);
     }
 
-    /// <summary>Each GPU with the host and with a second context of itself (page-locked staging, a bound thread per device); float32 within 1e-5.</summary>
+    /// <summary>Each CUDA and OpenCL device with the host and with a second context of itself (page-locked staging, a bound thread per device); float32 within 1e-5.</summary>
     [SkippableTheory]
     [InlineData(DeviceKind.Cuda)]
     [InlineData(DeviceKind.OpenCL)]
-    public void GpuPlacements_MatchOneDevice_Float32(DeviceKind kind)
+    public void BackendPlacements_MatchOneDevice_Float32(DeviceKind kind)
     {
-        var gpus = TestDevices.Available.Where(d => d.Kind == kind && d.IsGpu).ToList();
-        Skip.If(gpus.Count == 0, $"no {kind} GPU on this machine");
+        var devices = TestDevices.OfKind(kind);
+        Skip.If(devices.Count == 0, TestDevices.NoneOfKind(kind));
         var config = Config("sequence-to-sequence", "lstm", 2, 3, 0.3);
-        foreach (var gpu in gpus)
+        foreach (var device in devices)
         {
-            foreach (string[] placement in new[] { new[] { gpu.Name, "cpu" }, [gpu.Name, gpu.Name] })
+            foreach (string[] placement in new[] { new[] { device.Name, "cpu" }, ["cpu", device.Name], [device.Name, device.Name] })
             {
                 var (y, grads, py, pgrads) = Compare<float>(config, "cpu", placement, chunk: 3);
                 var diff = y.Zip(py, (a, b) => Math.Abs(a - b)).Max();

@@ -48,6 +48,14 @@ public static class TestDevices
         }
     }
 
+    /// <summary>The devices of a kind present on this machine, GPUs or not (an OpenCL CPU device runs the same kernels as an OpenCL GPU).</summary>
+    /// <param name="kind">The kind.</param>
+    public static IReadOnlyList<DeviceInfo> OfKind(DeviceKind kind) => Available.Where(d => d.Kind == kind).ToList();
+
+    /// <summary>The reason a test of a back end's devices skips on this machine.</summary>
+    /// <param name="kind">The kind.</param>
+    public static string NoneOfKind(DeviceKind kind) => $"no {kind} device on this machine";
+
     /// <summary>True when a device of that kind is present.</summary>
     /// <param name="kind">The kind.</param>
     public static bool Has(DeviceKind kind) => Available.Any(d => d.Kind == kind);
