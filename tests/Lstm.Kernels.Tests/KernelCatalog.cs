@@ -1,0 +1,90 @@
+using System.Reflection;
+
+namespace Lstm.Kernels.Tests;
+
+/// <summary>One kernel of <c>Lstm.Kernels</c> and what is promised of it.</summary>
+/// <param name="Type">The static class that holds it.</param>
+/// <param name="Name">The method's name.</param>
+/// <param name="ExplicitGroups">True for a kernel launched with explicit groups (shared memory, barriers).</param>
+/// <param name="Backends">The ILGPU back ends it runs on.</param>
+/// <param name="Fallback">For a kernel that does not run on every back end, the listed kernel that takes its place on the others.</param>
+/// <param name="MaxRegisters">The most registers a thread may use once assembled for a GPU (no spills either).</param>
+internal sealed record KernelEntry(Type Type, string Name, bool ExplicitGroups, KernelBackends Backends, string? Fallback, int MaxRegisters)
+{
+    /// <summary><c>Class.Method</c>.</summary>
+    public string Qualified => Type.Name + "." + Name;
+
+    private MethodInfo Open => Type.GetMethod(Name, BindingFlags.Public | BindingFlags.Static)!;
+
+    /// <summary>The element types it is compiled for: float32 and float64 for a generic kernel, else float32.</summary>
+    public IEnumerable<string> DTypes => Open.IsGenericMethodDefinition ? ["float32", "float64"] : ["float32"];
+
+    /// <summary>The kernel method closed over the element type (and its arithmetic) of <paramref name="dtype"/>.</summary>
+    public MethodInfo Method(string dtype)
+    {
+        var method = Open;
+        if (!method.IsGenericMethodDefinition)
+            return method;
+        Type element = dtype == "float32" ? typeof(float) : typeof(double);
+        Type ops = dtype == "float32" ? typeof(F32Ops) : typeof(F64Ops);
+        return method.GetGenericArguments().Length == 2 ? method.MakeGenericMethod(element, ops) : method.MakeGenericMethod(element);
+    }
+}
+
+/// <summary>
+/// Every kernel, the ILGPU back ends it runs on and, for one that does not run on them all
+/// (inline PTX and warp shuffles exist only for CUDA), the listed kernel that takes its place on the others.
+/// The compile tests, the ptxas checks and the table of back ends all read this list; a test fails
+/// when a kernel of the assembly is missing from it.
+/// </summary>
+internal static class KernelCatalog
+{
+    public static readonly KernelEntry[] All =
+    [
+        new(typeof(GemmKernels), nameof(GemmKernels.Tiled), true, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(GemmKernels), nameof(GemmKernels.RowDot), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(LstmCellKernels), nameof(LstmCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(GruCellKernels), nameof(GruCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(GruCellKernels), nameof(GruCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(GruCellKernels), nameof(GruCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(RnnCellKernels), nameof(RnnCellKernels.Forward), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(RnnCellKernels), nameof(RnnCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(DropoutKernels), nameof(DropoutKernels.Dropout), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SumRows), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SwapAxes01), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.AddRowBias), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Axpy), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseGrad), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Fill), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(GatherKernels), nameof(GatherKernels.GatherRows), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(OptimizerKernels), nameof(OptimizerKernels.Sgd), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(OptimizerKernels), nameof(OptimizerKernels.Adam), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(OptimizerKernels), nameof(OptimizerKernels.SumSquares), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(OptimizerKernels), nameof(OptimizerKernels.Scale), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(LossKernels), nameof(LossKernels.Mse), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(LossKernels), nameof(LossKernels.CrossEntropy), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.Gather), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.ScatterAdd), false, KernelBackends.All, null, MaxRegisters: 64),
+    ];
+
+    public static KernelEntry Get(string qualified) => All.Single(k => k.Qualified == qualified);
+}
+
+/// <summary>The ILGPU back ends a kernel runs on.</summary>
+[Flags]
+public enum KernelBackends
+{
+    /// <summary>ILGPU's CPU accelerator (<c>ilgpu-cpu</c>).</summary>
+    IlgpuCpu = 1,
+
+    /// <summary>PTX on NVIDIA GPUs.</summary>
+    Cuda = 2,
+
+    /// <summary>OpenCL C on any OpenCL 2.0+ device with the generic address space.</summary>
+    OpenCL = 4,
+
+    /// <summary>Every ILGPU back end.</summary>
+    All = IlgpuCpu | Cuda | OpenCL,
+}
