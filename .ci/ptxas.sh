@@ -10,8 +10,9 @@
 # nothing is installed, the machine's apt sources and package lists are left as they were (the
 # private copy and its lists live in a temporary folder that is removed on exit).
 #
-# Once per machine (about 70 MB download); later calls find DIR and return at once. Prints the
-# folder that holds the tools on stdout, progress and errors on stderr; exit code 0 on success.
+# Once per machine (about 170 MB unpacked); later calls find DIR and return at once. Needs no
+# root. Prints the folder that holds the tools on stdout, progress and errors on stderr; exit code
+# 0 on success.
 set -euo pipefail
 dir=${1:-$HOME/.cache/cuda118}
 bin="$dir/usr/bin"
