@@ -1,4 +1,5 @@
 using System.Reflection;
+using ILGPU.Runtime;
 
 namespace Lstm.Kernels.Tests;
 
@@ -8,9 +9,19 @@ namespace Lstm.Kernels.Tests;
 /// <param name="ExplicitGroups">True for a kernel launched with explicit groups (shared memory, barriers).</param>
 /// <param name="Backends">The ILGPU back ends it runs on.</param>
 /// <param name="Fallback">For a kernel that does not run on every back end, the listed kernel that takes its place on the others.</param>
-/// <param name="MaxRegisters">The most registers a thread may use once assembled for a GPU (no spills either).</param>
-internal sealed record KernelEntry(Type Type, string Name, bool ExplicitGroups, KernelBackends Backends, string? Fallback, int MaxRegisters)
+/// <param name="MaxRegisters">The most registers a thread may use once assembled by ptxas for sm_80 … sm_90 (no spills either).</param>
+/// <param name="Specialized">The values of its <c>SpecializedValue</c> parameters, in order, as the runtime launches it (null: none).</param>
+/// <param name="MinFfmaShare">For a kernel whose speed is its FP32 arithmetic: the least share of FFMA among the instructions of its hot loop
+/// (its largest innermost loop, NOPs left out) in its float32 sm_90 SASS (null: not checked).</param>
+internal sealed record KernelEntry(Type Type, string Name, bool ExplicitGroups, KernelBackends Backends, string? Fallback, int MaxRegisters,
+    object[]? Specialized = null, double? MinFfmaShare = null)
 {
+    /// <summary>
+    /// The launch bounds it is compiled with (PTX <c>.maxntid</c>/<c>.minnctapersm</c>): what the runtime
+    /// passes when it loads the kernel; none by default.
+    /// </summary>
+    public KernelSpecialization LaunchBounds { get; init; }
+
     /// <summary><c>Class.Method</c>.</summary>
     public string Qualified => Type.Name + "." + Name;
 
@@ -39,34 +50,40 @@ internal sealed record KernelEntry(Type Type, string Name, bool ExplicitGroups, 
 /// </summary>
 internal static class KernelCatalog
 {
+    // MaxRegisters: the most ptxas 11.8 gives the kernel over sm_80, sm_86, sm_89 and sm_90 and over its element
+    // types (bench/RESULTS.md, "PTX proxies"), plus a few, rounded up to a multiple of 8 (registers are allocated
+    // to a warp 8 a thread at a time, so a count between two multiples costs the higher one).
     public static readonly KernelEntry[] All =
     [
-        new(typeof(GemmKernels), nameof(GemmKernels.Tiled), true, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(GemmKernels), nameof(GemmKernels.RowDot), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(LstmCellKernels), nameof(LstmCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(GruCellKernels), nameof(GruCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(GruCellKernels), nameof(GruCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(GruCellKernels), nameof(GruCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(RnnCellKernels), nameof(RnnCellKernels.Forward), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(RnnCellKernels), nameof(RnnCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(DropoutKernels), nameof(DropoutKernels.Dropout), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SumRows), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SwapAxes01), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.AddRowBias), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Axpy), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseGrad), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Fill), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(GatherKernels), nameof(GatherKernels.GatherRows), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(OptimizerKernels), nameof(OptimizerKernels.Sgd), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(OptimizerKernels), nameof(OptimizerKernels.Adam), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(OptimizerKernels), nameof(OptimizerKernels.SumSquares), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(OptimizerKernels), nameof(OptimizerKernels.Scale), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(LossKernels), nameof(LossKernels.Mse), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(LossKernels), nameof(LossKernels.CrossEntropy), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.Gather), false, KernelBackends.All, null, MaxRegisters: 64),
-        new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.ScatterAdd), false, KernelBackends.All, null, MaxRegisters: 64),
+        // Tile 16, as the runtime launches it on a GPU (ComputeDevice.TileFor with 1024 threads a group); the unrolled
+        // k-loop holds 63-64 registers. 64 is a budget with no headroom on purpose: at 65 the allocation rounds up to 72
+        // and an SM holds 3 of its 256-thread groups instead of 4.
+        new(typeof(GemmKernels), nameof(GemmKernels.Tiled), true, KernelBackends.All, null, MaxRegisters: 64, Specialized: [16]),
+        new(typeof(GemmKernels), nameof(GemmKernels.RowDot), false, KernelBackends.All, null, MaxRegisters: 48),
+        new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 48),
+        new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(LstmCellKernels), nameof(LstmCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 48),
+        new(typeof(GruCellKernels), nameof(GruCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(GruCellKernels), nameof(GruCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(GruCellKernels), nameof(GruCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(RnnCellKernels), nameof(RnnCellKernels.Forward), false, KernelBackends.All, null, MaxRegisters: 32),
+        new(typeof(RnnCellKernels), nameof(RnnCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 24),
+        new(typeof(DropoutKernels), nameof(DropoutKernels.Dropout), false, KernelBackends.All, null, MaxRegisters: 32),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SumRows), false, KernelBackends.All, null, MaxRegisters: 32),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SwapAxes01), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.AddRowBias), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Axpy), false, KernelBackends.All, null, MaxRegisters: 24),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseGrad), false, KernelBackends.All, null, MaxRegisters: 24),
+        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Fill), false, KernelBackends.All, null, MaxRegisters: 24),
+        new(typeof(GatherKernels), nameof(GatherKernels.GatherRows), false, KernelBackends.All, null, MaxRegisters: 32),
+        new(typeof(OptimizerKernels), nameof(OptimizerKernels.Sgd), false, KernelBackends.All, null, MaxRegisters: 32),
+        new(typeof(OptimizerKernels), nameof(OptimizerKernels.Adam), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(OptimizerKernels), nameof(OptimizerKernels.SumSquares), false, KernelBackends.All, null, MaxRegisters: 32),
+        new(typeof(OptimizerKernels), nameof(OptimizerKernels.Scale), false, KernelBackends.All, null, MaxRegisters: 16),
+        new(typeof(LossKernels), nameof(LossKernels.Mse), false, KernelBackends.All, null, MaxRegisters: 48),
+        new(typeof(LossKernels), nameof(LossKernels.CrossEntropy), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.Gather), false, KernelBackends.All, null, MaxRegisters: 24),
+        new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.ScatterAdd), false, KernelBackends.All, null, MaxRegisters: 40),
     ];
 
     public static KernelEntry Get(string qualified) => All.Single(k => k.Qualified == qualified);
