@@ -43,6 +43,11 @@ internal static class KernelCatalog
     [
         new(typeof(GemmKernels), nameof(GemmKernels.Tiled), true, KernelBackends.All, null, MaxRegisters: 64),
         new(typeof(GemmKernels), nameof(GemmKernels.RowDot), false, KernelBackends.All, null, MaxRegisters: 64),
+        // The FP32 family (plain C#: every back end). Block128 holds 64 accumulators and is loaded with
+        // KernelSpecialization(256, 2), which caps it at 128 registers on CUDA.
+        new(typeof(BlockedGemmKernels), nameof(BlockedGemmKernels.Block128), true, KernelBackends.All, null, MaxRegisters: 128),
+        new(typeof(BlockedGemmKernels), nameof(BlockedGemmKernels.Block64), true, KernelBackends.All, null, MaxRegisters: 96),
+        new(typeof(BlockedGemmKernels), nameof(BlockedGemmKernels.FewRow), true, KernelBackends.All, null, MaxRegisters: 64),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 64),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 64),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 64),
