@@ -89,11 +89,11 @@ internal static class GemmCodeGenerator
         int groups = outs / 4;
         w.Line($"/// <summary>k = 0 … {BlockK - 1} of one shared slab of the {tile}×{tile} kernel, in order.</summary>");
         w.Line("/// <param name=\"c\">The accumulators.</param>");
-        w.Line("/// <param name=\"s\">Shared memory as float4.</param>");
-        w.Line("/// <param name=\"aq\">The float4 of op(A) at k = 0 for the thread's first rows.</param>");
-        w.Line("/// <param name=\"bq\">The float4 of op(B) at k = 0 for the thread's first columns.</param>");
+        w.Line("/// <param name=\"sa\">Shared memory as float4 from op(A) at k = 0 for the thread's first rows.</param>");
+        w.Line("/// <param name=\"sb\">Shared memory as float4 from op(B) at k = 0 for the thread's first columns.</param>");
+        w.Line("/// <remarks>Constant indices into views that start at the thread's data: the offsets fold into the shared loads.</remarks>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        w.Line($"private static {acc} {name}({acc} c, ArrayView<Float4> s, int aq, int bq)");
+        w.Line($"private static {acc} {name}({acc} c, ArrayView<Float4> sa, ArrayView<Float4> sb)");
         w.Open();
         for (int g = 0; g < groups; g++)
             w.Line($"Float4 a{g}, b{g};");
@@ -101,9 +101,9 @@ internal static class GemmCodeGenerator
         {
             w.Line($"// k = {k}");
             for (int g = 0; g < groups; g++)
-                w.Line($"a{g} = s[aq + {k * stride + g * 16}];");
+                w.Line($"a{g} = sa[{k * stride + g * 16}];");
             for (int g = 0; g < groups; g++)
-                w.Line($"b{g} = s[bq + {k * stride + g * 16}];");
+                w.Line($"b{g} = sb[{k * stride + g * 16}];");
             for (int i = 0; i < outs; i++)
             {
                 string a = $"a{i / 4}.{"XYZW"[i % 4]}";
@@ -153,21 +153,20 @@ internal static class GemmCodeGenerator
         int stride = FewRowK + 1;
         w.Line($"/// <summary>k = 0 … {FewRowK - 1} of one chunk of the few-row kernel, in order, for the thread's first <paramref name=\"rows\"/> rows.</summary>");
         w.Line("/// <param name=\"c\">The accumulators.</param>");
-        w.Line("/// <param name=\"s\">Shared memory.</param>");
-        w.Line($"/// <param name=\"bq\">op(B) at k = 0 of the thread's column (k contiguous).</param>");
-        w.Line($"/// <param name=\"aq\">op(A) at k = 0 of the thread's first row (rows {stride} apart).</param>");
+        w.Line("/// <param name=\"sb\">Shared memory from op(B) at k = 0 of the thread's column (k contiguous).</param>");
+        w.Line($"/// <param name=\"sa\">Shared memory from op(A) at k = 0 of the thread's first row (rows {stride} apart).</param>");
         w.Line("/// <param name=\"rows\">The rows the thread accumulates (a specialized constant on GPUs).</param>");
         w.Line("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        w.Line("private static AccRows FewRowChunk(AccRows c, ArrayView<float> s, int bq, int aq, int rows)");
+        w.Line("private static AccRows FewRowChunk(AccRows c, ArrayView<float> sb, ArrayView<float> sa, int rows)");
         w.Open();
         w.Line("float b;");
         for (int k = 0; k < FewRowK; k++)
         {
-            w.Line($"b = s[bq + {k}];");
+            w.Line($"b = sb[{k}];");
             for (int r = 0; r < FewRowMaxRows; r++)
             {
                 string f = "c." + Field(r, 0, 1);
-                string line = $"{f} = s[aq + {r * stride + k}] * b + {f};";
+                string line = $"{f} = sa[{r * stride + k}] * b + {f};";
                 w.Line(r == 0 ? line : $"if (rows > {r}) {line}");
             }
         }

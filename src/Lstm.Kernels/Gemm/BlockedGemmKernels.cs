@@ -128,7 +128,7 @@ public static partial class BlockedGemmKernels
             // The next slab (all zeros past K) into registers while this one is computed.
             ra = LoadA4(a, shape, m0 + aR, aDR, k0 + aK, aDK);
             rb = LoadB4(b, shape, k0 + bK, bDK, n0 + bC, bDC);
-            acc = Slab128(acc, s4, (cur >> 2) + ty, ((cur + SlabSize128) >> 2) + tx);
+            acc = Slab128(acc, s4.SubView((cur >> 2) + ty), s4.SubView(((cur + SlabSize128) >> 2) + tx));
             Stage4(shared, next, Stride128, aR, aDR, aK, aDK, ra);
             Stage4(shared, next + SlabSize128, Stride128, bC, bDC, bK, bDK, rb);
             Group.Barrier();
@@ -187,7 +187,7 @@ public static partial class BlockedGemmKernels
             int k0 = (s + 1) * BlockK;
             ra = LoadA2(a, shape, m0 + aR, aDR, k0 + aK, aDK);
             rb = LoadB2(b, shape, k0 + bK, bDK, n0 + bC, bDC);
-            acc = Slab64(acc, s4, (cur >> 2) + ty, ((cur + SlabSize64) >> 2) + tx);
+            acc = Slab64(acc, s4.SubView((cur >> 2) + ty), s4.SubView(((cur + SlabSize64) >> 2) + tx));
             Stage2(shared, next, Stride64, aR, aDR, aK, aDK, ra);
             Stage2(shared, next + SlabSize64, Stride64, bC, bDC, bK, bDK, rb);
             Group.Barrier();
@@ -260,7 +260,7 @@ public static partial class BlockedGemmKernels
             }
 
             Group.Barrier();
-            acc = FewRowChunk(acc, shared, col * FewRowStride, FewRowAOffset + slice * ms * FewRowStride, ms);
+            acc = FewRowChunk(acc, shared.SubView(col * FewRowStride), shared.SubView(FewRowAOffset + slice * ms * FewRowStride), ms);
             Group.Barrier();
         }
 
