@@ -1,3 +1,4 @@
+using Lstm.Kernels;
 using Lstm.Runtime;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Diagnostics;
@@ -25,9 +26,11 @@ internal static class BenchCommand
         stdout.WriteLine($"bench on {device.Name} ({device.Info.Description}), float32, {Environment.ProcessorCount} threads, " +
                          $"{options.Warmup} warm-up (at least 1 s) + median of {options.Repeats} repeats");
         var records = new List<LstmBenchRecord>();
-        bool header = true;
+        stdout.WriteLine(LstmBenchmark.FormatTable([]).TrimEnd('\n', '\r'));
         foreach (var shape in shapes)
         {
+            // Which GEMM kernel the shape's two products run (a comment line, not a table row).
+            stdout.WriteLine(GemmLine(device, shape));
             using var bench = new LstmBenchmark(device, shape);
             foreach (var mode in modes)
             {
@@ -36,9 +39,6 @@ internal static class BenchCommand
 
                 // One row as soon as it is measured: the table grows while the slow shapes run.
                 string[] lines = LstmBenchmark.FormatTable([record]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-                if (header)
-                    stdout.WriteLine(lines[0]);
-                header = false;
                 stdout.WriteLine(lines[1]);
             }
         }
@@ -50,5 +50,20 @@ internal static class BenchCommand
         }
 
         return Program.Ok;
+    }
+
+    /// <summary>
+    /// <c># gemm B,T,I,H,L: input projection KERNEL (M×N×K), recurrent KERNEL (M×N×K)</c>: the
+    /// float32 kernels of the input projection over all steps, [T·B, 4H] = x·W_ihᵀ (layer 0; the
+    /// layers above run the same kernel, K = H), and of one step's recurrent product,
+    /// [B, 4H] = h·W_hhᵀ.
+    /// </summary>
+    internal static string GemmLine(ComputeDevice device, LstmBenchShape shape)
+    {
+        int gates = 4 * shape.Hidden;
+        var input = GemmShape.Dense(shape.Batch * shape.Seq, gates, shape.Input, false, true);
+        var recurrent = GemmShape.Dense(shape.Batch, gates, shape.Hidden, false, true);
+        return $"# gemm {shape}: input projection {device.GemmKernelFor(input)} ({input.M}x{input.N}x{input.K}), " +
+               $"recurrent {device.GemmKernelFor(recurrent)} ({recurrent.M}x{recurrent.N}x{recurrent.K})";
     }
 }

@@ -1,4 +1,6 @@
+using Lstm.Runtime;
 using Lstm.Runtime.Backends;
+using Lstm.Runtime.Devices;
 using Lstm.Runtime.Diagnostics;
 using Lstm.Tests.Shared;
 
@@ -11,12 +13,22 @@ public class GemmKernelTests
     public static readonly (int M, int N, int K)[] Shapes =
         [(1, 1, 1), (1, 5, 3), (4, 4, 4), (5, 7, 3), (3, 1, 17), (17, 9, 33), (5, 80, 20)];
 
+    private static readonly GemmAlgorithm[] AllIlgpu =
+        [GemmAlgorithm.Tiled, GemmAlgorithm.RowDot, GemmAlgorithm.Blocked, GemmAlgorithm.Blocked128, GemmAlgorithm.Blocked64, GemmAlgorithm.FewRow];
+
     public static IEnumerable<object[]> Cases()
     {
         foreach (var device in TestDevices.Names())
         {
-            // The host backend has one GEMM of its own; ILGPU devices run both kernels.
-            var algorithms = (string)device[0] == "cpu" ? new[] { GemmAlgorithm.Packed } : new[] { GemmAlgorithm.Tiled, GemmAlgorithm.RowDot };
+            // The host backend has one GEMM of its own; ILGPU devices run Tiled and RowDot, and
+            // those whose groups hold 256 threads (not ilgpu-cpu's 16) the FP32 family too
+            // (float64 runs Tiled in its place).
+            var algorithms = (string)device[0] switch
+            {
+                "cpu" => new[] { GemmAlgorithm.Packed },
+                "ilgpu-cpu" => new[] { GemmAlgorithm.Tiled, GemmAlgorithm.RowDot },
+                _ => AllIlgpu,
+            };
             foreach (var algorithm in algorithms)
             {
                 yield return [device[0], algorithm, "float32"];
@@ -74,6 +86,95 @@ public class GemmKernelTests
         var shape = new GemmShape(5, 6, 3, Lda: 7, Ldb: 4, Ldc: 9, TransA: 0, TransB: 1);
         double err = Run(ops, rng, shape, 1.0, 1.0, fillCWithNaN: false);
         Assert.True(err <= DeviceData.Tolerance<T>(1e-6, 1e-14), $"strided GEMM error {err:E2}");
+    }
+
+    /// <summary>
+    /// On CUDA and OpenCL devices every float32 GEMM kernel gives the same bits for the same
+    /// product (each sums k in order as a·b + acc): what lets the dispatch pick a kernel per
+    /// shape without breaking the row-subset and wavefront contracts. On CUDA this checks that
+    /// ptxas contracted every kernel's multiply-adds alike; on OpenCL, the OpenCL C compiler.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(DeviceKind.Cuda)]
+    [InlineData(DeviceKind.OpenCL)]
+    public void Gemm_EveryKernel_GivesTheSameBits(DeviceKind kind)
+    {
+        var devices = TestDevices.OfKind(kind);
+        Skip.If(devices.Count == 0, TestDevices.NoneOfKind(kind));
+        foreach (var device in devices)
+            EveryKernel_GivesTheSameBits(device.Name);
+    }
+
+    private static void EveryKernel_GivesTheSameBits(string deviceName)
+    {
+        var rng = new Random(41);
+        (int M, int N, int K)[] shapes = [(1, 1, 1), (3, 80, 20), (16, 200, 64), (17, 9, 33), (130, 129, 65), (200, 64, 40)];
+        foreach (var (m, n, k) in shapes)
+        {
+            foreach (bool ta in new[] { false, true })
+            {
+                foreach (bool tb in new[] { false, true })
+                {
+                    var shape = GemmShape.Dense(m, n, k, ta, tb);
+                    float[] a = Numerics.Uniform(rng, m * k).Select(v => (float)v).ToArray();
+                    float[] b = Numerics.Uniform(rng, k * n).Select(v => (float)v).ToArray();
+                    float[] c = Numerics.Uniform(rng, m * n).Select(v => (float)v).ToArray();
+                    float[]? first = null;
+                    foreach (var algorithm in AllIlgpu)
+                    {
+                        var ops = TestDevices.Get(deviceName, algorithm).Ops<float>();
+                        using var da = ops.Allocate(a.Length);
+                        using var db = ops.Allocate(b.Length);
+                        using var dc = ops.Allocate(c.Length);
+                        ops.Upload(a, da.All);
+                        ops.Upload(b, db.All);
+                        ops.Upload(c, dc.All);
+                        ops.Gemm(shape, 0.75f, da.All, db.All, 0.5f, dc.All);
+                        var result = new float[c.Length];
+                        ops.Download(dc.All, result);
+                        first ??= result;
+                        for (int i = 0; i < result.Length; i++)
+                        {
+                            Assert.True(
+                                BitConverter.SingleToInt32Bits(result[i]) == BitConverter.SingleToInt32Bits(first[i]),
+                                $"{m}x{n}x{k} {ta}/{tb}: {algorithm} gives {result[i]:R} at {i}, {AllIlgpu[0]} {first[i]:R}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void FewRowAndBlockedKernels_NeedBigGroups_IlgpuCpuSaysSo()
+    {
+        foreach (var algorithm in new[] { GemmAlgorithm.Blocked128, GemmAlgorithm.Blocked64, GemmAlgorithm.FewRow })
+        {
+            var e = Assert.Throws<LstmException>(() => ComputeDevice.Open("ilgpu-cpu", algorithm));
+            Assert.Contains("groups of", e.Message, StringComparison.Ordinal);
+        }
+
+        // Blocked is a choice per product: on groups too small for the family it runs Tiled.
+        using var device = ComputeDevice.Open("ilgpu-cpu", GemmAlgorithm.Blocked);
+        Assert.Equal(GemmAlgorithm.Tiled, device.GemmKernelFor(GemmShape.Dense(256, 256, 256, false, true)));
+    }
+
+    [Fact]
+    public void BlockedDispatch_FollowsItsRule()
+    {
+        // M ≤ 16: few-row; else 128×128 tiles when they are at least the multiprocessors, else 64×64.
+        var few = GemmDispatch.Choose(GemmAlgorithm.Blocked, true, 132, 1024, GemmShape.Dense(16, 4096, 1024, false, true));
+        Assert.Equal(GemmAlgorithm.FewRow, few);
+        Assert.Equal(GemmAlgorithm.Blocked64, GemmDispatch.Choose(GemmAlgorithm.Blocked, true, 132, 1024, GemmShape.Dense(17, 4096, 1024, false, true)));
+        Assert.Equal(GemmAlgorithm.Blocked128, GemmDispatch.Choose(GemmAlgorithm.Blocked, true, 132, 1024, GemmShape.Dense(3200, 4096, 512, false, true)));
+        Assert.Equal(GemmAlgorithm.Blocked64, GemmDispatch.Choose(GemmAlgorithm.Blocked, true, 132, 1024, GemmShape.Dense(1000, 1024, 512, false, true)));
+        Assert.Equal(GemmAlgorithm.Blocked128, GemmDispatch.Choose(GemmAlgorithm.Blocked, true, 2, 4096, GemmShape.Dense(129, 17, 5, false, false)));
+        // float64 and small groups: Tiled; explicit kernels are kept in float32.
+        Assert.Equal(GemmAlgorithm.Tiled, GemmDispatch.Choose(GemmAlgorithm.Blocked, false, 132, 1024, GemmShape.Dense(3200, 4096, 512, false, true)));
+        Assert.Equal(GemmAlgorithm.Tiled, GemmDispatch.Choose(GemmAlgorithm.Blocked, true, 132, 128, GemmShape.Dense(3200, 4096, 512, false, true)));
+        Assert.Equal(GemmAlgorithm.Tiled, GemmDispatch.Choose(GemmAlgorithm.FewRow, false, 132, 1024, GemmShape.Dense(4, 4, 4, false, false)));
+        Assert.Equal(GemmAlgorithm.FewRow, GemmDispatch.Choose(GemmAlgorithm.FewRow, true, 132, 1024, GemmShape.Dense(400, 4, 4, false, false)));
+        Assert.Equal(GemmAlgorithm.RowDot, GemmDispatch.Choose(GemmAlgorithm.RowDot, true, 132, 1024, GemmShape.Dense(400, 4, 4, false, false)));
     }
 
     private static double Run<T>(IDeviceOps<T> ops, Random rng, GemmShape shape, double alpha, double beta, bool fillCWithNaN) where T : unmanaged

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 using Lstm.Kernels;
@@ -35,6 +36,76 @@ public enum GemmAlgorithm
     /// register-blocked vector FMA micro-kernel, cache blocking over K, all cores on large products.
     /// </summary>
     Packed,
+
+    /// <summary>
+    /// The register-blocked FP32 kernels, chosen per product by <see cref="GemmDispatch.Choose"/>
+    /// (<see cref="FewRow"/>, <see cref="Blocked128"/> or <see cref="Blocked64"/>): the default on
+    /// CUDA and OpenCL. float64 runs <see cref="Tiled"/>.
+    /// </summary>
+    Blocked,
+
+    /// <summary><see cref="BlockedGemmKernels.Block128"/> for every float32 product (float64: <see cref="Tiled"/>).</summary>
+    Blocked128,
+
+    /// <summary><see cref="BlockedGemmKernels.Block64"/> for every float32 product (float64: <see cref="Tiled"/>).</summary>
+    Blocked64,
+
+    /// <summary><see cref="BlockedGemmKernels.FewRow"/> for every float32 product, whatever M (float64: <see cref="Tiled"/>).</summary>
+    FewRow,
+}
+
+/// <summary>Which GEMM kernel runs a product.</summary>
+public static class GemmDispatch
+{
+    /// <summary>Most rows for which <see cref="GemmAlgorithm.Blocked"/> picks <see cref="GemmAlgorithm.FewRow"/>.</summary>
+    public const int FewRowMaxRows = 16;
+
+    /// <summary>Threads a group must hold for a forced kernel of the FP32 family (0: any; <see cref="GemmAlgorithm.Blocked"/> falls back to <see cref="GemmAlgorithm.Tiled"/> on small groups).</summary>
+    /// <param name="algorithm">The kernel.</param>
+    public static int GroupSize(GemmAlgorithm algorithm) => algorithm switch
+    {
+        GemmAlgorithm.Blocked128 or GemmAlgorithm.Blocked64 => BlockedGemmKernels.BlockGroupSize,
+        GemmAlgorithm.FewRow => BlockedGemmKernels.FewRowGroupSize,
+        _ => 0,
+    };
+
+    /// <summary>
+    /// The kernel that runs one product: the configured algorithm itself, except
+    /// <see cref="GemmAlgorithm.Blocked"/>, which picks by shape, and float64, which runs
+    /// <see cref="GemmAlgorithm.Tiled"/> in place of any FP32-only kernel.
+    /// </summary>
+    /// <remarks>
+    /// The rule for <see cref="GemmAlgorithm.Blocked"/> in float32: M ≤ <see cref="FewRowMaxRows"/>
+    /// → <see cref="GemmAlgorithm.FewRow"/> (the per-step recurrent product at small batch);
+    /// otherwise <see cref="GemmAlgorithm.Blocked128"/> when the 128×128 tiles, ⌈M/128⌉·⌈N/128⌉,
+    /// are at least the device's multiprocessors (they fill it), else
+    /// <see cref="GemmAlgorithm.Blocked64"/> (four times the groups); on a device whose groups
+    /// hold fewer than 256 threads, <see cref="GemmAlgorithm.Tiled"/>. Every kernel sums each
+    /// output over k in order, so the choice never changes a result's bits on ILGPU's CPU
+    /// accelerator or OpenCL (the tests check it there).
+    /// </remarks>
+    /// <param name="configured">The device's algorithm.</param>
+    /// <param name="float32">True for float32 products.</param>
+    /// <param name="multiprocessors">The device's multiprocessors (compute units).</param>
+    /// <param name="maxGroupSize">Most threads in one group on the device.</param>
+    /// <param name="shape">The product.</param>
+    public static GemmAlgorithm Choose(GemmAlgorithm configured, bool float32, int multiprocessors, int maxGroupSize, GemmShape shape)
+    {
+        switch (configured)
+        {
+            case GemmAlgorithm.Blocked128 or GemmAlgorithm.Blocked64 or GemmAlgorithm.FewRow:
+                return float32 ? configured : GemmAlgorithm.Tiled;
+            case GemmAlgorithm.Blocked:
+                if (!float32 || maxGroupSize < BlockedGemmKernels.BlockGroupSize)
+                    return GemmAlgorithm.Tiled;
+                if (shape.M <= FewRowMaxRows)
+                    return GemmAlgorithm.FewRow;
+                long tiles = (long)((shape.M + 127) / 128) * ((shape.N + 127) / 128);
+                return tiles >= multiprocessors ? GemmAlgorithm.Blocked128 : GemmAlgorithm.Blocked64;
+            default:
+                return configured;
+        }
+    }
 }
 
 /// <summary>
@@ -53,6 +124,9 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
     private readonly int _maxThreads;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, SpecializedValue<int>> _gemmTiled;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, int> _gemmRowDot;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>? _gemmBlock128;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>? _gemmBlock64;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float, int, SpecializedValue<int>>? _gemmFewRow;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int> _cellForwardTraining;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int> _cellForwardInference;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int> _cellBackward;
@@ -77,6 +151,16 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
         _tile = tile;
         _gemmTiled = accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, SpecializedValue<int>>(GemmKernels.Tiled<T, TOps>);
         _gemmRowDot = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, int>(GemmKernels.RowDot<T, TOps>);
+        if (typeof(T) == typeof(float) && accelerator.MaxNumThreadsPerGroup >= BlockedGemmKernels.BlockGroupSize)
+        {
+            // The FP32 family. Block128 is loaded without launch bounds: capped at 128 registers
+            // (two groups an SM) it spills; uncapped it holds 168 and one group an SM.
+            _gemmBlock128 = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>(BlockedGemmKernels.Block128);
+            _gemmBlock64 = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>(BlockedGemmKernels.Block64);
+        }
+
+        if (typeof(T) == typeof(float) && accelerator.MaxNumThreadsPerGroup >= BlockedGemmKernels.FewRowGroupSize)
+            _gemmFewRow = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float, int, SpecializedValue<int>>(BlockedGemmKernels.FewRow);
         _cellForwardTraining = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int>(LstmCellKernels.ForwardTraining<T, TOps>);
         _cellForwardInference = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int>(LstmCellKernels.ForwardInference<T, TOps>);
         _cellBackward = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int>(LstmCellKernels.Backward<T, TOps>);
@@ -88,8 +172,13 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
         _fill = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, T, int>(ElementwiseKernels.Fill<T>);
     }
 
-    /// <summary>The GEMM kernel this backend launches.</summary>
+    /// <summary>The GEMM algorithm this backend was configured with.</summary>
     public GemmAlgorithm Gemm { get; }
+
+    /// <summary>The kernel that runs a product of this shape (see <see cref="GemmDispatch.Choose"/>).</summary>
+    /// <param name="shape">The product.</param>
+    public GemmAlgorithm KernelFor(GemmShape shape) =>
+        GemmDispatch.Choose(Gemm, typeof(T) == typeof(float), _accelerator.NumMultiprocessors, _accelerator.MaxNumThreadsPerGroup, shape);
 
     private static ArrayView<T> View(BufferSlice<T> s) =>
         ((IlgpuBuffer<T>)s.Buffer).Memory.View.SubView(s.Offset, s.Length);
@@ -165,18 +254,57 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
             throw new ArgumentException("GEMM with K = 0 and β other than 0 or 1 is not supported");
         }
 
-        if (Gemm == GemmAlgorithm.Tiled)
-            _gemmTiled(_stream, GemmKernels.TiledConfig<T>(shape, _tile), View(a), View(b), View(c), shape, alpha, beta, SpecializedValue.New(_tile));
-        else
+        Launch(KernelFor(shape), shape, alpha, a, b, beta, c);
+    }
+
+    private void Launch(GemmAlgorithm kernel, GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    {
+        switch (kernel)
+        {
+            case GemmAlgorithm.Tiled:
+                _gemmTiled(_stream, GemmKernels.TiledConfig<T>(shape, _tile), View(a), View(b), View(c), shape, alpha, beta, SpecializedValue.New(_tile));
+                break;
+            case GemmAlgorithm.RowDot:
             {
-            int threads = Threads((long)shape.M * shape.N);
-            _gemmRowDot(_stream, threads, View(a), View(b), View(c), shape, alpha, beta, threads);
+                int threads = Threads((long)shape.M * shape.N);
+                _gemmRowDot(_stream, threads, View(a), View(b), View(c), shape, alpha, beta, threads);
+                break;
+            }
+
+            case GemmAlgorithm.Blocked128:
+                Loaded(_gemmBlock128, kernel)(_stream, BlockedGemmKernels.Block128Config(shape), F32(a), F32(b), F32(c), shape, F32(alpha), F32(beta));
+                break;
+            case GemmAlgorithm.Blocked64:
+                Loaded(_gemmBlock64, kernel)(_stream, BlockedGemmKernels.Block64Config(shape), F32(a), F32(b), F32(c), shape, F32(alpha), F32(beta));
+                break;
+            case GemmAlgorithm.FewRow:
+            {
+                var (slices, rows) = BlockedGemmKernels.FewRowLayout(shape.M);
+                Loaded(_gemmFewRow, kernel)(
+                    _stream, BlockedGemmKernels.FewRowConfig(shape, slices, rows), F32(a), F32(b), F32(c), shape, F32(alpha), F32(beta), slices, SpecializedValue.New(rows));
+                break;
+            }
+
+            default:
+                throw new LstmException($"the {kernel} GEMM does not run on an ILGPU device");
         }
     }
 
+    private TKernel Loaded<TKernel>(TKernel? kernel, GemmAlgorithm algorithm) where TKernel : class =>
+        kernel ?? throw new LstmException(
+            $"the {algorithm} GEMM is a float32 kernel for groups of {GemmDispatch.GroupSize(algorithm)} threads; this device's groups hold {_accelerator.MaxNumThreadsPerGroup}");
+
+    /// <summary>A float32 slice as float (T is float wherever an FP32 kernel is chosen).</summary>
+    private static ArrayView<float> F32(BufferSlice<T> s) => View(s).Cast<float>();
+
+    private static float F32(T v) => Unsafe.As<T, float>(ref v);
+
     /// <remarks>
-    /// Both kernels sum every element of C over K in order, whatever its row or M: a part of the
-    /// rows is the same launch on fewer rows.
+    /// Every kernel sums each element of C over K in order, whatever its row or M, so a part of
+    /// the rows gives the bits of those rows of the whole product with any kernel. The kernel is
+    /// still chosen by the whole product's shape, so the part runs the very kernel the whole
+    /// product runs: the contract then also holds on a device whose compiler rounded two kernels'
+    /// multiply-adds differently.
     /// </remarks>
     void IDeviceOps<T>.GemmRows(GemmShape shape, int wholeRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
     {
@@ -184,7 +312,15 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
             throw new LstmException("gemm rows: op(A) must be A (the rows of a transposed A are not contiguous)");
         if (wholeRows < shape.M)
             throw new LstmException($"gemm rows: the whole product has {wholeRows} rows, fewer than the part's {shape.M}");
-        ((IDeviceOps<T>)this).Gemm(shape, alpha, a, b, beta, c);
+        if (shape.M <= 0 || shape.N <= 0)
+            return;
+        if (shape.K == 0)
+        {
+            ((IDeviceOps<T>)this).Gemm(shape, alpha, a, b, beta, c);
+            return;
+        }
+
+        Launch(KernelFor(shape with { M = wholeRows }), shape, alpha, a, b, beta, c);
     }
 
     public void LstmCellForward(

@@ -103,8 +103,17 @@ public sealed class ComputeDevice : IDisposable
     /// <summary>The device's name (<c>cuda:0</c>, <c>ilgpu-cpu</c>, ...).</summary>
     public string Name => Info.Name;
 
-    /// <summary>The GEMM kernel the device launches.</summary>
+    /// <summary>The GEMM algorithm the device launches (<see cref="GemmAlgorithm.Blocked"/> picks a kernel per product: see <see cref="GemmKernelFor"/>).</summary>
     public GemmAlgorithm Gemm { get; }
+
+    /// <summary>
+    /// The kernel that runs a float32 product of this shape on this device: <see cref="Gemm"/>
+    /// resolved by <see cref="GemmDispatch.Choose"/> (<see cref="GemmAlgorithm.Packed"/> on <c>cpu</c>).
+    /// </summary>
+    /// <param name="shape">The product.</param>
+    public GemmAlgorithm GemmKernelFor(GemmShape shape) =>
+        _accelerator is null ? GemmAlgorithm.Packed
+            : GemmDispatch.Choose(Gemm, float32: true, _accelerator.NumMultiprocessors, _accelerator.MaxNumThreadsPerGroup, shape);
 
     /// <summary>The tile edge of the tiled GEMM on this device (for <c>cpu</c>, the rows of the GEMM's register block).</summary>
     public int Tile { get; }
@@ -184,7 +193,13 @@ public sealed class ComputeDevice : IDisposable
 
     /// <summary>Opens a device by name, choosing its GEMM kernel (tests use this to run the tiled kernel on the CPU accelerator).</summary>
     /// <param name="name">auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.</param>
-    /// <param name="gemm">The GEMM kernel, or null for the device's default (<see cref="GemmAlgorithm.Packed"/> is the only one on <c>cpu</c>, and runs only there).</param>
+    /// <param name="gemm">
+    /// The GEMM kernel, or null for the device's default: <see cref="GemmAlgorithm.Blocked"/> on
+    /// CUDA and OpenCL, <see cref="GemmAlgorithm.RowDot"/> on <c>ilgpu-cpu</c> (whose groups of 16
+    /// threads cannot run the FP32 family's). <see cref="GemmAlgorithm.Packed"/> is the only one on
+    /// <c>cpu</c>, and runs only there.
+    /// </param>
+    /// <exception cref="LstmException">The name is unknown, no such device is present, or its groups are too small for the kernel.</exception>
     public static ComputeDevice Open(string name, GemmAlgorithm? gemm)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -230,7 +245,15 @@ public sealed class ComputeDevice : IDisposable
                 : info.Kind == DeviceKind.OpenCL
                     ? OpenClSupport.CreateAccelerator(context, (CLDevice)device)
                     : device.CreateAccelerator(context);
-            var algorithm = gemm ?? (info.Kind == DeviceKind.IlgpuCpu ? GemmAlgorithm.RowDot : GemmAlgorithm.Tiled);
+            var algorithm = gemm ?? (info.Kind == DeviceKind.IlgpuCpu ? GemmAlgorithm.RowDot : GemmAlgorithm.Blocked);
+            if (accelerator.MaxNumThreadsPerGroup < GemmDispatch.GroupSize(algorithm))
+            {
+                int most = accelerator.MaxNumThreadsPerGroup;
+                accelerator.Dispose();
+                throw new LstmException(
+                    $"device '{name}': the {algorithm} GEMM needs groups of {GemmDispatch.GroupSize(algorithm)} threads, the device's hold {most}");
+            }
+
             int tile = TileFor(accelerator.MaxNumThreadsPerGroup);
             return new ComputeDevice(context, accelerator, info, algorithm, tile);
         }
