@@ -5,7 +5,8 @@
 #   bash bench/gpu/check.sh [OUTDIR]
 # In order: the kernels on CUDA against the float64 host reference (`lstm selftest`), forward
 # parity with PyTorch (the golden cases and three larger LSTMs, bench/gpu/parity.py), our timings,
-# PyTorch cuDNN's on the same shapes (FP32, then with its default TF32), and the default
+# PyTorch cuDNN's on the same shapes (FP32, then with its default TF32), our GEMM kernels at the
+# LSTMs' products and 4096³ beside torch.matmul (cuBLAS FP32 and TF32), and the default
 # `lstm train` on the `auto` device. Each step has its own time limit, so one that hangs
 # does not take the others with it.
 set -u
@@ -29,6 +30,12 @@ timeout 240 "$lstm" bench --device cuda --json "$out/ours.jsonl" --shapes $shape
 echo "== pytorch $(date -u +%T)" | tee -a "$log"
 timeout 120 python3 .gpu/torch_lstm_bench.py --no-tf32 2>&1 | tee "$out/torch_fp32.txt"; echo "pytorch fp32 rc ${PIPESTATUS[0]}" | tee -a "$log"
 timeout 120 python3 .gpu/torch_lstm_bench.py 2>&1 | tee "$out/torch_tf32.txt"; echo "pytorch tf32 rc ${PIPESTATUS[0]}" | tee -a "$log"
+echo "== gemm ours $(date -u +%T)" | tee -a "$log"
+timeout 240 "$lstm" bench --gemm --device cuda --repeats 20 --json "$out/gemm_ours.jsonl" --shapes $shapes 2>&1 | tee "$out/gemm_ours.txt"; echo "gemm ours rc ${PIPESTATUS[0]}" | tee -a "$log"
+# cuBLAS at the very products ours timed (read back from our records), FP32 (TF32 off) then TF32.
+gemms=$(python3 -c 'import json,sys; print(" ".join("%d,%d,%d,%d,%d" % (r["m"], r["n"], r["k"], r["transa"], r["transb"]) for r in map(json.loads, open(sys.argv[1]))))' "$out/gemm_ours.jsonl" 2>/dev/null)
+echo "== gemm pytorch $(date -u +%T)" | tee -a "$log"
+timeout 180 python3 bench/gpu/torch_gemm_bench.py --shapes ${gemms:-4096,4096,4096} --precisions fp32 tf32 2>&1 | tee "$out/gemm_torch.txt"; echo "gemm pytorch rc ${PIPESTATUS[0]}" | tee -a "$log"
 echo "== train on auto $(date -u +%T)" | tee -a "$log"
 mkdir -p "$out/train" && (cd "$out/train" && timeout 90 "$lstm" train 2>&1) | tee "$out/train.txt" | tail -4 | tee -a "$log"
 echo "== done $(date -u +%T)" | tee -a "$log"

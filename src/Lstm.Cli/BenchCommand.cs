@@ -5,7 +5,7 @@ using Lstm.Runtime.Diagnostics;
 
 namespace Lstm.Cli;
 
-/// <summary>Times LSTM inference and training steps on a device, as torch_lstm_bench.py times PyTorch's.</summary>
+/// <summary>Times LSTM inference and training steps on a device, as torch_lstm_bench.py times PyTorch's (or, with <c>--gemm</c>, matrix products as torch_gemm_bench.py times <c>torch.matmul</c>).</summary>
 internal static class BenchCommand
 {
     public static int Execute(BenchOptions options, TextWriter stdout)
@@ -22,7 +22,12 @@ internal static class BenchCommand
             _ => [LstmBenchMode.Inference, LstmBenchMode.Training],
         };
 
+        if (options.GemmShapes.Any() && !options.Gemm)
+            throw new LstmException("--gemm-shapes: needs --gemm");
+        var gemms = options.Gemm ? GemmShapes(options, shapes) : [];
         using var device = ComputeDevice.Open(options.Device);
+        if (options.Gemm)
+            return TimeGemms(device, gemms, options, stdout);
         stdout.WriteLine($"bench on {device.Name} ({device.Info.Description}), float32, {Environment.ProcessorCount} threads, " +
                          $"{options.Warmup} warm-up (at least 1 s) + median of {options.Repeats} repeats");
         var records = new List<LstmBenchRecord>();
@@ -46,6 +51,34 @@ internal static class BenchCommand
         if (options.Json is { } json)
         {
             LstmBenchmark.WriteJsonLines(json, records);
+            stdout.WriteLine($"wrote {records.Count} records to {json}");
+        }
+
+        return Program.Ok;
+    }
+
+    /// <summary>The products <c>--gemm</c> times: <c>--gemm-shapes</c>, else those of each LSTM shape and 4096³, each once.</summary>
+    private static List<GemmBenchShape> GemmShapes(BenchOptions options, IEnumerable<LstmBenchShape> lstms) =>
+        options.GemmShapes.Any()
+            ? options.GemmShapes.Select(GemmBenchShape.Parse).ToList()
+            : lstms.SelectMany(GemmBenchShape.OfLstm).Append(GemmBenchShape.Square4096).Distinct().ToList();
+
+    private static int TimeGemms(ComputeDevice device, List<GemmBenchShape> gemms, BenchOptions options, TextWriter stdout)
+    {
+        stdout.WriteLine($"gemm bench on {device.Name} ({device.Info.Description}), float32, " +
+                         $"{options.Warmup} warm-up (at least 1 s) + median of {options.Repeats} repeats");
+        stdout.WriteLine(GemmBenchRecord.Header);
+        var records = new List<GemmBenchRecord>();
+        foreach (var shape in gemms)
+        {
+            var record = GemmBenchmark.Measure(device, shape, options.Warmup, options.Repeats, options.Warmup > 0 ? 1000 : 0);
+            records.Add(record);
+            stdout.WriteLine(record.FormatRow());
+        }
+
+        if (options.Json is { } json)
+        {
+            LstmBenchmark.WriteJsonLines(json, records.Select(r => r.ToJson()));
             stdout.WriteLine($"wrote {records.Count} records to {json}");
         }
 

@@ -39,6 +39,14 @@ public sealed class BenchOptions
     [Option("warmup", Default = 3, HelpText = "Untimed runs per shape and mode before timing (they include the kernels' JIT); with N > 0, warm-up also lasts at least one second, so .NET's tiered JIT has optimized the host code before timing.")]
     public int Warmup { get; set; } = 3;
 
+    /// <summary>Time matrix products instead of whole LSTMs.</summary>
+    [Option("gemm", HelpText = "Time float32 matrix products instead: the four products of layer 0 of each LSTM shape (input projection, recurrent step, weight and input gradients) and 4096x4096x4096, or --gemm-shapes; prints the kernel, ms and TFLOP/s (bench/gpu/torch_gemm_bench.py times torch.matmul at the same shapes).")]
+    public bool Gemm { get; set; }
+
+    /// <summary>Products to time with <c>--gemm</c>.</summary>
+    [Option("gemm-shapes", HelpText = "With --gemm: products as M,N,K or M,N,K,TA,TB (space-separated; TA/TB 1 when A/B is stored transposed).")]
+    public IEnumerable<string> GemmShapes { get; set; } = [];
+
     /// <summary>Shapes instead of the defaults.</summary>
     [Option("shapes", HelpText = "Shapes as batch,seq,input,hidden,layers (space-separated); default: 5,50,10,20,2 1,500,128,256,1 32,100,128,256,1 64,100,256,512,2 16,200,512,1024,1.")]
     public IEnumerable<string> Shapes { get; set; } = [];

@@ -106,5 +106,57 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Contains(json, stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Bench_Gemm_TimesEachProduct_NamesItsKernel_AndWritesTorchGemmFields()
+    {
+        string json = Path.Combine(_dir, "gemm.jsonl");
+        var (code, stdout, stderr) = Run(
+            "bench", "--gemm", "--device", "ilgpu-cpu", "--gemm-shapes", "3,5,7", "4,2,6,1,1", "--repeats", "1", "--warmup", "0", "--json", json);
+        Assert.True(code == Program.Ok, stderr);
+        var rows = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length == 8 && int.TryParse(f[0], CultureInfo.InvariantCulture, out _))
+            .ToList();
+        Assert.Equal([["3", "5", "7", "0", "0", "RowDot"], ["4", "2", "6", "1", "1", "RowDot"]], rows.Select(r => r.Take(6).ToArray()));
+        Assert.All(rows, r => Assert.True(double.Parse(r[6], CultureInfo.InvariantCulture) > 0, string.Join(' ', r)));
+
+        string[] lines = File.ReadAllLines(json);
+        Assert.Equal(2, lines.Length);
+        using var doc = JsonDocument.Parse(lines[1]);
+        var o = doc.RootElement;
+        Assert.Equal("ilgpu-lstm", o.GetProperty("peer").GetString());
+        Assert.Equal("fp32", o.GetProperty("precision").GetString());
+        Assert.Equal([4, 2, 6, 1, 1], new[] { "m", "n", "k", "transa", "transb" }.Select(f => o.GetProperty(f).GetInt32()));
+        Assert.Equal("RowDot", o.GetProperty("kernel").GetString());
+        Assert.True(o.GetProperty("median_ms").GetDouble() > 0);
+        Assert.Equal([json], Directory.GetFiles(_dir));
+    }
+
+    [Theory]
+    [InlineData("3,5", "'3,5'")]
+    [InlineData("3,5,0", "'3,5,0'")]
+    [InlineData("3,5,7,2,0", "'3,5,7,2,0'")]
+    public void Bench_Gemm_BadShape_NamesIt(string shape, string named)
+    {
+        var (code, _, stderr) = Run("bench", "--gemm", "--device", "ilgpu-cpu", "--gemm-shapes", shape, "--repeats", "1");
+        Assert.Equal(Program.BadInput, code);
+        Assert.Contains(named, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bench_GemmShapesWithoutGemm_SaysSo()
+    {
+        var (code, _, stderr) = Run("bench", "--device", "ilgpu-cpu", "--gemm-shapes", "3,5,7");
+        Assert.Equal(Program.BadInput, code);
+        Assert.Contains("--gemm-shapes: needs --gemm", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GemmShapes_OfAnLstm_AreItsFourLayerZeroProducts()
+    {
+        var shapes = Lstm.Runtime.Diagnostics.GemmBenchShape.OfLstm(new(5, 50, 10, 20, 2)).Select(s => s.ToString());
+        Assert.Equal(["250,80,10,0,1", "5,80,20,0,1", "80,10,250,1,0", "250,10,80,0,0"], shapes);
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

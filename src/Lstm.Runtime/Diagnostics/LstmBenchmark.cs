@@ -300,8 +300,21 @@ public sealed class LstmBenchmark : IDisposable
     /// <exception cref="LstmException">The path is not writable.</exception>
     public static void WriteJsonLines(string path, IEnumerable<LstmBenchRecord> records)
     {
-        ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(records);
+        WriteJsonLines(path, records.Select(r => r.ToJson()));
+    }
+
+    /// <summary>
+    /// Writes JSON objects, one a line, to a temporary file beside <paramref name="path"/>, then
+    /// renames it over <paramref name="path"/>: a failed write leaves no half-written file.
+    /// </summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="lines">One JSON object each.</param>
+    /// <exception cref="LstmException">The path is not writable.</exception>
+    public static void WriteJsonLines(string path, IEnumerable<string> lines)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(lines);
         string full;
         try
         {
@@ -319,8 +332,8 @@ public sealed class LstmBenchmark : IDisposable
             throw new LstmException($"{path}: cannot write: it is a directory");
 
         var text = new StringBuilder();
-        foreach (var r in records)
-            text.Append(r.ToJson()).Append('\n');
+        foreach (string line in lines)
+            text.Append(line).Append('\n');
         string temp = full + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         try
         {
