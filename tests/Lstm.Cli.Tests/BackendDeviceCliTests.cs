@@ -16,19 +16,12 @@ public sealed class BackendDeviceCliTests : CliRunner
     private static readonly string[] GoldenCases =
         ["a_seed_l2_bf", "b_tiny", "c_bidir_l2_seqfirst", "d_proj8", "e_nobias_l2", "f_long_T200", "g_seed_f64", "h1_gru", "h2_rnn_tanh", "i_no_state_l2_bf"];
 
-    private static IReadOnlyList<DeviceInfo> DevicesOf(DeviceKind kind)
-    {
-        var devices = TestDevices.OfKind(kind);
-        Skip.If(devices.Count == 0, TestDevices.NoneOfKind(kind));
-        return devices;
-    }
-
     [SkippableTheory]
     [InlineData(DeviceKind.Cuda)]
     [InlineData(DeviceKind.OpenCL)]
     public void SelfTest_Passes(DeviceKind kind)
     {
-        foreach (var device in DevicesOf(kind))
+        foreach (var device in TestDevices.OfKindOrSkip(kind))
             Assert.Contains($"selftest passed: 48 checks on {device.Name}", Ok("selftest", "--device", device.Name), StringComparison.Ordinal);
     }
 
@@ -37,7 +30,7 @@ public sealed class BackendDeviceCliTests : CliRunner
     [InlineData(DeviceKind.OpenCL)]
     public void Run_GoldenCases_ReproducePyTorch(DeviceKind kind)
     {
-        foreach (var device in DevicesOf(kind))
+        foreach (var device in TestDevices.OfKindOrSkip(kind))
         {
             foreach (string stem in GoldenCases)
             {
@@ -67,7 +60,7 @@ public sealed class BackendDeviceCliTests : CliRunner
     [InlineData(DeviceKind.OpenCL)]
     public void Bench_TimesBothModes(DeviceKind kind)
     {
-        foreach (var device in DevicesOf(kind))
+        foreach (var device in TestDevices.OfKindOrSkip(kind))
         {
             string stdout = Ok("bench", "--device", device.Name, "--shapes", "2,3,4,5,1", "--repeats", "1", "--warmup", "0");
             var rows = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -91,7 +84,7 @@ public sealed class BackendDeviceCliTests : CliRunner
     [InlineData(DeviceKind.OpenCL)]
     public void Train_BesideCpu_AsReplicaAndAsStage_FollowsOneDevice(DeviceKind kind)
     {
-        var devices = DevicesOf(kind);
+        var devices = TestDevices.OfKindOrSkip(kind);
         Ok(["train", .. Adding, "--device", "cpu", "--out", At("one")]);
         var one = Losses(At("one"));
         foreach (var device in devices)

@@ -18,8 +18,7 @@ public class GpuTests(ITestOutputHelper output)
     [InlineData(DeviceKind.OpenCL)]
     public void SelfTest_PassesOnEveryDeviceOfTheBackend(DeviceKind kind)
     {
-        var devices = TestDevices.OfKind(kind);
-        Skip.If(devices.Count == 0, TestDevices.NoneOfKind(kind));
+        var devices = TestDevices.OfKindOrSkip(kind);
         foreach (var device in devices)
         {
             var checks = SelfTest.Run(TestDevices.Get(device.Name));

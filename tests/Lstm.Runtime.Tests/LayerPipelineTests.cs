@@ -181,8 +181,7 @@ public sealed class LayerPipelineTests : IDisposable
     [InlineData(DeviceKind.OpenCL)]
     public void BackendPlacements_MatchOneDevice_Float32(DeviceKind kind)
     {
-        var devices = TestDevices.OfKind(kind);
-        Skip.If(devices.Count == 0, TestDevices.NoneOfKind(kind));
+        var devices = TestDevices.OfKindOrSkip(kind);
         var config = Config("sequence-to-sequence", "lstm", 2, 3, 0.3);
         foreach (var device in devices)
         {

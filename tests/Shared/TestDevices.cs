@@ -56,6 +56,15 @@ public static class TestDevices
     /// <param name="kind">The kind.</param>
     public static string NoneOfKind(DeviceKind kind) => $"no {kind} device on this machine";
 
+    /// <summary>The devices of a kind present; skips the calling test, saying so, where there are none.</summary>
+    /// <param name="kind">The kind.</param>
+    public static IReadOnlyList<DeviceInfo> OfKindOrSkip(DeviceKind kind)
+    {
+        var devices = OfKind(kind);
+        Skip.If(devices.Count == 0, NoneOfKind(kind));
+        return devices;
+    }
+
     /// <summary>True when a device of that kind is present.</summary>
     /// <param name="kind">The kind.</param>
     public static bool Has(DeviceKind kind) => Available.Any(d => d.Kind == kind);
