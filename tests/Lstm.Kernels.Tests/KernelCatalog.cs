@@ -43,6 +43,11 @@ internal static class KernelCatalog
     [
         new(typeof(GemmKernels), nameof(GemmKernels.Tiled), true, KernelBackends.All, null, MaxRegisters: 64),
         new(typeof(GemmKernels), nameof(GemmKernels.RowDot), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(PrecisionGemmKernels), nameof(PrecisionGemmKernels.RowDot), false, KernelBackends.All, null, MaxRegisters: 64),
+        // Inline PTX (mma.sync): CUDA, and ILGPU's CPU accelerator through the emulated mma (32-lane warps).
+        new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.Tf32), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "PrecisionGemmKernels.RowDot", MaxRegisters: 96),
+        new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.ThreeTf32), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "PrecisionGemmKernels.RowDot", MaxRegisters: 96),
+        new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.Bf16), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "PrecisionGemmKernels.RowDot", MaxRegisters: 96),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 64),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 64),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 64),
