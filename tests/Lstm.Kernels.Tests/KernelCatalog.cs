@@ -67,6 +67,12 @@ internal static class KernelCatalog
         new(typeof(BlockedGemmKernels), nameof(BlockedGemmKernels.Block128), true, KernelBackends.All, null, MaxRegisters: 176, MinFfmaShare: 0.6),
         new(typeof(BlockedGemmKernels), nameof(BlockedGemmKernels.Block64), true, KernelBackends.All, null, MaxRegisters: 72),
         new(typeof(BlockedGemmKernels), nameof(BlockedGemmKernels.FewRow), true, KernelBackends.All, null, MaxRegisters: 48, Specialized: [4]),
+        // Reduced precisions: the portable emulation on every back end, and tensor cores through inline PTX
+        // (mma.sync) on CUDA and, through the emulated mma, on ILGPU's CPU accelerator with 32-lane warps.
+        new(typeof(PrecisionGemmKernels), nameof(PrecisionGemmKernels.RowDot), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.Tf32), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "PrecisionGemmKernels.RowDot", MaxRegisters: 96),
+        new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.ThreeTf32), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "PrecisionGemmKernels.RowDot", MaxRegisters: 96),
+        new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.Bf16), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "PrecisionGemmKernels.RowDot", MaxRegisters: 96),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 48),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 48),
