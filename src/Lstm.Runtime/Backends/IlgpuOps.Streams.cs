@@ -1,4 +1,5 @@
 using ILGPU.Runtime;
+using Lstm.Kernels;
 
 namespace Lstm.Runtime.Backends;
 
@@ -11,6 +12,7 @@ internal sealed partial class IlgpuOps<T, TOps>
     /// <param name="gemm">The GEMM kernel to launch.</param>
     /// <param name="tile">The tile edge of the tiled GEMM.</param>
     /// <param name="maxThreads">Most threads one element-wise launch uses.</param>
-    public IlgpuOps(Accelerator accelerator, AcceleratorStream stream, GemmAlgorithm gemm, int tile, int maxThreads)
-        : this(accelerator, gemm, tile, maxThreads) => _stream = stream;
+    /// <param name="precision">The arithmetic of float32 products.</param>
+    public IlgpuOps(Accelerator accelerator, AcceleratorStream stream, GemmAlgorithm gemm, int tile, int maxThreads, GemmPrecision precision)
+        : this(accelerator, gemm, tile, maxThreads, precision) => _stream = stream;
 }

@@ -52,6 +52,19 @@ public enum GemmAlgorithm
 
     /// <summary><see cref="BlockedGemmKernels.FewRow"/> for every float32 product, whatever M (float64: <see cref="Tiled"/>).</summary>
     FewRow,
+
+    /// <summary>
+    /// A float32 product at a reduced <see cref="GemmPrecision"/> on tensor cores
+    /// (<see cref="TensorCoreGemmKernels"/>, mma.sync): CUDA devices of compute capability 8.0 or more.
+    /// </summary>
+    TensorCores,
+
+    /// <summary>
+    /// A float32 product at a reduced <see cref="GemmPrecision"/> by
+    /// <see cref="PrecisionGemmKernels.RowDot"/>, which rounds the operands as tensor cores do and
+    /// sums in float32: every device without tensor cores.
+    /// </summary>
+    Rounded,
 }
 
 /// <summary>Which GEMM kernel runs a product.</summary>
@@ -89,8 +102,13 @@ public static class GemmDispatch
     /// <param name="multiprocessors">The device's multiprocessors (compute units).</param>
     /// <param name="maxGroupSize">Most threads in one group on the device.</param>
     /// <param name="shape">The product.</param>
-    public static GemmAlgorithm Choose(GemmAlgorithm configured, bool float32, int multiprocessors, int maxGroupSize, GemmShape shape)
+    /// <param name="precision">The precision of float32 products (a reduced one runs <see cref="GemmAlgorithm.TensorCores"/> where the device has them, else <see cref="GemmAlgorithm.Rounded"/>, whatever the configured algorithm).</param>
+    /// <param name="tensorCores">True when the device runs <see cref="TensorCoreGemmKernels"/>.</param>
+    public static GemmAlgorithm Choose(
+        GemmAlgorithm configured, bool float32, int multiprocessors, int maxGroupSize, GemmShape shape, GemmPrecision precision = GemmPrecision.Fp32, bool tensorCores = false)
     {
+        if (float32 && precision != GemmPrecision.Fp32)
+            return tensorCores ? GemmAlgorithm.TensorCores : GemmAlgorithm.Rounded;
         switch (configured)
         {
             case GemmAlgorithm.Blocked128 or GemmAlgorithm.Blocked64 or GemmAlgorithm.FewRow:
@@ -142,7 +160,8 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
     /// <param name="gemm">The GEMM kernel to launch.</param>
     /// <param name="tile">The tile edge of the tiled GEMM (tile² ≤ the accelerator's group size).</param>
     /// <param name="maxThreads">Most threads one element-wise launch uses; kernels loop over the rest.</param>
-    public IlgpuOps(Accelerator accelerator, GemmAlgorithm gemm, int tile, int maxThreads)
+    /// <param name="precision">The arithmetic of float32 products.</param>
+    public IlgpuOps(Accelerator accelerator, GemmAlgorithm gemm, int tile, int maxThreads, GemmPrecision precision = GemmPrecision.Fp32)
     {
         _maxThreads = maxThreads;
         _accelerator = accelerator;
@@ -170,6 +189,7 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
         _axpy = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, T, int>(ElementwiseKernels.Axpy<T, TOps>);
         _mseGrad = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, T, int>(ElementwiseKernels.MseGrad<T, TOps>);
         _fill = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, T, int>(ElementwiseKernels.Fill<T>);
+        LoadPrecisionKernels(precision);
     }
 
     /// <summary>The GEMM algorithm this backend was configured with.</summary>
@@ -178,7 +198,7 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
     /// <summary>The kernel that runs a product of this shape (see <see cref="GemmDispatch.Choose"/>).</summary>
     /// <param name="shape">The product.</param>
     public GemmAlgorithm KernelFor(GemmShape shape) =>
-        GemmDispatch.Choose(Gemm, typeof(T) == typeof(float), _accelerator.NumMultiprocessors, _accelerator.MaxNumThreadsPerGroup, shape);
+        GemmDispatch.Choose(Gemm, typeof(T) == typeof(float), _accelerator.NumMultiprocessors, _accelerator.MaxNumThreadsPerGroup, shape, _precision, _gemmTensorCores is not null);
 
     private static ArrayView<T> View(BufferSlice<T> s) =>
         ((IlgpuBuffer<T>)s.Buffer).Memory.View.SubView(s.Offset, s.Length);
@@ -285,6 +305,9 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
                 break;
             }
 
+            case GemmAlgorithm.TensorCores or GemmAlgorithm.Rounded:
+                LaunchReduced(kernel, shape, alpha, a, b, beta, c);
+                break;
             default:
                 throw new LstmException($"the {kernel} GEMM does not run on an ILGPU device");
         }

@@ -64,38 +64,50 @@ public sealed class ComputeDevice : IDisposable
     private readonly List<Lane> _lanes = [];
     private readonly Func<Lane> _newLane;
 
-    private ComputeDevice(Context context, Accelerator accelerator, DeviceInfo info, GemmAlgorithm gemm, int tile)
+    private ComputeDevice(Context context, Accelerator accelerator, DeviceInfo info, GemmAlgorithm gemm, int tile, GemmPrecision precision)
     {
         _context = context;
         _accelerator = accelerator;
         Info = info;
         Gemm = gemm;
         Tile = tile;
-        _float32 = new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, gemm, tile, MaxThreads(info, accelerator)));
-        _float64 = new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, gemm, tile, MaxThreads(info, accelerator)));
+        Precision = precision;
+        int threads = MaxThreads(info, accelerator);
+        _float32 = new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, gemm, tile, threads, precision));
+        _float64 = new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, gemm, tile, threads));
         _newLane = () =>
         {
             var stream = accelerator.CreateStream();
             return new Lane(
                 stream,
-                new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, stream, gemm, tile, MaxThreads(info, accelerator))),
-                new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, stream, gemm, tile, MaxThreads(info, accelerator))));
+                new Lazy<IDeviceOps<float>>(() => new IlgpuOps<float, F32Ops>(accelerator, stream, gemm, tile, threads, precision)),
+                new Lazy<IDeviceOps<double>>(() => new IlgpuOps<double, F64Ops>(accelerator, stream, gemm, tile, threads, GemmPrecision.Fp32)));
         };
     }
 
     /// <summary>The host backend: no ILGPU context or accelerator.</summary>
-    private ComputeDevice(DeviceInfo info)
+    private ComputeDevice(DeviceInfo info, GemmPrecision precision)
     {
         Info = info;
         Gemm = GemmAlgorithm.Packed;
         Tile = CpuOps<float>.GemmRowBlock;
-        _float32 = new Lazy<IDeviceOps<float>>(() => new CpuOps<float>());
+        Precision = precision;
+        _float32 = new Lazy<IDeviceOps<float>>(() => new CpuOps<float>(precision));
         _float64 = new Lazy<IDeviceOps<double>>(() => new CpuOps<double>());
         _newLane = () => new Lane(
             null,
-            new Lazy<IDeviceOps<float>>(() => new CpuOps<float>()),
+            new Lazy<IDeviceOps<float>>(() => new CpuOps<float>(precision)),
             new Lazy<IDeviceOps<double>>(() => new CpuOps<double>()));
     }
+
+    /// <summary>
+    /// The arithmetic of this device's float32 matrix products (<see cref="GemmPrecision.Fp32"/>
+    /// unless opened with another): <c>tf32</c>, <c>3xtf32</c> and <c>bf16</c> run on tensor cores
+    /// on CUDA devices of compute capability 8.0 or more, and elsewhere round the operands as
+    /// tensor cores do, so their numerics are the same on every device. float64 products are
+    /// always float64.
+    /// </summary>
+    public GemmPrecision Precision { get; }
 
     /// <summary>What this device is.</summary>
     public DeviceInfo Info { get; }
@@ -112,8 +124,7 @@ public sealed class ComputeDevice : IDisposable
     /// </summary>
     /// <param name="shape">The product.</param>
     public GemmAlgorithm GemmKernelFor(GemmShape shape) =>
-        _accelerator is null ? GemmAlgorithm.Packed
-            : GemmDispatch.Choose(Gemm, float32: true, _accelerator.NumMultiprocessors, _accelerator.MaxNumThreadsPerGroup, shape);
+        _accelerator is null ? GemmAlgorithm.Packed : ((IlgpuOps<float, F32Ops>)Ops<float>()).KernelFor(shape);
 
     /// <summary>The tile edge of the tiled GEMM on this device (for <c>cpu</c>, the rows of the GEMM's register block).</summary>
     public int Tile { get; }
@@ -200,13 +211,26 @@ public sealed class ComputeDevice : IDisposable
     /// <c>cpu</c>, and runs only there.
     /// </param>
     /// <exception cref="LstmException">The name is unknown, no such device is present, or its groups are too small for the kernel.</exception>
-    public static ComputeDevice Open(string name, GemmAlgorithm? gemm)
+    public static ComputeDevice Open(string name, GemmAlgorithm? gemm) => Open(name, gemm, GemmPrecision.Fp32);
+
+    /// <summary>Opens a device by name with the precision of its float32 matrix products (see <see cref="Precision"/>).</summary>
+    /// <param name="name">auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.</param>
+    /// <param name="precision">fp32 (exact float32), tf32, 3xtf32 or bf16.</param>
+    /// <exception cref="LstmException">The name is unknown or no such device is present.</exception>
+    public static ComputeDevice Open(string name, GemmPrecision precision) => Open(name, null, precision);
+
+    /// <summary>Opens a device by name with its GEMM kernel and the precision of its float32 products.</summary>
+    /// <param name="name">auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.</param>
+    /// <param name="gemm">The GEMM kernel, or null for the device's default (see <see cref="Open(string, GemmAlgorithm?)"/>).</param>
+    /// <param name="precision">fp32 (exact float32), tf32, 3xtf32 or bf16.</param>
+    /// <exception cref="LstmException">The name is unknown, no such device is present, or its groups are too small for the kernel.</exception>
+    public static ComputeDevice Open(string name, GemmAlgorithm? gemm, GemmPrecision precision)
     {
         ArgumentNullException.ThrowIfNull(name);
         string wanted = name.Trim().ToLowerInvariant();
         var (kind, index) = Parse(wanted);
         if (kind == DeviceKind.Cpu)
-            return OpenCpu(name, gemm);
+            return OpenCpu(name, gemm, precision);
         var context = CreateContext();
         try
         {
@@ -220,7 +244,7 @@ public sealed class ComputeDevice : IDisposable
                 if (chosen?.Device is null)
                 {
                     context.Dispose();
-                    return OpenCpu(name, gemm);
+                    return OpenCpu(name, gemm, precision);
                 }
             }
             else
@@ -255,7 +279,7 @@ public sealed class ComputeDevice : IDisposable
             }
 
             int tile = TileFor(accelerator.MaxNumThreadsPerGroup);
-            return new ComputeDevice(context, accelerator, info, algorithm, tile);
+            return new ComputeDevice(context, accelerator, info, algorithm, tile, precision);
         }
         catch
         {
@@ -264,11 +288,11 @@ public sealed class ComputeDevice : IDisposable
         }
     }
 
-    private static ComputeDevice OpenCpu(string name, GemmAlgorithm? gemm)
+    private static ComputeDevice OpenCpu(string name, GemmAlgorithm? gemm, GemmPrecision precision)
     {
         if (gemm is { } g && g != GemmAlgorithm.Packed)
             throw new LstmException($"device '{name}': the {g} GEMM is an ILGPU kernel; the '{CpuName}' device runs the {GemmAlgorithm.Packed} host GEMM");
-        return new ComputeDevice(DescribeCpu());
+        return new ComputeDevice(DescribeCpu(), precision);
     }
 
     /// <summary>

@@ -128,8 +128,11 @@ internal sealed partial class CpuOps<T>
         Gemm(shape, wholeRows, alpha, a, b, beta, c);
     }
 
-    /// <summary>The GEMM, its kernel chosen as for a product of <paramref name="pathRows"/> rows.</summary>
-    private void Gemm(GemmShape shape, int pathRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    /// <summary>
+    /// The GEMM, its kernel chosen as for a product of <paramref name="pathRows"/> rows; at a reduced
+    /// <see cref="Precision"/>, of the operands rounded (unless <paramref name="exact"/>: they are already).
+    /// </summary>
+    private void Gemm(GemmShape shape, int pathRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, bool exact = false)
     {
         var s = shape;
         if (s.M < 0 || s.N < 0 || s.K < 0)
@@ -143,6 +146,12 @@ internal sealed partial class CpuOps<T>
         if (s.K == 0)
         {
             ScaleRows(s, beta, betaZero, HostBuffer<T>.Span(c));
+            return;
+        }
+
+        if (Reduced && !exact)
+        {
+            ReducedGemm(s, pathRows, alpha, a, b, beta, c);
             return;
         }
 

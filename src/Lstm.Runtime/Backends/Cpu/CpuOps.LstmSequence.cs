@@ -100,7 +100,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     public bool TryLstmSequenceForward(in LstmSequenceForward<T> a)
     {
         int steps = a.Steps, batch = a.Batch, hidden = a.Hidden;
-        if (steps < 1 || batch < 1 || hidden < 1)
+        if (steps < 1 || batch < 1 || hidden < 1 || Reduced)
             return false;
         long n = (long)batch * hidden;
         var shape = GemmShape.Dense(batch, 4 * hidden, hidden, false, true);
@@ -149,7 +149,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     public bool TryLstmSequenceBackward(in LstmSequenceBackward<T> a)
     {
         int steps = a.Steps, batch = a.Batch, hidden = a.Hidden;
-        if (steps < 1 || batch < 1 || hidden < 1)
+        if (steps < 1 || batch < 1 || hidden < 1 || Reduced)
             return false;
         long n = (long)batch * hidden;
         var shape = GemmShape.Dense(batch, hidden, 4 * hidden, false, false);
