@@ -25,10 +25,11 @@ internal static class BenchCommand
         if (options.GemmShapes.Any() && !options.Gemm)
             throw new LstmException("--gemm-shapes: needs --gemm");
         var gemms = options.Gemm ? GemmShapes(options, shapes) : [];
-        using var device = ComputeDevice.Open(options.Device);
+        var precision = PrecisionOption.Parse(options.Precision);
+        using var device = ComputeDevice.Open(options.Device, precision);
         if (options.Gemm)
             return TimeGemms(device, gemms, options, stdout);
-        stdout.WriteLine($"bench on {device.Name} ({device.Info.Description}), float32, {Environment.ProcessorCount} threads, " +
+        stdout.WriteLine($"bench on {device.Name} ({device.Info.Description}), float32{PrecisionNote(precision)}, {Environment.ProcessorCount} threads, " +
                          $"{options.Warmup} warm-up (at least 1 s) + median of {options.Repeats} repeats");
         var records = new List<LstmBenchRecord>();
         stdout.WriteLine(LstmBenchmark.FormatTable([]).TrimEnd('\n', '\r'));
@@ -57,6 +58,10 @@ internal static class BenchCommand
         return Program.Ok;
     }
 
+    /// <summary>" with tf32 products" and the like; nothing for fp32.</summary>
+    private static string PrecisionNote(GemmPrecision precision) =>
+        precision == GemmPrecision.Fp32 ? "" : $" with {PrecisionNames.Name(precision)} products";
+
     /// <summary>The products <c>--gemm</c> times: <c>--gemm-shapes</c>, else those of each LSTM shape and 4096³, each once.</summary>
     private static List<GemmBenchShape> GemmShapes(BenchOptions options, IEnumerable<LstmBenchShape> lstms) =>
         options.GemmShapes.Any()
@@ -65,7 +70,7 @@ internal static class BenchCommand
 
     private static int TimeGemms(ComputeDevice device, List<GemmBenchShape> gemms, BenchOptions options, TextWriter stdout)
     {
-        stdout.WriteLine($"gemm bench on {device.Name} ({device.Info.Description}), float32, " +
+        stdout.WriteLine($"gemm bench on {device.Name} ({device.Info.Description}), float32{PrecisionNote(device.Precision)}, " +
                          $"{options.Warmup} warm-up (at least 1 s) + median of {options.Repeats} repeats");
         stdout.WriteLine(GemmBenchRecord.Header);
         var records = new List<GemmBenchRecord>();

@@ -23,6 +23,10 @@ public sealed class BenchOptions
     [Option("device", Default = "auto", HelpText = "auto, cpu, cuda[:N], opencl[:N] or ilgpu-cpu.")]
     public string Device { get; set; } = "auto";
 
+    /// <summary>The arithmetic of float32 matrix products.</summary>
+    [Option("precision", Default = "fp32", HelpText = "Float32 matrix products: fp32 (exact, the default), tf32 (PyTorch's allow_tf32), 3xtf32 (TF32 tensor cores at near-FP32 accuracy) or bf16; tensor cores on CUDA (compute capability 8.0+), the same rounding emulated elsewhere.")]
+    public string Precision { get; set; } = "fp32";
+
     /// <summary>Where to write the records as JSON lines.</summary>
     [Option("json", HelpText = "Also write one JSON object per shape and mode to this file (torch_lstm_bench.py's fields).")]
     public string? Json { get; set; }

@@ -29,12 +29,13 @@ internal static class RunCommand
 
     public static int Execute(RunOptions o, TextWriter stdout)
     {
+        var precision = PrecisionOption.Parse(o.Precision);
         var model = SafeTensorsFile.Read(o.Model);
         var input = SafeTensorsFile.Read(o.Input);
         var (shape, prefix) = StateDict.InferRecurrent(model);
         var net = new Network(ResolveCell(o, shape, model.Path ?? o.Model), shape, o.BatchFirst, prefix);
         bool f64 = model.Get(prefix + "weight_ih_l0").DType == SafeTensorDType.F64;
-        using var device = ComputeDevice.Open(o.Device);
+        using var device = ComputeDevice.Open(o.Device, precision);
         var written = f64 ? Run<double>(device, model, input, net, o) : Run<float>(device, model, input, net, o);
         stdout.WriteLine($"{net.Describe()} {(f64 ? "float64" : "float32")} on {device}");
         stdout.WriteLine($"wrote {o.Output}: {written}");

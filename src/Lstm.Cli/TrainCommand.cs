@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Lstm.Kernels;
 using Lstm.Runtime;
 using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Devices;
@@ -44,7 +45,7 @@ internal static class TrainCommand
             CheckWritable(save, "--save");
         string path = o.Out ?? RunFolder.DefaultPath(spec.Name, DateTime.Now);
         RunFolder.CheckNew(path);
-        using var devices = new DeviceSet(training.Devices ?? placement);
+        using var devices = new DeviceSet(training.Devices ?? placement, training.Precision);
 
         // Everything is checked: from here on the run folder exists. Should the model or trainer
         // still refuse the settings before a checkpoint is written, the folder goes again.
@@ -85,7 +86,7 @@ internal static class TrainCommand
             ("--proj-size", o.ProjSize), ("--embedding-dim", o.EmbeddingDim), ("--steps", o.Steps), ("--epochs", o.Epochs), ("--batch-size", o.BatchSize),
             ("--optimizer", o.Optimizer), ("--lr", o.LearningRate), ("--weight-decay", o.WeightDecay), ("--momentum", o.Momentum), ("--schedule", o.Schedule),
             ("--warmup", o.Warmup), ("--clip", o.Clip), ("--patience", o.Patience), ("--validate-every", o.ValidateEvery), ("--checkpoint-every", o.CheckpointEvery),
-            ("--seed", o.Seed), ("--out", o.Out), ("--shards", o.Shards),
+            ("--seed", o.Seed), ("--out", o.Out), ("--shards", o.Shards), ("--precision", o.Precision),
         }.Where(p => p.Value is not null).Select(p => p.Option).ToList();
         if (o.AnyData)
             given.Insert(0, "data options");
@@ -108,7 +109,7 @@ internal static class TrainCommand
         // The run's own devices and shards, unless --devices (the same number) or --device (one) replaces them.
         if (o.Devices is not null || o.Device is not null)
             training = WithDevices(o, training with { Devices = null, Shards = o.Devices is null ? null : training.Shards });
-        using var devices = new DeviceSet(training.Devices ?? PlacementFor(o, model));
+        using var devices = new DeviceSet(training.Devices ?? PlacementFor(o, model), training.Precision);
         // Shards measured now (a one-device run resumed with --devices) are recorded, so that a later --resume cuts the batch the same way.
         var resumed = training;
         Action<Trainer<float>>? started = training.Devices is not null && training.Shards is null
@@ -396,6 +397,7 @@ internal static class TrainCommand
             Patience = o.Patience ?? 0,
             CheckpointEvery = checkpointEvery,
             Seed = seed,
+            Precision = PrecisionOption.Parse(o.Precision),
         };
         (options with { CheckpointDirectory = "." }).Validate(); // The run folder comes later.
         return options;
@@ -438,13 +440,13 @@ internal static class TrainCommand
 /// <summary>The devices of a run, opened in order (a name twice is two devices) and disposed together.</summary>
 internal sealed class DeviceSet : IDisposable
 {
-    public DeviceSet(IReadOnlyList<string> names)
+    public DeviceSet(IReadOnlyList<string> names, GemmPrecision precision)
     {
         var opened = new List<ComputeDevice>();
         try
         {
             foreach (string name in names)
-                opened.Add(ComputeDevice.Open(name));
+                opened.Add(ComputeDevice.Open(name, precision));
         }
         catch
         {

@@ -43,7 +43,8 @@ internal sealed class TrainedRun : IDisposable
         string dir = folder.TrainedModel();
         var data = PreparedData.LoadArtifacts(config.Data, dir);
         _ = ModelConfig.Load(Path.Combine(dir, ModelConfig.FileName)); // A bad config is reported before the device opens.
-        var device = ComputeDevice.Open(deviceName);
+        // Evaluated at the precision it was trained at.
+        var device = ComputeDevice.Open(deviceName, TrainingSettings.FromJson(config.Training, folder[RunFolder.ConfigFile]).Precision);
         try
         {
             var model = SequenceNetwork<float>.Load(device, dir);

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Lstm.Kernels;
 using Lstm.Runtime;
+using Lstm.Runtime.Devices;
 using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
@@ -28,6 +30,7 @@ internal static class TrainingSettings
     public static JsonObject ToJson(TrainerOptions o)
     {
         var json = Fields(o);
+        json["precision"] = PrecisionNames.Name(o.Precision);
         if (o.Devices is { } devices)
             json["devices"] = new JsonArray(devices.Select(d => (JsonNode?)JsonValue.Create(d)).ToArray());
         if (o.Shards is { } shards)
@@ -104,6 +107,7 @@ internal static class TrainingSettings
             Patience = Get<int>("patience"),
             CheckpointEvery = Get<int>("checkpoint_every"),
             Seed = Get<int>("seed"),
+            Precision = json["precision"] is null ? GemmPrecision.Fp32 : PrecisionNames.Parse(Get<string>("precision")),
             Devices = json["devices"] is null ? null : List<string>("devices"),
             Shards = json["shards"] is null ? null : List<int>("shards"),
         };

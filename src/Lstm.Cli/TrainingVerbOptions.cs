@@ -10,6 +10,10 @@ public class TrainOptions : DataOptions
     [Option("device", HelpText = "auto (the default), cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
     public string? Device { get; set; }
 
+    /// <summary>The arithmetic of float32 matrix products (null: fp32).</summary>
+    [Option("precision", HelpText = "Float32 matrix products: fp32 (exact, the default), tf32 (PyTorch's allow_tf32), 3xtf32 (near-FP32 accuracy on TF32 tensor cores) or bf16 (mixed precision: float32 master weights, bf16 products); tensor cores on CUDA (compute capability 8.0+), the same rounding emulated elsewhere. Recorded with the run.")]
+    public string? Precision { get; set; }
+
     /// <summary>Data parallel: the devices.</summary>
     [Option("devices", HelpText = "Data-parallel training on these devices, comma-separated (e.g. cuda:0,cuda:1 or cpu,ilgpu-cpu; a name twice is two devices): each holds a replica and takes a shard of every batch. Instead of --device.")]
     public string? Devices { get; set; }

@@ -446,5 +446,6 @@ public sealed class ComputeDevice : IDisposable
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Name} ({Info.Description})";
+    public override string ToString() =>
+        Precision == GemmPrecision.Fp32 ? $"{Name} ({Info.Description})" : $"{Name} ({Info.Description}, {PrecisionNames.Name(Precision)} products)";
 }

@@ -71,9 +71,10 @@ public sealed record GemmBenchShape(int M, int N, int K, bool TransA, bool Trans
 /// <param name="Backend">The device name it was opened by.</param>
 /// <param name="Shape">The product.</param>
 /// <param name="Kernel">The kernel that ran it.</param>
+/// <param name="Precision">The arithmetic of the product.</param>
 /// <param name="MedianMs">Median wall time of one product, in milliseconds.</param>
 /// <param name="Repeats">Timed repeats.</param>
-public sealed record GemmBenchRecord(string Device, string Backend, GemmBenchShape Shape, GemmAlgorithm Kernel, double MedianMs, int Repeats)
+public sealed record GemmBenchRecord(string Device, string Backend, GemmBenchShape Shape, GemmAlgorithm Kernel, GemmPrecision Precision, double MedianMs, int Repeats)
 {
     /// <summary>FLOPs per second, in units of 10^12.</summary>
     public double TFlops => MedianMs > 0 ? Shape.Flops / (MedianMs * 1e-3) / 1e12 : 0;
@@ -86,7 +87,7 @@ public sealed record GemmBenchRecord(string Device, string Backend, GemmBenchSha
         {
             w.WriteStartObject();
             w.WriteString("peer", LstmBenchmark.PeerName);
-            w.WriteString("precision", "fp32");
+            w.WriteString("precision", PrecisionNames.Name(Precision));
             w.WriteNumber("m", Shape.M);
             w.WriteNumber("n", Shape.N);
             w.WriteNumber("k", Shape.K);
@@ -114,7 +115,8 @@ public sealed record GemmBenchRecord(string Device, string Backend, GemmBenchSha
 }
 
 /// <summary>
-/// Times float32 products on a device as bench/gpu/torch_gemm_bench.py times <c>torch.matmul</c>:
+/// Times float32 products (at the device's <see cref="ComputeDevice.Precision"/>) on a device as
+/// bench/gpu/torch_gemm_bench.py times <c>torch.matmul</c>:
 /// random operands in [-1, 1), warm-up runs (which include the kernel's JIT), then the median of
 /// timed repeats, each ending with a device synchronize.
 /// </summary>
@@ -155,6 +157,6 @@ public static class GemmBenchmark
             warmup,
             repeats,
             minWarmupMs);
-        return new GemmBenchRecord(device.Info.Description, device.Name, shape, device.GemmKernelFor(gemm), ms, repeats);
+        return new GemmBenchRecord(device.Info.Description, device.Name, shape, device.GemmKernelFor(gemm), device.Precision, ms, repeats);
     }
 }

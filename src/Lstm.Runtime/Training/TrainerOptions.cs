@@ -133,6 +133,12 @@ public sealed record TrainerOptions
     public int Seed { get; init; }
 
     /// <summary>
+    /// The precision of the devices' float32 matrix products (<see cref="Devices.ComputeDevice.Precision"/>;
+    /// recorded with the run, so a resumed run opens its devices at it). The caller opens the devices.
+    /// </summary>
+    public Lstm.Kernels.GemmPrecision Precision { get; init; }
+
+    /// <summary>
     /// Data parallel: the names of the devices the replicas run on, replica 0 first (recorded with
     /// the run; the trainer checks there is one replica per name), or null for one device.
     /// </summary>
