@@ -25,6 +25,10 @@ echo "== selftest cuda" | tee -a "$log"
 timeout 120 "$lstm" selftest --device cuda 2>&1 | tee -a "$log"; echo "selftest rc ${PIPESTATUS[0]}" | tee -a "$log"
 echo "== parity cuda" | tee -a "$log"
 timeout 180 python3 bench/gpu/parity.py "$lstm" cuda tests/data/golden --large 2>&1 | tee -a "$log"; echo "parity rc ${PIPESTATUS[0]}" | tee -a "$log"
+for p in tf32 3xtf32 bf16; do
+    echo "== parity cuda $p (tensor cores)" | tee -a "$log"
+    timeout 120 python3 bench/gpu/parity.py "$lstm" cuda tests/data/golden --precision $p 2>&1 | tee -a "$log"; echo "parity $p rc ${PIPESTATUS[0]}" | tee -a "$log"
+done
 echo "== ours $(date -u +%T)" | tee -a "$log"
 timeout 240 "$lstm" bench --device cuda --json "$out/ours.jsonl" --shapes $shapes 2>&1 | tee "$out/ours.txt"; echo "ours rc ${PIPESTATUS[0]}" | tee -a "$log"
 echo "== pytorch $(date -u +%T)" | tee -a "$log"
@@ -34,8 +38,13 @@ echo "== gemm ours $(date -u +%T)" | tee -a "$log"
 timeout 240 "$lstm" bench --gemm --device cuda --repeats 20 --json "$out/gemm_ours.jsonl" --shapes $shapes 2>&1 | tee "$out/gemm_ours.txt"; echo "gemm ours rc ${PIPESTATUS[0]}" | tee -a "$log"
 # cuBLAS at the very products ours timed (read back from our records), FP32 (TF32 off) then TF32.
 gemms=$(python3 -c 'import json,sys; print(" ".join("%d,%d,%d,%d,%d" % (r["m"], r["n"], r["k"], r["transa"], r["transb"]) for r in map(json.loads, open(sys.argv[1]))))' "$out/gemm_ours.jsonl" 2>/dev/null)
+for p in tf32 3xtf32 bf16; do
+    timeout 240 "$lstm" bench --gemm --device cuda --precision $p --repeats 20 --json "$out/gemm_ours_$p.jsonl" --shapes $shapes 2>&1 | tee "$out/gemm_ours_$p.txt"; echo "gemm ours $p rc ${PIPESTATUS[0]}" | tee -a "$log"
+done
+echo "== ours tf32 $(date -u +%T)" | tee -a "$log"
+timeout 240 "$lstm" bench --device cuda --precision tf32 --json "$out/ours_tf32.jsonl" --shapes $shapes 2>&1 | tee "$out/ours_tf32.txt"; echo "ours tf32 rc ${PIPESTATUS[0]}" | tee -a "$log"
 echo "== gemm pytorch $(date -u +%T)" | tee -a "$log"
-timeout 180 python3 bench/gpu/torch_gemm_bench.py --shapes ${gemms:-4096,4096,4096} --precisions fp32 tf32 2>&1 | tee "$out/gemm_torch.txt"; echo "gemm pytorch rc ${PIPESTATUS[0]}" | tee -a "$log"
+timeout 180 python3 bench/gpu/torch_gemm_bench.py --shapes ${gemms:-4096,4096,4096} --precisions fp32 tf32 bf16 2>&1 | tee "$out/gemm_torch.txt"; echo "gemm pytorch rc ${PIPESTATUS[0]}" | tee -a "$log"
 echo "== train on auto $(date -u +%T)" | tee -a "$log"
 mkdir -p "$out/train" && (cd "$out/train" && timeout 90 "$lstm" train 2>&1) | tee "$out/train.txt" | tail -4 | tee -a "$log"
 echo "== done $(date -u +%T)" | tee -a "$log"

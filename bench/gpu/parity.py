@@ -3,7 +3,11 @@
 against its stored outputs, and with --large three larger random LSTMs against PyTorch in float64
 (needs torch and a CUDA device; TF32 off), beside cuDNN FP32's own distance from float64.
 
-  python3 bench/gpu/parity.py LSTM_EXE DEVICE GOLDEN_DIR [--large]
+  python3 bench/gpu/parity.py LSTM_EXE DEVICE GOLDEN_DIR [--large] [--precision fp32|tf32|3xtf32|bf16]
+
+With --precision, `lstm run` forms its float32 products at that precision (tensor cores on CUDA)
+and each float32 golden case is held to the precision's bound (README, "Precision of the matrix
+products"); float64 cases stay float64.
 """
 import json, os, shutil, struct, subprocess, sys, tempfile
 import numpy as np
@@ -33,8 +37,11 @@ def write(path, tensors):
         f.write(struct.pack("<Q", len(j))); f.write(j)
         for b in blobs: f.write(b)
 
+PRECISION = sys.argv[sys.argv.index("--precision") + 1] if "--precision" in sys.argv else "fp32"
+BOUND = {"fp32": 1e-5, "tf32": 2e-3, "3xtf32": 1e-5, "bf16": 2e-2}[PRECISION]
+
 def run(exe, dev, model, inp, out, bf, cell):
-    cmd = [exe, "run", "--model", model, "--input", inp, "--output", out, "--device", dev]
+    cmd = [exe, "run", "--model", model, "--input", inp, "--output", out, "--device", dev, "--precision", PRECISION]
     if bf: cmd.append("--batch-first")
     if cell: cmd += ["--cell", cell]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -54,7 +61,7 @@ def check(exe, dev, gdir, tmp):
     for fn in sorted(os.listdir(gdir)):
         if not fn.endswith(".safetensors"): continue
         meta, t = read(os.path.join(gdir, fn))
-        tol = 1e-12 if meta["dtype"] == "float64" else 1e-5
+        tol = 1e-12 if meta["dtype"] == "float64" else BOUND
         cell = {"RNN_TANH": "rnn-tanh", "RNN_RELU": "rnn-relu"}.get(meta["mode"])
         o = run(exe, dev, os.path.join(gdir, fn), os.path.join(gdir, fn), os.path.join(tmp, fn), meta["batch_first"] == "true", cell)
         if o is None: bad += 1; continue
@@ -80,7 +87,7 @@ def check(exe, dev, gdir, tmp):
             eo = float(np.max(np.abs(o["output"] - ref))); et = float(np.max(np.abs(t32 - ref)))
             ok = eo <= max(1e-5, 4 * et); bad += not ok
             print(f"{'ok  ' if ok else 'FAIL'} large {b},{T},{i},{h},{L}: max|ours - torch f64| {eo:.2e}, max|torch cuDNN f32 (no TF32) - torch f64| {et:.2e}")
-    print("parity:", "passed" if bad == 0 else f"{bad} FAILED")
+    print(f"parity ({PRECISION}):", "passed" if bad == 0 else f"{bad} FAILED")
     return 1 if bad else 0
 
 sys.exit(main())
