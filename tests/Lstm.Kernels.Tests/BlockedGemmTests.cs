@@ -157,6 +157,38 @@ public sealed class BlockedGemmTests(BlockedGemmAccelerators fixture) : IClassFi
         Assert.True(cases > 0);
     }
 
+    /// <summary>
+    /// Every product a·b is a negative number too small for float32: where the multiply-add is
+    /// fused (FFMA on a GPU) each sum from +0 rounds to -0, and zero padding past K would turn it
+    /// into +0 (the kernels pad before k = 0 instead). On the CPU accelerator and PoCL the product
+    /// rounds to -0 first and every sum is +0: there the check is plain agreement.
+    /// </summary>
+    [SkippableTheory]
+    [MemberData(nameof(Cases))]
+    public void Kernel_EqualsRowDot_Bitwise_WhenEveryProductUnderflows(string device, string kernel)
+    {
+        Skip.IfNot(fixture.Runners.TryGetValue(device, out var runner), TestDevices.NoneOfKind(Runtime.Devices.DeviceKind.OpenCL));
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 5, 9), (7, 33, 40), (2, 3, 33) })
+        {
+            for (int t = 0; t < 4; t++)
+            {
+                bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+                var s = GemmShape.Dense(m, n, k, ta, tb);
+                float[] a = Enumerable.Repeat(-1e-30f, m * k).ToArray();
+                float[] b = Enumerable.Repeat(1e-30f, k * n).ToArray();
+                float[] c = new float[m * n];
+                float[] expected = runner.Run("RowDot", s, 1f, 0f, a, b, c);
+                float[] actual = runner.Run(kernel, s, 1f, 0f, a, b, c);
+                for (int i = 0; i < c.Length; i++)
+                {
+                    Assert.True(
+                        BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(expected[i]),
+                        $"{kernel} {m}x{n}x{k} transA={ta} transB={tb}: element {i} is {actual[i]:R}, RowDot gives {expected[i]:R}");
+                }
+            }
+        }
+    }
+
     private static void Check(GemmRunner runner, string kernel, GemmShape s, float alpha, float beta, Random rng)
     {
         float[] a = Floats(rng, s.TransA != 0 ? s.K * s.Lda : s.M * s.Lda);

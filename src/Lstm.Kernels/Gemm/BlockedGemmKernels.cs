@@ -24,9 +24,9 @@ internal struct Float4
 /// The bitwise contract: every output C[i, j] is summed over k in order 0, 1, ..., K-1 as
 /// <c>acc = op(A)[i, k] * op(B)[k, j] + acc</c> from acc = 0, then stored as
 /// <c>GemmKernels</c>' Store does (α·acc; β = 0 overwrites C without reading it, otherwise
-/// β·C + α·acc). Where K is not a whole number of slabs (chunks) the kernels add products 0·0:
-/// <see cref="Block128"/> and <see cref="Block64"/> before k = 0, where 0·0 + 0 is exactly +0;
-/// <see cref="FewRow"/> past K, where acc + 0·0 = acc for every acc but -0. That is
+/// β·C + α·acc). Where K is not a whole number of slabs (chunks) the kernels add products 0·0
+/// before k = 0, to an accumulator of +0, which stays exactly +0 (past K they would turn an
+/// accumulator of -0, the sum of products that round to -0, into +0). That is exactly
 /// <see cref="GemmKernels.RowDot{T, TOps}"/>'s arithmetic, so on ILGPU's CPU accelerator each
 /// output is bit for bit RowDot's, whichever kernel computes it and however many rows the
 /// product has; on a GPU all these kernels and RowDot emit the same multiply-add form per
@@ -39,7 +39,8 @@ internal struct Float4
 /// stored. Only the first slab reaches outside [0, K), and there the values are replaced by 0
 /// with a select (a multiply by 0 would turn an infinity at the clamped address into NaN); every
 /// later slab is loaded with no clamp, from views that advance by a constant. The few-row
-/// kernel clamps every load and replaces those past the matrix by 0 the same way.
+/// kernel clamps every load (its first chunk starts before k = 0 likewise) and replaces those
+/// outside the matrix by 0 the same way.
 /// </para>
 /// <para>
 /// ILGPU does not unroll loops, so the multiply-add blocks are written out in
@@ -336,8 +337,9 @@ public static partial class BlockedGemmKernels
         int bCount = cw * FewRowK;
         int aCount = mp * FewRowK;
 
+        // The first chunk starts at K - 32·chunks ≤ 0 (zeros before k = 0), the last ends at K.
         var acc = default(AccRows);
-        for (int k0 = 0; k0 < shape.K; k0 += FewRowK)
+        for (int k0 = shape.K - (shape.K + FewRowK - 1) / FewRowK * FewRowK; k0 < shape.K; k0 += FewRowK)
         {
             // op(B)[k0 … k0+31, n0 … n0+cw-1] → [column][k]; consecutive threads along k for
             // B stored [N, K] (W_hh), along columns for B stored [K, N].
@@ -409,26 +411,26 @@ public static partial class BlockedGemmKernels
             new Index2D(FewRowGroupSize, 1));
     }
 
-    /// <summary>op(A)[row, k], clamped into the matrix, 0 outside it.</summary>
+    /// <summary>op(A)[row, k] for k &lt; K, clamped into the matrix, 0 outside it (a row past M, k &lt; 0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float LoadA(ArrayView<float> a, GemmShape s, int row, int k)
     {
         int rc = row < s.M ? row : s.M - 1;
-        int kc = k < s.K ? k : s.K - 1;
+        int kc = k >= 0 ? k : 0;
         long idx = s.TransA != 0 ? (long)kc * s.Lda + rc : (long)rc * s.Lda + kc;
         float v = a[idx];
-        return (row < s.M) & (k < s.K) ? v : 0f;
+        return (row < s.M) & (k >= 0) ? v : 0f;
     }
 
-    /// <summary>op(B)[k, col], clamped into the matrix, 0 outside it.</summary>
+    /// <summary>op(B)[k, col] for k &lt; K, clamped into the matrix, 0 outside it (a column past N, k &lt; 0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float LoadB(ArrayView<float> b, GemmShape s, int k, int col)
     {
         int cc = col < s.N ? col : s.N - 1;
-        int kc = k < s.K ? k : s.K - 1;
+        int kc = k >= 0 ? k : 0;
         long idx = s.TransB != 0 ? (long)cc * s.Ldb + kc : (long)kc * s.Ldb + cc;
         float v = b[idx];
-        return (col < s.N) & (k < s.K) ? v : 0f;
+        return (col < s.N) & (k >= 0) ? v : 0f;
     }
 
     /// <summary>C[row, col] = α·acc (β = 0: C is not read), else β·C[row, col] + α·acc, as <c>GemmKernels</c>' Store; nothing outside C.</summary>
