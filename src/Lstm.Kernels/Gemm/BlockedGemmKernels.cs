@@ -7,7 +7,9 @@ namespace Lstm.Kernels;
 /// <summary>Four floats: one 16-byte shared-memory read (<c>ld.shared.v4.f32</c> on CUDA).</summary>
 internal struct Float4
 {
+#pragma warning disable CS0649 // Only read: from shared memory through a view cast to Float4.
     public float X, Y, Z, W;
+#pragma warning restore CS0649
 }
 
 /// <summary>
@@ -22,7 +24,9 @@ internal struct Float4
 /// The bitwise contract: every output C[i, j] is summed over k in order 0, 1, ..., K-1 as
 /// <c>acc = op(A)[i, k] * op(B)[k, j] + acc</c> from acc = 0, then stored as
 /// <c>GemmKernels</c>' Store does (α·acc; β = 0 overwrites C without reading it, otherwise
-/// β·C + α·acc). Edge tiles are padded with zeros past K, and acc + 0·0 = acc. That is exactly
+/// β·C + α·acc). Where K is not a whole number of slabs (chunks) the kernels add products 0·0
+/// before k = 0, to an accumulator of +0, which stays exactly +0 (past K they would turn an
+/// accumulator of -0, the sum of products that round to -0, into +0). That is exactly
 /// <see cref="GemmKernels.RowDot{T, TOps}"/>'s arithmetic, so on ILGPU's CPU accelerator each
 /// output is bit for bit RowDot's, whichever kernel computes it and however many rows the
 /// product has; on a GPU all these kernels and RowDot emit the same multiply-add form per
@@ -30,9 +34,13 @@ internal struct Float4
 /// summation order.
 /// </para>
 /// <para>
-/// Edge loads are clamped, branch-free: a row, column or k past the matrix is clamped into it,
-/// the load is made, and the value is replaced by 0 with a select (a multiply by 0 would turn an
-/// infinity at the clamped address into NaN).
+/// Edges: the block kernels load a thread's first row (column) of a slab clamped into the
+/// matrix and skip its other rows (columns) past it: either feeds only outputs that are not
+/// stored. Only the first slab reaches outside [0, K), and there the values are replaced by 0
+/// with a select (a multiply by 0 would turn an infinity at the clamped address into NaN); every
+/// later slab is loaded with no clamp, from views that advance by a constant. The few-row
+/// kernel clamps every load (its first chunk starts before k = 0 likewise) and replaces those
+/// outside the matrix by 0 the same way.
 /// </para>
 /// <para>
 /// ILGPU does not unroll loops, so the multiply-add blocks are written out in
@@ -78,9 +86,9 @@ public static partial class BlockedGemmKernels
     /// barrier per slab. Any M, N, K ≥ 1, any transposes and leading dimensions.
     /// </summary>
     /// <remarks>
-    /// Launch with <see cref="Block128Config"/> (and, on CUDA, <c>KernelSpecialization(256, 2)</c>
-    /// to keep the 64 accumulators in at most 128 registers). Each output sums k in order: see the
-    /// class remarks.
+    /// Launch with <see cref="Block128Config"/> and, on CUDA, <c>KernelSpecialization(256, 2)</c>:
+    /// two groups a multiprocessor, the 64 accumulators and the rest of a thread in at most 128
+    /// registers. Each output sums k in order: see the class remarks.
     /// </remarks>
     /// <param name="a">A as stored.</param>
     /// <param name="b">B as stored.</param>
@@ -97,51 +105,107 @@ public static partial class BlockedGemmKernels
         int ty = tid >> 4;
         int m0 = Grid.IdxX * 128;
         int n0 = Grid.IdxY * 128;
+        int slabs = (shape.K + BlockK - 1) / BlockK;
+        int k0 = shape.K - slabs * BlockK;
 
-        // Staging: 4 elements of op(A) and 4 of op(B) per thread and slab, consecutive threads
-        // along the contiguous dimension of the stored matrix. Element i is
-        // (row aR + i·aDR, k aK + i·aDK) of op(A), (k bK + i·bDK, column bC + i·bDC) of op(B).
-        bool ta = shape.TransA != 0;
-        bool tb = shape.TransB != 0;
-        int aR = ta ? tid & 127 : tid >> 3;
-        int aK = ta ? tid >> 7 : tid & 7;
-        int aDR = ta ? 0 : 32;
-        int aDK = ta ? 2 : 0;
-        int bC = tb ? tid >> 3 : tid & 127;
-        int bK = tb ? tid & 7 : tid >> 7;
-        int bDC = tb ? 32 : 0;
-        int bDK = tb ? 0 : 2;
+        // Staging map: element i (0 … 3) of a thread is op(A)[m0 + ar + 32i, ak] and op(B)[bk, n0 + bc + 32i]
+        // of each slab; consecutive threads along the contiguous dimension of the stored matrix.
+        bool aAlongK = shape.TransA == 0;
+        bool bAlongK = shape.TransB != 0;
+        int ar = aAlongK ? tid >> 3 : tid & 31;
+        int ak = aAlongK ? tid & 7 : tid >> 5;
+        int bc = bAlongK ? tid >> 3 : tid & 31;
+        int bk = bAlongK ? tid & 7 : tid >> 5;
+        long aRowStride = aAlongK ? shape.Lda : 1, aKStride = aAlongK ? 1 : shape.Lda;
+        long bColStride = bAlongK ? shape.Ldb : 1, bKStride = bAlongK ? 1 : shape.Ldb;
+        int aRow = m0 + ar;
+        int bCol = n0 + bc;
 
-        var ra = LoadA4(a, shape, m0 + aR, aDR, aK, aDK);
-        var rb = LoadB4(b, shape, bK, bDK, n0 + bC, bDC);
-        Stage4(shared, 0, Stride128, aR, aDR, aK, aDK, ra);
-        Stage4(shared, SlabSize128, Stride128, bC, bDC, bK, bDK, rb);
+        // Element 0 of a thread past the matrix is clamped into it (it feeds only outputs that are not
+        // stored); elements 1 … 3 past it are not loaded.
+        var aRowView = a.SubView((aRow < shape.M ? aRow : shape.M - 1) * aRowStride);
+        var bColView = b.SubView((bCol < shape.N ? bCol : shape.N - 1) * bColStride);
+        long aD1 = 32 * aRowStride, aD2 = 64 * aRowStride, aD3 = 96 * aRowStride;
+        long bD1 = 32 * bColStride, bD2 = 64 * bColStride, bD3 = 96 * bColStride;
+        bool a1 = aRow + 32 < shape.M, a2 = aRow + 64 < shape.M, a3 = aRow + 96 < shape.M;
+        bool b1 = bCol + 32 < shape.N, b2 = bCol + 64 < shape.N, b3 = bCol + 96 < shape.N;
+        int sa = ak * Stride128 + ar;
+        int sb = SlabSize128 + bk * Stride128 + bc;
+
+        // Slab 0 starts at k0 = K - 8·slabs ≤ 0: zeros before k = 0, so every later slab is whole.
+        int ka = k0 + ak;
+        int kb = k0 + bk;
+        var pa = aRowView.SubView((ka > 0 ? ka : 0) * aKStride);
+        var pb = bColView.SubView((kb > 0 ? kb : 0) * bKStride);
+        var sta = shared.SubView(sa);
+        var stb = shared.SubView(sb);
+        sta[0] = ka >= 0 ? pa[0] : 0f;
+        sta[32] = ka >= 0 & a1 ? pa[aD1] : 0f;
+        sta[64] = ka >= 0 & a2 ? pa[aD2] : 0f;
+        sta[96] = ka >= 0 & a3 ? pa[aD3] : 0f;
+        stb[0] = kb >= 0 ? pb[0] : 0f;
+        stb[32] = kb >= 0 & b1 ? pb[bD1] : 0f;
+        stb[64] = kb >= 0 & b2 ? pb[bD2] : 0f;
+        stb[96] = kb >= 0 & b3 ? pb[bD3] : 0f;
         Group.Barrier();
 
+        // Slabs 1, 2, …: no k clamps; the views advance by a constant (not past the last slab).
+        ka += BlockK;
+        kb += BlockK;
+        pa = aRowView.SubView((ka < shape.K ? ka : shape.K - 1) * aKStride);
+        pb = bColView.SubView((kb < shape.K ? kb : shape.K - 1) * bKStride);
+        long aStep = BlockK * aKStride, bStep = BlockK * bKStride;
+        float va0 = 0f, va1 = 0f, va2 = 0f, va3 = 0f, vb0 = 0f, vb1 = 0f, vb2 = 0f, vb3 = 0f;
         var acc = default(Acc8x8);
-        int slabs = (shape.K + BlockK - 1) / BlockK;
-        for (int s = 0; s < slabs; s++)
+        int cur = 0;
+        for (int s = 1; s < slabs; s++)
         {
-            int cur = (s & 1) * Stage128;
-            int next = Stage128 - cur;
-            int k0 = (s + 1) * BlockK;
-            // The next slab (all zeros past K) into registers while this one is computed.
-            ra = LoadA4(a, shape, m0 + aR, aDR, k0 + aK, aDK);
-            rb = LoadB4(b, shape, k0 + bK, bDK, n0 + bC, bDC);
+            // The next slab into registers while this one is computed (a skipped element keeps a
+            // stale value: it feeds only outputs that are not stored).
+            va0 = pa[0];
+            if (a1)
+                va1 = pa[aD1];
+            if (a2)
+                va2 = pa[aD2];
+            if (a3)
+                va3 = pa[aD3];
+            vb0 = pb[0];
+            if (b1)
+                vb1 = pb[bD1];
+            if (b2)
+                vb2 = pb[bD2];
+            if (b3)
+                vb3 = pb[bD3];
+            if (s + 1 < slabs)
+            {
+                pa = pa.SubView(aStep);
+                pb = pb.SubView(bStep);
+            }
+
             acc = Slab128(acc, s4.SubView((cur >> 2) + ty), s4.SubView(((cur + SlabSize128) >> 2) + tx));
-            Stage4(shared, next, Stride128, aR, aDR, aK, aDK, ra);
-            Stage4(shared, next + SlabSize128, Stride128, bC, bDC, bK, bDK, rb);
+            cur = Stage128 - cur;
+            sta = shared.SubView(cur + sa);
+            stb = shared.SubView(cur + sb);
+            sta[0] = va0;
+            sta[32] = va1;
+            sta[64] = va2;
+            sta[96] = va3;
+            stb[0] = vb0;
+            stb[32] = vb1;
+            stb[64] = vb2;
+            stb[96] = vb3;
             Group.Barrier();
         }
 
+        acc = Slab128(acc, s4.SubView((cur >> 2) + ty), s4.SubView(((cur + SlabSize128) >> 2) + tx));
         StoreTile128(acc, c, shape, m0 + 4 * ty, n0 + 4 * tx, alpha, beta);
     }
 
     /// <summary>
     /// 64×64 block tile: 256 threads, each 4×4 outputs (rows 4·ty … 4·ty+3, columns 4·tx …
     /// 4·tx+3), otherwise as <see cref="Block128"/> (BK = 8, double-buffered shared slabs with
-    /// register staging, float4 shared reads, clamped loads, any shape). For products whose
-    /// 128×128 tiles are too few to fill the device.
+    /// register staging, float4 shared reads, zeros before k = 0 in the first slab, any shape).
+    /// For products whose 128×128 tiles are too few to fill the device.
     /// </summary>
     /// <remarks>Launch with <see cref="Block64Config"/>. Each output sums k in order: see the class remarks.</remarks>
     /// <param name="a">A as stored.</param>
@@ -159,40 +223,75 @@ public static partial class BlockedGemmKernels
         int ty = tid >> 4;
         int m0 = Grid.IdxX * 64;
         int n0 = Grid.IdxY * 64;
+        int slabs = (shape.K + BlockK - 1) / BlockK;
+        int k0 = shape.K - slabs * BlockK;
 
-        // Staging: 2 elements of op(A) and 2 of op(B) per thread and slab (see Block128).
-        bool ta = shape.TransA != 0;
-        bool tb = shape.TransB != 0;
-        int aR = ta ? tid & 63 : tid >> 3;
-        int aK = ta ? tid >> 6 : tid & 7;
-        int aDR = ta ? 0 : 32;
-        int aDK = ta ? 4 : 0;
-        int bC = tb ? tid >> 3 : tid & 63;
-        int bK = tb ? tid & 7 : tid >> 6;
-        int bDC = tb ? 32 : 0;
-        int bDK = tb ? 0 : 4;
+        // Staging map as Block128's, with elements i = 0, 1.
+        bool aAlongK = shape.TransA == 0;
+        bool bAlongK = shape.TransB != 0;
+        int ar = aAlongK ? tid >> 3 : tid & 31;
+        int ak = aAlongK ? tid & 7 : tid >> 5;
+        int bc = bAlongK ? tid >> 3 : tid & 31;
+        int bk = bAlongK ? tid & 7 : tid >> 5;
+        long aRowStride = aAlongK ? shape.Lda : 1, aKStride = aAlongK ? 1 : shape.Lda;
+        long bColStride = bAlongK ? shape.Ldb : 1, bKStride = bAlongK ? 1 : shape.Ldb;
+        int aRow = m0 + ar;
+        int bCol = n0 + bc;
+        var aRowView = a.SubView((aRow < shape.M ? aRow : shape.M - 1) * aRowStride);
+        var bColView = b.SubView((bCol < shape.N ? bCol : shape.N - 1) * bColStride);
+        long aD1 = 32 * aRowStride;
+        long bD1 = 32 * bColStride;
+        bool a1 = aRow + 32 < shape.M;
+        bool b1 = bCol + 32 < shape.N;
+        int sa = ak * Stride64 + ar;
+        int sb = SlabSize64 + bk * Stride64 + bc;
 
-        var ra = LoadA2(a, shape, m0 + aR, aDR, aK, aDK);
-        var rb = LoadB2(b, shape, bK, bDK, n0 + bC, bDC);
-        Stage2(shared, 0, Stride64, aR, aDR, aK, aDK, ra);
-        Stage2(shared, SlabSize64, Stride64, bC, bDC, bK, bDK, rb);
+        int ka = k0 + ak;
+        int kb = k0 + bk;
+        var pa = aRowView.SubView((ka > 0 ? ka : 0) * aKStride);
+        var pb = bColView.SubView((kb > 0 ? kb : 0) * bKStride);
+        var sta = shared.SubView(sa);
+        var stb = shared.SubView(sb);
+        sta[0] = ka >= 0 ? pa[0] : 0f;
+        sta[32] = ka >= 0 & a1 ? pa[aD1] : 0f;
+        stb[0] = kb >= 0 ? pb[0] : 0f;
+        stb[32] = kb >= 0 & b1 ? pb[bD1] : 0f;
         Group.Barrier();
 
+        ka += BlockK;
+        kb += BlockK;
+        pa = aRowView.SubView((ka < shape.K ? ka : shape.K - 1) * aKStride);
+        pb = bColView.SubView((kb < shape.K ? kb : shape.K - 1) * bKStride);
+        long aStep = BlockK * aKStride, bStep = BlockK * bKStride;
+        float va0 = 0f, va1 = 0f, vb0 = 0f, vb1 = 0f;
         var acc = default(Acc4x4);
-        int slabs = (shape.K + BlockK - 1) / BlockK;
-        for (int s = 0; s < slabs; s++)
+        int cur = 0;
+        for (int s = 1; s < slabs; s++)
         {
-            int cur = (s & 1) * Stage64;
-            int next = Stage64 - cur;
-            int k0 = (s + 1) * BlockK;
-            ra = LoadA2(a, shape, m0 + aR, aDR, k0 + aK, aDK);
-            rb = LoadB2(b, shape, k0 + bK, bDK, n0 + bC, bDC);
+            va0 = pa[0];
+            if (a1)
+                va1 = pa[aD1];
+            vb0 = pb[0];
+            if (b1)
+                vb1 = pb[bD1];
+            if (s + 1 < slabs)
+            {
+                pa = pa.SubView(aStep);
+                pb = pb.SubView(bStep);
+            }
+
             acc = Slab64(acc, s4.SubView((cur >> 2) + ty), s4.SubView(((cur + SlabSize64) >> 2) + tx));
-            Stage2(shared, next, Stride64, aR, aDR, aK, aDK, ra);
-            Stage2(shared, next + SlabSize64, Stride64, bC, bDC, bK, bDK, rb);
+            cur = Stage64 - cur;
+            sta = shared.SubView(cur + sa);
+            stb = shared.SubView(cur + sb);
+            sta[0] = va0;
+            sta[32] = va1;
+            stb[0] = vb0;
+            stb[32] = vb1;
             Group.Barrier();
         }
 
+        acc = Slab64(acc, s4.SubView((cur >> 2) + ty), s4.SubView(((cur + SlabSize64) >> 2) + tx));
         StoreTile64(acc, c, shape, m0 + 4 * ty, n0 + 4 * tx, alpha, beta);
     }
 
@@ -238,8 +337,9 @@ public static partial class BlockedGemmKernels
         int bCount = cw * FewRowK;
         int aCount = mp * FewRowK;
 
+        // The first chunk starts at K - 32·chunks ≤ 0 (zeros before k = 0), the last ends at K.
         var acc = default(AccRows);
-        for (int k0 = 0; k0 < shape.K; k0 += FewRowK)
+        for (int k0 = shape.K - (shape.K + FewRowK - 1) / FewRowK * FewRowK; k0 < shape.K; k0 += FewRowK)
         {
             // op(B)[k0 … k0+31, n0 … n0+cw-1] → [column][k]; consecutive threads along k for
             // B stored [N, K] (W_hh), along columns for B stored [K, N].
@@ -311,76 +411,26 @@ public static partial class BlockedGemmKernels
             new Index2D(FewRowGroupSize, 1));
     }
 
-    /// <summary>op(A)[row, k], clamped into the matrix, 0 outside it.</summary>
+    /// <summary>op(A)[row, k] for k &lt; K, clamped into the matrix, 0 outside it (a row past M, k &lt; 0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float LoadA(ArrayView<float> a, GemmShape s, int row, int k)
     {
         int rc = row < s.M ? row : s.M - 1;
-        int kc = k < s.K ? k : s.K - 1;
+        int kc = k >= 0 ? k : 0;
         long idx = s.TransA != 0 ? (long)kc * s.Lda + rc : (long)rc * s.Lda + kc;
         float v = a[idx];
-        return (row < s.M) & (k < s.K) ? v : 0f;
+        return (row < s.M) & (k >= 0) ? v : 0f;
     }
 
-    /// <summary>op(B)[k, col], clamped into the matrix, 0 outside it.</summary>
+    /// <summary>op(B)[k, col] for k &lt; K, clamped into the matrix, 0 outside it (a column past N, k &lt; 0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float LoadB(ArrayView<float> b, GemmShape s, int k, int col)
     {
         int cc = col < s.N ? col : s.N - 1;
-        int kc = k < s.K ? k : s.K - 1;
+        int kc = k >= 0 ? k : 0;
         long idx = s.TransB != 0 ? (long)cc * s.Ldb + kc : (long)kc * s.Ldb + cc;
         float v = b[idx];
-        return (col < s.N) & (k < s.K) ? v : 0f;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Float4 LoadA4(ArrayView<float> a, GemmShape s, int row, int dRow, int k, int dK) => new()
-    {
-        X = LoadA(a, s, row, k),
-        Y = LoadA(a, s, row + dRow, k + dK),
-        Z = LoadA(a, s, row + 2 * dRow, k + 2 * dK),
-        W = LoadA(a, s, row + 3 * dRow, k + 3 * dK),
-    };
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Float4 LoadB4(ArrayView<float> b, GemmShape s, int k, int dK, int col, int dCol) => new()
-    {
-        X = LoadB(b, s, k, col),
-        Y = LoadB(b, s, k + dK, col + dCol),
-        Z = LoadB(b, s, k + 2 * dK, col + 2 * dCol),
-        W = LoadB(b, s, k + 3 * dK, col + 3 * dCol),
-    };
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Float4 LoadA2(ArrayView<float> a, GemmShape s, int row, int dRow, int k, int dK) => new()
-    {
-        X = LoadA(a, s, row, k),
-        Y = LoadA(a, s, row + dRow, k + dK),
-    };
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Float4 LoadB2(ArrayView<float> b, GemmShape s, int k, int dK, int col, int dCol) => new()
-    {
-        X = LoadB(b, s, k, col),
-        Y = LoadB(b, s, k + dK, col + dCol),
-    };
-
-    /// <summary>Stores 4 staged values into a [BK][stride] slab at (k + i·dK, index + i·dIndex).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Stage4(ArrayView<float> shared, int offset, int stride, int index, int dIndex, int k, int dK, Float4 v)
-    {
-        shared[offset + k * stride + index] = v.X;
-        shared[offset + (k + dK) * stride + index + dIndex] = v.Y;
-        shared[offset + (k + 2 * dK) * stride + index + 2 * dIndex] = v.Z;
-        shared[offset + (k + 3 * dK) * stride + index + 3 * dIndex] = v.W;
-    }
-
-    /// <summary>Stores 2 staged values (X, Y) into a [BK][stride] slab.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Stage2(ArrayView<float> shared, int offset, int stride, int index, int dIndex, int k, int dK, Float4 v)
-    {
-        shared[offset + k * stride + index] = v.X;
-        shared[offset + (k + dK) * stride + index + dIndex] = v.Y;
+        return (col < s.N) & (k >= 0) ? v : 0f;
     }
 
     /// <summary>C[row, col] = α·acc (β = 0: C is not read), else β·C[row, col] + α·acc, as <c>GemmKernels</c>' Store; nothing outside C.</summary>

@@ -172,9 +172,10 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
         _gemmRowDot = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, T, T, int>(GemmKernels.RowDot<T, TOps>);
         if (typeof(T) == typeof(float) && accelerator.MaxNumThreadsPerGroup >= BlockedGemmKernels.BlockGroupSize)
         {
-            // The FP32 family. Block128 is loaded without launch bounds: capped at 128 registers
-            // (two groups an SM) it spills; uncapped it holds 168 and one group an SM.
-            _gemmBlock128 = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>(BlockedGemmKernels.Block128);
+            // The FP32 family. Block128 is loaded with launch bounds: at most 128 registers a thread,
+            // two groups an SM (the bounds only reach PTX; other back ends ignore them).
+            _gemmBlock128 = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>(
+                BlockedGemmKernels.Block128, new KernelSpecialization(BlockedGemmKernels.BlockGroupSize, 2));
             _gemmBlock64 = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>(BlockedGemmKernels.Block64);
         }
 
