@@ -22,7 +22,7 @@ internal sealed partial class CpuOps<T>
     /// <summary>The arithmetic of this backend's float32 products.</summary>
     public GemmPrecision Precision => _precision;
 
-    /// <summary>True when products are not plain float32 (the whole-loop LSTM, which multiplies in place, then steps aside).</summary>
+    /// <summary>True when products are not plain float32 (the whole-loop LSTM, which multiplies in place, then runs only at BF16 over wide panels: see <see cref="SequencePrecisionFits"/>).</summary>
     private bool Reduced => _precision != GemmPrecision.Fp32;
 
     /// <summary>The product of rounded copies of op(A) and op(B), its kernel chosen as for <paramref name="pathRows"/> rows.</summary>
