@@ -50,6 +50,13 @@ public class LstmBenchmarks
     [ParamsSource(typeof(BenchEnvironment), nameof(BenchEnvironment.DeviceNames))]
     public string Device { get; set; } = BenchEnvironment.DefaultDevice;
 
+    /// <summary>
+    /// The precision of our device's float32 products (LSTM_BENCH_PRECISION, default fp32); PyTorch
+    /// always multiplies in float32, so each value has its own baseline and ratio.
+    /// </summary>
+    [ParamsSource(typeof(BenchEnvironment), nameof(BenchEnvironment.PrecisionNames))]
+    public string Precision { get; set; } = "fp32";
+
     /// <summary>Builds PyTorch's LSTM.</summary>
     [GlobalSetup(Targets = [nameof(TorchInference), nameof(TorchTraining)])]
     public void SetupTorch() => _torch = new TorchLstmPeer(Shape.Shape);
@@ -58,7 +65,7 @@ public class LstmBenchmarks
     [GlobalSetup(Targets = [nameof(OursInference), nameof(OursTraining)])]
     public void SetupOurs()
     {
-        _device = ComputeDevice.Open(Device);
+        _device = ComputeDevice.Open(Device, PrecisionNames.Parse(Precision));
         _ours = new LstmBenchmark(_device, Shape.Shape);
     }
 

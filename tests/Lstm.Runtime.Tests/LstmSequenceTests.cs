@@ -1,5 +1,8 @@
+using System.Runtime.Intrinsics;
+using Lstm.Kernels;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Backends.Cpu;
+using Lstm.Runtime.Devices;
 using Lstm.Runtime.Layers;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
@@ -12,7 +15,9 @@ namespace Lstm.Runtime.Tests;
 /// gives, bit for bit, what one operation per step gives: output, h_n, c_n, dx, dh0, dc0 and every
 /// parameter gradient, in inference and training, one and two directions, with and without bias,
 /// at batch sizes and hidden sizes that split across cores (by hidden units, or by rows) or not,
-/// and that are not multiples of the GEMM's panels (32 columns) or register rows (6).
+/// and that are not multiples of the GEMM's panels (32 columns) or register rows (6). At BF16 the
+/// loop of one or two rows multiplies by BF16 panels of W_hh and gives the per-step operations'
+/// results (products of rounded copies) bit for bit too; wider batches step aside to them.
 /// </summary>
 public class LstmSequenceTests
 {
@@ -32,9 +37,30 @@ public class LstmSequenceTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void WholeLoop_EqualsStepByStep_Bitwise_Float32(int batch, int hidden, int input, int steps, int layers, bool bidirectional, bool bias)
+    public void WholeLoop_EqualsStepByStep_Bitwise_Float32(int batch, int hidden, int input, int steps, int layers, bool bidirectional, bool bias) =>
+        AssertWholeLoopEqualsSteps(TestDevices.Get("cpu"), batch, hidden, input, steps, layers, bidirectional, bias);
+
+    public static IEnumerable<object[]> Bf16Cases() =>
+    [
+        // B, H, I, T, layers, bidirectional, bias
+        [1, 256, 19, 9, 1, false, true],   // batch 1, H of one K block, split across cores
+        [1, 512, 7, 4, 1, true, true],     // batch 1, H of two K blocks, both directions
+        [2, 300, 11, 5, 1, true, true],    // batch 2, two K blocks (the second partial), shares not on panel boundaries, both directions
+        [2, 96, 8, 6, 1, false, false],    // batch 2, one K block, one core, bias=False
+        [1, 37, 5, 7, 2, true, true],      // a partial gate panel and a scalar tail, two layers, both directions
+        [3, 64, 6, 4, 1, true, true],      // three rows: the loop steps aside
+    ];
+
+    [Theory]
+    [MemberData(nameof(Bf16Cases))]
+    public void WholeLoop_EqualsStepByStep_Bitwise_Bf16(int batch, int hidden, int input, int steps, int layers, bool bidirectional, bool bias)
     {
-        var device = TestDevices.Get("cpu");
+        using var device = ComputeDevice.Open("cpu", GemmPrecision.Bf16);
+        AssertWholeLoopEqualsSteps(device, batch, hidden, input, steps, layers, bidirectional, bias);
+    }
+
+    private static void AssertWholeLoopEqualsSteps(ComputeDevice device, int batch, int hidden, int input, int steps, int layers, bool bidirectional, bool bias)
+    {
         var options = new LSTMOptions(input, hidden, layers, bias, BatchFirst: false, bidirectional);
         int dirs = bidirectional ? 2 : 1;
         var rng = new Random(batch * 1000 + hidden);
@@ -72,7 +98,7 @@ public class LstmSequenceTests
 
         var steps1 = Run(wholeLoops: false);
         var whole = Run(wholeLoops: true);
-        BitwiseResults.AssertEqual(steps1, whole, $"LSTM B={batch} H={hidden} T={steps} L={layers} D={dirs} bias={bias} on cpu", "in one operation", "step by step");
+        BitwiseResults.AssertEqual(steps1, whole, $"LSTM B={batch} H={hidden} T={steps} L={layers} D={dirs} bias={bias} on cpu at {device.Precision}", "in one operation", "step by step");
     }
 
     [Fact]
@@ -124,10 +150,73 @@ public class LstmSequenceTests
         Assert.Contains("output [T, B, H]", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// At BF16 the loop runs where its product is over wide panels (one or two rows with AVX-512),
+    /// forward and backward, and its values are BF16 products: not the float32 ones.
+    /// </summary>
     [Fact]
-    public void WholeLoop_AllocatesNothingOnceWarm()
+    public void WholeLoop_AtBf16_RunsOverWidePanels_AndRounds()
     {
-        var device = TestDevices.Get("cpu");
+        using var bf16 = ComputeDevice.Open("cpu", GemmPrecision.Bf16);
+        bool wide = Vector512.IsHardwareAccelerated;
+        const int hidden = 64, steps = 3;
+        foreach (int batch in new[] { 1, 2, 3 })
+        {
+            var (forward, backward, output) = RunOnce(bf16, batch, hidden, steps);
+            Assert.Equal(wide && batch <= 2, forward);
+            Assert.Equal(wide && batch <= 2, backward);
+            if (forward)
+                Assert.NotEqual(RunOnce(TestDevices.Get("cpu"), batch, hidden, steps).Output, output);
+        }
+
+        static (bool Forward, bool Backward, float[] Output) RunOnce(ComputeDevice device, int batch, int hidden, int steps)
+        {
+            var ops = (ILstmSequenceOps<float>)device.Ops<float>();
+            var rng = new Random(batch);
+            using var buffers = new Buffers(device, batch, hidden, steps);
+            using var whh = Tensor<float>.FromArray(device, BitwiseResults.Uniform(rng, 4 * hidden * hidden), 4 * hidden, hidden);
+            using var xproj = Tensor<float>.FromArray(device, BitwiseResults.Uniform(rng, steps * batch * 4 * hidden), steps, batch, 4 * hidden);
+            using var h0 = Tensor<float>.FromArray(device, BitwiseResults.Uniform(rng, batch * hidden), batch, hidden);
+            using var acts = Tensor<float>.Zeros(device, steps, batch, 4 * hidden);
+            using var dh = Tensor<float>.Zeros(device, batch, hidden);
+            using var dc = Tensor<float>.Zeros(device, batch, hidden);
+            using var dgates = Tensor<float>.Zeros(device, steps, batch, 4 * hidden);
+            bool forward = ops.TryLstmSequenceForward(new LstmSequenceForward<float>(
+                steps, batch, hidden, false, xproj.Data, whh.Data, null, null, h0.Data, h0.Data,
+                buffers.Out.Data, buffers.Cells.Data, true, acts.Data, buffers.HProj.Data));
+            bool backward = ops.TryLstmSequenceBackward(new LstmSequenceBackward<float>(
+                steps, batch, hidden, false, buffers.Out.Data, whh.Data, acts.Data, buffers.Cells.Data, h0.Data,
+                dh.Data, dc.Data, dgates.Data));
+            return (forward, backward, buffers.Out.ToArray());
+        }
+    }
+
+    /// <summary>The loop's vector rounding of op(A) to BF16 is <see cref="ReducedPrecision.ToBf16"/> on every kind of value.</summary>
+    [Fact]
+    public void Bf16Rounding_OfTheLoop_EqualsTheReference()
+    {
+        uint[] special =
+        [
+            0x0000_0000, 0x8000_0000, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0x7F80_0001, 0xFF80_8000, 0x7FBF_FFFF,
+            0x7F7F_FFFF, 0x7F7F_7FFF, 0x7F7F_8000, 0x0000_0001, 0x0000_8000, 0x0001_8000, 0x3F80_8000, 0x3F81_8000,
+            0x3F80_7FFF, 0x3F80_8001, 0xBF80_8000, 0x0080_0000,
+        ];
+        var rng = new Random(17);
+        var bits = special.Concat(Enumerable.Range(0, 203).Select(_ => (uint)rng.NextInt64(0, 1L << 32))).ToArray();
+        var values = bits.Select(BitConverter.UInt32BitsToSingle).ToArray();
+        var rounded = new float[values.Length];
+        CpuOps<float>.RoundBf16(ref values[0], ref rounded[0], values.Length);
+        for (int i = 0; i < values.Length; i++)
+            Assert.True(BitConverter.SingleToUInt32Bits(ReducedPrecision.ToBf16(values[i])) == BitConverter.SingleToUInt32Bits(rounded[i]), $"0x{bits[i]:X8}");
+    }
+
+    [Theory]
+    [InlineData(GemmPrecision.Fp32)]
+    [InlineData(GemmPrecision.Bf16)]
+    public void WholeLoop_AllocatesNothingOnceWarm(GemmPrecision precision)
+    {
+        using var opened = precision == GemmPrecision.Fp32 ? null : ComputeDevice.Open("cpu", precision);
+        var device = opened ?? TestDevices.Get("cpu");
         var ops = (ILstmSequenceOps<float>)device.Ops<float>();
         // Batch 1, H = 256: split across the cores when there are two.
         const int batch = 1, hidden = 256, steps = 3;

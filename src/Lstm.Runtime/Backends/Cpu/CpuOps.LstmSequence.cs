@@ -32,6 +32,11 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// the backward product, batch-1 inference at (T 500, I 128, H 256) takes 18 % less time than
 /// over register-width panels, training 15 % less (alternating in one process).
 /// </para>
+/// <para>
+/// At <see cref="GemmPrecision.Bf16"/> the loop over wide panels (one or two rows) caches W_hh
+/// as BF16 panels and rounds op(A) once a step (see the BF16 part of this class); other shapes and
+/// the other reduced precisions step aside to the per-step operations.
+/// </para>
 /// </remarks>
 internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 {
@@ -75,6 +80,16 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         public int Width;
         public int NPad;
 
+        /// <summary>
+        /// The product multiplies BF16 panels of W_hh by op(A) rounded to BF16 (see
+        /// <see cref="Bf16Panels"/>): <see cref="Panels"/> holds their 16-bit words, two to an element.
+        /// </summary>
+        public bool Bf16;
+
+        /// <summary>With <see cref="Bf16"/>, op(A) of the steps rounded to BF16: two copies of [B, lda], the step's at (step &amp; 1) · <see cref="RoundedLength"/>, the next step's in the other.</summary>
+        public T[] RoundedA = [];
+        public int RoundedLength;
+
         // The operands' arrays and offsets, resolved (and their versions advanced) once per call.
         public T[] X = [], Whh = [], Bi = [], Bh = [], H0 = [], C0 = [], Out = [], Cells = [], Acts = [], HProj = [];
         public int XOff, BiOff, BhOff, H0Off, C0Off, OutOff, CellsOff, ActsOff, HProjOff;
@@ -100,7 +115,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     public bool TryLstmSequenceForward(in LstmSequenceForward<T> a)
     {
         int steps = a.Steps, batch = a.Batch, hidden = a.Hidden;
-        if (steps < 1 || batch < 1 || hidden < 1 || Reduced)
+        if (steps < 1 || batch < 1 || hidden < 1 || !SequencePrecisionFits(batch))
             return false;
         long n = (long)batch * hidden;
         var shape = GemmShape.Dense(batch, 4 * hidden, hidden, false, true);
@@ -149,7 +164,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     public bool TryLstmSequenceBackward(in LstmSequenceBackward<T> a)
     {
         int steps = a.Steps, batch = a.Batch, hidden = a.Hidden;
-        if (steps < 1 || batch < 1 || hidden < 1 || Reduced)
+        if (steps < 1 || batch < 1 || hidden < 1 || !SequencePrecisionFits(batch))
             return false;
         long n = (long)batch * hidden;
         var shape = GemmShape.Dense(batch, hidden, 4 * hidden, false, false);
@@ -236,16 +251,27 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         job.ByRows = byRows;
         job.Width = width;
         job.NPad = RoundUp(s.N, width);
+        job.Bf16 = Bf16Panels(s.M);
+        if (job.Bf16)
+        {
+            // op(A) of every step rounded once by the cores that wrote it; h0 here.
+            job.RoundedLength = s.M * s.Lda;
+            Grow(ref job.RoundedA, 2 * job.RoundedLength);
+            if (!backward)
+                RoundBf16(ref job.H0[job.H0Off], ref job.RoundedA[job.RoundedLength], s.M * s.K);
+        }
 
-        var pack = gates ? PackGatePanels : PackWholeB;
-        var entry = _packed.Rent(s, whh, width, pack, gates ? GatePanelsLayout : 0);
+        var pack = job.Bf16 ? (gates ? PackGatePanelsBf16 : PackWholeBBf16) : gates ? PackGatePanels : PackWholeB;
+        int layout = job.Bf16 ? (gates ? GatePanelsBf16Layout : WholeBBf16Layout) : gates ? GatePanelsLayout : 0;
+        long length = job.Bf16 ? Bf16PackedLength(s, width) : PackedOperandCache<T>.PackedLength(s.K, s.N, width);
+        var entry = _packed.Rent(s, whh, width, pack, layout, length);
         try
         {
             if (entry is null)
             {
                 // First sight of this W_hh: packed once for the whole loop.
-                Grow(ref job.PackedB, (int)PackedOperandCache<T>.PackedLength(s.K, s.N, width));
-                pack(s, whh, width, job.PackedB);
+                Grow(ref job.PackedB, (int)length);
+                pack(s, whh, width, job.PackedB.AsSpan(0, (int)length));
                 (job.Panels, job.PanelsStart) = (job.PackedB, 0);
             }
             else
@@ -333,13 +359,18 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         ref T h0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.H0), job.H0Off);
         ref T c0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C0), job.C0Off);
         bool gatePanels = job.Width != nr;
+        bool bf16 = typeof(T) == typeof(float) && job.Bf16;
         ref T panels = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Panels), job.PanelsStart);
+        ref T rounded = ref MemoryMarshal.GetArrayDataReference(job.RoundedA);
         T one = Scalar<T>.FromDouble(1);
         for (int step = 0; step < steps; step++)
         {
             int t = a.Reverse ? steps - 1 - step : step;
             int tPrev = a.Reverse ? t + 1 : t - 1;
             ref T hPrev = ref step == 0 ? ref h0 : ref Unsafe.Add(ref output, (nint)tPrev * n);
+            // BF16: h_{t-1} rounded (h0 by the caller, at odd slot), h_t rounded into the other slot.
+            ref T hRounded = ref Unsafe.Add(ref rounded, bf16 ? ((step + 1) & 1) * job.RoundedLength : 0);
+            ref T hNext = ref Unsafe.Add(ref rounded, bf16 ? (step & 1) * job.RoundedLength : 0);
             ref T cPrev = ref step == 0 ? ref c0 : ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? tPrev : (step - 1) & 1) * n);
             ref T c = ref Unsafe.Add(ref cells, (nint)(a.StoreCells ? t : step & 1) * n);
             ref T xt = ref Unsafe.Add(ref x, (nint)t * 4 * n);
@@ -357,9 +388,17 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                     {
                         int kc = Math.Min(HostGemm.KC, s.K - pc);
                         var mode = pc == 0 ? HostGemm.Update.Overwrite : HostGemm.Update.Accumulate;
-                        WidePanel<TV, TS>(
-                            kc, batch, ref Unsafe.Add(ref hPrev, pc), s.Lda, 1,
-                            ref Unsafe.Add(ref panels, (nint)pc * job.NPad + (nint)ub * 4 * nr * kc), ref tileRef);
+                        nint offset = (nint)pc * job.NPad + (nint)ub * 4 * nr * kc;
+                        if (bf16)
+                        {
+                            // Half the elements: the BF16 panel's words, two to an element.
+                            WidePanelBf16(kc, batch, ref Unsafe.Add(ref hRounded, pc), s.Lda, ref Unsafe.Add(ref panels, offset / 2), ref tileRef);
+                        }
+                        else
+                        {
+                            WidePanel<TV, TS>(kc, batch, ref Unsafe.Add(ref hPrev, pc), s.Lda, 1, ref Unsafe.Add(ref panels, offset), ref tileRef);
+                        }
+
                         for (int q = 0; q < 4; q++)
                         {
                             HostGemm.Store<T, TV, TS>(
@@ -369,6 +408,14 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                     }
 
                     ForwardRows<TVariant>(hidden, biasStride, ref xt, ref hproj, ref bi, ref bh, ref cPrev, ref c, ref Unsafe.Add(ref output, (nint)t * n), ref at, r0, r1, j0, j0 + cols);
+                    if (bf16)
+                    {
+                        for (int r = r0; r < r1; r++)
+                        {
+                            nint at0 = (nint)r * hidden + j0;
+                            RoundBf16(ref Unsafe.Add(ref output, (nint)t * n + at0), ref Unsafe.Add(ref hNext, at0), cols);
+                        }
+                    }
                 }
 
                 barrier?.SignalAndWait(party);
@@ -412,6 +459,8 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         ref T dh = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.HProj), job.HProjOff);
         ref T dgates = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Out), job.OutOff);
         bool gatePanels = job.Width != nr;
+        bool bf16 = typeof(T) == typeof(float) && job.Bf16;
+        ref T rounded = ref MemoryMarshal.GetArrayDataReference(job.RoundedA);
         for (int step = steps - 1; step >= 0; step--)
         {
             int t = a.Reverse ? steps - 1 - step : step;
@@ -420,11 +469,26 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             BackwardRows(
                 hidden, ref Unsafe.Add(ref dy, (nint)t * n), ref dh, ref dc, ref Unsafe.Add(ref acts, (nint)t * 4 * n),
                 ref Unsafe.Add(ref cells, (nint)t * n), ref cPrev, ref Unsafe.Add(ref dgates, (nint)t * 4 * n), r0, r1, u0, u1);
+            ref T dg = ref Unsafe.Add(ref dgates, (nint)t * 4 * n);
+            if (bf16)
+            {
+                // The product's op(A): this share's gate gradients rounded to BF16, in the step's slot
+                // (the other cores may still read the previous step's).
+                dg = ref Unsafe.Add(ref rounded, (step & 1) * job.RoundedLength);
+                for (int r = r0; r < r1; r++)
+                {
+                    for (int q = 0; q < 4; q++)
+                    {
+                        nint at0 = (nint)r * 4 * hidden + q * hidden + u0;
+                        RoundBf16(ref Unsafe.Add(ref dgates, (nint)t * 4 * n + at0), ref Unsafe.Add(ref dg, at0), u1 - u0);
+                    }
+                }
+            }
+
             // dh_{t-1} reads every gate gradient of the step.
             barrier?.SignalAndWait(party);
 
             // dh_{t-1} [B, H] of this share's units = dgates_t [B, 4H] · W_hh (dgates_t read in place over wide panels).
-            ref T dg = ref Unsafe.Add(ref dgates, (nint)t * 4 * n);
             if (gatePanels && barrier is not null)
             {
                 // The other cores' gate gradients of this step, just written: fetched all at once,
@@ -517,7 +581,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     /// straddles col0 or col1 is computed whole and stored only inside the range. <paramref name="a"/>
     /// is op(A) as stored (rows s.Lda apart), read in place: a step's op(A) (h_{t-1}, or dgates_t
     /// backward) is a few rows already in cache, and packing it cost each core its own copy of it
-    /// every step.
+    /// every step. With <see cref="SequenceJob.Bf16"/> (wide panels only) op(A) is the rounded copy.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ShareColumns<TV, TS>(SequenceJob job, ref T a, int rowStart, int rowEnd, int col0, int col1, ref T c, int ldc, ref T tile)
@@ -549,7 +613,11 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 ref T row0 = ref Unsafe.Add(ref a, pc);
                 for (int wp = p0; wp < p1; wp++)
                 {
-                    WidePanel<TV, TS>(kc, m, ref row0, s.Lda, 1, ref Unsafe.Add(ref pb, (nint)wp * width * kc), ref tile);
+                    nint offset = (nint)pc * job.NPad + (nint)wp * width * kc;
+                    if (typeof(T) == typeof(float) && job.Bf16)
+                        WidePanelBf16(kc, m, ref row0, s.Lda, ref Unsafe.Add(ref bAll, offset / 2), ref tile);
+                    else
+                        WidePanel<TV, TS>(kc, m, ref row0, s.Lda, 1, ref Unsafe.Add(ref bAll, offset), ref tile);
                     for (int q = 0; q < 4; q++)
                         StorePart<TV, TS>(ref Unsafe.Add(ref tile, q * HostGemm.MR * nr), (4 * wp + q) * nr, col0, col1, s.N, ref c, ldc, m, one, mode);
                 }

@@ -22,7 +22,7 @@ internal sealed partial class CpuOps<T>
     /// <summary>The arithmetic of this backend's float32 products.</summary>
     public GemmPrecision Precision => _precision;
 
-    /// <summary>True when products are not plain float32 (the whole-loop LSTM, which multiplies in place, then steps aside).</summary>
+    /// <summary>True when products are not plain float32 (the whole-loop LSTM, which multiplies in place, then runs only at BF16 over wide panels: see <see cref="SequencePrecisionFits"/>).</summary>
     private bool Reduced => _precision != GemmPrecision.Fp32;
 
     /// <summary>The product of rounded copies of op(A) and op(B), its kernel chosen as for <paramref name="pathRows"/> rows.</summary>
@@ -48,6 +48,15 @@ internal sealed partial class CpuOps<T>
         }
 
         var slice = new BufferSlice<T>(scratch, 0, source.Length);
+        if (_precision == GemmPrecision.Bf16)
+        {
+            // 16 lanes at a time (the input projection rounds all of x and W_ih every pass).
+            RoundBf16(
+                ref System.Runtime.InteropServices.MemoryMarshal.GetReference(HostBuffer<T>.ReadOnly(source)),
+                ref System.Runtime.InteropServices.MemoryMarshal.GetReference(HostBuffer<T>.Span(slice)), (int)source.Length);
+            return slice;
+        }
+
         var from = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(HostBuffer<T>.ReadOnly(source));
         var to = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(HostBuffer<T>.Span(slice));
         for (int i = 0; i < from.Length; i++)

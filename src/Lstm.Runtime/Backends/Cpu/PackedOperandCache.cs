@@ -20,8 +20,8 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// <para>
 /// Layout: the K blocks of <see cref="HostGemm.KC"/> rows one after the other, block pc at
 /// pc · Npad (Npad = N rounded up to whole panels), its panels of kc × nr at p · kc · nr; or
-/// another arrangement of the same length that the caller names by a layout code of its own
-/// (the whole-loop LSTM's gate panels), kept apart from the plain one.
+/// another arrangement that the caller names by a layout code of its own (the whole-loop LSTM's
+/// gate panels, and their BF16 forms, half the length), kept apart from the plain one.
 /// </para>
 /// <para>
 /// An operand enters the cache on its second use at one version (see <see cref="Rent"/>).
@@ -96,13 +96,15 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
     /// <param name="nr">Columns per panel.</param>
     /// <param name="pack">Packs op(B) into the given span.</param>
     /// <param name="layout">0 for the plain panels, else the caller's code for its own arrangement of them.</param>
-    public Entry? Rent(GemmShape s, BufferSlice<T> b, int nr, Packer pack, int layout = 0)
+    /// <param name="length">Elements of T the arrangement takes, when not <see cref="PackedLength"/> (BF16 panels take half); 0 for that.</param>
+    public Entry? Rent(GemmShape s, BufferSlice<T> b, int nr, Packer pack, int layout = 0, long length = 0)
     {
         var buffer = HostBuffer<T>.Of(b);
         long id = buffer.Id;
         // Read before packing: a write during the packing leaves the entry older than the buffer.
         long version = buffer.Version;
-        long length = PackedLength(s.K, s.N, nr);
+        if (length <= 0)
+            length = PackedLength(s.K, s.N, nr);
         lock (_entries)
         {
             Entry? match = null;
