@@ -430,28 +430,30 @@ public static class TensorCoreGemmKernels
         };
     }
 
+    /// <summary>Element i of lane's TF32 A fragment of the m16n8k8 tile at (row, k) of a staged A tile.</summary>
+    private static float Tf32A(ArrayView<float> tile, int row, int k, int lane, int i) =>
+        ATile(tile, row + MmaLayout.Tf32ARow(lane, i), k + MmaLayout.Tf32ACol(lane, i));
+
+    /// <summary>Element i of lane's TF32 B fragment of the m16n8k8 tile at (k, col) of a staged B tile.</summary>
+    private static float Tf32B(ArrayView<float> tile, int k, int col, int lane, int i) =>
+        BTile(tile, k + MmaLayout.Tf32BRow(lane, i), col + MmaLayout.Tf32BCol(lane, i));
+
     private readonly struct Tf32Math : ITensorCoreMath
     {
         public int KStep => MmaLayout.KTf32;
 
-        private static float A(ArrayView<float> tile, int row, int k, int lane, int i) =>
-            ATile(tile, row + MmaLayout.Tf32ARow(lane, i), k + MmaLayout.Tf32ACol(lane, i));
-
-        private static float B(ArrayView<float> tile, int k, int col, int lane, int i) =>
-            BTile(tile, k + MmaLayout.Tf32BRow(lane, i), col + MmaLayout.Tf32BCol(lane, i));
-
         public AFragment LoadA(ArrayView<float> tile, int row, int k, int lane) => new()
         {
-            H0 = Tf32Bits(A(tile, row, k, lane, 0)),
-            H1 = Tf32Bits(A(tile, row, k, lane, 1)),
-            H2 = Tf32Bits(A(tile, row, k, lane, 2)),
-            H3 = Tf32Bits(A(tile, row, k, lane, 3)),
+            H0 = Tf32Bits(Tf32A(tile, row, k, lane, 0)),
+            H1 = Tf32Bits(Tf32A(tile, row, k, lane, 1)),
+            H2 = Tf32Bits(Tf32A(tile, row, k, lane, 2)),
+            H3 = Tf32Bits(Tf32A(tile, row, k, lane, 3)),
         };
 
         public BFragment LoadB(ArrayView<float> tile, int k, int col, int lane) => new()
         {
-            H0 = Tf32Bits(B(tile, k, col, lane, 0)),
-            H1 = Tf32Bits(B(tile, k, col, lane, 1)),
+            H0 = Tf32Bits(Tf32B(tile, k, col, lane, 0)),
+            H1 = Tf32Bits(Tf32B(tile, k, col, lane, 1)),
         };
 
         public Accumulator Mma(Accumulator c, AFragment a, BFragment b, int tile)
@@ -467,18 +469,12 @@ public static class TensorCoreGemmKernels
     {
         public int KStep => MmaLayout.KTf32;
 
-        private static float A(ArrayView<float> tile, int row, int k, int lane, int i) =>
-            ATile(tile, row + MmaLayout.Tf32ARow(lane, i), k + MmaLayout.Tf32ACol(lane, i));
-
-        private static float B(ArrayView<float> tile, int k, int col, int lane, int i) =>
-            BTile(tile, k + MmaLayout.Tf32BRow(lane, i), col + MmaLayout.Tf32BCol(lane, i));
-
         public AFragment LoadA(ArrayView<float> tile, int row, int k, int lane)
         {
-            var x0 = ReducedPrecision.SplitTf32(A(tile, row, k, lane, 0));
-            var x1 = ReducedPrecision.SplitTf32(A(tile, row, k, lane, 1));
-            var x2 = ReducedPrecision.SplitTf32(A(tile, row, k, lane, 2));
-            var x3 = ReducedPrecision.SplitTf32(A(tile, row, k, lane, 3));
+            var x0 = ReducedPrecision.SplitTf32(Tf32A(tile, row, k, lane, 0));
+            var x1 = ReducedPrecision.SplitTf32(Tf32A(tile, row, k, lane, 1));
+            var x2 = ReducedPrecision.SplitTf32(Tf32A(tile, row, k, lane, 2));
+            var x3 = ReducedPrecision.SplitTf32(Tf32A(tile, row, k, lane, 3));
             return new AFragment
             {
                 H0 = Interop.FloatAsInt(x0.Hi), H1 = Interop.FloatAsInt(x1.Hi), H2 = Interop.FloatAsInt(x2.Hi), H3 = Interop.FloatAsInt(x3.Hi),
@@ -488,8 +484,8 @@ public static class TensorCoreGemmKernels
 
         public BFragment LoadB(ArrayView<float> tile, int k, int col, int lane)
         {
-            var y0 = ReducedPrecision.SplitTf32(B(tile, k, col, lane, 0));
-            var y1 = ReducedPrecision.SplitTf32(B(tile, k, col, lane, 1));
+            var y0 = ReducedPrecision.SplitTf32(Tf32B(tile, k, col, lane, 0));
+            var y1 = ReducedPrecision.SplitTf32(Tf32B(tile, k, col, lane, 1));
             return new BFragment
             {
                 H0 = Interop.FloatAsInt(y0.Hi), H1 = Interop.FloatAsInt(y1.Hi),
