@@ -1,9 +1,7 @@
 using System.Reflection;
 using ILGPU;
 using ILGPU.Backends;
-using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.OpenCL;
-using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
@@ -33,25 +31,19 @@ public sealed class BackendCompileTests(ITestOutputHelper output) : IDisposable
 
     public static IEnumerable<object[]> OpenCLKernels() => KernelsOn(KernelBackends.OpenCL);
 
-    private static EntryPointDescription EntryPoint(string qualified, string dtype, bool explicitGroups)
-    {
-        var closed = KernelCatalog.Get(qualified).Method(dtype);
-        return explicitGroups
-            ? EntryPointDescription.FromExplicitlyGroupedKernel(closed)
-            : EntryPointDescription.FromImplicitlyGroupedKernel(closed);
-    }
-
+    /// <summary>The PTX the ptxas checks assemble (ISA 7.8, the catalog's launch bounds and specializations), for Hopper.</summary>
     [Theory]
     [MemberData(nameof(CudaKernels))]
     public void Kernel_CompilesToPtx_ForHopper(string kernel, string dtype, bool explicitGroups)
     {
-        using var backend = new PTXBackend(_context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, null);
-        var compiled = (PTXCompiledKernel)backend.Compile(EntryPoint(kernel, dtype, explicitGroups), default);
-        Assert.Contains(".entry", compiled.PTXAssembly, StringComparison.Ordinal);
+        var entry = KernelCatalog.Get(kernel);
+        Assert.Equal(entry.ExplicitGroups, explicitGroups);
+        string ptx = Ptx.PtxEmitter.Emit(_context, entry, dtype, CudaArchitecture.SM_90);
+        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
         // Precise math: no approximate transcendental instruction in any kernel.
-        Assert.DoesNotContain("ex2.approx", compiled.PTXAssembly, StringComparison.Ordinal);
-        Assert.DoesNotContain("tanh.approx", compiled.PTXAssembly, StringComparison.Ordinal);
-        Assert.DoesNotContain("lg2.approx", compiled.PTXAssembly, StringComparison.Ordinal);
+        Assert.DoesNotContain("ex2.approx", ptx, StringComparison.Ordinal);
+        Assert.DoesNotContain("tanh.approx", ptx, StringComparison.Ordinal);
+        Assert.DoesNotContain("lg2.approx", ptx, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -60,7 +52,8 @@ public sealed class BackendCompileTests(ITestOutputHelper output) : IDisposable
     {
         var capabilities = new CLCapabilityContext(float16: false, float64: true, genericAddressSpace: true, int64_Atomics: false, subGroups: false);
         using var backend = new CLBackend(_context, capabilities, CLDeviceVendor.Other, CLCVersion.CL20);
-        var compiled = (CLCompiledKernel)backend.Compile(EntryPoint(kernel, dtype, explicitGroups), default);
+        Assert.Equal(KernelCatalog.Get(kernel).ExplicitGroups, explicitGroups);
+        var compiled = (CLCompiledKernel)backend.Compile(Ptx.PtxEmitter.EntryPoint(KernelCatalog.Get(kernel), dtype), default);
         Assert.Contains("kernel", compiled.Source, StringComparison.Ordinal);
     }
 
