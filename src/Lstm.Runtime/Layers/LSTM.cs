@@ -38,7 +38,7 @@ public sealed record LSTMOptions(int InputSize, int HiddenSize, int NumLayers = 
 /// <remarks>
 /// Dimension letters: B batch, T steps, I input size, H hidden size, P projection size,
 /// H_out = P or H, L layers, D directions.
-/// Each layer runs as DESIGN.md describes: one input GEMM [T·B, I] × [I, 4H] for all steps, then
+/// Each layer runs as docs/design.md describes: one input GEMM [T·B, I] × [I, 4H] for all steps, then
 /// per step one recurrent GEMM [B, H_out] × [H_out, 4H] and one fused cell kernel. Backward walks
 /// the steps in reverse with one fused backward kernel and one recurrent GEMM per step; the
 /// weight gradients are GEMMs over all steps at the end and the bias gradients one reduction.

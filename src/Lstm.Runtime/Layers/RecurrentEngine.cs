@@ -67,7 +67,7 @@ internal sealed class DirectionParameters<T> where T : unmanaged
 /// <remarks>
 /// Dimension letters: B batch, T steps, I input size, H hidden size, P projection size,
 /// H_out = P or H, G = gates·H, L layers, D directions.
-/// Each direction of each layer runs as DESIGN.md describes: one input GEMM [T·B, I_k] × [I_k, G]
+/// Each direction of each layer runs as docs/design.md describes: one input GEMM [T·B, I_k] × [I_k, G]
 /// for all steps, then per step one recurrent GEMM [B, H_out] × [H_out, G] and one fused cell
 /// kernel (plus, with a projection, one GEMM [B, H] × [H, P]). Backward walks the steps in
 /// reverse with one fused backward kernel and one recurrent GEMM per step; the weight gradients
@@ -80,7 +80,7 @@ internal sealed class DirectionParameters<T> where T : unmanaged
 /// next layer, and the layer's d input (the sum of both directions' dgates · W_ih) is formed after
 /// the join in direction order, so the results are those of the sequential run bit for bit.
 /// Stacked one-direction layers run as a wavefront over blocks of steps (<see cref="Wavefront"/>,
-/// DESIGN.md's item 4): layer k on lane k works on block b while layer k+1 works on block b−1,
+/// docs/design.md's item 4): layer k on lane k works on block b while layer k+1 works on block b−1,
 /// each layer above the first projecting its input one block at a time (the same rows, bit for
 /// bit, as the GEMM over all steps: <see cref="IDeviceOps{T}.GemmRows"/>) and dropout applied
 /// to each finished block with the element indices of the whole output. Backward mirrors it:
