@@ -11,7 +11,19 @@ namespace Lstm.Runtime.Backends.Cpu;
 internal sealed partial class CpuOps<T>
 {
     private readonly GemmPrecision _precision;
-    private HostBuffer<T>? _roundedA, _roundedB, _roundedALow, _roundedBLow;
+    private RoundedCopy _roundedA, _roundedB, _roundedALow, _roundedBLow;
+
+    /// <summary>
+    /// A scratch buffer holding the rounded copy of one operand, and which operand: the buffer's id,
+    /// version, offset and length. A product whose operand is unchanged since (a weight at every
+    /// step of the per-step loop) reuses the copy, which then keeps its own version, so the packed
+    /// panels cached from it stay current too.
+    /// </summary>
+    private struct RoundedCopy
+    {
+        public HostBuffer<T>? Scratch;
+        public long SourceId, SourceVersion, Offset, Length;
+    }
 
     /// <summary>Creates the operations for float or double with the precision of float32 products.</summary>
     /// <param name="precision">The arithmetic of float32 products (float64 products are always float64).</param>
@@ -38,16 +50,20 @@ internal sealed partial class CpuOps<T>
         Gemm(shape, pathRows, alpha, Rounded(ref _roundedALow, a, low: true), bHigh, one, c, exact: true);
     }
 
-    /// <summary>A copy of <paramref name="source"/> in a scratch buffer, each element rounded (or, with <paramref name="low"/>, the TF32 remainder x − TF32(x)).</summary>
-    private BufferSlice<T> Rounded(ref HostBuffer<T>? scratch, BufferSlice<T> source, bool low)
+    /// <summary>A copy of <paramref name="source"/> in a scratch buffer, each element rounded (or, with <paramref name="low"/>, the TF32 remainder x − TF32(x)); the last copy when the operand has not changed since.</summary>
+    private BufferSlice<T> Rounded(ref RoundedCopy copy, BufferSlice<T> source, bool low)
     {
-        if (scratch is null || scratch.Length < source.Length)
+        var from = HostBuffer<T>.Of(source);
+        if (copy.Scratch is { } kept && copy.SourceId == from.Id && copy.SourceVersion == from.Version && copy.Offset == source.Offset && copy.Length == source.Length)
+            return new BufferSlice<T>(kept, 0, source.Length);
+        if (copy.Scratch is null || copy.Scratch.Length < source.Length)
         {
-            scratch?.Dispose();
-            scratch = new HostBuffer<T>(Math.Max(source.Length, 1), zeroed: false);
+            copy.Scratch?.Dispose();
+            copy.Scratch = new HostBuffer<T>(Math.Max(source.Length, 1), zeroed: false);
         }
 
-        var slice = new BufferSlice<T>(scratch, 0, source.Length);
+        (copy.SourceId, copy.SourceVersion, copy.Offset, copy.Length) = (from.Id, from.Version, source.Offset, source.Length);
+        var slice = new BufferSlice<T>(copy.Scratch, 0, source.Length);
         if (_precision == GemmPrecision.Bf16)
         {
             // 16 lanes at a time (the input projection rounds all of x and W_ih every pass).
@@ -57,19 +73,10 @@ internal sealed partial class CpuOps<T>
             return slice;
         }
 
-        var from = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(HostBuffer<T>.ReadOnly(source));
+        var values = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(HostBuffer<T>.ReadOnly(source));
         var to = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(HostBuffer<T>.Span(slice));
-        for (int i = 0; i < from.Length; i++)
-        {
-            float x = from[i];
-            to[i] = _precision switch
-            {
-                GemmPrecision.Bf16 => ReducedPrecision.ToBf16(x),
-                GemmPrecision.ThreeTf32 when low => ReducedPrecision.SplitTf32(x).Lo,
-                _ => ReducedPrecision.ToTf32(x),
-            };
-        }
-
+        for (int i = 0; i < values.Length; i++)
+            to[i] = low ? ReducedPrecision.SplitTf32(values[i]).Lo : ReducedPrecision.ToTf32(values[i]);
         return slice;
     }
 }
