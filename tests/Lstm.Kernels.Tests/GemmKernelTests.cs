@@ -121,16 +121,7 @@ public class GemmKernelTests
                     float[]? first = null;
                     foreach (var algorithm in AllIlgpu)
                     {
-                        var ops = TestDevices.Get(deviceName, algorithm).Ops<float>();
-                        using var da = ops.Allocate(a.Length);
-                        using var db = ops.Allocate(b.Length);
-                        using var dc = ops.Allocate(c.Length);
-                        ops.Upload(a, da.All);
-                        ops.Upload(b, db.All);
-                        ops.Upload(c, dc.All);
-                        ops.Gemm(shape, 0.75f, da.All, db.All, 0.5f, dc.All);
-                        var result = new float[c.Length];
-                        ops.Download(dc.All, result);
+                        var result = DeviceGemm.Run(TestDevices.Get(deviceName, algorithm).Ops<float>(), shape, 0.75f, a, b, 0.5f, c);
                         first ??= result;
                         for (int i = 0; i < result.Length; i++)
                         {

@@ -24,20 +24,8 @@ public sealed class PrecisionTests(ITestOutputHelper output)
 
     private static float[] Random(Random rng, int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
 
-    private static float[] Gemm(ComputeDevice device, GemmShape s, float alpha, float[] a, float[] b, float beta, float[] c)
-    {
-        var ops = device.Ops<float>();
-        using var da = ops.Allocate(a.Length);
-        using var db = ops.Allocate(b.Length);
-        using var dc = ops.Allocate(c.Length);
-        ops.Upload(a, da.All);
-        ops.Upload(b, db.All);
-        ops.Upload(c, dc.All);
-        ops.Gemm(s, alpha, da.All, db.All, beta, dc.All);
-        var result = new float[c.Length];
-        ops.Download(dc.All, result);
-        return result;
-    }
+    private static float[] Gemm(ComputeDevice device, GemmShape s, float alpha, float[] a, float[] b, float beta, float[] c) =>
+        DeviceGemm.Run(device.Ops<float>(), s, alpha, a, b, beta, c);
 
     /// <summary>
     /// Every product equals the rounded host reference (<see cref="PrecisionReference.Gemm"/>) up
