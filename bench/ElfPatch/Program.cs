@@ -1,5 +1,6 @@
 using Lstm.Bench.ElfPatch;
 
+
 // ElfPatch LIBRARY VERSION: marks LIBRARY's need of symbol version VERSION weak (see VersionNeedPatcher).
 if (args.Length != 2)
 {

@@ -1,4 +1,3 @@
-using Lstm.Kernels;
 using Lstm.Runtime.Diagnostics;
 
 namespace Lstm.Bench;

@@ -1,8 +1,8 @@
-using BenchmarkDotNet.Attributes;
 using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Diagnostics;
 using Lstm.Runtime.Models;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Training;
 
 namespace Lstm.Bench;

@@ -1,8 +1,5 @@
-using BenchmarkDotNet.Attributes;
-using Lstm.Kernels;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Diagnostics;
 
 namespace Lstm.Bench;
 

@@ -1,5 +1,3 @@
-using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Diagnostics;
 

@@ -1,8 +1,7 @@
 using System.Globalization;
-using BenchmarkDotNet.Attributes;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
-using Lstm.Runtime.Scheduling;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Bench;

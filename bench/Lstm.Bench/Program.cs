@@ -1,6 +1,3 @@
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Running;
-
 namespace Lstm.Bench;
 
 /// <summary>Entry point: BenchmarkDotNet's switcher over every benchmark class here (<c>--filter '*'</c> runs them all).</summary>

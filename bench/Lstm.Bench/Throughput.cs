@@ -1,8 +1,4 @@
 using System.Globalization;
-using BenchmarkDotNet.Columns;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Running;
 
 namespace Lstm.Bench;
 

@@ -1,7 +1,4 @@
 using Lstm.Runtime.Diagnostics;
-using TorchSharp;
-using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace Lstm.Bench;
 

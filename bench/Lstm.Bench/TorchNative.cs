@@ -1,5 +1,6 @@
 using Lstm.Bench.ElfPatch;
 
+
 namespace Lstm.Bench;
 
 /// <summary>

@@ -1,8 +1,6 @@
 using System.Globalization;
-using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Bench;

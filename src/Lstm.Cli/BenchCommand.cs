@@ -1,4 +1,4 @@
-using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Diagnostics;

@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using Lstm.Runtime;
+using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
-using Lstm.Runtime.Runs;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;

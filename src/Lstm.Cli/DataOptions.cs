@@ -1,6 +1,6 @@
 using CommandLine;
 using Lstm.Runtime;
-using Lstm.Runtime.Runs;
+using Lstm.Runtime.Data;
 
 namespace Lstm.Cli;
 

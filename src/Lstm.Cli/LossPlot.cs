@@ -1,5 +1,5 @@
 using System.Globalization;
-using Lstm.Runtime.Runs;
+using Lstm.Runtime.Persistence;
 using ScottPlot;
 
 namespace Lstm.Cli;

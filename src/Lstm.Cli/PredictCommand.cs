@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Lstm.Runtime;
-using Lstm.Runtime.Runs;
+using Lstm.Runtime.Persistence;
 
 namespace Lstm.Cli;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Lstm.Runtime.Runs;
+using Lstm.Runtime.Persistence;
 using Spectre.Console;
 
 namespace Lstm.Cli;

@@ -1,10 +1,10 @@
 using System.Globalization;
-using Lstm.Kernels;
+using Lstm.Kernels.Cells;
 using Lstm.Runtime;
-using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.IO;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
+using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Cli;

@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime;
-using Lstm.Runtime.Checkpoints;
+using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
-using Lstm.Runtime.Runs;
-using Lstm.Runtime.Scheduling;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
@@ -63,7 +63,7 @@ internal static class TrainCommand
             string modelConfig = Path.Combine(modelDir, ModelConfig.FileName);
             AtomicFile.WriteAllText(modelConfig, model.ToJson());
             var extra = new List<string> { modelConfig };
-            extra.AddRange(data.SaveArtifacts(modelDir));
+            extra.AddRange(DataArtifacts.Save(data, modelDir));
             training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
             // Measured shards are recorded once known, so that --resume reuses them.
             Action<Trainer<float>> started = t => folder.WriteConfig(config with { Training = TrainingSettings.ToJson(training with { Shards = t.Shards.ToArray() }) });

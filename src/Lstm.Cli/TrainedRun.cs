@@ -1,6 +1,8 @@
+using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
-using Lstm.Runtime.Runs;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 
 namespace Lstm.Cli;
 
@@ -41,7 +43,7 @@ internal sealed class TrainedRun : IDisposable
         var config = folder.ReadConfig();
         check?.Invoke(config);
         string dir = folder.TrainedModel();
-        var data = PreparedData.LoadArtifacts(config.Data, dir);
+        var data = DataArtifacts.Load(config.Data, dir);
         _ = ModelConfig.Load(Path.Combine(dir, ModelConfig.FileName)); // A bad config is reported before the device opens.
         // Evaluated at the precision it was trained at.
         var device = ComputeDevice.Open(deviceName, TrainingSettings.FromJson(config.Training, folder[RunFolder.ConfigFile]).Precision);

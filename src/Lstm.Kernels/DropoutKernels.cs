@@ -13,7 +13,7 @@ namespace Lstm.Kernels;
 /// keep_i = (Philox.DropoutBits(seed, stream, baseIndex + i) >> 8) ≥ threshold     // threshold = ⌈p·2^24⌉
 /// y[i]   = keep_i ? x[i] · scale : 0                                              // scale = 1 / (1 − p)
 /// </code>
-/// The kernel loops with a stride like <see cref="LstmCellKernels"/>.
+/// The kernel loops with a stride like <c>LstmCellKernels</c>.
 /// </remarks>
 public static class DropoutKernels
 {

@@ -8,7 +8,7 @@ namespace Lstm.Kernels;
 /// </summary>
 /// <remarks>
 /// Every kernel takes the element count and the number of threads launched (stride) and loops,
-/// as <see cref="LstmCellKernels"/> explains.
+/// as <c>LstmCellKernels</c> explains.
 /// </remarks>
 public static class ElementwiseKernels
 {

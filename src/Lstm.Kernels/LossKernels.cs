@@ -10,7 +10,7 @@ namespace Lstm.Kernels;
 /// </summary>
 /// <remarks>
 /// Dimension letters: N rows, C columns (classes for cross-entropy). One thread per row; kernels
-/// loop with the launch's stride as <see cref="LstmCellKernels"/> explains.
+/// loop with the launch's stride as <c>LstmCellKernels</c> explains.
 /// </remarks>
 public static class LossKernels
 {

@@ -10,7 +10,7 @@ namespace Lstm.Kernels;
 /// </summary>
 /// <remarks>
 /// Every kernel takes the element count through its views and the number of threads launched
-/// (stride) and loops, as <see cref="LstmCellKernels"/> explains. Scalars that depend only on the
+/// (stride) and loops, as <c>LstmCellKernels</c> explains. Scalars that depend only on the
 /// step count (bias corrections, step sizes) are computed on the host in float64 and passed in.
 /// Square roots are taken in float64 and rounded, which for float32 is the correctly rounded root
 /// on every back end.

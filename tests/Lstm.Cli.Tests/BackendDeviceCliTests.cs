@@ -1,6 +1,6 @@
 using System.Globalization;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.IO;
+using Lstm.Runtime.Persistence;
 using Lstm.Tests.Shared;
 
 namespace Lstm.Cli.Tests;

@@ -1,3 +1,9 @@
+
+
+
+
+
+
 namespace Lstm.Cli.Tests;
 
 /// <summary>

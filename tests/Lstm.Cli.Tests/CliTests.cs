@@ -1,4 +1,4 @@
-using Lstm.Runtime.IO;
+using Lstm.Runtime.Persistence;
 using Lstm.Tests.Shared;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

@@ -1,3 +1,9 @@
+
+
+
+
+
+
 namespace Lstm.Cli.Tests;
 
 /// <summary><c>lstm plan</c>, <c>lstm train --dry-run</c> and <c>lstm train --placement</c>.</summary>

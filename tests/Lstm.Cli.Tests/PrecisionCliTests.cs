@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Lstm.Runtime.IO;
+using Lstm.Runtime.Persistence;
 using Lstm.Tests.Shared;
 
 namespace Lstm.Cli.Tests;

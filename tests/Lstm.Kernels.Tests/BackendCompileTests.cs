@@ -1,10 +1,9 @@
 using System.Reflection;
 using ILGPU;
-using ILGPU.Backends;
 using ILGPU.Backends.OpenCL;
-using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
+using Lstm.Kernels.Gemm;
 using Xunit.Abstractions;
 
 namespace Lstm.Kernels.Tests;

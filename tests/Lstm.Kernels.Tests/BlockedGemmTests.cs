@@ -2,7 +2,8 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.OpenCL;
-using Lstm.Runtime.Diagnostics;
+using Lstm.Kernels.Gemm;
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 
 namespace Lstm.Kernels.Tests;

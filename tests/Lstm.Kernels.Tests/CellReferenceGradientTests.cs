@@ -1,4 +1,5 @@
-using Lstm.Runtime.Diagnostics;
+using Lstm.Kernels.Cells;
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;
 

@@ -1,7 +1,8 @@
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime;
 using Lstm.Runtime.Backends;
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Diagnostics;
 using Lstm.Tests.Shared;
 
 namespace Lstm.Kernels.Tests;

@@ -1,4 +1,3 @@
-using Lstm.Runtime;
 using Lstm.Runtime.Devices;
 using Lstm.Tests.Shared;
 

@@ -1,5 +1,6 @@
 using Lstm.Tests.Shared;
 
+
 namespace Lstm.Kernels.Tests;
 
 public class ElementwiseKernelTests

@@ -38,7 +38,7 @@ internal static class GemmCodeGenerator
         w.Line("using System.Runtime.CompilerServices;");
         w.Line("using ILGPU;");
         w.Line();
-        w.Line("namespace Lstm.Kernels;");
+        w.Line("namespace Lstm.Kernels.Gemm;");
         w.Line();
         Accumulator(w, "Acc8x8", "The 8×8 accumulators of one thread of the 128×128 kernel.", 8, 8);
         Accumulator(w, "Acc4x4", "The 4×4 accumulators of one thread of the 64×64 kernel.", 4, 4);

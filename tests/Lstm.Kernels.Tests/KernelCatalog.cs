@@ -1,5 +1,7 @@
 using System.Reflection;
 using ILGPU.Runtime;
+using Lstm.Kernels.Cells;
+using Lstm.Kernels.Gemm;
 
 namespace Lstm.Kernels.Tests;
 

@@ -1,5 +1,5 @@
 using Lstm.Runtime.Backends;
-using Lstm.Runtime.Diagnostics;
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 
 namespace Lstm.Kernels.Tests;

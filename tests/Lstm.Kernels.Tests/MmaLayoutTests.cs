@@ -1,3 +1,5 @@
+using Lstm.Kernels.Gemm;
+
 namespace Lstm.Kernels.Tests;
 
 /// <summary>

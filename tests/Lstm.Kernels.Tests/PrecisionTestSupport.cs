@@ -3,7 +3,8 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
-using Lstm.Runtime.Diagnostics;
+using Lstm.Kernels.Gemm;
+using Lstm.Runtime.Backends.Reference;
 
 namespace Lstm.Kernels.Tests;
 

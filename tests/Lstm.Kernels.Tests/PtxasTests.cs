@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
+using Lstm.Kernels.Gemm;
 using Lstm.Kernels.Tests.Ptx;
 using Xunit.Abstractions;
 

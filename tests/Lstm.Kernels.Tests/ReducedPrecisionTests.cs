@@ -1,3 +1,4 @@
+using Lstm.Kernels.Gemm;
 using Xunit.Abstractions;
 
 namespace Lstm.Kernels.Tests;

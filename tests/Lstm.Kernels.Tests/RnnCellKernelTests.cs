@@ -1,5 +1,6 @@
+using Lstm.Kernels.Cells;
 using Lstm.Runtime.Backends;
-using Lstm.Runtime.Diagnostics;
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;
 

@@ -1,5 +1,6 @@
 using Lstm.Kernels.Tests.Ptx;
 
+
 namespace Lstm.Kernels.Tests;
 
 /// <summary>

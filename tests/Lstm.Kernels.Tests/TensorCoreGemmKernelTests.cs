@@ -1,10 +1,8 @@
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
-using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
-using Lstm.Runtime.Diagnostics;
+using Lstm.Kernels.Gemm;
 using Xunit.Abstractions;
 
 namespace Lstm.Kernels.Tests;

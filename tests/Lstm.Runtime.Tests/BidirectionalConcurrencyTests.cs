@@ -1,6 +1,6 @@
-using Lstm.Kernels;
+using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 

@@ -1,4 +1,4 @@
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Recurrent;
 
 namespace Lstm.Runtime.Tests;
 

@@ -1,6 +1,7 @@
 using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Tensors;
 using Lstm.Runtime.Training;

@@ -1,5 +1,6 @@
+using Lstm.Runtime.Backends.Ilgpu;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 
@@ -36,12 +37,12 @@ public class DeviceTests
         using var cpu = ComputeDevice.Open("cpu");
         Assert.Equal("cpu", cpu.Name);
         Assert.False(cpu.IsIlgpu);
-        Assert.Equal(Backends.GemmAlgorithm.Packed, cpu.Gemm);
+        Assert.Equal(GemmAlgorithm.Packed, cpu.Gemm);
         var e = Assert.Throws<LstmException>(() => cpu.Accelerator);
         Assert.Contains("'cpu'", e.Message, StringComparison.Ordinal);
-        var tiled = Assert.Throws<LstmException>(() => ComputeDevice.Open("cpu", Backends.GemmAlgorithm.Tiled));
+        var tiled = Assert.Throws<LstmException>(() => ComputeDevice.Open("cpu", GemmAlgorithm.Tiled));
         Assert.Contains("Tiled", tiled.Message, StringComparison.Ordinal);
-        var packed = Assert.Throws<LstmException>(() => ComputeDevice.Open("ilgpu-cpu", Backends.GemmAlgorithm.Packed));
+        var packed = Assert.Throws<LstmException>(() => ComputeDevice.Open("ilgpu-cpu", GemmAlgorithm.Packed));
         Assert.Contains("Packed", packed.Message, StringComparison.Ordinal);
     }
 

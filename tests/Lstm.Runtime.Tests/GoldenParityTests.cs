@@ -1,7 +1,8 @@
-using Lstm.Kernels;
-using Lstm.Runtime.Checkpoints;
+using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
+using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;

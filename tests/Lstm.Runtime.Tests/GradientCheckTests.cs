@@ -1,4 +1,4 @@
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 

@@ -1,5 +1,6 @@
-using Lstm.Kernels;
-using Lstm.Runtime.Layers;
+using Lstm.Kernels.Cells;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 

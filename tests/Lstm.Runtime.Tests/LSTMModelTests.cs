@@ -1,6 +1,5 @@
-using Lstm.Runtime.Checkpoints;
-using Lstm.Runtime.IO;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Models;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Tensors;
 using Lstm.Runtime.Training;
 using Lstm.Tests.Shared;

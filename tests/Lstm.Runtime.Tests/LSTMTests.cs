@@ -1,8 +1,7 @@
-using Lstm.Kernels;
-using Lstm.Runtime.Checkpoints;
-using Lstm.Runtime.Diagnostics;
-using Lstm.Runtime.IO;
-using Lstm.Runtime.Layers;
+using Lstm.Kernels.Cells;
+using Lstm.Runtime.Backends.Reference;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 

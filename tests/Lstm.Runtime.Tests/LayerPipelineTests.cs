@@ -1,7 +1,9 @@
+using Lstm.Kernels.Cells;
 using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
-using Lstm.Runtime.Scheduling;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 using Lstm.Runtime.Training;
 using Lstm.Tests.Shared;
@@ -286,32 +288,32 @@ public sealed class LayerPipelineTests : IDisposable
         Assert.Contains("expected one per sequence (batch = 3)", Assert.Throws<LstmException>(() => pipeline.Forward(x, lengths: [1, 2])).Message, StringComparison.Ordinal);
     }
 
-    private static Layers.RecurrentLayer<double> LayerFor(ComputeDevice device, ModelConfig c, int seed) => c.Cell switch
+    private static RecurrentLayer<double> LayerFor(ComputeDevice device, ModelConfig c, int seed) => c.Cell switch
     {
-        CellKind.Lstm => new Layers.LSTM<double>(device, new Layers.LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.ProjSize, c.Dropout), seed),
-        CellKind.Gru => new Layers.GRU<double>(device, new Layers.GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.Dropout), seed),
-        _ => new Layers.RNN<double>(device, new Layers.RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, Kernels.RnnNonlinearity.Tanh, c.Dropout), seed),
+        CellKind.Lstm => new LSTM<double>(device, new LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.ProjSize, c.Dropout), seed),
+        CellKind.Gru => new GRU<double>(device, new GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.Dropout), seed),
+        _ => new RNN<double>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, RnnNonlinearity.Tanh, c.Dropout), seed),
     };
 
     /// <summary>Output, top h_n, dx and the parameter gradients of the one-device layer.</summary>
     private static (double[] Output, double[] HN, double[] DX, Dictionary<string, double[]> Grads) RunReference(
-        Layers.RecurrentLayer<double> layer, Tensor<double> x, Tensor<double> dOut, Tensor<double> dHn, int[] lengths)
+        RecurrentLayer<double> layer, Tensor<double> x, Tensor<double> dOut, Tensor<double> dHn, int[] lengths)
     {
-        Layers.RecurrentResult<double> result = layer switch
+        RecurrentResult<double> result = layer switch
         {
-            Layers.LSTM<double> l => l.Forward(x, training: true, lengths: lengths),
-            Layers.GRU<double> g => g.Forward(x, training: true, lengths: lengths),
-            Layers.RNN<double> r => r.Forward(x, training: true, lengths: lengths),
+            LSTM<double> l => l.Forward(x, training: true, lengths: lengths),
+            GRU<double> g => g.Forward(x, training: true, lengths: lengths),
+            RNN<double> r => r.Forward(x, training: true, lengths: lengths),
             _ => throw new InvalidOperationException(),
         };
         using (result)
         {
             var hn = result.HN.ToArray();
-            using Layers.RecurrentGradients<double> grads = layer switch
+            using RecurrentGradients<double> grads = layer switch
             {
-                Layers.LSTM<double> l => l.Backward((Layers.LSTMResult<double>)result, dOut, dHn),
-                Layers.GRU<double> g => g.Backward(result, dOut, dHn),
-                Layers.RNN<double> r => r.Backward(result, dOut, dHn),
+                LSTM<double> l => l.Backward((LSTMResult<double>)result, dOut, dHn),
+                GRU<double> g => g.Backward(result, dOut, dHn),
+                RNN<double> r => r.Backward(result, dOut, dHn),
                 _ => throw new InvalidOperationException(),
             };
             return (result.Output.ToArray(), hn[(hn.Length / 2)..], grads.DX.ToArray(), layer.Parameters().ToDictionary(p => p.Name, p => p.Grad.ToArray()));

@@ -1,4 +1,4 @@
-using Lstm.Runtime.Diagnostics;
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Tensors;
 using Lstm.Runtime.Training;
 using Lstm.Tests.Shared;

@@ -1,9 +1,9 @@
 using System.Runtime.Intrinsics;
-using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Backends.Cpu;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 

@@ -1,4 +1,4 @@
-using Lstm.Runtime.Models;
+using Lstm.Runtime.Nn;
 
 namespace Lstm.Runtime.Tests;
 

@@ -1,7 +1,8 @@
-using Lstm.Kernels;
+using Lstm.Kernels.Cells;
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Diagnostics;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;

@@ -1,6 +1,6 @@
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Diagnostics;
-using Lstm.Runtime.IO;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Tensors;
 using Lstm.Runtime.Training;
 using Lstm.Tests.Shared;

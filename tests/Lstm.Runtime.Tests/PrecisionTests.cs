@@ -1,7 +1,7 @@
-using Lstm.Kernels;
-using Lstm.Runtime.Backends;
+using Lstm.Kernels.Gemm;
+using Lstm.Runtime.Backends.Ilgpu;
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Diagnostics;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;
 

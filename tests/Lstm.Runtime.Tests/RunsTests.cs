@@ -1,6 +1,6 @@
 using System.Globalization;
-using Lstm.Runtime;
-using Lstm.Runtime.Runs;
+using Lstm.Runtime.Data;
+using Lstm.Runtime.Persistence;
 
 namespace Lstm.Runtime.Tests;
 

@@ -1,7 +1,7 @@
-using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.IO;
 using Lstm.Runtime.Models;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 

@@ -1,5 +1,5 @@
-using Lstm.Runtime.Layers;
 using Lstm.Runtime.Models;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;

@@ -1,4 +1,5 @@
 using Lstm.Runtime.Models;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 

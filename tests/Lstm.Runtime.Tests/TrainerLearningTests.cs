@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Lstm.Runtime.Data;
-using Lstm.Runtime.Layers;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Training;
 using Lstm.Tests.Shared;

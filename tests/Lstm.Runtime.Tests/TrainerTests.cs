@@ -1,7 +1,7 @@
 using Lstm.Runtime.Data;
-using Lstm.Runtime.IO;
-using Lstm.Runtime.Layers;
 using Lstm.Runtime.Models;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Tensors;
 using Lstm.Runtime.Training;
 using Lstm.Tests.Shared;

@@ -1,7 +1,9 @@
-using Lstm.Kernels;
+using Lstm.Kernels.Cells;
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 

@@ -1,4 +1,4 @@
-using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
 
 namespace Lstm.Tests.Shared;

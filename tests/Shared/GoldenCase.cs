@@ -1,5 +1,5 @@
 using System.Globalization;
-using Lstm.Runtime.IO;
+using Lstm.Runtime.Persistence;
 
 namespace Lstm.Tests.Shared;
 

@@ -1,4 +1,4 @@
-using Lstm.Runtime.Backends;
+using Lstm.Runtime.Backends.Ilgpu;
 using Lstm.Runtime.Devices;
 
 namespace Lstm.Tests.Shared;

@@ -5,7 +5,7 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 
-namespace Lstm.Kernels;
+namespace Lstm.Kernels.Gemm;
 
 /// <summary>The 8×8 accumulators of one thread of the 128×128 kernel.</summary>
 internal struct Acc8x8

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace Lstm.Kernels;
+namespace Lstm.Kernels.Gemm;
 
 /// <summary>Four floats: one 16-byte shared-memory read (<c>ld.shared.v4.f32</c> on CUDA).</summary>
 internal struct Float4

@@ -1,4 +1,4 @@
-namespace Lstm.Kernels;
+namespace Lstm.Kernels.Gemm;
 
 /// <summary>
 /// The arithmetic of a float32 matrix product, as PyTorch's

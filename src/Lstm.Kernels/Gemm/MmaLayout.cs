@@ -1,4 +1,4 @@
-namespace Lstm.Kernels;
+namespace Lstm.Kernels.Gemm;
 
 /// <summary>
 /// Where each lane of a warp holds the elements of the operands of PTX's warp-level

@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace Lstm.Kernels;
+namespace Lstm.Kernels.Gemm;
 
 /// <summary>
 /// The portable GEMM at a chosen <see cref="GemmPrecision"/>: the tensor cores' rounding of the

@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace Lstm.Kernels;
+namespace Lstm.Kernels.Gemm;
 
 /// <summary>The two TF32 parts of a float32: <c>x ≈ Hi + Lo</c>.</summary>
 /// <param name="Hi">TF32(x).</param>

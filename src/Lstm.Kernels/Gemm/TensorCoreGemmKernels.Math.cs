@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime.Cuda;
 
-namespace Lstm.Kernels;
+namespace Lstm.Kernels.Gemm;
 
 /// <content>
 /// The arithmetic of each precision: fragment loads from the staged tiles, the mma on tensor

@@ -3,7 +3,7 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 
-namespace Lstm.Kernels;
+namespace Lstm.Kernels.Gemm;
 
 /// <summary>
 /// Float32 GEMMs on NVIDIA tensor cores (sm_80 and later) through inline PTX

@@ -1,3 +1,4 @@
+
 namespace Lstm.Runtime.Backends;
 
 // Dropout with a counter-based generator.

@@ -1,3 +1,4 @@
+
 namespace Lstm.Runtime.Backends;
 
 // Row gathers (variable-length batches are sorted by length on entry and restored on exit).

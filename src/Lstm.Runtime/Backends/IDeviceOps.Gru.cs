@@ -1,3 +1,4 @@
+
 namespace Lstm.Runtime.Backends;
 
 // The GRU cell's device operations.
@@ -5,7 +6,7 @@ public partial interface IDeviceOps<T>
 {
     /// <summary>
     /// One GRU forward step (the fused pointwise kernel, PyTorch's variant, gate order r, z, n):
-    /// see <see cref="Lstm.Kernels.GruCellKernels"/>.
+    /// see <see cref="Lstm.Kernels.Cells.GruCellKernels"/>.
     /// <paramref name="acts"/> null selects the inference variant, which stores nothing.
     /// </summary>
     /// <remarks>

@@ -1,4 +1,4 @@
-using Lstm.Kernels;
+using Lstm.Kernels.Cells;
 
 namespace Lstm.Runtime.Backends;
 

@@ -1,3 +1,4 @@
+
 namespace Lstm.Runtime.Backends;
 
 /// <summary>
@@ -45,14 +46,14 @@ public partial interface IDeviceOps<T> where T : unmanaged
     /// <param name="value">The value.</param>
     void Fill(BufferSlice<T> destination, T value);
 
-    /// <summary>C = α·op(A)·op(B) + β·C (see <see cref="Lstm.Kernels.GemmShape"/> for the layout).</summary>
+    /// <summary>C = α·op(A)·op(B) + β·C (see <see cref="Lstm.Kernels.Gemm.GemmShape"/> for the layout).</summary>
     /// <param name="shape">Sizes, strides and transposes.</param>
     /// <param name="alpha">Scale of the product.</param>
     /// <param name="a">A as stored.</param>
     /// <param name="b">B as stored.</param>
     /// <param name="beta">Scale of the old C; 0 overwrites C without reading it.</param>
     /// <param name="c">C.</param>
-    void Gemm(Lstm.Kernels.GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c);
+    void Gemm(Lstm.Kernels.Gemm.GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c);
 
     /// <summary>
     /// Some rows of a larger GEMM: C = α·A·op(B) + β·C where A and C are <paramref name="shape"/>.M
@@ -69,11 +70,11 @@ public partial interface IDeviceOps<T> where T : unmanaged
     /// <param name="beta">Scale of the old C; 0 overwrites C without reading it.</param>
     /// <param name="c">The part's rows of C.</param>
     /// <exception cref="LstmException">op(A) is transposed, or wholeRows is smaller than the part.</exception>
-    void GemmRows(Lstm.Kernels.GemmShape shape, int wholeRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c);
+    void GemmRows(Lstm.Kernels.Gemm.GemmShape shape, int wholeRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c);
 
     /// <summary>
     /// One LSTM forward step (the fused pointwise kernel): see
-    /// <see cref="Lstm.Kernels.LstmCellKernels"/>. <paramref name="acts"/> null selects the
+    /// <see cref="Lstm.Kernels.Cells.LstmCellKernels"/>. <paramref name="acts"/> null selects the
     /// inference variant, which stores nothing.
     /// </summary>
     /// <param name="batch">B.</param>

@@ -1,4 +1,3 @@
-using Lstm.Runtime.Training;
 
 namespace Lstm.Runtime.Data;
 

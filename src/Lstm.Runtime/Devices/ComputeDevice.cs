@@ -6,8 +6,10 @@ using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Backends.Cpu;
+using Lstm.Runtime.Backends.Ilgpu;
 
 namespace Lstm.Runtime.Devices;
 

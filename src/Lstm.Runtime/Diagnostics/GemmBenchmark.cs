@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Lstm.Kernels;
-using Lstm.Runtime.Backends;
+using Lstm.Kernels.Gemm;
+using Lstm.Runtime.Backends.Ilgpu;
 using Lstm.Runtime.Devices;
 
 namespace Lstm.Runtime.Diagnostics;

@@ -1,7 +1,8 @@
-using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Diagnostics;

@@ -1,6 +1,7 @@
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Models;
@@ -9,8 +10,8 @@ namespace Lstm.Runtime.Models;
 /// The model of a <see cref="ModelConfig"/> around its recurrent part: [<see cref="Embedding{T}"/>]
 /// → the recurrent layers → a <see cref="Linear{T}"/> head, with the head reading the top
 /// layer's h_n (sequence-to-one) or every step's output. <see cref="SequenceNetwork{T}"/> runs the
-/// recurrent layers as one layer on one device; <see cref="Scheduling.PipelinedNetwork{T}"/> as a
-/// <see cref="Scheduling.LayerPipeline{T}"/> over several.
+/// recurrent layers as one layer on one device; <see cref="PipelinedNetwork{T}"/> as a
+/// <see cref="LayerPipeline{T}"/> over several.
 /// </summary>
 /// <remarks>
 /// Dimension letters: B batch, T steps, I input features, H_out = P or H, L layers, D directions,

@@ -1,5 +1,5 @@
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
 
 namespace Lstm.Runtime.Models;
 

@@ -1,6 +1,6 @@
-using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.IO;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Models;

@@ -1,5 +1,6 @@
 using System.Globalization;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Models;

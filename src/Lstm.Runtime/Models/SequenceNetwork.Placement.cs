@@ -1,5 +1,5 @@
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Scheduling;
+using Lstm.Runtime.Nn;
 
 namespace Lstm.Runtime.Models;
 

@@ -1,6 +1,7 @@
-using Lstm.Kernels;
+using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Models;
@@ -10,7 +11,7 @@ namespace Lstm.Runtime.Models;
 /// configured batch-first recurrent layer (<see cref="LSTM{T}"/>, <see cref="GRU{T}"/> or
 /// <see cref="RNN{T}"/>, with every option) → a <see cref="Linear{T}"/> head. The forward and
 /// backward glue around the recurrent layer is <see cref="RecurrentNetwork{T}"/>'s, shared with
-/// <see cref="Scheduling.PipelinedNetwork{T}"/>.
+/// <see cref="PipelinedNetwork{T}"/>.
 /// </summary>
 /// <remarks>
 /// <para>

@@ -4,7 +4,7 @@ using Lstm.Runtime.Devices;
 namespace Lstm.Runtime.Scheduling;
 
 /// <summary>
-/// The link between two neighbouring stages of a <see cref="LayerPipeline{T}"/>: chunks in the
+/// The link between two neighbouring stages of a <c>LayerPipeline</c>: chunks in the
 /// order they are produced (forward: chunk 0, 1, ...; backward: the last chunk first), each in
 /// a <see cref="HostStaging{T}"/> buffer rented from the link's pool and returned once read.
 /// </summary>

@@ -1,11 +1,12 @@
 using ILGPU;
 using ILGPU.Runtime;
 using Lstm.Runtime.Backends;
+using Lstm.Runtime.Backends.Ilgpu;
 using Lstm.Runtime.Devices;
 
 namespace Lstm.Runtime.Scheduling;
 
-/// <summary>How values travel between a replica and replica 0 of a <see cref="DataParallel{T}"/>.</summary>
+/// <summary>How values travel between a replica and replica 0 of a <c>DataParallel</c>.</summary>
 public enum ReplicaRoute
 {
     /// <summary>Through host buffers: page-locked ones on ILGPU accelerators, plain arrays for <c>cpu</c>.</summary>

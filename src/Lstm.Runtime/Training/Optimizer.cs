@@ -1,6 +1,5 @@
 using System.Globalization;
-using Lstm.Runtime.Checkpoints;
-using Lstm.Runtime.IO;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Training;

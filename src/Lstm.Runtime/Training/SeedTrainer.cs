@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Layers;
+using Lstm.Runtime.Models;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Training;

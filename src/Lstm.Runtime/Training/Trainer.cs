@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using Lstm.Runtime.Checkpoints;
 using Lstm.Runtime.Data;
-using Lstm.Runtime.IO;
 using Lstm.Runtime.Models;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Tensors;
 

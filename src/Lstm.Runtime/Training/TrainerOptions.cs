@@ -1,4 +1,5 @@
 using System.Globalization;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Training;
@@ -136,7 +137,7 @@ public sealed record TrainerOptions
     /// The precision of the devices' float32 matrix products (<see cref="Devices.ComputeDevice.Precision"/>;
     /// recorded with the run, so a resumed run opens its devices at it). The caller opens the devices.
     /// </summary>
-    public Lstm.Kernels.GemmPrecision Precision { get; init; }
+    public Lstm.Kernels.Gemm.GemmPrecision Precision { get; init; }
 
     /// <summary>
     /// Data parallel: the names of the devices the replicas run on, replica 0 first (recorded with
@@ -181,7 +182,7 @@ public sealed record TrainerOptions
         }
 
         if (Shards is { } shards)
-            Scheduling.DataParallel<double>.CheckShards(shards, Devices?.Count ?? shards.Count, BatchSize);
+            DataParallel<double>.CheckShards(shards, Devices?.Count ?? shards.Count, BatchSize);
         ArgumentNullException.ThrowIfNull(ExtraFiles);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (string file in ExtraFiles)

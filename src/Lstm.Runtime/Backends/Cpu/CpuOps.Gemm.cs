@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 
 namespace Lstm.Runtime.Backends.Cpu;
 

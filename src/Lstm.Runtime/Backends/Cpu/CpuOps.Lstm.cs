@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Lstm.Kernels;
+using Lstm.Kernels.Cells;
 
 namespace Lstm.Runtime.Backends.Cpu;
 

@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Lstm.Kernels;
+using Lstm.Kernels.Cells;
 
 namespace Lstm.Runtime.Backends.Cpu;
 

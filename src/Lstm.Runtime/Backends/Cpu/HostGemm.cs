@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 
 namespace Lstm.Runtime.Backends.Cpu;
 

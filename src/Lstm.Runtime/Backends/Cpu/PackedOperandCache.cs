@@ -1,4 +1,4 @@
-using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 
 namespace Lstm.Runtime.Backends.Cpu;
 

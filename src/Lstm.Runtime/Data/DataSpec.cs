@@ -1,0 +1,384 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+
+namespace Lstm.Runtime.Data;
+
+/// <summary>
+/// Where a run's samples come from, as a user states it (on the command line, saved in the run's
+/// <c>config.json</c>): a synthetic task, the columns of a CSV time series, or a text file.
+/// <see cref="Prepare"/> turns it into training and validation sets, checking every value first.
+/// </summary>
+/// <remarks>
+/// Dimension letters: T steps per sample (the task's length or the window W), F feature columns,
+/// O target columns, h the horizon, V the vocabulary (classes) of token data.
+/// </remarks>
+public sealed record DataSpec
+{
+    /// <summary>The sources <see cref="Source"/> accepts.</summary>
+    public const string Sources = "task, csv, text";
+
+    /// <summary><c>task</c>, <c>csv</c> or <c>text</c>.</summary>
+    public string Source { get; init; } = "task";
+
+    /// <summary>The synthetic task (<see cref="SyntheticTasks.Names"/>) when <see cref="Source"/> is <c>task</c>.</summary>
+    public string? Task { get; init; } = "sine";
+
+    /// <summary>T of a synthetic task: the window (sine, mackey-glass), the length (adding) or the delay (copy).</summary>
+    public int SeqLen { get; init; } = 20;
+
+    /// <summary>Training samples of a synthetic task.</summary>
+    public int TrainSamples { get; init; } = 2048;
+
+    /// <summary>Validation samples of a synthetic task (drawn from another seed).</summary>
+    public int ValidationSamples { get; init; } = 256;
+
+    /// <summary>Seed of a synthetic task's samples.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>The CSV or text file.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>The O target columns of a CSV.</summary>
+    public IReadOnlyList<string> Targets { get; init; } = [];
+
+    /// <summary>The F input columns of a CSV; empty means the target columns.</summary>
+    public IReadOnlyList<string> Features { get; init; } = [];
+
+    /// <summary>W: steps per input window (CSV, text).</summary>
+    public int Window { get; init; } = 24;
+
+    /// <summary>h: how many rows after a window's last row the forecast target lies (CSV).</summary>
+    public int Horizon { get; init; } = 1;
+
+    /// <summary><c>zscore</c> (statistics of the training rows) or <c>none</c> (CSV).</summary>
+    public string Normalize { get; init; } = "zscore";
+
+    /// <summary>What to do with a missing or non-numeric CSV value: <c>error</c>, <c>drop</c>, <c>fill-previous</c> or <c>fill-zero</c>.</summary>
+    public string Missing { get; init; } = "error";
+
+    /// <summary>The trailing fraction of the rows (CSV) or characters (text) that validates, in (0, 1).</summary>
+    public double ValFraction { get; init; } = 0.2;
+
+    /// <summary>The feature columns in use: <see cref="Features"/>, or the targets when it is empty.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> FeatureColumns => Features.Count > 0 ? Features : Targets;
+
+    /// <summary>A short name for the data: the task, or the file's name without its extension.</summary>
+    [JsonIgnore]
+    public string Name => Source == "task" ? Task ?? "task" : System.IO.Path.GetFileNameWithoutExtension(Path ?? Source);
+
+    /// <summary>Checks every value (not the files) and throws one message naming the first bad one.</summary>
+    /// <exception cref="LstmException">A value is out of range or a required one is missing.</exception>
+    public void Validate()
+    {
+        switch (Source)
+        {
+            case "task":
+                if (Task is null || !SyntheticTasks.Names.Split(", ").Contains(Task))
+                    throw new LstmException($"--task {Task}: unknown task (tasks: {SyntheticTasks.Names})");
+                Positive("--seq-len", SeqLen);
+                Positive("--train-samples", TrainSamples);
+                Positive("--val-samples", ValidationSamples);
+                if (Task == "adding" && SeqLen < 2)
+                    throw new LstmException($"--seq-len {SeqLen}: the adding task needs at least 2 steps");
+                break;
+            case "csv":
+                if (string.IsNullOrWhiteSpace(Path))
+                    throw new LstmException("--csv: no file given");
+                if (Targets.Count == 0 || Targets.Any(string.IsNullOrWhiteSpace))
+                    throw new LstmException($"--target '{string.Join(",", Targets)}': name one or more columns of {Path}, separated by commas");
+                if (Features.Any(string.IsNullOrWhiteSpace))
+                    throw new LstmException($"--features '{string.Join(",", Features)}': an empty column name");
+                Positive("--window", Window);
+                Positive("--horizon", Horizon);
+                if (Normalize is not ("zscore" or "none"))
+                    throw new LstmException($"--normalize {Normalize}: expected zscore or none");
+                _ = MissingValuesOf(Missing);
+                Fraction();
+                break;
+            case "text":
+                if (string.IsNullOrWhiteSpace(Path))
+                    throw new LstmException("--text: no file given");
+                Positive("--window", Window);
+                Fraction();
+                break;
+            default:
+                throw new LstmException($"data source '{Source}': expected one of {Sources}");
+        }
+    }
+
+    /// <summary>Reads or generates the data and splits it; nothing is written.</summary>
+    /// <exception cref="LstmException">A value, a file or its content is bad; the message names the file, line, column and value.</exception>
+    public PreparedData Prepare()
+    {
+        Validate();
+        return Source switch
+        {
+            "task" => PrepareTask(),
+            "csv" => PrepareCsv(),
+            _ => PrepareText(),
+        };
+    }
+
+    /// <summary>
+    /// The evaluation set of a trained run on other data: this spec's source read whole, with the
+    /// training run's normalization or vocabulary (<paramref name="trained"/>); a synthetic task
+    /// draws <see cref="ValidationSamples"/> samples from <see cref="Seed"/>.
+    /// </summary>
+    /// <param name="trained">What the run was trained on (its statistics and vocabulary).</param>
+    public ISequenceDataset PrepareEvaluation(PreparedData trained)
+    {
+        ArgumentNullException.ThrowIfNull(trained);
+        Validate();
+        switch (Source)
+        {
+            case "task":
+                return SyntheticTasks.Create(Task!, SeqLen, ValidationSamples, Seed);
+            case "csv":
+            {
+                var (features, targets) = ReadColumns();
+                var f = (double[])features.Values.Clone();
+                var t = (double[])targets.Values.Clone();
+                trained.FeatureStats?.Normalize(f);
+                trained.TargetStats?.Normalize(t);
+                try
+                {
+                    return ForecastDataset.Windows(features with { Values = f }, targets with { Values = t }, Window, Horizon);
+                }
+                catch (LstmException e)
+                {
+                    throw new LstmException($"{Path}: {e.Message}", e);
+                }
+            }
+
+            default:
+            {
+                var vocabulary = trained.Vocabulary ?? throw new LstmException("the run was not trained on text: it has no vocabulary");
+                string text = ReadText();
+                int[] ids;
+                try
+                {
+                    ids = vocabulary.Encode(text);
+                }
+                catch (LstmException e)
+                {
+                    throw new LstmException($"{Path}: {e.Message}", e);
+                }
+
+                if (ids.Length < Window + 1)
+                    throw new LstmException($"{Path}: {ids.Length} characters are too few for a window of {Window} (and the next character)");
+                return new CharTextDataset(ids, Window);
+            }
+        }
+    }
+
+    /// <summary>The reading of <see cref="Missing"/>.</summary>
+    /// <param name="value">error, drop, fill-previous or fill-zero.</param>
+    public static MissingValues MissingValuesOf(string value) => value switch
+    {
+        "error" => MissingValues.Error,
+        "drop" => MissingValues.DropRow,
+        "fill-previous" => MissingValues.FillPrevious,
+        "fill-zero" => MissingValues.FillZero,
+        _ => throw new LstmException($"--missing {value}: expected error, drop, fill-previous or fill-zero"),
+    };
+
+    /// <summary>Reads the feature and target columns of the CSV (the same columns once when they coincide).</summary>
+    public (TimeSeries Features, TimeSeries Targets) ReadColumns()
+    {
+        RequireFile("--csv");
+        var featureColumns = FeatureColumns;
+        var all = featureColumns.Concat(Targets.Where(t => !featureColumns.Contains(t))).ToArray();
+        var table = TimeSeries.ReadCsv(Path!, all, MissingValuesOf(Missing));
+        return (Columns(table, featureColumns), Columns(table, Targets));
+    }
+
+    private static TimeSeries Columns(TimeSeries table, IReadOnlyList<string> names)
+    {
+        var index = names.Select(n => table.Columns.ToList().IndexOf(n)).ToArray();
+        int c = table.Columns.Count;
+        var values = new double[table.Rows * names.Count];
+        for (int r = 0; r < table.Rows; r++)
+        {
+            for (int k = 0; k < index.Length; k++)
+                values[r * index.Length + k] = table.Values[r * c + index[k]];
+        }
+
+        return new TimeSeries(names.ToArray(), values, table.Rows);
+    }
+
+    private PreparedData PrepareTask()
+    {
+        var train = SyntheticTasks.Create(Task!, SeqLen, TrainSamples, Seed);
+        var validation = SyntheticTasks.Create(Task!, SeqLen, ValidationSamples, Seeds.Mix(Seed, 0x5EED));
+        bool tokens = Task == "copy";
+        string what = Task switch
+        {
+            "sine" => $"next value of noisy sine waves from windows of {SeqLen}",
+            "adding" => $"the adding problem over {SeqLen} steps",
+            "copy" => $"the copy task: recall 10 symbols after a delay of {SeqLen}",
+            _ => $"next value of the Mackey-Glass series from windows of {SeqLen}",
+        };
+        return new PreparedData(this, train, validation, tokens ? CopyTask.Classes : 0, null, null, null,
+            $"{what}: {TrainSamples} training and {ValidationSamples} validation samples");
+    }
+
+    private PreparedData PrepareCsv()
+    {
+        var (features, targets) = ReadColumns();
+        int rows = features.Rows;
+        int split = (int)Math.Floor(rows * (1 - ValFraction));
+        int firstTarget = Window - 1 + Horizon;
+        int trainCount = split - firstTarget;
+        int validationCount = rows - Math.Max(split, firstTarget);
+        if (trainCount < 1 || validationCount < 1)
+        {
+            // Smallest R with ⌊R·(1 − f)⌋ > W − 1 + h and R − ⌊R·(1 − f)⌋ ≥ 1.
+            int need = firstTarget + 1;
+            while ((int)Math.Floor(need * (1 - ValFraction)) <= firstTarget || need - Math.Max((int)Math.Floor(need * (1 - ValFraction)), firstTarget) < 1)
+                need++;
+            throw new LstmException(
+                $"{Path}: {rows} data rows are too few for a window of {Window} and a horizon of {Horizon} with a validation fraction of {Fmt(ValFraction)} (at least {need} rows are needed)");
+        }
+
+        ForecastDataset train, validation;
+        ZScoreStatistics? fs = null, ts = null;
+        if (Normalize == "zscore")
+        {
+            (train, validation, fs, ts) = ForecastDataset.Split(features, targets, Window, Horizon, 1 - ValFraction);
+        }
+        else
+        {
+            var all = ForecastDataset.Windows(features, targets, Window, Horizon);
+            var (t, v) = (DatasetSlice.Of(all, 0, trainCount), DatasetSlice.Of(all, trainCount, all.Count - trainCount));
+            return new PreparedData(this, t, v, 0, null, null, null, CsvSummary(rows, t.Count, v.Count));
+        }
+
+        return new PreparedData(this, train, validation, 0, fs, ts, null, CsvSummary(rows, train.Count, validation.Count));
+    }
+
+    private string CsvSummary(int rows, int train, int validation) =>
+        $"{Path}: {rows} rows; predict {string.Join(", ", Targets)} {Horizon} row{(Horizon == 1 ? "" : "s")} after windows of {Window} of {string.Join(", ", FeatureColumns)}"
+        + $" ({(Normalize == "zscore" ? "z-scored" : "not normalized")}): {train} training and {validation} validation windows";
+
+    private PreparedData PrepareText()
+    {
+        string text = ReadText();
+        var vocabulary = CharVocabulary.FromText(text);
+        var ids = vocabulary.Encode(text);
+        int validationLength = (int)Math.Floor(ids.Length * ValFraction);
+        int trainLength = ids.Length - validationLength;
+        if (trainLength < Window + 1 || validationLength < Window + 1)
+        {
+            int need = (int)Math.Ceiling((Window + 1) / Math.Min(ValFraction, 1 - ValFraction)) + 1;
+            throw new LstmException(
+                $"{Path}: {ids.Length} characters are too few for windows of {Window} with a validation fraction of {Fmt(ValFraction)} (at least {need} are needed)");
+        }
+
+        var train = new CharTextDataset(ids[..trainLength], Window, stride: 1);
+        var validation = new CharTextDataset(ids[trainLength..], Window);
+        return new PreparedData(this, train, validation, vocabulary.Size, null, null, vocabulary,
+            $"{Path}: {ids.Length} characters, {vocabulary.Size} distinct; next character after each of {Window}: {train.Count} training and {validation.Count} validation windows");
+    }
+
+    private string ReadText()
+    {
+        RequireFile("--text");
+        string text;
+        try
+        {
+            text = File.ReadAllText(Path!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LstmException($"{Path}: cannot read: {e.Message}", e);
+        }
+
+        if (text.Length == 0)
+            throw new LstmException($"{Path}: the file is empty");
+        return text;
+    }
+
+    private void RequireFile(string option)
+    {
+        if (Directory.Exists(Path))
+            throw new LstmException($"{option} {Path}: is a directory, not a file");
+        if (!File.Exists(Path))
+            throw new LstmException($"{option} {Path}: no such file");
+    }
+
+    private void Fraction()
+    {
+        if (!(ValFraction > 0 && ValFraction < 1))
+            throw new LstmException($"--val-fraction {Fmt(ValFraction)}: must lie strictly between 0 and 1");
+    }
+
+    private static void Positive(string option, int value)
+    {
+        if (value < 1)
+            throw new LstmException($"{option} {value}: must be ≥ 1");
+    }
+
+    private static string Fmt(double v) => v.ToString("G", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// A run's data ready to train on: training and validation sets and what must be saved with the
+/// model to use it later (z-score statistics, a vocabulary).
+/// </summary>
+/// <param name="Spec">Where it came from.</param>
+/// <param name="Train">Training samples.</param>
+/// <param name="Validation">Validation samples.</param>
+/// <param name="Classes">V for token data (inputs and targets are class ids); 0 for real values.</param>
+/// <param name="FeatureStats">Statistics of the F input columns (z-scored CSV), else null.</param>
+/// <param name="TargetStats">Statistics of the O target columns (z-scored CSV), else null.</param>
+/// <param name="Vocabulary">The characters of a text, else null.</param>
+/// <param name="Summary">One line saying what the samples are.</param>
+public sealed record PreparedData(
+    DataSpec Spec, ISequenceDataset Train, ISequenceDataset Validation, int Classes,
+    ZScoreStatistics? FeatureStats, ZScoreStatistics? TargetStats, CharVocabulary? Vocabulary, string Summary)
+{
+    /// <summary>Whether inputs and targets are class ids (a language model, the copy task).</summary>
+    public bool Tokens => Classes > 0;
+}
+
+/// <summary>Samples [first, first + count) of another dataset.</summary>
+internal sealed class DatasetSlice(ISequenceDataset inner, int first, int count) : ISequenceDataset
+{
+    public static DatasetSlice Of(ISequenceDataset inner, int first, int count)
+    {
+        if (first < 0 || count < 0 || first + count > inner.Count)
+            throw new LstmException($"samples [{first}, {first + count}) lie outside a dataset of {inner.Count}");
+        return new DatasetSlice(inner, first, count);
+    }
+
+    public int Count => count;
+
+    public int Steps => inner.Steps;
+
+    public int InputSize => inner.InputSize;
+
+    public int TargetLength => inner.TargetLength;
+
+    public void Fill(int index, Span<double> x, Span<double> y)
+    {
+        Seeds.CheckIndex(index, count);
+        inner.Fill(first + index, x, y);
+    }
+}
+
+/// <summary>No samples.</summary>
+internal sealed class EmptyDataset : ISequenceDataset
+{
+    public static readonly EmptyDataset Instance = new();
+
+    public int Count => 0;
+
+    public int Steps => 1;
+
+    public int InputSize => 1;
+
+    public int TargetLength => 1;
+
+    public void Fill(int index, Span<double> x, Span<double> y) => Seeds.CheckIndex(index, 0);
+}

@@ -1,0 +1,402 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Lstm.Runtime.Nn;
+
+/// <summary>What a <c>SequenceNetwork</c> computes (<c>kind</c> in <c>config.json</c>).</summary>
+public enum ModelKind
+{
+    /// <summary><c>sequence-to-one</c>: x [B, T, I] → y [B, O], the head on the last state.</summary>
+    SequenceToOne,
+
+    /// <summary><c>sequence-to-sequence</c>: x [B, T, I] → y [B·T, O], the head on every step.</summary>
+    SequenceToSequence,
+
+    /// <summary><c>language-model</c>: tokens [B, T] → logits [B·T, V] through an embedding, the head on every step.</summary>
+    LanguageModel,
+}
+
+/// <summary>The recurrent layer of a <c>SequenceNetwork</c> (<c>cell</c> in <c>config.json</c>).</summary>
+public enum CellKind
+{
+    /// <summary><c>lstm</c>: <c>nn.LSTM</c>.</summary>
+    Lstm,
+
+    /// <summary><c>gru</c>: <c>nn.GRU</c>.</summary>
+    Gru,
+
+    /// <summary><c>rnn-tanh</c>: <c>nn.RNN(nonlinearity='tanh')</c>.</summary>
+    RnnTanh,
+
+    /// <summary><c>rnn-relu</c>: <c>nn.RNN(nonlinearity='relu')</c>.</summary>
+    RnnRelu,
+}
+
+/// <summary>
+/// The architecture of a <c>SequenceNetwork</c>, saved as <c>config.json</c> (snake_case
+/// keys) next to its weights: what it computes, which recurrent cell with which
+/// <c>nn.LSTM</c>/<c>nn.GRU</c>/<c>nn.RNN</c> options, and the sizes of the embedding and head.
+/// </summary>
+/// <remarks>
+/// Dimension letters: I input features, H hidden size, P projection size (LSTM), L layers,
+/// D directions, O outputs, V vocabulary, E embedding size.
+/// A language model reads its embeddings: <c>input_size</c> = <c>embedding_dim</c> and
+/// <c>output_size</c> = <c>vocab_size</c> (<see cref="LanguageModel"/> fills both).
+/// </remarks>
+/// <param name="Kind">sequence-to-one, sequence-to-sequence or language-model.</param>
+/// <param name="Cell">lstm, gru, rnn-tanh or rnn-relu.</param>
+/// <param name="InputSize">I: features per step (E for a language model).</param>
+/// <param name="HiddenSize">H.</param>
+/// <param name="OutputSize">O: outputs of the head (V for a language model).</param>
+/// <param name="NumLayers">L ≥ 1.</param>
+/// <param name="Bias">False drops the recurrent layer's b_ih and b_hh (the head keeps its bias).</param>
+/// <param name="Bidirectional">True adds the reverse direction (D = 2).</param>
+/// <param name="Dropout">p in [0, 1) between recurrent layers, in training only.</param>
+/// <param name="ProjSize">P (LSTM only): 0 for none, else in [1, H).</param>
+/// <param name="VocabSize">V (language model only, else 0).</param>
+/// <param name="EmbeddingDim">E (language model only, else 0).</param>
+public sealed record ModelConfig(
+    ModelKind Kind,
+    CellKind Cell,
+    int InputSize,
+    int HiddenSize,
+    int OutputSize,
+    int NumLayers = 1,
+    bool Bias = true,
+    bool Bidirectional = false,
+    double Dropout = 0,
+    int ProjSize = 0,
+    int VocabSize = 0,
+    int EmbeddingDim = 0)
+{
+    /// <summary>The <c>format_version</c> this build writes and reads.</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>The file name of a configuration next to a checkpoint.</summary>
+    public const string FileName = "config.json";
+
+    private static readonly (ModelKind Kind, string Name)[] KindNames =
+        [(ModelKind.SequenceToOne, "sequence-to-one"), (ModelKind.SequenceToSequence, "sequence-to-sequence"), (ModelKind.LanguageModel, "language-model")];
+
+    private static readonly (CellKind Cell, string Name)[] CellNames =
+        [(CellKind.Lstm, "lstm"), (CellKind.Gru, "gru"), (CellKind.RnnTanh, "rnn-tanh"), (CellKind.RnnRelu, "rnn-relu")];
+
+    /// <summary>The format version (<c>format_version</c>); <see cref="Validate"/> accepts only <see cref="CurrentFormatVersion"/>.</summary>
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+
+    /// <summary>D: 2 when bidirectional, else 1.</summary>
+    public int Directions => Bidirectional ? 2 : 1;
+
+    /// <summary>H_out: features of h (P with a projection, else H).</summary>
+    public int HiddenOutputSize => ProjSize > 0 ? ProjSize : HiddenSize;
+
+    /// <summary>Features the head reads: D·H_out (h_n of the top layer's directions, or each step's output).</summary>
+    public int HeadInputSize => Directions * HiddenOutputSize;
+
+    /// <summary>The state-dict prefix of the recurrent layer: <c>lstm.</c>, <c>gru.</c> or <c>rnn.</c>.</summary>
+    public string RecurrentPrefix => Cell switch
+    {
+        CellKind.Lstm => "lstm.",
+        CellKind.Gru => "gru.",
+        _ => "rnn.",
+    };
+
+    /// <summary>A language model: <c>input_size</c> = <paramref name="embeddingDim"/>, <c>output_size</c> = <paramref name="vocabSize"/>.</summary>
+    /// <param name="cell">The recurrent cell.</param>
+    /// <param name="vocabSize">V.</param>
+    /// <param name="embeddingDim">E.</param>
+    /// <param name="hiddenSize">H.</param>
+    /// <param name="numLayers">L.</param>
+    /// <param name="dropout">p between layers.</param>
+    /// <param name="projSize">P (LSTM only).</param>
+    public static ModelConfig LanguageModel(CellKind cell, int vocabSize, int embeddingDim, int hiddenSize, int numLayers = 1, double dropout = 0, int projSize = 0) =>
+        new(ModelKind.LanguageModel, cell, embeddingDim, hiddenSize, vocabSize, numLayers, Dropout: dropout, ProjSize: projSize, VocabSize: vocabSize, EmbeddingDim: embeddingDim);
+
+    /// <summary>The name of a kind in <c>config.json</c> (<c>sequence-to-one</c>, ...).</summary>
+    /// <param name="kind">The kind.</param>
+    public static string KindName(ModelKind kind) =>
+        KindNames.FirstOrDefault(k => k.Kind == kind).Name ?? ((int)kind).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The name of a cell in <c>config.json</c> (<c>lstm</c>, <c>gru</c>, <c>rnn-tanh</c>, <c>rnn-relu</c>).</summary>
+    /// <param name="cell">The cell.</param>
+    public static string CellName(CellKind cell) =>
+        CellNames.FirstOrDefault(c => c.Cell == cell).Name ?? ((int)cell).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The kind named <paramref name="name"/> (as <c>config.json</c> and the command line spell it).</summary>
+    /// <param name="name">sequence-to-one, sequence-to-sequence or language-model.</param>
+    /// <exception cref="LstmException">Not one of them.</exception>
+    public static ModelKind ParseKind(string name)
+    {
+        foreach (var (k, n) in KindNames)
+        {
+            if (string.Equals(n, name, StringComparison.Ordinal))
+                return k;
+        }
+
+        throw new LstmException($"model kind '{name}' is not one of {string.Join(", ", KindNames.Select(k => k.Name))}");
+    }
+
+    /// <summary>The cell named <paramref name="name"/> (as <c>config.json</c> and the command line spell it).</summary>
+    /// <param name="name">lstm, gru, rnn-tanh or rnn-relu.</param>
+    /// <exception cref="LstmException">Not one of them.</exception>
+    public static CellKind ParseCell(string name)
+    {
+        foreach (var (c, n) in CellNames)
+        {
+            if (string.Equals(n, name, StringComparison.Ordinal))
+                return c;
+        }
+
+        throw new LstmException($"model cell '{name}' is not one of {string.Join(", ", CellNames.Select(c => c.Name))}");
+    }
+
+    /// <summary>Throws one <see cref="LstmException"/> naming the first bad field and its value.</summary>
+    /// <exception cref="LstmException">A field is out of range or does not fit the kind or cell.</exception>
+    public void Validate()
+    {
+        if (FormatVersion != CurrentFormatVersion)
+            throw Bad($"format_version={FormatVersion} is not supported (this build reads version {CurrentFormatVersion})");
+        if (!Enum.IsDefined(Kind))
+            throw Bad($"kind={(int)Kind} is not one of {string.Join(", ", KindNames.Select(k => k.Name))}");
+        if (!Enum.IsDefined(Cell))
+            throw Bad($"cell={(int)Cell} is not one of {string.Join(", ", CellNames.Select(c => c.Name))}");
+        if (HiddenSize <= 0)
+            throw Bad($"hidden_size={HiddenSize} must be positive");
+        if (NumLayers <= 0)
+            throw Bad($"num_layers={NumLayers} must be positive");
+        if (!(Dropout >= 0 && Dropout < 1))
+            throw Bad($"dropout={Dropout.ToString(CultureInfo.InvariantCulture)} must be in [0, 1)");
+        if (ProjSize != 0)
+        {
+            if (Cell != CellKind.Lstm)
+                throw Bad($"proj_size={ProjSize} is for cell lstm only; a {CellName(Cell)} layer has no projection (use 0)");
+            if (ProjSize < 0 || ProjSize >= HiddenSize)
+                throw Bad($"proj_size={ProjSize} must be 0 (none) or in [1, hidden_size={HiddenSize})");
+        }
+
+        if (Kind == ModelKind.LanguageModel)
+        {
+            if (VocabSize <= 0)
+                throw Bad($"vocab_size={VocabSize} must be positive for kind language-model");
+            if (EmbeddingDim <= 0)
+                throw Bad($"embedding_dim={EmbeddingDim} must be positive for kind language-model");
+            if (InputSize != EmbeddingDim)
+                throw Bad($"input_size={InputSize} must equal embedding_dim={EmbeddingDim} for kind language-model (the recurrent layer reads the embeddings)");
+            if (OutputSize != VocabSize)
+                throw Bad($"output_size={OutputSize} must equal vocab_size={VocabSize} for kind language-model (one logit per token)");
+        }
+        else
+        {
+            if (InputSize <= 0)
+                throw Bad($"input_size={InputSize} must be positive");
+            if (OutputSize <= 0)
+                throw Bad($"output_size={OutputSize} must be positive");
+            if (VocabSize != 0)
+                throw Bad($"vocab_size={VocabSize} is for kind language-model only (kind is {KindName(Kind)}; use 0)");
+            if (EmbeddingDim != 0)
+                throw Bad($"embedding_dim={EmbeddingDim} is for kind language-model only (kind is {KindName(Kind)}; use 0)");
+        }
+    }
+
+    /// <summary>The configuration as indented snake_case JSON (vocab_size and embedding_dim only for a language model).</summary>
+    public string ToJson() => JsonSerializer.Serialize(
+        new ModelConfigJson
+        {
+            FormatVersion = FormatVersion,
+            Kind = KindName(Kind),
+            Cell = CellName(Cell),
+            InputSize = InputSize,
+            HiddenSize = HiddenSize,
+            NumLayers = NumLayers,
+            Bias = Bias,
+            Bidirectional = Bidirectional,
+            Dropout = Dropout,
+            ProjSize = ProjSize,
+            OutputSize = OutputSize,
+            VocabSize = Kind == ModelKind.LanguageModel ? VocabSize : null,
+            EmbeddingDim = Kind == ModelKind.LanguageModel ? EmbeddingDim : null,
+        },
+        ModelConfigJsonContext.Default.ModelConfigJson);
+
+    /// <summary>Parses and validates a configuration.</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <param name="source">Where it came from, for messages.</param>
+    /// <exception cref="LstmException">The JSON is malformed, has an unknown or missing key, or a bad value.</exception>
+    public static ModelConfig FromJson(string json, string source = FileName)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ModelConfigJson? raw;
+        try
+        {
+            raw = JsonSerializer.Deserialize(json, ModelConfigJsonContext.Default.ModelConfigJson);
+        }
+        catch (JsonException e)
+        {
+            throw new LstmException($"{source}: not a model configuration: {e.Message}", e);
+        }
+
+        if (raw is null)
+            throw new LstmException($"{source}: not a model configuration: the JSON is null");
+        int version = raw.FormatVersion ?? throw Missing(source, "format_version");
+        string kindName = raw.Kind ?? throw Missing(source, "kind");
+        string cellName = raw.Cell ?? throw Missing(source, "cell");
+        ModelKind kind;
+        CellKind cell;
+        try
+        {
+            kind = ParseKind(kindName);
+            cell = ParseCell(cellName);
+        }
+        catch (LstmException e)
+        {
+            throw new LstmException($"{source}: {e.Message}", e);
+        }
+
+        bool lm = kind == ModelKind.LanguageModel;
+        int vocab = lm ? raw.VocabSize ?? throw Missing(source, "vocab_size") : raw.VocabSize ?? 0;
+        int embedding = lm ? raw.EmbeddingDim ?? throw Missing(source, "embedding_dim") : raw.EmbeddingDim ?? 0;
+        var config = new ModelConfig(
+            kind,
+            cell,
+            lm ? raw.InputSize ?? embedding : raw.InputSize ?? throw Missing(source, "input_size"),
+            raw.HiddenSize ?? throw Missing(source, "hidden_size"),
+            lm ? raw.OutputSize ?? vocab : raw.OutputSize ?? throw Missing(source, "output_size"),
+            raw.NumLayers ?? 1,
+            raw.Bias ?? true,
+            raw.Bidirectional ?? false,
+            raw.Dropout ?? 0,
+            raw.ProjSize ?? 0,
+            vocab,
+            embedding)
+        { FormatVersion = version };
+        try
+        {
+            config.Validate();
+        }
+        catch (LstmException e)
+        {
+            throw new LstmException($"{source}: {e.Message}", e);
+        }
+
+        return config;
+    }
+
+    /// <summary>Validates, then writes the JSON atomically (a temporary file in the same directory, then a rename).</summary>
+    /// <param name="path">The file to write (conventionally <see cref="FileName"/> next to the weights).</param>
+    /// <exception cref="LstmException">The configuration is invalid or the file cannot be written.</exception>
+    public void Save(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        Validate();
+        WriteAtomically(path, Encoding.UTF8.GetBytes(ToJson() + "\n"));
+    }
+
+    /// <summary>Reads and validates a configuration file.</summary>
+    /// <param name="path">A <c>config.json</c>.</param>
+    /// <exception cref="LstmException">The file is missing, unreadable or not a valid configuration.</exception>
+    public static ModelConfig Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new LstmException($"{path}: cannot read the model configuration: {e.Message}", e);
+        }
+
+        return FromJson(text, path);
+    }
+
+    /// <summary>Writes bytes to a temporary file beside <paramref name="path"/>, flushes it, then renames it over <paramref name="path"/>.</summary>
+    internal static void WriteAtomically(string path, byte[] bytes)
+    {
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new LstmException($"{path}: not a valid path: {e.Message}", e);
+        }
+
+        string? directory = Path.GetDirectoryName(full);
+        if (directory is not null && !Directory.Exists(directory))
+            throw new LstmException($"{path}: cannot write: the directory {directory} does not exist");
+        string temp = full + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Nothing more can be done; report the original failure.
+            }
+
+            throw new LstmException($"{path}: cannot write: {e.Message}", e);
+        }
+    }
+
+    private static LstmException Bad(string message) => new($"model config: {message}");
+
+    private static LstmException Missing(string source, string key) => new($"{source}: model config has no '{key}'");
+}
+
+/// <summary>The JSON shape of <see cref="ModelConfig"/>: every key optional, so a missing one gets a clear message.</summary>
+internal sealed class ModelConfigJson
+{
+    public int? FormatVersion { get; set; }
+
+    public string? Kind { get; set; }
+
+    public string? Cell { get; set; }
+
+    public int? InputSize { get; set; }
+
+    public int? HiddenSize { get; set; }
+
+    public int? NumLayers { get; set; }
+
+    public bool? Bias { get; set; }
+
+    public bool? Bidirectional { get; set; }
+
+    public double? Dropout { get; set; }
+
+    public int? ProjSize { get; set; }
+
+    public int? OutputSize { get; set; }
+
+    public int? VocabSize { get; set; }
+
+    public int? EmbeddingDim { get; set; }
+}
+
+/// <summary>Source-generated JSON for <c>config.json</c>: snake_case, indented, unknown keys rejected.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(ModelConfigJson))]
+internal sealed partial class ModelConfigJsonContext : JsonSerializerContext
+{
+}

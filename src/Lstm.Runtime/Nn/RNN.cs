@@ -1,0 +1,91 @@
+using Lstm.Kernels.Cells;
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Recurrent;
+using Lstm.Runtime.Tensors;
+
+namespace Lstm.Runtime.Nn;
+
+/// <summary>The configuration of a <see cref="RNN{T}"/>, as <c>torch.nn.RNN</c>'s arguments.</summary>
+/// <param name="InputSize">I: features of x.</param>
+/// <param name="HiddenSize">H: features of h.</param>
+/// <param name="NumLayers">Stacked layers; layer k &gt; 0 reads layer k-1's output (D·H features).</param>
+/// <param name="Bias">False drops b_ih and b_hh.</param>
+/// <param name="BatchFirst">True: x and output are [B, T, ·]; false: [T, B, ·]. h is [L·D, B, H] either way.</param>
+/// <param name="Bidirectional">True adds a reverse direction (D = 2): outputs [fwd, bwd] on the feature axis, parameters with the <c>_reverse</c> suffix.</param>
+/// <param name="Nonlinearity">tanh (PyTorch's default) or relu.</param>
+/// <param name="Dropout">p in [0, 1): dropout on the output of every layer but the last, in training only (PyTorch's <c>dropout</c>); the mask is keyed by (<c>DropoutSeed</c>, layer index, element index in the layer's seq-first output).</param>
+public sealed record RNNOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false, RnnNonlinearity Nonlinearity = RnnNonlinearity.Tanh, double Dropout = 0)
+{
+    /// <summary>Throws <see cref="LstmException"/> when a size is not positive.</summary>
+    public void Validate()
+    {
+        if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
+            throw new LstmException(
+                $"RNN sizes must be positive: input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}");
+        if (!(Dropout >= 0 && Dropout < 1))
+            throw new LstmException($"RNN dropout={Dropout} must be in [0, 1)");
+    }
+
+    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, 0, Dropout);
+}
+
+/// <summary>
+/// A multi-layer Elman RNN with <c>torch.nn.RNN</c>'s semantics:
+/// h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu; parameters
+/// <c>weight_ih_l{k}</c> [H, I_k], <c>weight_hh_l{k}</c> [H, H], <c>bias_ih_l{k}</c> [H],
+/// <c>bias_hh_l{k}</c> [H] (<c>_reverse</c> for the backward direction); h0 optional (zeros).
+/// </summary>
+/// <remarks>
+/// Dimension letters: B batch, T steps, I input size, H hidden size, L layers, D directions.
+/// It runs on the engine the LSTM uses: one input GEMM [T·B, I] × [I, H] for all steps, then per
+/// step one recurrent GEMM [B, H] × [H, H] and one fused cell kernel; backward in reverse with
+/// the weight gradients as GEMMs over all steps.
+/// </remarks>
+/// <typeparam name="T">float or double.</typeparam>
+public sealed class RNN<T> : RecurrentLayer<T> where T : unmanaged
+{
+    /// <summary>Creates the layers with PyTorch's initialization, U(-1/√H, 1/√H), drawn from <paramref name="seed"/>.</summary>
+    /// <param name="device">Where parameters and activations live.</param>
+    /// <param name="options">Sizes and flags.</param>
+    /// <param name="seed">Seed of the initialization.</param>
+    public RNN(ComputeDevice device, RNNOptions options, int seed = 0)
+        : base(device, new RnnCell<T>(Checked(options).Nonlinearity), Checked(options).ToConfig(), seed)
+    {
+        Options = options;
+    }
+
+    /// <summary>The configuration.</summary>
+    public RNNOptions Options { get; }
+
+    /// <summary>Runs the RNN over a sequence.</summary>
+    /// <param name="x">[B, T, I] if batch_first, else [T, B, I]; T ≥ 1.</param>
+    /// <param name="h0">[L·D, B, H] or null for zeros.</param>
+    /// <param name="training">True keeps what <see cref="Backward"/> needs; false stores nothing per step.</param>
+    /// <param name="lengths">
+    /// Null: every sequence has T steps. Else one length per sequence (any order), each in [0, T],
+    /// with PyTorch's packed-sequence semantics: output past a length is 0, h_n (c_n) is each
+    /// sequence's state at its own last step (h0/c0 for length 0), the reverse direction starts at
+    /// each sequence's own end, and backward ignores the padding.
+    /// </param>
+    /// <returns>output ([B, T, D·H] or [T, B, D·H]) and h_n ([L·D, B, H]); dispose it when done.</returns>
+    public RecurrentResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
+        => RunForward(x, h0, null, training, lengths, (steps, batch, plan) => new RecurrentResult<T>(this, steps, batch, training, plan));
+
+    /// <summary>
+    /// Back-propagates through a training <see cref="Forward"/>: returns the gradients of x and h0
+    /// and adds each parameter's gradient to its <see cref="Parameter{T}.Grad"/>.
+    /// </summary>
+    /// <param name="forward">The result of <c>Forward(..., training: true)</c>.</param>
+    /// <param name="dOutput">d loss / d output, shaped like output; null for zeros.</param>
+    /// <param name="dHN">d loss / d h_n, [L·D, B, H]; null for zeros.</param>
+    /// <returns>dx (shaped like x) and dh0 ([L·D, B, H]); dispose it when done.</returns>
+    public RecurrentGradients<T> Backward(RecurrentResult<T> forward, Tensor<T>? dOutput = null, Tensor<T>? dHN = null)
+        => RunBackward(forward, dOutput, dHN, null, new RecurrentGradients<T>());
+
+    private static RNNOptions Checked(RNNOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options;
+    }
+}

@@ -1,0 +1,215 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lstm.Runtime.Data;
+
+namespace Lstm.Runtime.Persistence;
+
+/// <summary>
+/// A training run's folder: <c>command.txt</c> (the command line that made it), <c>config.json</c>
+/// (model, data and training settings), <c>metrics.jsonl</c> (one record per step),
+/// <c>loss.png</c>, the data files a model needs (statistics, vocabulary) and the checkpoints
+/// <c>last/</c> and <c>best/</c>. Every file is written atomically.
+/// </summary>
+public sealed class RunFolder
+{
+    /// <summary>The command line.</summary>
+    public const string CommandFile = "command.txt";
+
+    /// <summary>The settings.</summary>
+    public const string ConfigFile = "config.json";
+
+    /// <summary>The per-step records.</summary>
+    public const string MetricsFile = "metrics.jsonl";
+
+    /// <summary>The loss curves.</summary>
+    public const string PlotFile = "loss.png";
+
+    /// <summary>The latest checkpoint's folder.</summary>
+    public const string LastCheckpoint = "last";
+
+    /// <summary>The best checkpoint's folder (lowest validation loss).</summary>
+    public const string BestCheckpoint = "best";
+
+    /// <summary>
+    /// The trained model's folder: its <c>config.json</c> and data files (statistics, vocabulary),
+    /// which every checkpoint copies, and once training ends the chosen weights
+    /// (<c>model.safetensors</c>: the best checkpoint's, else the last).
+    /// </summary>
+    public const string ModelDirectory = "model";
+
+    /// <summary>The weights' file name in the model and checkpoint folders.</summary>
+    public const string WeightsFile = "model.safetensors";
+
+    private RunFolder(string path) => Path = path;
+
+    /// <summary>The folder.</summary>
+    public string Path { get; }
+
+    /// <summary>The default folder of a new run: <c>runs/&lt;name&gt;-&lt;yyyyMMdd-HHmmss&gt;</c> under the current directory.</summary>
+    /// <param name="name">The task or data file's name.</param>
+    /// <param name="now">The time stamp.</param>
+    public static string DefaultPath(string name, DateTime now)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var safe = new string(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray());
+        return System.IO.Path.Combine("runs", $"{(safe.Length == 0 ? "run" : safe)}-{now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
+    }
+
+    /// <summary>Throws unless a new run can be made at <paramref name="path"/> (absent, or an empty folder); creates nothing.</summary>
+    /// <param name="path">The folder.</param>
+    public static void CheckNew(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (File.Exists(path))
+            throw new LstmException($"--out {path}: is a file");
+        if (Directory.Exists(path) && Directory.EnumerateFileSystemEntries(path).Any())
+            throw new LstmException($"--out {path}: the folder exists and is not empty (resume a run with --resume {path})");
+    }
+
+    /// <summary>Creates the folder of a new run (see <see cref="CheckNew"/>).</summary>
+    /// <param name="path">The folder.</param>
+    public static RunFolder Create(string path)
+    {
+        CheckNew(path);
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LstmException($"--out {path}: cannot create the folder: {e.Message}", e);
+        }
+
+        return new RunFolder(path);
+    }
+
+    /// <summary>Opens an existing run's folder (it must hold a <c>config.json</c>).</summary>
+    /// <param name="path">The folder.</param>
+    /// <param name="option">The option that named it, for messages.</param>
+    public static RunFolder Open(string path, string option = "--run")
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!Directory.Exists(path))
+            throw new LstmException($"{option} {path}: no such folder");
+        if (!File.Exists(System.IO.Path.Combine(path, ConfigFile)))
+            throw new LstmException($"{option} {path}: not a run folder (no {ConfigFile})");
+        return new RunFolder(path);
+    }
+
+    /// <summary>A file or folder of the run.</summary>
+    /// <param name="name">Its name.</param>
+    public string this[string name] => System.IO.Path.Combine(Path, name);
+
+    /// <summary>
+    /// The folder to use the trained model from: <c>model/</c> once training has ended, else the
+    /// <c>best/</c> checkpoint, else <c>last/</c>.
+    /// </summary>
+    public string TrainedModel()
+    {
+        foreach (var name in new[] { ModelDirectory, BestCheckpoint, LastCheckpoint })
+        {
+            if (File.Exists(System.IO.Path.Combine(this[name], WeightsFile)))
+                return this[name];
+        }
+
+        throw new LstmException($"{Path}: no trained weights yet ({ModelDirectory}/, {BestCheckpoint}/ and {LastCheckpoint}/ hold no {WeightsFile})");
+    }
+
+    /// <summary>Writes a text file of the run atomically.</summary>
+    /// <param name="name">The file's name.</param>
+    /// <param name="text">Its content.</param>
+    public void WriteText(string name, string text) => AtomicFile.WriteAllText(this[name], text);
+
+    /// <summary>Writes <c>config.json</c>.</summary>
+    /// <param name="config">The settings.</param>
+    public void WriteConfig(RunConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        WriteText(ConfigFile, config.ToJson());
+    }
+
+    /// <summary>Reads <c>config.json</c>.</summary>
+    public RunConfig ReadConfig() => RunConfig.Load(this[ConfigFile]);
+}
+
+/// <summary>
+/// A run's <c>config.json</c>: <c>{"format": 1, "model": {…}, "data": {…}, "training": {…}}</c>; the
+/// model and training sections are the JSON of their own settings records, kept as written.
+/// </summary>
+/// <param name="Model">The model's settings.</param>
+/// <param name="Data">Where the samples come from.</param>
+/// <param name="Training">The training settings.</param>
+public sealed record RunConfig(JsonObject Model, DataSpec Data, JsonObject Training)
+{
+    /// <summary>The version of the file's layout.</summary>
+    public const int Format = 1;
+
+    /// <summary>The file's text (indented JSON).</summary>
+    public string ToJson()
+    {
+        var root = new JsonObject
+        {
+            ["format"] = Format,
+            ["model"] = Model.DeepClone(),
+            ["data"] = DataJson(Data),
+            ["training"] = Training.DeepClone(),
+        };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    /// <summary>The data section: the spec's fields that apply to its source (a task's sizes, or a file's columns and window).</summary>
+    private static JsonObject DataJson(DataSpec data)
+    {
+        var json = (JsonObject)JsonSerializer.SerializeToNode(data, RunsJson.Default.DataSpec)!;
+        string[] task = ["task", "seq_len", "train_samples", "validation_samples", "seed"];
+        string[] csv = ["targets", "features", "horizon", "normalize", "missing"];
+        string[] file = ["path", "window", "val_fraction"];
+        var drop = data.Source switch
+        {
+            "task" => csv.Concat(file),
+            "csv" => task,
+            _ => task.Concat(csv),
+        };
+        foreach (var key in drop)
+            json.Remove(key);
+        return json;
+    }
+
+    /// <summary>Reads a file written by <see cref="ToJson"/>.</summary>
+    /// <param name="path">The file.</param>
+    public static RunConfig Load(string path)
+    {
+        try
+        {
+            var root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new LstmException($"{path}: not a JSON object");
+            int format = root["format"]?.GetValue<int>() ?? 0;
+            if (format != Format)
+                throw new LstmException($"{path}: format {format}; this version reads format {Format}");
+            var model = root["model"] as JsonObject ?? throw new LstmException($"{path}: no \"model\" section");
+            var training = root["training"] as JsonObject ?? throw new LstmException($"{path}: no \"training\" section");
+            var dataNode = root["data"] ?? throw new LstmException($"{path}: no \"data\" section");
+            // Fields that do not apply to the source were left out: they take the defaults.
+            var dataJson = dataNode as JsonObject ?? throw new LstmException($"{path}: the \"data\" section is not an object");
+            var defaults = (JsonObject)JsonSerializer.SerializeToNode(new DataSpec(), RunsJson.Default.DataSpec)!;
+            foreach (var (key, value) in defaults)
+            {
+                if (!dataJson.ContainsKey(key))
+                    dataJson[key] = value?.DeepClone();
+            }
+
+            var data = dataJson.Deserialize(RunsJson.Default.DataSpec) ?? throw new LstmException($"{path}: the \"data\" section is null");
+            if (data.Source != "task")
+                data = data with { Task = null };
+            return new RunConfig((JsonObject)model.DeepClone(), data, (JsonObject)training.DeepClone());
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new LstmException($"{path}: not a run config: {e.Message}", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LstmException($"{path}: cannot read: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,218 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Lstm.Runtime.Data;
+
+namespace Lstm.Runtime.Persistence;
+
+/// <summary>
+/// What <c>trainer.json</c> holds: everything besides the weights and the optimizer's state that
+/// a <c>Trainer</c> needs to continue exactly where it stopped.
+/// </summary>
+/// <param name="Format">The file's format version (1).</param>
+/// <param name="Step">Steps done.</param>
+/// <param name="TotalSteps">Steps the run was set to do.</param>
+/// <param name="DType">float32 or float64.</param>
+/// <param name="Seed">The seed of the batch order and the dropout masks.</param>
+/// <param name="BatchSize">B.</param>
+/// <param name="TrainSamples">Samples in the training set.</param>
+/// <param name="TrainPosition">Where the training loader's next batch starts.</param>
+/// <param name="NextDropoutSeed">The dropout seed of the next step (derived from the seed and the step).</param>
+/// <param name="BestValidationLoss">The best validation loss so far, or null.</param>
+/// <param name="BestStep">Its step (0 when none).</param>
+/// <param name="ValidationsWithoutImprovement">Validations since the best one (the early-stopping counter).</param>
+/// <param name="StoppedEarly">Whether early stopping ended the run.</param>
+/// <param name="Optimizer">The optimizer's kind (sgd, adam, adamw).</param>
+/// <param name="LearningRate">The rate of the last update.</param>
+/// <param name="TrainLoss">The last step's batch loss, or null before the first step.</param>
+/// <param name="ValidationLoss">The last validation loss, or null.</param>
+/// <param name="ExtraFiles">Names of the caller's files copied beside the state.</param>
+public sealed record TrainerState(
+    int Format, long Step, long TotalSteps, string DType, int Seed, int BatchSize, int TrainSamples,
+    DataPosition TrainPosition, ulong NextDropoutSeed, double? BestValidationLoss, long BestStep,
+    int ValidationsWithoutImprovement, bool StoppedEarly, string Optimizer, double LearningRate,
+    double? TrainLoss, double? ValidationLoss, IReadOnlyList<string> ExtraFiles);
+
+/// <summary>
+/// A training checkpoint directory: <c>model.safetensors</c> (the weights under their
+/// state-dict names), <c>optimizer.safetensors</c> (<c>Optimizer.StateToFile</c>),
+/// <c>trainer.json</c> (<see cref="TrainerState"/>) and the caller's extra files.
+/// </summary>
+/// <remarks>
+/// Writes are atomic at the directory level: everything goes into a hidden sibling
+/// <c>.NAME.tmp-*</c>, then the old directory is renamed aside to <c>.NAME.old-*</c>, the new one
+/// renamed into place and the old one deleted. A failure at any point leaves either the new or
+/// the old checkpoint complete under NAME; a crash between the two renames leaves the old one
+/// complete under <c>.NAME.old-*</c>, where <see cref="Locate"/> finds it.
+/// </remarks>
+public static class TrainingCheckpoint
+{
+    /// <summary>The weights' file.</summary>
+    public const string ModelFile = "model.safetensors";
+
+    /// <summary>The optimizer state's file.</summary>
+    public const string OptimizerFile = "optimizer.safetensors";
+
+    /// <summary>The trainer state's file.</summary>
+    public const string StateFile = "trainer.json";
+
+    /// <summary>The latest checkpoint's directory under the checkpoint root.</summary>
+    public const string LastName = "last";
+
+    /// <summary>The best validation loss's checkpoint directory under the checkpoint root.</summary>
+    public const string BestName = "best";
+
+    /// <summary>File names a checkpoint writes itself (extra files may not use them).</summary>
+    public static readonly IReadOnlySet<string> ReservedNames = new HashSet<string>(StringComparer.Ordinal) { ModelFile, OptimizerFile, StateFile };
+
+    /// <summary>
+    /// Writes a checkpoint directory atomically: <paramref name="fill"/> writes the files into a
+    /// fresh temporary directory, which then replaces <paramref name="directory"/>.
+    /// </summary>
+    /// <param name="directory">The checkpoint directory (created with its parents; replaced whole if it exists).</param>
+    /// <param name="fill">Writes the files into the directory it is given.</param>
+    /// <exception cref="LstmException">Writing failed; the previous checkpoint, if any, is left as it was and no temporary directory remains.</exception>
+    public static void WriteAtomic(string directory, Action<string> fill)
+    {
+        ArgumentNullException.ThrowIfNull(fill);
+        var (full, parent, name) = Split(directory);
+        string tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        string temp = Path.Combine(parent, $".{name}.tmp-{tag}");
+        string old = Path.Combine(parent, $".{name}.old-{tag}");
+        try
+        {
+            Directory.CreateDirectory(parent);
+            RemoveStale(parent, name);
+            Directory.CreateDirectory(temp);
+            fill(temp);
+            bool replacing = Directory.Exists(full);
+            if (replacing)
+                Directory.Move(full, old);
+            try
+            {
+                Directory.Move(temp, full);
+            }
+            catch
+            {
+                if (replacing)
+                    Directory.Move(old, full);
+                throw;
+            }
+
+            // NAME is complete again: what earlier crashes left aside is no longer needed.
+            foreach (var d in new DirectoryInfo(parent).GetDirectories($".{name}.old-*"))
+                TryDelete(d.FullName);
+        }
+        catch (Exception e)
+        {
+            TryDelete(temp);
+            if (e is LstmException)
+                throw new LstmException($"{directory}: checkpoint not written, the previous one is kept: {e.Message}", e);
+            if (e is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException)
+                throw new LstmException($"{directory}: checkpoint not written, the previous one is kept: {e.Message}", e);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The complete checkpoint for <paramref name="directory"/>: the directory itself when it
+    /// holds <c>trainer.json</c>, else the previous checkpoint a crash left renamed aside
+    /// (<c>.NAME.old-*</c>, the newest).
+    /// </summary>
+    /// <param name="directory">A checkpoint directory (e.g. <c>runs/x/last</c>).</param>
+    /// <exception cref="LstmException">No checkpoint is there.</exception>
+    public static string Locate(string directory)
+    {
+        var (full, parent, name) = Split(directory);
+        if (File.Exists(Path.Combine(full, StateFile)))
+            return full;
+        if (Directory.Exists(parent))
+        {
+            var aside = new DirectoryInfo(parent).GetDirectories($".{name}.old-*")
+                .Where(d => File.Exists(Path.Combine(d.FullName, StateFile)))
+                .OrderByDescending(d => File.GetLastWriteTimeUtc(Path.Combine(d.FullName, StateFile)))
+                .FirstOrDefault();
+            if (aside is not null)
+                return aside.FullName;
+        }
+
+        throw new LstmException(Directory.Exists(full)
+            ? $"{directory}: not a training checkpoint (no {StateFile})"
+            : $"{directory}: no checkpoint there (the directory does not exist)");
+    }
+
+    /// <summary>Writes the trainer state as JSON, flushed to disk.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="state">The state.</param>
+    public static void WriteState(string path, TrainerState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        JsonSerializer.Serialize(stream, state, TrainerJson.Default.TrainerState);
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Reads the trainer state of a checkpoint directory.</summary>
+    /// <param name="directory">The checkpoint directory.</param>
+    /// <exception cref="LstmException">The file is missing or not a trainer state.</exception>
+    public static TrainerState ReadState(string directory)
+    {
+        string path = Path.Combine(directory, StateFile);
+        if (!File.Exists(path))
+            throw new LstmException($"{path}: the checkpoint has no trainer state");
+        try
+        {
+            var state = JsonSerializer.Deserialize(File.ReadAllText(path), TrainerJson.Default.TrainerState)
+                ?? throw new LstmException($"{path}: the trainer state is null");
+            if (state.Format != 1)
+                throw new LstmException($"{path}: trainer state format {state.Format} is not supported (expected 1)");
+            if (state.TrainPosition is null || state.DType is null || state.Optimizer is null)
+                throw new LstmException($"{path}: the trainer state lacks train_position, d_type or optimizer");
+            return state;
+        }
+        catch (JsonException e)
+        {
+            throw new LstmException($"{path}: not a trainer state: {e.Message}", e);
+        }
+    }
+
+    private static (string Full, string Parent, string Name) Split(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (directory.Length == 0)
+            throw new LstmException("checkpoint: the directory is an empty path");
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        string? parent = Path.GetDirectoryName(full);
+        string name = Path.GetFileName(full);
+        if (parent is null || name.Length == 0)
+            throw new LstmException($"{directory}: a checkpoint cannot be a file-system root");
+        return (full, parent, name);
+    }
+
+    /// <summary>Deletes the temporary directories that earlier interrupted writes of NAME left.</summary>
+    private static void RemoveStale(string parent, string name)
+    {
+        foreach (var d in new DirectoryInfo(parent).GetDirectories($".{name}.tmp-*"))
+            TryDelete(d.FullName);
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+                Directory.Delete(directory, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left for the next write's clean-up; the failure being reported matters more.
+        }
+    }
+}
+
+/// <summary>Source-generated JSON for <c>trainer.json</c>.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(TrainerState))]
+internal sealed partial class TrainerJson : JsonSerializerContext
+{
+}

@@ -1,0 +1,132 @@
+using Lstm.Runtime.Backends;
+
+namespace Lstm.Runtime.Recurrent;
+
+/// <summary>The slices one forward step of a cell reads and writes (all [B, ·], time step t).</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal readonly record struct CellForwardStep<T>(
+    BufferSlice<T> XProj,
+    BufferSlice<T> HProj,
+    BufferSlice<T>? BiasIh,
+    BufferSlice<T>? BiasHh,
+    BufferSlice<T> HPrev,
+    BufferSlice<T> CPrev,
+    BufferSlice<T> H,
+    BufferSlice<T> C,
+    BufferSlice<T>? Acts)
+    where T : unmanaged;
+
+/// <summary>The slices one backward step of a cell reads and writes (all [B, ·], time step t).</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal readonly record struct CellBackwardStep<T>(
+    BufferSlice<T> Dy,
+    BufferSlice<T> DhRec,
+    BufferSlice<T> Dc,
+    BufferSlice<T> Acts,
+    BufferSlice<T> H,
+    BufferSlice<T> HPrev,
+    BufferSlice<T> C,
+    BufferSlice<T> CPrev,
+    BufferSlice<T> DGatesX,
+    BufferSlice<T> DGatesH,
+    BufferSlice<T> DhPrev)
+    where T : unmanaged;
+
+/// <summary>
+/// What distinguishes one recurrent cell type from another inside <see cref="RecurrentEngine{T}"/>:
+/// the gate width, the state it carries, and its fused forward and backward step kernels.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal interface IRecurrentCell<T> where T : unmanaged
+{
+    /// <summary>Name in messages: LSTM, GRU, RNN.</summary>
+    string Name { get; }
+
+    /// <summary>G / H: 4 (LSTM), 3 (GRU), 1 (RNN).</summary>
+    int Gates { get; }
+
+    /// <summary>True when the cell carries c (LSTM).</summary>
+    bool HasCellState { get; }
+
+    /// <summary>Width of the stored activations per step over H: 4 (LSTM, GRU), 0 (RNN).</summary>
+    int ActsPerHidden { get; }
+
+    /// <summary>
+    /// True when the gradient of xproj differs from that of hproj (GRU), so both are stored; and
+    /// the backward step writes the direct part of dh_{t-1} (the recurrent GEMM then adds with β = 1).
+    /// </summary>
+    bool SeparateHiddenGradient { get; }
+
+    /// <summary>One forward step: h (and c) of step t from the projections and the previous state.</summary>
+    void Forward(IDeviceOps<T> ops, int batch, int hidden, in CellForwardStep<T> s);
+
+    /// <summary>One backward step: the gate gradients of step t (and dc_{t-1}, or GRU's direct dh_{t-1}).</summary>
+    void Backward(IDeviceOps<T> ops, int batch, int hidden, in CellBackwardStep<T> s);
+}
+
+/// <summary>PyTorch's LSTM cell (gate order i, f, g, o) over <see cref="IDeviceOps{T}.LstmCellForward"/>.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class LstmCell<T> : IRecurrentCell<T> where T : unmanaged
+{
+    public static readonly LstmCell<T> Instance = new();
+
+    public string Name => "LSTM";
+
+    public int Gates => 4;
+
+    public bool HasCellState => true;
+
+    public int ActsPerHidden => 4;
+
+    public bool SeparateHiddenGradient => false;
+
+    public void Forward(IDeviceOps<T> ops, int batch, int hidden, in CellForwardStep<T> s) =>
+        ops.LstmCellForward(batch, hidden, s.XProj, s.HProj, s.BiasIh, s.BiasHh, s.CPrev, s.C, s.H, s.Acts);
+
+    public void Backward(IDeviceOps<T> ops, int batch, int hidden, in CellBackwardStep<T> s) =>
+        ops.LstmCellBackward(batch, hidden, s.Dy, s.DhRec, s.Dc, s.Acts, s.C, s.CPrev, s.DGatesX);
+}
+
+/// <summary>PyTorch's GRU cell (gate order r, z, n) over <see cref="IDeviceOps{T}.GruCellForward"/>.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class GruCell<T> : IRecurrentCell<T> where T : unmanaged
+{
+    public static readonly GruCell<T> Instance = new();
+
+    public string Name => "GRU";
+
+    public int Gates => 3;
+
+    public bool HasCellState => false;
+
+    public int ActsPerHidden => 4;
+
+    public bool SeparateHiddenGradient => true;
+
+    public void Forward(IDeviceOps<T> ops, int batch, int hidden, in CellForwardStep<T> s) =>
+        ops.GruCellForward(batch, hidden, s.XProj, s.HProj, s.BiasIh, s.BiasHh, s.HPrev, s.H, s.Acts);
+
+    public void Backward(IDeviceOps<T> ops, int batch, int hidden, in CellBackwardStep<T> s) =>
+        ops.GruCellBackward(batch, hidden, s.Dy, s.DhRec, s.Acts, s.HPrev, s.DGatesX, s.DGatesH, s.DhPrev);
+}
+
+/// <summary>PyTorch's Elman RNN cell, h = act(x W_ih^T + b_ih + h W_hh^T + b_hh), over <see cref="IDeviceOps{T}.RnnCellForward"/>.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal sealed class RnnCell<T>(Lstm.Kernels.Cells.RnnNonlinearity nonlinearity) : IRecurrentCell<T> where T : unmanaged
+{
+    public string Name => "RNN";
+
+    public int Gates => 1;
+
+    public bool HasCellState => false;
+
+    public int ActsPerHidden => 0;
+
+    public bool SeparateHiddenGradient => false;
+
+    public void Forward(IDeviceOps<T> ops, int batch, int hidden, in CellForwardStep<T> s) =>
+        ops.RnnCellForward(batch, hidden, nonlinearity, s.XProj, s.HProj, s.BiasIh, s.BiasHh, s.H);
+
+    public void Backward(IDeviceOps<T> ops, int batch, int hidden, in CellBackwardStep<T> s) =>
+        ops.RnnCellBackward(batch, hidden, nonlinearity, s.Dy, s.DhRec, s.H, s.DGatesX);
+}
