@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
@@ -474,49 +473,10 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>
-    /// Runs stage k on a thread of its own for each k (bound to its ILGPU accelerator), and
-    /// returns when all have finished; when one fails, the others are cancelled (those waiting
-    /// for a chunk stop waiting) and the first failure is thrown.
+    /// Runs stage k for each k side by side, each bound to its device (stage 0 on the caller's
+    /// thread), and returns when all have finished; when one fails, the others are cancelled
+    /// (those waiting for a chunk stop waiting) and the first failure is thrown.
     /// </summary>
-    private void RunStages(int count, Action<int, CancellationToken> stage)
-    {
-        using var cancel = new CancellationTokenSource();
-        var failures = new Exception?[count];
-        var threads = new Thread[count];
-        for (int k = 0; k < count; k++)
-        {
-            int index = k;
-            threads[k] = new Thread(() =>
-            {
-                try
-                {
-                    if (Placement[index].IsIlgpu)
-                        Placement[index].Accelerator.Bind();
-                    stage(index, cancel.Token);
-                }
-                catch (Exception e)
-                {
-                    failures[index] = e;
-                    try
-                    {
-                        cancel.Cancel();
-                    }
-                    catch (ObjectDisposedException)
-                    {
-                    }
-                }
-            })
-            {
-                IsBackground = true,
-                Name = $"pipeline stage {k} ({Placement[k].Name})",
-            };
-            threads[k].Start();
-        }
-
-        foreach (var t in threads)
-            t.Join();
-        var failure = failures.FirstOrDefault(e => e is not null and not OperationCanceledException) ?? failures.FirstOrDefault(e => e is not null);
-        if (failure is not null)
-            ExceptionDispatchInfo.Throw(failure);
-    }
+    private void RunStages(int count, Action<int, CancellationToken> stage) =>
+        StageRunner.RunOnce(count, "pipeline stage", stage, k => ReplicaTransfer.Bind(Placement[k]));
 }

@@ -39,7 +39,7 @@ public sealed class DataParallel<T> : IDisposable where T : unmanaged
     private readonly ReplicaTransfer.HostStage<T>[]?[] _gradStages;
     private readonly ReplicaTransfer.HostStage<T>[]?[] _weightStages;
     private readonly DeviceBuffer<T>?[] _peerScratch;
-    private readonly ReplicaThreads _threads;
+    private readonly StageRunner _threads;
     private readonly double[][] _sums;
 
     /// <summary>
@@ -79,7 +79,7 @@ public sealed class DataParallel<T> : IDisposable where T : unmanaged
         _weightStages = new ReplicaTransfer.HostStage<T>[]?[_replicas.Length];
         _peerScratch = new DeviceBuffer<T>?[_parameters[0].Length];
         _sums = _parameters[0].Select(p => new double[p.Grad.Length]).ToArray();
-        _threads = new ReplicaThreads(_replicas.Length);
+        _threads = new StageRunner(_replicas.Length, "lstm replica");
     }
 
     /// <summary>The replicas; replica 0 steps, validates and is checkpointed.</summary>
@@ -205,7 +205,7 @@ public sealed class DataParallel<T> : IDisposable where T : unmanaged
     public void ForEachReplica(Action<int> body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        _threads.Run(r =>
+        _threads.Run((r, _) =>
         {
             ReplicaTransfer.Bind(_replicas[r].Device);
             body(r);
