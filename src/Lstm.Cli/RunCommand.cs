@@ -1,5 +1,4 @@
 using System.Globalization;
-using Lstm.Kernels.Cells;
 using Lstm.Runtime;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
@@ -125,16 +124,16 @@ internal static class RunCommand
         switch (net.Cell)
         {
             case "lstm":
-                var lstm = new LSTM<T>(device, new LSTMOptions(s.InputSize, s.HiddenSize, s.NumLayers, s.Bias, net.BatchFirst, s.Bidirectional, s.ProjSize));
+                var lstm = new LSTM<T>(device, new LSTMOptions(s.InputSize, s.HiddenSize, s.NumLayers, s.Bias, net.BatchFirst, Bidirectional: s.Bidirectional, ProjSize: s.ProjSize));
                 layer = lstm;
                 return lstm.Parameters().ToList();
             case "gru":
-                var gru = new GRU<T>(device, new GRUOptions(s.InputSize, s.HiddenSize, s.NumLayers, s.Bias, net.BatchFirst, s.Bidirectional));
+                var gru = new GRU<T>(device, new GRUOptions(s.InputSize, s.HiddenSize, s.NumLayers, s.Bias, net.BatchFirst, Bidirectional: s.Bidirectional));
                 layer = gru;
                 return gru.Parameters().ToList();
             default:
                 var act = net.Cell == "rnn-relu" ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh;
-                var rnn = new RNN<T>(device, new RNNOptions(s.InputSize, s.HiddenSize, s.NumLayers, s.Bias, net.BatchFirst, s.Bidirectional, act));
+                var rnn = new RNN<T>(device, new RNNOptions(s.InputSize, s.HiddenSize, s.NumLayers, act, s.Bias, net.BatchFirst, Bidirectional: s.Bidirectional));
                 layer = rnn;
                 return rnn.Parameters().ToList();
         }

@@ -4,6 +4,7 @@
 
 
 
+
 namespace Lstm.Cli.Tests;
 
 /// <summary>

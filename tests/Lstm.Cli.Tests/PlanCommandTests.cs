@@ -4,6 +4,7 @@
 
 
 
+
 namespace Lstm.Cli.Tests;
 
 /// <summary><c>lstm plan</c>, <c>lstm train --dry-run</c> and <c>lstm train --placement</c>.</summary>

@@ -1,8 +1,8 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
+using Lstm.Runtime.Nn;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;
 
@@ -255,23 +255,23 @@ public class CpuCellTests(ITestOutputHelper output)
     {
         foreach (var dtype in new[] { "float32", "float64" })
         {
-            foreach (var act in new[] { RnnNonlinearity.Tanh, RnnNonlinearity.Relu })
-                yield return [dtype, act];
+            foreach (bool relu in new[] { false, true })
+                yield return [dtype, relu];
         }
     }
 
     [Theory]
     [MemberData(nameof(RnnCases))]
-    public void Rnn_LargeShapeSplitAcrossCores_MatchesFloat64Reference(string dtype, RnnNonlinearity act)
+    public void Rnn_LargeShapeSplitAcrossCores_MatchesFloat64Reference(string dtype, bool relu)
     {
         // B·H past a million elements splits the backward pass too.
         if (dtype == "float32")
-            Rnn<float>(1031, 1021, act);
+            Rnn<float>(1031, 1021, relu);
         else
-            Rnn<double>(1031, 1021, act);
+            Rnn<double>(1031, 1021, relu);
     }
 
-    private void Rnn<T>(int batch, int hidden, RnnNonlinearity act) where T : unmanaged
+    private void Rnn<T>(int batch, int hidden, bool relu) where T : unmanaged
     {
         var ops = Ops<T>();
         var rng = new Random(22);
@@ -282,25 +282,25 @@ public class CpuCellTests(ITestOutputHelper output)
         var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, hidden));
         var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, hidden));
         var h = new double[bh];
-        HostReference.RnnCellForward(batch, hidden, act, xproj, hproj, bih, bhh, h);
+        HostReference.RnnCellForward(batch, hidden, relu, xproj, hproj, bih, bhh, h);
         using var dx = DeviceData.Upload(ops, xproj);
         using var dhp = DeviceData.Upload(ops, hproj);
         using var dbi = DeviceData.Upload(ops, bih);
         using var dbh = DeviceData.Upload(ops, bhh);
         // h_t over hproj, as the doc allows.
-        ops.RnnCellForward(batch, hidden, act, dx.All, dhp.All, dbi.All, dbh.All, dhp.All);
+        ops.RnnCellForward(batch, hidden, relu, dx.All, dhp.All, dbi.All, dbh.All, dhp.All);
         var hDevice = DeviceData.Download(ops, dhp);
         double errH = Check(h, hDevice, tol, "h_t");
 
         var dy = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
         var dhRec = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
         var dg = new double[bh];
-        HostReference.RnnCellBackward(batch, hidden, act, dy.Zip(dhRec, (p, q) => p + q).ToArray(), hDevice, dg);
+        HostReference.RnnCellBackward(batch, hidden, relu, dy.Zip(dhRec, (p, q) => p + q).ToArray(), hDevice, dg);
         using var ddy = DeviceData.Upload(ops, dy);
         using var ddh = DeviceData.Upload(ops, dhRec);
-        ops.RnnCellBackward(batch, hidden, act, ddy.All, ddh.All, dhp.All, ddh.All);
+        ops.RnnCellBackward(batch, hidden, relu, ddy.All, ddh.All, dhp.All, ddh.All);
         double errG = Check(dg, DeviceData.Download(ops, ddh), tol, "dgates over dhRec");
-        output.WriteLine($"{typeof(T).Name} RNN {act} B={batch} H={hidden}: max |error| h {errH:E2}, dgates {errG:E2}");
+        output.WriteLine($"{typeof(T).Name} RNN {(relu ? "relu" : "tanh")} B={batch} H={hidden}: max |error| h {errH:E2}, dgates {errG:E2}");
     }
 
     [Theory]
@@ -385,9 +385,9 @@ public class CpuCellTests(ITestOutputHelper output)
             ops.GruCellForward(batch, hidden, xproj.All, hproj.All, bias.All, bias.All, h.All, h.All, acts.All);
             ops.GruCellForward(batch, hidden, xproj.All, hproj.All, null, null, h.All, h.All, null);
             ops.GruCellBackward(batch, hidden, dy.All, dy.All, acts.All, h.All, dgX.All, dgH.All, dy.All);
-            ops.RnnCellForward(batch, hidden, RnnNonlinearity.Tanh, dy.All, h.All, null, null, h.All);
-            ops.RnnCellForward(batch, hidden, RnnNonlinearity.Relu, dy.All, h.All, bias.All, bias.All, h.All);
-            ops.RnnCellBackward(batch, hidden, RnnNonlinearity.Tanh, dy.All, dy.All, h.All, dy.All);
+            ops.RnnCellForward(batch, hidden, false, dy.All, h.All, null, null, h.All);
+            ops.RnnCellForward(batch, hidden, true, dy.All, h.All, bias.All, bias.All, h.All);
+            ops.RnnCellBackward(batch, hidden, false, dy.All, dy.All, h.All, dy.All);
             ops.Dropout(7, 1, 0, 0.25f, h.All, h.All);
         }
 
@@ -411,10 +411,9 @@ public class CpuCellTests(ITestOutputHelper output)
             ops.GruCellForward(2, 3, small.All, big.All, null, null, big.All, big.All, null));
         Assert.Contains("xproj [B, 3H]", gru.Message);
         var rnn = Assert.Throws<LstmException>(() =>
-            ops.RnnCellBackward(2, 3, RnnNonlinearity.Tanh, big.All, big.All, small.All, big.All));
+            ops.RnnCellBackward(2, 3, false, big.All, big.All, small.All, big.All));
         Assert.Contains("h_t [B, H]", rnn.Message);
-        var act = Assert.Throws<LstmException>(() =>
-            ops.RnnCellForward(2, 3, (RnnNonlinearity)7, big.All, big.All, null, null, big.All));
+        var act = Assert.Throws<LstmException>(() => new RNNOptions(2, 3, Nonlinearity: (RnnNonlinearity)7).Validate());
         Assert.Contains("nonlinearity", act.Message);
     }
 

@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
@@ -95,16 +94,16 @@ public class BidirectionalConcurrencyTests
             switch (cell)
             {
                 case "lstm":
-                    _lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, layers, true, batchFirst, true), seed: 5);
+                    _lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, layers, true, batchFirst, Bidirectional: true), seed: 5);
                     break;
                 case "lstm-proj":
-                    _lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, layers, true, batchFirst, true, ProjSize: proj), seed: 5);
+                    _lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, layers, true, batchFirst, Bidirectional: true, ProjSize: proj), seed: 5);
                     break;
                 case "gru":
-                    _gru = new GRU<float>(device, new GRUOptions(input, hidden, layers, true, batchFirst, true), seed: 5);
+                    _gru = new GRU<float>(device, new GRUOptions(input, hidden, layers, true, batchFirst, Bidirectional: true), seed: 5);
                     break;
                 default:
-                    _rnn = new RNN<float>(device, new RNNOptions(input, hidden, layers, true, batchFirst, true, RnnNonlinearity.Tanh), seed: 5);
+                    _rnn = new RNN<float>(device, new RNNOptions(input, hidden, layers, RnnNonlinearity.Tanh, true, batchFirst, Bidirectional: true), seed: 5);
                     break;
             }
         }

@@ -96,14 +96,14 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
             using var tx = Tensor<float>.FromArray(device, x, shape);
             if (kind.StartsWith("lstm", StringComparison.Ordinal))
             {
-                using var lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, 1, true, batchFirst, bidirectional), seed: 2) { WholeLoops = kind == "lstm" };
+                using var lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, 1, true, batchFirst, Bidirectional: bidirectional), seed: 2) { WholeLoops = kind == "lstm" };
                 using var r = lstm.Forward(tx);
                 return new() { ["output"] = r.Output.ToArray(), ["h_n"] = r.HN.ToArray(), ["c_n"] = r.CN.ToArray() };
             }
 
             using RecurrentLayer<float> layer = kind == "gru"
-                ? new GRU<float>(device, new GRUOptions(input, hidden, 1, true, batchFirst, bidirectional), seed: 2)
-                : new RNN<float>(device, new RNNOptions(input, hidden, 1, true, batchFirst, bidirectional), seed: 2);
+                ? new GRU<float>(device, new GRUOptions(input, hidden, 1, true, batchFirst, Bidirectional: bidirectional), seed: 2)
+                : new RNN<float>(device, new RNNOptions(input, hidden, 1, Bias: true, BatchFirst: batchFirst, Bidirectional: bidirectional), seed: 2);
             using var result = layer is GRU<float> gru ? gru.Forward(tx) : ((RNN<float>)layer).Forward(tx);
             return new() { ["output"] = result.Output.ToArray(), ["h_n"] = result.HN.ToArray() };
         }

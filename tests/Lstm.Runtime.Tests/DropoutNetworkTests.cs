@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Recurrent;
@@ -128,9 +127,9 @@ public class DropoutNetworkTests(ITestOutputHelper output)
 
     private static Net Build(Lstm.Runtime.Devices.ComputeDevice device, RecurrentCell cell, bool bidirectional) => cell switch
     {
-        RecurrentCell.Lstm => new Net(new LSTM<double>(device, new LSTMOptions(I, H, L, Bidirectional: bidirectional, Dropout: P), seed: 8)),
-        RecurrentCell.Gru => new Net(new GRU<double>(device, new GRUOptions(I, H, L, Bidirectional: bidirectional, Dropout: P), seed: 8)),
-        _ => new Net(new RNN<double>(device, new RNNOptions(I, H, L, Bidirectional: bidirectional, Nonlinearity: cell == RecurrentCell.RnnRelu ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh, Dropout: P), seed: 8)),
+        RecurrentCell.Lstm => new Net(new LSTM<double>(device, new LSTMOptions(I, H, L, Dropout: P, Bidirectional: bidirectional), seed: 8)),
+        RecurrentCell.Gru => new Net(new GRU<double>(device, new GRUOptions(I, H, L, Dropout: P, Bidirectional: bidirectional), seed: 8)),
+        _ => new Net(new RNN<double>(device, new RNNOptions(I, H, L, Nonlinearity: cell == RecurrentCell.RnnRelu ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh, Dropout: P, Bidirectional: bidirectional), seed: 8)),
     };
 
     /// <summary>An LSTM, GRU or RNN behind one shape.</summary>

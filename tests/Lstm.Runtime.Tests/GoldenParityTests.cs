@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Persistence;
@@ -97,7 +96,7 @@ public class GoldenParityTests(ITestOutputHelper output)
         IEnumerable<Parameter<T>> parameters;
         if (golden.Mode == "GRU")
         {
-            var gru = new GRU<T>(device, new GRUOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst, golden.Bidirectional));
+            var gru = new GRU<T>(device, new GRUOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst, Bidirectional: golden.Bidirectional));
             StateDict.Load(gru.Parameters().Select(p => (p.Name, p)), golden.File);
             result = gru.Forward(x, h0, training: true);
             grads = gru.Backward(result, dy, dhn);
@@ -107,7 +106,7 @@ public class GoldenParityTests(ITestOutputHelper output)
         {
             Assert.StartsWith("RNN_", golden.Mode, StringComparison.Ordinal);
             var act = golden.Mode == "RNN_RELU" ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh;
-            var rnn = new RNN<T>(device, new RNNOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst, golden.Bidirectional, act));
+            var rnn = new RNN<T>(device, new RNNOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, act, golden.Bias, golden.BatchFirst, Bidirectional: golden.Bidirectional));
             StateDict.Load(rnn.Parameters().Select(p => (p.Name, p)), golden.File);
             result = rnn.Forward(x, h0, training: true);
             grads = rnn.Backward(result, dy, dhn);
@@ -137,7 +136,7 @@ public class GoldenParityTests(ITestOutputHelper output)
 
     internal static ParityReport Run<T>(ComputeDevice device, GoldenCase golden) where T : unmanaged
     {
-        var options = new LSTMOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst, golden.Bidirectional, golden.ProjSize);
+        var options = new LSTMOptions(golden.InputSize, golden.HiddenSize, golden.NumLayers, golden.Bias, golden.BatchFirst, Bidirectional: golden.Bidirectional, ProjSize: golden.ProjSize);
         using var lstm = new LSTM<T>(device, options);
         StateDict.Load(lstm, golden.File);
         Assert.Equal(golden.ParamNames, lstm.Parameters().Select(p => p.Name));

@@ -36,7 +36,7 @@ public class GradientCheckTests
         int hOut = projSize > 0 ? projSize : H;
         int ld = L * d;
         var device = TestDevices.Get(deviceName);
-        using var lstm = new LSTM<double>(device, new LSTMOptions(I, H, L, bias, batchFirst, bidirectional, projSize), seed: 11);
+        using var lstm = new LSTM<double>(device, new LSTMOptions(I, H, L, bias, batchFirst, Bidirectional: bidirectional, ProjSize: projSize), seed: 11);
         var rng = new Random(23);
         int[] xShape = batchFirst ? [B, S, I] : [S, B, I];
         int[] outShape = batchFirst ? [B, S, d * hOut] : [S, B, d * hOut];

@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
@@ -34,7 +33,7 @@ public class GruRnnGradientCheckTests
         int d = bidirectional ? 2 : 1;
         int ld = L * d;
         var device = TestDevices.Get(deviceName);
-        var net = Net.Create(device, cell, new GRUOptions(I, H, L, bias, batchFirst, bidirectional));
+        var net = Net.Create(device, cell, new GRUOptions(I, H, L, bias, batchFirst, Bidirectional: bidirectional));
         using var _ = net;
         var rng = new Random(29);
         int[] xShape = batchFirst ? [B, S, I] : [S, B, I];
@@ -128,7 +127,7 @@ public class GruRnnGradientCheckTests
             }
 
             var act = cell == "rnn-relu" ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh;
-            var rnn = new RNN<double>(device, new RNNOptions(o.InputSize, o.HiddenSize, o.NumLayers, o.Bias, o.BatchFirst, o.Bidirectional, act), seed: 5);
+            var rnn = new RNN<double>(device, new RNNOptions(o.InputSize, o.HiddenSize, o.NumLayers, act, o.Bias, o.BatchFirst, Bidirectional: o.Bidirectional), seed: 5);
             return new Net(rnn, rnn.Parameters().ToList(), (x, h, t) => rnn.Forward(x, h, t), (r, dy, dh) => rnn.Backward(r, dy, dh));
         }
 

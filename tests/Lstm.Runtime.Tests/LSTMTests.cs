@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Persistence;
@@ -103,7 +102,7 @@ public class LSTMTests
         var g = GoldenCase.Load("h1_gru");
         Assert.Equal(new GRUOptions(6, 10, 1, true, false), StateDict.InferGru(g.File, false).Options);
         var r = GoldenCase.Load("h2_rnn_tanh");
-        Assert.Equal(new RNNOptions(6, 10, 1, true, true, false, RnnNonlinearity.Relu), StateDict.InferRnn(r.File, true, RnnNonlinearity.Relu).Options);
+        Assert.Equal(new RNNOptions(6, 10, 1, RnnNonlinearity.Relu, true, true, Bidirectional: false), StateDict.InferRnn(r.File, true, RnnNonlinearity.Relu).Options);
         var e = Assert.Throws<LstmException>(() => StateDict.InferLstm(g.File, false));
         Assert.Contains("a GRU, not an LSTM", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<LstmException>(() => StateDict.InferGru(r.File, false));
@@ -120,7 +119,7 @@ public class LSTMTests
         {
             StateDict.Save(path, a.Parameters().Select(p => (p.Name, p)));
             var file = SafeTensorsFile.Read(path);
-            Assert.Equal(new GRUOptions(3, 4, 2, true, false, true), StateDict.InferGru(file, false).Options);
+            Assert.Equal(new GRUOptions(3, 4, 2, true, false, Bidirectional: true), StateDict.InferGru(file, false).Options);
             using var b = new GRU<float>(dev, new GRUOptions(3, 4, 2, Bidirectional: true), seed: 2);
             StateDict.Load(b, file);
             foreach (var (p, q) in a.Parameters().Zip(b.Parameters()))

@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
@@ -290,9 +289,9 @@ public sealed class LayerPipelineTests : IDisposable
 
     private static RecurrentLayer<double> LayerFor(ComputeDevice device, ModelConfig c, int seed) => c.Cell switch
     {
-        CellKind.Lstm => new LSTM<double>(device, new LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.ProjSize, c.Dropout), seed),
-        CellKind.Gru => new GRU<double>(device, new GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.Dropout), seed),
-        _ => new RNN<double>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, RnnNonlinearity.Tanh, c.Dropout), seed),
+        CellKind.Lstm => new LSTM<double>(device, new LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional, c.ProjSize), seed),
+        CellKind.Gru => new GRU<double>(device, new GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
+        _ => new RNN<double>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, RnnNonlinearity.Tanh, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
     };
 
     /// <summary>Output, top h_n, dx and the parameter gradients of the one-device layer.</summary>

@@ -61,7 +61,7 @@ public class LstmSequenceTests
 
     private static void AssertWholeLoopEqualsSteps(ComputeDevice device, int batch, int hidden, int input, int steps, int layers, bool bidirectional, bool bias)
     {
-        var options = new LSTMOptions(input, hidden, layers, bias, BatchFirst: false, bidirectional);
+        var options = new LSTMOptions(input, hidden, layers, bias, BatchFirst: false, Bidirectional: bidirectional);
         int dirs = bidirectional ? 2 : 1;
         var rng = new Random(batch * 1000 + hidden);
         var x = BitwiseResults.Uniform(rng, steps * batch * input);

@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
@@ -67,16 +66,16 @@ public class NetworkParityTests(ITestOutputHelper output)
         switch (cell)
         {
             case RecurrentCell.Lstm:
-                var lstm = new LSTM<T>(device, new LSTMOptions(I, H, L, bias, batchFirst, bidirectional, proj), seed: 21);
+                var lstm = new LSTM<T>(device, new LSTMOptions(I, H, L, bias, batchFirst, Bidirectional: bidirectional, ProjSize: proj), seed: 21);
                 (layer, parameters, result) = (lstm, lstm.Parameters(), lstm.Forward(tx, th, tc, lengths: lengths));
                 break;
             case RecurrentCell.Gru:
-                var gru = new GRU<T>(device, new GRUOptions(I, H, L, bias, batchFirst, bidirectional), seed: 21);
+                var gru = new GRU<T>(device, new GRUOptions(I, H, L, bias, batchFirst, Bidirectional: bidirectional), seed: 21);
                 (layer, parameters, result) = (gru, gru.Parameters(), gru.Forward(tx, th, lengths: lengths));
                 break;
             default:
                 var act = cell == RecurrentCell.RnnRelu ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh;
-                var rnn = new RNN<T>(device, new RNNOptions(I, H, L, bias, batchFirst, bidirectional, act), seed: 21);
+                var rnn = new RNN<T>(device, new RNNOptions(I, H, L, act, bias, batchFirst, Bidirectional: bidirectional), seed: 21);
                 (layer, parameters, result) = (rnn, rnn.Parameters(), rnn.Forward(tx, th, lengths: lengths));
                 break;
         }

@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
@@ -51,7 +50,7 @@ public class StreamingTests
                 layer = gru;
                 break;
             default:
-                var rnn = new RNN<double>(device, new RNNOptions(I, H, L, BatchFirst: batchFirst, Nonlinearity: RnnNonlinearity.Relu), seed: 4);
+                var rnn = new RNN<double>(device, new RNNOptions(I, H, L, Nonlinearity: RnnNonlinearity.Relu, BatchFirst: batchFirst), seed: 4);
                 using (var r = rnn.Forward(tx))
                     (fullOut, fullH) = (r.Output.ToArray(), r.HN.ToArray());
                 step = rnn.Step;

@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
@@ -177,10 +176,10 @@ public class VariableLengthTests
 
         public static Net Create(ComputeDevice device, string cell, bool bidirectional, bool batchFirst) => cell switch
         {
-            "lstm" => new Net(device, new LSTM<double>(device, new LSTMOptions(I, H, L, true, batchFirst, bidirectional), seed: 3), null, null),
-            "lstm-proj" => new Net(device, new LSTM<double>(device, new LSTMOptions(I, H, L, true, batchFirst, bidirectional, ProjSize: 2), seed: 3), null, null),
-            "gru" => new Net(device, null, new GRU<double>(device, new GRUOptions(I, H, L, true, batchFirst, bidirectional), seed: 3), null),
-            _ => new Net(device, null, null, new RNN<double>(device, new RNNOptions(I, H, L, true, batchFirst, bidirectional, cell == "rnn-relu" ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh), seed: 3)),
+            "lstm" => new Net(device, new LSTM<double>(device, new LSTMOptions(I, H, L, true, batchFirst, Bidirectional: bidirectional), seed: 3), null, null),
+            "lstm-proj" => new Net(device, new LSTM<double>(device, new LSTMOptions(I, H, L, true, batchFirst, Bidirectional: bidirectional, ProjSize: 2), seed: 3), null, null),
+            "gru" => new Net(device, null, new GRU<double>(device, new GRUOptions(I, H, L, true, batchFirst, Bidirectional: bidirectional), seed: 3), null),
+            _ => new Net(device, null, null, new RNN<double>(device, new RNNOptions(I, H, L, cell == "rnn-relu" ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh, true, batchFirst, Bidirectional: bidirectional), seed: 3)),
         };
 
         private IEnumerable<Parameter<double>> Parameters() => _lstm?.Parameters() ?? _gru?.Parameters() ?? _rnn!.Parameters();

@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
@@ -168,7 +167,7 @@ public class WavefrontTests
 
         Dictionary<string, double[]> Run(bool wavefront)
         {
-            using var lstm = new LSTM<double>(device, new LSTMOptions(i, h, L, ProjSize: p, Dropout: 0.25), seed: 9) { DropoutSeed = 77 };
+            using var lstm = new LSTM<double>(device, new LSTMOptions(i, h, L, Dropout: 0.25, ProjSize: p), seed: 9) { DropoutSeed = 77 };
             lstm.Wavefront = wavefront;
             lstm.WavefrontBlock = 3;
             using var tx = Tensor<double>.FromArray(device, x, s, b, i);
@@ -325,16 +324,16 @@ public class WavefrontTests
             switch (cell)
             {
                 case "lstm":
-                    _lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, layers, true, batchFirst, false, Dropout: dropout), seed: 5);
+                    _lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, layers, true, batchFirst, Dropout: dropout, false), seed: 5);
                     break;
                 case "lstm-proj":
-                    _lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, layers, true, batchFirst, false, ProjSize: proj, Dropout: dropout), seed: 5);
+                    _lstm = new LSTM<float>(device, new LSTMOptions(input, hidden, layers, true, batchFirst, Dropout: dropout, false, ProjSize: proj), seed: 5);
                     break;
                 case "gru":
-                    _gru = new GRU<float>(device, new GRUOptions(input, hidden, layers, true, batchFirst, false, dropout), seed: 5);
+                    _gru = new GRU<float>(device, new GRUOptions(input, hidden, layers, true, batchFirst, dropout, false), seed: 5);
                     break;
                 default:
-                    _rnn = new RNN<float>(device, new RNNOptions(input, hidden, layers, true, batchFirst, false, RnnNonlinearity.Tanh, dropout), seed: 5);
+                    _rnn = new RNN<float>(device, new RNNOptions(input, hidden, layers, RnnNonlinearity.Tanh, true, batchFirst, dropout, false), seed: 5);
                     break;
             }
         }

@@ -2,16 +2,6 @@ using ILGPU;
 
 namespace Lstm.Kernels.Cells;
 
-/// <summary>The activation of a plain RNN cell (PyTorch's <c>nonlinearity</c>).</summary>
-public enum RnnNonlinearity
-{
-    /// <summary>tanh (PyTorch's default, mode RNN_TANH).</summary>
-    Tanh,
-
-    /// <summary>max(x, 0) (mode RNN_RELU).</summary>
-    Relu,
-}
-
 /// <summary>
 /// The fused pointwise kernels of one plain-RNN (Elman) time step.
 /// </summary>
@@ -36,7 +26,7 @@ public static class RnnCellKernels
     /// <param name="h">h_t: [B, H]; may be the same buffer as <paramref name="xproj"/> or <paramref name="hproj"/>.</param>
     /// <param name="hidden">H.</param>
     /// <param name="hasBias">1 to add the biases, 0 for bias=False.</param>
-    /// <param name="relu">1 for ReLU, 0 for tanh (<see cref="RnnNonlinearity"/>).</param>
+    /// <param name="relu">1 for ReLU, 0 for tanh (<c>RnnNonlinearity</c>).</param>
     /// <param name="count">B·H.</param>
     /// <param name="stride">The number of threads launched.</param>
     public static void Forward<T, TOps>(

@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Recurrent;
@@ -438,10 +437,10 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
         double dropout = count > 1 ? c.Dropout : 0;
         return c.Cell switch
         {
-            CellKind.Lstm => new LSTM<T>(device, new LSTMOptions(input, c.HiddenSize, count, c.Bias, BatchFirst: false, c.Bidirectional, c.ProjSize, dropout), seed),
-            CellKind.Gru => new GRU<T>(device, new GRUOptions(input, c.HiddenSize, count, c.Bias, BatchFirst: false, c.Bidirectional, dropout), seed),
-            CellKind.RnnTanh => new RNN<T>(device, new RNNOptions(input, c.HiddenSize, count, c.Bias, BatchFirst: false, c.Bidirectional, RnnNonlinearity.Tanh, dropout), seed),
-            CellKind.RnnRelu => new RNN<T>(device, new RNNOptions(input, c.HiddenSize, count, c.Bias, BatchFirst: false, c.Bidirectional, RnnNonlinearity.Relu, dropout), seed),
+            CellKind.Lstm => new LSTM<T>(device, new LSTMOptions(input, c.HiddenSize, count, c.Bias, BatchFirst: false, dropout, c.Bidirectional, c.ProjSize), seed),
+            CellKind.Gru => new GRU<T>(device, new GRUOptions(input, c.HiddenSize, count, c.Bias, BatchFirst: false, dropout, c.Bidirectional), seed),
+            CellKind.RnnTanh => new RNN<T>(device, new RNNOptions(input, c.HiddenSize, count, RnnNonlinearity.Tanh, c.Bias, BatchFirst: false, dropout, c.Bidirectional), seed),
+            CellKind.RnnRelu => new RNN<T>(device, new RNNOptions(input, c.HiddenSize, count, RnnNonlinearity.Relu, c.Bias, BatchFirst: false, dropout, c.Bidirectional), seed),
             _ => throw new LstmException($"model config: cell={(int)c.Cell} is not a recurrent cell"),
         };
     }

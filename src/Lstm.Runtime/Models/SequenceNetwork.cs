@@ -1,4 +1,3 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Recurrent;
@@ -80,10 +79,10 @@ public partial class SequenceNetwork<T> : RecurrentNetwork<T> where T : unmanage
 
     private static RecurrentLayer<T> CreateRecurrent(ComputeDevice device, ModelConfig c, int seed) => c.Cell switch
     {
-        CellKind.Lstm => new LSTM<T>(device, new LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.ProjSize, c.Dropout), seed),
-        CellKind.Gru => new GRU<T>(device, new GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, c.Dropout), seed),
-        CellKind.RnnTanh => new RNN<T>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, RnnNonlinearity.Tanh, c.Dropout), seed),
-        CellKind.RnnRelu => new RNN<T>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Bidirectional, RnnNonlinearity.Relu, c.Dropout), seed),
+        CellKind.Lstm => new LSTM<T>(device, new LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional, c.ProjSize), seed),
+        CellKind.Gru => new GRU<T>(device, new GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
+        CellKind.RnnTanh => new RNN<T>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, RnnNonlinearity.Tanh, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
+        CellKind.RnnRelu => new RNN<T>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, RnnNonlinearity.Relu, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
         _ => throw new LstmException($"model config: cell={(int)c.Cell} is not a recurrent cell"),
     };
 

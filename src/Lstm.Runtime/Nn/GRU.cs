@@ -4,29 +4,6 @@ using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Nn;
 
-/// <summary>The configuration of a <see cref="GRU{T}"/>, as <c>torch.nn.GRU</c>'s arguments.</summary>
-/// <param name="InputSize">I: features of x.</param>
-/// <param name="HiddenSize">H: features of h.</param>
-/// <param name="NumLayers">Stacked layers; layer k &gt; 0 reads layer k-1's output (D·H features).</param>
-/// <param name="Bias">False drops b_ih and b_hh.</param>
-/// <param name="BatchFirst">True: x and output are [B, T, ·]; false: [T, B, ·]. h is [L·D, B, H] either way.</param>
-/// <param name="Bidirectional">True adds a reverse direction (D = 2): outputs [fwd, bwd] on the feature axis, parameters with the <c>_reverse</c> suffix.</param>
-/// <param name="Dropout">p in [0, 1): dropout on the output of every layer but the last, in training only (PyTorch's <c>dropout</c>); the mask is keyed by (<c>DropoutSeed</c>, layer index, element index in the layer's seq-first output).</param>
-public sealed record GRUOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false, double Dropout = 0)
-{
-    /// <summary>Throws <see cref="LstmException"/> when a size is not positive.</summary>
-    public void Validate()
-    {
-        if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
-            throw new LstmException(
-                $"GRU sizes must be positive: input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}");
-        if (!(Dropout >= 0 && Dropout < 1))
-            throw new LstmException($"GRU dropout={Dropout} must be in [0, 1)");
-    }
-
-    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, 0, Dropout);
-}
-
 /// <summary>
 /// A multi-layer GRU with <c>torch.nn.GRU</c>'s semantics: gate order r, z, n with
 /// n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)) and h' = (1 − z) ⊙ n + z ⊙ h; parameters

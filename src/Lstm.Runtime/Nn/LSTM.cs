@@ -4,32 +4,6 @@ using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Nn;
 
-/// <summary>The configuration of an <see cref="LSTM{T}"/>, as <c>torch.nn.LSTM</c>'s arguments.</summary>
-/// <param name="InputSize">I: features of x.</param>
-/// <param name="HiddenSize">H: features of c (and of h without a projection).</param>
-/// <param name="NumLayers">Stacked layers; layer k &gt; 0 reads layer k-1's output (D·H_out features).</param>
-/// <param name="Bias">False drops b_ih and b_hh.</param>
-/// <param name="BatchFirst">True: x and output are [B, T, ·]; false: [T, B, ·]. h and c are [L·D, B, ·] either way.</param>
-/// <param name="Bidirectional">True adds a reverse direction (D = 2): outputs [fwd, bwd] on the feature axis, parameters with the <c>_reverse</c> suffix.</param>
-/// <param name="ProjSize">P &gt; 0 projects h = (o ⊙ tanh c) W_hr^T with <c>weight_hr_l{k}</c> [P, H]: h is [B, P]; 0 for none. Must be below H.</param>
-/// <param name="Dropout">p in [0, 1): dropout on the output of every layer but the last, in training only (PyTorch's <c>dropout</c>); the mask is keyed by (<c>DropoutSeed</c>, layer index, element index in the layer's seq-first output).</param>
-public sealed record LSTMOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false, int ProjSize = 0, double Dropout = 0)
-{
-    /// <summary>Throws <see cref="LstmException"/> when a size is not positive or proj_size is out of range.</summary>
-    public void Validate()
-    {
-        if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
-            throw new LstmException(
-                $"LSTM sizes must be positive: input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}");
-        if (!(Dropout >= 0 && Dropout < 1))
-            throw new LstmException($"LSTM dropout={Dropout} must be in [0, 1)");
-        if (ProjSize < 0 || (ProjSize > 0 && ProjSize >= HiddenSize))
-            throw new LstmException($"LSTM proj_size={ProjSize} must be 0 (none) or in [1, hidden_size={HiddenSize})");
-    }
-
-    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, ProjSize, Dropout);
-}
-
 /// <summary>
 /// A multi-layer LSTM with <c>torch.nn.LSTM</c>'s semantics: gate order i, f, g, o; parameters
 /// <c>weight_ih_l{k}</c> [4H, I_k], <c>weight_hh_l{k}</c> [4H, H_out], <c>bias_ih_l{k}</c> [4H],

@@ -1,33 +1,8 @@
-using Lstm.Kernels.Cells;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Nn;
-
-/// <summary>The configuration of a <see cref="RNN{T}"/>, as <c>torch.nn.RNN</c>'s arguments.</summary>
-/// <param name="InputSize">I: features of x.</param>
-/// <param name="HiddenSize">H: features of h.</param>
-/// <param name="NumLayers">Stacked layers; layer k &gt; 0 reads layer k-1's output (D·H features).</param>
-/// <param name="Bias">False drops b_ih and b_hh.</param>
-/// <param name="BatchFirst">True: x and output are [B, T, ·]; false: [T, B, ·]. h is [L·D, B, H] either way.</param>
-/// <param name="Bidirectional">True adds a reverse direction (D = 2): outputs [fwd, bwd] on the feature axis, parameters with the <c>_reverse</c> suffix.</param>
-/// <param name="Nonlinearity">tanh (PyTorch's default) or relu.</param>
-/// <param name="Dropout">p in [0, 1): dropout on the output of every layer but the last, in training only (PyTorch's <c>dropout</c>); the mask is keyed by (<c>DropoutSeed</c>, layer index, element index in the layer's seq-first output).</param>
-public sealed record RNNOptions(int InputSize, int HiddenSize, int NumLayers = 1, bool Bias = true, bool BatchFirst = false, bool Bidirectional = false, RnnNonlinearity Nonlinearity = RnnNonlinearity.Tanh, double Dropout = 0)
-{
-    /// <summary>Throws <see cref="LstmException"/> when a size is not positive.</summary>
-    public void Validate()
-    {
-        if (InputSize <= 0 || HiddenSize <= 0 || NumLayers <= 0)
-            throw new LstmException(
-                $"RNN sizes must be positive: input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}");
-        if (!(Dropout >= 0 && Dropout < 1))
-            throw new LstmException($"RNN dropout={Dropout} must be in [0, 1)");
-    }
-
-    internal RecurrentConfig ToConfig() => new(InputSize, HiddenSize, NumLayers, Bias, BatchFirst, Bidirectional, 0, Dropout);
-}
 
 /// <summary>
 /// A multi-layer Elman RNN with <c>torch.nn.RNN</c>'s semantics:
@@ -49,7 +24,7 @@ public sealed class RNN<T> : RecurrentLayer<T> where T : unmanaged
     /// <param name="options">Sizes and flags.</param>
     /// <param name="seed">Seed of the initialization.</param>
     public RNN(ComputeDevice device, RNNOptions options, int seed = 0)
-        : base(device, new RnnCell<T>(Checked(options).Nonlinearity), Checked(options).ToConfig(), seed)
+        : base(device, new RnnCell<T>(Checked(options).Nonlinearity == RnnNonlinearity.Relu), Checked(options).ToConfig(), seed)
     {
         Options = options;
     }

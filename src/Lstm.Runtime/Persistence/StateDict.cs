@@ -141,7 +141,7 @@ public static partial class StateDict
         var (shape, prefix) = InferRecurrent(file);
         if (shape.Gates != 4)
             throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not an LSTM (4·hidden_size)");
-        return (new LSTMOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, shape.Bidirectional, shape.ProjSize), prefix);
+        return (new LSTMOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, Bidirectional: shape.Bidirectional, ProjSize: shape.ProjSize), prefix);
     }
 
     /// <summary>Infers a GRU's configuration from state-dict names and shapes (see <see cref="InferRecurrent"/>).</summary>
@@ -153,7 +153,7 @@ public static partial class StateDict
         var (shape, prefix) = InferRecurrent(file);
         if (shape.Gates != 3)
             throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not a GRU (3·hidden_size)");
-        return (new GRUOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, shape.Bidirectional), prefix);
+        return (new GRUOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, Bidirectional: shape.Bidirectional), prefix);
     }
 
     /// <summary>
@@ -164,12 +164,12 @@ public static partial class StateDict
     /// <param name="batchFirst">The layout of x, which the state dict does not record.</param>
     /// <param name="nonlinearity">tanh or relu.</param>
     /// <exception cref="LstmException">The names or shapes are not an RNN's.</exception>
-    public static (RNNOptions Options, string Prefix) InferRnn(SafeTensorsFile file, bool batchFirst, Lstm.Kernels.Cells.RnnNonlinearity nonlinearity)
+    public static (RNNOptions Options, string Prefix) InferRnn(SafeTensorsFile file, bool batchFirst, Lstm.Runtime.Nn.RnnNonlinearity nonlinearity)
     {
         var (shape, prefix) = InferRecurrent(file);
         if (shape.Gates != 1)
             throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not an RNN (hidden_size)");
-        return (new RNNOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, shape.Bidirectional, nonlinearity), prefix);
+        return (new RNNOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, nonlinearity, shape.Bias, batchFirst, Bidirectional: shape.Bidirectional), prefix);
     }
 
     /// <summary>Copies a GRU's parameters from a state dict, checking every name and shape.</summary>

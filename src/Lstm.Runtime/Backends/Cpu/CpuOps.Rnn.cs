@@ -17,10 +17,9 @@ internal sealed partial class CpuOps<T>
     private const long RnnWorkPerElement = 24;
 
     public void RnnCellForward(
-        int batch, int hidden, RnnNonlinearity nonlinearity, BufferSlice<T> xproj, BufferSlice<T> hproj,
+        int batch, int hidden, bool relu, BufferSlice<T> xproj, BufferSlice<T> hproj,
         BufferSlice<T>? biasIh, BufferSlice<T>? biasHh, BufferSlice<T> h)
     {
-        bool relu = IsRelu(nonlinearity);
         if (batch < 0 || hidden < 0)
             throw new LstmException($"cpu rnn_cell_forward: negative size B={batch}, H={hidden}");
         long n = (long)batch * hidden;
@@ -45,10 +44,9 @@ internal sealed partial class CpuOps<T>
     }
 
     public void RnnCellBackward(
-        int batch, int hidden, RnnNonlinearity nonlinearity, BufferSlice<T> dy, BufferSlice<T> dhRec,
+        int batch, int hidden, bool relu, BufferSlice<T> dy, BufferSlice<T> dhRec,
         BufferSlice<T> h, BufferSlice<T> dgates)
     {
-        bool relu = IsRelu(nonlinearity);
         if (batch < 0 || hidden < 0)
             throw new LstmException($"cpu rnn_cell_backward: negative size B={batch}, H={hidden}");
         long n = (long)batch * hidden;
@@ -68,13 +66,6 @@ internal sealed partial class CpuOps<T>
         else
             HostParallel.For(blocks, chunks, args, static (a, v0, v1) => RnnBackwardBlocks<TanhAct>(a, v0, v1));
     }
-
-    private static bool IsRelu(RnnNonlinearity nonlinearity) => nonlinearity switch
-    {
-        RnnNonlinearity.Tanh => false,
-        RnnNonlinearity.Relu => true,
-        _ => throw new LstmException($"unknown RNN nonlinearity {(int)nonlinearity}: expected tanh or relu"),
-    };
 
     /// <summary>The RNN's activation and its derivative read from the output (compile-time choice).</summary>
     private interface IActivation

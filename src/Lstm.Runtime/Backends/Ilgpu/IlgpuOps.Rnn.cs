@@ -10,35 +10,28 @@ internal sealed partial class IlgpuOps<T, TOps>
     private Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int, int>? _rnnForward;
     private Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int>? _rnnBackward;
 
-    private static int ReluFlag(RnnNonlinearity nonlinearity) => nonlinearity switch
-    {
-        RnnNonlinearity.Tanh => 0,
-        RnnNonlinearity.Relu => 1,
-        _ => throw new LstmException($"unknown RNN nonlinearity {(int)nonlinearity}: expected tanh or relu"),
-    };
-
     public void RnnCellForward(
-        int batch, int hidden, RnnNonlinearity nonlinearity, BufferSlice<T> xproj, BufferSlice<T> hproj,
+        int batch, int hidden, bool relu, BufferSlice<T> xproj, BufferSlice<T> hproj,
         BufferSlice<T>? biasIh, BufferSlice<T>? biasHh, BufferSlice<T> h)
     {
-        int relu = ReluFlag(nonlinearity);
+        int reluFlag = relu ? 1 : 0;
         int n = Count((long)batch * hidden);
         if (n == 0)
             return;
         int hasBias = biasIh.HasValue && biasHh.HasValue ? 1 : 0;
         _rnnForward ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int, int>(RnnCellKernels.Forward<T, TOps>);
-        _rnnForward(_stream, Threads(n), View(xproj), View(hproj), View(biasIh), View(biasHh), View(h), hidden, hasBias, relu, n, Threads(n));
+        _rnnForward(_stream, Threads(n), View(xproj), View(hproj), View(biasIh), View(biasHh), View(h), hidden, hasBias, reluFlag, n, Threads(n));
     }
 
     public void RnnCellBackward(
-        int batch, int hidden, RnnNonlinearity nonlinearity, BufferSlice<T> dy, BufferSlice<T> dhRec,
+        int batch, int hidden, bool relu, BufferSlice<T> dy, BufferSlice<T> dhRec,
         BufferSlice<T> h, BufferSlice<T> dgates)
     {
-        int relu = ReluFlag(nonlinearity);
+        int reluFlag = relu ? 1 : 0;
         int n = Count((long)batch * hidden);
         if (n == 0)
             return;
         _rnnBackward ??= _accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int>(RnnCellKernels.Backward<T, TOps>);
-        _rnnBackward(_stream, Threads(n), View(dy), View(dhRec), View(h), View(dgates), relu, n, Threads(n));
+        _rnnBackward(_stream, Threads(n), View(dy), View(dhRec), View(h), View(dgates), reluFlag, n, Threads(n));
     }
 }

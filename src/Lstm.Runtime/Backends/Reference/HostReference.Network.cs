@@ -1,5 +1,4 @@
 using Lstm.Kernels;
-using Lstm.Kernels.Cells;
 
 namespace Lstm.Runtime.Backends.Reference;
 
@@ -290,8 +289,7 @@ public static partial class HostReference
             default:
             {
                 var h = new double[hid];
-                var act = options.Cell == RecurrentCell.RnnRelu ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh;
-                RnnCellForward(1, hid, act, xproj, hproj, w.BiasIh, w.BiasHh, h);
+                                RnnCellForward(1, hid, options.Cell == RecurrentCell.RnnRelu, xproj, hproj, w.BiasIh, w.BiasHh, h);
                 return (h, cPrev);
             }
         }

@@ -1,5 +1,3 @@
-using Lstm.Kernels.Cells;
-
 namespace Lstm.Runtime.Backends.Reference;
 
 // The plain RNN cell in float64.
@@ -8,14 +6,14 @@ public static partial class HostReference
     /// <summary>One RNN step in float64: h = act(xproj + b_ih + hproj + b_hh).</summary>
     /// <param name="batch">B.</param>
     /// <param name="hidden">H.</param>
-    /// <param name="nonlinearity">tanh or ReLU.</param>
+    /// <param name="relu">True for ReLU, false for tanh.</param>
     /// <param name="xproj">[B, H] x_t W_ih^T.</param>
     /// <param name="hproj">[B, H] h_{t-1} W_hh^T.</param>
     /// <param name="biasIh">[H], or empty for bias=False.</param>
     /// <param name="biasHh">[H], or empty for bias=False.</param>
     /// <param name="h">[B, H] out.</param>
     public static void RnnCellForward(
-        int batch, int hidden, RnnNonlinearity nonlinearity, ReadOnlySpan<double> xproj, ReadOnlySpan<double> hproj,
+        int batch, int hidden, bool relu, ReadOnlySpan<double> xproj, ReadOnlySpan<double> hproj,
         ReadOnlySpan<double> biasIh, ReadOnlySpan<double> biasHh, Span<double> h)
     {
         bool bias = !biasIh.IsEmpty;
@@ -25,7 +23,7 @@ public static partial class HostReference
             {
                 int e = b * hidden + j;
                 double a = xproj[e] + hproj[e] + (bias ? biasIh[j] + biasHh[j] : 0);
-                h[e] = Activate(nonlinearity, a);
+                h[e] = relu ? Math.Max(a, 0) : Math.Tanh(a);
             }
         }
     }
@@ -33,21 +31,15 @@ public static partial class HostReference
     /// <summary>One RNN backward step in float64: dgates = dh ⊙ act'(h), tanh' = 1 − h², relu' = h &gt; 0 ? 1 : 0.</summary>
     /// <param name="batch">B.</param>
     /// <param name="hidden">H.</param>
-    /// <param name="nonlinearity">tanh or ReLU.</param>
+    /// <param name="relu">True for ReLU, false for tanh.</param>
     /// <param name="dh">[B, H] total gradient reaching h_t (dy + dhRec).</param>
     /// <param name="h">[B, H] h_t.</param>
     /// <param name="dgates">[B, H] out.</param>
     public static void RnnCellBackward(
-        int batch, int hidden, RnnNonlinearity nonlinearity, ReadOnlySpan<double> dh, ReadOnlySpan<double> h, Span<double> dgates)
+        int batch, int hidden, bool relu, ReadOnlySpan<double> dh, ReadOnlySpan<double> h, Span<double> dgates)
     {
         for (int e = 0; e < batch * hidden; e++)
-            dgates[e] = nonlinearity == RnnNonlinearity.Relu ? (h[e] > 0 ? dh[e] : 0) : dh[e] * (1 - h[e] * h[e]);
+            dgates[e] = relu ? (h[e] > 0 ? dh[e] : 0) : dh[e] * (1 - h[e] * h[e]);
     }
 
-    private static double Activate(RnnNonlinearity nonlinearity, double a) => nonlinearity switch
-    {
-        RnnNonlinearity.Tanh => Math.Tanh(a),
-        RnnNonlinearity.Relu => Math.Max(a, 0),
-        _ => throw new LstmException($"unknown RNN nonlinearity {(int)nonlinearity}: expected tanh or relu"),
-    };
 }
