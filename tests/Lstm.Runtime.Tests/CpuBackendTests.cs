@@ -43,7 +43,7 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
                 Thread.SpinWait(8);
             meeting.Arrived = 0;
             meeting.Missed = false;
-            HostParallel.For(2, 2, meeting, static (m, start, end) =>
+            CpuParallel.For(2, 2, meeting, static (m, start, end) =>
             {
                 if (end - start == 2)
                     return; // ran alone (another test holds the workers)
@@ -67,7 +67,7 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
         }
 
         Assert.Equal(0, missed);
-        if (HostParallel.Cores > 1)
+        if (CpuParallel.Cores > 1)
             Assert.True(met > 0, "no operation ran on two cores");
     }
 
@@ -113,7 +113,7 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
         var poisoned = new List<DeviceBuffer<float>>();
         foreach (long length in new[] { n, dirs * n, 3 * n, 4 * n })
         {
-            for (int i = 0; i < HostArrayPool<float>.MaxPerLength; i++)
+            for (int i = 0; i < CpuArrayPool<float>.MaxPerLength; i++)
             {
                 var b = ops.Allocate(length);
                 ops.Fill(b.All, float.NaN);
@@ -150,16 +150,16 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
             for (int round = 0; round < 3; round++)
             {
                 using var b = ops.Allocate(length);
-                var host = (HostBuffer<T>)b;
+                var host = (CpuBuffer<T>)b;
                 Assert.Equal(length, b.Length);
-                var (array, offset) = HostBuffer<T>.ArrayAt(b.All);
+                var (array, offset) = CpuBuffer<T>.ArrayAt(b.All);
                 long address = (long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.CompilerServices.Unsafe.Add(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array), offset));
                 Assert.Equal(0, address % 64);
                 Assert.True(offset + length <= array.Length, $"{length} elements from {offset} in an array of {array.Length}");
                 if (length > 0)
                 {
-                    HostBuffer<T>.Span(b.Slice(length - 1, 1))[0] = T.CreateChecked(7);
-                    Assert.Equal(T.CreateChecked(7), HostBuffer<T>.ReadOnly(b.All)[length - 1]);
+                    CpuBuffer<T>.Span(b.Slice(length - 1, 1))[0] = T.CreateChecked(7);
+                    Assert.Equal(T.CreateChecked(7), CpuBuffer<T>.ReadOnly(b.All)[length - 1]);
                 }
 
                 Assert.ThrowsAny<Exception>(() => b.Slice(0, length + 1));
@@ -181,9 +181,9 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
         var ops = device.Ops<float>();
         float[] first;
         using (var b = ops.Allocate(100))
-            first = ((HostBuffer<float>)b).Array;
+            first = ((CpuBuffer<float>)b).Array;
         using (var again = ops.Allocate(100))
-            Assert.Same(first, ((HostBuffer<float>)again).Array);
+            Assert.Same(first, ((CpuBuffer<float>)again).Array);
 
         const int steps = 50, batch = 5, input = 10, hidden = 20, layers = 2;
         var x = BitwiseResults.Uniform(new Random(6), steps * batch * input);

@@ -45,7 +45,7 @@ internal sealed partial class CpuOps<T>
             : (T)(object)(1.0 / (1.0 - (double)(object)p));
         int n = (int)y.Length;
         var args = new DropoutArgs(seed, stream, baseIndex, threshold, scale, x, y);
-        HostParallel.For(n, HostParallel.Chunks(n, n * DropoutWorkPerElement), args, static (a, i0, i1) => DropoutRange(a, i0, i1));
+        CpuParallel.For(n, CpuParallel.Chunks(n, n * DropoutWorkPerElement), args, static (a, i0, i1) => DropoutRange(a, i0, i1));
     }
 
     /// <summary>The dropout call's operands.</summary>
@@ -62,8 +62,8 @@ internal sealed partial class CpuOps<T>
     /// <summary>Elements [i0, i1).</summary>
     private static void DropoutRange(DropoutArgs args, int i0, int i1)
     {
-        ref T rX = ref HostBuffer<T>.Ref(args.X);
-        ref T rY = ref HostBuffer<T>.Ref(args.Y);
+        ref T rX = ref CpuBuffer<T>.Ref(args.X);
+        ref T rY = ref CpuBuffer<T>.Ref(args.Y);
         int i = i0;
         if (Vector256.IsHardwareAccelerated)
         {

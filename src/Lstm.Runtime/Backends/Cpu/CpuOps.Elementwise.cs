@@ -15,7 +15,7 @@ internal sealed partial class CpuOps<T>
             return;
         Require(source, (long)rows * cols, "source", "sum_rows");
         Require(destination, cols, "destination", "sum_rows");
-        var dst = HostBuffer<T>.Span(destination)[..cols];
+        var dst = CpuBuffer<T>.Span(destination)[..cols];
         // dst = β·dst, then the rows are added in order, each as one vector pass over dst; the
         // cores split the columns (blocks of SumRowsBlock), so every element is summed in the same
         // order whatever the split.
@@ -26,12 +26,12 @@ internal sealed partial class CpuOps<T>
         var job = Interlocked.Exchange(ref _sumRowsJob, null) ?? new SumRowsJob();
         try
         {
-            (job.Source, job.SourceOffset) = HostBuffer<T>.ReadOnlyArrayAt(source);
-            (job.Destination, job.DestinationOffset) = HostBuffer<T>.ArrayAt(destination);
+            (job.Source, job.SourceOffset) = CpuBuffer<T>.ReadOnlyArrayAt(source);
+            (job.Destination, job.DestinationOffset) = CpuBuffer<T>.ArrayAt(destination);
             job.Rows = rows;
             job.Cols = cols;
             int blocks = (cols + SumRowsBlock - 1) / SumRowsBlock;
-            HostParallel.For(blocks, HostParallel.Chunks(blocks, (long)rows * cols), job, SumRowsColumns);
+            CpuParallel.For(blocks, CpuParallel.Chunks(blocks, (long)rows * cols), job, SumRowsColumns);
         }
         finally
         {
@@ -81,8 +81,8 @@ internal sealed partial class CpuOps<T>
             return;
         Require(source, n, "source", "swap_axes01");
         Require(destination, n, "destination", "swap_axes01");
-        var src = HostBuffer<T>.Span(source);
-        var dst = HostBuffer<T>.Span(destination);
+        var src = CpuBuffer<T>.Span(source);
+        var dst = CpuBuffer<T>.Span(destination);
         for (int i1 = 0; i1 < d1; i1++)
         {
             for (int i0 = 0; i0 < d0; i0++)
@@ -97,8 +97,8 @@ internal sealed partial class CpuOps<T>
         if (cols <= 0)
             throw new LstmException($"cpu add_row_bias: {cols} columns");
         Require(bias, cols, "bias", "add_row_bias");
-        var ys = HostBuffer<T>.Span(y);
-        var b = HostBuffer<T>.Span(bias)[..cols];
+        var ys = CpuBuffer<T>.Span(y);
+        var b = CpuBuffer<T>.Span(bias)[..cols];
         for (int start = 0; start < ys.Length; start += cols)
         {
             int len = Math.Min(cols, ys.Length - start);
@@ -110,8 +110,8 @@ internal sealed partial class CpuOps<T>
     public void Axpy(T alpha, BufferSlice<T> x, BufferSlice<T> y)
     {
         Require(x, y.Length, "x", "axpy");
-        var xs = HostBuffer<T>.Span(x)[..(int)y.Length];
-        var ys = HostBuffer<T>.Span(y);
+        var xs = CpuBuffer<T>.Span(x)[..(int)y.Length];
+        var ys = CpuBuffer<T>.Span(y);
         var va = new Vector<T>(alpha);
         int w = Vector<T>.Count;
         int i = 0;
@@ -125,9 +125,9 @@ internal sealed partial class CpuOps<T>
     {
         Require(prediction, grad.Length, "prediction", "mse_grad");
         Require(target, grad.Length, "target", "mse_grad");
-        var p = HostBuffer<T>.Span(prediction);
-        var t = HostBuffer<T>.Span(target);
-        var g = HostBuffer<T>.Span(grad);
+        var p = CpuBuffer<T>.Span(prediction);
+        var t = CpuBuffer<T>.Span(target);
+        var g = CpuBuffer<T>.Span(grad);
         var vs = new Vector<T>(scale);
         int w = Vector<T>.Count;
         int i = 0;

@@ -22,8 +22,8 @@ internal sealed partial class CpuOps<T>
 
         if (count == 0)
             return;
-        var src = HostBuffer<T>.Span(source);
-        var dst = HostBuffer<T>.Span(destination);
+        var src = CpuBuffer<T>.Span(source);
+        var dst = CpuBuffer<T>.Span(destination);
         for (int r = 0; r < rowIndex.Length; r++)
             src.Slice(rowIndex[r] * cols, cols).CopyTo(dst.Slice(r * cols, cols));
     }
@@ -34,9 +34,9 @@ internal sealed partial class CpuOps<T>
             throw new LstmException($"embedding gather: table [{vocab}, {dim}] of {weight.Length} elements, {indices.Length} indices, output of {output.Length}");
         if (output.Length == 0)
             return;
-        var w = HostBuffer<T>.Span(weight);
-        var idx = HostBuffer<T>.Span(indices);
-        var o = HostBuffer<T>.Span(output);
+        var w = CpuBuffer<T>.Span(weight);
+        var idx = CpuBuffer<T>.Span(indices);
+        var o = CpuBuffer<T>.Span(output);
         for (int n = 0; n < idx.Length; n++)
         {
             // The kernel's conversion: truncation toward zero; a row outside [0, V) reads zeros.
@@ -55,9 +55,9 @@ internal sealed partial class CpuOps<T>
             throw new LstmException($"embedding scatter-add: table [{vocab}, {dim}] of {weightGrad.Length} elements, {indices.Length} indices, gradient of {dOutput.Length}");
         if (weightGrad.Length == 0 || indices.Length == 0)
             return;
-        var idx = HostBuffer<T>.Span(indices);
-        var d = HostBuffer<T>.Span(dOutput);
-        var wg = HostBuffer<T>.Span(weightGrad);
+        var idx = CpuBuffer<T>.Span(indices);
+        var d = CpuBuffer<T>.Span(dOutput);
+        var wg = CpuBuffer<T>.Span(weightGrad);
         // Rows n in ascending order: every element of the table receives its terms in the order
         // the kernel adds them, so the sums are the same bits.
         for (int n = 0; n < idx.Length; n++)

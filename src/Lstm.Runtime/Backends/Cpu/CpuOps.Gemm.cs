@@ -5,11 +5,11 @@ using Lstm.Kernels.Gemm;
 
 namespace Lstm.Runtime.Backends.Cpu;
 
-/// <summary>The host GEMM: see <see cref="HostGemm"/> for the blocking.</summary>
+/// <summary>The host GEMM: see <see cref="CpuGemm"/> for the blocking.</summary>
 internal sealed partial class CpuOps<T>
 {
     /// <summary>Rows of the GEMM's register block (what <c>lstm selftest</c> reports as the tile).</summary>
-    public const int GemmRowBlock = HostGemm.MR;
+    public const int GemmRowBlock = CpuGemm.MR;
 
     /// <summary>The cached job with its packing buffers; null while a GEMM holds it.</summary>
     private GemmJob? _cachedJob = new();
@@ -53,8 +53,8 @@ internal sealed partial class CpuOps<T>
         public bool SplitColumns;
         public T Alpha;
         public T Beta;
-        public HostGemm.Update Mode;
-        public HostGemm.Update First;
+        public CpuGemm.Update Mode;
+        public CpuGemm.Update First;
 
         // The operands of a parallel packing step.
         public GemmShape Shape;
@@ -81,18 +81,18 @@ internal sealed partial class CpuOps<T>
 
     /// <summary>Packs panels of B in parallel.</summary>
     private static readonly Action<GemmJob, int, int> PackBPanels = (job, start, end) =>
-        HostGemm.PackB<T>(job.Shape, job.Source.AsSpan(job.SourceOffset, job.SourceLength), job.PackK0, job.Kc, job.PackRow0, job.PackRows, job.Nr, start, end, job.BPanels);
+        CpuGemm.PackB<T>(job.Shape, job.Source.AsSpan(job.SourceOffset, job.SourceLength), job.PackK0, job.Kc, job.PackRow0, job.PackRows, job.Nr, start, end, job.BPanels);
 
     /// <summary>Packs a whole op(B) for the cache: each K block's panels, block pc at pc · Npad.</summary>
     private static readonly PackedOperandCache<T>.Packer PackWholeB = (s, b, nr, panels) =>
     {
-        var src = HostBuffer<T>.ReadOnly(b);
+        var src = CpuBuffer<T>.ReadOnly(b);
         int nPad = RoundUp(s.N, nr);
         int colPanels = nPad / nr;
-        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+        for (int pc = 0; pc < s.K; pc += CpuGemm.KC)
         {
-            int kc = Math.Min(HostGemm.KC, s.K - pc);
-            HostGemm.PackB<T>(s, src, pc, kc, 0, s.N, nr, 0, colPanels, panels.Slice(pc * nPad));
+            int kc = Math.Min(CpuGemm.KC, s.K - pc);
+            CpuGemm.PackB<T>(s, src, pc, kc, 0, s.N, nr, 0, colPanels, panels.Slice(pc * nPad));
         }
     };
 
@@ -145,7 +145,7 @@ internal sealed partial class CpuOps<T>
         bool betaZero = Scalar<T>.ToDouble(beta) == 0;
         if (s.K == 0)
         {
-            ScaleRows(s, beta, betaZero, HostBuffer<T>.Span(c));
+            ScaleRows(s, beta, betaZero, CpuBuffer<T>.Span(c));
             return;
         }
 
@@ -164,9 +164,9 @@ internal sealed partial class CpuOps<T>
         Require(a, (long)(aRows - 1) * s.Lda + aCols, "A", "gemm");
         Require(b, (long)(bRows - 1) * s.Ldb + bCols, "B", "gemm");
 
-        var first = betaZero ? HostGemm.Update.Overwrite
-            : Scalar<T>.ToDouble(beta) == 1 ? HostGemm.Update.Accumulate
-            : HostGemm.Update.Scale;
+        var first = betaZero ? CpuGemm.Update.Overwrite
+            : Scalar<T>.ToDouble(beta) == 1 ? CpuGemm.Update.Accumulate
+            : CpuGemm.Update.Scale;
         var job = Interlocked.Exchange(ref _cachedJob, null) ?? new GemmJob();
         try
         {
@@ -185,7 +185,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    private void Run<TV, TS>(GemmJob job, GemmShape s, int pathRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
+    private void Run<TV, TS>(GemmJob job, GemmShape s, int pathRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, CpuGemm.Update first)
         where TV : struct
         where TS : ISimd<T, TV>
     {
@@ -223,7 +223,7 @@ internal sealed partial class CpuOps<T>
 
     /// <summary>
     /// Columns per panel of the few-row path's packed op(B): one or two rows with AVX-512 take
-    /// <see cref="HostGemm.Kernel4{T, TV, TS, TRows}"/> over wide panels of four register panels
+    /// <see cref="CpuGemm.Kernel4{T, TV, TS, TRows}"/> over wide panels of four register panels
     /// (8·Count columns, one stream from L2); more rows, or narrower registers, panels of 2·Count.
     /// </summary>
     internal static int FewRowWidth(int pathRows)
@@ -255,18 +255,18 @@ internal sealed partial class CpuOps<T>
     /// rows over wide panels, read where it lies; the workers split the column panels (in pairs,
     /// or wide panels) and each walks every K block of its columns.
     /// </summary>
-    private static void FewRows<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, T[] panels, int start, int width, T beta, BufferSlice<T> c, HostGemm.Update first)
+    private static void FewRows<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, T[] panels, int start, int width, T beta, BufferSlice<T> c, CpuGemm.Update first)
         where TV : struct
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
         bool widePanels = width != nr;
-        (job.A, job.AOffset) = HostBuffer<T>.ReadOnlyArrayAt(a);
+        (job.A, job.AOffset) = CpuBuffer<T>.ReadOnlyArrayAt(a);
         (job.ARow, job.AStep) = AStrides(s);
 
         job.BPanels = panels;
         job.BStart = start;
-        (job.C, job.COffset) = HostBuffer<T>.ArrayAt(c);
+        (job.C, job.COffset) = CpuBuffer<T>.ArrayAt(c);
         job.Ldc = s.Ldc;
         job.Alpha = alpha;
         job.Beta = beta;
@@ -275,11 +275,11 @@ internal sealed partial class CpuOps<T>
         job.Cols = s.N;
         job.K = s.K;
         job.NPad = RoundUp(s.N, width);
-        job.RowPanels = (s.M + HostGemm.MR - 1) / HostGemm.MR;
+        job.RowPanels = (s.M + CpuGemm.MR - 1) / CpuGemm.MR;
         job.ColPanels = job.NPad / width;
         // The workers take wide panels, or register panels in pairs.
         int items = widePanels ? job.ColPanels : (job.ColPanels + 1) / 2;
-        HostParallel.For(items, HostParallel.Chunks(items, (long)s.M * s.N * s.K), job, widePanels ? Tiles<TV, TS>.FewWide : Tiles<TV, TS>.Few);
+        CpuParallel.For(items, CpuParallel.Chunks(items, (long)s.M * s.N * s.K), job, widePanels ? Tiles<TV, TS>.FewWide : Tiles<TV, TS>.Few);
     }
 
     /// <summary>One or two rows over wide panels [start, end) of the packed op(B), K block after K block.</summary>
@@ -288,15 +288,15 @@ internal sealed partial class CpuOps<T>
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
+        Span<T> tile = stackalloc T[4 * CpuGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
         ref T a = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), job.AOffset);
         ref T packedB = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.BPanels), job.BStart);
         ref T c = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset);
-        for (int pc = 0; pc < job.K; pc += HostGemm.KC)
+        for (int pc = 0; pc < job.K; pc += CpuGemm.KC)
         {
-            int kc = Math.Min(HostGemm.KC, job.K - pc);
-            var mode = pc == 0 ? job.First : HostGemm.Update.Accumulate;
+            int kc = Math.Min(CpuGemm.KC, job.K - pc);
+            var mode = pc == 0 ? job.First : CpuGemm.Update.Accumulate;
             ref T pa = ref Unsafe.Add(ref a, (nint)pc * job.AStep);
             ref T pb = ref Unsafe.Add(ref packedB, (nint)pc * job.NPad);
             for (int wp = start; wp < end; wp++)
@@ -308,8 +308,8 @@ internal sealed partial class CpuOps<T>
                     int cols = Math.Min(nr, job.Cols - col);
                     if (cols > 0)
                     {
-                        HostGemm.Store<T, TV, TS>(
-                            ref Unsafe.Add(ref tileRef, q * HostGemm.MR * nr), ref Unsafe.Add(ref c, col), job.Ldc, job.Rows, cols,
+                        CpuGemm.Store<T, TV, TS>(
+                            ref Unsafe.Add(ref tileRef, q * CpuGemm.MR * nr), ref Unsafe.Add(ref c, col), job.Ldc, job.Rows, cols,
                             job.Alpha, job.Beta, mode);
                     }
                 }
@@ -317,7 +317,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    /// <summary>One or two rows of op(A) as stored (row r, step k at a + r·aRow + k·aStep) against one wide panel of 4 · 2·Count columns (kc steps): four tiles, as <see cref="HostGemm.Kernel4{T, TV, TS, TRows}"/> lays them.</summary>
+    /// <summary>One or two rows of op(A) as stored (row r, step k at a + r·aRow + k·aStep) against one wide panel of 4 · 2·Count columns (kc steps): four tiles, as <see cref="CpuGemm.Kernel4{T, TV, TS, TRows}"/> lays them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void WidePanel<TV, TS>(int kc, int rows, ref T a, nint aRow, nint aStep, ref T panel, ref T tile)
         where TV : struct
@@ -325,9 +325,9 @@ internal sealed partial class CpuOps<T>
     {
         int nr = 2 * TS.Count;
         if (rows == 1)
-            HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref a, aRow, aStep, ref panel, nr, 4 * nr, ref tile);
+            CpuGemm.Kernel4<T, TV, TS, CpuGemm.C1>(kc, ref a, aRow, aStep, ref panel, nr, 4 * nr, ref tile);
         else
-            HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref a, aRow, aStep, ref panel, nr, 4 * nr, ref tile);
+            CpuGemm.Kernel4<T, TV, TS, CpuGemm.C2>(kc, ref a, aRow, aStep, ref panel, nr, 4 * nr, ref tile);
     }
 
     private static void RunFewRows<TV, TS>(GemmJob job, int start, int end)
@@ -335,14 +335,14 @@ internal sealed partial class CpuOps<T>
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
+        Span<T> tile = stackalloc T[4 * CpuGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
         ref T packedB = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.BPanels), job.BStart);
         ref T c = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.C), job.COffset);
-        for (int pc = 0; pc < job.K; pc += HostGemm.KC)
+        for (int pc = 0; pc < job.K; pc += CpuGemm.KC)
         {
-            int kc = Math.Min(HostGemm.KC, job.K - pc);
-            var mode = pc == 0 ? job.First : HostGemm.Update.Accumulate;
+            int kc = Math.Min(CpuGemm.KC, job.K - pc);
+            var mode = pc == 0 ? job.First : CpuGemm.Update.Accumulate;
             ComputeBlock<TV, TS>(
                 kc, new BlockA(job, job.AOffset + pc * job.AStep), 0, job.RowPanels, job.Rows,
                 ref Unsafe.Add(ref packedB, (nint)pc * job.NPad), start, end, job.ColPanels, job.Cols,
@@ -366,7 +366,7 @@ internal sealed partial class CpuOps<T>
             _first = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.A), offset);
             Row = job.ARow;
             Step = job.AStep;
-            _panel = HostGemm.MR * Row;
+            _panel = CpuGemm.MR * Row;
         }
 
         /// <summary>Elements from row 0 of a panel to row 1.</summary>
@@ -387,15 +387,15 @@ internal sealed partial class CpuOps<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ComputeBlock<TV, TS>(
         int kc, in BlockA blockA, int ip0, int ip1, int rowsValid, ref T packedB, int pair0, int pair1, int colPanels, int colsValid,
-        ref T c, int ldc, T alpha, T beta, HostGemm.Update mode, ref T tile)
+        ref T c, int ldc, T alpha, T beta, CpuGemm.Update mode, ref T tile)
         where TV : struct
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
         // Two panels at once need 29 vector registers: AVX-512 has 32.
         bool wide = Unsafe.SizeOf<TV>() == 64;
-        ref T tile1 = ref Unsafe.Add(ref tile, HostGemm.MR * nr);
-        int fewRows = ip1 - ip0 == 1 ? rowsValid - ip0 * HostGemm.MR : 0;
+        ref T tile1 = ref Unsafe.Add(ref tile, CpuGemm.MR * nr);
+        int fewRows = ip1 - ip0 == 1 ? rowsValid - ip0 * CpuGemm.MR : 0;
         for (int pair = pair0; pair < pair1; pair++)
         {
             int jp = 2 * pair;
@@ -407,14 +407,14 @@ internal sealed partial class CpuOps<T>
                 ref T q0 = ref Unsafe.Add(ref packedB, (nint)jp * nr * kc);
                 ref T panel = ref blockA.Panel(ip0);
                 if (fewRows == 1)
-                    HostGemm.Kernel4<T, TV, TS, HostGemm.C1>(kc, ref panel, blockA.Row, blockA.Step, ref q0, (nint)nr * kc, nr, ref tile);
+                    CpuGemm.Kernel4<T, TV, TS, CpuGemm.C1>(kc, ref panel, blockA.Row, blockA.Step, ref q0, (nint)nr * kc, nr, ref tile);
                 else
-                    HostGemm.Kernel4<T, TV, TS, HostGemm.C2>(kc, ref panel, blockA.Row, blockA.Step, ref q0, (nint)nr * kc, nr, ref tile);
-                ref T corner4 = ref Unsafe.Add(ref c, (nint)ip0 * HostGemm.MR * ldc + jp * nr);
+                    CpuGemm.Kernel4<T, TV, TS, CpuGemm.C2>(kc, ref panel, blockA.Row, blockA.Step, ref q0, (nint)nr * kc, nr, ref tile);
+                ref T corner4 = ref Unsafe.Add(ref c, (nint)ip0 * CpuGemm.MR * ldc + jp * nr);
                 for (int q = 0; q < 4; q++)
                 {
-                    HostGemm.Store<T, TV, TS>(
-                        ref Unsafe.Add(ref tile, q * HostGemm.MR * nr), ref Unsafe.Add(ref corner4, q * nr), ldc, fewRows,
+                    CpuGemm.Store<T, TV, TS>(
+                        ref Unsafe.Add(ref tile, q * CpuGemm.MR * nr), ref Unsafe.Add(ref corner4, q * nr), ldc, fewRows,
                         Math.Min(nr, colsValid - (jp + q) * nr), alpha, beta, mode);
                 }
 
@@ -430,47 +430,47 @@ internal sealed partial class CpuOps<T>
             int cols1 = two ? Math.Min(nr, colsValid - col - nr) : 0;
             for (int ip = ip0; ip < ip1; ip++)
             {
-                int row = ip * HostGemm.MR;
-                int rows = Math.Min(HostGemm.MR, rowsValid - row);
+                int row = ip * CpuGemm.MR;
+                int rows = Math.Min(CpuGemm.MR, rowsValid - row);
                 ref T panelA = ref blockA.Panel(ip);
                 ref T corner = ref Unsafe.Add(ref c, (nint)row * ldc + col);
                 if (two && !wide)
                 {
                     // 16 vector registers (AVX2, SSE): one panel at a time, 12 accumulators.
-                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, blockA.Row, blockA.Step, ref b0, ref b0, ref tile);
-                    HostGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
-                    HostGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, blockA.Row, blockA.Step, ref b1, ref b1, ref tile);
-                    HostGemm.Store<T, TV, TS>(ref tile, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);
+                    CpuGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, blockA.Row, blockA.Step, ref b0, ref b0, ref tile);
+                    CpuGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
+                    CpuGemm.KernelFor<T, TV, TS>(rows, false, kc, ref panelA, blockA.Row, blockA.Step, ref b1, ref b1, ref tile);
+                    CpuGemm.Store<T, TV, TS>(ref tile, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);
                     continue;
                 }
 
-                HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref panelA, blockA.Row, blockA.Step, ref b0, ref b1, ref tile);
-                HostGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
+                CpuGemm.KernelFor<T, TV, TS>(rows, two, kc, ref panelA, blockA.Row, blockA.Step, ref b0, ref b1, ref tile);
+                CpuGemm.Store<T, TV, TS>(ref tile, ref corner, ldc, rows, cols0, alpha, beta, mode);
                 if (cols1 > 0)
-                    HostGemm.Store<T, TV, TS>(ref tile1, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);
+                    CpuGemm.Store<T, TV, TS>(ref tile1, ref Unsafe.Add(ref corner, nr), ldc, rows, cols1, alpha, beta, mode);
             }
         }
     }
 
-    private static void Blocked<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, HostGemm.Update first)
+    private static void Blocked<TV, TS>(GemmJob job, GemmShape s, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, CpuGemm.Update first)
         where TV : struct
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        int mcMax = Math.Min(HostGemm.MC<T>(), RoundUp(s.M, HostGemm.MR));
-        int ncMax = Math.Min(HostGemm.NC<T>() / nr * nr, RoundUp(s.N, nr));
-        int kcMax = Math.Min(HostGemm.KC, s.K);
+        int mcMax = Math.Min(CpuGemm.MC<T>(), RoundUp(s.M, CpuGemm.MR));
+        int ncMax = Math.Min(CpuGemm.NC<T>() / nr * nr, RoundUp(s.N, nr));
+        int kcMax = Math.Min(CpuGemm.KC, s.K);
         Grow(ref job.PackedB, ncMax * kcMax);
         job.BPanels = job.PackedB;
         job.BStart = 0;
-        (job.C, job.COffset) = HostBuffer<T>.ArrayAt(c);
+        (job.C, job.COffset) = CpuBuffer<T>.ArrayAt(c);
         job.Ldc = s.Ldc;
         job.Alpha = alpha;
         job.Beta = beta;
         job.Shape = s;
         job.Nr = nr;
-        var (aArray, aOffset) = HostBuffer<T>.ReadOnlyArrayAt(a);
-        var (bArray, bOffset) = HostBuffer<T>.ReadOnlyArrayAt(b);
+        var (aArray, aOffset) = CpuBuffer<T>.ReadOnlyArrayAt(a);
+        var (bArray, bOffset) = CpuBuffer<T>.ReadOnlyArrayAt(b);
         // op(A) is read where it is stored: a panel's MR rows are MR streams along k, or (A
         // transposed) MR neighbours in each row of A, one row of A a step.
         job.A = aArray;
@@ -489,11 +489,11 @@ internal sealed partial class CpuOps<T>
                 job.PackK0 = pc;
                 job.PackRow0 = jc;
                 job.PackRows = nc;
-                HostParallel.For(colPanels, HostParallel.Chunks(colPanels, (long)nc * kc * 16), job, PackBPanels);
+                CpuParallel.For(colPanels, CpuParallel.Chunks(colPanels, (long)nc * kc * 16), job, PackBPanels);
                 for (int ic = 0; ic < s.M; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, s.M - ic);
-                    int rowPanels = (mc + HostGemm.MR - 1) / HostGemm.MR;
+                    int rowPanels = (mc + CpuGemm.MR - 1) / CpuGemm.MR;
                     // The block's element (0, 0): op(A)[ic, pc].
                     job.AOffset = aOffset + ic * job.ARow + pc * job.AStep;
                     job.Row0 = ic;
@@ -502,14 +502,14 @@ internal sealed partial class CpuOps<T>
                     job.Cols = nc;
                     job.RowPanels = rowPanels;
                     job.ColPanels = colPanels;
-                    job.Mode = pc == 0 ? first : HostGemm.Update.Accumulate;
+                    job.Mode = pc == 0 ? first : CpuGemm.Update.Accumulate;
                     // Split the side with more work items; each worker keeps its B panels close
                     // while it walks the A panels.
                     int pairs = (colPanels + 1) / 2;
-                    job.SplitColumns = pairs >= rowPanels || pairs >= 2 * HostParallel.Cores;
+                    job.SplitColumns = pairs >= rowPanels || pairs >= 2 * CpuParallel.Cores;
                     int items = job.SplitColumns ? pairs : rowPanels;
-                    int chunks = HostParallel.Chunks(items, (long)mc * nc * kc);
-                    HostParallel.For(items, chunks, job, Tiles<TV, TS>.Run);
+                    int chunks = CpuParallel.Chunks(items, (long)mc * nc * kc);
+                    CpuParallel.For(items, chunks, job, Tiles<TV, TS>.Run);
                 }
             }
         }
@@ -520,7 +520,7 @@ internal sealed partial class CpuOps<T>
         where TS : ISimd<T, TV>
     {
         int nr = 2 * TS.Count;
-        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
+        Span<T> tile = stackalloc T[4 * CpuGemm.MR * nr];
         int pairs = (job.ColPanels + 1) / 2;
         var blockA = new BlockA(job, job.AOffset);
         ComputeBlock<TV, TS>(

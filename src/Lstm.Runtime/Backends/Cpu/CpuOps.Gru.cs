@@ -9,11 +9,11 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// The fused GRU cell, forward (training and inference variants) and backward: the semantics of
 /// <see cref="GruCellKernels"/> (gate order r, z, n; acts rows r, z, n, hn), row by row of the
 /// batch, <see cref="Vector{T}"/> lanes over the hidden units and the kernels' scalar math for the
-/// tail of each row. Large batches are split by rows across cores (<see cref="HostParallel"/>).
+/// tail of each row. Large batches are split by rows across cores (<see cref="CpuParallel"/>).
 /// </summary>
 internal sealed partial class CpuOps<T>
 {
-    /// <summary>Element operations one hidden unit of a GRU step costs, for <see cref="HostParallel.Chunks"/>.</summary>
+    /// <summary>Element operations one hidden unit of a GRU step costs, for <see cref="CpuParallel.Chunks"/>.</summary>
     private const long GruWorkPerElement = 64;
 
     public void GruCellForward(
@@ -36,17 +36,17 @@ internal sealed partial class CpuOps<T>
             Require(biasHh!.Value, 3L * hidden, "b_hh [3H]", "gru_cell_forward");
         }
 
-        int chunks = HostParallel.Chunks(batch, n * GruWorkPerElement);
+        int chunks = CpuParallel.Chunks(batch, n * GruWorkPerElement);
         if (acts is { } store)
         {
             Require(store, 4 * n, "acts [B, 4H]", "gru_cell_forward");
             var args = new GruForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, hPrev, h, store);
-            HostParallel.For(batch, chunks, args, static (a, b0, b1) => GruForwardRows<Training>(a, b0, b1));
+            CpuParallel.For(batch, chunks, args, static (a, b0, b1) => GruForwardRows<Training>(a, b0, b1));
         }
         else
         {
             var args = new GruForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, hPrev, h, xproj);
-            HostParallel.For(batch, chunks, args, static (a, b0, b1) => GruForwardRows<Inference>(a, b0, b1));
+            CpuParallel.For(batch, chunks, args, static (a, b0, b1) => GruForwardRows<Inference>(a, b0, b1));
         }
     }
 
@@ -67,7 +67,7 @@ internal sealed partial class CpuOps<T>
         Require(dgatesH, 3 * n, "dgates_h [B, 3H]", "gru_cell_backward");
         Require(dhPrev, n, "dh_prev [B, H]", "gru_cell_backward");
         var args = new GruBackwardArgs(hidden, dy, dhRec, acts, hPrev, dgatesX, dgatesH, dhPrev);
-        HostParallel.For(batch, HostParallel.Chunks(batch, n * GruWorkPerElement), args, static (a, b0, b1) => GruBackwardRows(a, b0, b1));
+        CpuParallel.For(batch, CpuParallel.Chunks(batch, n * GruWorkPerElement), args, static (a, b0, b1) => GruBackwardRows(a, b0, b1));
     }
 
     /// <summary>The forward step's operands, handed to each chunk of rows without a closure.</summary>
@@ -102,15 +102,15 @@ internal sealed partial class CpuOps<T>
         where TVariant : IVariant
     {
         int hidden = args.Hidden;
-        ref T rX = ref HostBuffer<T>.Ref(args.Xproj);
-        ref T rH = ref HostBuffer<T>.Ref(args.Hproj);
-        ref T rHp = ref HostBuffer<T>.Ref(args.HPrev);
-        ref T rHo = ref HostBuffer<T>.Ref(args.H);
-        ref T rA = ref HostBuffer<T>.Ref(args.Acts);
+        ref T rX = ref CpuBuffer<T>.Ref(args.Xproj);
+        ref T rH = ref CpuBuffer<T>.Ref(args.Hproj);
+        ref T rHp = ref CpuBuffer<T>.Ref(args.HPrev);
+        ref T rHo = ref CpuBuffer<T>.Ref(args.H);
+        ref T rA = ref CpuBuffer<T>.Ref(args.Acts);
         // bias=False reads zeros: one short run of them stands in for both bias rows.
         Span<T> zeros = stackalloc T[args.HasBias ? 0 : 3 * Vector<T>.Count];
-        ref T rBi = ref args.HasBias ? ref HostBuffer<T>.Ref(args.BiasIh) : ref MemoryMarshal.GetReference(zeros);
-        ref T rBh = ref args.HasBias ? ref HostBuffer<T>.Ref(args.BiasHh) : ref MemoryMarshal.GetReference(zeros);
+        ref T rBi = ref args.HasBias ? ref CpuBuffer<T>.Ref(args.BiasIh) : ref MemoryMarshal.GetReference(zeros);
+        ref T rBh = ref args.HasBias ? ref CpuBuffer<T>.Ref(args.BiasHh) : ref MemoryMarshal.GetReference(zeros);
         nuint biasStride = args.HasBias ? 1u : 0u;
         nuint hh = (nuint)hidden;
         nuint bh = hh * biasStride;
@@ -176,13 +176,13 @@ internal sealed partial class CpuOps<T>
     private static void GruBackwardRows(GruBackwardArgs args, int b0, int b1)
     {
         int hidden = args.Hidden;
-        ref T rDy = ref HostBuffer<T>.Ref(args.Dy);
-        ref T rDh = ref HostBuffer<T>.Ref(args.DhRec);
-        ref T rA = ref HostBuffer<T>.Ref(args.Acts);
-        ref T rHp = ref HostBuffer<T>.Ref(args.HPrev);
-        ref T rDx = ref HostBuffer<T>.Ref(args.DgatesX);
-        ref T rDhg = ref HostBuffer<T>.Ref(args.DgatesH);
-        ref T rDp = ref HostBuffer<T>.Ref(args.DhPrev);
+        ref T rDy = ref CpuBuffer<T>.Ref(args.Dy);
+        ref T rDh = ref CpuBuffer<T>.Ref(args.DhRec);
+        ref T rA = ref CpuBuffer<T>.Ref(args.Acts);
+        ref T rHp = ref CpuBuffer<T>.Ref(args.HPrev);
+        ref T rDx = ref CpuBuffer<T>.Ref(args.DgatesX);
+        ref T rDhg = ref CpuBuffer<T>.Ref(args.DgatesH);
+        ref T rDp = ref CpuBuffer<T>.Ref(args.DhPrev);
         nuint hh = (nuint)hidden;
         int w = Vector<T>.Count;
         var one = Vector<T>.One;

@@ -23,7 +23,7 @@ internal sealed partial class CpuOps<T>
         }
 
         var args = new LossArgs(cols, prediction, target, mask ?? rowLoss, mask.HasValue, scale, grad, rowLoss);
-        HostParallel.For(rows, HostParallel.Chunks(rows, (long)rows * cols * 4), args, static (a, r0, r1) => MseRows(a, r0, r1));
+        CpuParallel.For(rows, CpuParallel.Chunks(rows, (long)rows * cols * 4), args, static (a, r0, r1) => MseRows(a, r0, r1));
     }
 
     public void CrossEntropyLoss(int rows, int classes, BufferSlice<T> logits, BufferSlice<T> targets, BufferSlice<T>? mask, T scale, BufferSlice<T> grad, BufferSlice<T> rowLoss)
@@ -34,7 +34,7 @@ internal sealed partial class CpuOps<T>
         if (classes == 0)
             throw new LstmException("cross-entropy loss over 0 classes");
         var args = new LossArgs(classes, logits, targets, mask ?? rowLoss, mask.HasValue, scale, grad, rowLoss);
-        HostParallel.For(rows, HostParallel.Chunks(rows, (long)rows * classes * 48), args, static (a, r0, r1) => CrossEntropyRows(a, r0, r1));
+        CpuParallel.For(rows, CpuParallel.Chunks(rows, (long)rows * classes * 48), args, static (a, r0, r1) => CrossEntropyRows(a, r0, r1));
     }
 
     private static void CheckLossRows(string what, int rows, int cols, BufferSlice<T> a, long aLength, BufferSlice<T>? mask, BufferSlice<T> grad, BufferSlice<T> rowLoss)
@@ -61,11 +61,11 @@ internal sealed partial class CpuOps<T>
     private static void MseRows(LossArgs a, int r0, int r1)
     {
         int cols = a.Cols;
-        var p = HostBuffer<T>.Span(a.Input);
-        var y = HostBuffer<T>.Span(a.Target);
-        var mask = HostBuffer<T>.Span(a.Mask);
-        var grad = HostBuffer<T>.Span(a.Grad);
-        var loss = HostBuffer<T>.Span(a.RowLoss);
+        var p = CpuBuffer<T>.Span(a.Input);
+        var y = CpuBuffer<T>.Span(a.Target);
+        var mask = CpuBuffer<T>.Span(a.Mask);
+        var grad = CpuBuffer<T>.Span(a.Grad);
+        var loss = CpuBuffer<T>.Span(a.RowLoss);
         T twice = Scalar<T>.Add(a.Scale, a.Scale);
         var vTwice = new Vector<T>(twice);
         int w = Vector<T>.Count;
@@ -102,11 +102,11 @@ internal sealed partial class CpuOps<T>
     private static void CrossEntropyRows(LossArgs a, int r0, int r1)
     {
         int classes = a.Cols;
-        var x = HostBuffer<T>.Span(a.Input);
-        var targets = HostBuffer<T>.Span(a.Target);
-        var mask = HostBuffer<T>.Span(a.Mask);
-        var grad = HostBuffer<T>.Span(a.Grad);
-        var loss = HostBuffer<T>.Span(a.RowLoss);
+        var x = CpuBuffer<T>.Span(a.Input);
+        var targets = CpuBuffer<T>.Span(a.Target);
+        var mask = CpuBuffer<T>.Span(a.Mask);
+        var grad = CpuBuffer<T>.Span(a.Grad);
+        var loss = CpuBuffer<T>.Span(a.RowLoss);
         int w = Vector<T>.Count;
         for (int r = r0; r < r1; r++)
         {

@@ -39,17 +39,17 @@ internal sealed partial class CpuOps<T>
             Require(biasHh!.Value, 4L * hidden, "b_hh [4H]", "lstm_cell_forward");
         }
 
-        int chunks = HostParallel.Chunks(batch, n * LstmWorkPerElement);
+        int chunks = CpuParallel.Chunks(batch, n * LstmWorkPerElement);
         if (acts is { } store)
         {
             Require(store, g, "acts [B, 4H]", "lstm_cell_forward");
             var args = new LstmForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, cPrev, c, h, store);
-            HostParallel.For(batch, chunks, args, static (a, b0, b1) => Forward<Training>(a, b0, b1));
+            CpuParallel.For(batch, chunks, args, static (a, b0, b1) => Forward<Training>(a, b0, b1));
         }
         else
         {
             var args = new LstmForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, cPrev, c, h, xproj);
-            HostParallel.For(batch, chunks, args, static (a, b0, b1) => Forward<Inference>(a, b0, b1));
+            CpuParallel.For(batch, chunks, args, static (a, b0, b1) => Forward<Inference>(a, b0, b1));
         }
     }
 
@@ -70,10 +70,10 @@ internal sealed partial class CpuOps<T>
         Require(cPrev, n, "c_{t-1} [B, H]", "lstm_cell_backward");
         Require(dgates, 4 * n, "dgates [B, 4H]", "lstm_cell_backward");
         var args = new LstmBackwardArgs(hidden, dy, dhRec, dc, acts, c, cPrev, dgates);
-        HostParallel.For(batch, HostParallel.Chunks(batch, n * LstmWorkPerElement), args, static (a, b0, b1) => Backward(a, b0, b1));
+        CpuParallel.For(batch, CpuParallel.Chunks(batch, n * LstmWorkPerElement), args, static (a, b0, b1) => Backward(a, b0, b1));
     }
 
-    /// <summary>Element operations one hidden unit of an LSTM step costs, for <see cref="HostParallel.Chunks"/>.</summary>
+    /// <summary>Element operations one hidden unit of an LSTM step costs, for <see cref="CpuParallel.Chunks"/>.</summary>
     private const long LstmWorkPerElement = 48;
 
     /// <summary>The forward step's operands, handed to each chunk of rows without a closure.</summary>
@@ -116,13 +116,13 @@ internal sealed partial class CpuOps<T>
     private static void BackwardRange(in LstmBackwardArgs args, int b0, int b1, int j0, int j1)
     {
         int hidden = args.Hidden;
-        ref T rDy = ref HostBuffer<T>.ReadOnlyRef(args.Dy);
-        ref T rDh = ref HostBuffer<T>.ReadOnlyRef(args.DhRec);
-        ref T rDc = ref HostBuffer<T>.Ref(args.Dc);
-        ref T rActs = ref HostBuffer<T>.ReadOnlyRef(args.Acts);
-        ref T rC = ref HostBuffer<T>.ReadOnlyRef(args.C);
-        ref T rCp = ref HostBuffer<T>.ReadOnlyRef(args.CPrev);
-        ref T rDg = ref HostBuffer<T>.Ref(args.Dgates);
+        ref T rDy = ref CpuBuffer<T>.ReadOnlyRef(args.Dy);
+        ref T rDh = ref CpuBuffer<T>.ReadOnlyRef(args.DhRec);
+        ref T rDc = ref CpuBuffer<T>.Ref(args.Dc);
+        ref T rActs = ref CpuBuffer<T>.ReadOnlyRef(args.Acts);
+        ref T rC = ref CpuBuffer<T>.ReadOnlyRef(args.C);
+        ref T rCp = ref CpuBuffer<T>.ReadOnlyRef(args.CPrev);
+        ref T rDg = ref CpuBuffer<T>.Ref(args.Dgates);
         BackwardRows(hidden, ref rDy, ref rDh, ref rDc, ref rActs, ref rC, ref rCp, ref rDg, b0, b1, j0, j1);
     }
 
@@ -194,16 +194,16 @@ internal sealed partial class CpuOps<T>
     {
         int hidden = args.Hidden;
         bool hasBias = args.HasBias;
-        ref T rX = ref HostBuffer<T>.ReadOnlyRef(args.Xproj);
-        ref T rH = ref HostBuffer<T>.ReadOnlyRef(args.Hproj);
-        ref T rCp = ref HostBuffer<T>.ReadOnlyRef(args.CPrev);
-        ref T rC = ref HostBuffer<T>.Ref(args.C);
-        ref T rHo = ref HostBuffer<T>.Ref(args.H);
-        ref T rA = ref TVariant.StoresActivations ? ref HostBuffer<T>.Ref(args.Acts) : ref rX;
+        ref T rX = ref CpuBuffer<T>.ReadOnlyRef(args.Xproj);
+        ref T rH = ref CpuBuffer<T>.ReadOnlyRef(args.Hproj);
+        ref T rCp = ref CpuBuffer<T>.ReadOnlyRef(args.CPrev);
+        ref T rC = ref CpuBuffer<T>.Ref(args.C);
+        ref T rHo = ref CpuBuffer<T>.Ref(args.H);
+        ref T rA = ref TVariant.StoresActivations ? ref CpuBuffer<T>.Ref(args.Acts) : ref rX;
         // bias=False reads zeros: one vector of them stands in for both bias rows.
         Span<T> zeros = stackalloc T[hasBias ? 0 : 4 * Vector<T>.Count];
-        ref T rBi = ref hasBias ? ref HostBuffer<T>.ReadOnlyRef(args.BiasIh) : ref MemoryMarshal.GetReference(zeros);
-        ref T rBh = ref hasBias ? ref HostBuffer<T>.ReadOnlyRef(args.BiasHh) : ref MemoryMarshal.GetReference(zeros);
+        ref T rBi = ref hasBias ? ref CpuBuffer<T>.ReadOnlyRef(args.BiasIh) : ref MemoryMarshal.GetReference(zeros);
+        ref T rBh = ref hasBias ? ref CpuBuffer<T>.ReadOnlyRef(args.BiasHh) : ref MemoryMarshal.GetReference(zeros);
         ForwardRows<TVariant>(hidden, hasBias ? 1u : 0u, ref rX, ref rH, ref rBi, ref rBh, ref rCp, ref rC, ref rHo, ref rA, b0, b1, j0, j1);
     }
 

@@ -213,12 +213,12 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 
     /// <summary>Whether the per-step product takes the few-row path over a cached packed W_hh (the loop's only form).</summary>
     private static bool SequenceFits(GemmShape s, BufferSlice<T> whh) =>
-        whh.Buffer is HostBuffer<T> && TakesFewRowPath(s, s.M);
+        whh.Buffer is CpuBuffer<T> && TakesFewRowPath(s, s.M);
 
-    private static (T[] Array, int Offset) Read(BufferSlice<T> s) => HostBuffer<T>.ReadOnlyArrayAt(s);
+    private static (T[] Array, int Offset) Read(BufferSlice<T> s) => CpuBuffer<T>.ReadOnlyArrayAt(s);
 
     /// <summary>A written operand: its version advances once here, not at every step.</summary>
-    private static (T[] Array, int Offset) Write(BufferSlice<T> s) => HostBuffer<T>.ArrayAt(s);
+    private static (T[] Array, int Offset) Write(BufferSlice<T> s) => CpuBuffer<T>.ArrayAt(s);
 
     private void RunSequence(SequenceJob job, GemmShape s, BufferSlice<T> whh, bool backward)
     {
@@ -243,8 +243,8 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         bool gates = !backward && width != nr;
         int grain = gates ? Math.Max(UnitGrain, nr) : Math.Max(UnitGrain, width);
         int grains = (hidden + grain - 1) / grain;
-        bool byRows = !gates && s.M >= RowShareMin * HostParallel.Cores;
-        int shares = HostParallel.Chunks(byRows ? s.M / RowShareMin : grains, (long)s.M * s.N * s.K);
+        bool byRows = !gates && s.M >= RowShareMin * CpuParallel.Cores;
+        int shares = CpuParallel.Chunks(byRows ? s.M / RowShareMin : grains, (long)s.M * s.N * s.K);
         job.Shape = s;
         job.Shares = shares;
         job.Grain = grain;
@@ -280,7 +280,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
             }
 
             job.Barrier.Reset(shares);
-            HostParallel.For(shares, shares, job, backward ? SequenceTiles<TV, TS>.Backward : SequenceTiles<TV, TS>.Forward);
+            CpuParallel.For(shares, shares, job, backward ? SequenceTiles<TV, TS>.Backward : SequenceTiles<TV, TS>.Forward);
         }
         finally
         {
@@ -346,7 +346,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         int g = 4 * hidden;
         int nr = 2 * TS.Count;
         var (r0, r1, u0, u1) = share;
-        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
+        Span<T> tile = stackalloc T[4 * CpuGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
         ref T x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.X), job.XOff);
         ref T output = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Out), job.OutOff);
@@ -384,10 +384,10 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 for (int ub = u0 / nr; ub * nr < u1; ub++)
                 {
                     int j0 = ub * nr, cols = Math.Min(u1, j0 + nr) - j0;
-                    for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+                    for (int pc = 0; pc < s.K; pc += CpuGemm.KC)
                     {
-                        int kc = Math.Min(HostGemm.KC, s.K - pc);
-                        var mode = pc == 0 ? HostGemm.Update.Overwrite : HostGemm.Update.Accumulate;
+                        int kc = Math.Min(CpuGemm.KC, s.K - pc);
+                        var mode = pc == 0 ? CpuGemm.Update.Overwrite : CpuGemm.Update.Accumulate;
                         nint offset = (nint)pc * job.NPad + (nint)ub * 4 * nr * kc;
                         if (bf16)
                         {
@@ -401,8 +401,8 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 
                         for (int q = 0; q < 4; q++)
                         {
-                            HostGemm.Store<T, TV, TS>(
-                                ref Unsafe.Add(ref tileRef, q * HostGemm.MR * nr), ref Unsafe.Add(ref hproj, q * hidden + j0), g, batch, cols,
+                            CpuGemm.Store<T, TV, TS>(
+                                ref Unsafe.Add(ref tileRef, q * CpuGemm.MR * nr), ref Unsafe.Add(ref hproj, q * hidden + j0), g, batch, cols,
                                 one, default, mode);
                         }
                     }
@@ -449,7 +449,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         int n = batch * hidden;
         int nr = 2 * TS.Count;
         var (r0, r1, u0, u1) = share;
-        Span<T> tile = stackalloc T[4 * HostGemm.MR * nr];
+        Span<T> tile = stackalloc T[4 * CpuGemm.MR * nr];
         ref T tileRef = ref MemoryMarshal.GetReference(tile);
         ref T dy = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.X), job.XOff);
         ref T acts = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Acts), job.ActsOff);
@@ -524,15 +524,15 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     private static readonly PackedOperandCache<T>.Packer PackGatePanels = (s, b, width, panels) =>
     {
         System.Diagnostics.Debug.Assert(s.TransB != 0, "the forward product's op(B) is W_hhᵀ");
-        var src = HostBuffer<T>.ReadOnly(b);
+        var src = CpuBuffer<T>.ReadOnly(b);
         ref T from = ref MemoryMarshal.GetReference(src);
         int nr = width / 4;
         int hidden = s.N / 4;
         int blocks = (hidden + nr - 1) / nr;
         int nPad = blocks * 4 * nr;
-        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+        for (int pc = 0; pc < s.K; pc += CpuGemm.KC)
         {
-            int kc = Math.Min(HostGemm.KC, s.K - pc);
+            int kc = Math.Min(CpuGemm.KC, s.K - pc);
             for (int ub = 0; ub < blocks; ub++)
             {
                 var block = panels.Slice(pc * nPad + ub * 4 * nr * kc, 4 * nr * kc);
@@ -596,16 +596,16 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         c = ref Unsafe.Add(ref c, (nint)rowStart * ldc);
         int nr = 2 * TS.Count;
         int width = job.Width;
-        int rowPanels = (m + HostGemm.MR - 1) / HostGemm.MR;
+        int rowPanels = (m + CpuGemm.MR - 1) / CpuGemm.MR;
         int p0 = col0 / width;
         int p1 = (col1 + width - 1) / width;
-        ref T tile1 = ref Unsafe.Add(ref tile, HostGemm.MR * nr);
+        ref T tile1 = ref Unsafe.Add(ref tile, CpuGemm.MR * nr);
         ref T bAll = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(job.Panels), job.PanelsStart);
         T one = Scalar<T>.FromDouble(1);
-        for (int pc = 0; pc < s.K; pc += HostGemm.KC)
+        for (int pc = 0; pc < s.K; pc += CpuGemm.KC)
         {
-            int kc = Math.Min(HostGemm.KC, s.K - pc);
-            var mode = pc == 0 ? HostGemm.Update.Overwrite : HostGemm.Update.Accumulate;
+            int kc = Math.Min(CpuGemm.KC, s.K - pc);
+            var mode = pc == 0 ? CpuGemm.Update.Overwrite : CpuGemm.Update.Accumulate;
             ref T pb = ref Unsafe.Add(ref bAll, (nint)pc * job.NPad);
             if (width != nr)
             {
@@ -619,7 +619,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                     else
                         WidePanel<TV, TS>(kc, m, ref row0, s.Lda, 1, ref Unsafe.Add(ref bAll, offset), ref tile);
                     for (int q = 0; q < 4; q++)
-                        StorePart<TV, TS>(ref Unsafe.Add(ref tile, q * HostGemm.MR * nr), (4 * wp + q) * nr, col0, col1, s.N, ref c, ldc, m, one, mode);
+                        StorePart<TV, TS>(ref Unsafe.Add(ref tile, q * CpuGemm.MR * nr), (4 * wp + q) * nr, col0, col1, s.N, ref c, ldc, m, one, mode);
                 }
 
                 continue;
@@ -635,9 +635,9 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
                 ref T b1 = ref two ? ref Unsafe.Add(ref b0, nr * kc) : ref b0;
                 for (int ip = 0; ip < rowPanels; ip++)
                 {
-                    int row = ip * HostGemm.MR;
-                    int rows = Math.Min(HostGemm.MR, m - row);
-                    HostGemm.KernelFor<T, TV, TS>(rows, two, kc, ref Unsafe.Add(ref pa, (nint)row * s.Lda), s.Lda, 1, ref b0, ref b1, ref tile);
+                    int row = ip * CpuGemm.MR;
+                    int rows = Math.Min(CpuGemm.MR, m - row);
+                    CpuGemm.KernelFor<T, TV, TS>(rows, two, kc, ref Unsafe.Add(ref pa, (nint)row * s.Lda), s.Lda, 1, ref b0, ref b1, ref tile);
                     ref T cRow = ref Unsafe.Add(ref c, (nint)row * ldc);
                     StorePart<TV, TS>(ref tile, jp * nr, col0, col1, s.N, ref cRow, ldc, rows, one, mode);
                     if (two)
@@ -649,14 +649,14 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
 
     /// <summary>Stores the columns of a panel's tile (the panel starts at column <paramref name="panelCol"/>) that lie in [col0, col1) and inside N.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StorePart<TV, TS>(ref T tile, int panelCol, int col0, int col1, int n, ref T cRow, int ldc, int rows, T one, HostGemm.Update mode)
+    private static void StorePart<TV, TS>(ref T tile, int panelCol, int col0, int col1, int n, ref T cRow, int ldc, int rows, T one, CpuGemm.Update mode)
         where TV : struct
         where TS : ISimd<T, TV>
     {
         int from = Math.Max(panelCol, col0);
         int to = Math.Min(Math.Min(panelCol + 2 * TS.Count, col1), n);
         if (to > from)
-            HostGemm.Store<T, TV, TS>(ref Unsafe.Add(ref tile, from - panelCol), ref Unsafe.Add(ref cRow, from), ldc, rows, to - from, one, default, mode);
+            CpuGemm.Store<T, TV, TS>(ref Unsafe.Add(ref tile, from - panelCol), ref Unsafe.Add(ref cRow, from), ldc, rows, to - from, one, default, mode);
     }
 
     /// <summary>

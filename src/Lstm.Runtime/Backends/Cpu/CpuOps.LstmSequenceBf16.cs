@@ -122,20 +122,20 @@ internal sealed partial class CpuOps<T>
         ref uint b = ref Unsafe.As<T, uint>(ref panel);
         ref float t = ref Unsafe.As<T, float>(ref tile);
         if (rows == 1)
-            Bf16Kernel4<HostGemm.C1>(kc, ref af, aRow, ref b, ref t);
+            Bf16Kernel4<CpuGemm.C1>(kc, ref af, aRow, ref b, ref t);
         else
-            Bf16Kernel4<HostGemm.C2>(kc, ref af, aRow, ref b, ref t);
+            Bf16Kernel4<CpuGemm.C2>(kc, ref af, aRow, ref b, ref t);
     }
 
     /// <summary>
-    /// <see cref="HostGemm.Kernel4{T, TV, TS, TRows}"/> for one or two rows of a BF16-rounded op(A)
+    /// <see cref="CpuGemm.Kernel4{T, TV, TS, TRows}"/> for one or two rows of a BF16-rounded op(A)
     /// (row r, step k at a + r·aRow + k) against a BF16 wide panel: each step loads the four register
     /// panels' 64 words (half the float32 panel's bytes) and widens each to its two registers of
     /// float32 columns, then the same FMAs in the same order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Bf16Kernel4<TRows>(int kc, ref float a, nint aRow, ref uint b, ref float tile)
-        where TRows : HostGemm.IConstant
+        where TRows : CpuGemm.IConstant
     {
         const int w = 16, nr = 2 * w;
         var high = Vector512.Create(0xFFFF_0000u);
@@ -181,7 +181,7 @@ internal sealed partial class CpuOps<T>
             b = ref Unsafe.Add(ref b, 4 * w);
         }
 
-        nint t = HostGemm.MR * nr;
+        nint t = CpuGemm.MR * nr;
         c00.StoreUnsafe(ref tile);
         c01.StoreUnsafe(ref Unsafe.Add(ref tile, w));
         c02.StoreUnsafe(ref Unsafe.Add(ref tile, t));

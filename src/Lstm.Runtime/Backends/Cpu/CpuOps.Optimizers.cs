@@ -41,9 +41,9 @@ internal sealed partial class CpuOps<T>
     {
         if (partials.Length == 0)
             throw new LstmException("sum of squares: the partials slice is empty");
-        var acc = HostBuffer<T>.Span(partials);
+        var acc = CpuBuffer<T>.Span(partials);
         acc.Clear();
-        var xs = HostBuffer<T>.Span(x);
+        var xs = CpuBuffer<T>.Span(x);
         // partials[j] = x[j]² + x[j+P]² + …: each partial receives its terms in the kernel's order
         // (acc = x·x + acc), one contiguous stretch of P elements at a time.
         int parts = acc.Length;
@@ -68,7 +68,7 @@ internal sealed partial class CpuOps<T>
     {
         if (x.Length == 0)
             return;
-        Scale(alpha, HostBuffer<T>.Span(x));
+        Scale(alpha, CpuBuffer<T>.Span(x));
     }
 
     /// <summary>
@@ -79,14 +79,14 @@ internal sealed partial class CpuOps<T>
     {
         int w = Vector<T>.Count;
         int blocks = (n + w - 1) / w;
-        int chunks = HostParallel.Chunks(blocks, n * workPerElement);
+        int chunks = CpuParallel.Chunks(blocks, n * workPerElement);
         if (chunks <= 1)
         {
             body(state, 0, n);
             return;
         }
 
-        HostParallel.For(blocks, chunks, (State: state, Body: body, N: n), static (s, b0, b1) =>
+        CpuParallel.For(blocks, chunks, (State: state, Body: body, N: n), static (s, b0, b1) =>
             s.Body(s.State, b0 * Vector<T>.Count, (int)Math.Min((long)b1 * Vector<T>.Count, s.N)));
     }
 
@@ -125,9 +125,9 @@ internal sealed partial class CpuOps<T>
     /// <summary>SGD over elements [i0, i1).</summary>
     private static void SgdRange(SgdArgs a, int i0, int i1)
     {
-        ref T rP = ref HostBuffer<T>.Ref(a.Param);
-        ref T rG = ref HostBuffer<T>.Ref(a.Grad);
-        ref T rB = ref HostBuffer<T>.Ref(a.Buf);
+        ref T rP = ref CpuBuffer<T>.Ref(a.Param);
+        ref T rG = ref CpuBuffer<T>.Ref(a.Grad);
+        ref T rB = ref CpuBuffer<T>.Ref(a.Buf);
         int w = Vector<T>.Count;
         var lr = new Vector<T>(a.Lr);
         var mu = new Vector<T>(a.Momentum);
@@ -167,10 +167,10 @@ internal sealed partial class CpuOps<T>
     /// <summary>Adam over elements [i0, i1).</summary>
     private static void AdamRange(AdamArgs a, int i0, int i1)
     {
-        ref T rP = ref HostBuffer<T>.Ref(a.Param);
-        ref T rG = ref HostBuffer<T>.Ref(a.Grad);
-        ref T rM = ref HostBuffer<T>.Ref(a.ExpAvg);
-        ref T rV = ref HostBuffer<T>.Ref(a.ExpAvgSq);
+        ref T rP = ref CpuBuffer<T>.Ref(a.Param);
+        ref T rG = ref CpuBuffer<T>.Ref(a.Grad);
+        ref T rM = ref CpuBuffer<T>.Ref(a.ExpAvg);
+        ref T rV = ref CpuBuffer<T>.Ref(a.ExpAvgSq);
         int w = Vector<T>.Count;
         var step = new Vector<T>(a.StepSize);
         var omb1 = new Vector<T>(a.OneMinusBeta1);

@@ -21,7 +21,7 @@ internal sealed partial class CpuOps<T>
     /// </summary>
     private struct RoundedCopy
     {
-        public HostBuffer<T>? Scratch;
+        public CpuBuffer<T>? Scratch;
         public long SourceId, SourceVersion, Offset, Length;
     }
 
@@ -53,13 +53,13 @@ internal sealed partial class CpuOps<T>
     /// <summary>A copy of <paramref name="source"/> in a scratch buffer, each element rounded (or, with <paramref name="low"/>, the TF32 remainder x − TF32(x)); the last copy when the operand has not changed since.</summary>
     private BufferSlice<T> Rounded(ref RoundedCopy copy, BufferSlice<T> source, bool low)
     {
-        var from = HostBuffer<T>.Of(source);
+        var from = CpuBuffer<T>.Of(source);
         if (copy.Scratch is { } kept && copy.SourceId == from.Id && copy.SourceVersion == from.Version && copy.Offset == source.Offset && copy.Length == source.Length)
             return new BufferSlice<T>(kept, 0, source.Length);
         if (copy.Scratch is null || copy.Scratch.Length < source.Length)
         {
             copy.Scratch?.Dispose();
-            copy.Scratch = new HostBuffer<T>(Math.Max(source.Length, 1), zeroed: false);
+            copy.Scratch = new CpuBuffer<T>(Math.Max(source.Length, 1), zeroed: false);
         }
 
         (copy.SourceId, copy.SourceVersion, copy.Offset, copy.Length) = (from.Id, from.Version, source.Offset, source.Length);
@@ -68,13 +68,13 @@ internal sealed partial class CpuOps<T>
         {
             // 16 lanes at a time (the input projection rounds all of x and W_ih every pass).
             RoundBf16(
-                ref System.Runtime.InteropServices.MemoryMarshal.GetReference(HostBuffer<T>.ReadOnly(source)),
-                ref System.Runtime.InteropServices.MemoryMarshal.GetReference(HostBuffer<T>.Span(slice)), (int)source.Length);
+                ref System.Runtime.InteropServices.MemoryMarshal.GetReference(CpuBuffer<T>.ReadOnly(source)),
+                ref System.Runtime.InteropServices.MemoryMarshal.GetReference(CpuBuffer<T>.Span(slice)), (int)source.Length);
             return slice;
         }
 
-        var values = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(HostBuffer<T>.ReadOnly(source));
-        var to = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(HostBuffer<T>.Span(slice));
+        var values = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(CpuBuffer<T>.ReadOnly(source));
+        var to = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(CpuBuffer<T>.Span(slice));
         for (int i = 0; i < values.Length; i++)
             to[i] = low ? ReducedPrecision.SplitTf32(values[i]).Lo : ReducedPrecision.ToTf32(values[i]);
         return slice;

@@ -13,7 +13,7 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </summary>
 internal sealed partial class CpuOps<T>
 {
-    /// <summary>Element operations one hidden unit of an RNN step costs, for <see cref="HostParallel.Chunks"/>.</summary>
+    /// <summary>Element operations one hidden unit of an RNN step costs, for <see cref="CpuParallel.Chunks"/>.</summary>
     private const long RnnWorkPerElement = 24;
 
     public void RnnCellForward(
@@ -36,11 +36,11 @@ internal sealed partial class CpuOps<T>
         }
 
         var args = new RnnForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, h);
-        int chunks = HostParallel.Chunks(batch, n * RnnWorkPerElement);
+        int chunks = CpuParallel.Chunks(batch, n * RnnWorkPerElement);
         if (relu)
-            HostParallel.For(batch, chunks, args, static (a, b0, b1) => RnnForwardRows<ReluAct>(a, b0, b1));
+            CpuParallel.For(batch, chunks, args, static (a, b0, b1) => RnnForwardRows<ReluAct>(a, b0, b1));
         else
-            HostParallel.For(batch, chunks, args, static (a, b0, b1) => RnnForwardRows<TanhAct>(a, b0, b1));
+            CpuParallel.For(batch, chunks, args, static (a, b0, b1) => RnnForwardRows<TanhAct>(a, b0, b1));
     }
 
     public void RnnCellBackward(
@@ -60,11 +60,11 @@ internal sealed partial class CpuOps<T>
         int w = Vector<T>.Count;
         int blocks = (int)((n + w - 1) / w);
         var args = new RnnBackwardArgs((int)n, dy, dhRec, h, dgates);
-        int chunks = HostParallel.Chunks(blocks, 4 * n);
+        int chunks = CpuParallel.Chunks(blocks, 4 * n);
         if (relu)
-            HostParallel.For(blocks, chunks, args, static (a, v0, v1) => RnnBackwardBlocks<ReluAct>(a, v0, v1));
+            CpuParallel.For(blocks, chunks, args, static (a, v0, v1) => RnnBackwardBlocks<ReluAct>(a, v0, v1));
         else
-            HostParallel.For(blocks, chunks, args, static (a, v0, v1) => RnnBackwardBlocks<TanhAct>(a, v0, v1));
+            CpuParallel.For(blocks, chunks, args, static (a, v0, v1) => RnnBackwardBlocks<TanhAct>(a, v0, v1));
     }
 
     /// <summary>The RNN's activation and its derivative read from the output (compile-time choice).</summary>
@@ -131,13 +131,13 @@ internal sealed partial class CpuOps<T>
         where TAct : IActivation
     {
         int hidden = args.Hidden;
-        ref T rX = ref HostBuffer<T>.Ref(args.Xproj);
-        ref T rH = ref HostBuffer<T>.Ref(args.Hproj);
-        ref T rHo = ref HostBuffer<T>.Ref(args.H);
+        ref T rX = ref CpuBuffer<T>.Ref(args.Xproj);
+        ref T rH = ref CpuBuffer<T>.Ref(args.Hproj);
+        ref T rHo = ref CpuBuffer<T>.Ref(args.H);
         // bias=False reads zeros: one vector of them stands in for both bias rows.
         Span<T> zeros = stackalloc T[args.HasBias ? 0 : Vector<T>.Count];
-        ref T rBi = ref args.HasBias ? ref HostBuffer<T>.Ref(args.BiasIh) : ref MemoryMarshal.GetReference(zeros);
-        ref T rBh = ref args.HasBias ? ref HostBuffer<T>.Ref(args.BiasHh) : ref MemoryMarshal.GetReference(zeros);
+        ref T rBi = ref args.HasBias ? ref CpuBuffer<T>.Ref(args.BiasIh) : ref MemoryMarshal.GetReference(zeros);
+        ref T rBh = ref args.HasBias ? ref CpuBuffer<T>.Ref(args.BiasHh) : ref MemoryMarshal.GetReference(zeros);
         nuint biasStride = args.HasBias ? 1u : 0u;
         int w = Vector<T>.Count;
         for (int b = b0; b < b1; b++)
@@ -167,10 +167,10 @@ internal sealed partial class CpuOps<T>
     private static void RnnBackwardBlocks<TAct>(RnnBackwardArgs args, int v0, int v1)
         where TAct : IActivation
     {
-        ref T rDy = ref HostBuffer<T>.Ref(args.Dy);
-        ref T rDh = ref HostBuffer<T>.Ref(args.DhRec);
-        ref T rH = ref HostBuffer<T>.Ref(args.H);
-        ref T rDg = ref HostBuffer<T>.Ref(args.Dgates);
+        ref T rDy = ref CpuBuffer<T>.Ref(args.Dy);
+        ref T rDh = ref CpuBuffer<T>.Ref(args.DhRec);
+        ref T rH = ref CpuBuffer<T>.Ref(args.H);
+        ref T rDg = ref CpuBuffer<T>.Ref(args.Dgates);
         int w = Vector<T>.Count;
         int end = (int)Math.Min((long)v1 * w, args.Count);
         int e = v0 * w;

@@ -9,7 +9,7 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// Dimension letters: B batch, T steps, I input size, H hidden size, G = 4H gate width.
 /// One file per group of operations (<c>CpuOps.Gemm.cs</c>, <c>CpuOps.Lstm.cs</c>,
 /// <c>CpuOps.Elementwise.cs</c>); the vectorized σ/tanh/exp live in <see cref="HostMath"/> and
-/// the split of work across cores in <see cref="HostParallel"/>. The GEMM's packing buffers are
+/// the split of work across cores in <see cref="CpuParallel"/>. The GEMM's packing buffers are
 /// cached on the instance, and so are the packed panels of the weights that few-row products
 /// read at every step (<see cref="PackedOperandCache{T}"/>, invalidated by any write to the
 /// weights' buffer), so the per-step operations allocate nothing once the first two steps have
@@ -29,32 +29,32 @@ internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
             throw new NotSupportedException($"element type {typeof(T).Name}: only float and double are supported");
     }
 
-    public DeviceBuffer<T> Allocate(long length) => new HostBuffer<T>(Math.Max(length, 0));
+    public DeviceBuffer<T> Allocate(long length) => new CpuBuffer<T>(Math.Max(length, 0));
 
-    public DeviceBuffer<T> AllocateUninitialized(long length) => new HostBuffer<T>(Math.Max(length, 0), zeroed: false);
+    public DeviceBuffer<T> AllocateUninitialized(long length) => new CpuBuffer<T>(Math.Max(length, 0), zeroed: false);
 
     public void Upload(ReadOnlySpan<T> source, BufferSlice<T> destination)
     {
         if (source.Length != destination.Length)
             throw new ArgumentException($"upload of {source.Length} elements into a slice of {destination.Length}");
-        source.CopyTo(HostBuffer<T>.Span(destination));
+        source.CopyTo(CpuBuffer<T>.Span(destination));
     }
 
     public void Download(BufferSlice<T> source, Span<T> destination)
     {
         if (source.Length != destination.Length)
             throw new ArgumentException($"download of a slice of {source.Length} into {destination.Length} elements");
-        HostBuffer<T>.ReadOnly(source).CopyTo(destination);
+        CpuBuffer<T>.ReadOnly(source).CopyTo(destination);
     }
 
     public void Copy(BufferSlice<T> source, BufferSlice<T> destination)
     {
         if (source.Length != destination.Length)
             throw new ArgumentException($"copy of {source.Length} elements into a slice of {destination.Length}");
-        HostBuffer<T>.ReadOnly(source).CopyTo(HostBuffer<T>.Span(destination));
+        CpuBuffer<T>.ReadOnly(source).CopyTo(CpuBuffer<T>.Span(destination));
     }
 
-    public void Fill(BufferSlice<T> destination, T value) => HostBuffer<T>.Span(destination).Fill(value);
+    public void Fill(BufferSlice<T> destination, T value) => CpuBuffer<T>.Span(destination).Fill(value);
 
     /// <summary>Nothing to wait for: every operation has finished when it returns.</summary>
     public void Synchronize()

@@ -10,15 +10,15 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </summary>
 /// <remarks>
 /// <para>
-/// An entry is keyed by the operand's buffer (<see cref="HostBuffer{T}.Id"/>), offset, shape
+/// An entry is keyed by the operand's buffer (<see cref="CpuBuffer{T}.Id"/>), offset, shape
 /// (K, N, ldb, transpose) and panel width, and is current only while the buffer's
-/// <see cref="HostBuffer{T}.Version"/> equals the version read before it was packed. Every
+/// <see cref="CpuBuffer{T}.Version"/> equals the version read before it was packed. Every
 /// writable access to a host buffer advances its version (an optimizer update, an upload, a copy
 /// or fill into it, a GEMM writing it as C), so a changed operand is repacked, never served
 /// stale.
 /// </para>
 /// <para>
-/// Layout: the K blocks of <see cref="HostGemm.KC"/> rows one after the other, block pc at
+/// Layout: the K blocks of <see cref="CpuGemm.KC"/> rows one after the other, block pc at
 /// pc · Npad (Npad = N rounded up to whole panels), its panels of kc × nr at p · kc · nr; or
 /// another arrangement that the caller names by a layout code of its own (the whole-loop LSTM's
 /// gate panels, and their BF16 forms, half the length), kept apart from the plain one.
@@ -99,7 +99,7 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
     /// <param name="length">Elements of T the arrangement takes, when not <see cref="PackedLength"/> (BF16 panels take half); 0 for that.</param>
     public Entry? Rent(GemmShape s, BufferSlice<T> b, int nr, Packer pack, int layout = 0, long length = 0)
     {
-        var buffer = HostBuffer<T>.Of(b);
+        var buffer = CpuBuffer<T>.Of(b);
         long id = buffer.Id;
         // Read before packing: a write during the packing leaves the entry older than the buffer.
         long version = buffer.Version;
@@ -141,7 +141,7 @@ internal sealed class PackedOperandCache<T> where T : unmanaged
                 entry = new Entry
                 {
                     Id = id, Offset = b.Offset, K = s.K, N = s.N, Ldb = s.Ldb, TransB = s.TransB, Nr = nr, Layout = layout,
-                    Panels = panels, Start = HostBuffer<T>.AlignedStart(panels),
+                    Panels = panels, Start = CpuBuffer<T>.AlignedStart(panels),
                 };
                 Insert(entry, match);
             }

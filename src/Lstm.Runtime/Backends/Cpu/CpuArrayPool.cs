@@ -1,7 +1,7 @@
 namespace Lstm.Runtime.Backends.Cpu;
 
 /// <summary>
-/// The pinned arrays of disposed <see cref="HostBuffer{T}"/>s, kept by exact length for the next
+/// The pinned arrays of disposed <see cref="CpuBuffer{T}"/>s, kept by exact length for the next
 /// buffer of that length (a buffer's length is its array's length).
 /// </summary>
 /// <remarks>
@@ -11,7 +11,7 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// arrays).
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
-internal static class HostArrayPool<T> where T : unmanaged
+internal static class CpuArrayPool<T> where T : unmanaged
 {
     /// <summary>
     /// Shortest array pooled. Small arrays are cheap to allocate, but they live on the pinned

@@ -30,7 +30,7 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// shapes 2–5 % faster in alternating runs of the blocked product (batch-32 inference 8.26 →
 /// 7.94 ms; training: batch 1 8.22 → 7.99 ms, batch 32 29.7 → 28.3 ms, 64×512×2 465 → 441 ms).
 /// </remarks>
-internal static class HostGemm
+internal static class CpuGemm
 {
     /// <summary>Rows of the micro-kernel's register block.</summary>
     public const int MR = 6;

@@ -12,7 +12,7 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// of W_hh from its own L2. One operation holds the workers at a time; an operation issued from
 /// another thread meanwhile runs inline (the other cores are busy with the holder's chunks).
 /// </remarks>
-internal static class HostParallel
+internal static class CpuParallel
 {
     /// <summary>
     /// Multiply-adds below which an operation stays on the calling thread: about 8 µs of one
@@ -201,7 +201,7 @@ internal static class HostParallel
 
         private static Worker[] Start()
         {
-            var workers = new Worker[HostParallel.Cores - 1];
+            var workers = new Worker[CpuParallel.Cores - 1];
             for (int w = 0; w < workers.Length; w++)
                 workers[w] = new Worker(w + 1);
             return workers;

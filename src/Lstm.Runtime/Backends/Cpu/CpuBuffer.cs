@@ -8,8 +8,8 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// address never moves while host code (and any native code it hands the memory to) works on it.
 /// </summary>
 /// <remarks>
-/// Arrays from <see cref="HostArrayPool{T}.MinLength"/> elements on go back to
-/// <see cref="HostArrayPool{T}"/> when the buffer is disposed, and the next buffer of the same
+/// Arrays from <see cref="CpuArrayPool{T}.MinLength"/> elements on go back to
+/// <see cref="CpuArrayPool{T}"/> when the buffer is disposed, and the next buffer of the same
 /// length reuses one (cleared, unless it is allocated uninitialized): a forward or backward pass allocates its per-call activations and
 /// scratch again and again at the same sizes, and each fresh array would otherwise cost an
 /// allocation (page faults, for a large one) and, soon, a full (generation 2) collection.
@@ -23,17 +23,17 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </para>
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
-internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
+internal sealed class CpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
 {
     /// <summary>Allocates <paramref name="length"/> elements, zeroed unless <paramref name="zeroed"/> is false.</summary>
     /// <param name="length">Number of elements, at most <see cref="System.Array.MaxLength"/>.</param>
     /// <param name="zeroed">False leaves the elements unspecified (for a buffer written in full before it is read).</param>
     /// <exception cref="LstmException">The length is negative or larger than one host array can hold.</exception>
-    public HostBuffer(long length, bool zeroed = true)
+    public CpuBuffer(long length, bool zeroed = true)
     {
         if (length < 0 || length > System.Array.MaxLength - Pad)
             throw new LstmException($"cpu device: cannot allocate {length} elements (one buffer holds at most {System.Array.MaxLength - Pad})");
-        Array = HostArrayPool<T>.Rent((int)length + Pad, zeroed);
+        Array = CpuArrayPool<T>.Rent((int)length + Pad, zeroed);
         Base = AlignedStart(Array);
         _length = (int)length;
     }
@@ -76,7 +76,7 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     public override long Length => Array.Length == 0 ? 0 : _length;
 
     /// <summary>The elements of a slice of a host buffer.</summary>
-    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    /// <param name="slice">A slice of a <see cref="CpuBuffer{T}"/>.</param>
     /// <exception cref="LstmException">The slice belongs to another device's buffer.</exception>
     /// <remarks>The access counts as a write: it advances the buffer's <see cref="Version"/>.</remarks>
     public static Span<T> Span(BufferSlice<T> slice)
@@ -86,7 +86,7 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     }
 
     /// <summary>The elements of a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
-    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    /// <param name="slice">A slice of a <see cref="CpuBuffer{T}"/>.</param>
     public static ReadOnlySpan<T> ReadOnly(BufferSlice<T> slice)
     {
         var buffer = Of(slice);
@@ -94,11 +94,11 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     }
 
     /// <summary>A reference to the first element of a slice, for reading only (the buffer's <see cref="Version"/> stays).</summary>
-    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    /// <param name="slice">A slice of a <see cref="CpuBuffer{T}"/>.</param>
     public static ref T ReadOnlyRef(BufferSlice<T> slice) => ref MemoryMarshal.GetReference(ReadOnly(slice));
 
     /// <summary>The array behind a slice and the index of the slice's first element in it, for reading only (the buffer's <see cref="Version"/> stays).</summary>
-    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    /// <param name="slice">A slice of a <see cref="CpuBuffer{T}"/>.</param>
     public static (T[] Array, int Offset) ReadOnlyArrayAt(BufferSlice<T> slice)
     {
         var buffer = Of(slice);
@@ -106,18 +106,18 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     }
 
     /// <summary>The host buffer behind a slice, without touching it.</summary>
-    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
-    public static HostBuffer<T> Of(BufferSlice<T> slice) =>
-        slice.Buffer as HostBuffer<T>
+    /// <param name="slice">A slice of a <see cref="CpuBuffer{T}"/>.</param>
+    public static CpuBuffer<T> Of(BufferSlice<T> slice) =>
+        slice.Buffer as CpuBuffer<T>
         ?? throw new LstmException($"cpu device: a buffer of another device ({slice.Buffer.GetType().Name}) was passed to a cpu operation");
 
     /// <summary>A reference to the first element of a slice (for vector loads).</summary>
-    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    /// <param name="slice">A slice of a <see cref="CpuBuffer{T}"/>.</param>
     /// <remarks>The access counts as a write: it advances the buffer's <see cref="Version"/>.</remarks>
     public static ref T Ref(BufferSlice<T> slice) => ref MemoryMarshal.GetReference(Span(slice));
 
     /// <summary>The array behind a slice and the index of the slice's first element in it.</summary>
-    /// <param name="slice">A slice of a <see cref="HostBuffer{T}"/>.</param>
+    /// <param name="slice">A slice of a <see cref="CpuBuffer{T}"/>.</param>
     /// <remarks>The access counts as a write: it advances the buffer's <see cref="Version"/>.</remarks>
     public static (T[] Array, int Offset) ArrayAt(BufferSlice<T> slice)
     {
@@ -126,7 +126,7 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
     }
 
     /// <summary>The buffer behind a slice, its version advanced (its contents may change from now on).</summary>
-    private static HostBuffer<T> Touched(BufferSlice<T> slice)
+    private static CpuBuffer<T> Touched(BufferSlice<T> slice)
     {
         var buffer = Of(slice);
         Interlocked.Increment(ref buffer._version);
@@ -140,7 +140,7 @@ internal sealed class HostBuffer<T> : DeviceBuffer<T> where T : unmanaged
         // keeps it for the next buffer of its length. Slices of a disposed buffer see no elements.
         if (disposing)
         {
-            HostArrayPool<T>.Return(Array);
+            CpuArrayPool<T>.Return(Array);
             Array = [];
             Base = 0;
         }
