@@ -59,7 +59,7 @@ public class ElementwiseKernelTests
 
     [Theory]
     [MemberData(nameof(Devices))]
-    public void AxpyFillMseGradAndRowBias_MatchHostFormulas(string device)
+    public void AxpyFillAndRowBias_MatchHostFormulas(string device)
     {
         var ops = TestDevices.Get(device).Ops<double>();
         var rng = new Random(2);
@@ -71,11 +71,6 @@ public class ElementwiseKernelTests
             using var dy = DeviceData.Upload(ops, y);
             ops.Axpy(-0.3, dx.All, dy.All);
             Assert.True(Numerics.MaxAbsError(DeviceData.Download(ops, dy), y.Zip(x, (a, b) => a - 0.3 * b).ToArray()) < 1e-15);
-
-            using var grad = ops.Allocate(n);
-            ops.MseGrad(2.0 / Math.Max(n, 1), dx.All, dy.All, grad.All);
-            var yNow = y.Zip(x, (a, b) => a - 0.3 * b).ToArray();
-            Assert.True(Numerics.MaxAbsError(DeviceData.Download(ops, grad), x.Zip(yNow, (p, t) => 2.0 / Math.Max(n, 1) * (p - t)).ToArray()) < 1e-15);
 
             ops.Fill(dx.All, 2.5);
             Assert.All(DeviceData.Download(ops, dx), v => Assert.Equal(2.5, v));

@@ -133,13 +133,6 @@ public partial interface IDeviceOps<T> where T : unmanaged
     /// <param name="y">Updated.</param>
     void Axpy(T alpha, BufferSlice<T> x, BufferSlice<T> y);
 
-    /// <summary>grad = scale·(prediction - target).</summary>
-    /// <param name="scale">2/N for the mean squared error.</param>
-    /// <param name="prediction">Predictions.</param>
-    /// <param name="target">Targets.</param>
-    /// <param name="grad">Out.</param>
-    void MseGrad(T scale, BufferSlice<T> prediction, BufferSlice<T> target, BufferSlice<T> grad);
-
     /// <summary>Waits until all issued work has finished.</summary>
     void Synchronize();
 }

@@ -121,22 +121,6 @@ internal sealed partial class CpuOps<T>
             ys[i] = Scalar<T>.Add(Scalar<T>.Mul(alpha, xs[i]), ys[i]);
     }
 
-    public void MseGrad(T scale, BufferSlice<T> prediction, BufferSlice<T> target, BufferSlice<T> grad)
-    {
-        Require(prediction, grad.Length, "prediction", "mse_grad");
-        Require(target, grad.Length, "target", "mse_grad");
-        var p = CpuBuffer<T>.Span(prediction);
-        var t = CpuBuffer<T>.Span(target);
-        var g = CpuBuffer<T>.Span(grad);
-        var vs = new Vector<T>(scale);
-        int w = Vector<T>.Count;
-        int i = 0;
-        for (; i <= g.Length - w; i += w)
-            (vs * (new Vector<T>(p[i..]) - new Vector<T>(t[i..]))).CopyTo(g[i..]);
-        for (; i < g.Length; i++)
-            g[i] = Scalar<T>.Mul(scale, Scalar<T>.Sub(p[i], t[i]));
-    }
-
     /// <summary>dst += src, element by element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddInPlace(ReadOnlySpan<T> src, Span<T> dst)

@@ -7,127 +7,6 @@ using Lstm.Kernels.Gemm;
 
 namespace Lstm.Runtime.Backends.Ilgpu;
 
-/// <summary>Device memory allocated through an ILGPU accelerator.</summary>
-/// <typeparam name="T">float or double.</typeparam>
-internal sealed class IlgpuBuffer<T> : DeviceBuffer<T> where T : unmanaged
-{
-    public IlgpuBuffer(MemoryBuffer1D<T, Stride1D.Dense> memory) => Memory = memory;
-
-    public MemoryBuffer1D<T, Stride1D.Dense> Memory { get; }
-
-    public override long Length => Memory.Length;
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-            Memory.Dispose();
-    }
-}
-
-/// <summary>Which matrix-product kernel a backend launches.</summary>
-public enum GemmAlgorithm
-{
-    /// <summary>Shared-memory tiles with group barriers: the GPU kernel.</summary>
-    Tiled,
-
-    /// <summary>One thread per output element, no barriers: for ILGPU's CPU accelerator.</summary>
-    RowDot,
-
-    /// <summary>
-    /// The host backend's GEMM (the <c>cpu</c> device): packed panels of A and B, a
-    /// register-blocked vector FMA micro-kernel, cache blocking over K, all cores on large products.
-    /// </summary>
-    Packed,
-
-    /// <summary>
-    /// The register-blocked FP32 kernels, chosen per product by <see cref="GemmDispatch.Choose"/>
-    /// (<see cref="FewRow"/>, <see cref="Blocked128"/> or <see cref="Blocked64"/>): the default on
-    /// CUDA and OpenCL. float64 runs <see cref="Tiled"/>.
-    /// </summary>
-    Blocked,
-
-    /// <summary><see cref="BlockedGemmKernels.Block128"/> for every float32 product (float64: <see cref="Tiled"/>).</summary>
-    Blocked128,
-
-    /// <summary><see cref="BlockedGemmKernels.Block64"/> for every float32 product (float64: <see cref="Tiled"/>).</summary>
-    Blocked64,
-
-    /// <summary><see cref="BlockedGemmKernels.FewRow"/> for every float32 product, whatever M (float64: <see cref="Tiled"/>).</summary>
-    FewRow,
-
-    /// <summary>
-    /// A float32 product at a reduced <see cref="GemmPrecision"/> on tensor cores
-    /// (<see cref="TensorCoreGemmKernels"/>, mma.sync): CUDA devices of compute capability 8.0 or more.
-    /// </summary>
-    TensorCores,
-
-    /// <summary>
-    /// A float32 product at a reduced <see cref="GemmPrecision"/> by
-    /// <see cref="PrecisionGemmKernels.RowDot"/>, which rounds the operands as tensor cores do and
-    /// sums in float32: every device without tensor cores.
-    /// </summary>
-    Rounded,
-}
-
-/// <summary>Which GEMM kernel runs a product.</summary>
-public static class GemmDispatch
-{
-    /// <summary>Most rows for which <see cref="GemmAlgorithm.Blocked"/> picks <see cref="GemmAlgorithm.FewRow"/>.</summary>
-    public const int FewRowMaxRows = 16;
-
-    /// <summary>Threads a group must hold for a forced kernel of the FP32 family (0: any; <see cref="GemmAlgorithm.Blocked"/> falls back to <see cref="GemmAlgorithm.Tiled"/> on small groups).</summary>
-    /// <param name="algorithm">The kernel.</param>
-    public static int GroupSize(GemmAlgorithm algorithm) => algorithm switch
-    {
-        GemmAlgorithm.Blocked128 or GemmAlgorithm.Blocked64 => BlockedGemmKernels.BlockGroupSize,
-        GemmAlgorithm.FewRow => BlockedGemmKernels.FewRowGroupSize,
-        _ => 0,
-    };
-
-    /// <summary>
-    /// The kernel that runs one product: the configured algorithm itself, except
-    /// <see cref="GemmAlgorithm.Blocked"/>, which picks by shape, and float64, which runs
-    /// <see cref="GemmAlgorithm.Tiled"/> in place of any FP32-only kernel.
-    /// </summary>
-    /// <remarks>
-    /// The rule for <see cref="GemmAlgorithm.Blocked"/> in float32: M ≤ <see cref="FewRowMaxRows"/>
-    /// → <see cref="GemmAlgorithm.FewRow"/> (the per-step recurrent product at small batch);
-    /// otherwise <see cref="GemmAlgorithm.Blocked128"/> when the 128×128 tiles, ⌈M/128⌉·⌈N/128⌉,
-    /// are at least the device's multiprocessors (they fill it), else
-    /// <see cref="GemmAlgorithm.Blocked64"/> (four times the groups); on a device whose groups
-    /// hold fewer than 256 threads, <see cref="GemmAlgorithm.Tiled"/>. Every kernel sums each
-    /// output over k in order, so the choice never changes a result's bits on ILGPU's CPU
-    /// accelerator or OpenCL (the tests check it there).
-    /// </remarks>
-    /// <param name="configured">The device's algorithm.</param>
-    /// <param name="float32">True for float32 products.</param>
-    /// <param name="multiprocessors">The device's multiprocessors (compute units).</param>
-    /// <param name="maxGroupSize">Most threads in one group on the device.</param>
-    /// <param name="shape">The product.</param>
-    /// <param name="precision">The precision of float32 products (a reduced one runs <see cref="GemmAlgorithm.TensorCores"/> where the device has them, else <see cref="GemmAlgorithm.Rounded"/>, whatever the configured algorithm).</param>
-    /// <param name="tensorCores">True when the device runs <see cref="TensorCoreGemmKernels"/>.</param>
-    public static GemmAlgorithm Choose(
-        GemmAlgorithm configured, bool float32, int multiprocessors, int maxGroupSize, GemmShape shape, GemmPrecision precision = GemmPrecision.Fp32, bool tensorCores = false)
-    {
-        if (float32 && precision != GemmPrecision.Fp32)
-            return tensorCores ? GemmAlgorithm.TensorCores : GemmAlgorithm.Rounded;
-        switch (configured)
-        {
-            case GemmAlgorithm.Blocked128 or GemmAlgorithm.Blocked64 or GemmAlgorithm.FewRow:
-                return float32 ? configured : GemmAlgorithm.Tiled;
-            case GemmAlgorithm.Blocked:
-                if (!float32 || maxGroupSize < BlockedGemmKernels.BlockGroupSize)
-                    return GemmAlgorithm.Tiled;
-                if (shape.M <= FewRowMaxRows)
-                    return GemmAlgorithm.FewRow;
-                long tiles = (long)((shape.M + 127) / 128) * ((shape.N + 127) / 128);
-                return tiles >= multiprocessors ? GemmAlgorithm.Blocked128 : GemmAlgorithm.Blocked64;
-            default:
-                return configured;
-        }
-    }
-}
-
 /// <summary>
 /// <see cref="IDeviceOps{T}"/> on an ILGPU accelerator. Every kernel is loaded once, when this
 /// object is made, and launched on one stream.
@@ -154,7 +33,6 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, int, int, int, int> _swapAxes;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, int, int> _addRowBias;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, T, int> _axpy;
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, T, int> _mseGrad;
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, T, int> _fill;
 
     /// <summary>Loads every kernel for the accelerator.</summary>
@@ -190,7 +68,6 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
         _swapAxes = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int, int, int>(ElementwiseKernels.SwapAxes01<T>);
         _addRowBias = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, int, int>(ElementwiseKernels.AddRowBias<T, TOps>);
         _axpy = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, T, int>(ElementwiseKernels.Axpy<T, TOps>);
-        _mseGrad = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, T, int>(ElementwiseKernels.MseGrad<T, TOps>);
         _fill = accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, T, int>(ElementwiseKernels.Fill<T>);
         LoadPrecisionKernels(precision);
     }
@@ -395,12 +272,6 @@ internal sealed partial class IlgpuOps<T, TOps> : IDeviceOps<T>
     {
         if (y.Length > 0)
             _axpy(_stream, Threads(y.Length), View(x), View(y), alpha, Threads(y.Length));
-    }
-
-    public void MseGrad(T scale, BufferSlice<T> prediction, BufferSlice<T> target, BufferSlice<T> grad)
-    {
-        if (grad.Length > 0)
-            _mseGrad(_stream, Threads(grad.Length), View(prediction), View(target), View(grad), scale, Threads(grad.Length));
     }
 
     public void Synchronize() => _stream.Synchronize();
