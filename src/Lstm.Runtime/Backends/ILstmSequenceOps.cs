@@ -3,7 +3,7 @@ namespace Lstm.Runtime.Backends;
 /// <summary>
 /// The operands of one LSTM direction's whole forward time loop (no projection, every row of the
 /// batch as long as the sequence): for each step t, in time order or reversed,
-/// hproj = h_{t-1} W_hhᵀ, then the fused cell of <see cref="IDeviceOps{T}.LstmCellForward"/>.
+/// hproj = h_{t-1} W_hhᵀ, then the fused cell of <see cref="ILstmCellOps{T}.LstmCellForward"/>.
 /// </summary>
 /// <param name="Steps">T ≥ 1.</param>
 /// <param name="Batch">B ≥ 1.</param>
@@ -34,7 +34,7 @@ internal readonly record struct LstmSequenceForward<T>(
 /// <summary>
 /// The operands of one LSTM direction's whole backward time loop (the forward's shape and
 /// conditions), from its last step walked back to its first: for each step the fused cell
-/// backward of <see cref="IDeviceOps{T}.LstmCellBackward"/> with dhRec, then dh_{t-1} = dgates_t W_hh.
+/// backward of <see cref="ILstmCellOps{T}.LstmCellBackward"/> with dhRec, then dh_{t-1} = dgates_t W_hh.
 /// </summary>
 /// <param name="Steps">T ≥ 1.</param>
 /// <param name="Batch">B ≥ 1.</param>

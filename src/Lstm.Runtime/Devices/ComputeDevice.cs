@@ -153,7 +153,7 @@ public sealed class ComputeDevice : IDisposable
     /// use lanes 0 and 1; the wavefront over layers gives layer k lane k.
     /// </summary>
     /// <remarks>
-    /// Work on different lanes is not ordered: call <see cref="IDeviceOps{T}.Synchronize"/> on a
+    /// Work on different lanes is not ordered: call <see cref="IMemoryOps{T}.Synchronize"/> on a
     /// lane before another lane reads what it wrote (and on lane 0 before another lane reads
     /// what lane 0 wrote, buffers it allocated included).
     /// </remarks>

@@ -64,7 +64,7 @@ internal interface IRecurrentCell<T> where T : unmanaged
     void Backward(IDeviceOps<T> ops, int batch, int hidden, in CellBackwardStep<T> s);
 }
 
-/// <summary>PyTorch's LSTM cell (gate order i, f, g, o) over <see cref="IDeviceOps{T}.LstmCellForward"/>.</summary>
+/// <summary>PyTorch's LSTM cell (gate order i, f, g, o) over <see cref="ILstmCellOps{T}.LstmCellForward"/>.</summary>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed class LstmCell<T> : IRecurrentCell<T> where T : unmanaged
 {
@@ -87,7 +87,7 @@ internal sealed class LstmCell<T> : IRecurrentCell<T> where T : unmanaged
         ops.LstmCellBackward(batch, hidden, s.Dy, s.DhRec, s.Dc, s.Acts, s.C, s.CPrev, s.DGatesX);
 }
 
-/// <summary>PyTorch's GRU cell (gate order r, z, n) over <see cref="IDeviceOps{T}.GruCellForward"/>.</summary>
+/// <summary>PyTorch's GRU cell (gate order r, z, n) over <see cref="IGruCellOps{T}.GruCellForward"/>.</summary>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed class GruCell<T> : IRecurrentCell<T> where T : unmanaged
 {
@@ -110,7 +110,7 @@ internal sealed class GruCell<T> : IRecurrentCell<T> where T : unmanaged
         ops.GruCellBackward(batch, hidden, s.Dy, s.DhRec, s.Acts, s.HPrev, s.DGatesX, s.DGatesH, s.DhPrev);
 }
 
-/// <summary>PyTorch's Elman RNN cell, h = act(x W_ih^T + b_ih + h W_hh^T + b_hh), over <see cref="IDeviceOps{T}.RnnCellForward"/>.</summary>
+/// <summary>PyTorch's Elman RNN cell, h = act(x W_ih^T + b_ih + h W_hh^T + b_hh), over <see cref="IRnnCellOps{T}.RnnCellForward"/>.</summary>
 /// <typeparam name="T">float or double.</typeparam>
 internal sealed class RnnCell<T>(bool relu) : IRecurrentCell<T> where T : unmanaged
 {

@@ -82,7 +82,7 @@ internal sealed class DirectionParameters<T> where T : unmanaged
 /// Stacked one-direction layers run as a wavefront over blocks of steps (<see cref="Wavefront"/>,
 /// docs/design.md's item 4): layer k on lane k works on block b while layer k+1 works on block b−1,
 /// each layer above the first projecting its input one block at a time (the same rows, bit for
-/// bit, as the GEMM over all steps: <see cref="IDeviceOps{T}.GemmRows"/>) and dropout applied
+/// bit, as the GEMM over all steps: <see cref="IGemmOps{T}.GemmRows"/>) and dropout applied
 /// to each finished block with the element indices of the whole output. Backward mirrors it:
 /// layer k+1's d input for block b (dgates · W_ih over the block, then back through the dropout)
 /// lets layer k start on block b while layer k+1 goes on with block b−1; each layer's weight

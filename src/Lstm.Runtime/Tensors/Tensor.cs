@@ -50,7 +50,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged
         return new Tensor<T>(device, device.Ops<T>().Allocate(n), (int[])shape.Clone());
     }
 
-    /// <summary>A tensor whose values are unspecified, for one the caller fills in full at once (<see cref="IDeviceOps{T}.AllocateUninitialized"/>).</summary>
+    /// <summary>A tensor whose values are unspecified, for one the caller fills in full at once (<see cref="IMemoryOps{T}.AllocateUninitialized"/>).</summary>
     /// <param name="device">Where it lives.</param>
     /// <param name="shape">Its dimensions.</param>
     internal static Tensor<T> Uninitialized(ComputeDevice device, params int[] shape)

@@ -19,18 +19,11 @@ internal sealed partial class CpuOps<T>
     /// <summary>Element operations one Philox4x32-10 draw costs (ten rounds of two 32×32→64 products and XORs).</summary>
     private const long DropoutWorkPerElement = 64;
 
-    public void Dropout(ulong seed, ulong stream, long baseIndex, T p, BufferSlice<T> x, BufferSlice<T> y)
+    protected override void DropoutCore(ulong seed, ulong stream, long baseIndex, T p, BufferSlice<T> x, BufferSlice<T> y)
     {
-        double pd = Scalar<T>.ToDouble(p);
-        if (!(pd >= 0 && pd < 1))
-            throw new LstmException($"dropout probability {pd} is outside [0, 1)");
-        if (baseIndex < 0)
-            throw new LstmException($"dropout base index {baseIndex} is negative");
-        if (x.Length != y.Length)
-            throw new LstmException($"dropout of {x.Length} elements into a slice of {y.Length}");
         if (y.Length == 0)
             return;
-        uint threshold = Philox.DropThreshold(pd);
+        uint threshold = Philox.DropThreshold(Scalar<T>.ToDouble(p));
         if (threshold == 0)
         {
             // p = 0 keeps every element and scales by exactly 1: the identity.

@@ -7,14 +7,10 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// <summary>Reductions, layout changes and element-wise operations: vector loops with a scalar tail.</summary>
 internal sealed partial class CpuOps<T>
 {
-    public void SumRows(int rows, int cols, BufferSlice<T> source, T beta, BufferSlice<T> destination)
+    protected override void SumRowsCore(int rows, int cols, BufferSlice<T> source, T beta, BufferSlice<T> destination)
     {
-        if (rows < 0 || cols < 0)
-            throw new LstmException($"cpu sum_rows: negative size rows={rows}, cols={cols}");
         if (cols == 0)
             return;
-        Require(source, (long)rows * cols, "source", "sum_rows");
-        Require(destination, cols, "destination", "sum_rows");
         var dst = CpuBuffer<T>.Span(destination)[..cols];
         // dst = β·dst, then the rows are added in order, each as one vector pass over dst; the
         // cores split the columns (blocks of SumRowsBlock), so every element is summed in the same
@@ -40,13 +36,13 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    /// <summary>Columns of one work item of <see cref="SumRows"/>.</summary>
+    /// <summary>Columns of one work item of <see cref="SumRowsCore"/>.</summary>
     private const int SumRowsBlock = 64;
 
-    /// <summary>The cached operands of <see cref="SumRows"/>; null while a call holds them (a concurrent call makes its own).</summary>
+    /// <summary>The cached operands of <see cref="SumRowsCore"/>; null while a call holds them (a concurrent call makes its own).</summary>
     private SumRowsJob? _sumRowsJob = new();
 
-    /// <summary>The operands of <see cref="SumRows"/>: source [rows, cols] at an offset, destination [cols] at an offset.</summary>
+    /// <summary>The operands of <see cref="SumRowsCore"/>: source [rows, cols] at an offset, destination [cols] at an offset.</summary>
     private sealed class SumRowsJob
     {
         public T[] Source = [];
@@ -72,15 +68,11 @@ internal sealed partial class CpuOps<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void SwapAxes01(int d0, int d1, int d2, BufferSlice<T> source, BufferSlice<T> destination)
+    protected override void SwapAxes01Core(int d0, int d1, int d2, BufferSlice<T> source, BufferSlice<T> destination)
     {
-        if (d0 < 0 || d1 < 0 || d2 < 0)
-            throw new LstmException($"cpu swap_axes01: negative size [{d0}, {d1}, {d2}]");
         long n = (long)d0 * d1 * d2;
         if (n == 0)
             return;
-        Require(source, n, "source", "swap_axes01");
-        Require(destination, n, "destination", "swap_axes01");
         var src = CpuBuffer<T>.Span(source);
         var dst = CpuBuffer<T>.Span(destination);
         for (int i1 = 0; i1 < d1; i1++)
@@ -90,13 +82,10 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    public void AddRowBias(int cols, BufferSlice<T> y, BufferSlice<T> bias)
+    protected override void AddRowBiasCore(int cols, BufferSlice<T> y, BufferSlice<T> bias)
     {
         if (y.Length == 0)
             return;
-        if (cols <= 0)
-            throw new LstmException($"cpu add_row_bias: {cols} columns");
-        Require(bias, cols, "bias", "add_row_bias");
         var ys = CpuBuffer<T>.Span(y);
         var b = CpuBuffer<T>.Span(bias)[..cols];
         for (int start = 0; start < ys.Length; start += cols)
@@ -107,9 +96,8 @@ internal sealed partial class CpuOps<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Axpy(T alpha, BufferSlice<T> x, BufferSlice<T> y)
+    protected override void AxpyCore(T alpha, BufferSlice<T> x, BufferSlice<T> y)
     {
-        Require(x, y.Length, "x", "axpy");
         var xs = CpuBuffer<T>.Span(x)[..(int)y.Length];
         var ys = CpuBuffer<T>.Span(y);
         var va = new Vector<T>(alpha);

@@ -8,18 +8,9 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </summary>
 internal sealed partial class CpuOps<T>
 {
-    public void GatherRows(int cols, ReadOnlySpan<int> rowIndex, BufferSlice<T> source, BufferSlice<T> destination)
+    protected override void GatherRowsCore(int cols, ReadOnlySpan<int> rowIndex, BufferSlice<T> source, BufferSlice<T> destination)
     {
         long count = (long)rowIndex.Length * cols;
-        if (destination.Length != count)
-            throw new ArgumentException($"gather of {rowIndex.Length} rows of {cols} into a slice of {destination.Length}");
-        long sourceRows = cols == 0 ? 0 : source.Length / cols;
-        foreach (int r in rowIndex)
-        {
-            if (r < 0 || r >= sourceRows)
-                throw new ArgumentOutOfRangeException(nameof(rowIndex), $"row {r} outside a source of {sourceRows} rows");
-        }
-
         if (count == 0)
             return;
         var src = CpuBuffer<T>.Span(source);
@@ -28,10 +19,8 @@ internal sealed partial class CpuOps<T>
             src.Slice(rowIndex[r] * cols, cols).CopyTo(dst.Slice(r * cols, cols));
     }
 
-    public void EmbeddingGather(int vocab, int dim, BufferSlice<T> weight, BufferSlice<T> indices, BufferSlice<T> output)
+    protected override void EmbeddingGatherCore(int vocab, int dim, BufferSlice<T> weight, BufferSlice<T> indices, BufferSlice<T> output)
     {
-        if (vocab < 0 || dim < 0 || weight.Length != (long)vocab * dim || output.Length != indices.Length * dim)
-            throw new LstmException($"embedding gather: table [{vocab}, {dim}] of {weight.Length} elements, {indices.Length} indices, output of {output.Length}");
         if (output.Length == 0)
             return;
         var w = CpuBuffer<T>.Span(weight);
@@ -49,10 +38,8 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    public void EmbeddingScatterAdd(int vocab, int dim, BufferSlice<T> indices, BufferSlice<T> dOutput, BufferSlice<T> weightGrad)
+    protected override void EmbeddingScatterAddCore(int vocab, int dim, BufferSlice<T> indices, BufferSlice<T> dOutput, BufferSlice<T> weightGrad)
     {
-        if (vocab < 0 || dim < 0 || weightGrad.Length != (long)vocab * dim || dOutput.Length != indices.Length * dim)
-            throw new LstmException($"embedding scatter-add: table [{vocab}, {dim}] of {weightGrad.Length} elements, {indices.Length} indices, gradient of {dOutput.Length}");
         if (weightGrad.Length == 0 || indices.Length == 0)
             return;
         var idx = CpuBuffer<T>.Span(indices);

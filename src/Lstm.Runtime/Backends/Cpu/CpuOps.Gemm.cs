@@ -110,7 +110,7 @@ internal sealed partial class CpuOps<T>
     /// </summary>
     public const int FewRowsMaxK = 16384;
 
-    void IDeviceOps<T>.Gemm(GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c) =>
+    protected override void GemmCore(GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c) =>
         Gemm(shape, shape.M, alpha, a, b, beta, c);
 
     /// <remarks>
@@ -119,14 +119,8 @@ internal sealed partial class CpuOps<T>
     /// rows, over a cached packed op(B)) and the blocked one depends on M, so it is made by the
     /// whole product's rows.
     /// </remarks>
-    void IDeviceOps<T>.GemmRows(GemmShape shape, int wholeRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
-    {
-        if (shape.TransA != 0)
-            throw new LstmException("cpu gemm rows: op(A) must be A (the rows of a transposed A are not contiguous)");
-        if (wholeRows < shape.M)
-            throw new LstmException($"cpu gemm rows: the whole product has {wholeRows} rows, fewer than the part's {shape.M}");
+    protected override void GemmRowsCore(GemmShape shape, int wholeRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c) =>
         Gemm(shape, wholeRows, alpha, a, b, beta, c);
-    }
 
     /// <summary>
     /// The GEMM, its kernel chosen as for a product of <paramref name="pathRows"/> rows; at a reduced
@@ -135,13 +129,8 @@ internal sealed partial class CpuOps<T>
     private void Gemm(GemmShape shape, int pathRows, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c, bool exact = false)
     {
         var s = shape;
-        if (s.M < 0 || s.N < 0 || s.K < 0)
-            throw new LstmException($"cpu gemm: negative size M={s.M}, N={s.N}, K={s.K}");
         if (s.M == 0 || s.N == 0)
             return;
-        if (s.Ldc < s.N)
-            throw new LstmException($"cpu gemm: ldc {s.Ldc} is smaller than N={s.N}");
-        Require(c, (long)(s.M - 1) * s.Ldc + s.N, "C", "gemm");
         bool betaZero = Scalar<T>.ToDouble(beta) == 0;
         if (s.K == 0)
         {
@@ -154,15 +143,6 @@ internal sealed partial class CpuOps<T>
             ReducedGemm(s, pathRows, alpha, a, b, beta, c);
             return;
         }
-
-        int aRows = s.TransA != 0 ? s.K : s.M;
-        int aCols = s.TransA != 0 ? s.M : s.K;
-        int bRows = s.TransB != 0 ? s.N : s.K;
-        int bCols = s.TransB != 0 ? s.K : s.N;
-        if (s.Lda < aCols || s.Ldb < bCols)
-            throw new LstmException($"cpu gemm: lda {s.Lda} or ldb {s.Ldb} is smaller than the row of A ({aCols}) or B ({bCols})");
-        Require(a, (long)(aRows - 1) * s.Lda + aCols, "A", "gemm");
-        Require(b, (long)(bRows - 1) * s.Ldb + bCols, "B", "gemm");
 
         var first = betaZero ? CpuGemm.Update.Overwrite
             : Scalar<T>.ToDouble(beta) == 1 ? CpuGemm.Update.Accumulate

@@ -16,30 +16,17 @@ internal sealed partial class CpuOps<T>
     /// <summary>Element operations one hidden unit of a GRU step costs, for <see cref="CpuParallel.Chunks"/>.</summary>
     private const long GruWorkPerElement = 64;
 
-    public void GruCellForward(
+    protected override void GruCellForwardCore(
         int batch, int hidden, BufferSlice<T> xproj, BufferSlice<T> hproj, BufferSlice<T>? biasIh, BufferSlice<T>? biasHh,
         BufferSlice<T> hPrev, BufferSlice<T> h, BufferSlice<T>? acts)
     {
-        if (batch < 0 || hidden < 0)
-            throw new LstmException($"cpu gru_cell_forward: negative size B={batch}, H={hidden}");
         long n = (long)batch * hidden;
         if (n == 0)
             return;
-        Require(xproj, 3 * n, "xproj [B, 3H]", "gru_cell_forward");
-        Require(hproj, 3 * n, "hproj [B, 3H]", "gru_cell_forward");
-        Require(hPrev, n, "h_{t-1} [B, H]", "gru_cell_forward");
-        Require(h, n, "h_t [B, H]", "gru_cell_forward");
         bool hasBias = biasIh.HasValue && biasHh.HasValue;
-        if (hasBias)
-        {
-            Require(biasIh!.Value, 3L * hidden, "b_ih [3H]", "gru_cell_forward");
-            Require(biasHh!.Value, 3L * hidden, "b_hh [3H]", "gru_cell_forward");
-        }
-
         int chunks = CpuParallel.Chunks(batch, n * GruWorkPerElement);
         if (acts is { } store)
         {
-            Require(store, 4 * n, "acts [B, 4H]", "gru_cell_forward");
             var args = new GruForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, hPrev, h, store);
             CpuParallel.For(batch, chunks, args, static (a, b0, b1) => GruForwardRows<Training>(a, b0, b1));
         }
@@ -50,22 +37,13 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    public void GruCellBackward(
+    protected override void GruCellBackwardCore(
         int batch, int hidden, BufferSlice<T> dy, BufferSlice<T> dhRec, BufferSlice<T> acts, BufferSlice<T> hPrev,
         BufferSlice<T> dgatesX, BufferSlice<T> dgatesH, BufferSlice<T> dhPrev)
     {
-        if (batch < 0 || hidden < 0)
-            throw new LstmException($"cpu gru_cell_backward: negative size B={batch}, H={hidden}");
         long n = (long)batch * hidden;
         if (n == 0)
             return;
-        Require(dy, n, "dy [B, H]", "gru_cell_backward");
-        Require(dhRec, n, "dh_rec [B, H]", "gru_cell_backward");
-        Require(acts, 4 * n, "acts [B, 4H]", "gru_cell_backward");
-        Require(hPrev, n, "h_{t-1} [B, H]", "gru_cell_backward");
-        Require(dgatesX, 3 * n, "dgates_x [B, 3H]", "gru_cell_backward");
-        Require(dgatesH, 3 * n, "dgates_h [B, 3H]", "gru_cell_backward");
-        Require(dhPrev, n, "dh_prev [B, H]", "gru_cell_backward");
         var args = new GruBackwardArgs(hidden, dy, dhRec, acts, hPrev, dgatesX, dgatesH, dhPrev);
         CpuParallel.For(batch, CpuParallel.Chunks(batch, n * GruWorkPerElement), args, static (a, b0, b1) => GruBackwardRows(a, b0, b1));
     }

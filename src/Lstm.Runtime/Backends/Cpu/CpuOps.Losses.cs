@@ -11,9 +11,8 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </summary>
 internal sealed partial class CpuOps<T>
 {
-    public void MseLoss(int rows, int cols, BufferSlice<T> prediction, BufferSlice<T> target, BufferSlice<T>? mask, T scale, BufferSlice<T> grad, BufferSlice<T> rowLoss)
+    protected override void MseLossCore(int rows, int cols, BufferSlice<T> prediction, BufferSlice<T> target, BufferSlice<T>? mask, T scale, BufferSlice<T> grad, BufferSlice<T> rowLoss)
     {
-        CheckLossRows("MSE", rows, cols, prediction, target.Length, mask, grad, rowLoss);
         if (rows == 0)
             return;
         if (cols == 0)
@@ -26,23 +25,12 @@ internal sealed partial class CpuOps<T>
         CpuParallel.For(rows, CpuParallel.Chunks(rows, (long)rows * cols * 4), args, static (a, r0, r1) => MseRows(a, r0, r1));
     }
 
-    public void CrossEntropyLoss(int rows, int classes, BufferSlice<T> logits, BufferSlice<T> targets, BufferSlice<T>? mask, T scale, BufferSlice<T> grad, BufferSlice<T> rowLoss)
+    protected override void CrossEntropyLossCore(int rows, int classes, BufferSlice<T> logits, BufferSlice<T> targets, BufferSlice<T>? mask, T scale, BufferSlice<T> grad, BufferSlice<T> rowLoss)
     {
-        CheckLossRows("cross-entropy", rows, classes, logits, targets.Length, mask, grad, rowLoss);
         if (rows == 0)
             return;
-        if (classes == 0)
-            throw new LstmException("cross-entropy loss over 0 classes");
         var args = new LossArgs(classes, logits, targets, mask ?? rowLoss, mask.HasValue, scale, grad, rowLoss);
         CpuParallel.For(rows, CpuParallel.Chunks(rows, (long)rows * classes * 48), args, static (a, r0, r1) => CrossEntropyRows(a, r0, r1));
-    }
-
-    private static void CheckLossRows(string what, int rows, int cols, BufferSlice<T> a, long aLength, BufferSlice<T>? mask, BufferSlice<T> grad, BufferSlice<T> rowLoss)
-    {
-        long n = (long)rows * cols;
-        if (rows < 0 || cols < 0 || a.Length != n || aLength != (what == "MSE" ? n : rows) || grad.Length != n || rowLoss.Length != rows
-            || (mask is { } m && m.Length != rows))
-            throw new LstmException($"{what} loss over [{rows}, {cols}]: input of {a.Length} elements, target of {aLength}, gradient of {grad.Length}, row losses of {rowLoss.Length}, mask of {mask?.Length}");
     }
 
     /// <summary>A loss call's operands.</summary>

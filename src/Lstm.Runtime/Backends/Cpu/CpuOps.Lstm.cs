@@ -17,32 +17,17 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </summary>
 internal sealed partial class CpuOps<T>
 {
-    public void LstmCellForward(
+    protected override void LstmCellForwardCore(
         int batch, int hidden, BufferSlice<T> xproj, BufferSlice<T> hproj, BufferSlice<T>? biasIh, BufferSlice<T>? biasHh,
         BufferSlice<T> cPrev, BufferSlice<T> c, BufferSlice<T> h, BufferSlice<T>? acts)
     {
-        if (batch < 0 || hidden < 0)
-            throw new LstmException($"cpu lstm_cell_forward: negative size B={batch}, H={hidden}");
         long n = (long)batch * hidden;
         if (n == 0)
             return;
-        long g = 4 * n;
-        Require(xproj, g, "xproj [B, 4H]", "lstm_cell_forward");
-        Require(hproj, g, "hproj [B, 4H]", "lstm_cell_forward");
-        Require(cPrev, n, "c_{t-1} [B, H]", "lstm_cell_forward");
-        Require(c, n, "c_t [B, H]", "lstm_cell_forward");
-        Require(h, n, "h_t [B, H]", "lstm_cell_forward");
         bool hasBias = biasIh.HasValue && biasHh.HasValue;
-        if (hasBias)
-        {
-            Require(biasIh!.Value, 4L * hidden, "b_ih [4H]", "lstm_cell_forward");
-            Require(biasHh!.Value, 4L * hidden, "b_hh [4H]", "lstm_cell_forward");
-        }
-
         int chunks = CpuParallel.Chunks(batch, n * LstmWorkPerElement);
         if (acts is { } store)
         {
-            Require(store, g, "acts [B, 4H]", "lstm_cell_forward");
             var args = new LstmForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, cPrev, c, h, store);
             CpuParallel.For(batch, chunks, args, static (a, b0, b1) => Forward<Training>(a, b0, b1));
         }
@@ -53,22 +38,13 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    public void LstmCellBackward(
+    protected override void LstmCellBackwardCore(
         int batch, int hidden, BufferSlice<T> dy, BufferSlice<T> dhRec, BufferSlice<T> dc, BufferSlice<T> acts,
         BufferSlice<T> c, BufferSlice<T> cPrev, BufferSlice<T> dgates)
     {
-        if (batch < 0 || hidden < 0)
-            throw new LstmException($"cpu lstm_cell_backward: negative size B={batch}, H={hidden}");
         long n = (long)batch * hidden;
         if (n == 0)
             return;
-        Require(dy, n, "dy [B, H]", "lstm_cell_backward");
-        Require(dhRec, n, "dh_rec [B, H]", "lstm_cell_backward");
-        Require(dc, n, "dc [B, H]", "lstm_cell_backward");
-        Require(acts, 4 * n, "acts [B, 4H]", "lstm_cell_backward");
-        Require(c, n, "c_t [B, H]", "lstm_cell_backward");
-        Require(cPrev, n, "c_{t-1} [B, H]", "lstm_cell_backward");
-        Require(dgates, 4 * n, "dgates [B, 4H]", "lstm_cell_backward");
         var args = new LstmBackwardArgs(hidden, dy, dhRec, dc, acts, c, cPrev, dgates);
         CpuParallel.For(batch, CpuParallel.Chunks(batch, n * LstmWorkPerElement), args, static (a, b0, b1) => Backward(a, b0, b1));
     }

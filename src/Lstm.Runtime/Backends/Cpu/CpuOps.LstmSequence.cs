@@ -17,8 +17,8 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </summary>
 /// <remarks>
 /// Every element is computed by the same kernels in the same order as the per-step operations
-/// (<see cref="IDeviceOps{T}.Gemm"/> on the few-row path, <see cref="IDeviceOps{T}.LstmCellForward"/>,
-/// <see cref="IDeviceOps{T}.LstmCellBackward"/>), so the results are the same bit for bit;
+/// (<see cref="IGemmOps{T}.Gemm"/> on the few-row path, <see cref="ILstmCellOps{T}.LstmCellForward"/>,
+/// <see cref="ILstmCellOps{T}.LstmCellBackward"/>), so the results are the same bit for bit;
 /// what goes is the per-step cost of handing each operation to the other cores and back
 /// (fork, join, packing-cache look-up, argument checks): a few microseconds a step, which at
 /// batch 1 was as much as the arithmetic. Shares are whole multiples of <see cref="UnitGrain"/>

@@ -11,12 +11,10 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </summary>
 internal sealed partial class CpuOps<T>
 {
-    public void SgdUpdate(
+    protected override void SgdUpdateCore(
         BufferSlice<T> param, BufferSlice<T> grad, BufferSlice<T>? momentumBuffer,
         T lr, T momentum, T dampening, T weightDecay, bool nesterov, bool firstStep)
     {
-        if (grad.Length != param.Length || (momentumBuffer is { } mb && mb.Length != param.Length))
-            throw new LstmException($"SGD update: parameter of {param.Length} elements, gradient of {grad.Length}, buffer of {momentumBuffer?.Length}");
         if (param.Length == 0)
             return;
         int n = (int)param.Length;
@@ -25,22 +23,18 @@ internal sealed partial class CpuOps<T>
         ForBlocks(n, 8, args, static (a, i0, i1) => SgdRange(a, i0, i1));
     }
 
-    public void AdamUpdate(
+    protected override void AdamUpdateCore(
         BufferSlice<T> param, BufferSlice<T> grad, BufferSlice<T> expAvg, BufferSlice<T> expAvgSq,
         T stepSize, T oneMinusBeta1, T beta2, T oneMinusBeta2, T eps, T weightDecayL2, T decay, T bias2Sqrt)
     {
-        if (grad.Length != param.Length || expAvg.Length != param.Length || expAvgSq.Length != param.Length)
-            throw new LstmException($"Adam update: parameter of {param.Length} elements, gradient of {grad.Length}, moments of {expAvg.Length} and {expAvgSq.Length}");
         if (param.Length == 0)
             return;
         var args = new AdamArgs(param, grad, expAvg, expAvgSq, stepSize, oneMinusBeta1, beta2, oneMinusBeta2, eps, weightDecayL2, decay, bias2Sqrt);
         ForBlocks((int)param.Length, 24, args, static (a, i0, i1) => AdamRange(a, i0, i1));
     }
 
-    public void SumSquares(BufferSlice<T> x, BufferSlice<T> partials)
+    protected override void SumSquaresCore(BufferSlice<T> x, BufferSlice<T> partials)
     {
-        if (partials.Length == 0)
-            throw new LstmException("sum of squares: the partials slice is empty");
         var acc = CpuBuffer<T>.Span(partials);
         acc.Clear();
         var xs = CpuBuffer<T>.Span(x);
@@ -64,7 +58,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
-    public void Scale(T alpha, BufferSlice<T> x)
+    public override void Scale(T alpha, BufferSlice<T> x)
     {
         if (x.Length == 0)
             return;
@@ -105,7 +99,7 @@ internal sealed partial class CpuOps<T>
         BufferSlice<T> Param, BufferSlice<T> Grad, BufferSlice<T> Buf, bool UseMomentum,
         T Lr, T Momentum, T OneMinusDampening, T WeightDecay, bool Nesterov, bool First);
 
-    /// <summary>The Adam update's operands (see <see cref="AdamUpdate"/>).</summary>
+    /// <summary>The Adam update's operands (see <see cref="AdamUpdateCore"/>).</summary>
     /// <param name="Param">[n], updated.</param>
     /// <param name="Grad">[n].</param>
     /// <param name="ExpAvg">[n], updated.</param>

@@ -16,25 +16,14 @@ internal sealed partial class CpuOps<T>
     /// <summary>Element operations one hidden unit of an RNN step costs, for <see cref="CpuParallel.Chunks"/>.</summary>
     private const long RnnWorkPerElement = 24;
 
-    public void RnnCellForward(
+    protected override void RnnCellForwardCore(
         int batch, int hidden, bool relu, BufferSlice<T> xproj, BufferSlice<T> hproj,
         BufferSlice<T>? biasIh, BufferSlice<T>? biasHh, BufferSlice<T> h)
     {
-        if (batch < 0 || hidden < 0)
-            throw new LstmException($"cpu rnn_cell_forward: negative size B={batch}, H={hidden}");
         long n = (long)batch * hidden;
         if (n == 0)
             return;
-        Require(xproj, n, "xproj [B, H]", "rnn_cell_forward");
-        Require(hproj, n, "hproj [B, H]", "rnn_cell_forward");
-        Require(h, n, "h_t [B, H]", "rnn_cell_forward");
         bool hasBias = biasIh.HasValue && biasHh.HasValue;
-        if (hasBias)
-        {
-            Require(biasIh!.Value, hidden, "b_ih [H]", "rnn_cell_forward");
-            Require(biasHh!.Value, hidden, "b_hh [H]", "rnn_cell_forward");
-        }
-
         var args = new RnnForwardArgs(hidden, xproj, hproj, biasIh ?? xproj, biasHh ?? xproj, hasBias, h);
         int chunks = CpuParallel.Chunks(batch, n * RnnWorkPerElement);
         if (relu)
@@ -43,19 +32,13 @@ internal sealed partial class CpuOps<T>
             CpuParallel.For(batch, chunks, args, static (a, b0, b1) => RnnForwardRows<TanhAct>(a, b0, b1));
     }
 
-    public void RnnCellBackward(
+    protected override void RnnCellBackwardCore(
         int batch, int hidden, bool relu, BufferSlice<T> dy, BufferSlice<T> dhRec,
         BufferSlice<T> h, BufferSlice<T> dgates)
     {
-        if (batch < 0 || hidden < 0)
-            throw new LstmException($"cpu rnn_cell_backward: negative size B={batch}, H={hidden}");
         long n = (long)batch * hidden;
         if (n == 0)
             return;
-        Require(dy, n, "dy [B, H]", "rnn_cell_backward");
-        Require(dhRec, n, "dh_rec [B, H]", "rnn_cell_backward");
-        Require(h, n, "h_t [B, H]", "rnn_cell_backward");
-        Require(dgates, n, "dgates [B, H]", "rnn_cell_backward");
         // Flat elements in whole vectors per chunk, so only the last chunk has a scalar tail.
         int w = Vector<T>.Count;
         int blocks = (int)((n + w - 1) / w);

@@ -19,7 +19,7 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// several threads; each works on its own operands.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
-internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
+internal sealed partial class CpuOps<T> : DeviceOps<T> where T : unmanaged
 {
     /// <summary>Creates the operations for float or double.</summary>
     /// <exception cref="NotSupportedException">T is neither float nor double.</exception>
@@ -29,42 +29,23 @@ internal sealed partial class CpuOps<T> : IDeviceOps<T> where T : unmanaged
             throw new NotSupportedException($"element type {typeof(T).Name}: only float and double are supported");
     }
 
-    public DeviceBuffer<T> Allocate(long length) => new CpuBuffer<T>(Math.Max(length, 0));
+    public override DeviceBuffer<T> Allocate(long length) => new CpuBuffer<T>(Math.Max(length, 0));
 
-    public DeviceBuffer<T> AllocateUninitialized(long length) => new CpuBuffer<T>(Math.Max(length, 0), zeroed: false);
+    public override DeviceBuffer<T> AllocateUninitialized(long length) => new CpuBuffer<T>(Math.Max(length, 0), zeroed: false);
 
-    public void Upload(ReadOnlySpan<T> source, BufferSlice<T> destination)
-    {
-        if (source.Length != destination.Length)
-            throw new ArgumentException($"upload of {source.Length} elements into a slice of {destination.Length}");
+    protected override void UploadCore(ReadOnlySpan<T> source, BufferSlice<T> destination) =>
         source.CopyTo(CpuBuffer<T>.Span(destination));
-    }
 
-    public void Download(BufferSlice<T> source, Span<T> destination)
-    {
-        if (source.Length != destination.Length)
-            throw new ArgumentException($"download of a slice of {source.Length} into {destination.Length} elements");
+    protected override void DownloadCore(BufferSlice<T> source, Span<T> destination) =>
         CpuBuffer<T>.ReadOnly(source).CopyTo(destination);
-    }
 
-    public void Copy(BufferSlice<T> source, BufferSlice<T> destination)
-    {
-        if (source.Length != destination.Length)
-            throw new ArgumentException($"copy of {source.Length} elements into a slice of {destination.Length}");
+    protected override void CopyCore(BufferSlice<T> source, BufferSlice<T> destination) =>
         CpuBuffer<T>.ReadOnly(source).CopyTo(CpuBuffer<T>.Span(destination));
-    }
 
-    public void Fill(BufferSlice<T> destination, T value) => CpuBuffer<T>.Span(destination).Fill(value);
+    public override void Fill(BufferSlice<T> destination, T value) => CpuBuffer<T>.Span(destination).Fill(value);
 
     /// <summary>Nothing to wait for: every operation has finished when it returns.</summary>
-    public void Synchronize()
+    public override void Synchronize()
     {
-    }
-
-    /// <summary>Throws unless a slice holds at least <paramref name="needed"/> elements.</summary>
-    private static void Require(BufferSlice<T> slice, long needed, string what, string op)
-    {
-        if (slice.Length < needed)
-            throw new LstmException($"cpu {op}: {what} has {slice.Length} elements, the operation needs {needed}");
     }
 }

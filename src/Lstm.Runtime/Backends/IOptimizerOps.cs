@@ -1,7 +1,8 @@
 namespace Lstm.Runtime.Backends;
 
-// Optimizer updates and gradient clipping (see Lstm.Kernels.OptimizerKernels).
-public partial interface IDeviceOps<T>
+/// <summary>Optimizer updates and the sums of gradient clipping (see <see cref="Lstm.Kernels.OptimizerKernels"/>).</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public interface IOptimizerOps<T> where T : unmanaged
 {
     /// <summary>
     /// One fused SGD update, <c>torch.optim.SGD</c>: g = ∇p + wd·p; with μ ≠ 0,

@@ -1,8 +1,19 @@
 namespace Lstm.Runtime.Backends;
 
-// Embedding lookups (see Lstm.Kernels.EmbeddingKernels).
-public partial interface IDeviceOps<T>
+/// <summary>Row gathers (variable-length batches are sorted by length on entry and restored on exit) and the embedding lookups (see <see cref="Lstm.Kernels.EmbeddingKernels"/>).</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public interface IGatherOps<T> where T : unmanaged
 {
+    /// <summary>
+    /// destination[r, :] = source[rowIndex[r], :] for every r &lt; rowIndex.Length: a row
+    /// permutation or selection (see <see cref="Lstm.Kernels.GatherKernels"/>).
+    /// </summary>
+    /// <param name="cols">Row width (elements).</param>
+    /// <param name="rowIndex">The source row of each destination row; each in [0, source.Length / cols).</param>
+    /// <param name="source">[rows_src, cols].</param>
+    /// <param name="destination">[rowIndex.Length, cols]; must not overlap the source.</param>
+    void GatherRows(int cols, ReadOnlySpan<int> rowIndex, BufferSlice<T> source, BufferSlice<T> destination);
+
     /// <summary>output[n, :] = weight[idx[n], :] (zeros for an index outside [0, V)).</summary>
     /// <param name="vocab">V.</param>
     /// <param name="dim">E.</param>

@@ -1,7 +1,8 @@
 namespace Lstm.Runtime.Backends;
 
-// Fused losses with per-row masks (see Lstm.Kernels.LossKernels).
-public partial interface IDeviceOps<T>
+/// <summary>Fused losses with per-row masks (see <see cref="Lstm.Kernels.LossKernels"/>): each row's loss and the gradient in one pass.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public interface ILossOps<T> where T : unmanaged
 {
     /// <summary>
     /// Masked mean squared error over rows: rowLoss[r] = Σ_j (p[r,j] - y[r,j])² and

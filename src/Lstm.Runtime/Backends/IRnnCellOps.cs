@@ -2,8 +2,9 @@ using Lstm.Kernels.Cells;
 
 namespace Lstm.Runtime.Backends;
 
-// The plain RNN cell's device operations.
-public partial interface IDeviceOps<T>
+/// <summary>The plain (Elman) RNN cell's pointwise steps, tanh or ReLU.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public interface IRnnCellOps<T> where T : unmanaged
 {
     /// <summary>
     /// One RNN forward step: h = act(xproj + b_ih + hproj + b_hh), act = tanh or ReLU (see

@@ -1,8 +1,8 @@
-
 namespace Lstm.Runtime.Backends;
 
-// The GRU cell's device operations.
-public partial interface IDeviceOps<T>
+/// <summary>The GRU cell's fused pointwise steps (PyTorch's variant, gate order r, z, n).</summary>
+/// <typeparam name="T">float or double.</typeparam>
+public interface IGruCellOps<T> where T : unmanaged
 {
     /// <summary>
     /// One GRU forward step (the fused pointwise kernel, PyTorch's variant, gate order r, z, n):
