@@ -15,9 +15,8 @@ internal static class CpuArrayPool<T> where T : unmanaged
 {
     /// <summary>
     /// Shortest array pooled. Small arrays are cheap to allocate, but they live on the pinned
-    /// object heap, whose allocations count toward the generation-2 budget: when a pass of the
-    /// seed's shape allocated its buffers under 64 Ki elements afresh (160 KB), every collection
-    /// was a full one, about one every 20 inference passes; pooled, none in 3000.
+    /// object heap, whose allocations count toward the generation-2 budget: a pass that allocates
+    /// its small buffers afresh makes every collection a full one; pooled, they cause none.
     /// </summary>
     public const int MinLength = 64;
 

@@ -107,12 +107,11 @@ internal static class CpuParallel
     {
         /// <summary>
         /// Ticks of <see cref="System.Diagnostics.Stopwatch"/> (≈ 500 µs) an idle worker spins before
-        /// it blocks. Waking a blocked worker took 23–28 µs on the 2-core development VM (up to
-        /// 80–200 µs in one wake of twenty), and the gaps between a training step's parallel
-        /// operations (serial host work, small element-wise operations run inline) outlast a 30 µs
-        /// spin: spinning 500 µs made training steps about 4–8 % faster there (alternating runs at
-        /// the seed's shape, batch 1 and batch 32) and left inference as it was. It costs the idle
-        /// core that long after each operation.
+        /// it blocks. Waking a blocked worker takes tens of microseconds, and the gaps between a
+        /// training step's parallel operations (serial host work, small element-wise operations
+        /// run inline) outlast a short spin: a spin of this length keeps the workers awake across
+        /// a training step without slowing inference. It costs the idle core that long after each
+        /// operation.
         /// </summary>
         private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 2_000;
 
