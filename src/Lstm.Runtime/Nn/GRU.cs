@@ -1,5 +1,6 @@
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Recurrent;
+using Lstm.Runtime.Recurrent.Cells;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Nn;

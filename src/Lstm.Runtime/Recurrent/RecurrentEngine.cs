@@ -2,6 +2,7 @@ using System.Globalization;
 using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
+using Lstm.Runtime.Recurrent.Cells;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Recurrent;
