@@ -3,6 +3,7 @@ using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Recurrent;
+using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 
@@ -225,7 +226,7 @@ public class WavefrontTests
             tails[j] = Interlocked.Increment(ref order);
         }
 
-        RecurrentEngine<float>.ThreadWavefront(stages, blockLengths, Stage);
+        WavefrontRunner.RunThreads(stages, blockLengths, Stage);
         var at = log.ToDictionary(e => (e.Stage, e.Step), e => e.Order);
         Assert.Equal(stages * steps, at.Count);
         int first = 0;
@@ -258,7 +259,7 @@ public class WavefrontTests
             }
         }
 
-        var e = Assert.Throws<LstmException>(() => RecurrentEngine<float>.ThreadWavefront(3, blockLengths, Stage));
+        var e = Assert.Throws<LstmException>(() => WavefrontRunner.RunThreads(3, blockLengths, Stage));
         Assert.Equal("stage 1 failed at step 3", e.Message);
         Assert.Equal(8, stepsRun[0]);
         Assert.Equal(3, stepsRun[1]);
@@ -286,7 +287,7 @@ public class WavefrontTests
             tails.Add(j);
         }
 
-        RecurrentEngine<float>.IssueWavefront(3, blockLengths, lanes, Stage);
+        WavefrontRunner.Issue(3, blockLengths, lanes, Stage);
         // Round r issues stage j's block r − j, the highest stage first.
         (int, int)[] expected =
         [

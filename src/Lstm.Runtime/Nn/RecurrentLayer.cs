@@ -26,15 +26,15 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
     /// <summary>False runs a bidirectional layer's two directions one after the other instead of concurrently (the results are identical).</summary>
     internal bool ConcurrentDirections
     {
-        get => _engine.ConcurrentDirections;
-        set => _engine.ConcurrentDirections = value;
+        get => _engine.Schedule.ConcurrentDirections;
+        set => _engine.Schedule.ConcurrentDirections = value;
     }
 
     /// <summary>False runs an LSTM's time loop as one operation per step instead of one per direction and layer (the results are identical).</summary>
     internal bool WholeLoops
     {
-        get => _engine.WholeLoops;
-        set => _engine.WholeLoops = value;
+        get => _engine.Schedule.WholeLoops;
+        set => _engine.Schedule.WholeLoops = value;
     }
 
     /// <summary>
@@ -45,16 +45,16 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
     /// </summary>
     public bool Wavefront
     {
-        get => _engine.Wavefront;
-        set => _engine.Wavefront = value;
+        get => _engine.Schedule.Wavefront;
+        set => _engine.Schedule.Wavefront = value;
     }
 
     /// <summary>Steps per block of the wavefront over layers; 0 (the default) for ⌈T / 8⌉.</summary>
     /// <exception cref="LstmException">A negative value.</exception>
     public int WavefrontBlock
     {
-        get => _engine.WavefrontBlock;
-        set => _engine.WavefrontBlock = value;
+        get => _engine.Schedule.WavefrontBlock;
+        set => _engine.Schedule.WavefrontBlock = value;
     }
 
     /// <summary>
@@ -109,7 +109,7 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
         where TResult : RecurrentResult<T>
     {
         var (steps, batch) = _engine.CheckInputs(x, h0, c0);
-        var result = create(steps, batch, RecurrentEngine<T>.PlanLengths(lengths, steps, batch));
+        var result = create(steps, batch, LengthPlan.For(lengths, steps, batch));
         try
         {
             _engine.Forward(x, h0, c0, training, result);
