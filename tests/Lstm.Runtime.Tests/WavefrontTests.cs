@@ -207,7 +207,7 @@ public class WavefrontTests
     [InlineData(2, new[] { 1, 1, 1, 1 })]
     [InlineData(3, new[] { 3, 3, 3, 2 })]
     [InlineData(4, new[] { 2, 5, 1 })]
-    public void ThreadWavefront_StartsEachBlockAfterTheStageBeforeFinishedIt(int stages, int[] blockLengths)
+    public void RunThreads_StartsEachBlockAfterTheStageBeforeFinishedIt(int stages, int[] blockLengths)
     {
         var log = new System.Collections.Concurrent.ConcurrentQueue<(int Stage, int Step, long Order)>();
         long order = 0;
@@ -243,7 +243,7 @@ public class WavefrontTests
     }
 
     [Fact]
-    public void ThreadWavefront_ReportsAStageFailure_AndStopsTheStagesAfterIt()
+    public void RunThreads_ReportsAStageFailure_AndStopsTheStagesAfterIt()
     {
         int[] blockLengths = [2, 2, 2, 2];
         var stepsRun = new int[3];
@@ -268,7 +268,7 @@ public class WavefrontTests
     }
 
     [Fact]
-    public void IssueWavefront_IssuesTheLaterStagesFirst_InRounds()
+    public void Issue_IssuesTheLaterStagesFirst_InRounds()
     {
         var device = TestDevices.Get(ComputeDevice.CpuName);
         var lanes = Enumerable.Range(0, 3).Select(device.Ops<float>).ToArray();

@@ -1,5 +1,4 @@
 using Lstm.Runtime.Backends;
-using Lstm.Runtime.Recurrent.Cells;
 
 namespace Lstm.Runtime.Recurrent;
 

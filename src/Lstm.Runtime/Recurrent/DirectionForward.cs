@@ -1,6 +1,5 @@
 using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
-using Lstm.Runtime.Recurrent.Cells;
 using Lstm.Runtime.Tensors;
 using static Lstm.Runtime.Recurrent.RowOrder;
 

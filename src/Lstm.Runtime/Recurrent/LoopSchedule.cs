@@ -1,6 +1,5 @@
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Recurrent.Cells;
 using Lstm.Runtime.Scheduling;
 
 namespace Lstm.Runtime.Recurrent;

@@ -1,4 +1,3 @@
-using Lstm.Runtime.Recurrent.Cells;
 
 namespace Lstm.Runtime.Recurrent;
 

@@ -1,6 +1,5 @@
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Recurrent.Cells;
 using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Tensors;
 
@@ -85,8 +84,7 @@ internal sealed partial class RecurrentEngine<T> : IDisposable where T : unmanag
             return;
         }
 
-        _directionThreads ??= new StageRunner(dirs, "recurrent direction");
-        Lanes.RunSideBySide<T>(Device, _directionThreads, direction);
+        Lanes.RunSideBySide<T>(Device, dirs, ref _directionThreads, direction);
     }
 
     public void Dispose()

@@ -28,19 +28,26 @@ internal static class Lanes
     /// </summary>
     /// <typeparam name="T">float or double.</typeparam>
     /// <param name="device">The device whose lanes 0 … stages − 1 the stages issue on.</param>
-    /// <param name="threads">A runner of as many stages, for host lanes.</param>
+    /// <param name="stages">Stages, at least 1.</param>
+    /// <param name="threads">The caller's runner for host lanes, kept from call to call: made here on first use (its owner disposes it).</param>
     /// <param name="steps">Stage s's steps as an iterator (each step issues its work to lane s).</param>
-    public static void RunSideBySide<T>(ComputeDevice device, StageRunner threads, Func<int, IEnumerable<bool>> steps)
+    public static void RunSideBySide<T>(ComputeDevice device, int stages, ref StageRunner? threads, Func<int, IEnumerable<bool>> steps)
         where T : unmanaged
     {
-        int stages = threads.Stages;
+        bool streams = AreStreams(device);
+        if (!streams && threads?.Stages != stages)
+        {
+            threads?.Dispose();
+            threads = new StageRunner(stages, "lane");
+        }
+
         device.Ops<T>(0).Synchronize();
         try
         {
-            if (AreStreams(device))
+            if (streams)
                 StageRunner.Interleave(stages, steps);
             else
-                threads.Run((s, _) => Drain(steps(s)));
+                threads!.Run((s, _) => Drain(steps(s)));
         }
         finally
         {

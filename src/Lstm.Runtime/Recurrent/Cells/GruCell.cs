@@ -1,6 +1,6 @@
 using Lstm.Runtime.Backends;
 
-namespace Lstm.Runtime.Recurrent.Cells;
+namespace Lstm.Runtime.Recurrent;
 
 /// <summary>PyTorch's GRU cell (gate order r, z, n) over <see cref="IDeviceOps{T}.GruCellForward"/>.</summary>
 /// <typeparam name="T">float or double.</typeparam>

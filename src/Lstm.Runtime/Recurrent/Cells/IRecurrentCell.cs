@@ -1,6 +1,6 @@
 using Lstm.Runtime.Backends;
 
-namespace Lstm.Runtime.Recurrent.Cells;
+namespace Lstm.Runtime.Recurrent;
 
 /// <summary>The slices one forward step of a cell reads and writes (all [B, ·], time step t).</summary>
 /// <typeparam name="T">float or double.</typeparam>

@@ -1,6 +1,6 @@
 using Lstm.Runtime.Backends;
 
-namespace Lstm.Runtime.Recurrent.Cells;
+namespace Lstm.Runtime.Recurrent;
 
 /// <summary>PyTorch's LSTM cell (gate order i, f, g, o) over <see cref="IDeviceOps{T}.LstmCellForward"/>.</summary>
 /// <typeparam name="T">float or double.</typeparam>

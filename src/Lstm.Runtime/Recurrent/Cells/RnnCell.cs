@@ -1,6 +1,6 @@
 using Lstm.Runtime.Backends;
 
-namespace Lstm.Runtime.Recurrent.Cells;
+namespace Lstm.Runtime.Recurrent;
 
 /// <summary>PyTorch's Elman RNN cell, h = act(x W_ih^T + b_ih + h W_hh^T + b_hh), over <see cref="IDeviceOps{T}.RnnCellForward"/>.</summary>
 /// <typeparam name="T">float or double.</typeparam>
