@@ -3,6 +3,7 @@ using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Recurrent;
+using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Tensors;
 using Lstm.Tests.Shared;
 
@@ -206,7 +207,7 @@ public class WavefrontTests
     [InlineData(2, new[] { 1, 1, 1, 1 })]
     [InlineData(3, new[] { 3, 3, 3, 2 })]
     [InlineData(4, new[] { 2, 5, 1 })]
-    public void ThreadWavefront_StartsEachBlockAfterTheStageBeforeFinishedIt(int stages, int[] blockLengths)
+    public void RunThreads_StartsEachBlockAfterTheStageBeforeFinishedIt(int stages, int[] blockLengths)
     {
         var log = new System.Collections.Concurrent.ConcurrentQueue<(int Stage, int Step, long Order)>();
         long order = 0;
@@ -225,7 +226,7 @@ public class WavefrontTests
             tails[j] = Interlocked.Increment(ref order);
         }
 
-        RecurrentEngine<float>.ThreadWavefront(stages, blockLengths, Stage);
+        WavefrontRunner.RunThreads(stages, blockLengths, Stage);
         var at = log.ToDictionary(e => (e.Stage, e.Step), e => e.Order);
         Assert.Equal(stages * steps, at.Count);
         int first = 0;
@@ -242,7 +243,7 @@ public class WavefrontTests
     }
 
     [Fact]
-    public void ThreadWavefront_ReportsAStageFailure_AndStopsTheStagesAfterIt()
+    public void RunThreads_ReportsAStageFailure_AndStopsTheStagesAfterIt()
     {
         int[] blockLengths = [2, 2, 2, 2];
         var stepsRun = new int[3];
@@ -258,7 +259,7 @@ public class WavefrontTests
             }
         }
 
-        var e = Assert.Throws<LstmException>(() => RecurrentEngine<float>.ThreadWavefront(3, blockLengths, Stage));
+        var e = Assert.Throws<LstmException>(() => WavefrontRunner.RunThreads(3, blockLengths, Stage));
         Assert.Equal("stage 1 failed at step 3", e.Message);
         Assert.Equal(8, stepsRun[0]);
         Assert.Equal(3, stepsRun[1]);
@@ -267,7 +268,7 @@ public class WavefrontTests
     }
 
     [Fact]
-    public void IssueWavefront_IssuesTheLaterStagesFirst_InRounds()
+    public void Issue_IssuesTheLaterStagesFirst_InRounds()
     {
         var device = TestDevices.Get(ComputeDevice.CpuName);
         var lanes = Enumerable.Range(0, 3).Select(device.Ops<float>).ToArray();
@@ -286,7 +287,7 @@ public class WavefrontTests
             tails.Add(j);
         }
 
-        RecurrentEngine<float>.IssueWavefront(3, blockLengths, lanes, Stage);
+        WavefrontRunner.Issue(3, blockLengths, lanes, Stage);
         // Round r issues stage j's block r − j, the highest stage first.
         (int, int)[] expected =
         [

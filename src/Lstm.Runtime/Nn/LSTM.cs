@@ -40,7 +40,7 @@ public sealed class LSTM<T> : RecurrentLayer<T> where T : unmanaged
     /// <param name="x">[B, T, I] if batch_first, else [T, B, I]; T ≥ 1.</param>
     /// <param name="h0">[L·D, B, H_out] or null for zeros.</param>
     /// <param name="c0">[L·D, B, H] or null for zeros.</param>
-    /// <param name="training">True keeps what <see cref="Backward"/> needs; false stores nothing per step.</param>
+    /// <param name="training">True keeps what backward needs; false stores nothing per step.</param>
     /// <param name="lengths">
     /// Null: every sequence has T steps. Else one length per sequence (any order), each in [0, T],
     /// with PyTorch's packed-sequence semantics: output past a length is 0, h_n (c_n) is each
@@ -49,10 +49,19 @@ public sealed class LSTM<T> : RecurrentLayer<T> where T : unmanaged
     /// </param>
     /// <returns>output ([B, T, D·H_out] or [T, B, D·H_out]), h_n ([L·D, B, H_out]) and c_n ([L·D, B, H]); dispose it when done.</returns>
     public LSTMResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, Tensor<T>? c0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
-        => RunForward(x, h0, c0, training, lengths, (steps, batch, plan) => new LSTMResult<T>(this, steps, batch, training, plan));
+        => (LSTMResult<T>)ForwardWithState(x, h0, c0, training, lengths);
+
+    /// <summary>Runs the LSTM over a sequence from h0 and zeros for c0.</summary>
+    /// <param name="x">[B, T, I] if batch_first, else [T, B, I]; T ≥ 1.</param>
+    /// <param name="h0">[L·D, B, H_out] or null for zeros.</param>
+    /// <param name="training">True keeps what backward needs; false stores nothing per step.</param>
+    /// <param name="lengths">Null, or one length per sequence (see the overload with c0).</param>
+    /// <returns>output, h_n and c_n; dispose it when done.</returns>
+    public override LSTMResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
+        => Forward(x, h0, null, training, lengths);
 
     /// <summary>
-    /// Back-propagates through a training <see cref="Forward"/>: returns the gradients of x, h0
+    /// Back-propagates through a training forward: returns the gradients of x, h0
     /// and c0 and adds each parameter's gradient to its <see cref="Parameter{T}.Grad"/>.
     /// </summary>
     /// <param name="forward">The result of <c>Forward(..., training: true)</c>.</param>
@@ -61,7 +70,19 @@ public sealed class LSTM<T> : RecurrentLayer<T> where T : unmanaged
     /// <param name="dCN">d loss / d c_n, [L·D, B, H]; null for zeros.</param>
     /// <returns>dx (shaped like x), dh0 ([L·D, B, H_out]) and dc0 ([L·D, B, H]); dispose it when done.</returns>
     public LSTMGradients<T> Backward(LSTMResult<T> forward, Tensor<T>? dOutput = null, Tensor<T>? dHN = null, Tensor<T>? dCN = null)
-        => RunBackward(forward, dOutput, dHN, dCN, new LSTMGradients<T>());
+        => (LSTMGradients<T>)BackwardWithState(forward, dOutput, dHN, dCN);
+
+    /// <summary>Back-propagates through a training forward of this LSTM with zeros for dc_n.</summary>
+    /// <param name="forward">The result of <c>Forward(..., training: true)</c> (an <see cref="LSTMResult{T}"/>).</param>
+    /// <param name="dOutput">d loss / d output, shaped like output; null for zeros.</param>
+    /// <param name="dHN">d loss / d h_n, [L·D, B, H_out]; null for zeros.</param>
+    /// <returns>dx, dh0 and dc0; dispose it when done.</returns>
+    public override LSTMGradients<T> Backward(RecurrentResult<T> forward, Tensor<T>? dOutput = null, Tensor<T>? dHN = null)
+        => (LSTMGradients<T>)BackwardWithState(forward, dOutput, dHN, null);
+
+    private protected override RecurrentResult<T> NewResult(int steps, int batch, bool training, LengthPlan? plan) => new LSTMResult<T>(this, steps, batch, training, plan);
+
+    private protected override RecurrentGradients<T> NewGradients() => new LSTMGradients<T>();
 
     private static LSTMOptions Checked(LSTMOptions options)
     {

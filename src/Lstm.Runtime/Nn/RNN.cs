@@ -15,6 +15,7 @@ namespace Lstm.Runtime.Nn;
 /// It runs on the engine the LSTM uses: one input GEMM [T·B, I] × [I, H] for all steps, then per
 /// step one recurrent GEMM [B, H] × [H, H] and one fused cell kernel; backward in reverse with
 /// the weight gradients as GEMMs over all steps.
+/// Forward and Backward are <see cref="RecurrentLayer{T}"/>'s.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
 public sealed class RNN<T> : RecurrentLayer<T> where T : unmanaged
@@ -31,31 +32,6 @@ public sealed class RNN<T> : RecurrentLayer<T> where T : unmanaged
 
     /// <summary>The configuration.</summary>
     public RNNOptions Options { get; }
-
-    /// <summary>Runs the RNN over a sequence.</summary>
-    /// <param name="x">[B, T, I] if batch_first, else [T, B, I]; T ≥ 1.</param>
-    /// <param name="h0">[L·D, B, H] or null for zeros.</param>
-    /// <param name="training">True keeps what <see cref="Backward"/> needs; false stores nothing per step.</param>
-    /// <param name="lengths">
-    /// Null: every sequence has T steps. Else one length per sequence (any order), each in [0, T],
-    /// with PyTorch's packed-sequence semantics: output past a length is 0, h_n (c_n) is each
-    /// sequence's state at its own last step (h0/c0 for length 0), the reverse direction starts at
-    /// each sequence's own end, and backward ignores the padding.
-    /// </param>
-    /// <returns>output ([B, T, D·H] or [T, B, D·H]) and h_n ([L·D, B, H]); dispose it when done.</returns>
-    public RecurrentResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
-        => RunForward(x, h0, null, training, lengths, (steps, batch, plan) => new RecurrentResult<T>(this, steps, batch, training, plan));
-
-    /// <summary>
-    /// Back-propagates through a training <see cref="Forward"/>: returns the gradients of x and h0
-    /// and adds each parameter's gradient to its <see cref="Parameter{T}.Grad"/>.
-    /// </summary>
-    /// <param name="forward">The result of <c>Forward(..., training: true)</c>.</param>
-    /// <param name="dOutput">d loss / d output, shaped like output; null for zeros.</param>
-    /// <param name="dHN">d loss / d h_n, [L·D, B, H]; null for zeros.</param>
-    /// <returns>dx (shaped like x) and dh0 ([L·D, B, H]); dispose it when done.</returns>
-    public RecurrentGradients<T> Backward(RecurrentResult<T> forward, Tensor<T>? dOutput = null, Tensor<T>? dHN = null)
-        => RunBackward(forward, dOutput, dHN, null, new RecurrentGradients<T>());
 
     private static RNNOptions Checked(RNNOptions options)
     {

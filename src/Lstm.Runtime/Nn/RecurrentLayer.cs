@@ -6,7 +6,9 @@ namespace Lstm.Runtime.Nn;
 
 /// <summary>
 /// What <see cref="LSTM{T}"/>, <see cref="GRU{T}"/> and <see cref="RNN{T}"/> share: the engine
-/// that runs their time loop, their parameters, the dropout seed and streaming inference.
+/// that runs their time loop, their parameters, the dropout seed, streaming inference, and
+/// <c>Forward</c>/<c>Backward</c>, so that a network drives any of them alike (an LSTM's
+/// overrides return <see cref="LSTMResult{T}"/> and <see cref="LSTMGradients{T}"/>).
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
 public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
@@ -25,15 +27,15 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
     /// <summary>False runs a bidirectional layer's two directions one after the other instead of concurrently (the results are identical).</summary>
     internal bool ConcurrentDirections
     {
-        get => _engine.ConcurrentDirections;
-        set => _engine.ConcurrentDirections = value;
+        get => _engine.Schedule.ConcurrentDirections;
+        set => _engine.Schedule.ConcurrentDirections = value;
     }
 
     /// <summary>False runs an LSTM's time loop as one operation per step instead of one per direction and layer (the results are identical).</summary>
     internal bool WholeLoops
     {
-        get => _engine.WholeLoops;
-        set => _engine.WholeLoops = value;
+        get => _engine.Schedule.WholeLoops;
+        set => _engine.Schedule.WholeLoops = value;
     }
 
     /// <summary>
@@ -44,16 +46,16 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
     /// </summary>
     public bool Wavefront
     {
-        get => _engine.Wavefront;
-        set => _engine.Wavefront = value;
+        get => _engine.Schedule.Wavefront;
+        set => _engine.Schedule.Wavefront = value;
     }
 
     /// <summary>Steps per block of the wavefront over layers; 0 (the default) for ⌈T / 8⌉.</summary>
     /// <exception cref="LstmException">A negative value.</exception>
     public int WavefrontBlock
     {
-        get => _engine.WavefrontBlock;
-        set => _engine.WavefrontBlock = value;
+        get => _engine.Schedule.WavefrontBlock;
+        set => _engine.Schedule.WavefrontBlock = value;
     }
 
     /// <summary>
@@ -101,14 +103,37 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
             _engine.Dispose();
     }
 
-    /// <summary>Checks the inputs, then runs the engine's forward pass into a new result.</summary>
-    private protected TResult RunForward<TResult>(
-        Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0, bool training, IReadOnlyList<int>? lengths,
-        Func<int, int, LengthPlan?, TResult> create)
-        where TResult : RecurrentResult<T>
+    /// <summary>Runs the layer over a sequence from h0 (an LSTM's c0 is zeros).</summary>
+    /// <param name="x">[B, T, I] if batch_first, else [T, B, I]; T ≥ 1.</param>
+    /// <param name="h0">[L·D, B, H_out] or null for zeros.</param>
+    /// <param name="training">True keeps what <c>Backward</c> needs and applies dropout; false stores nothing per step.</param>
+    /// <param name="lengths">
+    /// Null: every sequence has T steps. Else one length per sequence (any order), each in [0, T],
+    /// with PyTorch's packed-sequence semantics: output past a length is 0, h_n (c_n) is each
+    /// sequence's state at its own last step (h0/c0 for length 0), the reverse direction starts at
+    /// each sequence's own end, and backward ignores the padding.
+    /// </param>
+    /// <returns>output ([B, T, D·H_out] or [T, B, D·H_out]) and h_n ([L·D, B, H_out]) (an LSTM's also c_n); dispose it when done.</returns>
+    public virtual RecurrentResult<T> Forward(Tensor<T> x, Tensor<T>? h0 = null, bool training = false, IReadOnlyList<int>? lengths = null)
+        => ForwardWithState(x, h0, null, training, lengths);
+
+    /// <summary>
+    /// Back-propagates through a training <c>Forward</c> (an LSTM's dc_n is zeros): returns the
+    /// gradients of x and h0 (an LSTM's also c0) and adds each parameter's gradient to its
+    /// <see cref="Parameter{T}.Grad"/>.
+    /// </summary>
+    /// <param name="forward">The result of <c>Forward(..., training: true)</c> on this layer.</param>
+    /// <param name="dOutput">d loss / d output, shaped like output; null for zeros.</param>
+    /// <param name="dHN">d loss / d h_n, [L·D, B, H_out]; null for zeros.</param>
+    /// <returns>dx (shaped like x) and dh0 ([L·D, B, H_out]); dispose it when done.</returns>
+    public virtual RecurrentGradients<T> Backward(RecurrentResult<T> forward, Tensor<T>? dOutput = null, Tensor<T>? dHN = null)
+        => BackwardWithState(forward, dOutput, dHN, null);
+
+    /// <summary>Checks the inputs, then runs the forward pass from h0 and c0 (an LSTM's; null otherwise) into a new result.</summary>
+    internal RecurrentResult<T> ForwardWithState(Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0, bool training, IReadOnlyList<int>? lengths)
     {
         var (steps, batch) = _engine.CheckInputs(x, h0, c0);
-        var result = create(steps, batch, RecurrentEngine<T>.PlanLengths(lengths, steps, batch));
+        var result = NewResult(steps, batch, training, LengthPlan.For(lengths, steps, batch));
         try
         {
             _engine.Forward(x, h0, c0, training, result);
@@ -121,11 +146,10 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
         }
     }
 
-    /// <summary>Checks the gradients, then runs the engine's backward pass into <paramref name="grads"/>.</summary>
-    private protected TGrads RunBackward<TGrads>(
-        RecurrentResult<T> forward, Tensor<T>? dOutput, Tensor<T>? dHN, Tensor<T>? dCN, TGrads grads)
-        where TGrads : RecurrentGradients<T>
+    /// <summary>Checks the gradients, then runs the backward pass from dh_n and dc_n (an LSTM's; null otherwise).</summary>
+    internal RecurrentGradients<T> BackwardWithState(RecurrentResult<T> forward, Tensor<T>? dOutput, Tensor<T>? dHN, Tensor<T>? dCN)
     {
+        var grads = NewGradients();
         try
         {
             _engine.CheckBackward(forward, this, dOutput, dHN, dCN);
@@ -138,4 +162,10 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
             throw;
         }
     }
+
+    /// <summary>A new, empty result of this layer's kind.</summary>
+    private protected virtual RecurrentResult<T> NewResult(int steps, int batch, bool training, LengthPlan? plan) => new(this, steps, batch, training, plan);
+
+    /// <summary>New, empty gradients of this layer's kind.</summary>
+    private protected virtual RecurrentGradients<T> NewGradients() => new();
 }

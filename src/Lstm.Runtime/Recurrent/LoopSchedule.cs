@@ -1,0 +1,108 @@
+using Lstm.Runtime.Backends;
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Scheduling;
+
+namespace Lstm.Runtime.Recurrent;
+
+/// <summary>
+/// Where a recurrent layer's loops run: which lanes, whether stacked layers overlap as a
+/// wavefront, whether an LSTM direction's loop runs as one operation. Every choice gives the same
+/// results bit for bit; they differ only in speed.
+/// </summary>
+/// <param name="device">The device.</param>
+internal sealed class LoopSchedule(ComputeDevice device)
+{
+    private bool? _wavefront;
+    private int _wavefrontBlock;
+
+    /// <summary>
+    /// True (the default): a bidirectional layer runs its two directions side by side, each on a
+    /// lane of the device (<see cref="ComputeDevice.Ops{T}(int)"/>) with its own scratch buffers,
+    /// joined before the next layer. False: one after the other on lane 0.
+    /// </summary>
+    public bool ConcurrentDirections { get; set; } = true;
+
+    /// <summary>
+    /// True (the default): an LSTM direction's time loop runs as one operation on devices that
+    /// have it (<see cref="ILstmSequenceOps{T}"/>: <c>cpu</c>); false: one operation per step.
+    /// </summary>
+    public bool WholeLoops { get; set; } = true;
+
+    /// <summary>
+    /// True: stacked one-direction layers (L ≥ 2) run as a wavefront over blocks of
+    /// <see cref="WavefrontBlock"/> steps, layer k on lane k: forward, layer k works on block b
+    /// while layer k+1 works on block b−1; backward, the same in reverse. False: one layer after
+    /// the other. Bidirectional layers never overlap: layer k+1 needs every step of layer k.
+    /// </summary>
+    /// <remarks>
+    /// The default is on where lanes are streams (<see cref="Lanes.AreStreams"/>: a GPU runs the
+    /// small per-step kernels of two layers side by side) and off on host lanes, where each GEMM
+    /// already keeps the cores busy and a thread per layer plus a hand-off per block cost more
+    /// than the overlap gains (bench/RESULTS.md, "Scheduler: wavefront over layers").
+    /// </remarks>
+    public bool Wavefront
+    {
+        get => _wavefront ?? Lanes.AreStreams(device);
+        set => _wavefront = value;
+    }
+
+    /// <summary>Steps per block of the wavefront; 0 (the default) for ⌈T / 8⌉, so about 8 blocks.</summary>
+    /// <exception cref="LstmException">A negative value.</exception>
+    public int WavefrontBlock
+    {
+        get => _wavefrontBlock;
+        set => _wavefrontBlock = value >= 0 ? value : throw new LstmException($"wavefront block {value}: must be a number of steps ≥ 1, or 0 for ⌈T / 8⌉");
+    }
+
+    /// <summary>
+    /// The lanes of a pass of T steps. In the wavefront each layer has a slot of scratch on lane k
+    /// (slot k); else each direction has one, on lane d when the directions run side by side, else on lane 0.
+    /// </summary>
+    public LaneLayout<T> Layout<T>(RecurrentConfig config, int steps) where T : unmanaged
+    {
+        bool wave = Wavefront && config.NumLayers > 1 && config.NumLayers <= ComputeDevice.MaxLanes && config.Directions == 1 && steps > 1;
+        int slots = wave ? config.NumLayers : config.Directions;
+        var lanes = new IDeviceOps<T>[slots];
+        for (int slot = 0; slot < slots; slot++)
+            lanes[slot] = wave || ConcurrentDirections ? device.Ops<T>(slot) : device.Ops<T>();
+        int block = wave ? Math.Min(steps, _wavefrontBlock > 0 ? _wavefrontBlock : Math.Max(1, (steps + 7) / 8)) : steps;
+        return new LaneLayout<T>(wave, block, lanes);
+    }
+
+    /// <summary>
+    /// The device's whole-loop LSTM operations when a direction's loop can take them: an LSTM
+    /// without projection, outside the wavefront, every row as long as the sequence; else null.
+    /// </summary>
+    public ILstmSequenceOps<T>? WholeLoop<T>(IDeviceOps<T> ops, IRecurrentCell<T> cell, RecurrentConfig config, LengthPlan? plan, int batch, int steps, bool wave)
+        where T : unmanaged =>
+        WholeLoops && ops is ILstmSequenceOps<T> sequence && cell is LstmCell<T> && config.ProjSize == 0 && !wave && steps > 0 && batch > 0
+        && (plan is null || Array.TrueForAll(plan.Active, n => n == batch))
+            ? sequence
+            : null;
+}
+
+/// <summary>The lanes one pass runs on.</summary>
+/// <typeparam name="T">float or double.</typeparam>
+/// <param name="Wave">True when the layers run as a wavefront (slot k = layer k), false when each direction has a slot.</param>
+/// <param name="Block">Steps per block of the wavefront (T outside it).</param>
+/// <param name="Lanes">Each slot's operations.</param>
+internal sealed record LaneLayout<T>(bool Wave, int Block, IDeviceOps<T>[] Lanes) where T : unmanaged
+{
+    /// <summary>Slots of scratch: L in the wavefront, else D.</summary>
+    public int Slots => Lanes.Length;
+
+    /// <summary>The slot of direction d of layer k.</summary>
+    public int SlotOf(int layer, int direction) => Wave ? layer : direction;
+
+    /// <summary>The steps of each block of [0, T) cut every <see cref="Block"/> steps, in the order they are walked.</summary>
+    public int[] BlockLengths(int steps, bool reverse)
+    {
+        int blocks = (steps + Block - 1) / Block;
+        var lengths = new int[blocks];
+        for (int b = 0; b < blocks; b++)
+            lengths[b] = Math.Min(Block, steps - b * Block);
+        if (reverse)
+            Array.Reverse(lengths);
+        return lengths;
+    }
+}
