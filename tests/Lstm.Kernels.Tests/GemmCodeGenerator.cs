@@ -44,7 +44,7 @@ internal static class GemmCodeGenerator
         Accumulator(w, "Acc4x4", "The 4×4 accumulators of one thread of the 64×64 kernel.", 4, 4);
         Accumulator(w, "AccRows", "The accumulators of one thread of the few-row kernel: one column, up to four rows.", FewRowMaxRows, 1);
         w.Line("/// <content>The unrolled inner blocks.</content>");
-        w.Line("public static partial class BlockedGemmKernels");
+        w.Line("internal static partial class BlockedGemmKernels");
         w.Open();
         Slab(w, "Slab128", "Acc8x8", 8, 128);
         w.Line();

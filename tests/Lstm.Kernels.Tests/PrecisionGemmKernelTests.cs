@@ -1,4 +1,5 @@
 using Lstm.Kernels.Gemm;
+using Lstm.Runtime;
 using Xunit.Abstractions;
 
 namespace Lstm.Kernels.Tests;

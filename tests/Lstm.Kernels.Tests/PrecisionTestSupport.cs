@@ -4,6 +4,7 @@ using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using Lstm.Kernels.Gemm;
+using Lstm.Runtime;
 using Lstm.Runtime.Backends.Reference;
 
 namespace Lstm.Kernels.Tests;
@@ -124,7 +125,7 @@ internal static class PrecisionGemm
     /// <summary>Runs the tensor-core kernel of <paramref name="precision"/> and returns C.</summary>
     public static float[] RunTensorCore(Accelerator accelerator, GemmPrecision precision, GemmShape s, float alpha, float[] a, float[] b, float beta, float[] c)
     {
-        var kernel = accelerator.LoadStreamKernel(TensorCoreGemmKernels.Kernel(precision));
+        var kernel = accelerator.LoadStreamKernel(TensorCoreGemmKernels.Kernel((GemmRounding)precision));
         using var da = accelerator.Allocate1D(a);
         using var db = accelerator.Allocate1D(b);
         using var dc = accelerator.Allocate1D(c);

@@ -3,6 +3,7 @@ using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime.Cuda;
 using Lstm.Kernels.Gemm;
+using Lstm.Runtime;
 using Xunit.Abstractions;
 
 namespace Lstm.Kernels.Tests;

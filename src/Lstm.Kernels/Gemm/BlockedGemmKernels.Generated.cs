@@ -39,7 +39,7 @@ internal struct AccRows
 }
 
 /// <content>The unrolled inner blocks.</content>
-public static partial class BlockedGemmKernels
+internal static partial class BlockedGemmKernels
 {
     /// <summary>k = 0 … 7 of one shared slab of the 128×128 kernel, in order.</summary>
     /// <param name="c">The accumulators.</param>

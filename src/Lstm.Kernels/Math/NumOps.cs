@@ -14,7 +14,7 @@ namespace Lstm.Kernels;
 /// approximate hardware instruction (<c>ex2.approx</c>, <c>tanh.approx</c>) is involved.
 /// </remarks>
 /// <typeparam name="T">The element type.</typeparam>
-public interface INumOps<T> where T : unmanaged
+internal interface INumOps<T> where T : unmanaged
 {
     /// <summary>0.</summary>
     T Zero { get; }
@@ -63,7 +63,7 @@ public interface INumOps<T> where T : unmanaged
 }
 
 /// <summary>float32 arithmetic for kernels.</summary>
-public readonly struct F32Ops : INumOps<float>
+internal readonly struct F32Ops : INumOps<float>
 {
     /// <inheritdoc/>
     public float Zero => 0f;
@@ -145,7 +145,7 @@ public readonly struct F32Ops : INumOps<float>
 }
 
 /// <summary>float64 arithmetic for kernels.</summary>
-public readonly struct F64Ops : INumOps<double>
+internal readonly struct F64Ops : INumOps<double>
 {
     /// <inheritdoc/>
     public double Zero => 0.0;

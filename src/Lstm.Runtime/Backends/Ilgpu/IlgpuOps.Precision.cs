@@ -29,7 +29,7 @@ internal sealed partial class IlgpuOps<T, TOps>
         if (TensorCoreGemmKernels.Supports(_accelerator))
         {
             _gemmTensorCores = _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>(
-                TensorCoreGemmKernels.Kernel(precision));
+                TensorCoreGemmKernels.Kernel((GemmRounding)precision));
         }
     }
 
