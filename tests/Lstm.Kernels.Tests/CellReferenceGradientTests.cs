@@ -37,16 +37,16 @@ public class CellReferenceGradientTests(ITestOutputHelper output)
             double Loss()
             {
                 var h = new double[bh];
-                HostReference.GruCellForward(batch, hidden, xproj, hproj, bih, bhh, hPrev, h, []);
+                GruCellReference.Forward(batch, hidden, xproj, hproj, bih, bhh, hPrev, h, []);
                 return h.Zip(dh, (a, b) => a * b).Sum();
             }
 
             var acts = new double[batch * 4 * hidden];
-            HostReference.GruCellForward(batch, hidden, xproj, hproj, bih, bhh, hPrev, new double[bh], acts);
+            GruCellReference.Forward(batch, hidden, xproj, hproj, bih, bhh, hPrev, new double[bh], acts);
             var dgX = new double[batch * g];
             var dgH = new double[batch * g];
             var dPrev = new double[bh];
-            HostReference.GruCellBackward(batch, hidden, dh, acts, hPrev, dgX, dgH, dPrev);
+            GruCellReference.Backward(batch, hidden, dh, acts, hPrev, dgX, dgH, dPrev);
             string at = $"B={batch} H={hidden} bias={bias}";
             AssertGradient(dgX, xproj, Loss, $"d xproj {at}");
             AssertGradient(dgH, hproj, Loss, $"d hproj {at}");
@@ -78,14 +78,14 @@ public class CellReferenceGradientTests(ITestOutputHelper output)
             double Loss()
             {
                 var h = new double[bh];
-                HostReference.RnnCellForward(batch, hidden, relu, xproj, hproj, bih, bhh, h);
+                RnnCellReference.Forward(batch, hidden, relu, xproj, hproj, bih, bhh, h);
                 return h.Zip(dh, (a, b) => a * b).Sum();
             }
 
             var hOut = new double[bh];
-            HostReference.RnnCellForward(batch, hidden, relu, xproj, hproj, bih, bhh, hOut);
+            RnnCellReference.Forward(batch, hidden, relu, xproj, hproj, bih, bhh, hOut);
             var dg = new double[bh];
-            HostReference.RnnCellBackward(batch, hidden, relu, dh, hOut, dg);
+            RnnCellReference.Backward(batch, hidden, relu, dh, hOut, dg);
             string at = $"{(relu ? "relu" : "tanh")} B={batch} H={hidden} bias={bias}";
             AssertGradient(dg, xproj, Loss, $"d xproj {at}");
             AssertGradient(dg, hproj, Loss, $"d hproj {at}");

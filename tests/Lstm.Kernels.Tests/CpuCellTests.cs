@@ -39,7 +39,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var (xproj, hproj, bih, bhh, hPrev) = CellInputs<T>(rng, batch, g, bh);
         var h = new double[bh];
         var acts = new double[4 * bh];
-        HostReference.GruCellForward(batch, hidden, xproj, hproj, bih, bhh, hPrev, h, acts);
+        GruCellReference.Forward(batch, hidden, xproj, hproj, bih, bhh, hPrev, h, acts);
         using var dx = DeviceData.Upload(ops, xproj);
         using var dhp = DeviceData.Upload(ops, hproj);
         using var dbi = DeviceData.Upload(ops, bih);
@@ -56,7 +56,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var dgX = new double[batch * g];
         var dgH = new double[batch * g];
         var dPrevRef = new double[bh];
-        HostReference.GruCellBackward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), DeviceData.Download(ops, dActs), hPrev, dgX, dgH, dPrevRef);
+        GruCellReference.Backward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), DeviceData.Download(ops, dActs), hPrev, dgX, dgH, dPrevRef);
         using var ddy = DeviceData.Upload(ops, dy);
         using var ddh = DeviceData.Upload(ops, dhRec);
         using var ddgX = ops.Allocate(batch * g);
@@ -108,7 +108,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var dcNext = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
         var dcRef = (double[])dcNext.Clone();
         var dgRef = new double[batch * g];
-        HostReference.CellBackward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), dcRef, DeviceData.Download(ops, dActs), c, cPrev, dgRef);
+        LstmCellReference.Backward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), dcRef, DeviceData.Download(ops, dActs), c, cPrev, dgRef);
         using var ddy = DeviceData.Upload(ops, dy);
         using var ddh = DeviceData.Upload(ops, dhRec);
         using var ddc = DeviceData.Upload(ops, dcNext);
@@ -151,7 +151,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var c = new double[bh];
         var h = new double[bh];
         var acts = new double[4 * bh];
-        HostReference.CellForward(batch, hidden, gates, cPrev, c, h, acts);
+        LstmCellReference.Forward(batch, hidden, gates, cPrev, c, h, acts);
         return (xproj, hproj, bih, bhh, cPrev, c, h, acts);
     }
 
@@ -217,7 +217,7 @@ public class CpuCellTests(ITestOutputHelper output)
             gatesNoBias[i] = xproj[i] + hproj[i];
         var c2 = new double[bh];
         var h2 = new double[bh];
-        HostReference.CellForward(batch, hidden, gatesNoBias, cPrev, c2, h2, new double[4 * bh]);
+        LstmCellReference.Forward(batch, hidden, gatesNoBias, cPrev, c2, h2, new double[4 * bh]);
         using var dc2 = DeviceData.Upload(ops, Guarded(bh));
         using var dh2 = DeviceData.Upload(ops, Guarded(bh));
         ops.LstmCellForward(batch, hidden, dx.All, dhp.All, null, null, dcp.All, dc2.Slice(Guard, bh), dh2.Slice(Guard, bh), null);
@@ -235,7 +235,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var cSeen = Inner(cAll, bh);
         var dcRef = (double[])dcNext.Clone();
         var dgRef = new double[batch * g];
-        HostReference.CellBackward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), dcRef, actsSeen, cSeen, cPrev, dgRef);
+        LstmCellReference.Backward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), dcRef, actsSeen, cSeen, cPrev, dgRef);
         using var ddy = DeviceData.Upload(ops, dy);
         using var ddh = DeviceData.Upload(ops, dhRec);
         var dcGuarded = Guarded(bh);
@@ -282,7 +282,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, hidden));
         var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, hidden));
         var h = new double[bh];
-        HostReference.RnnCellForward(batch, hidden, relu, xproj, hproj, bih, bhh, h);
+        RnnCellReference.Forward(batch, hidden, relu, xproj, hproj, bih, bhh, h);
         using var dx = DeviceData.Upload(ops, xproj);
         using var dhp = DeviceData.Upload(ops, hproj);
         using var dbi = DeviceData.Upload(ops, bih);
@@ -295,7 +295,7 @@ public class CpuCellTests(ITestOutputHelper output)
         var dy = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
         var dhRec = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
         var dg = new double[bh];
-        HostReference.RnnCellBackward(batch, hidden, relu, dy.Zip(dhRec, (p, q) => p + q).ToArray(), hDevice, dg);
+        RnnCellReference.Backward(batch, hidden, relu, dy.Zip(dhRec, (p, q) => p + q).ToArray(), hDevice, dg);
         using var ddy = DeviceData.Upload(ops, dy);
         using var ddh = DeviceData.Upload(ops, dhRec);
         ops.RnnCellBackward(batch, hidden, relu, ddy.All, ddh.All, dhp.All, ddh.All);
@@ -322,7 +322,7 @@ public class CpuCellTests(ITestOutputHelper output)
         const double p = 0.35;
         double pSeen = DeviceData.AsSeen<T>([p])[0];
         var expected = new double[n];
-        HostReference.Dropout(42, 3, 1L << 33, pSeen, x, expected);
+        DropoutReference.Dropout(42, 3, 1L << 33, pSeen, x, expected);
         using var dx = DeviceData.Upload(ops, x);
         ops.Dropout(42, 3, 1L << 33, DeviceData.From<T>(p), dx.All, dx.All);
         var actual = DeviceData.Download(ops, dx);
@@ -355,7 +355,7 @@ public class CpuCellTests(ITestOutputHelper output)
                 var x = DeviceData.AsSeen<T>(Numerics.Uniform(rng, n, 0.5).Select(v => v + 1.5).ToArray());
                 var expected = new double[n];
                 double pSeen = DeviceData.AsSeen<T>([0.5])[0];
-                HostReference.Dropout(0xdeadbeefcafeUL, 9, baseIndex, pSeen, x, expected);
+                DropoutReference.Dropout(0xdeadbeefcafeUL, 9, baseIndex, pSeen, x, expected);
                 using var dx = DeviceData.Upload(ops, x);
                 using var dy = ops.Allocate(n);
                 ops.Dropout(0xdeadbeefcafeUL, 9, baseIndex, DeviceData.From<T>(0.5), dx.All, dy.All);

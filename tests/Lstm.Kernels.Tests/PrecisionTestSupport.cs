@@ -149,11 +149,11 @@ internal static class PrecisionGemm
     public static (double[] Exact, double[] Scale) Float64(GemmShape s, float alpha, float[] a, float[] b, float beta, float[] c)
     {
         var exact = c.Select(v => (double)v).ToArray();
-        HostReference.Gemm(s, alpha, a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), beta, exact);
+        GemmReference.Gemm(s, alpha, a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), beta, exact);
         var scale = new double[c.Length];
         var absA = a.Select(v => Math.Abs((double)v)).ToArray();
         var absB = b.Select(v => Math.Abs((double)v)).ToArray();
-        HostReference.Gemm(s, Math.Abs(alpha), absA, absB, 0, scale);
+        GemmReference.Gemm(s, Math.Abs(alpha), absA, absB, 0, scale);
         for (int i = 0; i < s.M; i++)
         {
             for (int j = 0; j < s.N; j++)

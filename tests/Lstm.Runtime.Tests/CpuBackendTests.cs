@@ -330,8 +330,8 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
             ops.Download(dw.All, weights);
             var expectedF = new double[batch * g];
             var expectedB = new double[batch * hidden];
-            HostReference.Gemm(forward, 1.0, h, weights, 0.0, expectedF);
-            HostReference.Gemm(backward, 1.0, dg, weights, 0.0, expectedB);
+            GemmReference.Gemm(forward, 1.0, h, weights, 0.0, expectedF);
+            GemmReference.Gemm(backward, 1.0, dg, weights, 0.0, expectedB);
             var actualF = new double[expectedF.Length];
             var actualB = new double[expectedB.Length];
             ops.Download(outF.All, actualF);
@@ -418,7 +418,7 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
             {
                 ops.Gemm(shape, 1f, da.All, dw.Slice(half * n * k, n * k), 0f, dc.All);
                 var expected = new double[m * n];
-                HostReference.Gemm(shape, 1.0, Numerics.RoundToFloat(a), Numerics.RoundToFloat(w).AsSpan(half * n * k, n * k), 0.0, expected);
+                GemmReference.Gemm(shape, 1.0, Numerics.RoundToFloat(a), Numerics.RoundToFloat(w).AsSpan(half * n * k, n * k), 0.0, expected);
                 var actual = new float[m * n];
                 ops.Download(dc.All, actual);
                 Assert.True(Numerics.MaxAbsError(Numerics.Widen(actual), expected) <= 1e-5, $"half {half}, repeat {rep}");
@@ -457,7 +457,7 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
                 {
                     ops.Gemm(shape, 1.0, da.All, buffers[i].All, 0.0, dc.All);
                     var expected = new double[m * n];
-                    HostReference.Gemm(shape, 1.0, a, weights[i], 0.0, expected);
+                    GemmReference.Gemm(shape, 1.0, a, weights[i], 0.0, expected);
                     ops.Download(dc.All, actual);
                     Assert.True(Numerics.MaxAbsError(actual, expected) <= 1e-12, $"weight {i}, repeat {rep}");
                 }
