@@ -138,7 +138,7 @@ public class GemmBenchmarks
 /// <summary>The fused LSTM cell kernels (forward training variant, backward) on <see cref="BenchEnvironment.DeviceName"/>, float32.</summary>
 [MemoryDiagnoser]
 [Config(typeof(ThroughputConfig))]
-public class CellBenchmarks
+public class LstmCellBenchmarks
 {
     private ComputeDevice? _device;
     private IDeviceOps<float> _ops = null!;

@@ -7,7 +7,7 @@ using Lstm.Kernels.Gemm;
 using Lstm.Runtime;
 using Lstm.Runtime.Backends.Reference;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// The accelerators the reduced-precision GEMM tests run kernels on, opened once per test class:

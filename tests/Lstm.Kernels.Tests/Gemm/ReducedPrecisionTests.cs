@@ -1,7 +1,7 @@
 using Lstm.Kernels.Gemm;
 using Xunit.Abstractions;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// TF32 and BF16 rounding against a reference computed in float64 arithmetic from the definition

@@ -2,7 +2,7 @@ using Lstm.Runtime.Backends;
 using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Cells;
 
 public class LstmCellKernelTests
 {

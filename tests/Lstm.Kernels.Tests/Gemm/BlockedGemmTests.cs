@@ -6,7 +6,7 @@ using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// The accelerators the FP32 GEMM family is checked on, opened once for the test class: ILGPU's

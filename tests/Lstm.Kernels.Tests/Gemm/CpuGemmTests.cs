@@ -5,7 +5,7 @@ using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
 using Lstm.Tests.Shared;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// The host backend's GEMM at shapes that reach every edge of its blocking: sizes of 1, odd

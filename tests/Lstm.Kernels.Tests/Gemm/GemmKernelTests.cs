@@ -6,7 +6,7 @@ using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
 using Lstm.Tests.Shared;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 public class GemmKernelTests
 {

@@ -3,7 +3,7 @@ using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Cells;
 
 public class RnnCellKernelTests(ITestOutputHelper output)
 {
