@@ -1,3 +1,5 @@
+using BenchmarkDotNet.Attributes;
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
 
