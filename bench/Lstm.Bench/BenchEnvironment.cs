@@ -1,3 +1,4 @@
+using Lstm.Runtime;
 using Lstm.Runtime.Diagnostics;
 
 namespace Lstm.Bench;

@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Attributes;
 using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Diagnostics;

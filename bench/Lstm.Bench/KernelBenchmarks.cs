@@ -1,3 +1,5 @@
+using BenchmarkDotNet.Attributes;
+using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
 using Lstm.Runtime.Devices;
 
@@ -138,7 +140,7 @@ public class GemmBenchmarks
 /// <summary>The fused LSTM cell kernels (forward training variant, backward) on <see cref="BenchEnvironment.DeviceName"/>, float32.</summary>
 [MemoryDiagnoser]
 [Config(typeof(ThroughputConfig))]
-public class CellBenchmarks
+public class LstmCellBenchmarks
 {
     private ComputeDevice? _device;
     private IDeviceOps<float> _ops = null!;

@@ -1,3 +1,5 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Diagnostics;
 

@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Attributes;
 using System.Globalization;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;

@@ -1,3 +1,5 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Running;
 namespace Lstm.Bench;
 
 /// <summary>Entry point: BenchmarkDotNet's switcher over every benchmark class here (<c>--filter '*'</c> runs them all).</summary>

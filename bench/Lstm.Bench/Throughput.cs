@@ -1,3 +1,7 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
 using System.Globalization;
 
 namespace Lstm.Bench;

@@ -1,3 +1,6 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 using Lstm.Runtime.Diagnostics;
 
 namespace Lstm.Bench;

@@ -1,3 +1,5 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using System.Globalization;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;

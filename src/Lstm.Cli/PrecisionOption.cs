@@ -1,4 +1,3 @@
-using Lstm.Kernels.Gemm;
 using Lstm.Runtime;
 using Lstm.Runtime.Devices;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Lstm.Kernels.Gemm;
 using Lstm.Runtime;
 using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;

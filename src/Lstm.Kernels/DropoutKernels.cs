@@ -15,7 +15,7 @@ namespace Lstm.Kernels;
 /// </code>
 /// The kernel loops with a stride like <c>LstmCellKernels</c>.
 /// </remarks>
-public static class DropoutKernels
+internal static class DropoutKernels
 {
     /// <summary>
     /// y[i] = keep(baseIndex + i) ? x[i]·scale : 0. The backward pass is the same launch on the

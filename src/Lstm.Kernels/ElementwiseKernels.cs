@@ -10,7 +10,7 @@ namespace Lstm.Kernels;
 /// Every kernel takes the element count and the number of threads launched (stride) and loops,
 /// as <c>LstmCellKernels</c> explains.
 /// </remarks>
-public static class ElementwiseKernels
+internal static class ElementwiseKernels
 {
     /// <summary>
     /// Column sums: dst[j] = β·dst[j] + Σ_r src[r·cols + j]. One thread per column; the sum runs

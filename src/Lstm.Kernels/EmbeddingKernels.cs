@@ -12,7 +12,7 @@ namespace Lstm.Kernels;
 /// gradient element that adds the matching rows in index order: no atomics, so the result is
 /// the same on every launch and device.
 /// </remarks>
-public static class EmbeddingKernels
+internal static class EmbeddingKernels
 {
     /// <summary>out[n, j] = weight[idx[n], j]; a row whose index is outside [0, V) is zero.</summary>
     /// <param name="index">Element of out, flat.</param>

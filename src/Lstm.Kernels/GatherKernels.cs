@@ -10,7 +10,7 @@ namespace Lstm.Kernels;
 /// The kernel takes the element count and the number of threads launched (stride) and loops,
 /// as <c>LstmCellKernels</c> explains.
 /// </remarks>
-public static class GatherKernels
+internal static class GatherKernels
 {
     /// <summary>dst[r, j] = src[index[r], j] for r &lt; index.Length, j &lt; cols.</summary>
     /// <param name="i">Element of dst, flat.</param>

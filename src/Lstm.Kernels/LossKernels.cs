@@ -12,7 +12,7 @@ namespace Lstm.Kernels;
 /// Dimension letters: N rows, C columns (classes for cross-entropy). One thread per row; kernels
 /// loop with the launch's stride as <c>LstmCellKernels</c> explains.
 /// </remarks>
-public static class LossKernels
+internal static class LossKernels
 {
     /// <summary>
     /// Masked mean squared error: rowLoss[r] = Σ_j (p[r,j] - y[r,j])², grad = scale·2·(p - y), both 0

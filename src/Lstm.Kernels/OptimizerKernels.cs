@@ -15,7 +15,7 @@ namespace Lstm.Kernels;
 /// Square roots are taken in float64 and rounded, which for float32 is the correctly rounded root
 /// on every back end.
 /// </remarks>
-public static class OptimizerKernels
+internal static class OptimizerKernels
 {
     /// <summary>
     /// SGD with momentum, <c>torch.optim.SGD</c>:

@@ -42,7 +42,7 @@ public class DropoutKernelTests
             var x = DeviceData.AsSeen<T>(Numerics.Uniform(rng, n, 0.5).Select(v => v + 1.5).ToArray());
             double pSeen = DeviceData.AsSeen<T>([p])[0];
             var expected = new double[n];
-            HostReference.Dropout(seed, stream, baseIndex, pSeen, x, expected);
+            DropoutReference.Dropout(seed, stream, baseIndex, pSeen, x, expected);
             using var dx = DeviceData.Upload(ops, x);
             using var dy = ops.Allocate(n);
             ops.Dropout(seed, stream, baseIndex, DeviceData.From<T>(p), dx.All, dy.All);

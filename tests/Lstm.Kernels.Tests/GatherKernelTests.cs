@@ -19,7 +19,7 @@ public class GatherKernelTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void GatherRows_MatchesHostReference(string device, string dtype)
+    public void GatherRows_MatchesReference(string device, string dtype)
     {
         if (dtype == "float32")
             Check<float>(device);

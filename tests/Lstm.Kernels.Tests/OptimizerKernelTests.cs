@@ -51,7 +51,7 @@ public class OptimizerKernelTests(ITestOutputHelper output)
                     var g = DeviceData.AsSeen<T>(Numerics.Uniform(rng, n));
                     ops.Upload(DeviceData.Convert<T>(g), dg.All);
                     double lr = 0.05 * step;
-                    HostReference.SgdStep(p, g, buf, lr, s.Momentum, s.Dampening, s.Wd, s.Nesterov, step == 1);
+                    OptimizerReference.SgdStep(p, g, buf, lr, s.Momentum, s.Dampening, s.Wd, s.Nesterov, step == 1);
                     ops.SgdUpdate(
                         dp.All, dg.All, s.Momentum != 0 ? db.All : null, DeviceData.From<T>(lr), DeviceData.From<T>(s.Momentum),
                         DeviceData.From<T>(s.Dampening), DeviceData.From<T>(s.Wd), s.Nesterov, step == 1);
@@ -94,7 +94,7 @@ public class OptimizerKernelTests(ITestOutputHelper output)
                 {
                     var g = DeviceData.AsSeen<T>(Numerics.Uniform(rng, n));
                     ops.Upload(DeviceData.Convert<T>(g), dg.All);
-                    HostReference.AdamStep(p, g, m, v, step, s.Lr, s.Beta1, s.Beta2, s.Eps, s.Wd, s.Decoupled);
+                    OptimizerReference.AdamStep(p, g, m, v, step, s.Lr, s.Beta1, s.Beta2, s.Eps, s.Wd, s.Decoupled);
                     double bias1 = 1 - Math.Pow(s.Beta1, step);
                     double bias2 = 1 - Math.Pow(s.Beta2, step);
                     ops.AdamUpdate(

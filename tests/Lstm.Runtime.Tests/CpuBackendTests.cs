@@ -11,18 +11,9 @@ using Lstm.Tests.Shared;
 
 namespace Lstm.Runtime.Tests;
 
-/// <summary>The host backend's vectorized math and its promise not to allocate in the time loop.</summary>
+/// <summary>The host backend's worker threads and its promise not to allocate in the time loop.</summary>
 public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    /// <summary>x from -100 to 100 in small steps, plus the ends of the float range and signed zeros.</summary>
-    private static double[] Arguments()
-    {
-        var xs = new List<double> { 0.0, -0.0, 1e-30, -1e-30, 88, -88, 90, -90, 800, -800, float.MaxValue, float.MinValue };
-        for (double x = -100; x <= 100; x += 0.0137)
-            xs.Add(x);
-        return [.. xs];
-    }
-
     /// <summary>
     /// The chunks of an operation that meet (the whole-loop LSTM's step barrier) need every worker
     /// to claim its chunk even when it had gone to sleep between operations: thousands of two-chunk
@@ -31,7 +22,7 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
     /// a few seconds and the test fails instead of hanging).
     /// </summary>
     [Fact]
-    public void HostParallel_ChunksThatMeet_FindTheirWorkerAfterItSlept()
+    public void CpuParallel_ChunksThatMeet_FindTheirWorkerAfterItSlept()
     {
         var meeting = new Meeting();
         int missed = 0, met = 0;
@@ -259,174 +250,6 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
-    public void SigmoidAndTanh_Float32_MatchFloat64Within2e7()
-    {
-        var xs = Arguments();
-        double worstSigmoid = 0, worstTanh = 0;
-        int w = Vector<float>.Count;
-        var lanes = new float[w];
-        for (int i = 0; i < xs.Length; i += w)
-        {
-            for (int l = 0; l < w; l++)
-                lanes[l] = (float)xs[Math.Min(i + l, xs.Length - 1)];
-            var v = new Vector<float>(lanes);
-            var s = HostMath.Sigmoid(v);
-            var t = HostMath.Tanh(v);
-            for (int l = 0; l < w; l++)
-            {
-                double x = lanes[l];
-                worstSigmoid = Math.Max(worstSigmoid, Math.Abs(s[l] - 1.0 / (1.0 + Math.Exp(-x))));
-                worstTanh = Math.Max(worstTanh, Math.Abs(t[l] - Math.Tanh(x)));
-            }
-        }
-
-        Assert.True(worstSigmoid <= 2e-7, $"float32 sigmoid: max |error| {worstSigmoid:E2}");
-        Assert.True(worstTanh <= 2e-7, $"float32 tanh: max |error| {worstTanh:E2}");
-    }
-
-    [Fact]
-    public void SigmoidTanhAndExp_Vector512Float32_EqualTheVectorTResultsBitForBit()
-    {
-        // The LSTM cell's AVX-512 loop and its Vector<T> loop (row tails, other machines) must agree exactly.
-        var xs = Arguments();
-        int w = Vector<float>.Count;
-        var lanes = new float[16];
-        for (int i = 0; i < xs.Length; i += 16)
-        {
-            for (int l = 0; l < 16; l++)
-                lanes[l] = (float)xs[Math.Min(i + l, xs.Length - 1)];
-            var v = System.Runtime.Intrinsics.Vector512.Create(lanes);
-            var s = HostMath.Sigmoid(v);
-            var t = HostMath.Tanh(v);
-            var e = HostMath.ExpNonPositive(-System.Runtime.Intrinsics.Vector512.Abs(v));
-            for (int l0 = 0; l0 < 16; l0 += w)
-            {
-                var part = new Vector<float>(lanes, l0);
-                var sv = HostMath.Sigmoid(part);
-                var tv = HostMath.Tanh(part);
-                var ev = HostMath.ExpNonPositive(-Vector.Abs(part));
-                for (int l = 0; l < w; l++)
-                {
-                    Assert.Equal(BitConverter.SingleToInt32Bits(sv[l]), BitConverter.SingleToInt32Bits(s[l0 + l]));
-                    Assert.Equal(BitConverter.SingleToInt32Bits(tv[l]), BitConverter.SingleToInt32Bits(t[l0 + l]));
-                    Assert.Equal(BitConverter.SingleToInt32Bits(ev[l]), BitConverter.SingleToInt32Bits(e[l0 + l]));
-                }
-            }
-        }
-    }
-
-    [Fact]
-    public void SigmoidTanhAndExp_TwoRegistersAtOnce_EqualOneAtATimeBitForBit()
-    {
-        // The cell's AVX-512 loop takes two groups of 16 lanes at once, the last odd group alone.
-        var xs = Arguments();
-        var lanes = new float[32];
-        for (int i = 0; i < xs.Length; i += 32)
-        {
-            for (int l = 0; l < 32; l++)
-                lanes[l] = (float)xs[Math.Min(i + l, xs.Length - 1)];
-            var v0 = System.Runtime.Intrinsics.Vector512.Create(lanes, 0);
-            var v1 = System.Runtime.Intrinsics.Vector512.Create(lanes, 16);
-            var (s0, s1) = (v0, v1);
-            HostMath.Sigmoid(ref s0, ref s1);
-            var (t0, t1) = (v0, v1);
-            HostMath.Tanh(ref t0, ref t1);
-            var (e0, e1) = (-System.Runtime.Intrinsics.Vector512.Abs(v0), -System.Runtime.Intrinsics.Vector512.Abs(v1));
-            HostMath.ExpNonPositive(ref e0, ref e1);
-            foreach (var (pair, single) in new[]
-            {
-                (s0, HostMath.Sigmoid(v0)), (s1, HostMath.Sigmoid(v1)),
-                (t0, HostMath.Tanh(v0)), (t1, HostMath.Tanh(v1)),
-                (e0, HostMath.ExpNonPositive(-System.Runtime.Intrinsics.Vector512.Abs(v0))),
-                (e1, HostMath.ExpNonPositive(-System.Runtime.Intrinsics.Vector512.Abs(v1))),
-            })
-            {
-                for (int l = 0; l < 16; l++)
-                    Assert.Equal(BitConverter.SingleToInt32Bits(single[l]), BitConverter.SingleToInt32Bits(pair[l]));
-            }
-        }
-    }
-
-    [Fact]
-    public void SigmoidAndTanh_Float64_MatchFloat64Within1e15()
-    {
-        var xs = Arguments();
-        double worstSigmoid = 0, worstTanh = 0;
-        int w = Vector<double>.Count;
-        var lanes = new double[w];
-        for (int i = 0; i < xs.Length; i += w)
-        {
-            for (int l = 0; l < w; l++)
-                lanes[l] = xs[Math.Min(i + l, xs.Length - 1)];
-            var v = new Vector<double>(lanes);
-            var s = HostMath.Sigmoid(v);
-            var t = HostMath.Tanh(v);
-            for (int l = 0; l < w; l++)
-            {
-                double x = lanes[l];
-                worstSigmoid = Math.Max(worstSigmoid, Math.Abs(s[l] - 1.0 / (1.0 + Math.Exp(-x))));
-                worstTanh = Math.Max(worstTanh, Math.Abs(t[l] - Math.Tanh(x)));
-            }
-        }
-
-        Assert.True(worstSigmoid <= 1e-15, $"float64 sigmoid: max |error| {worstSigmoid:E2}");
-        Assert.True(worstTanh <= 1e-15, $"float64 tanh: max |error| {worstTanh:E2}");
-    }
-
-    [Fact]
-    public void SigmoidAndTanh_NaNStaysNaN_InfinitiesSaturate_InEveryVectorForm()
-    {
-        // The exponent's clamp uses the hardware min/max, which return one operand unchanged when
-        // the other is NaN: the argument must be that operand, so NaN reaches the result as
-        // PyTorch's σ and tanh give it.
-        float[] xs = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f];
-        float[] sigmoid = [float.NaN, 1f, 0f, 0.5f];
-        float[] tanh = [float.NaN, 1f, -1f, 0f];
-        void Expect(float want, float got, string what)
-        {
-            if (float.IsNaN(want))
-                Assert.True(float.IsNaN(got), $"{what}: {got} where NaN was expected");
-            else
-                Assert.Equal(want, got);
-        }
-
-        for (int k = 0; k < xs.Length; k++)
-        {
-            var vf = new Vector<float>(xs[k]);
-            var vd = new Vector<double>(xs[k]);
-            var v5 = System.Runtime.Intrinsics.Vector512.Create(xs[k]);
-            var (s0, s1) = (v5, v5);
-            HostMath.Sigmoid(ref s0, ref s1);
-            var (t0, t1) = (v5, v5);
-            HostMath.Tanh(ref t0, ref t1);
-            Expect(sigmoid[k], HostMath.Sigmoid(vf)[0], $"Vector<float> σ({xs[k]})");
-            Expect(tanh[k], HostMath.Tanh(vf)[0], $"Vector<float> tanh({xs[k]})");
-            Expect(sigmoid[k], (float)HostMath.Sigmoid(vd)[0], $"Vector<double> σ({xs[k]})");
-            Expect(tanh[k], (float)HostMath.Tanh(vd)[0], $"Vector<double> tanh({xs[k]})");
-            Expect(sigmoid[k], HostMath.Sigmoid(v5)[15], $"Vector512 σ({xs[k]})");
-            Expect(tanh[k], HostMath.Tanh(v5)[15], $"Vector512 tanh({xs[k]})");
-            Expect(sigmoid[k], s1[15], $"Vector512 pair σ({xs[k]})");
-            Expect(tanh[k], t1[15], $"Vector512 pair tanh({xs[k]})");
-        }
-    }
-
-    [Fact]
-    public void ExpNonPositive_MatchesTheKernelsScalarMath_LaneByLane()
-    {
-        int w = Vector<float>.Count;
-        var lanes = new float[w];
-        var rng = new Random(8);
-        for (int rep = 0; rep < 200; rep++)
-        {
-            for (int l = 0; l < w; l++)
-                lanes[l] = (float)(-rng.NextDouble() * 100);
-            var e = HostMath.ExpNonPositive(new Vector<float>(lanes));
-            for (int l = 0; l < w; l++)
-                Assert.Equal(default(F32Ops).ExpNonPositive(lanes[l]), e[l]);
-        }
-    }
-
-    [Fact]
     public void TimeStepOperations_AtTheSeedsShapes_AllocateNothing()
     {
         using var device = ComputeDevice.Open(ComputeDevice.CpuName);
@@ -507,8 +330,8 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
             ops.Download(dw.All, weights);
             var expectedF = new double[batch * g];
             var expectedB = new double[batch * hidden];
-            HostReference.Gemm(forward, 1.0, h, weights, 0.0, expectedF);
-            HostReference.Gemm(backward, 1.0, dg, weights, 0.0, expectedB);
+            GemmReference.Gemm(forward, 1.0, h, weights, 0.0, expectedF);
+            GemmReference.Gemm(backward, 1.0, dg, weights, 0.0, expectedB);
             var actualF = new double[expectedF.Length];
             var actualB = new double[expectedB.Length];
             ops.Download(outF.All, actualF);
@@ -595,7 +418,7 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
             {
                 ops.Gemm(shape, 1f, da.All, dw.Slice(half * n * k, n * k), 0f, dc.All);
                 var expected = new double[m * n];
-                HostReference.Gemm(shape, 1.0, Numerics.RoundToFloat(a), Numerics.RoundToFloat(w).AsSpan(half * n * k, n * k), 0.0, expected);
+                GemmReference.Gemm(shape, 1.0, Numerics.RoundToFloat(a), Numerics.RoundToFloat(w).AsSpan(half * n * k, n * k), 0.0, expected);
                 var actual = new float[m * n];
                 ops.Download(dc.All, actual);
                 Assert.True(Numerics.MaxAbsError(Numerics.Widen(actual), expected) <= 1e-5, $"half {half}, repeat {rep}");
@@ -634,7 +457,7 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
                 {
                     ops.Gemm(shape, 1.0, da.All, buffers[i].All, 0.0, dc.All);
                     var expected = new double[m * n];
-                    HostReference.Gemm(shape, 1.0, a, weights[i], 0.0, expected);
+                    GemmReference.Gemm(shape, 1.0, a, weights[i], 0.0, expected);
                     ops.Download(dc.All, actual);
                     Assert.True(Numerics.MaxAbsError(actual, expected) <= 1e-12, $"weight {i}, repeat {rep}");
                 }

@@ -44,8 +44,8 @@ public class DropoutNetworkTests(ITestOutputHelper output)
         {
             Cell = cell, InputSize = I, HiddenSize = H, NumLayers = L, Bidirectional = bidirectional, Dropout = P, DropoutSeed = 1234,
         };
-        var expected = HostReference.Network(options, parameters, x, S, B, h0, null, lengths);
-        var plain = HostReference.Network(options with { Dropout = 0 }, parameters, x, S, B, h0, null, lengths);
+        var expected = NetworkReference.Forward(options, parameters, x, S, B, h0, null, lengths);
+        var plain = NetworkReference.Forward(options with { Dropout = 0 }, parameters, x, S, B, h0, null, lengths);
 
         using var tx = Tensor<double>.FromArray(device, x, S, B, I);
         using var th = Tensor<double>.FromArray(device, h0, ld, B, H);

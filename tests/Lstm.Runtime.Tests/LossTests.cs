@@ -43,7 +43,7 @@ public class LossTests(ITestOutputHelper output)
                 var targets = Enumerable.Range(0, rows).Select(_ => rng.Next(classes)).ToArray();
                 var mask = masked ? Enumerable.Range(0, rows).Select(r => r % 3 != 1).ToArray() : [];
                 var expectedGrad = new double[rows * classes];
-                double expected = HostReference.CrossEntropy(rows, classes, x, targets, mask, expectedGrad);
+                double expected = LossReference.CrossEntropy(rows, classes, x, targets, mask, expectedGrad);
                 using var logits = Tensor<T>.FromArray(dev, Cast<T>(x), rows, classes);
                 var (loss, grad) = CrossEntropyLoss.Compute(logits, targets, mask);
                 using (grad)
@@ -69,7 +69,7 @@ public class LossTests(ITestOutputHelper output)
         double[] x = [1e4, -1e4, 9990, 0, -1e4, 1e4, 1e4, -1e4, 1e4];
         int[] targets = [2, 0, 1];
         var expectedGrad = new double[9];
-        double expected = HostReference.CrossEntropy(3, 3, x, targets, [], expectedGrad);
+        double expected = LossReference.CrossEntropy(3, 3, x, targets, [], expectedGrad);
         Assert.Equal((10 + Math.Log(1 + Math.Exp(-10)) + 1e4 + 2e4 + Math.Log(2)) / 3, expected, 1e-9);
         using var logits = Tensor<float>.FromArray(dev, x.Select(v => (float)v).ToArray(), 3, 3);
         var (loss, grad) = CrossEntropyLoss.Compute(logits, targets);
@@ -95,7 +95,7 @@ public class LossTests(ITestOutputHelper output)
                 var y = Numerics.Uniform(rng, rows * cols);
                 var mask = masked ? Enumerable.Range(0, rows).Select(r => r % 2 == 0).ToArray() : [];
                 var expectedGrad = new double[rows * cols];
-                double expected = HostReference.MeanSquaredError(rows, cols, p, y, mask, expectedGrad);
+                double expected = LossReference.MeanSquaredError(rows, cols, p, y, mask, expectedGrad);
                 using var tp = Tensor<double>.FromArray(dev, p, rows, cols);
                 using var ty = Tensor<double>.FromArray(dev, y, rows, cols);
                 using var tm = masked ? Tensor<double>.FromArray(dev, mask.Select(b => b ? 1.0 : 0.0).ToArray(), rows) : null;

@@ -88,7 +88,7 @@ public class NetworkParityTests(ITestOutputHelper output)
                 Cell = cell, InputSize = I, HiddenSize = H, NumLayers = L, Bias = bias, BatchFirst = batchFirst, Bidirectional = bidirectional, ProjSize = proj,
             };
             var values = parameters.ToDictionary(p => p.Name, p => Widen(p.Value.ToArray()));
-            var r = HostReference.Network(options, values, x, S, B, h0, cell == RecurrentCell.Lstm ? c0 : null, lengths);
+            var r = NetworkReference.Forward(options, values, x, S, B, h0, cell == RecurrentCell.Lstm ? c0 : null, lengths);
             double err = Math.Max(Numerics.MaxAbsError(Widen(result.Output.ToArray()), r.Output), Numerics.MaxAbsError(Widen(result.HN.ToArray()), r.HN));
             if (result is LSTMResult<T> lr)
                 err = Math.Max(err, Numerics.MaxAbsError(Widen(lr.CN.ToArray()), r.CN));

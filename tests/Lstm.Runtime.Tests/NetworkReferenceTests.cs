@@ -40,10 +40,10 @@ public class NetworkReferenceTests(ITestOutputHelper output)
         var g = GoldenCase.Load(caseName);
         var options = OptionsOf(g);
         var parameters = g.ParamNames.ToDictionary(n => n, g.Get);
-        Assert.Equal(g.ParamNames, HostReference.NetworkParameterShapes(options).Select(p => p.Name));
-        foreach (var (name, shape) in HostReference.NetworkParameterShapes(options))
+        Assert.Equal(g.ParamNames, NetworkReference.ParameterShapes(options).Select(p => p.Name));
+        foreach (var (name, shape) in NetworkReference.ParameterShapes(options))
             Assert.Equal(shape, g.Shape(name));
-        var r = HostReference.Network(
+        var r = NetworkReference.Forward(
             options, parameters, g.Get("x"), g.SeqLen, g.Batch,
             g.HasInitialState ? g.Get("h0") : null,
             g.HasInitialState && g.Mode == "LSTM" ? g.Get("c0") : null);
@@ -78,7 +78,7 @@ public class NetworkReferenceTests(ITestOutputHelper output)
     }
 
     private static Dictionary<string, double[]> RandomParameters(NetworkReferenceOptions options, Random rng) =>
-        HostReference.NetworkParameterShapes(options).ToDictionary(p => p.Name, p => Numerics.Uniform(rng, p.Shape.Aggregate(1, (a, s) => a * s), 0.5));
+        NetworkReference.ParameterShapes(options).ToDictionary(p => p.Name, p => Numerics.Uniform(rng, p.Shape.Aggregate(1, (a, s) => a * s), 0.5));
 
     [Theory]
     [MemberData(nameof(Configurations))]
@@ -95,7 +95,7 @@ public class NetworkReferenceTests(ITestOutputHelper output)
         var x = Numerics.Uniform(rng, steps * batch * 3);
         var h0 = Numerics.Uniform(rng, states * batch * hout);
         var c0 = cell == RecurrentCell.Lstm ? Numerics.Uniform(rng, states * batch * 5) : null;
-        var r = HostReference.Network(options, parameters, x, steps, batch, h0, c0, lengths);
+        var r = NetworkReference.Forward(options, parameters, x, steps, batch, h0, c0, lengths);
 
         int Xi(int t, int b, int f, int feats) => batchFirst ? (b * steps + t) * feats + f : (t * batch + b) * feats + f;
         for (int b = 0; b < batch; b++)
@@ -111,7 +111,7 @@ public class NetworkReferenceTests(ITestOutputHelper output)
 
             var h0b = Enumerable.Range(0, states).SelectMany(s => h0.Skip((s * batch + b) * hout).Take(hout)).ToArray();
             var c0b = c0 is null ? null : Enumerable.Range(0, states).SelectMany(s => c0.Skip((s * batch + b) * 5).Take(5)).ToArray();
-            var alone = HostReference.Network(options, parameters, xb, len, 1, h0b, c0b);
+            var alone = NetworkReference.Forward(options, parameters, xb, len, 1, h0b, c0b);
             for (int t = 0; t < steps; t++)
             {
                 for (int f = 0; f < width; f++)
@@ -150,7 +150,7 @@ public class NetworkReferenceTests(ITestOutputHelper output)
         var x = Numerics.Uniform(rng, steps * batch * 4);
         var h0 = Numerics.Uniform(rng, 2 * dirs * batch * 6);
         var c0 = cell == RecurrentCell.Lstm ? Numerics.Uniform(rng, 2 * dirs * batch * 6) : null;
-        var r = HostReference.Network(two, parameters, x, steps, batch, h0, c0);
+        var r = NetworkReference.Forward(two, parameters, x, steps, batch, h0, c0);
 
         // Layer 0 alone, its output masked with stream 0 in seq-first order, then layer 1 alone.
         var one0 = two with { NumLayers = 1, Dropout = 0, BatchFirst = false };
@@ -163,13 +163,13 @@ public class NetworkReferenceTests(ITestOutputHelper output)
 
         int stateLen = dirs * batch * 6;
         var p0 = parameters.Where(p => p.Key.Contains("_l0")).ToDictionary(p => p.Key, p => p.Value);
-        var l0 = HostReference.Network(one0, p0, xSeq, steps, batch, h0[..stateLen], c0?[..stateLen]);
+        var l0 = NetworkReference.Forward(one0, p0, xSeq, steps, batch, h0[..stateLen], c0?[..stateLen]);
         var dropped = new double[l0.Output.Length];
-        HostReference.Dropout(77, 0, 0, 0.4, l0.Output, dropped);
+        DropoutReference.Dropout(77, 0, 0, 0.4, l0.Output, dropped);
         Assert.Contains(0.0, dropped);
         var one1 = one0 with { InputSize = width };
         var p1 = parameters.Where(p => p.Key.Contains("_l1")).ToDictionary(p => p.Key.Replace("_l1", "_l0", StringComparison.Ordinal), p => p.Value);
-        var l1 = HostReference.Network(one1, p1, dropped, steps, batch, h0[stateLen..], c0?[stateLen..]);
+        var l1 = NetworkReference.Forward(one1, p1, dropped, steps, batch, h0[stateLen..], c0?[stateLen..]);
 
         // The last layer's output is not dropped: it equals layer 1 alone, back in batch-first order.
         for (int t = 0; t < steps; t++)
@@ -184,8 +184,8 @@ public class NetworkReferenceTests(ITestOutputHelper output)
         Assert.Equal(l0.HN.Concat(l1.HN), r.HN);
 
         // Dropout 0 equals no dropout at all; another seed gives another output.
-        var none = HostReference.Network(two with { Dropout = 0 }, parameters, x, steps, batch, h0, c0);
-        var other = HostReference.Network(two with { DropoutSeed = 78 }, parameters, x, steps, batch, h0, c0);
+        var none = NetworkReference.Forward(two with { Dropout = 0 }, parameters, x, steps, batch, h0, c0);
+        var other = NetworkReference.Forward(two with { DropoutSeed = 78 }, parameters, x, steps, batch, h0, c0);
         Assert.NotEqual(none.Output, r.Output);
         Assert.NotEqual(other.Output, r.Output);
     }
@@ -200,7 +200,7 @@ public class NetworkReferenceTests(ITestOutputHelper output)
             ["weight_ih_l0"] = [2.0], ["weight_hh_l0"] = [0.5], ["bias_ih_l0"] = [0.25], ["bias_hh_l0"] = [-0.5],
         };
         double[] x = [1.0, -3.0, 2.0];
-        var r = HostReference.Network(options, parameters, x, 3, 1, [1.0]);
+        var r = NetworkReference.Forward(options, parameters, x, 3, 1, [1.0]);
         // t0: 2 + 0.25 + 0.5 - 0.5 = 2.25; t1: -6 + 0.25 + 1.125 - 0.5 < 0 → 0; t2: 4 + 0.25 + 0 - 0.5 = 3.75.
         Assert.Equal(new[] { 2.25, 0, 3.75 }, r.Output);
         Assert.Equal(new[] { 3.75 }, r.HN);
@@ -214,15 +214,15 @@ public class NetworkReferenceTests(ITestOutputHelper output)
         var parameters = RandomParameters(options, new Random(1));
         var x = new double[4 * 2 * 2];
         Assert.Contains("bias_hh_l0", Assert.Throws<LstmException>(() =>
-            HostReference.Network(options, parameters.Where(p => p.Key != "bias_hh_l0").ToDictionary(), x, 4, 2)).Message);
+            NetworkReference.Forward(options, parameters.Where(p => p.Key != "bias_hh_l0").ToDictionary(), x, 4, 2)).Message);
         var misshaped = new Dictionary<string, double[]>(parameters) { ["weight_hh_l0"] = new double[8] };
-        Assert.Contains("weight_hh_l0", Assert.Throws<LstmException>(() => HostReference.Network(options, misshaped, x, 4, 2)).Message);
+        Assert.Contains("weight_hh_l0", Assert.Throws<LstmException>(() => NetworkReference.Forward(options, misshaped, x, 4, 2)).Message);
         var extra = new Dictionary<string, double[]>(parameters) { ["weight_hr_l0"] = new double[3] };
-        Assert.Contains("unexpected parameter weight_hr_l0", Assert.Throws<LstmException>(() => HostReference.Network(options, extra, x, 4, 2)).Message);
-        Assert.Contains("input x", Assert.Throws<LstmException>(() => HostReference.Network(options, parameters, new double[5], 4, 2)).Message);
-        Assert.Contains("length 0", Assert.Throws<LstmException>(() => HostReference.Network(options, parameters, x, 4, 2, lengths: [4, 0])).Message);
-        Assert.Contains("no cell state", Assert.Throws<LstmException>(() => HostReference.Network(options, parameters, x, 4, 2, c0: new double[6])).Message);
-        Assert.Contains("proj_size", Assert.Throws<LstmException>(() => HostReference.Network(options with { ProjSize = 2 }, parameters, x, 4, 2)).Message);
-        Assert.Contains("dropout", Assert.Throws<LstmException>(() => HostReference.Network(options with { Dropout = 1 }, parameters, x, 4, 2)).Message);
+        Assert.Contains("unexpected parameter weight_hr_l0", Assert.Throws<LstmException>(() => NetworkReference.Forward(options, extra, x, 4, 2)).Message);
+        Assert.Contains("input x", Assert.Throws<LstmException>(() => NetworkReference.Forward(options, parameters, new double[5], 4, 2)).Message);
+        Assert.Contains("length 0", Assert.Throws<LstmException>(() => NetworkReference.Forward(options, parameters, x, 4, 2, lengths: [4, 0])).Message);
+        Assert.Contains("no cell state", Assert.Throws<LstmException>(() => NetworkReference.Forward(options, parameters, x, 4, 2, c0: new double[6])).Message);
+        Assert.Contains("proj_size", Assert.Throws<LstmException>(() => NetworkReference.Forward(options with { ProjSize = 2 }, parameters, x, 4, 2)).Message);
+        Assert.Contains("dropout", Assert.Throws<LstmException>(() => NetworkReference.Forward(options with { Dropout = 1 }, parameters, x, 4, 2)).Message);
     }
 }

@@ -53,7 +53,7 @@ public class OptimizerTests
                 adam.Step();
                 for (int i = 0; i < ps.Count; i++)
                 {
-                    HostReference.AdamStep(host[i].P, ps[i].Parameter.Grad.ToArray(), host[i].M, host[i].V, step, lr, 0.9, 0.999, 1e-8, 0.1, decoupled: true);
+                    OptimizerReference.AdamStep(host[i].P, ps[i].Parameter.Grad.ToArray(), host[i].M, host[i].V, step, lr, 0.9, 0.999, 1e-8, 0.1, decoupled: true);
                     Assert.True(Numerics.MaxAbsError(ps[i].Parameter.Value.ToArray(), host[i].P) < 1e-14, $"step {step} parameter {i}");
                 }
             }
@@ -83,7 +83,7 @@ public class OptimizerTests
                 sgd.Step();
                 for (int i = 0; i < ps.Count; i++)
                 {
-                    HostReference.SgdStep(host[i].P, ps[i].Parameter.Grad.ToArray(), host[i].B, 0.1, 0.9, 0, 0.01, true, step == 1);
+                    OptimizerReference.SgdStep(host[i].P, ps[i].Parameter.Grad.ToArray(), host[i].B, 0.1, 0.9, 0, 0.01, true, step == 1);
                     Assert.True(Numerics.MaxAbsError(ps[i].Parameter.Value.ToArray(), host[i].P) < 1e-14, $"step {step} parameter {i}");
                 }
             }

@@ -19,7 +19,7 @@ namespace Lstm.Kernels.Cells;
 /// [B, 4H]: r, z, n and hn = hproj_n + b_hn (the term r multiplies). The inference forward stores
 /// nothing. Kernels loop with a stride like <see cref="LstmCellKernels"/>.
 /// </remarks>
-public static class GruCellKernels
+internal static class GruCellKernels
 {
     /// <summary>
     /// Forward step, training variant: as <see cref="ForwardInference{T, TOps}"/> and also writes

@@ -22,7 +22,7 @@ namespace Lstm.Kernels.Cells;
 /// activations (i, f, g, o) per step; c_t is kept by the caller as the step's cell state. The
 /// inference forward stores nothing. The backward recomputes tanh(c_t) rather than storing it.
 /// </remarks>
-public static class LstmCellKernels
+internal static class LstmCellKernels
 {
     /// <summary>
     /// Forward step, training variant: as <see cref="ForwardInference{T, TOps}"/> and also

@@ -15,7 +15,7 @@ namespace Lstm.Kernels.Cells;
 /// variant for training and inference. dgates is the gradient of xproj, of hproj and of both
 /// biases. Kernels loop with a stride like <see cref="LstmCellKernels"/>.
 /// </remarks>
-public static class RnnCellKernels
+internal static class RnnCellKernels
 {
     /// <summary>Forward step: h = act(xproj + b_ih + hproj + b_hh).</summary>
     /// <param name="index">Element of [B, H].</param>

@@ -47,7 +47,7 @@ internal struct Float4
 /// <c>BlockedGemmKernels.Generated.cs</c>, which the test project's <c>GemmCodeGenerator</c> writes.
 /// </para>
 /// </remarks>
-public static partial class BlockedGemmKernels
+internal static partial class BlockedGemmKernels
 {
     /// <summary>k per shared-memory slab of <see cref="Block128"/> and <see cref="Block64"/>.</summary>
     public const int BlockK = 8;

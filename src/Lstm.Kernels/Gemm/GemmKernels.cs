@@ -33,7 +33,7 @@ public readonly record struct GemmShape(int M, int N, int K, int Lda, int Ldb, i
 /// group barrier, used where barriers are expensive (ILGPU's CPU accelerator runs every lane as
 /// an OS thread) and as the baseline the tiled kernel is validated against.
 /// </summary>
-public static class GemmKernels
+internal static class GemmKernels
 {
     /// <summary>Reads op(A)[row, k].</summary>
     private static T LoadA<T>(ArrayView<T> a, GemmShape s, int row, int k) where T : unmanaged =>

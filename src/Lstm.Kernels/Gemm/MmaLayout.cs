@@ -22,7 +22,7 @@ namespace Lstm.Kernels.Gemm;
 /// other lanes. These functions are the only place the layouts are written down: the kernels
 /// index their fragments through them and the tests check them against the ISA's formulas.</para>
 /// </remarks>
-public static class MmaLayout
+internal static class MmaLayout
 {
     /// <summary>Rows of A, C and D.</summary>
     public const int M = 16;

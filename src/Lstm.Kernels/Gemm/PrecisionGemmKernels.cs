@@ -3,7 +3,7 @@ using ILGPU;
 namespace Lstm.Kernels.Gemm;
 
 /// <summary>
-/// The portable GEMM at a chosen <see cref="GemmPrecision"/>: the tensor cores' rounding of the
+/// The portable GEMM at a chosen <see cref="GemmRounding"/>: the tensor cores' rounding of the
 /// operands emulated with float32 arithmetic, one thread per output like
 /// <see cref="GemmKernels.RowDot{T, TOps}"/>. It runs on every back end and is the fallback of the
 /// <see cref="TensorCoreGemmKernels"/> where there are no tensor cores (OpenCL, ILGPU's CPU
@@ -17,7 +17,7 @@ namespace Lstm.Kernels.Gemm;
 /// that PTX does not specify, so this kernel is not bit-exact with them: the two agree within
 /// the float32 accumulation error, about K·2^-24 of Σ_k |a·b|.</para>
 /// </remarks>
-public static class PrecisionGemmKernels
+internal static class PrecisionGemmKernels
 {
     /// <summary>
     /// C = α·op(A)·op(B) + β·C with products at <paramref name="precision"/>: thread
@@ -35,7 +35,7 @@ public static class PrecisionGemmKernels
     /// <param name="shape">Sizes, strides and transposes.</param>
     /// <param name="alpha">Scale of the product.</param>
     /// <param name="beta">Scale of the old C (0: C is not read).</param>
-    /// <param name="precision">A <see cref="GemmPrecision"/> as an int.</param>
+    /// <param name="precision">A <see cref="GemmRounding"/> as an int.</param>
     /// <param name="stride">The number of threads launched.</param>
     public static void RowDot(
         Index1D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, GemmShape shape, float alpha, float beta, int precision, int stride)

@@ -5,7 +5,7 @@ namespace Lstm.Kernels.Gemm;
 /// <summary>The two TF32 parts of a float32: <c>x ≈ Hi + Lo</c>.</summary>
 /// <param name="Hi">TF32(x).</param>
 /// <param name="Lo">TF32(x - Hi).</param>
-public readonly record struct Tf32Split(float Hi, float Lo);
+internal readonly record struct Tf32Split(float Hi, float Lo);
 
 /// <summary>
 /// Rounding of float32 values to the reduced formats the tensor cores multiply (TF32, BF16), as
@@ -21,7 +21,7 @@ public readonly record struct Tf32Split(float Hi, float Lo);
 /// a NaN stays a NaN (made quiet). A finite value that rounds past float32's largest
 /// magnitude becomes ±∞, as in hardware.</para>
 /// </remarks>
-public static class ReducedPrecision
+internal static class ReducedPrecision
 {
     private const uint ExponentMask = 0x7F80_0000u;
     private const uint MantissaMask = 0x007F_FFFFu;
@@ -103,15 +103,15 @@ public static class ReducedPrecision
     /// multiply-add) gives the same bits; an FP32 product is rounded, and a back end that fuses it
     /// into the sum may differ in the last bit.
     /// </remarks>
-    /// <param name="precision">A <see cref="GemmPrecision"/> as an int.</param>
+    /// <param name="precision">A <see cref="GemmRounding"/> as an int.</param>
     /// <param name="a">The element of op(A).</param>
     /// <param name="b">The element of op(B).</param>
     /// <param name="acc">The sum so far.</param>
     public static float MulAdd(int precision, float a, float b, float acc)
     {
-        if (precision == (int)GemmPrecision.Tf32)
+        if (precision == (int)GemmRounding.Tf32)
             return acc + ToTf32(a) * ToTf32(b);
-        if (precision == (int)GemmPrecision.ThreeTf32)
+        if (precision == (int)GemmRounding.ThreeTf32)
         {
             var sa = SplitTf32(a);
             var sb = SplitTf32(b);
@@ -120,8 +120,27 @@ public static class ReducedPrecision
             return acc + sa.Hi * sb.Hi;
         }
 
-        if (precision == (int)GemmPrecision.Bf16)
+        if (precision == (int)GemmRounding.Bf16)
             return acc + ToBf16(a) * ToBf16(b);
         return acc + a * b;
     }
+}
+
+/// <summary>
+/// The rounding of the operands inside a float32 product, as the kernels take it (the runtime's
+/// <c>GemmPrecision</c> has the same values).
+/// </summary>
+internal enum GemmRounding
+{
+    /// <summary>IEEE float32 products and sums.</summary>
+    Fp32 = 0,
+
+    /// <summary>Both operands rounded to TF32.</summary>
+    Tf32 = 1,
+
+    /// <summary>Each operand split into two TF32 parts; three of the four partial products summed.</summary>
+    ThreeTf32 = 2,
+
+    /// <summary>Both operands rounded to BF16.</summary>
+    Bf16 = 3,
 }

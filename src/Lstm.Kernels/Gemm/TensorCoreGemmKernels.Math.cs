@@ -7,7 +7,7 @@ namespace Lstm.Kernels.Gemm;
 /// The arithmetic of each precision: fragment loads from the staged tiles, the mma on tensor
 /// cores, and its emulation by warp shuffles where there are none (ILGPU's CPU accelerator).
 /// </content>
-public static partial class TensorCoreGemmKernels
+internal static partial class TensorCoreGemmKernels
 {
     /// <summary>Element i of lane's TF32 A fragment of the m16n8k8 tile at (row, k) of a staged A tile.</summary>
     private static float Tf32A(ArrayView<float> tile, int row, int k, int lane, int i) =>

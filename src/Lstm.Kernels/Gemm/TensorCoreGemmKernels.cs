@@ -8,7 +8,7 @@ namespace Lstm.Kernels.Gemm;
 /// <summary>
 /// Float32 GEMMs on NVIDIA tensor cores (sm_80 and later) through inline PTX
 /// (<see cref="CudaAsm"/>): <see cref="Tf32"/>, <see cref="ThreeTf32"/> and <see cref="Bf16"/>,
-/// the reduced <see cref="GemmPrecision"/>s. Operands and C are float32 in global memory; each
+/// the reduced <see cref="GemmRounding"/>s. Operands and C are float32 in global memory; each
 /// kernel rounds the operands with <see cref="ReducedPrecision"/> as it builds its fragments
 /// (TF32: <c>cvt.rna.tf32.f32</c>'s rounding, to nearest with ties away from zero; BF16: to
 /// nearest even) and accumulates in float32.
@@ -38,7 +38,7 @@ namespace Lstm.Kernels.Gemm;
 /// emulation within float32 accumulation error (a few K·2^-24 of Σ_k |a·b|), not bit for bit;
 /// the operand rounding, which dominates for TF32 and BF16, is the same.</para>
 /// </remarks>
-public static partial class TensorCoreGemmKernels
+internal static partial class TensorCoreGemmKernels
 {
     /// <summary>Rows of C per group.</summary>
     public const int BlockM = 64;
@@ -120,11 +120,11 @@ public static partial class TensorCoreGemmKernels
     /// <c>LoadKernel</c>; launch it with <see cref="Config"/>.
     /// </summary>
     /// <param name="precision">TF32, 3xTF32 or BF16 (FP32 has no tensor-core kernel).</param>
-    public static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float> Kernel(GemmPrecision precision) => precision switch
+    public static Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float> Kernel(GemmRounding precision) => precision switch
     {
-        GemmPrecision.Tf32 => Tf32,
-        GemmPrecision.ThreeTf32 => ThreeTf32,
-        GemmPrecision.Bf16 => Bf16,
+        GemmRounding.Tf32 => Tf32,
+        GemmRounding.ThreeTf32 => ThreeTf32,
+        GemmRounding.Bf16 => Bf16,
         _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "FP32 has no tensor-core kernel"),
     };
 

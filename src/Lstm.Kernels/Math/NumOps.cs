@@ -1,5 +1,3 @@
-using ILGPU;
-
 namespace Lstm.Kernels;
 
 /// <summary>
@@ -8,13 +6,13 @@ namespace Lstm.Kernels;
 /// (float32 by default, float64 for finite-difference checks and the float64 golden cases).
 /// </summary>
 /// <remarks>
-/// <see cref="Sigmoid"/> and <see cref="Tanh"/> are the precise formulations: they are built from
-/// <see cref="ExpNonPositive"/>, a range-reduced polynomial that uses only add, multiply and bit
-/// operations, so every back end (CUDA, OpenCL, the CPU) computes the same function and no
-/// approximate hardware instruction (<c>ex2.approx</c>, <c>tanh.approx</c>) is involved.
+/// <see cref="ExpNonPositive"/>, <see cref="Sigmoid"/> and <see cref="Tanh"/> are the scalar forms
+/// of <see cref="ExpNonPositiveOperator"/>, <see cref="SigmoidOperator"/> and
+/// <see cref="TanhOperator"/>, whose vector forms the <c>cpu</c> backend uses: one definition for
+/// every device.
 /// </remarks>
 /// <typeparam name="T">The element type.</typeparam>
-public interface INumOps<T> where T : unmanaged
+internal interface INumOps<T> where T : unmanaged
 {
     /// <summary>0.</summary>
     T Zero { get; }
@@ -63,7 +61,7 @@ public interface INumOps<T> where T : unmanaged
 }
 
 /// <summary>float32 arithmetic for kernels.</summary>
-public readonly struct F32Ops : INumOps<float>
+internal readonly struct F32Ops : INumOps<float>
 {
     /// <inheritdoc/>
     public float Zero => 0f;
@@ -102,50 +100,17 @@ public readonly struct F32Ops : INumOps<float>
     public double ToDouble(float v) => v;
 
     /// <inheritdoc/>
-    public float ExpNonPositive(float x)
-    {
-        if (x < -87.3f)
-            return 0f;
-        if (x > 0f)
-            x = 0f;
-        // x = k ln2 + r, |r| <= ln2/2; ln2 split in a high part exact in float and a low part.
-        int k = (int)(x * 1.44269504088896341f - 0.5f);
-        float r = x - k * 0.693145751953125f - k * 1.42860682030941723212e-6f;
-        // Taylor series of e^r to r^7: relative error < 6e-9 on |r| <= 0.347.
-        float p = 1f / 5040f;
-        p = p * r + 1f / 720f;
-        p = p * r + 1f / 120f;
-        p = p * r + 1f / 24f;
-        p = p * r + 1f / 6f;
-        p = p * r + 0.5f;
-        p = p * r + 1f;
-        p = p * r + 1f;
-        // 2^k built from its exponent bits; k >= -126 here, a normal number.
-        float scale = Interop.IntAsFloat((uint)((k + 127) << 23));
-        return p * scale;
-    }
+    public float ExpNonPositive(float x) => ExpNonPositiveOperator.Invoke(x);
 
     /// <inheritdoc/>
-    public float Sigmoid(float x)
-    {
-        if (x >= 0f)
-            return 1f / (1f + ExpNonPositive(-x));
-        float e = ExpNonPositive(x);
-        return e / (1f + e);
-    }
+    public float Sigmoid(float x) => SigmoidOperator.Invoke(x);
 
     /// <inheritdoc/>
-    public float Tanh(float x)
-    {
-        float ax = x < 0f ? -x : x;
-        float e = ExpNonPositive(-2f * ax);
-        float t = (1f - e) / (1f + e);
-        return x < 0f ? -t : t;
-    }
+    public float Tanh(float x) => TanhOperator.Invoke(x);
 }
 
 /// <summary>float64 arithmetic for kernels.</summary>
-public readonly struct F64Ops : INumOps<double>
+internal readonly struct F64Ops : INumOps<double>
 {
     /// <inheritdoc/>
     public double Zero => 0.0;
@@ -184,49 +149,11 @@ public readonly struct F64Ops : INumOps<double>
     public double ToDouble(double v) => v;
 
     /// <inheritdoc/>
-    public double ExpNonPositive(double x)
-    {
-        if (x < -708.0)
-            return 0.0;
-        if (x > 0.0)
-            x = 0.0;
-        long k = (long)(x * 1.4426950408889634074 - 0.5);
-        // ln2 = hi + lo with hi's low 32 bits zero, so k·hi is exact.
-        double r = x - k * 6.93147180369123816490e-01 - k * 1.90821492927058770002e-10;
-        // Taylor series of e^r to r^13: relative error < 1e-17 on |r| <= 0.347.
-        double p = 1.0 / 6227020800.0;
-        p = p * r + 1.0 / 479001600.0;
-        p = p * r + 1.0 / 39916800.0;
-        p = p * r + 1.0 / 3628800.0;
-        p = p * r + 1.0 / 362880.0;
-        p = p * r + 1.0 / 40320.0;
-        p = p * r + 1.0 / 5040.0;
-        p = p * r + 1.0 / 720.0;
-        p = p * r + 1.0 / 120.0;
-        p = p * r + 1.0 / 24.0;
-        p = p * r + 1.0 / 6.0;
-        p = p * r + 0.5;
-        p = p * r + 1.0;
-        p = p * r + 1.0;
-        double scale = Interop.IntAsFloat((ulong)((k + 1023) << 52));
-        return p * scale;
-    }
+    public double ExpNonPositive(double x) => ExpNonPositiveOperator.Invoke(x);
 
     /// <inheritdoc/>
-    public double Sigmoid(double x)
-    {
-        if (x >= 0.0)
-            return 1.0 / (1.0 + ExpNonPositive(-x));
-        double e = ExpNonPositive(x);
-        return e / (1.0 + e);
-    }
+    public double Sigmoid(double x) => SigmoidOperator.Invoke(x);
 
     /// <inheritdoc/>
-    public double Tanh(double x)
-    {
-        double ax = x < 0.0 ? -x : x;
-        double e = ExpNonPositive(-2.0 * ax);
-        double t = (1.0 - e) / (1.0 + e);
-        return x < 0.0 ? -t : t;
-    }
+    public double Tanh(double x) => TanhOperator.Invoke(x);
 }

@@ -5,7 +5,7 @@ namespace Lstm.Kernels;
 /// <param name="X1">Word 1.</param>
 /// <param name="X2">Word 2.</param>
 /// <param name="X3">Word 3.</param>
-public readonly record struct PhiloxBlock(uint X0, uint X1, uint X2, uint X3);
+internal readonly record struct PhiloxBlock(uint X0, uint X1, uint X2, uint X3);
 
 /// <summary>
 /// Philox4x32-10, the counter-based generator of Salmon et al. (Random123, SC'11): a pure
@@ -21,7 +21,7 @@ public readonly record struct PhiloxBlock(uint X0, uint X1, uint X2, uint X3);
 /// counter = (element index low 32, high 32, stream low 32, high 32); the element's draw is word 0
 /// of the output.</para>
 /// </remarks>
-public static class Philox
+internal static class Philox
 {
     private const uint M0 = 0xD2511F53u;
     private const uint M1 = 0xCD9E8D57u;

@@ -19,9 +19,10 @@ public sealed record SelfTestCheck(string Name, string DType, double MaxAbsError
 }
 
 /// <summary>
-/// Runs the kernels on a device and compares them with <see cref="HostReference"/>: GEMM (every
-/// transpose, sizes of 1, odd sizes, sizes not multiples of the tile), the fused cell forward and
-/// backward, and a whole two-layer LSTM forward and backward, in float32 and float64.
+/// Runs the kernels on a device and compares them with their float64 references: GEMM with
+/// <see cref="GemmReference"/> (every transpose, sizes of 1, odd sizes, sizes not multiples of the
+/// tile), the fused cell forward and backward with <see cref="LstmCellReference"/>, and a whole
+/// two-layer LSTM forward and backward with <see cref="LstmReference"/>, in float32 and float64.
 /// </summary>
 public static class SelfTest
 {
@@ -117,7 +118,7 @@ public static class SelfTest
         using var db = Upload(ops, b);
         using var dc = Upload(ops, c);
         ops.Gemm(shape, Num<T>.From(alpha), da.All, db.All, Num<T>.From(beta), dc.All);
-        HostReference.Gemm(shape, alpha, a, b, beta, c);
+        GemmReference.Gemm(shape, alpha, a, b, beta, c);
         return MaxAbs(Download(ops, dc), c);
     }
 
@@ -140,7 +141,7 @@ public static class SelfTest
         var c = new double[bh];
         var h = new double[bh];
         var acts = new double[batch * g];
-        HostReference.CellForward(batch, hidden, gates, cPrev, c, h, acts);
+        LstmCellReference.Forward(batch, hidden, gates, cPrev, c, h, acts);
 
         using var dx = Upload(ops, xproj);
         using var dh = Upload(ops, hproj);
@@ -162,7 +163,7 @@ public static class SelfTest
         var dhTotal = dy.Zip(dhRec, (p, q) => p + q).ToArray();
         var dcRef = (double[])dc.Clone();
         var dgRef = new double[batch * g];
-        HostReference.CellBackward(batch, hidden, dhTotal, dcRef, actsDevice, cDevice, cPrev, dgRef);
+        LstmCellReference.Backward(batch, hidden, dhTotal, dcRef, actsDevice, cDevice, cPrev, dgRef);
         using var ddy = Upload(ops, dy);
         using var ddh = Upload(ops, dhRec);
         using var ddc = Upload(ops, dc);
@@ -187,7 +188,7 @@ public static class SelfTest
         var dy = Rounded<T>(Random(rng, S * B * H));
         var dhn = Rounded<T>(Random(rng, L * B * H));
         var dcn = Rounded<T>(Random(rng, L * B * H));
-        var reference = HostReference.Lstm(I, H, L, ps, x, h0, c0, S, B, dy, dhn, dcn);
+        var reference = LstmReference.Run(I, H, L, ps, x, h0, c0, S, B, dy, dhn, dcn);
         using var tx = Tensor<T>.FromArray(device, ToT<T>(x), S, B, I);
         using var th = Tensor<T>.FromArray(device, ToT<T>(h0), L, B, H);
         using var tc = Tensor<T>.FromArray(device, ToT<T>(c0), L, B, H);

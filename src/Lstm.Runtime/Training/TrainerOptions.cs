@@ -137,7 +137,7 @@ public sealed record TrainerOptions
     /// The precision of the devices' float32 matrix products (<see cref="Devices.ComputeDevice.Precision"/>;
     /// recorded with the run, so a resumed run opens its devices at it). The caller opens the devices.
     /// </summary>
-    public Lstm.Kernels.Gemm.GemmPrecision Precision { get; init; }
+    public GemmPrecision Precision { get; init; }
 
     /// <summary>
     /// Data parallel: the names of the devices the replicas run on, replica 0 first (recorded with

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Lstm.Kernels;
 using Lstm.Kernels.Cells;
 
 namespace Lstm.Runtime.Backends.Cpu;
@@ -110,9 +111,9 @@ internal sealed partial class CpuOps<T>
                     + (Vector.LoadUnsafe(ref rBi, bq + bh) + Vector.LoadUnsafe(ref rBh, bq + bh));
                 var xn = Vector.LoadUnsafe(ref rX, q + 2 * hh) + Vector.LoadUnsafe(ref rBi, bq + 2 * bh);
                 var hn = Vector.LoadUnsafe(ref rH, q + 2 * hh) + Vector.LoadUnsafe(ref rBh, bq + 2 * bh);
-                var r = HostMath.Sigmoid(ar);
-                var z = HostMath.Sigmoid(az);
-                var nv = HostMath.Tanh(r * hn + xn);
+                var r = SigmoidOperator.Invoke(ar);
+                var z = SigmoidOperator.Invoke(az);
+                var nv = TanhOperator.Invoke(r * hn + xn);
                 // (1 − z)·n + z·h_{t-1} = n + z·(h_{t-1} − n), as the kernel computes it.
                 (z * (Vector.LoadUnsafe(ref rHp, e) - nv) + nv).StoreUnsafe(ref rHo, e);
                 if (TVariant.StoresActivations)

@@ -120,7 +120,7 @@ internal sealed partial class CpuOps<T>
             var vMax = new Vector<T>(max);
             int k = 0;
             for (; k <= classes - w; k += w)
-                HostMath.ExpNonPositive(new Vector<T>(xr[k..]) - vMax).CopyTo(gr[k..]);
+                ExpNonPositiveOperator.Invoke(new Vector<T>(xr[k..]) - vMax).CopyTo(gr[k..]);
             for (; k < classes; k++)
                 gr[k] = ExpNonPositive(Scalar<T>.Sub(xr[k], max));
             T sum = default;

@@ -125,7 +125,7 @@ internal sealed partial class CpuOps<T>
                 var f = Vector.LoadUnsafe(ref rActs, q + hh);
                 var gg = Vector.LoadUnsafe(ref rActs, q + 2 * hh);
                 var o = Vector.LoadUnsafe(ref rActs, q + 3 * hh);
-                var tc = HostMath.Tanh(Vector.LoadUnsafe(ref rC, e));
+                var tc = TanhOperator.Invoke(Vector.LoadUnsafe(ref rC, e));
                 var dh = Vector.LoadUnsafe(ref rDy, e) + Vector.LoadUnsafe(ref rDh, e);
                 var dcTotal = dh * o * (one - tc * tc) + Vector.LoadUnsafe(ref rDc, e);
                 (dcTotal * gg * (i * (one - i))).StoreUnsafe(ref rDg, q);
@@ -216,13 +216,13 @@ internal sealed partial class CpuOps<T>
                     + (Vector.LoadUnsafe(ref rBi, bq + 2 * bh) + Vector.LoadUnsafe(ref rBh, bq + 2 * bh));
                 var go = Vector.LoadUnsafe(ref rX, q + 3 * hh) + Vector.LoadUnsafe(ref rH, q + 3 * hh)
                     + (Vector.LoadUnsafe(ref rBi, bq + 3 * bh) + Vector.LoadUnsafe(ref rBh, bq + 3 * bh));
-                var i = HostMath.Sigmoid(gi);
-                var f = HostMath.Sigmoid(gf);
-                var g = HostMath.Tanh(gg);
-                var o = HostMath.Sigmoid(go);
+                var i = SigmoidOperator.Invoke(gi);
+                var f = SigmoidOperator.Invoke(gf);
+                var g = TanhOperator.Invoke(gg);
+                var o = SigmoidOperator.Invoke(go);
                 var cNew = f * Vector.LoadUnsafe(ref rCp, e) + i * g;
                 cNew.StoreUnsafe(ref rC, e);
-                (o * HostMath.Tanh(cNew)).StoreUnsafe(ref rHo, e);
+                (o * TanhOperator.Invoke(cNew)).StoreUnsafe(ref rHo, e);
                 if (TVariant.StoresActivations)
                 {
                     i.StoreUnsafe(ref rA, q);

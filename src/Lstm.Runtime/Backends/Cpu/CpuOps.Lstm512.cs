@@ -48,17 +48,17 @@ internal sealed partial class CpuOps<T>
             var g1 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 16 + 2 * hh, bq1 + 2 * bh);
             var o0 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 3 * hh, bq + 3 * bh);
             var o1 = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 16 + 3 * hh, bq1 + 3 * bh);
-            HostMath.Sigmoid(ref i0, ref i1);
-            HostMath.Sigmoid(ref f0, ref f1);
-            HostMath.Tanh(ref g0, ref g1);
-            HostMath.Sigmoid(ref o0, ref o1);
+            SigmoidOperator.Invoke(ref i0, ref i1);
+            SigmoidOperator.Invoke(ref f0, ref f1);
+            TanhOperator.Invoke(ref g0, ref g1);
+            SigmoidOperator.Invoke(ref o0, ref o1);
             var c0 = f0 * Vector512.LoadUnsafe(ref cp, e) + i0 * g0;
             var c1 = f1 * Vector512.LoadUnsafe(ref cp, e + 16) + i1 * g1;
             c0.StoreUnsafe(ref cOut, e);
             c1.StoreUnsafe(ref cOut, e + 16);
             var t0 = c0;
             var t1 = c1;
-            HostMath.Tanh(ref t0, ref t1);
+            TanhOperator.Invoke(ref t0, ref t1);
             (o0 * t0).StoreUnsafe(ref hOut, e);
             (o1 * t1).StoreUnsafe(ref hOut, e + 16);
             if (TVariant.StoresActivations)
@@ -83,13 +83,13 @@ internal sealed partial class CpuOps<T>
             var gf = Preactivation(ref x, ref hp, ref bi, ref bhh, q + hh, bq + bh);
             var gg = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 2 * hh, bq + 2 * bh);
             var go = Preactivation(ref x, ref hp, ref bi, ref bhh, q + 3 * hh, bq + 3 * bh);
-            var i = HostMath.Sigmoid(gi);
-            var f = HostMath.Sigmoid(gf);
-            var g = HostMath.Tanh(gg);
-            var o = HostMath.Sigmoid(go);
+            var i = SigmoidOperator.Invoke(gi);
+            var f = SigmoidOperator.Invoke(gf);
+            var g = TanhOperator.Invoke(gg);
+            var o = SigmoidOperator.Invoke(go);
             var cNew = f * Vector512.LoadUnsafe(ref cp, e) + i * g;
             cNew.StoreUnsafe(ref cOut, e);
-            (o * HostMath.Tanh(cNew)).StoreUnsafe(ref hOut, e);
+            (o * TanhOperator.Invoke(cNew)).StoreUnsafe(ref hOut, e);
             if (TVariant.StoresActivations)
             {
                 i.StoreUnsafe(ref a, q);
@@ -126,13 +126,13 @@ internal sealed partial class CpuOps<T>
             var gf = MaskedPreactivation(m, px, php, pbi, pbh, q + hh, bq + bh);
             var gg = MaskedPreactivation(m, px, php, pbi, pbh, q + 2 * hh, bq + 2 * bh);
             var go = MaskedPreactivation(m, px, php, pbi, pbh, q + 3 * hh, bq + 3 * bh);
-            var i = HostMath.Sigmoid(gi);
-            var f = HostMath.Sigmoid(gf);
-            var g = HostMath.Tanh(gg);
-            var o = HostMath.Sigmoid(go);
+            var i = SigmoidOperator.Invoke(gi);
+            var f = SigmoidOperator.Invoke(gf);
+            var g = TanhOperator.Invoke(gg);
+            var o = SigmoidOperator.Invoke(go);
             var cNew = f * Avx512F.MaskLoad(pcp + e, m, default) + i * g;
             Avx512F.MaskStore(pc + e, m, cNew);
-            Avx512F.MaskStore(ph + e, m, o * HostMath.Tanh(cNew));
+            Avx512F.MaskStore(ph + e, m, o * TanhOperator.Invoke(cNew));
             if (TVariant.StoresActivations)
             {
                 Avx512F.MaskStore(pa + q, m, i);
@@ -184,7 +184,7 @@ internal sealed partial class CpuOps<T>
             var f = Vector512.LoadUnsafe(ref ar, q + hh);
             var gg = Vector512.LoadUnsafe(ref ar, q + 2 * hh);
             var o = Vector512.LoadUnsafe(ref ar, q + 3 * hh);
-            var tc = HostMath.Tanh(Vector512.LoadUnsafe(ref cr, e));
+            var tc = TanhOperator.Invoke(Vector512.LoadUnsafe(ref cr, e));
             var dh = Vector512.LoadUnsafe(ref dyr, e) + Vector512.LoadUnsafe(ref dhr, e);
             var dcTotal = dh * o * (one - tc * tc) + Vector512.LoadUnsafe(ref dcr, e);
             (dcTotal * gg * (i * (one - i))).StoreUnsafe(ref dgr, q);
@@ -216,7 +216,7 @@ internal sealed partial class CpuOps<T>
             var f = Avx512F.MaskLoad(pa + q + hh, m, default);
             var gg = Avx512F.MaskLoad(pa + q + 2 * hh, m, default);
             var o = Avx512F.MaskLoad(pa + q + 3 * hh, m, default);
-            var tc = HostMath.Tanh(Avx512F.MaskLoad(pc + e, m, default));
+            var tc = TanhOperator.Invoke(Avx512F.MaskLoad(pc + e, m, default));
             var dh = Avx512F.MaskLoad(pdy + e, m, default) + Avx512F.MaskLoad(pdh + e, m, default);
             var dcTotal = dh * o * (one - tc * tc) + Avx512F.MaskLoad(pdc + e, m, default);
             Avx512F.MaskStore(pdg + q, m, dcTotal * gg * (i * (one - i)));

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Lstm.Kernels;
 using Lstm.Kernels.Cells;
 
 namespace Lstm.Runtime.Backends.Cpu;
@@ -69,7 +70,7 @@ internal sealed partial class CpuOps<T>
     /// <summary>tanh: act' = 1 − h².</summary>
     private readonly struct TanhAct : IActivation
     {
-        public static Vector<T> Apply(Vector<T> a) => HostMath.Tanh(a);
+        public static Vector<T> Apply(Vector<T> a) => TanhOperator.Invoke(a);
 
         public static T Apply(T a) => Tanh(a);
 

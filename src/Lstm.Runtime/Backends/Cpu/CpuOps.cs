@@ -8,7 +8,7 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// <remarks>
 /// Dimension letters: B batch, T steps, I input size, H hidden size, G = 4H gate width.
 /// One file per group of operations (<c>CpuOps.Gemm.cs</c>, <c>CpuOps.Lstm.cs</c>,
-/// <c>CpuOps.Elementwise.cs</c>); the vectorized σ/tanh/exp live in <see cref="HostMath"/> and
+/// <c>CpuOps.Elementwise.cs</c>); the vectorized σ/tanh/exp are the vector forms of <see cref="Lstm.Kernels.SigmoidOperator"/>, <see cref="Lstm.Kernels.TanhOperator"/> and <see cref="Lstm.Kernels.ExpNonPositiveOperator"/>, and
 /// the split of work across cores in <see cref="CpuParallel"/>. The GEMM's packing buffers are
 /// cached on the instance, and so are the packed panels of the weights that few-row products
 /// read at every step (<see cref="PackedOperandCache{T}"/>, invalidated by any write to the

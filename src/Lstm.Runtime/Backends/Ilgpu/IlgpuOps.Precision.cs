@@ -18,7 +18,7 @@ internal sealed partial class IlgpuOps<T, TOps>
     /// <summary>The tensor-core kernel: loaded for a reduced float32 precision where the device has tensor cores (CUDA, compute capability 8.0 or more).</summary>
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>? _gemmTensorCores =
         typeof(T) == typeof(float) && precision != GemmPrecision.Fp32 && TensorCoreGemmKernels.Supports(accelerator)
-            ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>(TensorCoreGemmKernels.Kernel(precision))
+            ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float>(TensorCoreGemmKernels.Kernel((GemmRounding)precision))
             : null;
 
     /// <summary>The arithmetic of float32 products (float64 products are always exact float64).</summary>

@@ -1,7 +1,10 @@
 namespace Lstm.Runtime.Backends.Reference;
 
-/// <summary>Float64 references of the optimizer updates, straight from PyTorch's documented algorithms.</summary>
-public static partial class HostReference
+/// <summary>
+/// The reference of the optimizer kernels (<c>OptimizerKernels</c>): the updates in float64,
+/// straight from PyTorch's documented algorithms.
+/// </summary>
+public static class OptimizerReference
 {
     /// <summary>One <c>torch.optim.SGD</c> update in float64.</summary>
     /// <param name="param">[n] parameter, updated.</param>

@@ -3,109 +3,11 @@ using Lstm.Kernels.Gemm;
 namespace Lstm.Runtime.Backends.Reference;
 
 /// <summary>
-/// Plain float64 host implementations of the kernels and of a whole multi-layer LSTM, written
-/// straight from the equations with no blocking or fusion: the reference every device is
-/// checked against (tests and <c>lstm selftest</c>).
+/// A whole multi-layer LSTM forward and backward in float64, built from <see cref="GemmReference"/>
+/// and <see cref="LstmCellReference"/>: the reference of the runtime's LSTM time loop.
 /// </summary>
-public static partial class HostReference
+public static class LstmReference
 {
-    /// <summary>C = α·op(A)·op(B) + β·C in float64 (β = 0 ignores C's old values).</summary>
-    /// <param name="shape">Sizes, strides and transposes.</param>
-    /// <param name="alpha">α.</param>
-    /// <param name="a">A as stored.</param>
-    /// <param name="b">B as stored.</param>
-    /// <param name="beta">β.</param>
-    /// <param name="c">C, updated.</param>
-    public static void Gemm(GemmShape shape, double alpha, ReadOnlySpan<double> a, ReadOnlySpan<double> b, double beta, Span<double> c)
-    {
-        for (int i = 0; i < shape.M; i++)
-        {
-            for (int j = 0; j < shape.N; j++)
-            {
-                double s = 0;
-                for (int k = 0; k < shape.K; k++)
-                {
-                    double av = shape.TransA != 0 ? a[k * shape.Lda + i] : a[i * shape.Lda + k];
-                    double bv = shape.TransB != 0 ? b[j * shape.Ldb + k] : b[k * shape.Ldb + j];
-                    s += av * bv;
-                }
-
-                int idx = i * shape.Ldc + j;
-                c[idx] = beta == 0 ? alpha * s : alpha * s + beta * c[idx];
-            }
-        }
-    }
-
-    private static double Sigmoid(double x) => 1.0 / (1.0 + Math.Exp(-x));
-
-    /// <summary>
-    /// One LSTM step in float64: from pre-activation gates [B, 4H] (projections and biases already
-    /// summed) and c_{t-1}, returns c_t, h_t and the activations i, f, g, o ([B, 4H]).
-    /// </summary>
-    /// <param name="batch">B.</param>
-    /// <param name="hidden">H.</param>
-    /// <param name="gates">[B, 4H] pre-activations.</param>
-    /// <param name="cPrev">[B, H].</param>
-    /// <param name="c">[B, H] out.</param>
-    /// <param name="h">[B, H] out.</param>
-    /// <param name="acts">[B, 4H] out.</param>
-    public static void CellForward(int batch, int hidden, ReadOnlySpan<double> gates, ReadOnlySpan<double> cPrev, Span<double> c, Span<double> h, Span<double> acts)
-    {
-        for (int b = 0; b < batch; b++)
-        {
-            for (int j = 0; j < hidden; j++)
-            {
-                int row = b * 4 * hidden;
-                double i = Sigmoid(gates[row + j]);
-                double f = Sigmoid(gates[row + hidden + j]);
-                double g = Math.Tanh(gates[row + 2 * hidden + j]);
-                double o = Sigmoid(gates[row + 3 * hidden + j]);
-                int e = b * hidden + j;
-                c[e] = f * cPrev[e] + i * g;
-                h[e] = o * Math.Tanh(c[e]);
-                acts[row + j] = i;
-                acts[row + hidden + j] = f;
-                acts[row + 2 * hidden + j] = g;
-                acts[row + 3 * hidden + j] = o;
-            }
-        }
-    }
-
-    /// <summary>
-    /// One LSTM backward step in float64: from dh = dy + dhRec, dc (gradient of c_t; replaced by
-    /// that of c_{t-1}), the activations, c_t and c_{t-1}, the gate pre-activation gradients [B, 4H].
-    /// </summary>
-    /// <param name="batch">B.</param>
-    /// <param name="hidden">H.</param>
-    /// <param name="dh">[B, H] total gradient reaching h_t.</param>
-    /// <param name="dc">[B, H] in: d c_t; out: d c_{t-1}.</param>
-    /// <param name="acts">[B, 4H].</param>
-    /// <param name="c">[B, H] c_t.</param>
-    /// <param name="cPrev">[B, H] c_{t-1}.</param>
-    /// <param name="dgates">[B, 4H] out.</param>
-    public static void CellBackward(int batch, int hidden, ReadOnlySpan<double> dh, Span<double> dc, ReadOnlySpan<double> acts, ReadOnlySpan<double> c, ReadOnlySpan<double> cPrev, Span<double> dgates)
-    {
-        for (int b = 0; b < batch; b++)
-        {
-            for (int j = 0; j < hidden; j++)
-            {
-                int row = b * 4 * hidden;
-                int e = b * hidden + j;
-                double i = acts[row + j];
-                double f = acts[row + hidden + j];
-                double g = acts[row + 2 * hidden + j];
-                double o = acts[row + 3 * hidden + j];
-                double tc = Math.Tanh(c[e]);
-                double dct = dc[e] + dh[e] * o * (1 - tc * tc);
-                dgates[row + j] = dct * g * i * (1 - i);
-                dgates[row + hidden + j] = dct * cPrev[e] * f * (1 - f);
-                dgates[row + 2 * hidden + j] = dct * i * (1 - g * g);
-                dgates[row + 3 * hidden + j] = dh[e] * tc * o * (1 - o);
-                dc[e] = dct * f;
-            }
-        }
-    }
-
     /// <summary>
     /// A whole multi-layer LSTM forward and backward in float64, time-major.
     /// </summary>
@@ -121,7 +23,7 @@ public static partial class HostReference
     /// <param name="dy">[T, B, H] gradient of the output, or null to skip the backward pass.</param>
     /// <param name="dhn">[L, B, H] or null.</param>
     /// <param name="dcn">[L, B, H] or null.</param>
-    public static LstmReferenceResult Lstm(
+    public static LstmReferenceResult Run(
         int inputSize, int hidden, int layers, IReadOnlyDictionary<string, double[]> parameters,
         double[] x, double[]? h0, double[]? c0, int steps, int batch, double[]? dy = null, double[]? dhn = null, double[]? dcn = null)
     {
@@ -169,7 +71,7 @@ public static partial class HostReference
 
                 var c = cells[k].AsSpan(t * bh, bh);
                 var h = outputs[k].AsSpan(t * bh, bh);
-                CellForward(batch, hidden, gates, cPrev, c, h, acts[k].AsSpan(t * batch * g, batch * g));
+                LstmCellReference.Forward(batch, hidden, gates, cPrev, c, h, acts[k].AsSpan(t * batch * g, batch * g));
                 hPrev = h.ToArray();
                 cPrev = c.ToArray();
             }
@@ -205,7 +107,7 @@ public static partial class HostReference
                     dh[e] = dOut[t * bh + e] + dhRec[e];
                 var cPrev = t == 0 ? (c0 is null ? new double[bh] : c0.AsSpan(k * bh, bh).ToArray()) : cells[k].AsSpan((t - 1) * bh, bh).ToArray();
                 var hPrev = t == 0 ? (h0 is null ? new double[bh] : h0.AsSpan(k * bh, bh).ToArray()) : outputs[k].AsSpan((t - 1) * bh, bh).ToArray();
-                CellBackward(batch, hidden, dh, dc, acts[k].AsSpan(t * batch * g, batch * g), cells[k].AsSpan(t * bh, bh), cPrev, dgates);
+                LstmCellReference.Backward(batch, hidden, dh, dc, acts[k].AsSpan(t * batch * g, batch * g), cells[k].AsSpan(t * bh, bh), cPrev, dgates);
                 Array.Clear(dhRec);
                 for (int b = 0; b < batch; b++)
                 {
@@ -246,7 +148,7 @@ public static partial class HostReference
     }
 }
 
-/// <summary>What <see cref="HostReference.Lstm"/> computes (time-major).</summary>
+/// <summary>What <see cref="LstmReference.Run"/> computes (time-major).</summary>
 public sealed class LstmReferenceResult
 {
     /// <summary>[T, B, H].</summary>

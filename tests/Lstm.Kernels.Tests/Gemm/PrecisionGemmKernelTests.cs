@@ -1,7 +1,8 @@
 using Lstm.Kernels.Gemm;
+using Lstm.Runtime;
 using Xunit.Abstractions;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// <see cref="PrecisionGemmKernels.RowDot"/>, the portable reduced-precision GEMM: equal to its

@@ -3,9 +3,10 @@ using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime.Cuda;
 using Lstm.Kernels.Gemm;
+using Lstm.Runtime;
 using Xunit.Abstractions;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// The tensor-core GEMMs: their PTX carries the mma instructions for sm_80 and sm_90 (PTX ISA 7.8),

@@ -4,9 +4,10 @@ using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using Lstm.Kernels.Gemm;
+using Lstm.Runtime;
 using Lstm.Runtime.Backends.Reference;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// The accelerators the reduced-precision GEMM tests run kernels on, opened once per test class:
@@ -124,7 +125,7 @@ internal static class PrecisionGemm
     /// <summary>Runs the tensor-core kernel of <paramref name="precision"/> and returns C.</summary>
     public static float[] RunTensorCore(Accelerator accelerator, GemmPrecision precision, GemmShape s, float alpha, float[] a, float[] b, float beta, float[] c)
     {
-        var kernel = accelerator.LoadStreamKernel(TensorCoreGemmKernels.Kernel(precision));
+        var kernel = accelerator.LoadStreamKernel(TensorCoreGemmKernels.Kernel((GemmRounding)precision));
         using var da = accelerator.Allocate1D(a);
         using var db = accelerator.Allocate1D(b);
         using var dc = accelerator.Allocate1D(c);
@@ -148,11 +149,11 @@ internal static class PrecisionGemm
     public static (double[] Exact, double[] Scale) Float64(GemmShape s, float alpha, float[] a, float[] b, float beta, float[] c)
     {
         var exact = c.Select(v => (double)v).ToArray();
-        HostReference.Gemm(s, alpha, a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), beta, exact);
+        GemmReference.Gemm(s, alpha, a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), beta, exact);
         var scale = new double[c.Length];
         var absA = a.Select(v => Math.Abs((double)v)).ToArray();
         var absB = b.Select(v => Math.Abs((double)v)).ToArray();
-        HostReference.Gemm(s, Math.Abs(alpha), absA, absB, 0, scale);
+        GemmReference.Gemm(s, Math.Abs(alpha), absA, absB, 0, scale);
         for (int i = 0; i < s.M; i++)
         {
             for (int j = 0; j < s.N; j++)

@@ -2,8 +2,11 @@ using Lstm.Kernels;
 
 namespace Lstm.Runtime.Backends.Reference;
 
-// Dropout in float64 with the host twin of the device generator.
-public static partial class HostReference
+/// <summary>
+/// The reference of the dropout kernel (<c>DropoutKernels</c>): dropout in float64 with the
+/// device generator's mask.
+/// </summary>
+public static class DropoutReference
 {
     /// <summary>
     /// Dropout in float64 with the same mask as every device: y[i] = keep ? x[i] / (1 − p) : 0,

@@ -1,7 +1,7 @@
 using Lstm.Kernels.Gemm;
 using Xunit.Abstractions;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// TF32 and BF16 rounding against a reference computed in float64 arithmetic from the definition
@@ -227,14 +227,22 @@ public sealed class ReducedPrecisionTests(ITestOutputHelper output)
     public void MulAdd_RoundsTheOperands_AsItsPrecisionSays()
     {
         float a = FromBits(0x3F80_1001u), b = FromBits(0x4000_0FFFu), acc = 0.25f;
-        Assert.Equal(acc + a * b, ReducedPrecision.MulAdd((int)GemmPrecision.Fp32, a, b, acc));
-        Assert.Equal(acc + ReducedPrecision.ToTf32(a) * ReducedPrecision.ToTf32(b), ReducedPrecision.MulAdd((int)GemmPrecision.Tf32, a, b, acc));
-        Assert.Equal(acc + ReducedPrecision.ToBf16(a) * ReducedPrecision.ToBf16(b), ReducedPrecision.MulAdd((int)GemmPrecision.Bf16, a, b, acc));
+        Assert.Equal(acc + a * b, ReducedPrecision.MulAdd((int)GemmRounding.Fp32, a, b, acc));
+        Assert.Equal(acc + ReducedPrecision.ToTf32(a) * ReducedPrecision.ToTf32(b), ReducedPrecision.MulAdd((int)GemmRounding.Tf32, a, b, acc));
+        Assert.Equal(acc + ReducedPrecision.ToBf16(a) * ReducedPrecision.ToBf16(b), ReducedPrecision.MulAdd((int)GemmRounding.Bf16, a, b, acc));
         var sa = ReducedPrecision.SplitTf32(a);
         var sb = ReducedPrecision.SplitTf32(b);
-        Assert.Equal(acc + sa.Lo * sb.Hi + sa.Hi * sb.Lo + sa.Hi * sb.Hi, ReducedPrecision.MulAdd((int)GemmPrecision.ThreeTf32, a, b, acc));
+        Assert.Equal(acc + sa.Lo * sb.Hi + sa.Hi * sb.Lo + sa.Hi * sb.Hi, ReducedPrecision.MulAdd((int)GemmRounding.ThreeTf32, a, b, acc));
         // 3xTF32 drops only lo·lo: within 2^-21 of the exact product here.
         double exact = (double)a * b;
-        Assert.True(Math.Abs(ReducedPrecision.MulAdd((int)GemmPrecision.ThreeTf32, a, b, 0f) - exact) <= Math.ScaleB(Math.Abs(exact), -21));
+        Assert.True(Math.Abs(ReducedPrecision.MulAdd((int)GemmRounding.ThreeTf32, a, b, 0f) - exact) <= Math.ScaleB(Math.Abs(exact), -21));
+    }
+
+    [Fact]
+    public void GemmRounding_HasTheNamesAndValuesOfTheRuntimesGemmPrecision()
+    {
+        Assert.Equal(Enum.GetNames<Lstm.Runtime.GemmPrecision>(), Enum.GetNames<GemmRounding>());
+        foreach (var precision in Enum.GetValues<Lstm.Runtime.GemmPrecision>())
+            Assert.Equal(precision.ToString(), ((GemmRounding)(int)precision).ToString());
     }
 }

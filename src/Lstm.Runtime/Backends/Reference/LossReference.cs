@@ -1,7 +1,7 @@
 namespace Lstm.Runtime.Backends.Reference;
 
-/// <summary>Float64 references of the losses.</summary>
-public static partial class HostReference
+/// <summary>The reference of the loss kernels (<c>LossKernels</c>) in float64.</summary>
+public static class LossReference
 {
     /// <summary>Masked mean cross-entropy in float64 via log-sum-exp; returns the loss and fills d loss / d logits.</summary>
     /// <param name="rows">N.</param>

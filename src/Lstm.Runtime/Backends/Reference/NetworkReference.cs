@@ -20,7 +20,7 @@ public enum RecurrentCell
 
 /// <summary>
 /// The constructor arguments of PyTorch's nn.LSTM / nn.GRU / nn.RNN, for
-/// <see cref="HostReference.Network"/>.
+/// <see cref="NetworkReference.Forward"/>.
 /// </summary>
 public sealed record NetworkReferenceOptions
 {
@@ -69,7 +69,7 @@ public sealed record NetworkReferenceOptions
     };
 }
 
-/// <summary>What <see cref="HostReference.Network"/> computes.</summary>
+/// <summary>What <see cref="NetworkReference.Forward"/> computes.</summary>
 public sealed class NetworkReferenceResult
 {
     /// <summary>[B, T, D·H_out] if batch_first, else [T, B, D·H_out]; zero past a sequence's length.</summary>
@@ -82,8 +82,11 @@ public sealed class NetworkReferenceResult
     public double[] CN { get; internal set; } = [];
 }
 
-// A whole recurrent network's forward pass in float64, PyTorch's semantics over all options.
-public static partial class HostReference
+/// <summary>
+/// A whole recurrent network's forward pass in float64 with PyTorch's semantics over all options,
+/// built from the cell, GEMM and dropout references.
+/// </summary>
+public static class NetworkReference
 {
     /// <summary>
     /// The parameters of a network in PyTorch's state-dict order with their shapes: for each layer
@@ -92,7 +95,7 @@ public static partial class HostReference
     /// (LSTM with proj_size). I_0 = I, I_k = D·H_out for k &gt; 0.
     /// </summary>
     /// <param name="options">The network.</param>
-    public static IReadOnlyList<(string Name, int[] Shape)> NetworkParameterShapes(NetworkReferenceOptions options)
+    public static IReadOnlyList<(string Name, int[] Shape)> ParameterShapes(NetworkReferenceOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var list = new List<(string, int[])>();
@@ -137,10 +140,10 @@ public static partial class HostReference
     /// Its mask is <see cref="Philox.Keep"/> keyed by seed = <see cref="NetworkReferenceOptions.DropoutSeed"/>,
     /// stream = the layer index k, and element index (t·B + b)·(D·H_out) + feature in the layer's
     /// padded, seq-first output [T, B, D·H_out], whatever batch_first is; kept elements are scaled
-    /// by 1 / (1 − p) (<see cref="Dropout"/>).</para>
+    /// by 1 / (1 − p) (<see cref="DropoutReference.Dropout"/>).</para>
     /// </remarks>
     /// <param name="options">The network's configuration.</param>
-    /// <param name="parameters">By PyTorch state-dict name, row-major, shapes as <see cref="NetworkParameterShapes"/> lists.</param>
+    /// <param name="parameters">By PyTorch state-dict name, row-major, shapes as <see cref="ParameterShapes"/> lists.</param>
     /// <param name="x">[B, T, I] if batch_first, else [T, B, I].</param>
     /// <param name="steps">T.</param>
     /// <param name="batch">B.</param>
@@ -148,7 +151,7 @@ public static partial class HostReference
     /// <param name="c0">[L·D, B, H] (LSTM only), or null for zeros.</param>
     /// <param name="lengths">[B] each sequence's length in 1 … T, or null for all T.</param>
     /// <exception cref="LstmException">A missing, unexpected or misshaped parameter or input, or an invalid option.</exception>
-    public static NetworkReferenceResult Network(
+    public static NetworkReferenceResult Forward(
         NetworkReferenceOptions options, IReadOnlyDictionary<string, double[]> parameters, double[] x, int steps, int batch,
         double[]? h0 = null, double[]? c0 = null, int[]? lengths = null)
     {
@@ -212,7 +215,7 @@ public static partial class HostReference
             }
 
             if (k < layers - 1 && options.Dropout > 0)
-                Dropout(options.DropoutSeed, (ulong)k, 0, options.Dropout, output, output);
+                DropoutReference.Dropout(options.DropoutSeed, (ulong)k, 0, options.Dropout, output, output);
             input = output;
             ik = width;
         }
@@ -263,7 +266,7 @@ public static partial class HostReference
                     gates[r] = xproj[r] + hproj[r] + (options.Bias ? w.BiasIh[r] + w.BiasHh[r] : 0);
                 var c = new double[hid];
                 var hCell = new double[hid];
-                CellForward(1, hid, gates, cPrev, c, hCell, new double[gh]);
+                LstmCellReference.Forward(1, hid, gates, cPrev, c, hCell, new double[gh]);
                 if (options.ProjSize == 0)
                     return (hCell, c);
                 // h = (o ⊙ tanh c) W_hr^T: [P].
@@ -282,14 +285,14 @@ public static partial class HostReference
             case RecurrentCell.Gru:
             {
                 var h = new double[hid];
-                GruCellForward(1, hid, xproj, hproj, w.BiasIh, w.BiasHh, hPrev, h, []);
+                GruCellReference.Forward(1, hid, xproj, hproj, w.BiasIh, w.BiasHh, hPrev, h, []);
                 return (h, cPrev);
             }
 
             default:
             {
                 var h = new double[hid];
-                                RnnCellForward(1, hid, options.Cell == RecurrentCell.RnnRelu, xproj, hproj, w.BiasIh, w.BiasHh, h);
+                                RnnCellReference.Forward(1, hid, options.Cell == RecurrentCell.RnnRelu, xproj, hproj, w.BiasIh, w.BiasHh, h);
                 return (h, cPrev);
             }
         }
@@ -310,7 +313,7 @@ public static partial class HostReference
         if (steps <= 0 || batch <= 0)
             throw new LstmException($"seq_len {steps} and batch {batch} must be positive");
 
-        var shapes = NetworkParameterShapes(o);
+        var shapes = ParameterShapes(o);
         foreach (var (name, shape) in shapes)
         {
             if (!parameters.TryGetValue(name, out var v))

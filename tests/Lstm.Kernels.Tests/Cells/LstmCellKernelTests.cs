@@ -2,7 +2,7 @@ using Lstm.Runtime.Backends;
 using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Cells;
 
 public class LstmCellKernelTests
 {
@@ -56,7 +56,7 @@ public class LstmCellKernelTests
             var c = new double[bh];
             var h = new double[bh];
             var acts = new double[batch * g];
-            HostReference.CellForward(batch, hidden, gates, cPrev, c, h, acts);
+            LstmCellReference.Forward(batch, hidden, gates, cPrev, c, h, acts);
 
             using var dx = DeviceData.Upload(ops, xproj);
             using var dh = DeviceData.Upload(ops, hproj);
@@ -88,7 +88,7 @@ public class LstmCellKernelTests
             var dcIn = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
             var dcRef = (double[])dcIn.Clone();
             var dgRef = new double[batch * g];
-            HostReference.CellBackward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), dcRef, actsDevice, cDevice, cPrev, dgRef);
+            LstmCellReference.Backward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), dcRef, actsDevice, cDevice, cPrev, dgRef);
             using var ddy = DeviceData.Upload(ops, dy);
             using var ddh = DeviceData.Upload(ops, dhRec);
             using var ddc = DeviceData.Upload(ops, dcIn);

@@ -3,7 +3,7 @@ using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Cells;
 
 public class GruCellKernelTests(ITestOutputHelper output)
 {
@@ -53,7 +53,7 @@ public class GruCellKernelTests(ITestOutputHelper output)
             var hPrev = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
             var h = new double[bh];
             var acts = new double[batch * 4 * hidden];
-            HostReference.GruCellForward(batch, hidden, xproj, hproj, bias ? bih : [], bias ? bhh : [], hPrev, h, acts);
+            GruCellReference.Forward(batch, hidden, xproj, hproj, bias ? bih : [], bias ? bhh : [], hPrev, h, acts);
 
             using var dx = DeviceData.Upload(ops, xproj);
             using var dhp = DeviceData.Upload(ops, hproj);
@@ -87,7 +87,7 @@ public class GruCellKernelTests(ITestOutputHelper output)
             var dgX = new double[batch * g];
             var dgH = new double[batch * g];
             var dPrevRef = new double[bh];
-            HostReference.GruCellBackward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), actsDevice, hPrev, dgX, dgH, dPrevRef);
+            GruCellReference.Backward(batch, hidden, dy.Zip(dhRec, (p, q) => p + q).ToArray(), actsDevice, hPrev, dgX, dgH, dPrevRef);
             using var ddy = DeviceData.Upload(ops, dy);
             using var ddh = DeviceData.Upload(ops, dhRec);
             using var ddgX = ops.Allocate(batch * g);

@@ -1,6 +1,6 @@
 using Lstm.Kernels.Gemm;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// The lane maps of <see cref="MmaLayout"/>, which the tensor-core kernels load and store their

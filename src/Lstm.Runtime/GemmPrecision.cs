@@ -1,4 +1,4 @@
-namespace Lstm.Kernels.Gemm;
+namespace Lstm.Runtime;
 
 /// <summary>
 /// The arithmetic of a float32 matrix product, as PyTorch's
@@ -10,7 +10,7 @@ namespace Lstm.Kernels.Gemm;
 /// Rounding of one operand (relative): FP32 2^-24, TF32 2^-11, BF16 2^-8. 3xTF32 splits each
 /// operand x into hi = TF32(x) and lo = TF32(x - hi) and forms a·b as
 /// lo_a·hi_b + hi_a·lo_b + hi_a·hi_b (lo_a·lo_b, about 2^-22 of the product, is dropped), so it is
-/// close to FP32 at three times the tensor-core work. See <see cref="ReducedPrecision"/>.
+/// close to FP32 at three times the tensor-core work.
 /// </remarks>
 public enum GemmPrecision
 {

@@ -6,7 +6,7 @@ using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// The accelerators the FP32 GEMM family is checked on, opened once for the test class: ILGPU's
@@ -213,7 +213,7 @@ public sealed class BlockedGemmTests(BlockedGemmAccelerators fixture) : IClassFi
 
         // The float64 product of the same float32 inputs.
         double[] reference = c.Select(v => (double)v).ToArray();
-        HostReference.Gemm(s, alpha, a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), beta, reference);
+        GemmReference.Gemm(s, alpha, a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), beta, reference);
         double err = Numerics.MaxAbsError(actual.Select(v => (double)v).ToArray(), reference);
         Assert.True(err <= 1e-6 * s.K + 1e-6, $"{what}: max error {err:E2} from the float64 product");
     }

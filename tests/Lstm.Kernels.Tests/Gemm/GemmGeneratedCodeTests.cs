@@ -1,4 +1,4 @@
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// The unrolled blocks of the FP32 GEMM kernels are written by <see cref="GemmCodeGenerator"/>:

@@ -5,7 +5,7 @@ using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
 using Lstm.Tests.Shared;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 /// <summary>
 /// The host backend's GEMM at shapes that reach every edge of its blocking: sizes of 1, odd
@@ -129,7 +129,7 @@ public class CpuGemmTests
                 var b = Numerics.Uniform(rng, offB + bLen + tail);
                 var c = Numerics.Uniform(rng, offC + cLen + tail);
                 var expected = (double[])c.Clone();
-                HostReference.Gemm(shape, 0.75, a.AsSpan(offA, aLen), b.AsSpan(offB, bLen), -0.5, expected.AsSpan(offC, cLen));
+                GemmReference.Gemm(shape, 0.75, a.AsSpan(offA, aLen), b.AsSpan(offB, bLen), -0.5, expected.AsSpan(offC, cLen));
                 using var da = DeviceData.Upload(ops, a);
                 using var db = DeviceData.Upload(ops, b);
                 using var dc = DeviceData.Upload(ops, c);
@@ -179,7 +179,7 @@ public class CpuGemmTests
         using var db = DeviceData.Upload(ops, b);
         using var dc = DeviceData.Upload(ops, c);
         ops.Gemm(shape, DeviceData.From<T>(alpha), da.All, db.All, DeviceData.From<T>(beta), dc.All);
-        HostReference.Gemm(shape, alpha, a, b, beta, expected);
+        GemmReference.Gemm(shape, alpha, a, b, beta, expected);
         // Padding columns of C (past N in each row) must be left as they were.
         return Numerics.MaxAbsError(DeviceData.Download(ops, dc), expected);
     }

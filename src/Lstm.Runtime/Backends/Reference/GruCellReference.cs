@@ -1,8 +1,13 @@
 namespace Lstm.Runtime.Backends.Reference;
 
-// The GRU cell in float64.
-public static partial class HostReference
+/// <summary>
+/// The reference of the GRU cell kernels (<c>GruCellKernels</c>): one step forward and backward in
+/// float64, written straight from the equations with no fusion.
+/// </summary>
+public static class GruCellReference
 {
+    private static double Sigmoid(double x) => 1.0 / (1.0 + Math.Exp(-x));
+
     /// <summary>
     /// One GRU step in float64 (PyTorch's variant, gate order r, z, n): from the projections
     /// without bias, the biases and h_{t-1}, returns h_t and the activations r, z, n, hn.
@@ -22,7 +27,7 @@ public static partial class HostReference
     /// <param name="hPrev">[B, H].</param>
     /// <param name="h">[B, H] out; may be the same memory as hPrev.</param>
     /// <param name="acts">[B, 4H] out (r, z, n, hn), or empty.</param>
-    public static void GruCellForward(
+    public static void Forward(
         int batch, int hidden, ReadOnlySpan<double> xproj, ReadOnlySpan<double> hproj, ReadOnlySpan<double> biasIh,
         ReadOnlySpan<double> biasHh, ReadOnlySpan<double> hPrev, Span<double> h, Span<double> acts)
     {
@@ -69,7 +74,7 @@ public static partial class HostReference
     /// <param name="dgatesX">[B, 3H] out.</param>
     /// <param name="dgatesH">[B, 3H] out.</param>
     /// <param name="dhPrev">[B, H] out.</param>
-    public static void GruCellBackward(
+    public static void Backward(
         int batch, int hidden, ReadOnlySpan<double> dh, ReadOnlySpan<double> acts, ReadOnlySpan<double> hPrev,
         Span<double> dgatesX, Span<double> dgatesH, Span<double> dhPrev)
     {

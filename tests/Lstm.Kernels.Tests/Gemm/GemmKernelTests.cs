@@ -6,7 +6,7 @@ using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Devices;
 using Lstm.Tests.Shared;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Gemm;
 
 public class GemmKernelTests
 {
@@ -191,7 +191,7 @@ public class GemmKernelTests
         using var db = DeviceData.Upload(ops, b);
         using var dc = DeviceData.Upload(ops, c);
         ops.Gemm(shape, DeviceData.From<T>(alpha), da.All, db.All, DeviceData.From<T>(beta), dc.All);
-        HostReference.Gemm(shape, alpha, a, b, beta, expected);
+        GemmReference.Gemm(shape, alpha, a, b, beta, expected);
         return Numerics.MaxAbsError(DeviceData.Download(ops, dc), expected);
     }
 }

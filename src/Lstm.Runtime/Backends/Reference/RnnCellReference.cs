@@ -1,7 +1,10 @@
 namespace Lstm.Runtime.Backends.Reference;
 
-// The plain RNN cell in float64.
-public static partial class HostReference
+/// <summary>
+/// The reference of the plain RNN cell kernels (<c>RnnCellKernels</c>): one step forward and
+/// backward in float64.
+/// </summary>
+public static class RnnCellReference
 {
     /// <summary>One RNN step in float64: h = act(xproj + b_ih + hproj + b_hh).</summary>
     /// <param name="batch">B.</param>
@@ -12,7 +15,7 @@ public static partial class HostReference
     /// <param name="biasIh">[H], or empty for bias=False.</param>
     /// <param name="biasHh">[H], or empty for bias=False.</param>
     /// <param name="h">[B, H] out.</param>
-    public static void RnnCellForward(
+    public static void Forward(
         int batch, int hidden, bool relu, ReadOnlySpan<double> xproj, ReadOnlySpan<double> hproj,
         ReadOnlySpan<double> biasIh, ReadOnlySpan<double> biasHh, Span<double> h)
     {
@@ -35,7 +38,7 @@ public static partial class HostReference
     /// <param name="dh">[B, H] total gradient reaching h_t (dy + dhRec).</param>
     /// <param name="h">[B, H] h_t.</param>
     /// <param name="dgates">[B, H] out.</param>
-    public static void RnnCellBackward(
+    public static void Backward(
         int batch, int hidden, bool relu, ReadOnlySpan<double> dh, ReadOnlySpan<double> h, Span<double> dgates)
     {
         for (int e = 0; e < batch * hidden; e++)

@@ -3,7 +3,7 @@ using Lstm.Runtime.Backends.Reference;
 using Lstm.Tests.Shared;
 using Xunit.Abstractions;
 
-namespace Lstm.Kernels.Tests;
+namespace Lstm.Kernels.Tests.Cells;
 
 public class RnnCellKernelTests(ITestOutputHelper output)
 {
@@ -51,7 +51,7 @@ public class RnnCellKernelTests(ITestOutputHelper output)
             var bih = DeviceData.AsSeen<T>(Numerics.Uniform(rng, hidden));
             var bhh = DeviceData.AsSeen<T>(Numerics.Uniform(rng, hidden));
             var h = new double[bh];
-            HostReference.RnnCellForward(batch, hidden, relu, xproj, hproj, bias ? bih : [], bias ? bhh : [], h);
+            RnnCellReference.Forward(batch, hidden, relu, xproj, hproj, bias ? bih : [], bias ? bhh : [], h);
 
             using var dx = DeviceData.Upload(ops, xproj);
             using var dhp = DeviceData.Upload(ops, hproj);
@@ -72,7 +72,7 @@ public class RnnCellKernelTests(ITestOutputHelper output)
             var dy = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
             var dhRec = DeviceData.AsSeen<T>(Numerics.Uniform(rng, bh));
             var dg = new double[bh];
-            HostReference.RnnCellBackward(batch, hidden, relu, dy.Zip(dhRec, (p, q) => p + q).ToArray(), hDevice, dg);
+            RnnCellReference.Backward(batch, hidden, relu, dy.Zip(dhRec, (p, q) => p + q).ToArray(), hDevice, dg);
             using var ddy = DeviceData.Upload(ops, dy);
             using var ddh = DeviceData.Upload(ops, dhRec);
             using var ddg = ops.Allocate(bh);
