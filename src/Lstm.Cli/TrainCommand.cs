@@ -54,13 +54,13 @@ internal static class TrainCommand
         var folder = RunFolder.Create(path);
         try
         {
-            folder.WriteText(RunFolder.CommandFile, CommandLineText.Format(args) + "\n");
+            folder.WriteText(RunFiles.Command, CommandLineText.Format(args) + "\n");
             var config = new RunConfig((JsonObject)JsonNode.Parse(model.ToJson())!, spec, TrainingSettings.ToJson(training));
             folder.WriteConfig(config);
-            folder.WriteText(RunFolder.MetricsFile, "");
-            string modelDir = folder[RunFolder.ModelDirectory];
+            folder.WriteText(RunFiles.Metrics, "");
+            string modelDir = folder[RunFiles.ModelDirectory];
             Directory.CreateDirectory(modelDir);
-            string modelConfig = Path.Combine(modelDir, ModelConfig.FileName);
+            string modelConfig = Path.Combine(modelDir, RunFiles.ModelConfig);
             AtomicFile.WriteAllText(modelConfig, model.ToJson());
             var extra = new List<string> { modelConfig };
             extra.AddRange(DataArtifacts.Save(data, modelDir));
@@ -69,7 +69,7 @@ internal static class TrainCommand
             Action<Trainer<float>> started = t => folder.WriteConfig(config with { Training = TrainingSettings.ToJson(training with { Shards = t.Shards.ToArray() }) });
             return Train(new Plan(data, model, training, seed), folder, devices, resume: false, o, stdout, cancel, training.Devices is null ? null : started);
         }
-        catch (LstmException) when (!Directory.Exists(folder[RunFolder.LastCheckpoint]) && !Directory.Exists(folder[RunFolder.BestCheckpoint]))
+        catch (LstmException) when (!Directory.Exists(folder[RunFiles.LastCheckpoint]) && !Directory.Exists(folder[RunFiles.BestCheckpoint]))
         {
             Directory.Delete(folder.Path, recursive: true);
             if (!parentExisted && !Directory.EnumerateFileSystemEntries(parent!).Any())
@@ -93,15 +93,15 @@ internal static class TrainCommand
         if (given.Count > 0)
             throw new LstmException($"--resume {o.Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every and --quiet)");
         var folder = RunFolder.Open(o.Resume!, "--resume");
-        string configPath = folder[RunFolder.ConfigFile];
+        string configPath = folder[RunFiles.RunConfig];
         var config = folder.ReadConfig();
         var model = ModelConfig.FromJson(config.Model.ToJsonString(), configPath);
         var training = TrainingSettings.FromJson(config.Training, configPath);
-        string last = folder[RunFolder.LastCheckpoint];
-        if (!File.Exists(Path.Combine(last, TrainingCheckpoint.StateFile)))
-            throw new LstmException($"--resume {o.Resume}: no {RunFolder.LastCheckpoint}/ checkpoint to continue from");
+        string last = folder[RunFiles.LastCheckpoint];
+        if (!File.Exists(Path.Combine(last, RunFiles.TrainerState)))
+            throw new LstmException($"--resume {o.Resume}: no {RunFiles.LastCheckpoint}/ checkpoint to continue from");
         var data = config.Data.Prepare();
-        string modelDir = folder[RunFolder.ModelDirectory];
+        string modelDir = folder[RunFiles.ModelDirectory];
         var extra = Directory.Exists(modelDir)
             ? Directory.GetFiles(modelDir).Where(f => !TrainingCheckpoint.ReservedNames.Contains(Path.GetFileName(f)) && !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList()
             : [];
@@ -133,13 +133,13 @@ internal static class TrainCommand
         double elapsedBefore = 0;
         if (resume)
         {
-            trainer.Resume(folder[RunFolder.LastCheckpoint]);
-            metrics = MetricsLog.Resume(folder[RunFolder.MetricsFile], trainer.Step);
+            trainer.Resume(folder[RunFiles.LastCheckpoint]);
+            metrics = MetricsLog.Resume(folder[RunFiles.Metrics], trainer.Step);
             elapsedBefore = metrics.Records.Count > 0 ? metrics.Records[^1].ElapsedS : 0;
         }
         else
         {
-            metrics = new MetricsLog(folder[RunFolder.MetricsFile]);
+            metrics = new MetricsLog(folder[RunFiles.Metrics]);
         }
 
         long parameters = network.NamedParameters().Sum(p => p.Parameter.Value.Length);
@@ -164,7 +164,7 @@ internal static class TrainCommand
                 if (plan.Training.CheckpointEvery > 0 && p.Step % plan.Training.CheckpointEvery == 0)
                 {
                     metrics.Flush();
-                    LossPlot.Write(folder[RunFolder.PlotFile], metrics.Records, title);
+                    LossPlot.Write(folder[RunFiles.Plot], metrics.Records, title);
                 }
 
                 report(m);
@@ -172,14 +172,14 @@ internal static class TrainCommand
             result = trainer.Run(o.UntilStep, cancel);
         });
         metrics.Flush();
-        LossPlot.Write(folder[RunFolder.PlotFile], metrics.Records, title);
+        LossPlot.Write(folder[RunFiles.Plot], metrics.Records, title);
 
         bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
         if (finished)
         {
-            string best = Path.Combine(folder[RunFolder.BestCheckpoint], RunFolder.WeightsFile);
-            string source = File.Exists(best) ? best : Path.Combine(folder[RunFolder.LastCheckpoint], RunFolder.WeightsFile);
-            AtomicFile.Write(Path.Combine(folder[RunFolder.ModelDirectory], RunFolder.WeightsFile), temp => File.Copy(source, temp));
+            string best = Path.Combine(folder[RunFiles.BestCheckpoint], RunFiles.Weights);
+            string source = File.Exists(best) ? best : Path.Combine(folder[RunFiles.LastCheckpoint], RunFiles.Weights);
+            AtomicFile.Write(Path.Combine(folder[RunFiles.ModelDirectory], RunFiles.Weights), temp => File.Copy(source, temp));
         }
 
         if (o.Save is { } save)
@@ -195,7 +195,7 @@ internal static class TrainCommand
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{how}: {done} steps in {seconds:F1} s ({(seconds > 0 ? done / seconds : 0):F1} steps/s); last train loss {lastLoss}{bestText}"));
         stdout.WriteLine(finished
-            ? $"run folder {folder.Path}: model/ (the {(File.Exists(Path.Combine(folder[RunFolder.BestCheckpoint], RunFolder.WeightsFile)) ? "best" : "last")} weights), metrics.jsonl, loss.png, best/, last/"
+            ? $"run folder {folder.Path}: model/ (the {(File.Exists(Path.Combine(folder[RunFiles.BestCheckpoint], RunFiles.Weights)) ? "best" : "last")} weights), metrics.jsonl, loss.png, best/, last/"
             : $"run folder {folder.Path}; continue with: lstm train --resume {CommandLineText.Quote(folder.Path)}");
         if (o.Save is { } saved)
             stdout.WriteLine($"saved {saved}");
@@ -257,8 +257,8 @@ internal static class TrainCommand
         {
             var folder = RunFolder.Open(resume, "--resume");
             var config = folder.ReadConfig();
-            var model = ModelConfig.FromJson(config.Model.ToJsonString(), folder[RunFolder.ConfigFile]);
-            var training = TrainingSettings.FromJson(config.Training, folder[RunFolder.ConfigFile]);
+            var model = ModelConfig.FromJson(config.Model.ToJsonString(), folder[RunFiles.RunConfig]);
+            var training = TrainingSettings.FromJson(config.Training, folder[RunFiles.RunConfig]);
             var data = config.Data.Prepare();
             plan = PlanFor(o, model, training, data);
         }

@@ -1,5 +1,6 @@
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 
@@ -68,6 +69,43 @@ public partial class SequenceNetwork<T> : RecurrentNetwork<T> where T : unmanage
 
     /// <summary>The recurrent layer: an <see cref="LSTM{T}"/>, <see cref="GRU{T}"/> or <see cref="RNN{T}"/> (batch-first).</summary>
     public RecurrentLayer<T> Recurrent { get; }
+
+    /// <summary>
+    /// Loads a saved network (<c>ModelFolder.Locate</c>): a model directory, its
+    /// <c>config.json</c> or its safetensors file.
+    /// </summary>
+    /// <param name="device">Where to put it.</param>
+    /// <param name="path">A directory, a <c>config.json</c> or a <c>.safetensors</c> file.</param>
+    /// <exception cref="LstmException">A file is missing or invalid, or a tensor's name or shape does not match the configuration.</exception>
+    public static SequenceNetwork<T> Load(ComputeDevice device, string path)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var (configPath, weightsPath) = ModelFolder.Locate(path);
+        return Load(device, configPath, weightsPath);
+    }
+
+    /// <summary>Loads a network from a configuration file and a weights file (F32 or F64; converted to T).</summary>
+    /// <param name="device">Where to put it.</param>
+    /// <param name="configPath">The <c>config.json</c>.</param>
+    /// <param name="weightsPath">The safetensors file.</param>
+    /// <exception cref="LstmException">A file is missing or invalid, or a tensor's name or shape does not match the configuration.</exception>
+    public static SequenceNetwork<T> Load(ComputeDevice device, string configPath, string weightsPath)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var config = ModelFolder.LoadConfig(configPath);
+        var weights = SafeTensorsFile.Read(weightsPath);
+        var network = new SequenceNetwork<T>(device, config);
+        try
+        {
+            ModelFolder.LoadWeights(config, network.NamedParameters(), weights, configPath);
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
 
     private static ModelConfig Checked(ComputeDevice device, ModelConfig config)
     {

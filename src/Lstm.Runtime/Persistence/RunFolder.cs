@@ -13,34 +13,6 @@ namespace Lstm.Runtime.Persistence;
 /// </summary>
 public sealed class RunFolder
 {
-    /// <summary>The command line.</summary>
-    public const string CommandFile = "command.txt";
-
-    /// <summary>The settings.</summary>
-    public const string ConfigFile = "config.json";
-
-    /// <summary>The per-step records.</summary>
-    public const string MetricsFile = "metrics.jsonl";
-
-    /// <summary>The loss curves.</summary>
-    public const string PlotFile = "loss.png";
-
-    /// <summary>The latest checkpoint's folder.</summary>
-    public const string LastCheckpoint = "last";
-
-    /// <summary>The best checkpoint's folder (lowest validation loss).</summary>
-    public const string BestCheckpoint = "best";
-
-    /// <summary>
-    /// The trained model's folder: its <c>config.json</c> and data files (statistics, vocabulary),
-    /// which every checkpoint copies, and once training ends the chosen weights
-    /// (<c>model.safetensors</c>: the best checkpoint's, else the last).
-    /// </summary>
-    public const string ModelDirectory = "model";
-
-    /// <summary>The weights' file name in the model and checkpoint folders.</summary>
-    public const string WeightsFile = "model.safetensors";
-
     private RunFolder(string path) => Path = path;
 
     /// <summary>The folder.</summary>
@@ -92,8 +64,8 @@ public sealed class RunFolder
         ArgumentNullException.ThrowIfNull(path);
         if (!Directory.Exists(path))
             throw new LstmException($"{option} {path}: no such folder");
-        if (!File.Exists(System.IO.Path.Combine(path, ConfigFile)))
-            throw new LstmException($"{option} {path}: not a run folder (no {ConfigFile})");
+        if (!File.Exists(System.IO.Path.Combine(path, RunFiles.RunConfig)))
+            throw new LstmException($"{option} {path}: not a run folder (no {RunFiles.RunConfig})");
         return new RunFolder(path);
     }
 
@@ -107,13 +79,13 @@ public sealed class RunFolder
     /// </summary>
     public string TrainedModel()
     {
-        foreach (var name in new[] { ModelDirectory, BestCheckpoint, LastCheckpoint })
+        foreach (var name in new[] { RunFiles.ModelDirectory, RunFiles.BestCheckpoint, RunFiles.LastCheckpoint })
         {
-            if (File.Exists(System.IO.Path.Combine(this[name], WeightsFile)))
+            if (File.Exists(System.IO.Path.Combine(this[name], RunFiles.Weights)))
                 return this[name];
         }
 
-        throw new LstmException($"{Path}: no trained weights yet ({ModelDirectory}/, {BestCheckpoint}/ and {LastCheckpoint}/ hold no {WeightsFile})");
+        throw new LstmException($"{Path}: no trained weights yet ({RunFiles.ModelDirectory}/, {RunFiles.BestCheckpoint}/ and {RunFiles.LastCheckpoint}/ hold no {RunFiles.Weights})");
     }
 
     /// <summary>Writes a text file of the run atomically.</summary>
@@ -126,11 +98,11 @@ public sealed class RunFolder
     public void WriteConfig(RunConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        WriteText(ConfigFile, config.ToJson());
+        WriteText(RunFiles.RunConfig, config.ToJson());
     }
 
     /// <summary>Reads <c>config.json</c>.</summary>
-    public RunConfig ReadConfig() => RunConfig.Load(this[ConfigFile]);
+    public RunConfig ReadConfig() => RunConfig.Load(this[RunFiles.RunConfig]);
 }
 
 /// <summary>

@@ -270,7 +270,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
 
     /// <summary>
     /// Writes a checkpoint of the current state (weights, optimizer, <c>trainer.json</c>, extra
-    /// files) to <paramref name="directory"/>, atomically (<see cref="TrainingCheckpoint.WriteAtomic"/>).
+    /// files) to <paramref name="directory"/>, atomically (<see cref="TrainingCheckpoint.Write"/>).
     /// </summary>
     /// <param name="directory">The checkpoint directory (replaced whole).</param>
     public void SaveCheckpoint(string directory)
@@ -284,30 +284,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
             _parameters.Select(p => StateDict.ToSafeTensor(p.Name, p.Parameter.Value)).ToList(),
             new Dictionary<string, string>(StringComparer.Ordinal) { ["step"] = Step.ToString(CultureInfo.InvariantCulture) });
         var optimizer = Optimizer.StateToFile();
-        TrainingCheckpoint.WriteAtomic(directory, dir =>
-        {
-            weights.Write(Path.Combine(dir, TrainingCheckpoint.ModelFile));
-            CheckpointFault?.Invoke(TrainingCheckpoint.ModelFile);
-            optimizer.Write(Path.Combine(dir, TrainingCheckpoint.OptimizerFile));
-            CheckpointFault?.Invoke(TrainingCheckpoint.OptimizerFile);
-            foreach (string file in Options.ExtraFiles)
-            {
-                string name = Path.GetFileName(file);
-                try
-                {
-                    File.Copy(file, Path.Combine(dir, name));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new LstmException($"extra file '{file}' could not be copied: {e.Message}", e);
-                }
-
-                CheckpointFault?.Invoke(name);
-            }
-
-            TrainingCheckpoint.WriteState(Path.Combine(dir, TrainingCheckpoint.StateFile), state);
-            CheckpointFault?.Invoke(TrainingCheckpoint.StateFile);
-        });
+        TrainingCheckpoint.Write(directory, weights, optimizer, Options.ExtraFiles, state, CheckpointFault);
     }
 
     /// <summary>
@@ -322,7 +299,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     {
         string dir = TrainingCheckpoint.Locate(checkpointDirectory);
         var state = TrainingCheckpoint.ReadState(dir);
-        string where = Path.Combine(dir, TrainingCheckpoint.StateFile);
+        string where = Path.Combine(dir, RunFiles.TrainerState);
         if (state.DType != Num<T>.DTypeName)
             throw new LstmException($"{where}: the checkpoint holds {state.DType}, the model is {Num<T>.DTypeName}");
         if (state.Seed != Options.Seed || state.BatchSize != Options.BatchSize || state.TrainSamples != _train.Count)
@@ -333,8 +310,8 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
             throw new LstmException($"{where}: step {state.Step}, best step {state.BestStep} or the early-stopping counter {state.ValidationsWithoutImprovement} is negative");
         if (state.NextDropoutSeed != DropoutSeedFor(state.Seed, state.Step + 1))
             throw new LstmException($"{where}: next_dropout_seed {state.NextDropoutSeed} is not the one this trainer derives for step {state.Step + 1} of seed {state.Seed}; the run would not continue exactly");
-        StateDict.Load(_parameters, SafeTensorsFile.Read(Path.Combine(dir, TrainingCheckpoint.ModelFile)));
-        Optimizer.LoadState(Path.Combine(dir, TrainingCheckpoint.OptimizerFile));
+        StateDict.Load(_parameters, TrainingCheckpoint.ReadWeights(dir));
+        Optimizer.LoadState(TrainingCheckpoint.ReadOptimizerState(dir));
         _parallel?.BroadcastWeights();
         _loader.Restore(state.TrainPosition);
         Step = state.Step;
@@ -345,16 +322,9 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
         _lastTrainLoss = state.TrainLoss;
         _lastValidationLoss = state.ValidationLoss;
         _bestWeights = null;
-        if (Options.RestoreBest && BestValidationLoss is not null && Path.GetDirectoryName(dir) is { } root)
-        {
-            // The best weights so far are in best/ beside the checkpoint, when it is the best step's.
-            string best = Path.Combine(root, TrainingCheckpoint.BestName);
-            if (File.Exists(Path.Combine(best, TrainingCheckpoint.StateFile)) && TrainingCheckpoint.ReadState(best).Step == BestStep)
-            {
-                var file = SafeTensorsFile.Read(Path.Combine(best, TrainingCheckpoint.ModelFile));
-                _bestWeights = _parameters.Select(p => ToT(file.GetWithShape(p.Name, p.Parameter.Shape.ToArray()))).ToArray();
-            }
-        }
+        // The best weights so far are in best/ beside the checkpoint, when it is the best step's.
+        if (Options.RestoreBest && BestValidationLoss is not null && TrainingCheckpoint.ReadBestWeights(dir, BestStep) is { } file)
+            _bestWeights = _parameters.Select(p => ToT(file.GetWithShape(p.Name, p.Parameter.Shape.ToArray()))).ToArray();
     }
 
     /// <summary>Frees the optimizer's state and the data-parallel buffers and threads (not the models).</summary>
@@ -365,7 +335,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     }
 
     private string? LastDirectory =>
-        Options.CheckpointDirectory is null ? null : Path.Combine(Options.CheckpointDirectory, TrainingCheckpoint.LastName);
+        Options.CheckpointDirectory is null ? null : Path.Combine(Options.CheckpointDirectory, RunFiles.LastCheckpoint);
 
     /// <summary>One step: batch, dropout seed, forward, loss, backward, clipping, rate and update.</summary>
     private (double Loss, double LearningRate, double GradNorm, long Epoch) TrainStep()
@@ -495,7 +465,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
             if (Options.RestoreBest)
                 _bestWeights = _parameters.Select(p => p.Parameter.Value.ToArray()).ToArray();
             if (Options.CheckpointDirectory is not null)
-                SaveCheckpoint(Path.Combine(Options.CheckpointDirectory, TrainingCheckpoint.BestName));
+                SaveCheckpoint(Path.Combine(Options.CheckpointDirectory, RunFiles.BestCheckpoint));
             return;
         }
 
