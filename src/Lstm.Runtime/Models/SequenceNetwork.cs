@@ -62,7 +62,7 @@ public partial class SequenceNetwork<T> : RecurrentNetwork<T> where T : unmanage
     /// <param name="seed">Seed of the initialization.</param>
     /// <exception cref="LstmException">The configuration is invalid.</exception>
     public SequenceNetwork(ComputeDevice device, ModelConfig config, int seed = 0)
-        : base(Checked(device, config), device, device, seed, next => new LayerStack(CreateRecurrent(device, config, next), config.NumLayers))
+        : base(Checked(device, config), device, device, seed, next => new LayerStack(RecurrentLayers.Create<T>(device, config, batchFirst: true, next), config.NumLayers))
     {
         Recurrent = ((LayerStack)Stack).Layer;
     }
@@ -114,15 +114,6 @@ public partial class SequenceNetwork<T> : RecurrentNetwork<T> where T : unmanage
         config.Validate();
         return config;
     }
-
-    private static RecurrentLayer<T> CreateRecurrent(ComputeDevice device, ModelConfig c, int seed) => c.Cell switch
-    {
-        CellKind.Lstm => new LSTM<T>(device, new LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional, c.ProjSize), seed),
-        CellKind.Gru => new GRU<T>(device, new GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
-        CellKind.RnnTanh => new RNN<T>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, RnnNonlinearity.Tanh, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
-        CellKind.RnnRelu => new RNN<T>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, RnnNonlinearity.Relu, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
-        _ => throw new LstmException($"model config: cell={(int)c.Cell} is not a recurrent cell"),
-    };
 
     /// <summary>The recurrent part on one device: one batch-first layer, whose h_n holds every layer's last state.</summary>
     /// <param name="layer">The layer.</param>
