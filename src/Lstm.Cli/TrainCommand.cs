@@ -35,7 +35,7 @@ internal static class TrainCommand
 
     private static int New(TrainOptions o, IReadOnlyList<string> args, TextWriter stdout, CancellationToken cancel)
     {
-        int seed = o.Seed ?? 1;
+        int seed = o.Seed ?? TrainingDefaults.Seed;
         var spec = o.ToSpec(seed);
         var data = spec.Prepare();
         var model = ModelFor(o, data);
@@ -49,8 +49,6 @@ internal static class TrainCommand
 
         // Everything is checked: from here on the run folder exists. Should the model or trainer
         // still refuse the settings before a checkpoint is written, the folder goes again.
-        string? parent = Path.GetDirectoryName(Path.GetFullPath(path));
-        bool parentExisted = parent is null || Directory.Exists(parent);
         var folder = RunFolder.Create(path);
         try
         {
@@ -58,22 +56,15 @@ internal static class TrainCommand
             var config = new RunConfig((JsonObject)JsonNode.Parse(model.ToJson())!, spec, TrainingSettings.ToJson(training));
             folder.WriteConfig(config);
             folder.WriteText(RunFiles.Metrics, "");
-            string modelDir = folder[RunFiles.ModelDirectory];
-            Directory.CreateDirectory(modelDir);
-            string modelConfig = Path.Combine(modelDir, RunFiles.ModelConfig);
-            AtomicFile.WriteAllText(modelConfig, model.ToJson());
-            var extra = new List<string> { modelConfig };
-            extra.AddRange(DataArtifacts.Save(data, modelDir));
+            var extra = folder.CreateModelDirectory(model, data);
             training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
             // Measured shards are recorded once known, so that --resume reuses them.
             Action<Trainer<float>> started = t => folder.WriteConfig(config with { Training = TrainingSettings.ToJson(training with { Shards = t.Shards.ToArray() }) });
             return Train(new Plan(data, model, training, seed), folder, devices, resume: false, o, stdout, cancel, training.Devices is null ? null : started);
         }
-        catch (LstmException) when (!Directory.Exists(folder[RunFiles.LastCheckpoint]) && !Directory.Exists(folder[RunFiles.BestCheckpoint]))
+        catch (LstmException) when (!folder.HasCheckpoint)
         {
-            Directory.Delete(folder.Path, recursive: true);
-            if (!parentExisted && !Directory.EnumerateFileSystemEntries(parent!).Any())
-                Directory.Delete(parent!); // The runs/ folder made for this run.
+            folder.Discard();
             throw;
         }
     }
@@ -101,10 +92,7 @@ internal static class TrainCommand
         if (!File.Exists(Path.Combine(last, RunFiles.TrainerState)))
             throw new LstmException($"--resume {o.Resume}: no {RunFiles.LastCheckpoint}/ checkpoint to continue from");
         var data = config.Data.Prepare();
-        string modelDir = folder[RunFiles.ModelDirectory];
-        var extra = Directory.Exists(modelDir)
-            ? Directory.GetFiles(modelDir).Where(f => !TrainingCheckpoint.ReservedNames.Contains(Path.GetFileName(f)) && !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList()
-            : [];
+        var extra = folder.ModelDirectoryFiles();
         training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
         // The run's own devices and shards, unless --devices (the same number) or --device (one) replaces them.
         if (o.Devices is not null || o.Device is not null)
@@ -175,12 +163,7 @@ internal static class TrainCommand
         LossPlot.Write(folder[RunFiles.Plot], metrics.Records, title);
 
         bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
-        if (finished)
-        {
-            string best = Path.Combine(folder[RunFiles.BestCheckpoint], RunFiles.Weights);
-            string source = File.Exists(best) ? best : Path.Combine(folder[RunFiles.LastCheckpoint], RunFiles.Weights);
-            AtomicFile.Write(Path.Combine(folder[RunFiles.ModelDirectory], RunFiles.Weights), temp => File.Copy(source, temp));
-        }
+        string? published = finished ? folder.PublishModel() : null;
 
         if (o.Save is { } save)
             StateDict.Save(save, network.NamedParameters());
@@ -195,7 +178,7 @@ internal static class TrainCommand
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{how}: {done} steps in {seconds:F1} s ({(seconds > 0 ? done / seconds : 0):F1} steps/s); last train loss {lastLoss}{bestText}"));
         stdout.WriteLine(finished
-            ? $"run folder {folder.Path}: model/ (the {(File.Exists(Path.Combine(folder[RunFiles.BestCheckpoint], RunFiles.Weights)) ? "best" : "last")} weights), metrics.jsonl, loss.png, best/, last/"
+            ? $"run folder {folder.Path}: model/ (the {published} weights), metrics.jsonl, loss.png, best/, last/"
             : $"run folder {folder.Path}; continue with: lstm train --resume {CommandLineText.Quote(folder.Path)}");
         if (o.Save is { } saved)
             stdout.WriteLine($"saved {saved}");
@@ -264,7 +247,7 @@ internal static class TrainCommand
         }
         else
         {
-            int seed = o.Seed ?? 1;
+            int seed = o.Seed ?? TrainingDefaults.Seed;
             var data = o.ToSpec(seed).Prepare();
             var model = ModelFor(o, data);
             plan = PlanFor(o, model, WithDevices(o, TrainingFor(o, data, seed)), data);
@@ -309,12 +292,12 @@ internal static class TrainCommand
     /// <summary>The model the options describe for the data.</summary>
     private static ModelConfig ModelFor(TrainOptions o, PreparedData data)
     {
-        string cellName = (o.Cell ?? "lstm").Trim().ToLowerInvariant();
+        string cellName = (o.Cell ?? TrainingDefaults.Cell).Trim().ToLowerInvariant();
         if (cellName is not ("lstm" or "gru" or "rnn-tanh" or "rnn-relu"))
             throw new LstmException($"--cell {o.Cell}: expected lstm, gru, rnn-tanh or rnn-relu");
         var cell = ModelConfig.ParseCell(cellName);
-        int hidden = o.Hidden ?? (data.Spec.Source == "text" ? 128 : 32);
-        int layers = o.Layers ?? 2;
+        int hidden = o.Hidden ?? TrainingDefaults.HiddenFor(data.Spec.Source);
+        int layers = o.Layers ?? TrainingDefaults.Layers;
         double dropout = o.Dropout ?? 0;
         int proj = o.ProjSize ?? 0;
         Positive("--hidden", hidden);
@@ -330,7 +313,7 @@ internal static class TrainCommand
         {
             if (o.Bidirectional)
                 throw new LstmException("--bidirectional: a model of tokens generates left to right, which a bidirectional layer cannot (its reverse direction reads the future)");
-            int embedding = o.EmbeddingDim ?? 32;
+            int embedding = o.EmbeddingDim ?? TrainingDefaults.EmbeddingDim;
             Positive("--embedding-dim", embedding);
             config = ModelConfig.LanguageModel(cell, data.Classes, embedding, hidden, layers, dropout, proj);
         }
@@ -348,16 +331,16 @@ internal static class TrainCommand
     /// <summary>The trainer settings the options describe (without the run folder).</summary>
     private static TrainerOptions TrainingFor(TrainOptions o, PreparedData data, int seed)
     {
-        var optimizer = TrainingSettings.ParseOptimizer(o.Optimizer ?? "adam");
-        var schedule = TrainingSettings.ParseSchedule(o.Schedule ?? "constant");
-        int batch = o.BatchSize ?? 32;
+        var optimizer = TrainingSettings.ParseOptimizer(o.Optimizer ?? TrainingDefaults.Optimizer);
+        var schedule = TrainingSettings.ParseSchedule(o.Schedule ?? TrainingDefaults.Schedule);
+        int batch = o.BatchSize ?? TrainingDefaults.BatchSize;
         Positive("--batch-size", batch);
         int trainCount = data.Train.Count;
         if (batch > trainCount)
             throw new LstmException($"--batch-size {batch}: larger than the {trainCount} training samples ({data.Summary})");
         if (o.Steps is not null && o.Epochs is not null)
             throw new LstmException($"--steps {o.Steps} and --epochs {o.Epochs}: give one of them");
-        int steps = o.Steps ?? 500;
+        int steps = o.Steps ?? TrainingDefaults.Steps;
         int epochs = o.Epochs ?? 0;
         if (o.Steps is not null)
             Positive("--steps", steps);
@@ -368,7 +351,7 @@ internal static class TrainCommand
         long total = epochs > 0 ? (long)epochs * (trainCount / batch) : steps;
         if (total > int.MaxValue)
             throw new LstmException($"--epochs {epochs}: {total} steps are too many");
-        int validateEvery = o.ValidateEvery ?? (int)Math.Max(1, total / 10);
+        int validateEvery = o.ValidateEvery ?? TrainingDefaults.ValidateEvery(total);
         int checkpointEvery = o.CheckpointEvery ?? validateEvery;
         Positive("--validate-every", validateEvery);
         Positive("--checkpoint-every", checkpointEvery);
@@ -383,15 +366,15 @@ internal static class TrainCommand
             Steps = epochs > 0 ? 0 : steps,
             Epochs = epochs,
             BatchSize = batch,
-            ValidationBatchSize = Math.Min(Math.Max(batch, 256), data.Validation.Count),
+            ValidationBatchSize = TrainingDefaults.ValidationBatchSize(batch, data.Validation.Count),
             Optimizer = optimizer,
-            LearningRate = o.LearningRate ?? (optimizer == OptimizerKind.Sgd ? 0.1 : 0.01),
+            LearningRate = o.LearningRate ?? TrainingDefaults.LearningRate(optimizer),
             Momentum = o.Momentum ?? 0,
-            WeightDecay = o.WeightDecay ?? (optimizer == OptimizerKind.AdamW ? 0.01 : 0),
+            WeightDecay = o.WeightDecay ?? TrainingDefaults.WeightDecay(optimizer),
             Schedule = schedule,
-            ScheduleStepSize = (int)Math.Max(1, total / 3),
+            ScheduleStepSize = TrainingDefaults.ScheduleStepSize(total),
             WarmupSteps = o.Warmup ?? 0,
-            ClipNorm = o.Clip ?? 1.0,
+            ClipNorm = o.Clip ?? TrainingDefaults.Clip,
             Loss = data.Tokens ? LossKind.CrossEntropy : LossKind.Mse,
             ValidateEvery = validateEvery,
             Patience = o.Patience ?? 0,

@@ -3,6 +3,7 @@ using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Persistence;
+using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
 

@@ -162,15 +162,8 @@ public sealed record ModelConfig(
             throw Bad($"hidden_size={HiddenSize} must be positive");
         if (NumLayers <= 0)
             throw Bad($"num_layers={NumLayers} must be positive");
-        if (!(Dropout >= 0 && Dropout < 1))
-            throw Bad($"dropout={Dropout.ToString(CultureInfo.InvariantCulture)} must be in [0, 1)");
-        if (ProjSize != 0)
-        {
-            if (Cell != CellKind.Lstm)
-                throw Bad($"proj_size={ProjSize} is for cell lstm only; a {CellName(Cell)} layer has no projection (use 0)");
-            if (ProjSize < 0 || ProjSize >= HiddenSize)
-                throw Bad($"proj_size={ProjSize} must be 0 (none) or in [1, hidden_size={HiddenSize})");
-        }
+        if (ProjSize != 0 && Cell != CellKind.Lstm)
+            throw Bad($"proj_size={ProjSize} is for cell lstm only; a {CellName(Cell)} layer has no projection (use 0)");
 
         if (Kind == ModelKind.LanguageModel)
         {
@@ -193,6 +186,16 @@ public sealed record ModelConfig(
                 throw Bad($"vocab_size={VocabSize} is for kind language-model only (kind is {KindName(Kind)}; use 0)");
             if (EmbeddingDim != 0)
                 throw Bad($"embedding_dim={EmbeddingDim} is for kind language-model only (kind is {KindName(Kind)}; use 0)");
+        }
+
+        // Dropout and proj_size follow the recurrent layer's own rules.
+        try
+        {
+            RecurrentOptions.Validate(CellName(Cell), InputSize, HiddenSize, NumLayers, Dropout, ProjSize);
+        }
+        catch (LstmException e)
+        {
+            throw new LstmException($"model config: {e.Message}", e);
         }
     }
 
