@@ -57,6 +57,7 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RunOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(TrainOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(DataOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(TrainHelp))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PlanOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(EvalOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PredictOptions))]

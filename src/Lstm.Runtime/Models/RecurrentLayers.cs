@@ -27,8 +27,8 @@ public static class RecurrentLayers
         ComputeDevice device, CellKind cell, int inputSize, int hiddenSize, int numLayers, bool bias, bool batchFirst, double dropout, bool bidirectional, int projSize = 0, int seed = 0)
         where T : unmanaged
     {
-        if (projSize != 0 && cell != CellKind.Lstm)
-            throw new LstmException($"proj_size={projSize} is for cell lstm only; a {ModelConfig.CellName(cell)} layer has no projection (use 0)");
+        if (ModelConfig.ProjectionError(cell, projSize) is { } projection)
+            throw new LstmException(projection);
         return cell switch
         {
             CellKind.Lstm => new LSTM<T>(device, new LSTMOptions(inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, projSize), seed),

@@ -148,6 +148,12 @@ public sealed record ModelConfig(
         throw new LstmException($"model cell '{name}' is not one of {string.Join(", ", CellNames.Select(c => c.Name))}");
     }
 
+    /// <summary>Why a layer of <paramref name="cell"/> cannot have a projection of <paramref name="projSize"/> (only an LSTM has one), or null when it can.</summary>
+    /// <param name="cell">The recurrent cell.</param>
+    /// <param name="projSize">P (0 for none).</param>
+    public static string? ProjectionError(CellKind cell, int projSize) =>
+        projSize != 0 && cell != CellKind.Lstm ? $"proj_size={projSize} is for cell lstm only; a {CellName(cell)} layer has no projection (use 0)" : null;
+
     /// <summary>Throws one <see cref="LstmException"/> naming the first bad field and its value.</summary>
     /// <exception cref="LstmException">A field is out of range or does not fit the kind or cell.</exception>
     public void Validate()
@@ -162,8 +168,8 @@ public sealed record ModelConfig(
             throw Bad($"hidden_size={HiddenSize} must be positive");
         if (NumLayers <= 0)
             throw Bad($"num_layers={NumLayers} must be positive");
-        if (ProjSize != 0 && Cell != CellKind.Lstm)
-            throw Bad($"proj_size={ProjSize} is for cell lstm only; a {CellName(Cell)} layer has no projection (use 0)");
+        if (ProjectionError(Cell, ProjSize) is { } projection)
+            throw Bad(projection);
 
         if (Kind == ModelKind.LanguageModel)
         {
