@@ -64,10 +64,12 @@ public abstract class DataOptions
         Task is not null || SeqLen is not null || TrainSamples is not null || ValidationSamples is not null || Csv is not null || Target is not null
         || Features is not null || Window is not null || Horizon is not null || Normalize is not null || Missing is not null || ValFraction is not null || Text is not null;
 
-    /// <summary>The spec these options state, on top of <paramref name="basis"/> (a trained run's, for eval) or the defaults.</summary>
-    /// <param name="seed">Seed of a synthetic task's samples.</param>
+    /// <summary>
+    /// The spec these options state, on top of <paramref name="basis"/> (a trained run's, for eval)
+    /// or the defaults; its seed is the basis's (the caller sets the run's).
+    /// </summary>
     /// <param name="basis">Values for the options not given, or null for the defaults.</param>
-    internal DataSpec ToSpec(int seed, DataSpec? basis = null)
+    internal DataSpec ToSpec(DataSpec? basis = null)
     {
         int sources = (Task is null ? 0 : 1) + (Csv is null ? 0 : 1) + (Text is null ? 0 : 1);
         if (sources > 1)
@@ -95,7 +97,6 @@ public abstract class DataOptions
             Normalize = Normalize?.Trim().ToLowerInvariant() ?? spec.Normalize,
             Missing = Missing?.Trim().ToLowerInvariant() ?? spec.Missing,
             ValFraction = ValFraction ?? spec.ValFraction,
-            Seed = seed,
         };
         spec.Validate();
         return spec;

@@ -3,6 +3,7 @@ using Lstm.Runtime;
 using Lstm.Runtime.Data;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Tensors;
+using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
 
@@ -29,7 +30,7 @@ internal static class EvalCommand
         string what;
         if (o.AnyData)
         {
-            var evalSpec = o.ToSpec(o.Seed, spec);
+            var evalSpec = o.ToSpec(spec) with { Seed = o.Seed };
             data = evalSpec.PrepareEvaluation(run.Data);
             what = evalSpec.Source == "task" ? $"{data.Count} new samples of the {evalSpec.Task} task (seed {o.Seed})" : $"{data.Count} windows of {evalSpec.Path}";
         }
@@ -48,7 +49,7 @@ internal static class EvalCommand
         if (data.TargetLength != expectedTarget)
             throw new LstmException($"the data has {data.TargetLength} target values per sample; the model of {run.ModelDirectory} gives {expectedTarget}");
 
-        stdout.WriteLine($"evaluating {run.ModelDirectory} ({TrainCommand.Describe(model.Config)}) on {what}, on {run.Device}");
+        stdout.WriteLine($"evaluating {run.ModelDirectory} ({TrainingRun.Describe(model.Config)}) on {what}, on {run.Device}");
         if (model.Input == SequenceInput.Tokens)
             Classes(model, data, o.BatchSize, stdout);
         else

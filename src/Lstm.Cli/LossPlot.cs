@@ -7,11 +7,11 @@ namespace Lstm.Cli;
 /// <summary>A run's <c>loss.png</c>: training and validation loss against the step, log-scale y (ScottPlot, drawn headless).</summary>
 internal static class LossPlot
 {
-    /// <summary>Draws the curves of <paramref name="records"/> into a PNG, written atomically.</summary>
+    /// <summary>Draws the curves of <paramref name="records"/> into a PNG file (the run writes it atomically).</summary>
     /// <param name="path">The file.</param>
     /// <param name="records">The run's metrics so far.</param>
     /// <param name="title">The plot's title.</param>
-    public static void Write(string path, IReadOnlyList<StepMetrics> records, string title)
+    public static void Draw(string path, IReadOnlyList<StepMetrics> records, string title)
     {
         var plot = new Plot();
         AddCurve(plot, records.Where(r => Positive(r.TrainLoss)).Select(r => (r.Step, r.TrainLoss)), "train", Colors.C0, lineWidth: 1, markers: false);
@@ -30,7 +30,7 @@ internal static class LossPlot
         plot.XLabel("step");
         plot.YLabel("loss (log scale)");
         plot.ShowLegend(Alignment.UpperRight);
-        AtomicFile.Write(path, temp => plot.SavePng(temp, 800, 500));
+        plot.SavePng(path, 800, 500);
     }
 
     private static bool Positive(double v) => v > 0 && double.IsFinite(v);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Lstm.Runtime;
 using Lstm.Runtime.Devices;
+using Lstm.Runtime.Models;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Recurrent;
@@ -121,22 +122,9 @@ internal static class RunCommand
     private static List<Parameter<T>> Parameters<T>(ComputeDevice device, Network net, out IDisposable layer) where T : unmanaged
     {
         var s = net.Shape;
-        switch (net.Cell)
-        {
-            case "lstm":
-                var lstm = new LSTM<T>(device, new LSTMOptions(s.InputSize, s.HiddenSize, s.NumLayers, s.Bias, net.BatchFirst, Bidirectional: s.Bidirectional, ProjSize: s.ProjSize));
-                layer = lstm;
-                return lstm.Parameters().ToList();
-            case "gru":
-                var gru = new GRU<T>(device, new GRUOptions(s.InputSize, s.HiddenSize, s.NumLayers, s.Bias, net.BatchFirst, Bidirectional: s.Bidirectional));
-                layer = gru;
-                return gru.Parameters().ToList();
-            default:
-                var act = net.Cell == "rnn-relu" ? RnnNonlinearity.Relu : RnnNonlinearity.Tanh;
-                var rnn = new RNN<T>(device, new RNNOptions(s.InputSize, s.HiddenSize, s.NumLayers, act, s.Bias, net.BatchFirst, Bidirectional: s.Bidirectional));
-                layer = rnn;
-                return rnn.Parameters().ToList();
-        }
+        var recurrent = RecurrentLayers.Create<T>(device, ModelConfig.ParseCell(net.Cell), s.InputSize, s.HiddenSize, s.NumLayers, s.Bias, net.BatchFirst, dropout: 0, s.Bidirectional, s.ProjSize);
+        layer = recurrent;
+        return recurrent.Parameters().ToList();
     }
 
     /// <summary>Sequence lengths from a tensor of the input file, or from a safetensors file (its tensor 'lengths', or its only tensor).</summary>

@@ -3,6 +3,7 @@ using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Persistence;
+using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
 
@@ -44,9 +45,9 @@ internal sealed class TrainedRun : IDisposable
         check?.Invoke(config);
         string dir = folder.TrainedModel();
         var data = DataArtifacts.Load(config.Data, dir);
-        _ = ModelConfig.Load(Path.Combine(dir, ModelConfig.FileName)); // A bad config is reported before the device opens.
+        _ = ModelFolder.LoadConfig(Path.Combine(dir, RunFiles.ModelConfig)); // A bad config is reported before the device opens.
         // Evaluated at the precision it was trained at.
-        var device = ComputeDevice.Open(deviceName, TrainingSettings.FromJson(config.Training, folder[RunFolder.ConfigFile]).Precision);
+        var device = ComputeDevice.Open(deviceName, TrainingSettings.FromJson(config.Training, folder[RunFiles.RunConfig]).Precision);
         try
         {
             var model = SequenceNetwork<float>.Load(device, dir);

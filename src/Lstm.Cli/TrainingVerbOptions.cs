@@ -1,4 +1,5 @@
 using CommandLine;
+using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
 
@@ -35,15 +36,15 @@ public class TrainOptions : DataOptions
     public bool DryRun { get; set; }
 
     /// <summary>The recurrent cell.</summary>
-    [Option("cell", HelpText = "lstm (the default), gru, rnn-tanh or rnn-relu.")]
+    [Option("cell", HelpText = TrainingDefaults.Cell + " (the default), gru, rnn-tanh or rnn-relu.")]
     public string? Cell { get; set; }
 
     /// <summary>Layers.</summary>
-    [Option("layers", HelpText = "Stacked recurrent layers. Default 2.")]
+    [Option("layers", HelpText = nameof(TrainHelp.Layers), ResourceType = typeof(TrainHelp))]
     public int? Layers { get; set; }
 
     /// <summary>Hidden size.</summary>
-    [Option("hidden", HelpText = "Hidden size. Default 32 (128 for text).")]
+    [Option("hidden", HelpText = nameof(TrainHelp.Hidden), ResourceType = typeof(TrainHelp))]
     public int? Hidden { get; set; }
 
     /// <summary>Bidirectional layers.</summary>
@@ -59,11 +60,11 @@ public class TrainOptions : DataOptions
     public int? ProjSize { get; set; }
 
     /// <summary>Embedding size of token models.</summary>
-    [Option("embedding-dim", HelpText = "Text and copy task: embedding size. Default 32.")]
+    [Option("embedding-dim", HelpText = nameof(TrainHelp.EmbeddingDim), ResourceType = typeof(TrainHelp))]
     public int? EmbeddingDim { get; set; }
 
     /// <summary>Steps.</summary>
-    [Option("steps", HelpText = "Training steps (one batch each). Default 500.")]
+    [Option("steps", HelpText = nameof(TrainHelp.Steps), ResourceType = typeof(TrainHelp))]
     public int? Steps { get; set; }
 
     /// <summary>Epochs.</summary>
@@ -71,19 +72,19 @@ public class TrainOptions : DataOptions
     public int? Epochs { get; set; }
 
     /// <summary>Batch size.</summary>
-    [Option("batch-size", HelpText = "Samples per batch. Default 32.")]
+    [Option("batch-size", HelpText = nameof(TrainHelp.BatchSize), ResourceType = typeof(TrainHelp))]
     public int? BatchSize { get; set; }
 
     /// <summary>Optimizer.</summary>
-    [Option("optimizer", HelpText = "adam (the default), adamw or sgd.")]
+    [Option("optimizer", HelpText = TrainingDefaults.Optimizer + " (the default), adamw or sgd.")]
     public string? Optimizer { get; set; }
 
     /// <summary>Learning rate.</summary>
-    [Option("lr", HelpText = "Learning rate (the schedule's peak). Default 0.01 (adam, adamw), 0.1 (sgd).")]
+    [Option("lr", HelpText = nameof(TrainHelp.LearningRate), ResourceType = typeof(TrainHelp))]
     public double? LearningRate { get; set; }
 
     /// <summary>Weight decay.</summary>
-    [Option("weight-decay", HelpText = "L2 weight decay (decoupled for adamw). Default 0 (0.01 for adamw).")]
+    [Option("weight-decay", HelpText = nameof(TrainHelp.WeightDecay), ResourceType = typeof(TrainHelp))]
     public double? WeightDecay { get; set; }
 
     /// <summary>SGD momentum.</summary>
@@ -91,7 +92,7 @@ public class TrainOptions : DataOptions
     public double? Momentum { get; set; }
 
     /// <summary>Schedule.</summary>
-    [Option("schedule", HelpText = "Learning-rate schedule: constant (the default), cosine, or step (×0.1 every --steps/3 steps).")]
+    [Option("schedule", HelpText = "Learning-rate schedule: " + TrainingDefaults.Schedule + " (the default), cosine, or step (×0.1 every --steps/3 steps).")]
     public string? Schedule { get; set; }
 
     /// <summary>Warm-up.</summary>
@@ -99,7 +100,7 @@ public class TrainOptions : DataOptions
     public int? Warmup { get; set; }
 
     /// <summary>Clipping.</summary>
-    [Option("clip", HelpText = "Clip the gradients' global norm to this (0 = off). Default 1.")]
+    [Option("clip", HelpText = nameof(TrainHelp.Clip), ResourceType = typeof(TrainHelp))]
     public double? Clip { get; set; }
 
     /// <summary>Early stopping.</summary>
@@ -115,7 +116,7 @@ public class TrainOptions : DataOptions
     public int? CheckpointEvery { get; set; }
 
     /// <summary>Seed.</summary>
-    [Option("seed", HelpText = "Seed of the initialization, the synthetic samples, the batch order and dropout: the same seed on the same device gives the same run bit for bit. Default 1.")]
+    [Option("seed", HelpText = nameof(TrainHelp.Seed), ResourceType = typeof(TrainHelp))]
     public int? Seed { get; set; }
 
     /// <summary>Run folder.</summary>

@@ -100,11 +100,11 @@ public class LSTMModelTests
     }
 
     [Fact]
-    public void SeedTrainer_OnSineTask_LossFalls()
+    public void SineTrainer_OnSineTask_LossFalls()
     {
         var dev = TestDevices.Get("ilgpu-cpu");
         var progress = new List<TrainingProgress>();
-        using var model = SeedTrainer.Train(dev, new SeedTrainingOptions(HiddenSize: 12, NumLayers: 1, Steps: 120, BatchSize: 16, SeqLen: 12, LearningRate: 0.5, Seed: 2, LogEvery: 20), progress.Add);
+        using var model = SineTrainer.Train(dev, new SineTrainerOptions(HiddenSize: 12, NumLayers: 1, Steps: 120, BatchSize: 16, SeqLen: 12, LearningRate: 0.5, Seed: 2, LogEvery: 20), progress.Add);
         Assert.Equal(6, progress.Count);
         // Always answering the mean scores about 0.5 on sine values; the model must do far better.
         Assert.True(progress[^1].ValidationLoss < 0.5 * progress[0].ValidationLoss, $"validation loss {progress[0].ValidationLoss:F4} -> {progress[^1].ValidationLoss:F4}");

@@ -287,12 +287,7 @@ public sealed class LayerPipelineTests : IDisposable
         Assert.Contains("expected one per sequence (batch = 3)", Assert.Throws<LstmException>(() => pipeline.Forward(x, lengths: [1, 2])).Message, StringComparison.Ordinal);
     }
 
-    private static RecurrentLayer<double> LayerFor(ComputeDevice device, ModelConfig c, int seed) => c.Cell switch
-    {
-        CellKind.Lstm => new LSTM<double>(device, new LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional, c.ProjSize), seed),
-        CellKind.Gru => new GRU<double>(device, new GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
-        _ => new RNN<double>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, RnnNonlinearity.Tanh, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
-    };
+    private static RecurrentLayer<double> LayerFor(ComputeDevice device, ModelConfig c, int seed) => RecurrentLayers.Create<double>(device, c, batchFirst: true, seed);
 
     /// <summary>Output, top h_n, dx and the parameter gradients of the one-device layer.</summary>
     private static (double[] Output, double[] HN, double[] DX, Dictionary<string, double[]> Grads) RunReference(

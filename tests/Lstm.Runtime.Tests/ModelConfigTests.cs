@@ -1,4 +1,5 @@
 using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 
 namespace Lstm.Runtime.Tests;
 
@@ -51,11 +52,11 @@ public class ModelConfigTests
         string dir = Directory.CreateTempSubdirectory("lstm-config-").FullName;
         try
         {
-            string path = Path.Combine(dir, ModelConfig.FileName);
+            string path = Path.Combine(dir, RunFiles.ModelConfig);
             var config = new ModelConfig(ModelKind.SequenceToOne, CellKind.Lstm, 3, 5, 2, ProjSize: 2);
             File.WriteAllText(path, "old");
-            config.Save(path);
-            Assert.Equal(config, ModelConfig.Load(path));
+            ModelFolder.SaveConfig(path, config);
+            Assert.Equal(config, ModelFolder.LoadConfig(path));
             Assert.Equal([path], Directory.GetFiles(dir));
         }
         finally
@@ -114,8 +115,8 @@ public class ModelConfigTests
     [Fact]
     public void Load_MissingFile_NamesThePath()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}", ModelConfig.FileName);
-        var e = Assert.Throws<LstmException>(() => ModelConfig.Load(path));
+        string path = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}", RunFiles.ModelConfig);
+        var e = Assert.Throws<LstmException>(() => ModelFolder.LoadConfig(path));
         Assert.Contains(path, e.Message, StringComparison.Ordinal);
     }
 }

@@ -40,12 +40,12 @@ public sealed class SequenceNetworkCheckpointTests : IDisposable
         using var model = new SequenceNetwork<float>(dev, config, seed: 21);
         using var x = Input(dev, config, 3, 4, 22);
         var expected = model.Forward(x).ToArray();
-        model.Save(_dir);
+        ModelFolder.Save(_dir, model.Config, model.NamedParameters());
         Assert.Equal([Path.Combine(_dir, "config.json"), Path.Combine(_dir, "model.safetensors")], Directory.GetFiles(_dir).Order());
 
         var file = SafeTensorsFile.Read(Path.Combine(_dir, "model.safetensors"));
         Assert.Equal(model.NamedParameters().Select(p => p.Name), file.Tensors.Select(t => t.Name));
-        Assert.Equal(config, ModelConfig.Load(Path.Combine(_dir, "config.json")));
+        Assert.Equal(config, ModelFolder.LoadConfig(Path.Combine(_dir, "config.json")));
         foreach (string path in new[] { _dir, Path.Combine(_dir, "config.json"), Path.Combine(_dir, "model.safetensors") })
         {
             using var loaded = SequenceNetwork<float>.Load(dev, path);
@@ -77,7 +77,7 @@ public sealed class SequenceNetworkCheckpointTests : IDisposable
         var dev = TestDevices.Get("cpu");
         var config = new ModelConfig(ModelKind.SequenceToOne, CellKind.Gru, 3, 5, 2);
         using var model = new SequenceNetwork<double>(dev, config, seed: 2);
-        model.Save(_dir);
+        ModelFolder.Save(_dir, model.Config, model.NamedParameters());
         using var loaded = SequenceNetwork<float>.Load(dev, _dir);
         foreach (var ((_, a), (_, b)) in model.NamedParameters().Zip(loaded.NamedParameters()))
             Assert.Equal(a.Value.ToArray().Select(v => (float)v), b.Value.ToArray());
@@ -88,8 +88,8 @@ public sealed class SequenceNetworkCheckpointTests : IDisposable
     {
         var dev = TestDevices.Get("cpu");
         using var model = new SequenceNetwork<float>(dev, new ModelConfig(ModelKind.SequenceToOne, CellKind.Lstm, 3, 5, 2));
-        model.Save(_dir);
-        new ModelConfig(ModelKind.SequenceToOne, CellKind.Lstm, 3, 6, 2).Save(Path.Combine(_dir, "config.json"));
+        ModelFolder.Save(_dir, model.Config, model.NamedParameters());
+        ModelFolder.SaveConfig(Path.Combine(_dir, "config.json"), new ModelConfig(ModelKind.SequenceToOne, CellKind.Lstm, 3, 6, 2));
         var e = Assert.Throws<LstmException>(() => SequenceNetwork<float>.Load(dev, _dir));
         Assert.Contains("tensor 'lstm.weight_ih_l0' has shape [20, 3], but the sequence-to-one lstm model of", e.Message, StringComparison.Ordinal);
         Assert.Contains("expects [24, 3]", e.Message, StringComparison.Ordinal);
@@ -101,8 +101,8 @@ public sealed class SequenceNetworkCheckpointTests : IDisposable
     {
         var dev = TestDevices.Get("cpu");
         using var model = new SequenceNetwork<float>(dev, new ModelConfig(ModelKind.SequenceToOne, CellKind.Gru, 3, 5, 2));
-        model.Save(_dir);
-        new ModelConfig(ModelKind.SequenceToOne, CellKind.Lstm, 3, 5, 2).Save(Path.Combine(_dir, "config.json"));
+        ModelFolder.Save(_dir, model.Config, model.NamedParameters());
+        ModelFolder.SaveConfig(Path.Combine(_dir, "config.json"), new ModelConfig(ModelKind.SequenceToOne, CellKind.Lstm, 3, 5, 2));
         var e = Assert.Throws<LstmException>(() => SequenceNetwork<float>.Load(dev, _dir));
         Assert.Contains("tensor 'gru.weight_ih_l0' is not a parameter of the sequence-to-one lstm model", e.Message, StringComparison.Ordinal);
         Assert.Contains("it expects: lstm.weight_ih_l0", e.Message, StringComparison.Ordinal);
@@ -114,7 +114,7 @@ public sealed class SequenceNetworkCheckpointTests : IDisposable
         var dev = TestDevices.Get("cpu");
         var config = new ModelConfig(ModelKind.SequenceToOne, CellKind.RnnTanh, 3, 5, 2);
         using var model = new SequenceNetwork<float>(dev, config);
-        config.Save(Path.Combine(_dir, "config.json"));
+        ModelFolder.SaveConfig(Path.Combine(_dir, "config.json"), config);
         StateDict.Save(Path.Combine(_dir, "model.safetensors"), model.NamedParameters().Where(p => p.Name != "fc.bias"));
         var e = Assert.Throws<LstmException>(() => SequenceNetwork<float>.Load(dev, _dir));
         Assert.Contains("tensor 'fc.bias' of the sequence-to-one rnn-tanh model of", e.Message, StringComparison.Ordinal);
@@ -128,11 +128,11 @@ public sealed class SequenceNetworkCheckpointTests : IDisposable
         var none = Assert.Throws<LstmException>(() => SequenceNetwork<float>.Load(dev, Path.Combine(_dir, "nothing")));
         Assert.Contains("no such model directory or file", none.Message, StringComparison.Ordinal);
         using var model = new SequenceNetwork<float>(dev, new ModelConfig(ModelKind.SequenceToOne, CellKind.Gru, 3, 5, 2));
-        model.Save(_dir);
+        ModelFolder.Save(_dir, model.Config, model.NamedParameters());
         File.Delete(Path.Combine(_dir, "config.json"));
         var config = Assert.Throws<LstmException>(() => SequenceNetwork<float>.Load(dev, _dir));
         Assert.Contains("config.json: missing", config.Message, StringComparison.Ordinal);
-        new ModelConfig(ModelKind.SequenceToOne, CellKind.Gru, 3, 5, 2).Save(Path.Combine(_dir, "config.json"));
+        ModelFolder.SaveConfig(Path.Combine(_dir, "config.json"), new ModelConfig(ModelKind.SequenceToOne, CellKind.Gru, 3, 5, 2));
         File.Delete(Path.Combine(_dir, "model.safetensors"));
         var weights = Assert.Throws<LstmException>(() => SequenceNetwork<float>.Load(dev, _dir));
         Assert.Contains("model.safetensors: missing", weights.Message, StringComparison.Ordinal);

@@ -1,7 +1,7 @@
 namespace Lstm.Runtime.Data;
 
 /// <summary>
-/// The default task, generated in-process: predict the next value of a noisy sine wave from the
+/// The noisy-sine task (<c>lstm train</c>'s default data), generated in-process: predict the next value of a noisy sine wave from the
 /// previous <see cref="Steps"/> values. Each sample has its own frequency and phase, so the model
 /// must read them from the window rather than memorize one curve.
 /// </summary>

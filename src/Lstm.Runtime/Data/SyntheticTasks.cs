@@ -35,7 +35,7 @@ public static class SyntheticTasks
     }
 }
 
-/// <summary>The seed's <see cref="SineTask"/> as a dataset: x [T, 1], y [1] (the next value).</summary>
+/// <summary><see cref="SineTask"/> as a dataset: x [T, 1], y [1] (the next value).</summary>
 public sealed class SineDataset : ISequenceDataset
 {
     private readonly SineTask _task;

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Diagnostics;
@@ -304,10 +304,7 @@ public sealed class LstmBenchmark : IDisposable
         WriteJsonLines(path, records.Select(r => r.ToJson()));
     }
 
-    /// <summary>
-    /// Writes JSON objects, one a line, to a temporary file beside <paramref name="path"/>, then
-    /// renames it over <paramref name="path"/>: a failed write leaves no half-written file.
-    /// </summary>
+    /// <summary>Writes JSON objects, one a line, atomically (<see cref="AtomicFile"/>): a failed write leaves no half-written file.</summary>
     /// <param name="path">The file to write.</param>
     /// <param name="lines">One JSON object each.</param>
     /// <exception cref="LstmException">The path is not writable.</exception>
@@ -315,44 +312,10 @@ public sealed class LstmBenchmark : IDisposable
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(lines);
-        string full;
-        try
-        {
-            full = Path.GetFullPath(path);
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
-        {
-            throw new LstmException($"{path}: not a valid path: {e.Message}", e);
-        }
-
-        string? directory = Path.GetDirectoryName(full);
-        if (directory is not null && !Directory.Exists(directory))
-            throw new LstmException($"{path}: cannot write: the directory {directory} does not exist");
-        if (Directory.Exists(full))
-            throw new LstmException($"{path}: cannot write: it is a directory");
-
         var text = new StringBuilder();
         foreach (string line in lines)
             text.Append(line).Append('\n');
-        string temp = full + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        try
-        {
-            File.WriteAllText(temp, text.ToString(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            File.Move(temp, full, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (IOException)
-            {
-                // The write failed already; a leftover temporary file is the lesser problem.
-            }
-
-            throw new LstmException($"{path}: cannot write: {e.Message}", e);
-        }
+        AtomicFile.WriteAllText(path, text.ToString());
     }
 
     /// <summary>Frees the LSTM and its buffers.</summary>

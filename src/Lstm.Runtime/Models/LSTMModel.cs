@@ -4,7 +4,7 @@ using Lstm.Runtime.Nn;
 namespace Lstm.Runtime.Models;
 
 /// <summary>
-/// The seed's model: a batch-first <see cref="LSTM{T}"/> followed by a <see cref="Linear{T}"/> on
+/// Sequence to one: a batch-first <see cref="LSTM{T}"/> followed by a <see cref="Linear{T}"/> on
 /// the last step's output. x [B, T, I] → y [B, O]. State-dict names: <c>lstm.weight_ih_l0</c> …,
 /// <c>fc.weight</c>, <c>fc.bias</c>, as the PyTorch module
 /// <c>self.lstm = nn.LSTM(I, H, L, batch_first=True); self.fc = nn.Linear(H, O)</c>.

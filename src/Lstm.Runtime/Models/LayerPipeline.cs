@@ -435,14 +435,7 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
     {
         int input = k == 0 ? c.InputSize : c.HeadInputSize;
         double dropout = count > 1 ? c.Dropout : 0;
-        return c.Cell switch
-        {
-            CellKind.Lstm => new LSTM<T>(device, new LSTMOptions(input, c.HiddenSize, count, c.Bias, BatchFirst: false, dropout, c.Bidirectional, c.ProjSize), seed),
-            CellKind.Gru => new GRU<T>(device, new GRUOptions(input, c.HiddenSize, count, c.Bias, BatchFirst: false, dropout, c.Bidirectional), seed),
-            CellKind.RnnTanh => new RNN<T>(device, new RNNOptions(input, c.HiddenSize, count, RnnNonlinearity.Tanh, c.Bias, BatchFirst: false, dropout, c.Bidirectional), seed),
-            CellKind.RnnRelu => new RNN<T>(device, new RNNOptions(input, c.HiddenSize, count, RnnNonlinearity.Relu, c.Bias, BatchFirst: false, dropout, c.Bidirectional), seed),
-            _ => throw new LstmException($"model config: cell={(int)c.Cell} is not a recurrent cell"),
-        };
+        return RecurrentLayers.Create<T>(device, c.Cell, input, c.HiddenSize, count, c.Bias, batchFirst: false, dropout, c.Bidirectional, c.ProjSize, seed);
     }
 
     private static RecurrentResult<T> RunForward(RecurrentLayer<T> layer, Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0, bool training, IReadOnlyList<int>? lengths) => layer switch

@@ -1,5 +1,6 @@
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Recurrent;
 using Lstm.Runtime.Tensors;
 
@@ -61,13 +62,50 @@ public partial class SequenceNetwork<T> : RecurrentNetwork<T> where T : unmanage
     /// <param name="seed">Seed of the initialization.</param>
     /// <exception cref="LstmException">The configuration is invalid.</exception>
     public SequenceNetwork(ComputeDevice device, ModelConfig config, int seed = 0)
-        : base(Checked(device, config), device, device, seed, next => new LayerStack(CreateRecurrent(device, config, next), config.NumLayers))
+        : base(Checked(device, config), device, device, seed, next => new LayerStack(RecurrentLayers.Create<T>(device, config, batchFirst: true, next), config.NumLayers))
     {
         Recurrent = ((LayerStack)Stack).Layer;
     }
 
     /// <summary>The recurrent layer: an <see cref="LSTM{T}"/>, <see cref="GRU{T}"/> or <see cref="RNN{T}"/> (batch-first).</summary>
     public RecurrentLayer<T> Recurrent { get; }
+
+    /// <summary>
+    /// Loads a saved network (<c>ModelFolder.Locate</c>): a model directory, its
+    /// <c>config.json</c> or its safetensors file.
+    /// </summary>
+    /// <param name="device">Where to put it.</param>
+    /// <param name="path">A directory, a <c>config.json</c> or a <c>.safetensors</c> file.</param>
+    /// <exception cref="LstmException">A file is missing or invalid, or a tensor's name or shape does not match the configuration.</exception>
+    public static SequenceNetwork<T> Load(ComputeDevice device, string path)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var (configPath, weightsPath) = ModelFolder.Locate(path);
+        return Load(device, configPath, weightsPath);
+    }
+
+    /// <summary>Loads a network from a configuration file and a weights file (F32 or F64; converted to T).</summary>
+    /// <param name="device">Where to put it.</param>
+    /// <param name="configPath">The <c>config.json</c>.</param>
+    /// <param name="weightsPath">The safetensors file.</param>
+    /// <exception cref="LstmException">A file is missing or invalid, or a tensor's name or shape does not match the configuration.</exception>
+    public static SequenceNetwork<T> Load(ComputeDevice device, string configPath, string weightsPath)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var config = ModelFolder.LoadConfig(configPath);
+        var weights = SafeTensorsFile.Read(weightsPath);
+        var network = new SequenceNetwork<T>(device, config);
+        try
+        {
+            ModelFolder.LoadWeights(config, network.NamedParameters(), weights, configPath);
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
 
     private static ModelConfig Checked(ComputeDevice device, ModelConfig config)
     {
@@ -76,15 +114,6 @@ public partial class SequenceNetwork<T> : RecurrentNetwork<T> where T : unmanage
         config.Validate();
         return config;
     }
-
-    private static RecurrentLayer<T> CreateRecurrent(ComputeDevice device, ModelConfig c, int seed) => c.Cell switch
-    {
-        CellKind.Lstm => new LSTM<T>(device, new LSTMOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional, c.ProjSize), seed),
-        CellKind.Gru => new GRU<T>(device, new GRUOptions(c.InputSize, c.HiddenSize, c.NumLayers, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
-        CellKind.RnnTanh => new RNN<T>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, RnnNonlinearity.Tanh, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
-        CellKind.RnnRelu => new RNN<T>(device, new RNNOptions(c.InputSize, c.HiddenSize, c.NumLayers, RnnNonlinearity.Relu, c.Bias, BatchFirst: true, c.Dropout, c.Bidirectional), seed),
-        _ => throw new LstmException($"model config: cell={(int)c.Cell} is not a recurrent cell"),
-    };
 
     /// <summary>The recurrent part on one device: one batch-first layer, whose h_n holds every layer's last state.</summary>
     /// <param name="layer">The layer.</param>

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -74,9 +72,6 @@ public sealed record ModelConfig(
 {
     /// <summary>The <c>format_version</c> this build writes and reads.</summary>
     public const int CurrentFormatVersion = 1;
-
-    /// <summary>The file name of a configuration next to a checkpoint.</summary>
-    public const string FileName = "config.json";
 
     private static readonly (ModelKind Kind, string Name)[] KindNames =
         [(ModelKind.SequenceToOne, "sequence-to-one"), (ModelKind.SequenceToSequence, "sequence-to-sequence"), (ModelKind.LanguageModel, "language-model")];
@@ -153,6 +148,12 @@ public sealed record ModelConfig(
         throw new LstmException($"model cell '{name}' is not one of {string.Join(", ", CellNames.Select(c => c.Name))}");
     }
 
+    /// <summary>Why a layer of <paramref name="cell"/> cannot have a projection of <paramref name="projSize"/> (only an LSTM has one), or null when it can.</summary>
+    /// <param name="cell">The recurrent cell.</param>
+    /// <param name="projSize">P (0 for none).</param>
+    public static string? ProjectionError(CellKind cell, int projSize) =>
+        projSize != 0 && cell != CellKind.Lstm ? $"proj_size={projSize} is for cell lstm only; a {CellName(cell)} layer has no projection (use 0)" : null;
+
     /// <summary>Throws one <see cref="LstmException"/> naming the first bad field and its value.</summary>
     /// <exception cref="LstmException">A field is out of range or does not fit the kind or cell.</exception>
     public void Validate()
@@ -167,15 +168,8 @@ public sealed record ModelConfig(
             throw Bad($"hidden_size={HiddenSize} must be positive");
         if (NumLayers <= 0)
             throw Bad($"num_layers={NumLayers} must be positive");
-        if (!(Dropout >= 0 && Dropout < 1))
-            throw Bad($"dropout={Dropout.ToString(CultureInfo.InvariantCulture)} must be in [0, 1)");
-        if (ProjSize != 0)
-        {
-            if (Cell != CellKind.Lstm)
-                throw Bad($"proj_size={ProjSize} is for cell lstm only; a {CellName(Cell)} layer has no projection (use 0)");
-            if (ProjSize < 0 || ProjSize >= HiddenSize)
-                throw Bad($"proj_size={ProjSize} must be 0 (none) or in [1, hidden_size={HiddenSize})");
-        }
+        if (ProjectionError(Cell, ProjSize) is { } projection)
+            throw Bad(projection);
 
         if (Kind == ModelKind.LanguageModel)
         {
@@ -198,6 +192,16 @@ public sealed record ModelConfig(
                 throw Bad($"vocab_size={VocabSize} is for kind language-model only (kind is {KindName(Kind)}; use 0)");
             if (EmbeddingDim != 0)
                 throw Bad($"embedding_dim={EmbeddingDim} is for kind language-model only (kind is {KindName(Kind)}; use 0)");
+        }
+
+        // Dropout and proj_size follow the recurrent layer's own rules.
+        try
+        {
+            RecurrentOptions.Validate(CellName(Cell), InputSize, HiddenSize, NumLayers, Dropout, ProjSize);
+        }
+        catch (LstmException e)
+        {
+            throw new LstmException($"model config: {e.Message}", e);
         }
     }
 
@@ -225,7 +229,7 @@ public sealed record ModelConfig(
     /// <param name="json">The JSON text.</param>
     /// <param name="source">Where it came from, for messages.</param>
     /// <exception cref="LstmException">The JSON is malformed, has an unknown or missing key, or a bad value.</exception>
-    public static ModelConfig FromJson(string json, string source = FileName)
+    public static ModelConfig FromJson(string json, string source = "model config")
     {
         ArgumentNullException.ThrowIfNull(json);
         ModelConfigJson? raw;
@@ -282,77 +286,6 @@ public sealed record ModelConfig(
         }
 
         return config;
-    }
-
-    /// <summary>Validates, then writes the JSON atomically (a temporary file in the same directory, then a rename).</summary>
-    /// <param name="path">The file to write (conventionally <see cref="FileName"/> next to the weights).</param>
-    /// <exception cref="LstmException">The configuration is invalid or the file cannot be written.</exception>
-    public void Save(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        Validate();
-        WriteAtomically(path, Encoding.UTF8.GetBytes(ToJson() + "\n"));
-    }
-
-    /// <summary>Reads and validates a configuration file.</summary>
-    /// <param name="path">A <c>config.json</c>.</param>
-    /// <exception cref="LstmException">The file is missing, unreadable or not a valid configuration.</exception>
-    public static ModelConfig Load(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new LstmException($"{path}: cannot read the model configuration: {e.Message}", e);
-        }
-
-        return FromJson(text, path);
-    }
-
-    /// <summary>Writes bytes to a temporary file beside <paramref name="path"/>, flushes it, then renames it over <paramref name="path"/>.</summary>
-    internal static void WriteAtomically(string path, byte[] bytes)
-    {
-        string full;
-        try
-        {
-            full = Path.GetFullPath(path);
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
-        {
-            throw new LstmException($"{path}: not a valid path: {e.Message}", e);
-        }
-
-        string? directory = Path.GetDirectoryName(full);
-        if (directory is not null && !Directory.Exists(directory))
-            throw new LstmException($"{path}: cannot write: the directory {directory} does not exist");
-        string temp = full + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, full, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
-            {
-                // Nothing more can be done; report the original failure.
-            }
-
-            throw new LstmException($"{path}: cannot write: {e.Message}", e);
-        }
     }
 
     private static LstmException Bad(string message) => new($"model config: {message}");

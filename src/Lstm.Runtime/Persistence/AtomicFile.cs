@@ -6,20 +6,46 @@ namespace Lstm.Runtime.Persistence;
 /// <summary>
 /// Writes a file whole or not at all: the content goes to a temporary file in the same directory,
 /// flushed to disk, then renamed over the target, so a reader (or a crash) never sees half of it.
+/// Every file this library writes goes through here.
 /// </summary>
 public static class AtomicFile
 {
     /// <summary>Writes text (UTF-8, no byte-order mark) atomically.</summary>
     /// <param name="path">The file; replaced whole if it exists.</param>
     /// <param name="text">The content.</param>
+    /// <exception cref="LstmException">The file cannot be written; the message names it.</exception>
     public static void WriteAllText(string path, string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        WriteAllBytes(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text));
+    }
+
+    /// <summary>Writes bytes atomically.</summary>
+    /// <param name="path">The file; replaced whole if it exists.</param>
+    /// <param name="bytes">The content.</param>
+    /// <exception cref="LstmException">The file cannot be written; the message names it.</exception>
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    {
+        var content = bytes.ToArray();
         Write(path, temp =>
         {
             using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-            var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text);
-            stream.Write(bytes);
+            stream.Write(content);
+            stream.Flush(flushToDisk: true);
+        });
+    }
+
+    /// <summary>Writes a stream atomically: <paramref name="write"/> fills it, then it is flushed to disk.</summary>
+    /// <param name="path">The file; replaced whole if it exists.</param>
+    /// <param name="write">Writes the whole content.</param>
+    /// <exception cref="LstmException">The file cannot be written; the message names it.</exception>
+    public static void WriteStream(string path, Action<Stream> write)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        Write(path, temp =>
+        {
+            using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+            write(stream);
             stream.Flush(flushToDisk: true);
         });
     }
@@ -31,14 +57,31 @@ public static class AtomicFile
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="writeTemp">Writes the whole content to the path it is given.</param>
-    /// <exception cref="LstmException">The file cannot be written; the message names it.</exception>
+    /// <exception cref="LstmException">
+    /// The path is not valid, its directory does not exist, it is a directory, or the file cannot
+    /// be written; the message names it.
+    /// </exception>
     public static void Write(string path, Action<string> writeTemp)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(writeTemp);
-        string full = Path.GetFullPath(path);
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new LstmException($"{path}: not a valid path: {e.Message}", e);
+        }
+
+        string? directory = Path.GetDirectoryName(full);
+        if (directory is not null && !Directory.Exists(directory))
+            throw new LstmException($"{path}: cannot write: the directory {directory} does not exist");
+        if (Directory.Exists(full))
+            throw new LstmException($"{path}: cannot write: it is a directory");
         string temp = Path.Combine(
-            Path.GetDirectoryName(full) ?? ".",
+            directory ?? ".",
             "." + Path.GetFileNameWithoutExtension(full) + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)) + Path.GetExtension(full));
         try
         {
@@ -56,7 +99,7 @@ public static class AtomicFile
                 // Nothing more can be done; report the original failure.
             }
 
-            if (e is IOException or UnauthorizedAccessException)
+            if (e is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException)
                 throw new LstmException($"{path}: cannot write: {e.Message}", e);
             throw;
         }

@@ -9,16 +9,6 @@ namespace Lstm.Runtime.Persistence;
 /// </summary>
 public static class DataArtifacts
 {
-    /// <summary>The file the vocabulary is saved in.</summary>
-    public const string VocabularyFile = "vocab.json";
-
-    /// <summary>The file the feature statistics are saved in.</summary>
-    public const string FeatureStatsFile = "feature_stats.json";
-
-    /// <summary>The file the target statistics are saved in.</summary>
-    public const string TargetStatsFile = "target_stats.json";
-
-
     /// <summary>Writes the statistics or vocabulary into a folder, each file atomically; returns the paths written.</summary>
     /// <param name="data">The prepared data.</param>
     /// <param name="directory">The folder (it exists).</param>
@@ -34,11 +24,11 @@ public static class DataArtifacts
 
         ArgumentNullException.ThrowIfNull(data);
         if (data.Vocabulary is { } v)
-            Save(VocabularyFile, v.Save);
+            Save(RunFiles.Vocabulary, v.Save);
         if (data.FeatureStats is { } f)
-            Save(FeatureStatsFile, f.Save);
+            Save(RunFiles.FeatureStats, f.Save);
         if (data.TargetStats is { } t)
-            Save(TargetStatsFile, t.Save);
+            Save(RunFiles.TargetStats, t.Save);
         return written;
     }
 
@@ -58,9 +48,9 @@ public static class DataArtifacts
         int classes = 0;
         if (spec.Source == "text")
         {
-            if (!File.Exists(At(VocabularyFile)))
-                throw new LstmException($"{directory}: no {VocabularyFile} (the vocabulary of the text the run was trained on)");
-            vocabulary = CharVocabulary.Load(At(VocabularyFile));
+            if (!File.Exists(At(RunFiles.Vocabulary)))
+                throw new LstmException($"{directory}: no {RunFiles.Vocabulary} (the vocabulary of the text the run was trained on)");
+            vocabulary = CharVocabulary.Load(At(RunFiles.Vocabulary));
             classes = vocabulary.Size;
         }
         else if (spec.Source == "task" && spec.Task == "copy")
@@ -69,14 +59,14 @@ public static class DataArtifacts
         }
         else if (spec.Source == "csv" && spec.Normalize == "zscore")
         {
-            foreach (var name in new[] { FeatureStatsFile, TargetStatsFile })
+            foreach (var name in new[] { RunFiles.FeatureStats, RunFiles.TargetStats })
             {
                 if (!File.Exists(At(name)))
                     throw new LstmException($"{directory}: no {name} (the normalization of the run's CSV columns)");
             }
 
-            fs = ZScoreStatistics.Load(At(FeatureStatsFile));
-            ts = ZScoreStatistics.Load(At(TargetStatsFile));
+            fs = ZScoreStatistics.Load(At(RunFiles.FeatureStats));
+            ts = ZScoreStatistics.Load(At(RunFiles.TargetStats));
             if (!fs.Columns.SequenceEqual(spec.FeatureColumns) || !ts.Columns.SequenceEqual(spec.Targets))
                 throw new LstmException($"{directory}: the saved statistics are for columns {string.Join(",", fs.Columns)} → {string.Join(",", ts.Columns)}, but the run's config names {string.Join(",", spec.FeatureColumns)} → {string.Join(",", spec.Targets)}");
         }

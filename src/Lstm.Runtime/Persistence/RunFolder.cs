@@ -13,35 +13,13 @@ namespace Lstm.Runtime.Persistence;
 /// </summary>
 public sealed class RunFolder
 {
-    /// <summary>The command line.</summary>
-    public const string CommandFile = "command.txt";
+    private readonly string? _createdParent;
 
-    /// <summary>The settings.</summary>
-    public const string ConfigFile = "config.json";
-
-    /// <summary>The per-step records.</summary>
-    public const string MetricsFile = "metrics.jsonl";
-
-    /// <summary>The loss curves.</summary>
-    public const string PlotFile = "loss.png";
-
-    /// <summary>The latest checkpoint's folder.</summary>
-    public const string LastCheckpoint = "last";
-
-    /// <summary>The best checkpoint's folder (lowest validation loss).</summary>
-    public const string BestCheckpoint = "best";
-
-    /// <summary>
-    /// The trained model's folder: its <c>config.json</c> and data files (statistics, vocabulary),
-    /// which every checkpoint copies, and once training ends the chosen weights
-    /// (<c>model.safetensors</c>: the best checkpoint's, else the last).
-    /// </summary>
-    public const string ModelDirectory = "model";
-
-    /// <summary>The weights' file name in the model and checkpoint folders.</summary>
-    public const string WeightsFile = "model.safetensors";
-
-    private RunFolder(string path) => Path = path;
+    private RunFolder(string path, string? createdParent = null)
+    {
+        Path = path;
+        _createdParent = createdParent;
+    }
 
     /// <summary>The folder.</summary>
     public string Path { get; }
@@ -72,6 +50,8 @@ public sealed class RunFolder
     public static RunFolder Create(string path)
     {
         CheckNew(path);
+        string? parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+        bool parentExisted = parent is null || Directory.Exists(parent);
         try
         {
             Directory.CreateDirectory(path);
@@ -81,7 +61,7 @@ public sealed class RunFolder
             throw new LstmException($"--out {path}: cannot create the folder: {e.Message}", e);
         }
 
-        return new RunFolder(path);
+        return new RunFolder(path, parentExisted ? null : parent);
     }
 
     /// <summary>Opens an existing run's folder (it must hold a <c>config.json</c>).</summary>
@@ -92,8 +72,8 @@ public sealed class RunFolder
         ArgumentNullException.ThrowIfNull(path);
         if (!Directory.Exists(path))
             throw new LstmException($"{option} {path}: no such folder");
-        if (!File.Exists(System.IO.Path.Combine(path, ConfigFile)))
-            throw new LstmException($"{option} {path}: not a run folder (no {ConfigFile})");
+        if (!File.Exists(System.IO.Path.Combine(path, RunFiles.RunConfig)))
+            throw new LstmException($"{option} {path}: not a run folder (no {RunFiles.RunConfig})");
         return new RunFolder(path);
     }
 
@@ -107,13 +87,68 @@ public sealed class RunFolder
     /// </summary>
     public string TrainedModel()
     {
-        foreach (var name in new[] { ModelDirectory, BestCheckpoint, LastCheckpoint })
+        foreach (var name in new[] { RunFiles.ModelDirectory, RunFiles.BestCheckpoint, RunFiles.LastCheckpoint })
         {
-            if (File.Exists(System.IO.Path.Combine(this[name], WeightsFile)))
+            if (File.Exists(System.IO.Path.Combine(this[name], RunFiles.Weights)))
                 return this[name];
         }
 
-        throw new LstmException($"{Path}: no trained weights yet ({ModelDirectory}/, {BestCheckpoint}/ and {LastCheckpoint}/ hold no {WeightsFile})");
+        throw new LstmException($"{Path}: no trained weights yet ({RunFiles.ModelDirectory}/, {RunFiles.BestCheckpoint}/ and {RunFiles.LastCheckpoint}/ hold no {RunFiles.Weights})");
+    }
+
+    /// <summary>Whether a checkpoint (<c>last/</c> or <c>best/</c>) has been written.</summary>
+    public bool HasCheckpoint => Directory.Exists(this[RunFiles.LastCheckpoint]) || Directory.Exists(this[RunFiles.BestCheckpoint]);
+
+    /// <summary>
+    /// Deletes a new run's folder (bad settings found before its first checkpoint), and the folder
+    /// above it when <see cref="Create"/> made that too and it is now empty.
+    /// </summary>
+    public void Discard()
+    {
+        Directory.Delete(Path, recursive: true);
+        if (_createdParent is not null && !Directory.EnumerateFileSystemEntries(_createdParent).Any())
+            Directory.Delete(_createdParent);
+    }
+
+    /// <summary>
+    /// Creates <c>model/</c> with the model's <c>config.json</c> and the data files (statistics,
+    /// vocabulary); returns those files, which every checkpoint copies.
+    /// </summary>
+    /// <param name="model">The architecture.</param>
+    /// <param name="data">The prepared data.</param>
+    public IReadOnlyList<string> CreateModelDirectory(Nn.ModelConfig model, PreparedData data)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        string modelDir = this[RunFiles.ModelDirectory];
+        Directory.CreateDirectory(modelDir);
+        string modelConfig = System.IO.Path.Combine(modelDir, RunFiles.ModelConfig);
+        AtomicFile.WriteAllText(modelConfig, model.ToJson());
+        var files = new List<string> { modelConfig };
+        files.AddRange(DataArtifacts.Save(data, modelDir));
+        return files;
+    }
+
+    /// <summary>The files of <c>model/</c> that every checkpoint copies (its config and data files, not its weights), in name order.</summary>
+    public IReadOnlyList<string> ModelDirectoryFiles()
+    {
+        string modelDir = this[RunFiles.ModelDirectory];
+        return Directory.Exists(modelDir)
+            ? Directory.GetFiles(modelDir).Where(f => !TrainingCheckpoint.ReservedNames.Contains(System.IO.Path.GetFileName(f)) && !System.IO.Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList()
+            : [];
+    }
+
+    /// <summary>
+    /// Once training has ended: copies the best checkpoint's weights (else the last one's) into
+    /// <c>model/</c>; returns the checkpoint's name (<c>best</c> or <c>last</c>).
+    /// </summary>
+    public string PublishModel()
+    {
+        string best = System.IO.Path.Combine(this[RunFiles.BestCheckpoint], RunFiles.Weights);
+        string chosen = File.Exists(best) ? RunFiles.BestCheckpoint : RunFiles.LastCheckpoint;
+        string source = System.IO.Path.Combine(this[chosen], RunFiles.Weights);
+        AtomicFile.Write(System.IO.Path.Combine(this[RunFiles.ModelDirectory], RunFiles.Weights), temp => File.Copy(source, temp));
+        return chosen;
     }
 
     /// <summary>Writes a text file of the run atomically.</summary>
@@ -126,11 +161,11 @@ public sealed class RunFolder
     public void WriteConfig(RunConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        WriteText(ConfigFile, config.ToJson());
+        WriteText(RunFiles.RunConfig, config.ToJson());
     }
 
     /// <summary>Reads <c>config.json</c>.</summary>
-    public RunConfig ReadConfig() => RunConfig.Load(this[ConfigFile]);
+    public RunConfig ReadConfig() => RunConfig.Load(this[RunFiles.RunConfig]);
 }
 
 /// <summary>

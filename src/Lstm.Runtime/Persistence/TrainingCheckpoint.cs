@@ -47,23 +47,73 @@ public sealed record TrainerState(
 /// </remarks>
 public static class TrainingCheckpoint
 {
-    /// <summary>The weights' file.</summary>
-    public const string ModelFile = "model.safetensors";
-
-    /// <summary>The optimizer state's file.</summary>
-    public const string OptimizerFile = "optimizer.safetensors";
-
-    /// <summary>The trainer state's file.</summary>
-    public const string StateFile = "trainer.json";
-
-    /// <summary>The latest checkpoint's directory under the checkpoint root.</summary>
-    public const string LastName = "last";
-
-    /// <summary>The best validation loss's checkpoint directory under the checkpoint root.</summary>
-    public const string BestName = "best";
-
     /// <summary>File names a checkpoint writes itself (extra files may not use them).</summary>
-    public static readonly IReadOnlySet<string> ReservedNames = new HashSet<string>(StringComparer.Ordinal) { ModelFile, OptimizerFile, StateFile };
+    public static readonly IReadOnlySet<string> ReservedNames = new HashSet<string>(StringComparer.Ordinal) { RunFiles.Weights, RunFiles.OptimizerState, RunFiles.TrainerState };
+
+    /// <summary>
+    /// Writes a checkpoint directory atomically (<see cref="WriteAtomic"/>): the weights, the
+    /// optimizer's state, copies of <paramref name="extraFiles"/> and the trainer state, in that order.
+    /// </summary>
+    /// <param name="directory">The checkpoint directory (replaced whole).</param>
+    /// <param name="weights">The parameters under their state-dict names.</param>
+    /// <param name="optimizer">The optimizer's state.</param>
+    /// <param name="extraFiles">Files copied in under their own names.</param>
+    /// <param name="state">The trainer state.</param>
+    /// <param name="written">Called with each file's name once it is written (a test hook for failures part-way).</param>
+    /// <exception cref="LstmException">Writing failed; the previous checkpoint, if any, is left as it was.</exception>
+    public static void Write(string directory, SafeTensorsFile weights, SafeTensorsFile optimizer, IEnumerable<string> extraFiles, TrainerState state, Action<string>? written = null)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(extraFiles);
+        ArgumentNullException.ThrowIfNull(state);
+        WriteAtomic(directory, dir =>
+        {
+            weights.Write(Path.Combine(dir, RunFiles.Weights));
+            written?.Invoke(RunFiles.Weights);
+            optimizer.Write(Path.Combine(dir, RunFiles.OptimizerState));
+            written?.Invoke(RunFiles.OptimizerState);
+            foreach (string file in extraFiles)
+            {
+                string name = Path.GetFileName(file);
+                try
+                {
+                    File.Copy(file, Path.Combine(dir, name));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new LstmException($"extra file '{file}' could not be copied: {e.Message}", e);
+                }
+
+                written?.Invoke(name);
+            }
+
+            WriteState(Path.Combine(dir, RunFiles.TrainerState), state);
+            written?.Invoke(RunFiles.TrainerState);
+        });
+    }
+
+    /// <summary>The weights of a checkpoint directory.</summary>
+    /// <param name="directory">The checkpoint directory (as <see cref="Locate"/> returns it).</param>
+    public static SafeTensorsFile ReadWeights(string directory) => SafeTensorsFile.Read(Path.Combine(directory, RunFiles.Weights));
+
+    /// <summary>The optimizer state of a checkpoint directory.</summary>
+    /// <param name="directory">The checkpoint directory (as <see cref="Locate"/> returns it).</param>
+    public static SafeTensorsFile ReadOptimizerState(string directory) => SafeTensorsFile.Read(Path.Combine(directory, RunFiles.OptimizerState));
+
+    /// <summary>
+    /// The weights of the <c>best/</c> checkpoint beside <paramref name="directory"/>, when it is
+    /// that of <paramref name="step"/>; else null.
+    /// </summary>
+    /// <param name="directory">A checkpoint directory (e.g. <c>runs/x/last</c>).</param>
+    /// <param name="step">The best step the trainer state records.</param>
+    public static SafeTensorsFile? ReadBestWeights(string directory, long step)
+    {
+        if (Path.GetDirectoryName(directory) is not { } root)
+            return null;
+        string best = Path.Combine(root, RunFiles.BestCheckpoint);
+        return File.Exists(Path.Combine(best, RunFiles.TrainerState)) && ReadState(best).Step == step ? ReadWeights(best) : null;
+    }
 
     /// <summary>
     /// Writes a checkpoint directory atomically: <paramref name="fill"/> writes the files into a
@@ -124,20 +174,20 @@ public static class TrainingCheckpoint
     public static string Locate(string directory)
     {
         var (full, parent, name) = Split(directory);
-        if (File.Exists(Path.Combine(full, StateFile)))
+        if (File.Exists(Path.Combine(full, RunFiles.TrainerState)))
             return full;
         if (Directory.Exists(parent))
         {
             var aside = new DirectoryInfo(parent).GetDirectories($".{name}.old-*")
-                .Where(d => File.Exists(Path.Combine(d.FullName, StateFile)))
-                .OrderByDescending(d => File.GetLastWriteTimeUtc(Path.Combine(d.FullName, StateFile)))
+                .Where(d => File.Exists(Path.Combine(d.FullName, RunFiles.TrainerState)))
+                .OrderByDescending(d => File.GetLastWriteTimeUtc(Path.Combine(d.FullName, RunFiles.TrainerState)))
                 .FirstOrDefault();
             if (aside is not null)
                 return aside.FullName;
         }
 
         throw new LstmException(Directory.Exists(full)
-            ? $"{directory}: not a training checkpoint (no {StateFile})"
+            ? $"{directory}: not a training checkpoint (no {RunFiles.TrainerState})"
             : $"{directory}: no checkpoint there (the directory does not exist)");
     }
 
@@ -157,7 +207,7 @@ public static class TrainingCheckpoint
     /// <exception cref="LstmException">The file is missing or not a trainer state.</exception>
     public static TrainerState ReadState(string directory)
     {
-        string path = Path.Combine(directory, StateFile);
+        string path = Path.Combine(directory, RunFiles.TrainerState);
         if (!File.Exists(path))
             throw new LstmException($"{path}: the checkpoint has no trainer state");
         try

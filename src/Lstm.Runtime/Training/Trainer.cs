@@ -27,7 +27,7 @@ namespace Lstm.Runtime.Training;
 /// b·T + t); for cross-entropy, one class id per output row, [B] or [B·T].
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
-public sealed class Trainer<T> : IDisposable where T : unmanaged
+public sealed partial class Trainer<T> : IDisposable where T : unmanaged
 {
     private readonly ISequenceModel<T> _model;
     private readonly (string Name, Parameter<T> Parameter)[] _parameters;
@@ -270,7 +270,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
 
     /// <summary>
     /// Writes a checkpoint of the current state (weights, optimizer, <c>trainer.json</c>, extra
-    /// files) to <paramref name="directory"/>, atomically (<see cref="TrainingCheckpoint.WriteAtomic"/>).
+    /// files) to <paramref name="directory"/>, atomically (<see cref="TrainingCheckpoint.Write"/>).
     /// </summary>
     /// <param name="directory">The checkpoint directory (replaced whole).</param>
     public void SaveCheckpoint(string directory)
@@ -284,30 +284,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
             _parameters.Select(p => StateDict.ToSafeTensor(p.Name, p.Parameter.Value)).ToList(),
             new Dictionary<string, string>(StringComparer.Ordinal) { ["step"] = Step.ToString(CultureInfo.InvariantCulture) });
         var optimizer = Optimizer.StateToFile();
-        TrainingCheckpoint.WriteAtomic(directory, dir =>
-        {
-            weights.Write(Path.Combine(dir, TrainingCheckpoint.ModelFile));
-            CheckpointFault?.Invoke(TrainingCheckpoint.ModelFile);
-            optimizer.Write(Path.Combine(dir, TrainingCheckpoint.OptimizerFile));
-            CheckpointFault?.Invoke(TrainingCheckpoint.OptimizerFile);
-            foreach (string file in Options.ExtraFiles)
-            {
-                string name = Path.GetFileName(file);
-                try
-                {
-                    File.Copy(file, Path.Combine(dir, name));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new LstmException($"extra file '{file}' could not be copied: {e.Message}", e);
-                }
-
-                CheckpointFault?.Invoke(name);
-            }
-
-            TrainingCheckpoint.WriteState(Path.Combine(dir, TrainingCheckpoint.StateFile), state);
-            CheckpointFault?.Invoke(TrainingCheckpoint.StateFile);
-        });
+        TrainingCheckpoint.Write(directory, weights, optimizer, Options.ExtraFiles, state, CheckpointFault);
     }
 
     /// <summary>
@@ -322,7 +299,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     {
         string dir = TrainingCheckpoint.Locate(checkpointDirectory);
         var state = TrainingCheckpoint.ReadState(dir);
-        string where = Path.Combine(dir, TrainingCheckpoint.StateFile);
+        string where = Path.Combine(dir, RunFiles.TrainerState);
         if (state.DType != Num<T>.DTypeName)
             throw new LstmException($"{where}: the checkpoint holds {state.DType}, the model is {Num<T>.DTypeName}");
         if (state.Seed != Options.Seed || state.BatchSize != Options.BatchSize || state.TrainSamples != _train.Count)
@@ -333,8 +310,8 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
             throw new LstmException($"{where}: step {state.Step}, best step {state.BestStep} or the early-stopping counter {state.ValidationsWithoutImprovement} is negative");
         if (state.NextDropoutSeed != DropoutSeedFor(state.Seed, state.Step + 1))
             throw new LstmException($"{where}: next_dropout_seed {state.NextDropoutSeed} is not the one this trainer derives for step {state.Step + 1} of seed {state.Seed}; the run would not continue exactly");
-        StateDict.Load(_parameters, SafeTensorsFile.Read(Path.Combine(dir, TrainingCheckpoint.ModelFile)));
-        Optimizer.LoadState(Path.Combine(dir, TrainingCheckpoint.OptimizerFile));
+        StateDict.Load(_parameters, TrainingCheckpoint.ReadWeights(dir));
+        Optimizer.LoadState(TrainingCheckpoint.ReadOptimizerState(dir));
         _parallel?.BroadcastWeights();
         _loader.Restore(state.TrainPosition);
         Step = state.Step;
@@ -345,16 +322,9 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
         _lastTrainLoss = state.TrainLoss;
         _lastValidationLoss = state.ValidationLoss;
         _bestWeights = null;
-        if (Options.RestoreBest && BestValidationLoss is not null && Path.GetDirectoryName(dir) is { } root)
-        {
-            // The best weights so far are in best/ beside the checkpoint, when it is the best step's.
-            string best = Path.Combine(root, TrainingCheckpoint.BestName);
-            if (File.Exists(Path.Combine(best, TrainingCheckpoint.StateFile)) && TrainingCheckpoint.ReadState(best).Step == BestStep)
-            {
-                var file = SafeTensorsFile.Read(Path.Combine(best, TrainingCheckpoint.ModelFile));
-                _bestWeights = _parameters.Select(p => ToT(file.GetWithShape(p.Name, p.Parameter.Shape.ToArray()))).ToArray();
-            }
-        }
+        // The best weights so far are in best/ beside the checkpoint, when it is the best step's.
+        if (Options.RestoreBest && BestValidationLoss is not null && TrainingCheckpoint.ReadBestWeights(dir, BestStep) is { } file)
+            _bestWeights = _parameters.Select(p => ToT(file.GetWithShape(p.Name, p.Parameter.Shape.ToArray()))).ToArray();
     }
 
     /// <summary>Frees the optimizer's state and the data-parallel buffers and threads (not the models).</summary>
@@ -365,7 +335,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
     }
 
     private string? LastDirectory =>
-        Options.CheckpointDirectory is null ? null : Path.Combine(Options.CheckpointDirectory, TrainingCheckpoint.LastName);
+        Options.CheckpointDirectory is null ? null : Path.Combine(Options.CheckpointDirectory, RunFiles.LastCheckpoint);
 
     /// <summary>One step: batch, dropout seed, forward, loss, backward, clipping, rate and update.</summary>
     private (double Loss, double LearningRate, double GradNorm, long Epoch) TrainStep()
@@ -388,80 +358,6 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
         Step++;
         _lastTrainLoss = loss;
         return (loss, lr, norm, epoch);
-    }
-
-    /// <summary>
-    /// One data-parallel step: every replica runs forward and backward on its shard at once, its
-    /// loss gradient scaled by shard / B so that the sum over replicas is the whole batch's mean;
-    /// then the gradients are reduced into replica 0, which clips, steps and broadcasts its weights.
-    /// </summary>
-    private (double Loss, double LearningRate, double GradNorm, long Epoch) TrainStepParallel(DataParallel<T> parallel)
-    {
-        var batch = _loader.Next();
-        long epoch = _loader.Position.Epoch;
-        ulong seed = DropoutSeedFor(Options.Seed, Step + 1);
-        var losses = new double[parallel.Replicas.Count];
-        int xLen = _train.Steps * _train.InputSize, yLen = _train.TargetLength;
-        parallel.ForEachReplica(r =>
-        {
-            var model = parallel.Replicas[r];
-            int offset = parallel.Offsets[r], rows = parallel.Shards[r];
-            double weight = (double)rows / Options.BatchSize;
-            model.DropoutSeed = DataParallel<T>.DropoutSeedFor(seed, r);
-            model.ZeroGrad();
-            var x = batch.X.AsSpan(offset * xLen, rows * xLen).ToArray();
-            var y = batch.Y.AsSpan(offset * yLen, rows * yLen).ToArray();
-            var (loss, grad) = Forward(model, x, y, rows, training: true);
-            using (grad)
-            {
-                grad.Ops.Scale(Num<T>.From(weight), grad.Data);
-                model.Backward(grad);
-            }
-
-            losses[r] = loss * weight;
-        });
-        double total = 0;
-        foreach (double l in losses)
-            total += l;
-        parallel.ReduceGradients();
-        var parameters = _parameters.Select(p => p.Parameter);
-        double norm = Options.ClipNorm > 0 ? GradientClipping.ClipGradNorm(parameters, Options.ClipNorm) : GradientClipping.GradNorm(parameters);
-        Schedule.Apply(Optimizer);
-        double lr = Optimizer.LearningRate;
-        Optimizer.Step();
-        parallel.BroadcastWeights();
-        Step++;
-        _lastTrainLoss = total;
-        return (total, lr, norm, epoch);
-    }
-
-    /// <summary>Per replica, 1 / the seconds of a forward and backward pass on a probe batch (the first B training samples; one untimed pass first, then the faster of two).</summary>
-    private double[] MeasureSpeeds(IReadOnlyList<ISequenceModel<T>> replicas)
-    {
-        var (x, y) = Load(_train, Enumerable.Range(0, Options.BatchSize).ToArray());
-        var speeds = new double[replicas.Count];
-        for (int r = 0; r < replicas.Count; r++)
-        {
-            var model = replicas[r];
-            ReplicaTransfer.Bind(model.Device);
-            double best = double.PositiveInfinity;
-            for (int pass = 0; pass < 3; pass++)
-            {
-                var clock = Stopwatch.StartNew();
-                var (_, grad) = Forward(model, x, y, Options.BatchSize, training: true);
-                using (grad)
-                    model.Backward(grad);
-                model.ZeroGrad();
-                model.Device.Synchronize();
-                if (pass > 0)
-                    best = Math.Min(best, clock.Elapsed.TotalSeconds);
-            }
-
-            speeds[r] = 1 / Math.Max(best, 1e-9);
-        }
-
-        ReplicaTransfer.Bind(replicas[0].Device);
-        return speeds;
     }
 
     /// <summary>Runs a model on a batch and returns the loss and d loss / d y.</summary>
@@ -495,7 +391,7 @@ public sealed class Trainer<T> : IDisposable where T : unmanaged
             if (Options.RestoreBest)
                 _bestWeights = _parameters.Select(p => p.Parameter.Value.ToArray()).ToArray();
             if (Options.CheckpointDirectory is not null)
-                SaveCheckpoint(Path.Combine(Options.CheckpointDirectory, TrainingCheckpoint.BestName));
+                SaveCheckpoint(Path.Combine(Options.CheckpointDirectory, RunFiles.BestCheckpoint));
             return;
         }
 

@@ -1,31 +1,41 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Lstm.Runtime;
 using Lstm.Runtime.Devices;
-using Lstm.Runtime.Training;
 
-namespace Lstm.Cli;
+namespace Lstm.Runtime.Training;
 
 /// <summary>The <c>training</c> section of a run's <c>config.json</c>: a <see cref="TrainerOptions"/> without its paths, as snake_case JSON.</summary>
-internal static class TrainingSettings
+public static class TrainingSettings
 {
     private static readonly (OptimizerKind Kind, string Name)[] Optimizers = [(OptimizerKind.Adam, "adam"), (OptimizerKind.AdamW, "adamw"), (OptimizerKind.Sgd, "sgd")];
     private static readonly (ScheduleKind Kind, string Name)[] Schedules = [(ScheduleKind.Constant, "constant"), (ScheduleKind.Cosine, "cosine"), (ScheduleKind.Step, "step")];
 
+    /// <summary>The optimizer named <paramref name="name"/> (adam, adamw, sgd).</summary>
+    /// <param name="name">The name, as <c>--optimizer</c> and <c>config.json</c> spell it.</param>
+    /// <exception cref="LstmException">Not one of them.</exception>
     public static OptimizerKind ParseOptimizer(string name) =>
         Optimizers.FirstOrDefault(o => o.Name == name.Trim().ToLowerInvariant()) is { Name: not null } o
             ? o.Kind
             : throw new LstmException($"--optimizer {name}: expected {string.Join(", ", Optimizers.Select(x => x.Name))}");
 
+    /// <summary>The schedule named <paramref name="name"/> (constant, cosine, step).</summary>
+    /// <param name="name">The name, as <c>--schedule</c> and <c>config.json</c> spell it.</param>
+    /// <exception cref="LstmException">Not one of them.</exception>
     public static ScheduleKind ParseSchedule(string name) =>
         Schedules.FirstOrDefault(s => s.Name == name.Trim().ToLowerInvariant()) is { Name: not null } s
             ? s.Kind
             : throw new LstmException($"--schedule {name}: expected {string.Join(", ", Schedules.Select(x => x.Name))}");
 
+    /// <summary>The name of an optimizer.</summary>
+    /// <param name="kind">The optimizer.</param>
     public static string Name(OptimizerKind kind) => Optimizers.First(o => o.Kind == kind).Name;
 
+    /// <summary>The name of a schedule.</summary>
+    /// <param name="kind">The schedule.</param>
     public static string Name(ScheduleKind kind) => Schedules.First(s => s.Kind == kind).Name;
 
+    /// <summary>The settings as the <c>training</c> section of a run's <c>config.json</c>.</summary>
+    /// <param name="o">The settings.</param>
     public static JsonObject ToJson(TrainerOptions o)
     {
         var json = Fields(o);
@@ -59,6 +69,10 @@ internal static class TrainingSettings
         ["seed"] = o.Seed,
     };
 
+    /// <summary>Reads a <c>training</c> section written by <see cref="ToJson"/>, validated.</summary>
+    /// <param name="json">The section.</param>
+    /// <param name="source">Where it came from, for messages.</param>
+    /// <exception cref="LstmException">A key is missing or has a bad value.</exception>
     public static TrainerOptions FromJson(JsonObject json, string source)
     {
         T Get<T>(string key)
@@ -115,6 +129,8 @@ internal static class TrainingSettings
     }
 
     /// <summary>One line describing the settings.</summary>
+    /// <param name="o">The settings.</param>
+    /// <param name="totalSteps">The steps the run does.</param>
     public static string Describe(TrainerOptions o, long totalSteps)
     {
         var parts = new List<string>
@@ -137,4 +153,78 @@ internal static class TrainingSettings
         parts.Add($"seed {o.Seed}");
         return string.Join(", ", parts);
     }
+}
+
+/// <summary>
+/// The defaults of <c>lstm train</c>'s settings, in one place: the command line's help shows them
+/// and a run's settings start from them.
+/// </summary>
+public static class TrainingDefaults
+{
+    /// <summary>The recurrent cell.</summary>
+    public const string Cell = "lstm";
+
+    /// <summary>H for real-valued data.</summary>
+    public const int Hidden = 32;
+
+    /// <summary>H for a text model.</summary>
+    public const int TextHidden = 128;
+
+    /// <summary>L.</summary>
+    public const int Layers = 2;
+
+    /// <summary>E for a model of tokens.</summary>
+    public const int EmbeddingDim = 32;
+
+    /// <summary>B.</summary>
+    public const int BatchSize = 32;
+
+    /// <summary>Steps when neither steps nor epochs are given.</summary>
+    public const int Steps = 500;
+
+    /// <summary>The optimizer.</summary>
+    public const string Optimizer = "adam";
+
+    /// <summary>The learning-rate schedule.</summary>
+    public const string Schedule = "constant";
+
+    /// <summary>The learning rate of SGD.</summary>
+    public const double SgdLearningRate = 0.1;
+
+    /// <summary>The learning rate of Adam and AdamW.</summary>
+    public const double AdamLearningRate = 0.01;
+
+    /// <summary>The weight decay of AdamW (the others: 0).</summary>
+    public const double AdamWWeightDecay = 0.01;
+
+    /// <summary>The global gradient-norm clip.</summary>
+    public const double Clip = 1.0;
+
+    /// <summary>The seed of the data, the initialization and the batch order.</summary>
+    public const int Seed = 1;
+
+    /// <summary>H for data of <paramref name="source"/> (<c>text</c> or another).</summary>
+    /// <param name="source">The data spec's source.</param>
+    public static int HiddenFor(string source) => source == "text" ? TextHidden : Hidden;
+
+    /// <summary>The learning rate of an optimizer.</summary>
+    /// <param name="optimizer">The optimizer.</param>
+    public static double LearningRate(OptimizerKind optimizer) => optimizer == OptimizerKind.Sgd ? SgdLearningRate : AdamLearningRate;
+
+    /// <summary>The weight decay of an optimizer.</summary>
+    /// <param name="optimizer">The optimizer.</param>
+    public static double WeightDecay(OptimizerKind optimizer) => optimizer == OptimizerKind.AdamW ? AdamWWeightDecay : 0;
+
+    /// <summary>Validate every this many steps: a tenth of the run, at least 1.</summary>
+    /// <param name="totalSteps">The steps the run does.</param>
+    public static int ValidateEvery(long totalSteps) => (int)Math.Max(1, totalSteps / 10);
+
+    /// <summary>The step schedule's period: a third of the run, at least 1.</summary>
+    /// <param name="totalSteps">The steps the run does.</param>
+    public static int ScheduleStepSize(long totalSteps) => (int)Math.Max(1, totalSteps / 3);
+
+    /// <summary>The validation batch: the training batch, at least 256, at most the validation set.</summary>
+    /// <param name="batchSize">B.</param>
+    /// <param name="validationSamples">Samples in the validation set.</param>
+    public static int ValidationBatchSize(int batchSize, int validationSamples) => Math.Min(Math.Max(batchSize, 256), validationSamples);
 }

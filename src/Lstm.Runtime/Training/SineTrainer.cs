@@ -6,7 +6,7 @@ using Lstm.Runtime.Tensors;
 
 namespace Lstm.Runtime.Training;
 
-/// <summary>Settings of <see cref="SeedTrainer"/>.</summary>
+/// <summary>Settings of <see cref="SineTrainer"/>.</summary>
 /// <param name="HiddenSize">H of the model.</param>
 /// <param name="NumLayers">L of the model.</param>
 /// <param name="Steps">Training steps (one batch each).</param>
@@ -15,7 +15,7 @@ namespace Lstm.Runtime.Training;
 /// <param name="LearningRate">SGD's lr.</param>
 /// <param name="Seed">Seeds the initialization and the data.</param>
 /// <param name="LogEvery">Report the loss every this many steps.</param>
-public sealed record SeedTrainingOptions(
+public sealed record SineTrainerOptions(
     int HiddenSize = 20, int NumLayers = 2, int Steps = 300, int BatchSize = 32, int SeqLen = 20,
     double LearningRate = 0.1, int Seed = 1, int LogEvery = 25);
 
@@ -27,16 +27,18 @@ public sealed record SeedTrainingOptions(
 public sealed record TrainingProgress(int Step, double TrainLoss, double ValidationLoss, TimeSpan Elapsed);
 
 /// <summary>
-/// Trains the seed's <see cref="LSTMModel{T}"/> (LSTM, batch-first, + Linear on the last step)
-/// with MSE and plain SGD on the in-process <see cref="SineTask"/>: the README's main job.
+/// Trains an <see cref="LSTMModel{T}"/> (LSTM, batch-first, + Linear on the last step) with MSE
+/// and plain SGD on freshly drawn <see cref="SineTask"/> batches in a bare loop: no data loader,
+/// schedule, validation split or checkpoints, the smallest end-to-end training job (the CLI's
+/// <c>lstm train</c> goes through <see cref="Trainer{T}"/> instead).
 /// </summary>
-public static class SeedTrainer
+public static class SineTrainer
 {
     /// <summary>Trains and reports progress; returns the model (the caller disposes it).</summary>
     /// <param name="device">Where to train.</param>
     /// <param name="options">Sizes and schedule.</param>
-    /// <param name="report">Called every <see cref="SeedTrainingOptions.LogEvery"/> steps and at the end.</param>
-    public static LSTMModel<float> Train(ComputeDevice device, SeedTrainingOptions options, Action<TrainingProgress>? report = null)
+    /// <param name="report">Called every <see cref="SineTrainerOptions.LogEvery"/> steps and at the end.</param>
+    public static LSTMModel<float> Train(ComputeDevice device, SineTrainerOptions options, Action<TrainingProgress>? report = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(options);
