@@ -95,12 +95,7 @@ internal static class RunCommand
         using (layer)
         {
             StateDict.Load(parameters.Select(p => (net.Prefix + p.Name, p)), model);
-            using var result = layer switch
-            {
-                LSTM<T> lstm => lstm.Forward(tx, th, tc, lengths: lengths),
-                GRU<T> gru => gru.Forward(tx, th, lengths: lengths),
-                _ => ((RNN<T>)layer).Forward(tx, th, lengths: lengths),
-            };
+            using var result = layer is LSTM<T> lstm ? lstm.Forward(tx, th, tc, lengths: lengths) : layer.Forward(tx, th, lengths: lengths);
             int[] outShape = unbatched ? [steps, result.Output.Shape[2]] : result.Output.Shape.ToArray();
             tensors.Add(WithShape(StateDict.ToSafeTensor("output", result.Output), outShape));
             tensors.Add(WithShape(StateDict.ToSafeTensor("h_n", result.HN), hShape));
@@ -119,7 +114,7 @@ internal static class RunCommand
         return string.Join(", ", tensors.Select(t => $"{t.Name} {t.ShapeString}"));
     }
 
-    private static List<Parameter<T>> Parameters<T>(ComputeDevice device, Network net, out IDisposable layer) where T : unmanaged
+    private static List<Parameter<T>> Parameters<T>(ComputeDevice device, Network net, out RecurrentLayer<T> layer) where T : unmanaged
     {
         var s = net.Shape;
         var recurrent = RecurrentLayers.Create<T>(device, ModelConfig.ParseCell(net.Cell), s.InputSize, s.HiddenSize, s.NumLayers, s.Bias, net.BatchFirst, dropout: 0, s.Bidirectional, s.ProjSize);

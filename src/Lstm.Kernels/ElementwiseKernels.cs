@@ -91,22 +91,6 @@ internal static class ElementwiseKernels
             y[e] = ops.MulAdd(alpha, x[e], y[e]);
     }
 
-    /// <summary>Gradient of the mean squared error: grad = scale·(prediction - target), scale = 2/N.</summary>
-    /// <param name="index">Element.</param>
-    /// <param name="prediction">Predictions.</param>
-    /// <param name="target">Targets.</param>
-    /// <param name="grad">Out: d loss / d prediction.</param>
-    /// <param name="scale">2 / number of elements.</param>
-    /// <param name="stride">The number of threads launched.</param>
-    public static void MseGrad<T, TOps>(Index1D index, ArrayView<T> prediction, ArrayView<T> target, ArrayView<T> grad, T scale, int stride)
-        where T : unmanaged
-        where TOps : struct, INumOps<T>
-    {
-        var ops = default(TOps);
-        for (long e = index; e < grad.Length; e += stride)
-            grad[e] = ops.Mul(scale, ops.Sub(prediction[e], target[e]));
-    }
-
     /// <summary>dst[i] = value.</summary>
     /// <param name="index">Element.</param>
     /// <param name="dst">Filled.</param>

@@ -90,7 +90,6 @@ internal static class KernelCatalog
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.SwapAxes01), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.AddRowBias), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Axpy), false, KernelBackends.All, null, MaxRegisters: 24),
-        new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.MseGrad), false, KernelBackends.All, null, MaxRegisters: 24),
         new(typeof(ElementwiseKernels), nameof(ElementwiseKernels.Fill), false, KernelBackends.All, null, MaxRegisters: 24),
         new(typeof(GatherKernels), nameof(GatherKernels.GatherRows), false, KernelBackends.All, null, MaxRegisters: 32),
         new(typeof(OptimizerKernels), nameof(OptimizerKernels.Sgd), false, KernelBackends.All, null, MaxRegisters: 32),

@@ -438,21 +438,11 @@ public sealed class LayerPipeline<T> : IDisposable where T : unmanaged
         return RecurrentLayers.Create<T>(device, c.Cell, input, c.HiddenSize, count, c.Bias, batchFirst: false, dropout, c.Bidirectional, c.ProjSize, seed);
     }
 
-    private static RecurrentResult<T> RunForward(RecurrentLayer<T> layer, Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0, bool training, IReadOnlyList<int>? lengths) => layer switch
-    {
-        LSTM<T> lstm => lstm.Forward(x, h0, c0, training, lengths),
-        GRU<T> gru => gru.Forward(x, h0, training, lengths),
-        RNN<T> rnn => rnn.Forward(x, h0, training, lengths),
-        _ => throw new InvalidOperationException($"unknown recurrent layer {layer.GetType().Name}"),
-    };
+    private static RecurrentResult<T> RunForward(RecurrentLayer<T> layer, Tensor<T> x, Tensor<T>? h0, Tensor<T>? c0, bool training, IReadOnlyList<int>? lengths) =>
+        layer.ForwardWithState(x, h0, c0, training, lengths);
 
-    private static RecurrentGradients<T> RunBackward(RecurrentLayer<T> layer, RecurrentResult<T> forward, Tensor<T>? dOutput, Tensor<T>? dHN, Tensor<T>? dCN) => layer switch
-    {
-        LSTM<T> lstm => lstm.Backward((LSTMResult<T>)forward, dOutput, dHN, dCN),
-        GRU<T> gru => gru.Backward(forward, dOutput, dHN),
-        RNN<T> rnn => rnn.Backward(forward, dOutput, dHN),
-        _ => throw new InvalidOperationException($"unknown recurrent layer {layer.GetType().Name}"),
-    };
+    private static RecurrentGradients<T> RunBackward(RecurrentLayer<T> layer, RecurrentResult<T> forward, Tensor<T>? dOutput, Tensor<T>? dHN, Tensor<T>? dCN) =>
+        layer.BackwardWithState(forward, dOutput, dHN, dCN);
 
     private static void CheckGradient(string name, Tensor<T>? t, ComputeDevice device, int[] shape)
     {

@@ -135,25 +135,13 @@ public partial class SequenceNetwork<T> : RecurrentNetwork<T> where T : unmanage
         public IEnumerable<(string Name, Parameter<T> Parameter)> NamedParameters() => Layer.Parameters().Select(p => (p.Name, p));
 
         /// <summary>The layer's forward pass over x [B, T, I].</summary>
-        public IRecurrentPass<T> Forward(Tensor<T> x, bool training) => Layer switch
-        {
-            LSTM<T> lstm => lstm.Forward(x, training: training),
-            GRU<T> gru => gru.Forward(x, training: training),
-            RNN<T> rnn => rnn.Forward(x, training: training),
-            _ => throw new InvalidOperationException($"unknown recurrent layer {Layer.GetType().Name}"),
-        };
+        public IRecurrentPass<T> Forward(Tensor<T> x, bool training) => Layer.Forward(x, training: training);
 
         /// <summary>The layer's backward pass; dOutput [B, T, D·H_out] and dHN [L·D, B, H_out] may be null (zeros).</summary>
         public IDisposable Backward(IRecurrentPass<T> forward, Tensor<T>? dOutput, Tensor<T>? dHN, out Tensor<T> dx)
         {
             var result = (RecurrentResult<T>)forward;
-            RecurrentGradients<T> grads = Layer switch
-            {
-                LSTM<T> lstm => lstm.Backward((LSTMResult<T>)result, dOutput, dHN),
-                GRU<T> gru => gru.Backward(result, dOutput, dHN),
-                RNN<T> rnn => rnn.Backward(result, dOutput, dHN),
-                _ => throw new InvalidOperationException($"unknown recurrent layer {Layer.GetType().Name}"),
-            };
+            RecurrentGradients<T> grads = Layer.Backward(result, dOutput, dHN);
             dx = grads.DX;
             return grads;
         }
