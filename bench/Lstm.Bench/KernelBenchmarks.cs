@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends;
+using Lstm.Runtime.Backends.Ilgpu;
 using Lstm.Runtime.Devices;
 
 namespace Lstm.Bench;
@@ -73,16 +74,16 @@ public sealed record CellWorkload(int Batch, int Hidden) : IWorkload, IComparabl
     public override string ToString() => $"B={Batch} H={Hidden}";
 }
 
-/// <summary>The LSTM's GEMMs on <see cref="BenchEnvironment.DeviceName"/>, float32, each call synchronized.</summary>
+/// <summary>
+/// The LSTM's GEMMs, float32, each call synchronized, by every algorithm in one run: the ILGPU
+/// kernels on <see cref="IlgpuDevice"/> (RowDot the baseline, the simplest kernel and the one
+/// every other must equal bit for bit), and the <c>cpu</c> device's packed GEMM beside them.
+/// </summary>
 [MemoryDiagnoser]
 [Config(typeof(ThroughputConfig))]
 public class GemmBenchmarks
 {
-    private ComputeDevice? _device;
-    private IDeviceOps<float> _ops = null!;
-    private DeviceBuffer<float> _a = null!;
-    private DeviceBuffer<float> _w = null!;
-    private DeviceBuffer<float> _c = null!;
+    private readonly Dictionary<string, Operands> _operands = new(StringComparer.Ordinal);
 
     /// <summary>The GEMM cases.</summary>
     public static IEnumerable<GemmWorkload> Cases() => GemmWorkload.FromLstmShapes();
@@ -91,49 +92,110 @@ public class GemmBenchmarks
     [ParamsSource(nameof(Cases))]
     public GemmWorkload Shape { get; set; } = null!;
 
-    /// <summary>The device (LSTM_BENCH_DEVICE, default cpu).</summary>
-    [ParamsSource(typeof(BenchEnvironment), nameof(BenchEnvironment.DeviceNames))]
-    public string Device { get; set; } = BenchEnvironment.DefaultDevice;
+    /// <summary>The ILGPU device the kernels run on: LSTM_BENCH_DEVICE when it names one, else ilgpu-cpu.</summary>
+    public static string IlgpuDevice => BenchEnvironment.DeviceName is "cpu" or "auto" ? "ilgpu-cpu" : BenchEnvironment.DeviceName;
 
-    /// <summary>Opens the device and fills A and W with values in [-1, 1).</summary>
-    [GlobalSetup]
-    public void Setup()
+    /// <summary>Opens the device of the algorithm each benchmark runs and fills A and W with values in [-1, 1).</summary>
+    [GlobalSetup(Target = nameof(RowDot))]
+    public void SetupRowDot() => Setup(nameof(RowDot), IlgpuDevice, GemmAlgorithm.RowDot);
+
+    /// <summary>See <see cref="SetupRowDot"/>.</summary>
+    [GlobalSetup(Target = nameof(Tiled))]
+    public void SetupTiled() => Setup(nameof(Tiled), IlgpuDevice, GemmAlgorithm.Tiled);
+
+    /// <summary>See <see cref="SetupRowDot"/>.</summary>
+    [GlobalSetup(Target = nameof(Blocked))]
+    public void SetupBlocked() => Setup(nameof(Blocked), IlgpuDevice, GemmAlgorithm.Blocked);
+
+    /// <summary>See <see cref="SetupRowDot"/>.</summary>
+    [GlobalSetup(Target = nameof(Blocked128))]
+    public void SetupBlocked128() => Setup(nameof(Blocked128), IlgpuDevice, GemmAlgorithm.Blocked128);
+
+    /// <summary>See <see cref="SetupRowDot"/>.</summary>
+    [GlobalSetup(Target = nameof(Blocked64))]
+    public void SetupBlocked64() => Setup(nameof(Blocked64), IlgpuDevice, GemmAlgorithm.Blocked64);
+
+    /// <summary>See <see cref="SetupRowDot"/>.</summary>
+    [GlobalSetup(Target = nameof(FewRow))]
+    public void SetupFewRow() => Setup(nameof(FewRow), IlgpuDevice, GemmAlgorithm.FewRow);
+
+    /// <summary>See <see cref="SetupRowDot"/>.</summary>
+    [GlobalSetup(Target = nameof(CpuPacked))]
+    public void SetupCpuPacked() => Setup(nameof(CpuPacked), "cpu", null);
+
+    /// <summary>C = A · W^T, one thread per output (the ILGPU CPU accelerator's kernel).</summary>
+    [Benchmark(Baseline = true)]
+    public void RowDot() => Run(nameof(RowDot));
+
+    /// <summary>16×16 shared-memory tiles.</summary>
+    [Benchmark]
+    public void Tiled() => Run(nameof(Tiled));
+
+    /// <summary>The register-blocked family, the kernel chosen per shape (the default on CUDA and OpenCL).</summary>
+    [Benchmark]
+    public void Blocked() => Run(nameof(Blocked));
+
+    /// <summary>The 128×128 block tile, 8×8 outputs per thread.</summary>
+    [Benchmark]
+    public void Blocked128() => Run(nameof(Blocked128));
+
+    /// <summary>The 64×64 block tile, 4×4 outputs per thread.</summary>
+    [Benchmark]
+    public void Blocked64() => Run(nameof(Blocked64));
+
+    /// <summary>A warp per weight row, for products of few rows.</summary>
+    [Benchmark]
+    public void FewRow() => Run(nameof(FewRow));
+
+    /// <summary>The <c>cpu</c> device's packed, register-blocked GEMM on every core.</summary>
+    [Benchmark]
+    public void CpuPacked() => Run(nameof(CpuPacked));
+
+    /// <summary>Frees the buffers and the devices.</summary>
+    [GlobalCleanup]
+    public void Cleanup()
     {
-        _device = ComputeDevice.Open(Device);
-        _ops = _device.Ops<float>();
-        var rng = new Random(1);
-        _a = Random(rng, (long)Shape.M * Shape.K);
-        _w = Random(rng, (long)Shape.N * Shape.K);
-        _c = _ops.Allocate((long)Shape.M * Shape.N);
-        _ops.Synchronize();
+        foreach (var o in _operands.Values)
+            o.Dispose();
+        _operands.Clear();
     }
 
-    private DeviceBuffer<float> Random(Random rng, long n)
+    private void Setup(string name, string device, GemmAlgorithm? algorithm)
+    {
+        var opened = ComputeDevice.Open(device, algorithm);
+        var ops = opened.Ops<float>();
+        var rng = new Random(1);
+        var o = new Operands(opened, ops, Random(ops, rng, (long)Shape.M * Shape.K), Random(ops, rng, (long)Shape.N * Shape.K), ops.Allocate((long)Shape.M * Shape.N));
+        ops.Synchronize();
+        _operands[name] = o;
+    }
+
+    private void Run(string name)
+    {
+        var o = _operands[name];
+        o.Ops.Gemm(GemmShape.Dense(Shape.M, Shape.N, Shape.K, false, true), 1f, o.A.All, o.W.All, 0f, o.C.All);
+        o.Ops.Synchronize();
+    }
+
+    private static DeviceBuffer<float> Random(IDeviceOps<float> ops, Random rng, long n)
     {
         var host = new float[n];
         for (long i = 0; i < n; i++)
             host[i] = (float)(rng.NextDouble() * 2 - 1);
-        var buffer = _ops.Allocate(n);
-        _ops.Upload(host, buffer.All);
+        var buffer = ops.Allocate(n);
+        ops.Upload(host, buffer.All);
         return buffer;
     }
 
-    /// <summary>C = A · W^T.</summary>
-    [Benchmark]
-    public void Gemm()
+    private sealed record Operands(ComputeDevice Device, IDeviceOps<float> Ops, DeviceBuffer<float> A, DeviceBuffer<float> W, DeviceBuffer<float> C) : IDisposable
     {
-        _ops.Gemm(GemmShape.Dense(Shape.M, Shape.N, Shape.K, false, true), 1f, _a.All, _w.All, 0f, _c.All);
-        _ops.Synchronize();
-    }
-
-    /// <summary>Frees the buffers and the device.</summary>
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        _c?.Dispose();
-        _w?.Dispose();
-        _a?.Dispose();
-        _device?.Dispose();
+        public void Dispose()
+        {
+            C.Dispose();
+            W.Dispose();
+            A.Dispose();
+            Device.Dispose();
+        }
     }
 }
 
