@@ -243,6 +243,43 @@ public class CpuBackendTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(long64 <= short8 + 256, $"{kind}: {short8} bytes at T 8 but {long64} at T 64");
     }
 
+    /// <summary>
+    /// A training pass reuses its state-sized buffers ([B, H]: h_n, c_n, dh0, dc0, the recurrent dh
+    /// and dc …) from the cpu backend's pool: once warm, the managed bytes one pass allocates stay
+    /// below the size of one such array, at batches where the pass holds many of them at once.
+    /// </summary>
+    [Theory]
+    [InlineData("lstm", false)]
+    [InlineData("lstm", true)]
+    [InlineData("gru", true)]
+    public void TrainingPass_AllocatesNoStateSizedArray(string kind, bool bidirectional)
+    {
+        var device = TestDevices.Get("cpu");
+        const int batch = 32, steps = 6, input = 8, hidden = 128;
+        int dirs = bidirectional ? 2 : 1;
+        using var x = Tensor<float>.FromArray(device, BitwiseResults.Uniform(new Random(7), steps * batch * input), [batch, steps, input]);
+        using var dy = Tensor<float>.FromArray(device, BitwiseResults.Uniform(new Random(8), steps * batch * dirs * hidden), [batch, steps, dirs * hidden]);
+        using RecurrentLayer<float> layer = kind == "gru"
+            ? new GRU<float>(device, new GRUOptions(input, hidden, 2, BatchFirst: true, Bidirectional: bidirectional), seed: 4)
+            : new LSTM<float>(device, new LSTMOptions(input, hidden, 2, BatchFirst: true, Bidirectional: bidirectional), seed: 4);
+        void Pass()
+        {
+            using var r = layer.Forward(x, training: true);
+            layer.Backward(r, dOutput: dy).Dispose();
+        }
+
+        for (int i = 0; i < 5; i++)
+            Pass();
+        const int passes = 5;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < passes; i++)
+            Pass();
+        long perPass = (GC.GetAllocatedBytesForCurrentThread() - before) / passes;
+        long stateBytes = (long)batch * hidden * sizeof(float);
+        output.WriteLine($"{kind}, {dirs} direction(s): a training pass allocates {perPass} bytes; a state array is {stateBytes}");
+        Assert.True(perPass < stateBytes, $"{kind}: a training pass allocates {perPass} bytes, at least one [B, H] array ({stateBytes})");
+    }
+
     private sealed class Meeting
     {
         public int Arrived;

@@ -20,8 +20,13 @@ internal static class CpuArrayPool<T> where T : unmanaged
     /// </summary>
     public const int MinLength = 64;
 
-    /// <summary>Most arrays kept of one length.</summary>
-    public const int MaxPerLength = 8;
+    /// <summary>
+    /// Most arrays kept of one length. A training pass holds many arrays of one state's length
+    /// [B, H] at once (the forward result's h_n and c_n, the gradients dh0 and dc0 and their
+    /// row-sorted copies, zeros, each direction's recurrent dh and dc): with room for fewer, one of
+    /// them would be dropped and allocated again on every pass.
+    /// </summary>
+    public const int MaxPerLength = 16;
 
     /// <summary>Most bytes kept in all.</summary>
     public const long MaxPooledBytes = 512L << 20;
