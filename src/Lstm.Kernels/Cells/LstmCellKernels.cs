@@ -100,6 +100,21 @@ internal static class LstmCellKernels
             go = ops.Add(go, ops.Add(biasIh[3 * hidden + j], biasHh[3 * hidden + j]));
         }
 
+        Cell<T, TOps>(e, row, j, hidden, gi, gf, gg, go, cPrev, c, h, acts, training);
+    }
+
+    /// <summary>
+    /// The cell from the four gate pre-activations of element e (row b, unit j): c_t, h_t and,
+    /// when training, the activations. Shared with <see cref="PersistentLstmKernels"/> so both
+    /// paths round the same operations in the same order.
+    /// </summary>
+    internal static void Cell<T, TOps>(
+        int e, long row, int j, int hidden, T gi, T gf, T gg, T go,
+        ArrayView<T> cPrev, ArrayView<T> c, ArrayView<T> h, ArrayView<T> acts, bool training)
+        where T : unmanaged
+        where TOps : struct, INumOps<T>
+    {
+        var ops = default(TOps);
         T i = ops.Sigmoid(gi);
         T f = ops.Sigmoid(gf);
         T g = ops.Tanh(gg);
