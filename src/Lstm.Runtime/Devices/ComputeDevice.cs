@@ -192,6 +192,30 @@ public sealed class ComputeDevice : IDisposable
     internal Accelerator Accelerator =>
         _accelerator ?? throw new LstmException($"device '{Name}' runs host code: it has no ILGPU accelerator (use cuda, opencl or ilgpu-cpu)");
 
+    /// <summary>
+    /// ILGPU's CPU accelerator of a given shape, with the RowDot GEMM (the tests: several
+    /// multiprocessors hold several groups of a persistent kernel at once).
+    /// </summary>
+    /// <param name="warpSize">Lanes a warp.</param>
+    /// <param name="warpsPerMultiprocessor">Warps a multiprocessor (and a group).</param>
+    /// <param name="multiprocessors">Multiprocessors: groups that run at once.</param>
+    internal static ComputeDevice OpenIlgpuCpu(int warpSize, int warpsPerMultiprocessor, int multiprocessors)
+    {
+        var context = CreateContext();
+        try
+        {
+            var device = new CPUDevice(warpSize, warpsPerMultiprocessor, multiprocessors);
+            var accelerator = device.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
+            var info = Describe(device, "ilgpu-cpu", DeviceKind.IlgpuCpu, false);
+            return new ComputeDevice(context, accelerator, info, GemmAlgorithm.RowDot, TileFor(accelerator.MaxNumThreadsPerGroup), GemmPrecision.Fp32);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Lists the devices present on this machine, in the order <c>auto</c> prefers them: CUDA, OpenCL, cpu, ilgpu-cpu.</summary>
     public static IReadOnlyList<DeviceInfo> Available()
     {

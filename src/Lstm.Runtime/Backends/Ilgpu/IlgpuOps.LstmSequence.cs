@@ -1,0 +1,113 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using Lstm.Kernels.Cells;
+
+namespace Lstm.Runtime.Backends.Ilgpu;
+
+/// <summary>
+/// An LSTM direction's whole forward loop as one persistent launch (<see cref="PersistentLstmKernels"/>)
+/// on CUDA and ILGPU's CPU accelerator, where every group of the grid can be resident at once
+/// (the occupancy estimate; on the CPU accelerator one group a multiprocessor) and each group's
+/// slice of W_hh fits in its shared memory. The values equal the step loop's bit for bit: each
+/// gate is summed over k in order from zero with one multiply-add per k, as the GEMM kernels sum,
+/// then the same cell. Backward, OpenCL and reduced precisions step aside to the step loop.
+/// </summary>
+internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
+{
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+        ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>? _persistentForward =
+        accelerator.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.CPU
+            ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+                ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>(PersistentLstmKernels.Forward<T, TOps>)
+            : null;
+
+    private readonly Dictionary<(int Batch, int Hidden), (int Units, int Threads)?> _persistentPlans = [];
+    private readonly PersistentLaunches _persistent = PersistentLaunches.For(accelerator);
+    private MemoryBuffer1D<int, Stride1D.Dense>? _sync;
+
+    /// <inheritdoc/>
+    public bool TryLstmSequenceForward(in LstmSequenceForward<T> args)
+    {
+        if (_persistentForward is null || !_persistent.Enabled || _precision != GemmPrecision.Fp32
+            || args.Batch <= 0 || args.Hidden <= 0 || args.Steps <= 0 || Plan(args.Batch, args.Hidden) is not { } plan)
+            return false;
+        int groups = (args.Hidden + plan.Units - 1) / plan.Units;
+        bool bias = args.BiasIh.HasValue && args.BiasHh.HasValue;
+        var shape = new PersistentLstmShape(
+            args.Steps, args.Batch, args.Hidden, plan.Units, args.Reverse ? 1 : 0, args.StoreCells ? 1 : 0, args.Acts.HasValue ? 1 : 0,
+            bias ? 1 : 0, _persistent.SpinLimit, _persistent.SkipGroup);
+        var config = new KernelConfig(groups, plan.Threads,
+            SharedMemoryConfig.RequestDynamic<T>(PersistentLstmKernels.SharedElements(args.Hidden, plan.Units, plan.Threads)));
+        var failed = new int[1];
+        lock (_persistent.Lock)
+        {
+            _sync ??= _accelerator.Allocate1D<int>(PersistentLstmKernels.SyncLength);
+            _sync.View.MemSetToZero(_stream);
+            _persistentForward(_stream, config, View(args.XProj), View(args.WeightHh), View(args.BiasIh), View(args.BiasHh),
+                View(args.H0), View(args.C0), View(args.Output), View(args.Cells), View(args.Acts), _sync.View, shape);
+            _sync.View.SubView(PersistentLstmKernels.SyncFailed, 1).CopyToCPU(_stream, failed);
+            _stream.Synchronize();
+        }
+
+        if (failed[0] != 0)
+        {
+            // A group was not resident (or was lost): the outputs are partial; the step loop rewrites them all.
+            _persistent.CountTimeout();
+            return false;
+        }
+
+        _persistent.CountRun();
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public bool TryLstmSequenceBackward(in LstmSequenceBackward<T> args) => false;
+
+    /// <summary>
+    /// Units a group and threads a group for (B, H), or null when no grid of resident groups holds
+    /// its slices of W_hh: the fewest groups (one a multiprocessor to begin with) that fit.
+    /// </summary>
+    private (int Units, int Threads)? Plan(int batch, int hidden)
+    {
+        lock (_persistentPlans)
+        {
+            if (!_persistentPlans.TryGetValue((batch, hidden), out var plan))
+                _persistentPlans[(batch, hidden)] = plan = ChoosePlan(batch, hidden);
+            return plan;
+        }
+    }
+
+    private (int Units, int Threads)? ChoosePlan(int batch, int hidden)
+    {
+        int sms = Math.Max(1, _accelerator.NumMultiprocessors);
+        int warp = Math.Max(1, _accelerator.WarpSize);
+        int maxThreads = Math.Min(_accelerator.MaxNumThreadsPerGroup, 256) / 4 * 4;
+        if (maxThreads < 4)
+            return null;
+        bool cpu = _accelerator.AcceleratorType == AcceleratorType.CPU;
+        var kernel = _persistentForward!.GetKernel();
+        long elementSize = Unsafe.SizeOf<T>();
+        for (int target = Math.Min(hidden, sms); ; target = Math.Min(hidden, target + sms))
+        {
+            int units = (hidden + target - 1) / target;
+            int groups = (hidden + units - 1) / units;
+            int items = batch * 4 * units;
+            int threads = Math.Min(maxThreads, (items + warp - 1) / warp * warp);
+            threads = Math.Max(4, threads / 4 * 4);
+            long bytes = PersistentLstmKernels.SharedElements(hidden, units, threads) * elementSize;
+            if (bytes <= _accelerator.MaxSharedMemoryPerGroup)
+            {
+                // ILGPU's CPU accelerator runs one group at a time on each multiprocessor.
+                long resident = cpu ? sms : (long)sms * _accelerator.EstimateMaxActiveGroupsPerMultiprocessor(kernel, threads, (int)bytes);
+                if (groups <= resident)
+                    return (units, threads);
+            }
+
+            if (target >= hidden || cpu)
+                return null;
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using System.Runtime.CompilerServices;
+using ILGPU.Runtime;
+
+namespace Lstm.Runtime.Backends.Ilgpu;
+
+/// <summary>
+/// The persistent LSTM forward launches of one accelerator, shared by every stream's operations:
+/// one at a time (so two grids never share the multiprocessors), counted, and the knobs the
+/// tests turn.
+/// </summary>
+internal sealed class PersistentLaunches
+{
+    /// <summary>Grid-barrier polls before a group gives up on a GPU: well past any step's wait, a fraction of a second.</summary>
+    public const int GpuSpinLimit = 1 << 18;
+
+    /// <summary>Polls on ILGPU's CPU accelerator, whose simulated threads share the host's cores with the waiting ones.</summary>
+    public const int CpuSpinLimit = 1 << 28;
+
+    private static readonly ConditionalWeakTable<Accelerator, PersistentLaunches> ByAccelerator = new();
+    private long _runs;
+    private long _timeouts;
+
+    private PersistentLaunches(Accelerator accelerator) =>
+        SpinLimit = accelerator.AcceleratorType == AcceleratorType.CPU ? CpuSpinLimit : GpuSpinLimit;
+
+    /// <summary>The launches of <paramref name="accelerator"/>.</summary>
+    /// <param name="accelerator">The accelerator.</param>
+    public static PersistentLaunches For(Accelerator accelerator) => ByAccelerator.GetValue(accelerator, a => new PersistentLaunches(a));
+
+    /// <summary>Held while one launch runs and its failure flag is read.</summary>
+    public object Lock { get; } = new();
+
+    /// <summary>Whether the persistent forward may run (true by default; false: the step loop always).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Grid-barrier polls before a group gives up (<see cref="GpuSpinLimit"/> or <see cref="CpuSpinLimit"/>).</summary>
+    public int SpinLimit { get; set; }
+
+    /// <summary>Test hook: the group that leaves at once (a lost group), or -1.</summary>
+    public int SkipGroup { get; set; } = -1;
+
+    /// <summary>Forward loops that ran as one persistent launch.</summary>
+    public long Runs => Interlocked.Read(ref _runs);
+
+    /// <summary>Persistent launches whose grid barrier timed out (the step loop then ran instead).</summary>
+    public long Timeouts => Interlocked.Read(ref _timeouts);
+
+    /// <summary>Counts a launch that completed.</summary>
+    public void CountRun() => Interlocked.Increment(ref _runs);
+
+    /// <summary>Counts a launch that timed out.</summary>
+    public void CountTimeout() => Interlocked.Increment(ref _timeouts);
+}
