@@ -29,7 +29,7 @@ internal static class RunCommand
 
     public static int Execute(RunOptions o, TextWriter stdout)
     {
-        var precision = PrecisionOption.Parse(o.Precision);
+        var precision = PrecisionNames.ParseOption(o.Precision);
         var model = SafeTensorsFile.Read(o.Model);
         var input = SafeTensorsFile.Read(o.Input);
         var (shape, prefix) = StateDict.InferRecurrent(model);
