@@ -1,4 +1,6 @@
 using CommandLine;
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Diagnostics;
 
 namespace Lstm.Cli;
 
@@ -20,12 +22,12 @@ public enum BenchModeOption
 public sealed class BenchOptions
 {
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cpu, cuda[:N], opencl[:N] or ilgpu-cpu.")]
-    public string Device { get; set; } = "auto";
+    [Option("device", Default = ComputeDevice.Auto, HelpText = "auto, cpu, cuda[:N], opencl[:N] or ilgpu-cpu.")]
+    public string Device { get; set; } = ComputeDevice.Auto;
 
     /// <summary>The arithmetic of float32 matrix products.</summary>
-    [Option("precision", Default = "fp32", HelpText = "Float32 matrix products: fp32 (exact, the default), tf32 (PyTorch's allow_tf32), 3xtf32 (TF32 tensor cores at near-FP32 accuracy) or bf16; tensor cores on CUDA (compute capability 8.0+), the same rounding emulated elsewhere.")]
-    public string Precision { get; set; } = "fp32";
+    [Option("precision", Default = PrecisionNames.Default, HelpText = "Float32 matrix products: fp32 (exact, the default), tf32 (PyTorch's allow_tf32), 3xtf32 (TF32 tensor cores at near-FP32 accuracy) or bf16; tensor cores on CUDA (compute capability 8.0+), the same rounding emulated elsewhere.")]
+    public string Precision { get; set; } = PrecisionNames.Default;
 
     /// <summary>Where to write the records as JSON lines.</summary>
     [Option("json", HelpText = "Also write one JSON object per shape and mode to this file (torch_lstm_bench.py's fields).")]
@@ -36,12 +38,12 @@ public sealed class BenchOptions
     public BenchModeOption Mode { get; set; } = BenchModeOption.Both;
 
     /// <summary>Timed repeats per shape and mode.</summary>
-    [Option("repeats", Default = 20, HelpText = "Timed runs per shape and mode; the median is reported.")]
-    public int Repeats { get; set; } = 20;
+    [Option("repeats", Default = BenchSettings.DefaultRepeats, HelpText = "Timed runs per shape and mode; the median is reported.")]
+    public int Repeats { get; set; } = BenchSettings.DefaultRepeats;
 
     /// <summary>Untimed runs first.</summary>
-    [Option("warmup", Default = 3, HelpText = "Untimed runs per shape and mode before timing (they include the kernels' JIT); with N > 0, warm-up also lasts at least one second, so .NET's tiered JIT has optimized the host code before timing.")]
-    public int Warmup { get; set; } = 3;
+    [Option("warmup", Default = BenchSettings.DefaultWarmup, HelpText = "Untimed runs per shape and mode before timing (they include the kernels' JIT); with N > 0, warm-up also lasts at least one second, so .NET's tiered JIT has optimized the host code before timing.")]
+    public int Warmup { get; set; } = BenchSettings.DefaultWarmup;
 
     /// <summary>Time matrix products instead of whole LSTMs.</summary>
     [Option("gemm", HelpText = "Time float32 matrix products instead: the four products of layer 0 of each LSTM shape (input projection, recurrent step, weight and input gradients) and 4096x4096x4096, or --gemm-shapes; prints the kernel, ms and TFLOP/s (bench/gpu/torch_gemm_bench.py times torch.matmul at the same shapes).")]

@@ -1,4 +1,5 @@
 using CommandLine;
+using Lstm.Runtime.Devices;
 
 namespace Lstm.Cli;
 
@@ -25,12 +26,12 @@ public sealed class RunOptions
     public string Output { get; set; } = "";
 
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
-    public string Device { get; set; } = "auto";
+    [Option("device", Default = ComputeDevice.Auto, HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = ComputeDevice.Auto;
 
     /// <summary>The arithmetic of float32 matrix products.</summary>
-    [Option("precision", Default = "fp32", HelpText = "Float32 matrix products: fp32 (exact, the default), tf32 (PyTorch's allow_tf32), 3xtf32 (TF32 tensor cores at near-FP32 accuracy) or bf16; tensor cores on CUDA (compute capability 8.0+), the same rounding emulated elsewhere.")]
-    public string Precision { get; set; } = "fp32";
+    [Option("precision", Default = PrecisionNames.Default, HelpText = "Float32 matrix products: fp32 (exact, the default), tf32 (PyTorch's allow_tf32), 3xtf32 (TF32 tensor cores at near-FP32 accuracy) or bf16; tensor cores on CUDA (compute capability 8.0+), the same rounding emulated elsewhere.")]
+    public string Precision { get; set; } = PrecisionNames.Default;
 
     /// <summary>Whether x is [batch, seq, feature].</summary>
     [Option("batch-first", Default = false, HelpText = "x and output are [batch, seq_len, feature] (PyTorch's batch_first=True).")]
@@ -50,6 +51,6 @@ public sealed class RunOptions
 public sealed class SelfTestOptions
 {
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
-    public string Device { get; set; } = "auto";
+    [Option("device", Default = ComputeDevice.Auto, HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = ComputeDevice.Auto;
 }

@@ -13,11 +13,8 @@ internal static class SelfTestCommand
         var checks = SelfTest.Run(device);
         foreach (var c in checks)
             stdout.WriteLine($"{(c.Passed ? "ok  " : "FAIL")} {c.DType,-8} {c.Name,-42} max |err| {c.MaxAbsError,10:E2}  (tolerance {c.Tolerance:E1})");
-        foreach (var group in checks.GroupBy(c => c.DType))
-        {
-            var worst = group.MaxBy(c => c.MaxAbsError / c.Tolerance)!;
-            stdout.WriteLine($"worst {group.Key}: {worst.Name}: {worst.MaxAbsError:E2} ({worst.MaxAbsError / worst.Tolerance:P1} of its tolerance)");
-        }
+        foreach (var (dtype, worst) in SelfTest.WorstByDType(checks))
+            stdout.WriteLine($"worst {dtype}: {worst.Name}: {worst.MaxAbsError:E2} ({worst.MaxAbsError / worst.Tolerance:P1} of its tolerance)");
 
         int failed = checks.Count(c => !c.Passed);
         stdout.WriteLine(failed == 0 ? $"selftest passed: {checks.Count} checks on {device.Name}" : $"selftest FAILED: {failed} of {checks.Count} checks on {device.Name}");

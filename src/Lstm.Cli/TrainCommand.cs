@@ -1,4 +1,5 @@
 using System.Globalization;
+using Lstm.Runtime.Devices;
 using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Training;
 
@@ -57,7 +58,7 @@ internal static class TrainCommand
         ValidateEvery = o.ValidateEvery,
         CheckpointEvery = o.CheckpointEvery,
         Seed = o.Seed,
-        Precision = o.Precision is null ? null : PrecisionOption.Parse(o.Precision),
+        Precision = o.Precision is null ? null : PrecisionNames.ParseOption(o.Precision),
         Device = o.Device,
         Devices = o.Devices,
         Shards = o.Shards,

@@ -1,4 +1,5 @@
 using CommandLine;
+using Lstm.Runtime.Devices;
 using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
@@ -159,16 +160,16 @@ public sealed class EvalOptions : DataOptions
     public string Run { get; set; } = "";
 
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
-    public string Device { get; set; } = "auto";
+    [Option("device", Default = ComputeDevice.Auto, HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = ComputeDevice.Auto;
 
     /// <summary>Batch size.</summary>
-    [Option("batch-size", Default = 64, HelpText = "Samples per forward pass.")]
-    public int BatchSize { get; set; } = 64;
+    [Option("batch-size", Default = EvaluationSettings.DefaultBatchSize, HelpText = "Samples per forward pass.")]
+    public int BatchSize { get; set; } = EvaluationSettings.DefaultBatchSize;
 
     /// <summary>Seed of a synthetic task's samples.</summary>
-    [Option("seed", Default = 12345, HelpText = "With --task: the seed of the evaluation samples.")]
-    public int Seed { get; set; } = 12345;
+    [Option("seed", Default = EvaluationSettings.DefaultSeed, HelpText = "With --task: the seed of the evaluation samples.")]
+    public int Seed { get; set; } = EvaluationSettings.DefaultSeed;
 }
 
 /// <summary><c>lstm predict</c>.</summary>
@@ -188,8 +189,8 @@ public sealed class PredictOptions
     public string? Output { get; set; }
 
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
-    public string Device { get; set; } = "auto";
+    [Option("device", Default = ComputeDevice.Auto, HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = ComputeDevice.Auto;
 }
 
 /// <summary><c>lstm generate</c>.</summary>
@@ -205,20 +206,20 @@ public sealed class GenerateOptions
     public string? Prompt { get; set; }
 
     /// <summary>Length.</summary>
-    [Option("length", Default = 200, HelpText = "Characters to generate after the prompt.")]
-    public int Length { get; set; } = 200;
+    [Option("length", Default = GenerationSettings.DefaultLength, HelpText = "Characters to generate after the prompt.")]
+    public int Length { get; set; } = GenerationSettings.DefaultLength;
 
     /// <summary>Temperature.</summary>
-    [Option("temperature", Default = 0.8, HelpText = "Sampling temperature: 0 always takes the likeliest character; higher is more varied.")]
-    public double Temperature { get; set; } = 0.8;
+    [Option("temperature", Default = GenerationSettings.DefaultTemperature, HelpText = "Sampling temperature: 0 always takes the likeliest character; higher is more varied.")]
+    public double Temperature { get; set; } = GenerationSettings.DefaultTemperature;
 
     /// <summary>Seed.</summary>
-    [Option("seed", Default = 1, HelpText = "Seed of the sampling (the same seed gives the same text).")]
-    public int Seed { get; set; } = 1;
+    [Option("seed", Default = GenerationSettings.DefaultSeed, HelpText = "Seed of the sampling (the same seed gives the same text).")]
+    public int Seed { get; set; } = GenerationSettings.DefaultSeed;
 
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
-    public string Device { get; set; } = "auto";
+    [Option("device", Default = ComputeDevice.Auto, HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = ComputeDevice.Auto;
 }
 
 /// <summary><c>lstm compare</c>.</summary>
@@ -226,38 +227,38 @@ public sealed class GenerateOptions
 public sealed class CompareOptions
 {
     /// <summary>The task.</summary>
-    [Option("task", Default = "sine", HelpText = "sine, adding, copy or mackey-glass.")]
-    public string Task { get; set; } = "sine";
+    [Option("task", Default = CellComparisonSettings.DefaultTask, HelpText = "sine, adding, copy or mackey-glass.")]
+    public string Task { get; set; } = CellComparisonSettings.DefaultTask;
 
     /// <summary>T.</summary>
-    [Option("seq-len", Default = 20, HelpText = "The task's window, length or delay.")]
-    public int SeqLen { get; set; } = 20;
+    [Option("seq-len", Default = CellComparisonSettings.DefaultSeqLen, HelpText = "The task's window, length or delay.")]
+    public int SeqLen { get; set; } = CellComparisonSettings.DefaultSeqLen;
 
     /// <summary>Steps.</summary>
-    [Option("steps", Default = 300, HelpText = "Training steps of each model.")]
-    public int Steps { get; set; } = 300;
+    [Option("steps", Default = CellComparisonSettings.DefaultSteps, HelpText = "Training steps of each model.")]
+    public int Steps { get; set; } = CellComparisonSettings.DefaultSteps;
 
     /// <summary>Hidden size.</summary>
-    [Option("hidden", Default = 32, HelpText = "Hidden size of each model.")]
-    public int Hidden { get; set; } = 32;
+    [Option("hidden", Default = CellComparisonSettings.DefaultHidden, HelpText = "Hidden size of each model.")]
+    public int Hidden { get; set; } = CellComparisonSettings.DefaultHidden;
 
     /// <summary>Layers.</summary>
-    [Option("layers", Default = 1, HelpText = "Layers of each model.")]
-    public int Layers { get; set; } = 1;
+    [Option("layers", Default = CellComparisonSettings.DefaultLayers, HelpText = "Layers of each model.")]
+    public int Layers { get; set; } = CellComparisonSettings.DefaultLayers;
 
     /// <summary>Batch size.</summary>
-    [Option("batch-size", Default = 32, HelpText = "Samples per batch.")]
-    public int BatchSize { get; set; } = 32;
+    [Option("batch-size", Default = CellComparisonSettings.DefaultBatchSize, HelpText = "Samples per batch.")]
+    public int BatchSize { get; set; } = CellComparisonSettings.DefaultBatchSize;
 
     /// <summary>Learning rate.</summary>
-    [Option("lr", Default = 0.01, HelpText = "Adam's learning rate.")]
-    public double LearningRate { get; set; } = 0.01;
+    [Option("lr", Default = CellComparisonSettings.DefaultLearningRate, HelpText = "Adam's learning rate.")]
+    public double LearningRate { get; set; } = CellComparisonSettings.DefaultLearningRate;
 
     /// <summary>Seed.</summary>
-    [Option("seed", Default = 1, HelpText = "Seed of the samples, initialization and batch order (the same for all three).")]
-    public int Seed { get; set; } = 1;
+    [Option("seed", Default = CellComparisonSettings.DefaultSeed, HelpText = "Seed of the samples, initialization and batch order (the same for all three).")]
+    public int Seed { get; set; } = CellComparisonSettings.DefaultSeed;
 
     /// <summary>The device.</summary>
-    [Option("device", Default = "auto", HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
-    public string Device { get; set; } = "auto";
+    [Option("device", Default = ComputeDevice.Auto, HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]
+    public string Device { get; set; } = ComputeDevice.Auto;
 }

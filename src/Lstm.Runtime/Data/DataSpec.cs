@@ -21,19 +21,19 @@ public sealed record DataSpec
     public string Source { get; init; } = "task";
 
     /// <summary>The synthetic task (<see cref="SyntheticTasks.Names"/>) when <see cref="Source"/> is <c>task</c>.</summary>
-    public string? Task { get; init; } = "sine";
+    public string? Task { get; init; } = DataDefaults.Task;
 
     /// <summary>T of a synthetic task: the window (sine, mackey-glass), the length (adding) or the delay (copy).</summary>
-    public int SeqLen { get; init; } = 20;
+    public int SeqLen { get; init; } = DataDefaults.SeqLen;
 
     /// <summary>Training samples of a synthetic task.</summary>
-    public int TrainSamples { get; init; } = 2048;
+    public int TrainSamples { get; init; } = DataDefaults.TrainSamples;
 
     /// <summary>Validation samples of a synthetic task (drawn from another seed).</summary>
-    public int ValidationSamples { get; init; } = 256;
+    public int ValidationSamples { get; init; } = DataDefaults.ValidationSamples;
 
     /// <summary>Seed of a synthetic task's samples.</summary>
-    public int Seed { get; init; } = 1;
+    public int Seed { get; init; } = DataDefaults.Seed;
 
     /// <summary>The CSV or text file.</summary>
     public string? Path { get; init; }
@@ -45,19 +45,19 @@ public sealed record DataSpec
     public IReadOnlyList<string> Features { get; init; } = [];
 
     /// <summary>W: steps per input window (CSV, text).</summary>
-    public int Window { get; init; } = 24;
+    public int Window { get; init; } = DataDefaults.Window;
 
     /// <summary>h: how many rows after a window's last row the forecast target lies (CSV).</summary>
-    public int Horizon { get; init; } = 1;
+    public int Horizon { get; init; } = DataDefaults.Horizon;
 
     /// <summary><c>zscore</c> (statistics of the training rows) or <c>none</c> (CSV).</summary>
-    public string Normalize { get; init; } = "zscore";
+    public string Normalize { get; init; } = DataDefaults.Normalize;
 
     /// <summary>What to do with a missing or non-numeric CSV value: <c>error</c>, <c>drop</c>, <c>fill-previous</c> or <c>fill-zero</c>.</summary>
-    public string Missing { get; init; } = "error";
+    public string Missing { get; init; } = DataDefaults.Missing;
 
     /// <summary>The trailing fraction of the rows (CSV) or characters (text) that validates, in (0, 1).</summary>
-    public double ValFraction { get; init; } = 0.2;
+    public double ValFraction { get; init; } = DataDefaults.ValFraction;
 
     /// <summary>The feature columns in use: <see cref="Features"/>, or the targets when it is empty.</summary>
     [JsonIgnore]

@@ -59,6 +59,9 @@ public sealed class ComputeDevice : IDisposable
     /// <summary>The name of the host backend.</summary>
     public const string CpuName = "cpu";
 
+    /// <summary>The name that picks the best device present (the default of every verb that opens one).</summary>
+    public const string Auto = "auto";
+
     private readonly Context? _context;
     private readonly Accelerator? _accelerator;
     private readonly Lazy<IDeviceOps<float>> _float32;
@@ -339,7 +342,7 @@ public sealed class ComputeDevice : IDisposable
 
     private static (DeviceKind? Kind, int Index) Parse(string name)
     {
-        if (name == "auto")
+        if (name == Auto)
             return (null, 0);
         if (name == "ilgpu-cpu")
             return (DeviceKind.IlgpuCpu, 0);

@@ -5,9 +5,12 @@ namespace Lstm.Runtime.Devices;
 /// <summary>The names of the GEMM precisions, as the command line and a run's config.json write them.</summary>
 public static class PrecisionNames
 {
+    /// <summary>The name of the default precision, exact float32 products.</summary>
+    public const string Default = "fp32";
+
     private static readonly (GemmPrecision Precision, string Name)[] Names =
     [
-        (GemmPrecision.Fp32, "fp32"),
+        (GemmPrecision.Fp32, Default),
         (GemmPrecision.Tf32, "tf32"),
         (GemmPrecision.ThreeTf32, "3xtf32"),
         (GemmPrecision.Bf16, "bf16"),
@@ -34,5 +37,22 @@ public static class PrecisionNames
         }
 
         throw new LstmException($"precision '{name}': expected {Help}");
+    }
+
+    /// <summary>The precision named by a <c>--precision</c> option (null: fp32).</summary>
+    /// <param name="value">The option's value, or null.</param>
+    /// <exception cref="LstmException">Not a precision's name; the message names the option and its value.</exception>
+    public static GemmPrecision ParseOption(string? value)
+    {
+        if (value is null)
+            return GemmPrecision.Fp32;
+        try
+        {
+            return Parse(value);
+        }
+        catch (LstmException)
+        {
+            throw new LstmException($"--precision {value}: expected {Help}");
+        }
     }
 }

@@ -29,6 +29,11 @@ public static class SelfTest
     /// <summary>GEMM shapes checked: (M, N, K).</summary>
     public static readonly (int M, int N, int K)[] GemmShapes = [(1, 1, 1), (1, 7, 3), (5, 1, 9), (7, 13, 5), (17, 33, 19)];
 
+    /// <summary>The worst check of each data type, relative to its tolerance, in the order the types first appear.</summary>
+    /// <param name="checks">The checks of a <see cref="Run"/>.</param>
+    public static IReadOnlyList<(string DType, SelfTestCheck Worst)> WorstByDType(IEnumerable<SelfTestCheck> checks) =>
+        checks.GroupBy(c => c.DType).Select(g => (g.Key, g.MaxBy(c => c.MaxAbsError / c.Tolerance)!)).ToList();
+
     /// <summary>Runs every check on <paramref name="device"/>.</summary>
     /// <param name="device">The device to check.</param>
     /// <param name="seed">Seed of the random data.</param>

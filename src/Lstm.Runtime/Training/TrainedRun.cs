@@ -3,12 +3,11 @@ using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Persistence;
-using Lstm.Runtime.Training;
 
-namespace Lstm.Cli;
+namespace Lstm.Runtime.Training;
 
 /// <summary>A finished (or checkpointed) run opened for use: its folder, config, data files and model on a device.</summary>
-internal sealed class TrainedRun : IDisposable
+public sealed class TrainedRun : IDisposable
 {
     private TrainedRun(RunFolder folder, RunConfig config, string modelDirectory, PreparedData data, ComputeDevice device, SequenceNetwork<float> model)
     {
@@ -20,8 +19,10 @@ internal sealed class TrainedRun : IDisposable
         Model = model;
     }
 
+    /// <summary>The run folder.</summary>
     public RunFolder Folder { get; }
 
+    /// <summary>The run's config (its data spec and settings).</summary>
     public RunConfig Config { get; }
 
     /// <summary>Where the weights came from: <c>model/</c>, <c>best/</c> or <c>last/</c>.</summary>
@@ -30,8 +31,10 @@ internal sealed class TrainedRun : IDisposable
     /// <summary>The run's data files (statistics, vocabulary); no samples.</summary>
     public PreparedData Data { get; }
 
+    /// <summary>The device the model is on, at the precision the run trained at.</summary>
     public ComputeDevice Device { get; }
 
+    /// <summary>The trained network.</summary>
     public SequenceNetwork<float> Model { get; }
 
     /// <summary>Opens the run: everything in the folder is checked before the device is opened.</summary>
@@ -60,6 +63,7 @@ internal sealed class TrainedRun : IDisposable
         }
     }
 
+    /// <summary>Frees the model and closes the device.</summary>
     public void Dispose()
     {
         Model.Dispose();
