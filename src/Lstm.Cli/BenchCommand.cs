@@ -42,6 +42,7 @@ internal static class BenchCommand
             // Which GEMM kernel the shape's two products run (a comment line, not a table row).
             stdout.WriteLine(BenchPlan.GemmLine(device, shape));
             using var bench = new LstmBenchmark(device, shape);
+            stdout.WriteLine($"# loop {shape}: {bench.ForwardLoopPath()}");
             foreach (var mode in settings.Modes)
             {
                 var record = bench.Measure(mode, settings.Warmup, settings.Repeats, settings.MinWarmupMs);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Lstm.Runtime.Backends.Ilgpu;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Persistence;
@@ -206,6 +207,21 @@ public sealed class LstmBenchmark : IDisposable
     {
         using var result = _lstm.Forward(_x, training: false);
         _x.Ops.Synchronize();
+    }
+
+    /// <summary>
+    /// How this device runs the shape's forward time loop, found by running one inference pass:
+    /// <c>persistent</c> (one launch per direction, <c>docs/gpu-kernels.md</c>), <c>per step</c>
+    /// (a recurrent GEMM and a cell kernel a step), or, on <c>cpu</c>, <c>host</c>.
+    /// </summary>
+    public string ForwardLoopPath()
+    {
+        if (!Device.IsIlgpu)
+            return "host";
+        var launches = PersistentLaunches.For(Device.Accelerator);
+        long before = launches.Runs;
+        Inference();
+        return launches.Runs > before ? "persistent" : "per step";
     }
 
     /// <summary>One training step: forward keeping activations, then backward of <c>output.sum()</c>, finished on the device.</summary>
