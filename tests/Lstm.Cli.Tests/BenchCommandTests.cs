@@ -35,9 +35,10 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Contains("# gemm 2,3,4,5,1: input projection RowDot (6x20x4), recurrent RowDot (2x20x5)", stdout, StringComparison.Ordinal);
         Assert.Contains("# gemm 3,2,5,7,2: input projection RowDot (6x28x5), recurrent RowDot (3x28x7)", stdout, StringComparison.Ordinal);
         // And one names how the forward time loop runs: one layer as one persistent launch
-        // (ilgpu-cpu's single group is always resident); stacked layers run the wavefront, step by step.
+        // (ilgpu-cpu's single group is always resident); stacked layers that can all take it run
+        // layer after layer, each as one persistent launch, instead of the wavefront.
         Assert.Contains("# loop 2,3,4,5,1: persistent", stdout, StringComparison.Ordinal);
-        Assert.Contains("# loop 3,2,5,7,2: per step", stdout, StringComparison.Ordinal);
+        Assert.Contains("# loop 3,2,5,7,2: persistent", stdout, StringComparison.Ordinal);
         var rows = Rows(stdout);
         string[][] expected = [["2", "3", "4", "5", "1", "inference"], ["2", "3", "4", "5", "1", "training"], ["3", "2", "5", "7", "2", "inference"], ["3", "2", "5", "7", "2", "training"]];
         Assert.Equal(expected.Length, rows.Count);

@@ -34,6 +34,22 @@ public sealed class PersistentLstmTests : IDisposable
     }
 
     [Fact]
+    public void StackedLayers_TakeThePersistentLoop_LayerAfterLayer_Bitwise()
+    {
+        var launches = PersistentLaunches.For(_device.Accelerator);
+        long runs = launches.Runs;
+        var steps = Run(2, false, true, wholeLoops: false, layers: 2);
+        Assert.Equal(runs, launches.Runs);
+        // Left at its default the wavefront is on here, yet every layer fits the grid, so each
+        // forward (inference, training) runs both layers as persistent launches, one after the other.
+        using (var probe = new LSTM<float>(_device, new LSTMOptions(6, 37, 2), seed: 5))
+            Assert.True(probe.Wavefront);
+        var persistent = Run(2, false, true, wholeLoops: true, layers: 2);
+        Assert.Equal(runs + 2 * 2, launches.Runs);
+        BitwiseResults.AssertEqual(steps, persistent, "2-layer LSTM B=2 H=37 with dropout on ilgpu-cpu", "persistent", "step by step");
+    }
+
+    [Fact]
     public void LostGroup_TimesOut_AndTheStepLoopGivesTheSameResult()
     {
         var launches = PersistentLaunches.For(_device.Accelerator);
@@ -55,10 +71,10 @@ public sealed class PersistentLstmTests : IDisposable
         }
     }
 
-    private Dictionary<string, float[]> Run(int batch, bool bidirectional, bool bias, bool wholeLoops)
+    private Dictionary<string, float[]> Run(int batch, bool bidirectional, bool bias, bool wholeLoops, int layers = 1)
     {
-        const int hidden = 37, input = 6, steps = 5, layers = 1;
-        var options = new LSTMOptions(input, hidden, layers, bias, BatchFirst: false, Bidirectional: bidirectional);
+        const int hidden = 37, input = 6, steps = 5;
+        var options = new LSTMOptions(input, hidden, layers, bias, BatchFirst: false, Dropout: layers > 1 ? 0.25 : 0, Bidirectional: bidirectional);
         int dirs = bidirectional ? 2 : 1;
         var rng = new Random(batch * 1000 + hidden);
         var x = BitwiseResults.Uniform(rng, steps * batch * input);

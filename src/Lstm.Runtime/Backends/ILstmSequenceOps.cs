@@ -70,4 +70,17 @@ internal interface ILstmSequenceOps<T> where T : unmanaged
     /// <summary>Runs the backward loop; false (nothing written) when this device does not take these operands.</summary>
     /// <param name="args">The operands.</param>
     bool TryLstmSequenceBackward(in LstmSequenceBackward<T> args);
+
+    /// <summary>
+    /// Whether <see cref="TryLstmSequenceForward"/> (or, with <paramref name="backward"/>,
+    /// <see cref="TryLstmSequenceBackward"/>) would take a loop of this shape, answered from the
+    /// device's rules without running anything (the schedule asks before it picks the lanes of a
+    /// pass). True does not promise the run: a loop may still step aside at run time (a grid whose
+    /// barrier times out), and the caller then runs the step loop.
+    /// </summary>
+    /// <param name="steps">T.</param>
+    /// <param name="batch">B.</param>
+    /// <param name="hidden">H.</param>
+    /// <param name="backward">False: the forward loop; true: the backward loop.</param>
+    bool CanRunLstmSequence(int steps, int batch, int hidden, bool backward);
 }

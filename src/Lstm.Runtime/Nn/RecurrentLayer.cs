@@ -43,6 +43,8 @@ public abstract class RecurrentLayer<T> : IDisposable where T : unmanaged
     /// own stream, block b while layer k+1 runs block b−1; the backward pass likewise), false one
     /// layer after the other; the results are identical bit for bit. The default is on for ILGPU
     /// devices (CUDA, OpenCL, ilgpu-cpu), off on <c>cpu</c>, where each GEMM already keeps every core busy.
+    /// Left at the default, a pass whose every layer the device runs as one persistent LSTM loop
+    /// runs layer after layer instead; set explicitly, the wavefront runs wherever it can.
     /// </summary>
     public bool Wavefront
     {

@@ -38,7 +38,10 @@ internal sealed class LoopSchedule(ComputeDevice device)
     /// The default is on where lanes are streams (<see cref="Lanes.AreStreams"/>: a GPU runs the
     /// small per-step kernels of two layers side by side) and off on host lanes, where each GEMM
     /// already keeps the cores busy and a thread per layer plus a hand-off per block cost more
-    /// than the overlap gains (bench/RESULTS.md, "Scheduler: wavefront over layers").
+    /// than the overlap gains (bench/RESULTS.md, "Scheduler: wavefront over layers"). Left at its
+    /// default, a pass whose every layer's loop the device would run whole (the persistent LSTM
+    /// loop: one launch a layer instead of two a step) runs layer after layer instead
+    /// (<see cref="Layout{T}"/>); set explicitly, the wavefront runs wherever it can.
     /// </remarks>
     public bool Wavefront
     {
@@ -58,13 +61,29 @@ internal sealed class LoopSchedule(ComputeDevice device)
     /// The lanes of a pass of T steps. In the wavefront each layer has a slot of scratch on lane k
     /// (slot k); else each direction has one, on lane d when the directions run side by side, else on lane 0.
     /// </summary>
-    public LaneLayout<T> Layout<T>(RecurrentConfig config, int steps) where T : unmanaged
+    /// <remarks>
+    /// With <see cref="Wavefront"/> at its default, stacked layers skip the wavefront when every
+    /// layer's direction can take the device's whole loop (<see cref="WholeLoop{T}"/> outside the
+    /// wavefront, and <see cref="ILstmSequenceOps{T}.CanRunLstmSequence"/> for this pass's
+    /// direction of the loop): one operation a layer beats two a step overlapped. The choice is
+    /// made per pass, so a forward may run layer after layer and its backward as a wavefront; the
+    /// results are the same bit for bit either way.
+    /// </remarks>
+    /// <param name="config">The layers.</param>
+    /// <param name="cell">The cell.</param>
+    /// <param name="plan">The lengths of the rows, or null when every row runs every step.</param>
+    /// <param name="batch">B.</param>
+    /// <param name="steps">T.</param>
+    /// <param name="backward">Whether the pass is the backward pass.</param>
+    public LaneLayout<T> Layout<T>(RecurrentConfig config, IRecurrentCell<T> cell, LengthPlan? plan, int batch, int steps, bool backward)
+        where T : unmanaged
     {
-        bool wave = Wavefront && config.NumLayers > 1 && config.NumLayers <= ComputeDevice.MaxLanes && config.Directions == 1 && steps > 1;
+        bool stacked = config.NumLayers > 1 && config.NumLayers <= ComputeDevice.MaxLanes && config.Directions == 1 && steps > 1;
+        bool wave = stacked && (_wavefront ?? (Lanes.AreStreams(device) && !WholeLoopsEverywhere(config, cell, plan, batch, steps, backward)));
         int slots = wave ? config.NumLayers : config.Directions;
         var lanes = new IDeviceOps<T>[slots];
         for (int slot = 0; slot < slots; slot++)
-            lanes[slot] = wave || ConcurrentDirections ? device.Ops<T>(slot) : device.Ops<T>();
+            lanes[slot] = LaneOf<T>(slot, wave);
         int block = wave ? Math.Min(steps, _wavefrontBlock > 0 ? _wavefrontBlock : Math.Max(1, (steps + 7) / 8)) : steps;
         return new LaneLayout<T>(wave, block, lanes);
     }
@@ -79,6 +98,27 @@ internal sealed class LoopSchedule(ComputeDevice device)
         && (plan is null || Array.TrueForAll(plan.Active, n => n == batch))
             ? sequence
             : null;
+
+    private IDeviceOps<T> LaneOf<T>(int slot, bool wave) where T : unmanaged =>
+        wave || ConcurrentDirections ? device.Ops<T>(slot) : device.Ops<T>();
+
+    /// <summary>
+    /// Whether every direction of every layer, laid out layer after layer, would run its loop
+    /// whole: the lane's operations take it (<see cref="WholeLoop{T}"/>) and say they would run
+    /// this shape. Layers share B, H and T, so each slot is asked once for all of them.
+    /// </summary>
+    private bool WholeLoopsEverywhere<T>(RecurrentConfig config, IRecurrentCell<T> cell, LengthPlan? plan, int batch, int steps, bool backward)
+        where T : unmanaged
+    {
+        for (int slot = 0; slot < config.Directions; slot++)
+        {
+            if (WholeLoop(LaneOf<T>(slot, wave: false), cell, config, plan, batch, steps, wave: false) is not { } sequence
+                || !sequence.CanRunLstmSequence(steps, batch, config.HiddenSize, backward))
+                return false;
+        }
+
+        return true;
+    }
 }
 
 /// <summary>The lanes one pass runs on.</summary>

@@ -21,7 +21,7 @@ internal sealed partial class RecurrentEngine<T>
         using var dh0Sorted = ops.Allocate(layers * dirs * z.OutStep);
         using var dc0Sorted = Cell.HasCellState ? ops.Allocate(layers * dirs * z.StepSize) : null;
         using var zeros = ops.Allocate(Math.Max(dirs * z.OutPerDirection, z.StepSize));
-        var layout = Schedule.Layout<T>(o, steps);
+        var layout = Schedule.Layout<T>(o, Cell, plan, batch, steps, backward: true);
         using var dySplit = dirs > 1 ? ops.Allocate(dirs * z.OutPerDirection) : null;
         using var dhnSorted = permuted && dHN is not null ? Gather(ops, outSize, layers * dirs, plan!.Perm, dHN.Data) : null;
         using var dcnSorted = permuted && dCN is not null ? Gather(ops, hidden, layers * dirs, plan!.Perm, dCN.Data) : null;

@@ -52,7 +52,7 @@ internal sealed partial class RecurrentEngine<T>
         if (h0 is null || (Cell.HasCellState && c0 is null))
             result.ZeroState = ops.Allocate(z.StepSize);
 
-        var layout = Schedule.Layout<T>(o, steps);
+        var layout = Schedule.Layout<T>(o, Cell, plan, batch, steps, backward: false);
         bool storeCells = Cell.HasCellState && (training || plan is not null);
         using (var pass = new ForwardPass<T>
         {

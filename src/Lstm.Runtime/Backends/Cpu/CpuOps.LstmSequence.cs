@@ -211,6 +211,11 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     }
 
     /// <summary>Whether the per-step product takes the few-row path over a cached packed W_hh (the loop's only form).</summary>
+    /// <inheritdoc/>
+    public bool CanRunLstmSequence(int steps, int batch, int hidden, bool backward) =>
+        steps >= 1 && batch >= 1 && hidden >= 1 && SequencePrecisionFits(batch)
+        && TakesFewRowPath(backward ? GemmShape.Dense(batch, hidden, 4 * hidden, false, false) : GemmShape.Dense(batch, 4 * hidden, hidden, false, true), batch);
+
     private static bool SequenceFits(GemmShape s, BufferSlice<T> whh) =>
         whh.Buffer is CpuBuffer<T> && TakesFewRowPath(s, s.M);
 

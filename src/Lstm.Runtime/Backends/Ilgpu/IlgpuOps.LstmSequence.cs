@@ -66,6 +66,11 @@ internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
     /// <inheritdoc/>
     public bool TryLstmSequenceBackward(in LstmSequenceBackward<T> args) => false;
 
+    /// <inheritdoc/>
+    public bool CanRunLstmSequence(int steps, int batch, int hidden, bool backward) =>
+        !backward && _persistentForward is not null && _persistent.Enabled && _precision == GemmPrecision.Fp32
+        && steps > 0 && batch > 0 && hidden > 0 && Plan(batch, hidden) is not null;
+
     /// <summary>
     /// Units a group and threads a group for (B, H), or null when no grid of resident groups holds
     /// its slices of W_hh: the fewest groups (one a multiprocessor to begin with) that fit.
