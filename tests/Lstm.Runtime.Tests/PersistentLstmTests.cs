@@ -6,11 +6,11 @@ using Lstm.Runtime.Tensors;
 namespace Lstm.Runtime.Tests;
 
 /// <summary>
-/// On an ILGPU device an LSTM direction's forward loop runs as one persistent launch
+/// On an ILGPU device an LSTM direction's forward and backward loops run as one persistent launch each
 /// (<see cref="PersistentLaunches"/>) where every group of its grid is resident: here ILGPU's CPU
-/// accelerator with four multiprocessors, so H = 37 splits into 4 groups of 10 units. Its output,
-/// h_n, c_n and (through the activations it stores) every gradient equal the step loop's bit for
-/// bit; a grid whose barrier times out (a lost group) falls back to the step loop, still exact.
+/// accelerator with four multiprocessors, so H = 37 splits into 4 groups of 10 units. The output,
+/// h_n, c_n, dx, dh0, dc0 and every parameter gradient equal the step loop's bit for bit; a grid
+/// whose barrier times out (a lost group) falls back to the step loop, still exact.
 /// </summary>
 public sealed class PersistentLstmTests : IDisposable
 {
@@ -24,12 +24,14 @@ public sealed class PersistentLstmTests : IDisposable
     public void PersistentForward_EqualsStepLoop_Bitwise(int batch, bool bidirectional, bool bias)
     {
         var launches = PersistentLaunches.For(_device.Accelerator);
-        long runs = launches.Runs;
+        long runs = launches.Runs, backwardRuns = launches.BackwardRuns;
         var steps = Run(batch, bidirectional, bias, wholeLoops: false);
         Assert.Equal(runs, launches.Runs);
+        Assert.Equal(backwardRuns, launches.BackwardRuns);
         var persistent = Run(batch, bidirectional, bias, wholeLoops: true);
-        // Two forwards (inference, training) a direction.
+        // Two forwards (inference, training) and one backward a direction.
         Assert.Equal(runs + 2 * (bidirectional ? 2 : 1), launches.Runs);
+        Assert.Equal(backwardRuns + (bidirectional ? 2 : 1), launches.BackwardRuns);
         BitwiseResults.AssertEqual(steps, persistent, $"LSTM B={batch} H=37 bidirectional={bidirectional} on ilgpu-cpu", "persistent", "step by step");
     }
 
@@ -55,6 +57,7 @@ public sealed class PersistentLstmTests : IDisposable
         var launches = PersistentLaunches.For(_device.Accelerator);
         var steps = Run(3, true, true, wholeLoops: false);
         long timeouts = launches.Timeouts, runs = launches.Runs;
+        long backwardTimeouts = launches.BackwardTimeouts, backwardRuns = launches.BackwardRuns;
         launches.SkipGroup = 2;
         launches.SpinLimit = 1 << 16;
         try
@@ -62,6 +65,8 @@ public sealed class PersistentLstmTests : IDisposable
             var fallen = Run(3, true, true, wholeLoops: true);
             Assert.Equal(timeouts + 4, launches.Timeouts);
             Assert.Equal(runs, launches.Runs);
+            Assert.Equal(backwardTimeouts + 2, launches.BackwardTimeouts);
+            Assert.Equal(backwardRuns, launches.BackwardRuns);
             BitwiseResults.AssertEqual(steps, fallen, "LSTM after a persistent time-out", "fallen back", "step by step");
         }
         finally

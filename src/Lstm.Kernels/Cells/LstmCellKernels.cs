@@ -164,7 +164,11 @@ internal static class LstmCellKernels
             BackwardElement<T, TOps>(e, dy, dhRec, dc, acts, c, cPrev, dgates, hidden);
     }
 
-    private static void BackwardElement<T, TOps>(
+    /// <summary>
+    /// The backward step of element e (row b, unit j) of [B, H]. Shared with
+    /// <see cref="PersistentLstmBackwardKernels"/> so both paths round the same operations in the same order.
+    /// </summary>
+    internal static void BackwardElement<T, TOps>(
         int e, ArrayView<T> dy, ArrayView<T> dhRec, ArrayView<T> dc, ArrayView<T> acts,
         ArrayView<T> c, ArrayView<T> cPrev, ArrayView<T> dgates, int hidden)
         where T : unmanaged

@@ -189,7 +189,7 @@ internal static class PersistentLstmKernels
     /// true once every group has arrived; false when the failure flag is set or the wait ran past
     /// <paramref name="spinLimit"/> polls (then it sets the flag).
     /// </summary>
-    private static bool GridBarrier(ArrayView<int> sync, int groups, int generation, int spinLimit)
+    internal static bool GridBarrier(ArrayView<int> sync, int groups, int generation, int spinLimit)
     {
         MemoryFence.DeviceLevel();
         if (Atomic.Add(ref sync[SyncArrivals], 1) == groups - 1)

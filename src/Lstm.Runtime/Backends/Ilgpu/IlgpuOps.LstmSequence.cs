@@ -13,7 +13,9 @@ namespace Lstm.Runtime.Backends.Ilgpu;
 /// (the occupancy estimate; on the CPU accelerator one group a multiprocessor) and each group's
 /// slice of W_hh fits in its shared memory. The values equal the step loop's bit for bit: each
 /// gate is summed over k in order from zero with one multiply-add per k, as the GEMM kernels sum,
-/// then the same cell. Backward, OpenCL and reduced precisions step aside to the step loop.
+/// then the same cell. The backward loop likewise (<see cref="PersistentLstmBackwardKernels"/>): the
+/// fused cell backward, then dh_{t-1} summed over the gate rows in order as the GEMM sums it.
+/// OpenCL and reduced precisions step aside to the step loop.
 /// </summary>
 internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
 {
@@ -24,15 +26,25 @@ internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
                 ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>(PersistentLstmKernels.Forward<T, TOps>)
             : null;
 
-    private readonly Dictionary<(int Batch, int Hidden), (int Units, int Threads)?> _persistentPlans = [];
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+        ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>? _persistentBackward =
+        accelerator.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.CPU
+            ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+                ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>(PersistentLstmBackwardKernels.Backward<T, TOps>)
+            : null;
+
+    private readonly Dictionary<(int Batch, int Hidden, bool Backward), (int Units, int Threads)?> _persistentPlans = [];
     private readonly PersistentLaunches _persistent = PersistentLaunches.For(accelerator);
     private MemoryBuffer1D<int, Stride1D.Dense>? _sync;
+
+    /// <summary>The backward's dh and dc as they came in, put back after a time-out.</summary>
+    private MemoryBuffer1D<T, Stride1D.Dense>? _persistentSaved;
 
     /// <inheritdoc/>
     public bool TryLstmSequenceForward(in LstmSequenceForward<T> args)
     {
         if (_persistentForward is null || !_persistent.Enabled || _precision != GemmPrecision.Fp32
-            || args.Batch <= 0 || args.Hidden <= 0 || args.Steps <= 0 || Plan(args.Batch, args.Hidden) is not { } plan)
+            || args.Batch <= 0 || args.Hidden <= 0 || args.Steps <= 0 || Plan(args.Batch, args.Hidden, false) is not { } plan)
             return false;
         int groups = (args.Hidden + plan.Units - 1) / plan.Units;
         bool bias = args.BiasIh.HasValue && args.BiasHh.HasValue;
@@ -64,28 +76,77 @@ internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
     }
 
     /// <inheritdoc/>
-    public bool TryLstmSequenceBackward(in LstmSequenceBackward<T> args) => false;
+    public bool TryLstmSequenceBackward(in LstmSequenceBackward<T> args)
+    {
+        if (_persistentBackward is null || !_persistent.Enabled || _precision != GemmPrecision.Fp32
+            || args.Batch <= 0 || args.Hidden <= 0 || args.Steps <= 0 || Plan(args.Batch, args.Hidden, true) is not { } plan)
+            return false;
+        int groups = (args.Hidden + plan.Units - 1) / plan.Units;
+        int n = args.Batch * args.Hidden;
+        var shape = new PersistentLstmShape(
+            args.Steps, args.Batch, args.Hidden, plan.Units, args.Reverse ? 1 : 0, 1, 1, 0, _persistent.SpinLimit, _persistent.SkipGroup);
+        var config = new KernelConfig(groups, plan.Threads,
+            SharedMemoryConfig.RequestDynamic<T>(PersistentLstmBackwardKernels.SharedElements(args.Hidden, plan.Units)));
+        var failed = new int[1];
+        lock (_persistent.Lock)
+        {
+            _sync ??= _accelerator.Allocate1D<int>(PersistentLstmKernels.SyncLength);
+            if (_persistentSaved is null || _persistentSaved.Length < 2L * n)
+            {
+                _persistentSaved?.Dispose();
+                _persistentSaved = _accelerator.Allocate1D<T>(2L * n);
+            }
+
+            // The loop updates dh and dc in place: keep them to put back if it times out.
+            ArrayView<T> saved = _persistentSaved.View;
+            var savedDh = saved.SubView(0, n);
+            var savedDc = saved.SubView(n, n);
+            View(args.DhRec).CopyTo(_stream, savedDh);
+            View(args.Dc).CopyTo(_stream, savedDc);
+            _sync.View.MemSetToZero(_stream);
+            _persistentBackward(_stream, config, View(args.Dy), View(args.WeightHh), View(args.Acts), View(args.Cells), View(args.C0),
+                View(args.DhRec), View(args.Dc), View(args.DGates), _sync.View, shape);
+            _sync.View.SubView(PersistentLstmKernels.SyncFailed, 1).CopyToCPU(_stream, failed);
+            _stream.Synchronize();
+            if (failed[0] != 0)
+            {
+                savedDh.CopyTo(_stream, View(args.DhRec));
+                savedDc.CopyTo(_stream, View(args.Dc));
+                _stream.Synchronize();
+            }
+        }
+
+        if (failed[0] != 0)
+        {
+            // dh and dc are as they came in; the step loop rewrites every step's gate gradients.
+            _persistent.CountBackwardTimeout();
+            return false;
+        }
+
+        _persistent.CountBackwardRun();
+        return true;
+    }
 
     /// <inheritdoc/>
     public bool CanRunLstmSequence(int steps, int batch, int hidden, bool backward) =>
-        !backward && _persistentForward is not null && _persistent.Enabled && _precision == GemmPrecision.Fp32
-        && steps > 0 && batch > 0 && hidden > 0 && Plan(batch, hidden) is not null;
+        (backward ? _persistentBackward is not null : _persistentForward is not null) && _persistent.Enabled && _precision == GemmPrecision.Fp32
+        && steps > 0 && batch > 0 && hidden > 0 && Plan(batch, hidden, backward) is not null;
 
     /// <summary>
     /// Units a group and threads a group for (B, H), or null when no grid of resident groups holds
     /// its slices of W_hh: the fewest groups (one a multiprocessor to begin with) that fit.
     /// </summary>
-    private (int Units, int Threads)? Plan(int batch, int hidden)
+    private (int Units, int Threads)? Plan(int batch, int hidden, bool backward)
     {
         lock (_persistentPlans)
         {
-            if (!_persistentPlans.TryGetValue((batch, hidden), out var plan))
-                _persistentPlans[(batch, hidden)] = plan = ChoosePlan(batch, hidden);
+            if (!_persistentPlans.TryGetValue((batch, hidden, backward), out var plan))
+                _persistentPlans[(batch, hidden, backward)] = plan = ChoosePlan(batch, hidden, backward);
             return plan;
         }
     }
 
-    private (int Units, int Threads)? ChoosePlan(int batch, int hidden)
+    private (int Units, int Threads)? ChoosePlan(int batch, int hidden, bool backward)
     {
         int sms = Math.Max(1, _accelerator.NumMultiprocessors);
         int warp = Math.Max(1, _accelerator.WarpSize);
@@ -93,16 +154,19 @@ internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
         if (maxThreads < 4)
             return null;
         bool cpu = _accelerator.AcceleratorType == AcceleratorType.CPU;
-        var kernel = _persistentForward!.GetKernel();
+        var kernel = backward ? _persistentBackward!.GetKernel() : _persistentForward!.GetKernel();
         long elementSize = Unsafe.SizeOf<T>();
         for (int target = Math.Min(hidden, sms); ; target = Math.Min(hidden, target + sms))
         {
             int units = (hidden + target - 1) / target;
             int groups = (hidden + units - 1) / units;
-            int items = batch * 4 * units;
+            // Forward a thread per gate (b, r) of a chunk; backward a thread per (b, u).
+            int items = batch * (backward ? 1 : 4) * units;
             int threads = Math.Min(maxThreads, (items + warp - 1) / warp * warp);
             threads = Math.Max(4, threads / 4 * 4);
-            long bytes = PersistentLstmKernels.SharedElements(hidden, units, threads) * elementSize;
+            long bytes = (backward
+                ? PersistentLstmBackwardKernels.SharedElements(hidden, units)
+                : PersistentLstmKernels.SharedElements(hidden, units, threads)) * elementSize;
             if (bytes <= _accelerator.MaxSharedMemoryPerGroup)
             {
                 // ILGPU's CPU accelerator runs one group at a time on each multiprocessor.

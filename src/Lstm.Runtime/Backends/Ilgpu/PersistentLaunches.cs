@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 namespace Lstm.Runtime.Backends.Ilgpu;
 
 /// <summary>
-/// The persistent LSTM forward launches of one accelerator, shared by every stream's operations:
+/// The persistent LSTM forward and backward launches of one accelerator, shared by every stream's operations:
 /// one at a time (so two grids never share the multiprocessors), counted, and the knobs the
 /// tests turn.
 /// </summary>
@@ -19,6 +19,8 @@ internal sealed class PersistentLaunches
     private static readonly ConditionalWeakTable<Accelerator, PersistentLaunches> ByAccelerator = new();
     private long _runs;
     private long _timeouts;
+    private long _backwardRuns;
+    private long _backwardTimeouts;
 
     private PersistentLaunches(Accelerator accelerator) =>
         SpinLimit = accelerator.AcceleratorType == AcceleratorType.CPU ? CpuSpinLimit : GpuSpinLimit;
@@ -30,7 +32,7 @@ internal sealed class PersistentLaunches
     /// <summary>Held while one launch runs and its failure flag is read.</summary>
     public object Lock { get; } = new();
 
-    /// <summary>Whether the persistent forward may run (true by default; false: the step loop always).</summary>
+    /// <summary>Whether the persistent forward and backward may run (true by default; false: the step loop always).</summary>
     public bool Enabled { get; set; } = true;
 
     /// <summary>Grid-barrier polls before a group gives up (<see cref="GpuSpinLimit"/> or <see cref="CpuSpinLimit"/>).</summary>
@@ -44,6 +46,18 @@ internal sealed class PersistentLaunches
 
     /// <summary>Persistent launches whose grid barrier timed out (the step loop then ran instead).</summary>
     public long Timeouts => Interlocked.Read(ref _timeouts);
+
+    /// <summary>Backward loops that ran as one persistent launch.</summary>
+    public long BackwardRuns => Interlocked.Read(ref _backwardRuns);
+
+    /// <summary>Persistent backward launches whose grid barrier timed out (the step loop then ran instead).</summary>
+    public long BackwardTimeouts => Interlocked.Read(ref _backwardTimeouts);
+
+    /// <summary>Counts a backward launch that completed.</summary>
+    public void CountBackwardRun() => Interlocked.Increment(ref _backwardRuns);
+
+    /// <summary>Counts a backward launch that timed out.</summary>
+    public void CountBackwardTimeout() => Interlocked.Increment(ref _backwardTimeouts);
 
     /// <summary>Counts a launch that completed.</summary>
     public void CountRun() => Interlocked.Increment(ref _runs);
