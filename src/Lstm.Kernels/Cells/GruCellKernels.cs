@@ -78,14 +78,29 @@ internal static class GruCellKernels
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
-        var ops = default(TOps);
         int b = e / hidden;
         int j = e - b * hidden;
         long row = (long)b * 3 * hidden;
-        T ar = ops.Add(xproj[row + j], hproj[row + j]);
-        T az = ops.Add(xproj[row + hidden + j], hproj[row + hidden + j]);
+        Cell<T, TOps>(e, b, j, hidden, xproj, hproj[row + j], hproj[row + hidden + j], hproj[row + 2 * hidden + j],
+            biasIh, biasHh, hPrev, h, acts, hasBias, training);
+    }
+
+    /// <summary>
+    /// The cell of element e = b·H + j from its three recurrent projections (the step kernels read
+    /// them from hproj, the persistent loop from shared memory): the gates, h_t and, when training, the activations.
+    /// </summary>
+    internal static void Cell<T, TOps>(
+        int e, int b, int j, int hidden, ArrayView<T> xproj, T hr, T hz, T hnProj, ArrayView<T> biasIh, ArrayView<T> biasHh,
+        ArrayView<T> hPrev, ArrayView<T> h, ArrayView<T> acts, int hasBias, bool training)
+        where T : unmanaged
+        where TOps : struct, INumOps<T>
+    {
+        var ops = default(TOps);
+        long row = (long)b * 3 * hidden;
+        T ar = ops.Add(xproj[row + j], hr);
+        T az = ops.Add(xproj[row + hidden + j], hz);
         T xn = xproj[row + 2 * hidden + j];
-        T hn = hproj[row + 2 * hidden + j];
+        T hn = hnProj;
         if (hasBias != 0)
         {
             ar = ops.Add(ar, ops.Add(biasIh[j], biasHh[j]));

@@ -35,15 +35,23 @@ internal static class RnnCellKernels
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
-        var ops = default(TOps);
         for (int e = index; e < count; e += stride)
-        {
-            int j = e % hidden;
-            T a = ops.Add(xproj[e], hproj[e]);
-            if (hasBias != 0)
-                a = ops.Add(a, ops.Add(biasIh[j], biasHh[j]));
-            h[e] = relu != 0 ? ops.Relu(a) : ops.Tanh(a);
-        }
+            h[e] = Cell<T, TOps>(xproj[e], hproj[e], biasIh, biasHh, e % hidden, hasBias, relu);
+    }
+
+    /// <summary>
+    /// h of one element from its input and recurrent projections: act(xproj + hproj + b_ih + b_hh)
+    /// (the step kernel and the persistent loop share it).
+    /// </summary>
+    internal static T Cell<T, TOps>(T xproj, T hproj, ArrayView<T> biasIh, ArrayView<T> biasHh, int j, int hasBias, int relu)
+        where T : unmanaged
+        where TOps : struct, INumOps<T>
+    {
+        var ops = default(TOps);
+        T a = ops.Add(xproj, hproj);
+        if (hasBias != 0)
+            a = ops.Add(a, ops.Add(biasIh[j], biasHh[j]));
+        return relu != 0 ? ops.Relu(a) : ops.Tanh(a);
     }
 
     /// <summary>Backward step: dgates = (dy + dhRec) ⊙ act'(h_t).</summary>

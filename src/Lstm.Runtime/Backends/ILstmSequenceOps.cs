@@ -84,3 +84,58 @@ internal interface ILstmSequenceOps<T> where T : unmanaged
     /// <param name="backward">False: the forward loop; true: the backward loop.</param>
     bool CanRunLstmSequence(int steps, int batch, int hidden, bool backward);
 }
+
+/// <summary>The cells whose whole forward loop <see cref="IRecurrentSequenceOps{T}"/> runs.</summary>
+internal enum RecurrentCellKind
+{
+    /// <summary>PyTorch's GRU, gate order r, z, n.</summary>
+    Gru,
+
+    /// <summary>The Elman RNN with tanh.</summary>
+    RnnTanh,
+
+    /// <summary>The Elman RNN with ReLU.</summary>
+    RnnRelu,
+}
+
+/// <summary>
+/// The operands of one GRU or RNN direction's whole forward time loop (every row of the batch as
+/// long as the sequence): for each step t, hproj = h_{t-1} W_hhᵀ, then the cell's fused step.
+/// </summary>
+/// <param name="Cell">The cell.</param>
+/// <param name="Steps">T ≥ 1.</param>
+/// <param name="Batch">B ≥ 1.</param>
+/// <param name="Hidden">H ≥ 1.</param>
+/// <param name="Reverse">True: steps T-1 … 0, h_{t+1} feeding step t.</param>
+/// <param name="XProj">[T, B, G·H] x_t W_ihᵀ of every step, without bias (G = 3 for the GRU, 1 for the RNN).</param>
+/// <param name="WeightHh">[G·H, H].</param>
+/// <param name="BiasIh">[G·H], or null for bias=False.</param>
+/// <param name="BiasHh">[G·H], or null for bias=False.</param>
+/// <param name="H0">[B, H] the state before the first step walked.</param>
+/// <param name="Output">[T, B, H] out: h_t of every step.</param>
+/// <param name="Acts">GRU, training: [T, B, 4H] out, r, z, n, hn of every step; else null.</param>
+/// <typeparam name="T">float or double.</typeparam>
+internal readonly record struct RecurrentSequenceForward<T>(
+    RecurrentCellKind Cell, int Steps, int Batch, int Hidden, bool Reverse,
+    BufferSlice<T> XProj, BufferSlice<T> WeightHh, BufferSlice<T>? BiasIh, BufferSlice<T>? BiasHh,
+    BufferSlice<T> H0, BufferSlice<T> Output, BufferSlice<T>? Acts)
+    where T : unmanaged;
+
+/// <summary>
+/// Devices that run a GRU or RNN direction's whole forward loop in one operation, with results
+/// equal bit for bit to the loop of per-step operations (ILGPU: one persistent launch).
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+internal interface IRecurrentSequenceOps<T> where T : unmanaged
+{
+    /// <summary>Runs the forward loop; false when this device does not take these operands or the loop stepped aside (the caller runs the step loop, which rewrites every output).</summary>
+    /// <param name="args">The operands.</param>
+    bool TryRecurrentSequenceForward(in RecurrentSequenceForward<T> args);
+
+    /// <summary>Whether <see cref="TryRecurrentSequenceForward"/> would take a loop of this shape (as <see cref="ILstmSequenceOps{T}.CanRunLstmSequence"/>).</summary>
+    /// <param name="cell">The cell.</param>
+    /// <param name="steps">T.</param>
+    /// <param name="batch">B.</param>
+    /// <param name="hidden">H.</param>
+    bool CanRunRecurrentSequence(RecurrentCellKind cell, int steps, int batch, int hidden);
+}

@@ -91,6 +91,16 @@ internal sealed class DirectionForward<T> where T : unmanaged
                 _pass.Training ? _dc.Acts!.All : null, _scratch.HProj.All));
         }
 
+        else if (_pass.Schedule.WholeCellLoop(_ops, _cell, _pass.Config, _plan, _z.Batch, steps, _pass.Layout.Wave) is { } cellLoop)
+        {
+            InputProjection(0, steps);
+            projected = true;
+            whole = cellLoop.Ops.TryRecurrentSequenceForward(new RecurrentSequenceForward<T>(
+                cellLoop.Cell, steps, _z.Batch, _z.Hidden, _d == 1, _scratch.XProj.Slice(0, steps * _z.GateStep), _p.WeightHh.Value.Data,
+                _p.BiasIh?.Value.Data, _p.BiasHh?.Value.Data, _dc.H0, _dc.Output,
+                _pass.Training && _z.ActsWidth > 0 ? _dc.Acts!.All : null));
+        }
+
         if (whole)
         {
             if (_dropBlocks)

@@ -99,6 +99,26 @@ internal sealed class LoopSchedule(ComputeDevice device)
             ? sequence
             : null;
 
+    /// <summary>
+    /// The device's whole-loop GRU/RNN forward operations and the cell's kind when a direction's
+    /// forward loop can take them (the rules of <see cref="WholeLoop{T}"/>, a GRU or RNN cell); else null.
+    /// </summary>
+    public (IRecurrentSequenceOps<T> Ops, RecurrentCellKind Cell)? WholeCellLoop<T>(
+        IDeviceOps<T> ops, IRecurrentCell<T> cell, RecurrentConfig config, LengthPlan? plan, int batch, int steps, bool wave)
+        where T : unmanaged
+    {
+        RecurrentCellKind? kind = cell switch
+        {
+            GruCell<T> => RecurrentCellKind.Gru,
+            RnnCell<T> rnn => rnn.Relu ? RecurrentCellKind.RnnRelu : RecurrentCellKind.RnnTanh,
+            _ => null,
+        };
+        return WholeLoops && ops is IRecurrentSequenceOps<T> sequence && kind is { } k && config.ProjSize == 0 && !wave && steps > 0 && batch > 0
+            && (plan is null || Array.TrueForAll(plan.Active, n => n == batch))
+            ? (sequence, k)
+            : null;
+    }
+
     private IDeviceOps<T> LaneOf<T>(int slot, bool wave) where T : unmanaged =>
         wave || ConcurrentDirections ? device.Ops<T>(slot) : device.Ops<T>();
 
@@ -112,7 +132,15 @@ internal sealed class LoopSchedule(ComputeDevice device)
     {
         for (int slot = 0; slot < config.Directions; slot++)
         {
-            if (WholeLoop(LaneOf<T>(slot, wave: false), cell, config, plan, batch, steps, wave: false) is not { } sequence
+            var lane = LaneOf<T>(slot, wave: false);
+            if (!backward && WholeCellLoop(lane, cell, config, plan, batch, steps, wave: false) is { } cellLoop)
+            {
+                if (!cellLoop.Ops.CanRunRecurrentSequence(cellLoop.Cell, steps, batch, config.HiddenSize))
+                    return false;
+                continue;
+            }
+
+            if (WholeLoop(lane, cell, config, plan, batch, steps, wave: false) is not { } sequence
                 || !sequence.CanRunLstmSequence(steps, batch, config.HiddenSize, backward))
                 return false;
         }

@@ -8,6 +8,9 @@ internal sealed class RnnCell<T>(bool relu) : IRecurrentCell<T> where T : unmana
 {
     public string Name => "RNN";
 
+    /// <summary>True for ReLU, false for tanh.</summary>
+    public bool Relu => relu;
+
     public int Gates => 1;
 
     public bool HasCellState => false;

@@ -1,0 +1,121 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+using Lstm.Kernels.Cells;
+
+namespace Lstm.Runtime.Backends.Ilgpu;
+
+/// <summary>
+/// A GRU or RNN direction's whole forward loop as one persistent launch (<see cref="PersistentGruKernels"/>,
+/// <see cref="PersistentRnnKernels"/>) under the LSTM loop's rules: CUDA and ILGPU's CPU accelerator,
+/// fp32 GEMMs, every group resident and its slice of W_hh in shared memory; counted in
+/// <see cref="PersistentLaunches"/> with the LSTM forward; a time-out falls back to the step loop.
+/// </summary>
+internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
+{
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+        ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>? _persistentGru =
+        accelerator.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.CPU
+            ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+                ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>(PersistentGruKernels.Forward<T, TOps>)
+            : null;
+
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+        ArrayView<T>, ArrayView<int>, PersistentCellShape>? _persistentRnn =
+        accelerator.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.CPU
+            ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+                ArrayView<T>, ArrayView<int>, PersistentCellShape>(PersistentRnnKernels.Forward<T, TOps>)
+            : null;
+
+    private readonly Dictionary<(int Batch, int Hidden, bool Gru), (int Units, int Threads)?> _cellPlans = [];
+
+    /// <inheritdoc/>
+    public bool TryRecurrentSequenceForward(in RecurrentSequenceForward<T> args)
+    {
+        bool gru = args.Cell == RecurrentCellKind.Gru;
+        if (!CanRunRecurrentSequence(args.Cell, args.Steps, args.Batch, args.Hidden) || CellPlan(args.Batch, args.Hidden, gru) is not { } plan)
+            return false;
+        int groups = (args.Hidden + plan.Units - 1) / plan.Units;
+        bool bias = args.BiasIh.HasValue && args.BiasHh.HasValue;
+        var shape = new PersistentCellShape(
+            args.Steps, args.Batch, args.Hidden, plan.Units, args.Reverse ? 1 : 0, args.Acts.HasValue ? 1 : 0, bias ? 1 : 0,
+            args.Cell == RecurrentCellKind.RnnRelu ? 1 : 0, _persistent.SpinLimit, _persistent.SkipGroup);
+        int shared = gru ? PersistentGruKernels.SharedElements(args.Hidden, plan.Units, plan.Threads) : PersistentRnnKernels.SharedElements(args.Hidden, plan.Units);
+        var config = new KernelConfig(groups, plan.Threads, SharedMemoryConfig.RequestDynamic<T>(shared));
+        var failed = new int[1];
+        lock (_persistent.Lock)
+        {
+            _sync ??= _accelerator.Allocate1D<int>(PersistentLstmKernels.SyncLength);
+            _sync.View.MemSetToZero(_stream);
+            if (gru)
+            {
+                _persistentGru!(_stream, config, View(args.XProj), View(args.WeightHh), View(args.BiasIh), View(args.BiasHh),
+                    View(args.H0), View(args.Output), View(args.Acts), _sync.View, shape);
+            }
+            else
+            {
+                _persistentRnn!(_stream, config, View(args.XProj), View(args.WeightHh), View(args.BiasIh), View(args.BiasHh),
+                    View(args.H0), View(args.Output), _sync.View, shape);
+            }
+
+            _sync.View.SubView(PersistentLstmKernels.SyncFailed, 1).CopyToCPU(_stream, failed);
+            _stream.Synchronize();
+        }
+
+        if (failed[0] != 0)
+        {
+            _persistent.CountTimeout();
+            return false;
+        }
+
+        _persistent.CountRun();
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public bool CanRunRecurrentSequence(RecurrentCellKind cell, int steps, int batch, int hidden) =>
+        (cell == RecurrentCellKind.Gru ? _persistentGru is not null : _persistentRnn is not null) && _persistent.Enabled
+        && _precision == GemmPrecision.Fp32 && steps > 0 && batch > 0 && hidden > 0 && CellPlan(batch, hidden, cell == RecurrentCellKind.Gru) is not null;
+
+    private (int Units, int Threads)? CellPlan(int batch, int hidden, bool gru)
+    {
+        lock (_cellPlans)
+        {
+            if (!_cellPlans.TryGetValue((batch, hidden, gru), out var plan))
+                _cellPlans[(batch, hidden, gru)] = plan = ChooseCellPlan(batch, hidden, gru);
+            return plan;
+        }
+    }
+
+    /// <summary>As the LSTM's plan: the fewest resident groups whose slices of W_hh fit; GRU groups a multiple of 3 threads.</summary>
+    private (int Units, int Threads)? ChooseCellPlan(int batch, int hidden, bool gru)
+    {
+        int sms = Math.Max(1, _accelerator.NumMultiprocessors);
+        int warp = Math.Max(1, _accelerator.WarpSize);
+        int gates = gru ? 3 : 1;
+        int maxThreads = Math.Min(_accelerator.MaxNumThreadsPerGroup, 256) / gates * gates;
+        if (maxThreads < gates)
+            return null;
+        bool cpu = _accelerator.AcceleratorType == AcceleratorType.CPU;
+        var kernel = gru ? _persistentGru!.GetKernel() : _persistentRnn!.GetKernel();
+        long elementSize = Unsafe.SizeOf<T>();
+        for (int target = Math.Min(hidden, sms); ; target = Math.Min(hidden, target + sms))
+        {
+            int units = (hidden + target - 1) / target;
+            int groups = (hidden + units - 1) / units;
+            int items = batch * gates * units;
+            int threads = Math.Min(maxThreads, (items + warp - 1) / warp * warp);
+            threads = Math.Max(gates, threads / gates * gates);
+            long bytes = (gru ? PersistentGruKernels.SharedElements(hidden, units, threads) : PersistentRnnKernels.SharedElements(hidden, units)) * elementSize;
+            if (bytes <= _accelerator.MaxSharedMemoryPerGroup)
+            {
+                long resident = cpu ? sms : (long)sms * _accelerator.EstimateMaxActiveGroupsPerMultiprocessor(kernel, threads, (int)bytes);
+                if (groups <= resident)
+                    return (units, threads);
+            }
+
+            if (target >= hidden || cpu)
+                return null;
+        }
+    }
+}
