@@ -53,26 +53,14 @@ internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
             bias ? 1 : 0, _persistent.SpinLimit, _persistent.SkipGroup);
         var config = new KernelConfig(groups, plan.Threads,
             SharedMemoryConfig.RequestDynamic<T>(PersistentLstmKernels.SharedElements(args.Hidden, plan.Units, plan.Threads)));
-        var failed = new int[1];
-        lock (_persistent.Lock)
-        {
-            _sync ??= _accelerator.Allocate1D<int>(PersistentLstmKernels.SyncLength);
-            _sync.View.MemSetToZero(_stream);
-            _persistentForward(_stream, config, View(args.XProj), View(args.WeightHh), View(args.BiasIh), View(args.BiasHh),
-                View(args.H0), View(args.C0), View(args.Output), View(args.Cells), View(args.Acts), _sync.View, shape);
-            _sync.View.SubView(PersistentLstmKernels.SyncFailed, 1).CopyToCPU(_stream, failed);
-            _stream.Synchronize();
-        }
+        var a = args;
+        var forward = _persistentForward;
+        bool met = RunPersistent(sync => forward(_stream, config, View(a.XProj), View(a.WeightHh), View(a.BiasIh), View(a.BiasHh),
+            View(a.H0), View(a.C0), View(a.Output), View(a.Cells), View(a.Acts), sync, shape));
 
-        if (failed[0] != 0)
-        {
-            // A group was not resident (or was lost): the outputs are partial; the step loop rewrites them all.
-            _persistent.CountTimeout();
-            return false;
-        }
-
-        _persistent.CountRun();
-        return true;
+        // A group was not resident (or was lost): the outputs are partial; the step loop rewrites them all.
+        _persistent.Count(backward: false, met);
+        return met;
     }
 
     /// <inheritdoc/>
@@ -87,44 +75,62 @@ internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
             args.Steps, args.Batch, args.Hidden, plan.Units, args.Reverse ? 1 : 0, 1, 1, 0, _persistent.SpinLimit, _persistent.SkipGroup);
         var config = new KernelConfig(groups, plan.Threads,
             SharedMemoryConfig.RequestDynamic<T>(PersistentLstmBackwardKernels.SharedElements(args.Hidden, plan.Units)));
+        var a = args;
+        var backward = _persistentBackward;
+        ArrayView<T> savedDh = default, savedDc = default;
+        bool met = RunPersistent(
+            sync =>
+            {
+                if (_persistentSaved is null || _persistentSaved.Length < 2L * n)
+                {
+                    _persistentSaved?.Dispose();
+                    _persistentSaved = _accelerator.Allocate1D<T>(2L * n);
+                }
+
+                // The loop updates dh and dc in place: keep them to put back if it times out.
+                savedDh = _persistentSaved.View.SubView(0, n);
+                savedDc = _persistentSaved.View.SubView(n, n);
+                View(a.DhRec).CopyTo(_stream, savedDh);
+                View(a.Dc).CopyTo(_stream, savedDc);
+                backward(_stream, config, View(a.Dy), View(a.WeightHh), View(a.Acts), View(a.Cells), View(a.C0),
+                    View(a.DhRec), View(a.Dc), View(a.DGates), sync, shape);
+            },
+            () =>
+            {
+                savedDh.CopyTo(_stream, View(a.DhRec));
+                savedDc.CopyTo(_stream, View(a.Dc));
+            });
+
+        // On a time-out dh and dc are as they came in; the step loop rewrites every step's gate gradients.
+        _persistent.Count(backward: true, met);
+        return met;
+    }
+
+    /// <summary>
+    /// One persistent launch under the accelerator's lock (one grid at a time, so grids from two
+    /// streams never compete for the multiprocessors): the barrier state zeroed, the kernel
+    /// launched by <paramref name="launch"/> with it, then waited for. Returns whether every group
+    /// met every barrier; if not, <paramref name="restore"/> runs (still under the lock) to put back
+    /// what the launch updated in place.
+    /// </summary>
+    private bool RunPersistent(Action<ArrayView<int>> launch, Action? restore = null)
+    {
         var failed = new int[1];
         lock (_persistent.Lock)
         {
             _sync ??= _accelerator.Allocate1D<int>(PersistentLstmKernels.SyncLength);
-            if (_persistentSaved is null || _persistentSaved.Length < 2L * n)
-            {
-                _persistentSaved?.Dispose();
-                _persistentSaved = _accelerator.Allocate1D<T>(2L * n);
-            }
-
-            // The loop updates dh and dc in place: keep them to put back if it times out.
-            ArrayView<T> saved = _persistentSaved.View;
-            var savedDh = saved.SubView(0, n);
-            var savedDc = saved.SubView(n, n);
-            View(args.DhRec).CopyTo(_stream, savedDh);
-            View(args.Dc).CopyTo(_stream, savedDc);
             _sync.View.MemSetToZero(_stream);
-            _persistentBackward(_stream, config, View(args.Dy), View(args.WeightHh), View(args.Acts), View(args.Cells), View(args.C0),
-                View(args.DhRec), View(args.Dc), View(args.DGates), _sync.View, shape);
+            launch(_sync.View);
             _sync.View.SubView(PersistentLstmKernels.SyncFailed, 1).CopyToCPU(_stream, failed);
             _stream.Synchronize();
-            if (failed[0] != 0)
+            if (failed[0] != 0 && restore is not null)
             {
-                savedDh.CopyTo(_stream, View(args.DhRec));
-                savedDc.CopyTo(_stream, View(args.Dc));
+                restore();
                 _stream.Synchronize();
             }
         }
 
-        if (failed[0] != 0)
-        {
-            // dh and dc are as they came in; the step loop rewrites every step's gate gradients.
-            _persistent.CountBackwardTimeout();
-            return false;
-        }
-
-        _persistent.CountBackwardRun();
-        return true;
+        return failed[0] == 0;
     }
 
     /// <inheritdoc/>

@@ -42,34 +42,14 @@ internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
             args.Cell == RecurrentCellKind.RnnRelu ? 1 : 0, _persistent.SpinLimit, _persistent.SkipGroup);
         int shared = gru ? PersistentGruKernels.SharedElements(args.Hidden, plan.Units, plan.Threads) : PersistentRnnKernels.SharedElements(args.Hidden, plan.Units);
         var config = new KernelConfig(groups, plan.Threads, SharedMemoryConfig.RequestDynamic<T>(shared));
-        var failed = new int[1];
-        lock (_persistent.Lock)
-        {
-            _sync ??= _accelerator.Allocate1D<int>(PersistentLstmKernels.SyncLength);
-            _sync.View.MemSetToZero(_stream);
-            if (gru)
-            {
-                _persistentGru!(_stream, config, View(args.XProj), View(args.WeightHh), View(args.BiasIh), View(args.BiasHh),
-                    View(args.H0), View(args.Output), View(args.Acts), _sync.View, shape);
-            }
-            else
-            {
-                _persistentRnn!(_stream, config, View(args.XProj), View(args.WeightHh), View(args.BiasIh), View(args.BiasHh),
-                    View(args.H0), View(args.Output), _sync.View, shape);
-            }
-
-            _sync.View.SubView(PersistentLstmKernels.SyncFailed, 1).CopyToCPU(_stream, failed);
-            _stream.Synchronize();
-        }
-
-        if (failed[0] != 0)
-        {
-            _persistent.CountTimeout();
-            return false;
-        }
-
-        _persistent.CountRun();
-        return true;
+        var a = args;
+        bool met = gru
+            ? RunPersistent(sync => _persistentGru!(_stream, config, View(a.XProj), View(a.WeightHh), View(a.BiasIh), View(a.BiasHh),
+                View(a.H0), View(a.Output), View(a.Acts), sync, shape))
+            : RunPersistent(sync => _persistentRnn!(_stream, config, View(a.XProj), View(a.WeightHh), View(a.BiasIh), View(a.BiasHh),
+                View(a.H0), View(a.Output), sync, shape));
+        _persistent.Count(backward: false, met);
+        return met;
     }
 
     /// <inheritdoc/>

@@ -53,15 +53,14 @@ internal sealed class PersistentLaunches
     /// <summary>Persistent backward launches whose grid barrier timed out (the step loop then ran instead).</summary>
     public long BackwardTimeouts => Interlocked.Read(ref _backwardTimeouts);
 
-    /// <summary>Counts a backward launch that completed.</summary>
-    public void CountBackwardRun() => Interlocked.Increment(ref _backwardRuns);
-
-    /// <summary>Counts a backward launch that timed out.</summary>
-    public void CountBackwardTimeout() => Interlocked.Increment(ref _backwardTimeouts);
-
-    /// <summary>Counts a launch that completed.</summary>
-    public void CountRun() => Interlocked.Increment(ref _runs);
-
-    /// <summary>Counts a launch that timed out.</summary>
-    public void CountTimeout() => Interlocked.Increment(ref _timeouts);
+    /// <summary>Counts a persistent launch: a run when every group met every barrier, else a time-out.</summary>
+    /// <param name="backward">A backward loop (counted apart from the forward loops).</param>
+    /// <param name="met">Whether every group met every barrier.</param>
+    public void Count(bool backward, bool met)
+    {
+        if (backward)
+            Interlocked.Increment(ref met ? ref _backwardRuns : ref _backwardTimeouts);
+        else
+            Interlocked.Increment(ref met ? ref _runs : ref _timeouts);
+    }
 }
