@@ -56,13 +56,7 @@ internal static class PersistentGruKernels
         int weights = rows * hidden;
         int verdict = weights + threads;
 
-        for (int e = tid; e < weights; e += threads)
-        {
-            int k = e / rows;
-            int r = e - k * rows;
-            int u = r / 3;
-            shared[e] = u < owned ? whh[(long)((r - 3 * u) * hidden + unit0 + u) * hidden + k] : ops.Zero;
-        }
+        PersistentLstmKernels.LoadGateRows<T, TOps>(shared, whh, hidden, unit0, units, owned, 3);
 
         Group.Barrier();
         long stepSize = (long)batch * hidden;

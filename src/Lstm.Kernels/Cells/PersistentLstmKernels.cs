@@ -97,13 +97,7 @@ internal static class PersistentLstmKernels
         int weights = rows * hidden;
         int verdict = weights + threads;
 
-        for (int e = tid; e < weights; e += threads)
-        {
-            int k = e / rows;
-            int r = e - k * rows;
-            int u = r >> 2;
-            shared[e] = u < owned ? whh[(long)((r & 3) * hidden + unit0 + u) * hidden + k] : ops.Zero;
-        }
+        LoadGateRows<T, TOps>(shared, whh, hidden, unit0, units, owned, 4);
 
         Group.Barrier();
         long stepSize = (long)batch * hidden;
@@ -182,6 +176,27 @@ internal static class PersistentLstmKernels
         }
 
         LstmCellKernels.Cell<T, TOps>(b * hidden + j, row, j, hidden, gi, gf, gg, go, cPrev, c, h, acts, s.Training != 0);
+    }
+
+    /// <summary>
+    /// Loads a group's slice of W_hh [G·H, H] into shared memory, k-major: element k·(G·U) + r holds
+    /// row (gate r mod G, unit unit0 + r / G) at column k, zero for the units past H. The caller
+    /// waits for the group before reading it. The forward loops of every cell read their rows from it
+    /// (G = 4 LSTM, 3 GRU, 1 RNN).
+    /// </summary>
+    internal static void LoadGateRows<T, TOps>(ArrayView<T> shared, ArrayView<T> whh, int hidden, int unit0, int units, int owned, int gates)
+        where T : unmanaged
+        where TOps : struct, INumOps<T>
+    {
+        int rows = gates * units;
+        int weights = rows * hidden;
+        for (int e = Group.IdxX; e < weights; e += Group.DimX)
+        {
+            int k = e / rows;
+            int r = e - k * rows;
+            int u = r / gates;
+            shared[e] = u < owned ? whh[(long)((r - gates * u) * hidden + unit0 + u) * hidden + k] : default(TOps).Zero;
+        }
     }
 
     /// <summary>

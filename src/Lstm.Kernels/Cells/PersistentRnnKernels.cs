@@ -68,12 +68,7 @@ internal static class PersistentRnnKernels
         int weights = units * hidden;
         int verdict = weights;
 
-        for (int e = tid; e < weights; e += threads)
-        {
-            int k = e / units;
-            int u = e - k * units;
-            shared[e] = u < owned ? whh[(long)(unit0 + u) * hidden + k] : ops.Zero;
-        }
+        PersistentLstmKernels.LoadGateRows<T, TOps>(shared, whh, hidden, unit0, units, owned, 1);
 
         Group.Barrier();
         long stepSize = (long)batch * hidden;
