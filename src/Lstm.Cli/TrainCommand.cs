@@ -54,6 +54,7 @@ internal static class TrainCommand
         Schedule = o.Schedule,
         Warmup = o.Warmup,
         Clip = o.Clip,
+        OnNonFinite = o.OnNonFinite,
         Patience = o.Patience,
         ValidateEvery = o.ValidateEvery,
         CheckpointEvery = o.CheckpointEvery,
@@ -78,6 +79,8 @@ internal static class TrainCommand
         double seconds = t.Elapsed.TotalSeconds;
         string lastLoss = r.LastTrainLoss is { } loss ? ProgressDisplay.FormatLoss(loss) : "-";
         string bestText = t.BestValidationLoss is { } bv ? $"; best validation loss {ProgressDisplay.FormatLoss(bv)} at step {t.BestStep}" : "";
+        if (t.SkippedSteps > 0)
+            bestText += $"; {t.SkippedSteps} step{(t.SkippedSteps == 1 ? "" : "s")} skipped (non-finite loss or gradient)";
         string how = t.StoppedEarly ? $"stopped early at step {t.Steps} (patience {r.Patience})" : r.Finished ? $"trained to step {t.Steps}" : $"stopped at step {t.Steps} of {r.TotalSteps}";
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{how}: {done} steps in {seconds:F1} s ({(seconds > 0 ? done / seconds : 0):F1} steps/s); last train loss {lastLoss}{bestText}"));

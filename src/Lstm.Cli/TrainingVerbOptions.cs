@@ -104,6 +104,10 @@ public class TrainOptions : DataOptions
     [Option("clip", HelpText = nameof(TrainHelp.Clip), ResourceType = typeof(TrainHelp))]
     public double? Clip { get; set; }
 
+    /// <summary>--on-nonfinite.</summary>
+    [Option("on-nonfinite", HelpText = "A step whose loss or gradient norm is NaN or infinite: stop (the default: last/ keeps the last finite state, exit 2; continue with --resume and a lower --lr) or skip (leave out its update and count it).")]
+    public string? OnNonFinite { get; set; }
+
     /// <summary>Early stopping.</summary>
     [Option("patience", HelpText = "Stop after this many validations without a new best loss (0 = off). Default 0.")]
     public int? Patience { get; set; }
@@ -125,7 +129,7 @@ public class TrainOptions : DataOptions
     public string? Out { get; set; }
 
     /// <summary>Resume.</summary>
-    [Option("resume", HelpText = "Continue the run in this folder from its last/ checkpoint, exactly as if it had not stopped (its settings are reused).")]
+    [Option("resume", HelpText = "Continue the run in this folder from its last/ checkpoint, exactly as if it had not stopped (its settings are reused; only --lr, --clip, --on-nonfinite and the devices may change).")]
     public string? Resume { get; set; }
 
     /// <summary>Stop early on purpose.</summary>

@@ -180,8 +180,8 @@ public sealed class BadInputTests : CliRunner
     {
         var (code, stdout, stderr) = Run("train", "--resume", At("nowhere"));
         Fails(code, stdout, stderr, "--resume", "nowhere", "no such folder");
-        (code, stdout, stderr) = Run("train", "--resume", At("nowhere"), "--lr", "0.5");
-        Fails(code, stdout, stderr, "--resume", "--lr", "cannot be changed");
+        (code, stdout, stderr) = Run("train", "--resume", At("nowhere"), "--hidden", "16");
+        Fails(code, stdout, stderr, "--resume", "--hidden", "cannot be changed");
     }
 
     [Fact]

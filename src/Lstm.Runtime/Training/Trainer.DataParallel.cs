@@ -13,8 +13,9 @@ public sealed partial class Trainer<T>
     /// loss gradient scaled by shard / B so that the sum over replicas is the whole batch's mean;
     /// then the gradients are reduced into replica 0, which clips, steps and broadcasts its weights.
     /// </summary>
-    private (double Loss, double LearningRate, double GradNorm, long Epoch) TrainStepParallel(DataParallel<T> parallel)
+    private (double Loss, double LearningRate, double GradNorm, long Epoch)? TrainStepParallel(DataParallel<T> parallel)
     {
+        var before = _loader.Position;
         var batch = _loader.Next();
         long epoch = _loader.Position.Epoch;
         ulong seed = DropoutSeedFor(Options.Seed, Step + 1);
@@ -46,6 +47,8 @@ public sealed partial class Trainer<T>
         double norm = Options.ClipNorm > 0 ? GradientClipping.ClipGradNorm(parameters, Options.ClipNorm) : GradientClipping.GradNorm(parameters);
         Schedule.Apply(Optimizer);
         double lr = Optimizer.LearningRate;
+        if (!Finite(total, norm, before))
+            return _nonFinite is null ? (total, lr, norm, epoch) : null;
         Optimizer.Step();
         parallel.BroadcastWeights();
         Step++;

@@ -38,6 +38,8 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
     private T[][]? _bestWeights;
     private double? _lastTrainLoss;
     private double? _lastValidationLoss;
+    private NonFiniteStep? _nonFinite;
+    private long _skippedBefore;
 
     /// <summary>Creates the trainer at step 0 (or call <see cref="Resume"/> to continue a checkpoint).</summary>
     /// <param name="model">The model to train (not disposed by the trainer).</param>
@@ -217,10 +219,13 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         long end = Math.Min(untilStep ?? TotalSteps, TotalSteps);
         var clock = Stopwatch.StartNew();
         long first = Step;
+        _skippedBefore = SkippedSteps;
+        _nonFinite = null;
         bool checkpointed = false;
         while (Step < end && !StoppedEarly && !cancellationToken.IsCancellationRequested)
         {
-            var (loss, lr, norm, epoch) = TrainStep();
+            if (TrainStep() is not var (loss, lr, norm, epoch))
+                break; // A non-finite step under NonFiniteAction.Stop: NonFinite says which.
             double? validation = null;
             bool lastStep = Step == TotalSteps;
             if (_validation is not null && ((Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0) || lastStep))
@@ -228,6 +233,8 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
                 validation = Validate();
                 _lastValidationLoss = validation;
                 Observe(validation.Value);
+                if (!double.IsFinite(validation.Value) && Options.OnNonFinite == NonFiniteAction.Stop)
+                    _nonFinite = new NonFiniteStep(Step, loss, norm, validation.Value, false);
             }
 
             checkpointed = false;
@@ -239,13 +246,17 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
 
             double seconds = clock.Elapsed.TotalSeconds;
             Progress?.Report(new TrainerProgress(Step, epoch, loss, lr, norm, validation, clock.Elapsed, seconds > 0 ? (Step - first) / seconds : 0));
+            if (_nonFinite is not null)
+                break;
         }
 
+        if (_nonFinite is not null)
+            return StopNonFinite(clock.Elapsed);
         if (Options.CheckpointDirectory is not null && !checkpointed && Step > first)
             SaveCheckpoint(LastDirectory!);
         if (Options.RestoreBest && _bestWeights is not null && (StoppedEarly || Step == TotalSteps))
             RestoreBestWeights();
-        return new TrainerResult(Step, StoppedEarly, BestValidationLoss, BestStep, clock.Elapsed);
+        return new TrainerResult(Step, StoppedEarly, BestValidationLoss, BestStep, clock.Elapsed, null, SkippedSteps - _skippedBefore);
     }
 
     /// <summary>The mean loss over the whole validation set, in index order, without dropout (the last batch may be smaller).</summary>
@@ -278,7 +289,7 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         var state = new TrainerState(
             1, Step, TotalSteps, Num<T>.DTypeName, Options.Seed, Options.BatchSize, _train.Count, _loader.Position,
             DropoutSeedFor(Options.Seed, Step + 1), BestValidationLoss, BestStep, ValidationsWithoutImprovement, StoppedEarly,
-            Optimizer.Kind, Optimizer.LearningRate, _lastTrainLoss, _lastValidationLoss,
+            Optimizer.Kind, Optimizer.LearningRate, Finite(_lastTrainLoss), Finite(_lastValidationLoss),
             Options.ExtraFiles.Select(Path.GetFileName).ToArray()!);
         var weights = new SafeTensorsFile(
             _parameters.Select(p => StateDict.ToSafeTensor(p.Name, p.Parameter.Value)).ToList(),
@@ -338,10 +349,11 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         Options.CheckpointDirectory is null ? null : Path.Combine(Options.CheckpointDirectory, RunFiles.LastCheckpoint);
 
     /// <summary>One step: batch, dropout seed, forward, loss, backward, clipping, rate and update.</summary>
-    private (double Loss, double LearningRate, double GradNorm, long Epoch) TrainStep()
+    private (double Loss, double LearningRate, double GradNorm, long Epoch)? TrainStep()
     {
         if (_parallel is not null)
             return TrainStepParallel(_parallel);
+        var before = _loader.Position;
         var batch = _loader.Next();
         long epoch = _loader.Position.Epoch;
         var (x, y) = (batch.X, batch.Y);
@@ -354,6 +366,8 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         double norm = Options.ClipNorm > 0 ? GradientClipping.ClipGradNorm(parameters, Options.ClipNorm) : GradientClipping.GradNorm(parameters);
         Schedule.Apply(Optimizer);
         double lr = Optimizer.LearningRate;
+        if (!Finite(loss, norm, before))
+            return _nonFinite is null ? (loss, lr, norm, epoch) : null;
         Optimizer.Step();
         Step++;
         _lastTrainLoss = loss;

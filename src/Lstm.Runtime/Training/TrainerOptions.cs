@@ -40,6 +40,16 @@ public enum LossKind
     CrossEntropy,
 }
 
+/// <summary>What <see cref="Trainer{T}"/> does on a step whose loss or gradient norm is NaN or infinite.</summary>
+public enum NonFiniteAction
+{
+    /// <summary>Stop before that step's update: the model and optimizer keep the last finite state (<see cref="TrainerResult.NonFinite"/> says which step).</summary>
+    Stop,
+
+    /// <summary>Skip that step's update and count it (<see cref="Trainer{T}.SkippedSteps"/>), as a mixed-precision gradient scaler does.</summary>
+    Skip,
+}
+
 /// <summary>
 /// Settings of a <see cref="Trainer{T}"/>: how long, which batches, which optimizer, schedule,
 /// clipping and loss, when to validate, stop early and write checkpoints.
@@ -108,6 +118,9 @@ public sealed record TrainerOptions
 
     /// <summary>Global 2-norm gradient clipping's max norm (0 = off).</summary>
     public double ClipNorm { get; init; }
+
+    /// <summary>What a step with a non-finite loss or gradient norm does: stop the run (the default) or skip the update.</summary>
+    public NonFiniteAction OnNonFinite { get; init; }
 
     /// <summary>The loss.</summary>
     public LossKind Loss { get; init; } = LossKind.Mse;
@@ -242,4 +255,26 @@ public sealed record TrainerProgress(
 /// <param name="BestValidationLoss">The best validation loss so far, or null when none was computed.</param>
 /// <param name="BestStep">The step of the best validation loss (0 when none).</param>
 /// <param name="Elapsed">Time this run took.</param>
-public sealed record TrainerResult(long Steps, bool StoppedEarly, double? BestValidationLoss, long BestStep, TimeSpan Elapsed);
+/// <param name="NonFinite">The step that stopped the run with a non-finite loss or gradient norm (<see cref="NonFiniteAction.Stop"/>), else null.</param>
+/// <param name="SkippedSteps">Steps of this run whose update was skipped (<see cref="NonFiniteAction.Skip"/>).</param>
+public sealed record TrainerResult(long Steps, bool StoppedEarly, double? BestValidationLoss, long BestStep, TimeSpan Elapsed, NonFiniteStep? NonFinite = null, long SkippedSteps = 0);
+
+/// <summary>A training step whose numbers were not finite.</summary>
+/// <param name="Step">The step (1-based) that produced them.</param>
+/// <param name="TrainLoss">Its batch loss.</param>
+/// <param name="GradNorm">Its gradients' global 2-norm (NaN when it was not computed).</param>
+/// <param name="ValidationLoss">The validation loss after it, when that is what was not finite; else null.</param>
+/// <param name="CheckpointWritten">Whether <c>last/</c> was written with the state the run stopped in (false: its weights were not finite either, so the previous <c>last/</c> is kept).</param>
+public sealed record NonFiniteStep(long Step, double TrainLoss, double GradNorm, double? ValidationLoss, bool CheckpointWritten)
+{
+    /// <summary>What was not finite, e.g. <c>step 33: the training loss is Infinity (gradient norm NaN)</c>.</summary>
+    public string Describe()
+    {
+        static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+        return ValidationLoss is { } v
+            ? $"step {Step}: the validation loss is {F(v)}"
+            : !double.IsFinite(TrainLoss)
+                ? $"step {Step}: the training loss is {F(TrainLoss)} (gradient norm {F(GradNorm)})"
+                : $"step {Step}: the gradient norm is {F(GradNorm)} (training loss {F(TrainLoss)})";
+    }
+}

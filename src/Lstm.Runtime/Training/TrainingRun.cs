@@ -84,6 +84,14 @@ public static class TrainingRun
         var config = folder.ReadConfig();
         var model = ModelConfig.FromJson(config.Model.ToJsonString(), configPath);
         var training = TrainingSettings.FromJson(config.Training, configPath);
+        // --lr, --clip and --on-nonfinite may change on resume (a run stopped by a non-finite step); the config records them for later resumes.
+        if (settings.ResumeChanges(training) is { } changed)
+        {
+            training = changed;
+            config = config with { Training = TrainingSettings.ToJson(changed) };
+            folder.WriteConfig(config);
+        }
+
         string last = folder[RunFiles.LastCheckpoint];
         if (!File.Exists(Path.Combine(last, RunFiles.TrainerState)))
             throw new LstmException($"--resume {settings.Resume}: no {RunFiles.LastCheckpoint}/ checkpoint to continue from");
@@ -186,6 +194,8 @@ public static class TrainingRun
         });
         metrics.Flush();
         Plot();
+        if (result?.NonFinite is { } stop)
+            throw new LstmException(NonFiniteMessage(stop, folder.Path, trainer.Step, plan.Training));
 
         bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
         string? published = finished ? folder.PublishModel() : null;
@@ -197,6 +207,17 @@ public static class TrainingRun
         return new TrainingRunResult(
             folder.Path, result ?? throw new LstmException("training run: the observer did not run the training loop"), firstStep, trainer.TotalSteps, finished, published,
             records.Count > 0 ? records[^1].TrainLoss : null, plan.Training.Patience, settings.Save);
+    }
+
+    /// <summary>The message of a run stopped by a non-finite step: what, where it stopped, what was kept, how to continue.</summary>
+    private static string NonFiniteMessage(NonFiniteStep stop, string folder, long step, TrainerOptions training)
+    {
+        string kept = stop.CheckpointWritten
+            ? $"{RunFiles.LastCheckpoint}/ holds step {step}, the last finite state"
+            : $"the weights are not finite either, so {RunFiles.LastCheckpoint}/ keeps its previous checkpoint";
+        string lower = (training.LearningRate / 10).ToString("G3", CultureInfo.InvariantCulture);
+        return $"{stop.Describe()}: training stopped ({kept}; {RunFiles.BestCheckpoint}/ is unchanged). Continue with a lower learning rate, e.g. "
+            + $"lstm train --resume {folder} --lr {lower}, or skip such steps with --on-nonfinite skip";
     }
 
     /// <summary>One line saying what a model is.</summary>

@@ -69,6 +69,9 @@ public sealed record TrainingRunSettings
     /// <summary><c>--clip</c>: the global gradient-norm clip.</summary>
     public double? Clip { get; init; }
 
+    /// <summary><c>--on-nonfinite</c>: stop or skip (a step whose loss or gradient norm is NaN or infinite).</summary>
+    public string? OnNonFinite { get; init; }
+
     /// <summary><c>--patience</c>: validations without a new best before stopping.</summary>
     public int? Patience { get; init; }
 
@@ -128,6 +131,10 @@ public sealed record TrainingRunSettings
             throw new LstmException($"--log-every {LogEvery}: must be ≥ 1");
         if (UntilStep is < 1)
             throw new LstmException($"--until-step {UntilStep}: must be ≥ 1");
+        NonNegative("--lr", LearningRate);
+        NonNegative("--clip", Clip);
+        if (OnNonFinite is { } action)
+            _ = TrainingSettings.ParseNonFinite(action);
         if (Resume is not null)
         {
             ValidateResume();
@@ -152,31 +159,49 @@ public sealed record TrainingRunSettings
         Positive("--checkpoint-every", CheckpointEvery);
         NonNegative("--warmup", Warmup);
         NonNegative("--patience", Patience);
-        NonNegative("--lr", LearningRate);
         NonNegative("--weight-decay", WeightDecay);
         NonNegative("--momentum", Momentum);
-        NonNegative("--clip", Clip);
         _ = DeviceNames(ParseShards(), batch, resumed: false);
         _ = PlacementNames(Layers ?? TrainingDefaults.Layers);
         if (Save is { } save)
             CheckWritable(save, "--save");
     }
 
-    /// <summary>A resumed run keeps its settings: only the devices, the pipeline's chunks, the stopping step and the output may change.</summary>
+    /// <summary>
+    /// A resumed run keeps its settings: only the devices, the pipeline's chunks, the stopping step
+    /// and the output may change, and the learning rate, the clip and the non-finite action (to
+    /// continue a run a non-finite step stopped).
+    /// </summary>
     private void ValidateResume()
     {
         var given = new (string Option, object? Value)[]
         {
             ("--cell", Cell), ("--layers", Layers), ("--hidden", Hidden), ("--bidirectional", Bidirectional ? true : null), ("--dropout", Dropout),
             ("--proj-size", ProjSize), ("--embedding-dim", EmbeddingDim), ("--steps", Steps), ("--epochs", Epochs), ("--batch-size", BatchSize),
-            ("--optimizer", Optimizer), ("--lr", LearningRate), ("--weight-decay", WeightDecay), ("--momentum", Momentum), ("--schedule", Schedule),
-            ("--warmup", Warmup), ("--clip", Clip), ("--patience", Patience), ("--validate-every", ValidateEvery), ("--checkpoint-every", CheckpointEvery),
+            ("--optimizer", Optimizer), ("--weight-decay", WeightDecay), ("--momentum", Momentum), ("--schedule", Schedule),
+            ("--warmup", Warmup), ("--patience", Patience), ("--validate-every", ValidateEvery), ("--checkpoint-every", CheckpointEvery),
             ("--seed", Seed), ("--out", Out), ("--shards", Shards), ("--precision", Precision),
         }.Where(p => p.Value is not null).Select(p => p.Option).ToList();
         if (Data is not null)
             given.Insert(0, "data options");
         if (given.Count > 0)
-            throw new LstmException($"--resume {Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every and --quiet)");
+            throw new LstmException($"--resume {Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every, --quiet, --lr, --clip and --on-nonfinite)");
+    }
+
+    /// <summary>A resumed run's trainer settings with <c>--lr</c>, <c>--clip</c> and <c>--on-nonfinite</c> applied, checked; null when none of them changes anything.</summary>
+    /// <param name="training">The run's own settings.</param>
+    internal TrainerOptions? ResumeChanges(TrainerOptions training)
+    {
+        var changed = training with
+        {
+            LearningRate = LearningRate ?? training.LearningRate,
+            ClipNorm = Clip ?? training.ClipNorm,
+            OnNonFinite = OnNonFinite is { } action ? TrainingSettings.ParseNonFinite(action) : training.OnNonFinite,
+        };
+        if (changed == training)
+            return null;
+        (changed with { CheckpointDirectory = "." }).Validate();
+        return changed;
     }
 
     /// <summary>The model the settings describe for the data, checked (its dropout and projection by the recurrent layer's own rules).</summary>
@@ -273,6 +298,7 @@ public sealed record TrainingRunSettings
             ScheduleStepSize = TrainingDefaults.ScheduleStepSize(total),
             WarmupSteps = Warmup ?? 0,
             ClipNorm = Clip ?? TrainingDefaults.Clip,
+            OnNonFinite = OnNonFinite is { } action ? TrainingSettings.ParseNonFinite(action) : NonFiniteAction.Stop,
             Loss = data.Tokens ? LossKind.CrossEntropy : LossKind.Mse,
             ValidateEvery = validateEvery,
             Patience = Patience ?? 0,

@@ -26,6 +26,20 @@ public static class TrainingSettings
             ? s.Kind
             : throw new LstmException($"--schedule {name}: expected {string.Join(", ", Schedules.Select(x => x.Name))}");
 
+    /// <summary>What to do on a non-finite step, by name (stop, skip).</summary>
+    /// <param name="name">The name, as <c>--on-nonfinite</c> and <c>config.json</c> spell it.</param>
+    /// <exception cref="LstmException">Not one of them.</exception>
+    public static NonFiniteAction ParseNonFinite(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "stop" => NonFiniteAction.Stop,
+        "skip" => NonFiniteAction.Skip,
+        _ => throw new LstmException($"--on-nonfinite {name}: expected stop or skip"),
+    };
+
+    /// <summary>The name of a non-finite action.</summary>
+    /// <param name="action">The action.</param>
+    public static string NonFiniteName(NonFiniteAction action) => action == NonFiniteAction.Skip ? "skip" : "stop";
+
     /// <summary>The name of an optimizer.</summary>
     /// <param name="kind">The optimizer.</param>
     public static string Name(OptimizerKind kind) => Optimizers.First(o => o.Kind == kind).Name;
@@ -42,6 +56,8 @@ public static class TrainingSettings
         json["precision"] = PrecisionNames.Name(o.Precision);
         if (o.Devices is { } devices)
             json["devices"] = new JsonArray(devices.Select(d => (JsonNode?)JsonValue.Create(d)).ToArray());
+        if (o.OnNonFinite != NonFiniteAction.Stop)
+            json["on_nonfinite"] = NonFiniteName(o.OnNonFinite);
         if (o.Shards is { } shards)
             json["shards"] = new JsonArray(shards.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray());
         return json;
@@ -123,6 +139,7 @@ public static class TrainingSettings
             Precision = json["precision"] is null ? GemmPrecision.Fp32 : PrecisionNames.Parse(Get<string>("precision")),
             Devices = json["devices"] is null ? null : List<string>("devices"),
             Shards = json["shards"] is null ? null : List<int>("shards"),
+            OnNonFinite = json["on_nonfinite"] is null ? NonFiniteAction.Stop : ParseNonFinite(Get<string>("on_nonfinite")),
         };
         (o with { CheckpointDirectory = "." }).Validate(); // The run folder comes later.
         return o;
@@ -150,6 +167,8 @@ public static class TrainingSettings
         parts.Add(o.Loss == LossKind.Mse ? "MSE loss" : "cross-entropy loss");
         if (o.Patience > 0)
             parts.Add($"patience {o.Patience}");
+        if (o.OnNonFinite == NonFiniteAction.Skip)
+            parts.Add("non-finite steps skipped");
         parts.Add($"seed {o.Seed}");
         return string.Join(", ", parts);
     }
