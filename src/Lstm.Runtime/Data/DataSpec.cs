@@ -12,7 +12,7 @@ namespace Lstm.Runtime.Data;
 /// Dimension letters: T steps per sample (the task's length or the window W), F feature columns,
 /// O target columns, h the horizon, V the vocabulary (classes) of token data.
 /// </remarks>
-public sealed record DataSpec
+public sealed partial record DataSpec
 {
     /// <summary>The sources <see cref="Source"/> accepts.</summary>
     public const string Sources = "task, csv, text";
@@ -227,25 +227,30 @@ public sealed record DataSpec
     {
         var (features, targets) = ReadColumns();
         int rows = features.Rows;
-        int split = (int)Math.Floor(rows * (1 - ValFraction));
-        int firstTarget = Window - 1 + Horizon;
-        int trainCount = split - firstTarget;
-        int validationCount = rows - Math.Max(split, firstTarget);
-        if (trainCount < 1 || validationCount < 1)
+        long firstTarget = (long)Window - 1 + Horizon;
+        if (!CsvSplitFits(rows, firstTarget, ValFraction))
         {
-            // Smallest R with ⌊R·(1 − f)⌋ > W − 1 + h and R − ⌊R·(1 − f)⌋ ≥ 1.
-            int need = firstTarget + 1;
-            while ((int)Math.Floor(need * (1 - ValFraction)) <= firstTarget || need - Math.Max((int)Math.Floor(need * (1 - ValFraction)), firstTarget) < 1)
-                need++;
-            throw new LstmException(
-                $"{Path}: {rows} data rows are too few for a window of {Window} and a horizon of {Horizon} with a validation fraction of {Fmt(ValFraction)} (at least {need} rows are needed)");
+            throw new LstmException(CsvRowsNeeded(firstTarget, ValFraction) is { } need
+                ? $"{Path}: {rows} data rows are too few for a window of {Window} and a horizon of {Horizon} with a validation fraction of {Fmt(ValFraction)} (at least {need} rows are needed)"
+                : $"--val-fraction {Fmt(ValFraction)}: leaves no training or no validation window at any number of rows (1 − f rounds to {Fmt(1 - ValFraction)}); use a fraction such as 0.2");
         }
+
+        int split = (int)Math.Floor(rows * (1 - ValFraction));
+        int trainCount = split - (int)firstTarget;
+        CheckMagnitudes(features, targets);
 
         ForecastDataset train, validation;
         ZScoreStatistics? fs = null, ts = null;
         if (Normalize == "zscore")
         {
-            (train, validation, fs, ts) = ForecastDataset.Split(features, targets, Window, Horizon, 1 - ValFraction);
+            try
+            {
+                (train, validation, fs, ts) = ForecastDataset.Split(features, targets, Window, Horizon, 1 - ValFraction);
+            }
+            catch (LstmException e)
+            {
+                throw new LstmException($"{Path}: {e.Message}", e);
+            }
         }
         else
         {
@@ -266,14 +271,15 @@ public sealed record DataSpec
         string text = ReadText();
         var vocabulary = CharVocabulary.FromText(text);
         var ids = vocabulary.Encode(text);
+        if (!TextSplitFits(ids.Length, Window, ValFraction))
+        {
+            throw new LstmException(TextLengthNeeded(Window, ValFraction) is { } need
+                ? $"{Path}: {ids.Length} characters are too few for windows of {Window} with a validation fraction of {Fmt(ValFraction)} (at least {need} are needed)"
+                : $"--val-fraction {Fmt(ValFraction)}: leaves no training or no validation window at any length of text; use a fraction such as 0.1");
+        }
+
         int validationLength = (int)Math.Floor(ids.Length * ValFraction);
         int trainLength = ids.Length - validationLength;
-        if (trainLength < Window + 1 || validationLength < Window + 1)
-        {
-            int need = (int)Math.Ceiling((Window + 1) / Math.Min(ValFraction, 1 - ValFraction)) + 1;
-            throw new LstmException(
-                $"{Path}: {ids.Length} characters are too few for windows of {Window} with a validation fraction of {Fmt(ValFraction)} (at least {need} are needed)");
-        }
 
         var train = new CharTextDataset(ids[..trainLength], Window, stride: 1);
         var validation = new CharTextDataset(ids[trainLength..], Window);

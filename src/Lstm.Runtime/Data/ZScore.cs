@@ -38,10 +38,26 @@ public sealed record ZScoreStatistics(IReadOnlyList<string> Columns, IReadOnlyLi
             }
 
             double sd = Math.Sqrt(q / rows);
+            if (!double.IsFinite(mean[j]) || !double.IsFinite(sd))
+                throw Overflow(columns[j], values, rows, c, j);
             std[j] = sd > 0 ? sd : 1;
         }
 
         return new ZScoreStatistics(columns.ToArray(), mean, std);
+    }
+
+    /// <summary>The error of a column whose sum or sum of squares overflows float64: it names the row of the largest value.</summary>
+    private static LstmException Overflow(string column, ReadOnlySpan<double> values, int rows, int c, int j)
+    {
+        int worst = 0;
+        for (int r = 1; r < rows; r++)
+        {
+            if (Math.Abs(values[r * c + j]) > Math.Abs(values[worst * c + j]))
+                worst = r;
+        }
+
+        string v = values[worst * c + j].ToString("G6", System.Globalization.CultureInfo.InvariantCulture);
+        return new LstmException($"data row {worst + 1}, column '{column}': the value {v} is too large for z-score statistics (the column's sum of squares overflows float64); rescale the column");
     }
 
     /// <summary>Normalizes a row-major table [rows, C] in place.</summary>
