@@ -104,7 +104,7 @@ public sealed class DataTests : IDisposable
     {
         const string text = "hello world\n";
         var vocab = CharVocabulary.FromText(text);
-        Assert.Equal("\n dehlorw", new string(vocab.Chars.ToArray()));
+        Assert.Equal("\n dehlorw", string.Concat(vocab.Chars));
         var ids = vocab.Encode(text);
         Assert.Equal(text, vocab.Decode(ids));
         string path = Path.Combine(_dir, "vocab.json");

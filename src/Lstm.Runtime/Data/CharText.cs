@@ -5,22 +5,24 @@ using System.Text.Json;
 namespace Lstm.Runtime.Data;
 
 /// <summary>The JSON form of a <see cref="CharVocabulary"/>: the characters in id order.</summary>
-/// <param name="Chars">Character i has id i; each entry is one UTF-16 character.</param>
+/// <param name="Chars">Character i has id i; each entry is one Unicode scalar value (one or two UTF-16 code units).</param>
 internal sealed record CharVocabularyFile(IReadOnlyList<string> Chars);
 
 /// <summary>
-/// A character-level vocabulary: the distinct characters of a text, sorted by code, id = rank.
+/// A character-level vocabulary: the distinct Unicode scalar values (<see cref="Rune"/>) of a
+/// text, sorted by code point, id = rank. A character outside the Basic Multilingual Plane (an
+/// emoji) is one character, not two surrogates; a combining mark is a character of its own.
 /// Saved as JSON (<c>{"chars": ["\n", " ", "a", …]}</c>) beside the model.
 /// </summary>
 public sealed class CharVocabulary
 {
-    private readonly char[] _chars;
-    private readonly Dictionary<char, int> _ids;
+    private readonly Rune[] _chars;
+    private readonly Dictionary<Rune, int> _ids;
 
-    private CharVocabulary(char[] chars)
+    private CharVocabulary(Rune[] chars)
     {
         _chars = chars;
-        _ids = new Dictionary<char, int>(chars.Length);
+        _ids = new Dictionary<Rune, int>(chars.Length);
         for (int i = 0; i < chars.Length; i++)
         {
             if (!_ids.TryAdd(chars[i], i))
@@ -32,31 +34,39 @@ public sealed class CharVocabulary
     public int Size => _chars.Length;
 
     /// <summary>The characters in id order.</summary>
-    public IReadOnlyList<char> Chars => _chars;
+    public IReadOnlyList<Rune> Chars => _chars;
 
     /// <summary>The vocabulary of a text.</summary>
     /// <param name="text">The training text (not empty).</param>
     public static CharVocabulary FromText(string text)
     {
         ArgumentException.ThrowIfNullOrEmpty(text);
-        var chars = text.Distinct().ToArray();
-        Array.Sort(chars);
-        return new CharVocabulary(chars);
+        var chars = new HashSet<Rune>();
+        foreach (var r in text.EnumerateRunes())
+            chars.Add(r);
+        var sorted = chars.ToArray();
+        Array.Sort(sorted);
+        return new CharVocabulary(sorted);
     }
 
-    /// <summary>The id of each character.</summary>
+    /// <summary>Whether <paramref name="c"/> is one of the characters.</summary>
+    /// <param name="c">A character.</param>
+    public bool Contains(Rune c) => _ids.ContainsKey(c);
+
+    /// <summary>The id of each character (Unicode scalar value) of a text; a lone surrogate reads as U+FFFD.</summary>
     /// <param name="text">Text made of the vocabulary's characters.</param>
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var ids = new int[text.Length];
-        for (int i = 0; i < text.Length; i++)
+        var ids = new List<int>(text.Length);
+        foreach (var r in text.EnumerateRunes())
         {
-            if (!_ids.TryGetValue(text[i], out ids[i]))
-                throw new LstmException($"character {Describe(text[i])} at position {i} is not in the vocabulary of {Size}");
+            if (!_ids.TryGetValue(r, out int id))
+                throw new LstmException($"character {Describe(r)} at position {ids.Count} is not in the vocabulary of {Size}");
+            ids.Add(id);
         }
 
-        return ids;
+        return ids.ToArray();
     }
 
     /// <summary>The text of ids.</summary>
@@ -65,11 +75,13 @@ public sealed class CharVocabulary
     {
         ArgumentNullException.ThrowIfNull(ids);
         var sb = new StringBuilder();
+        Span<char> units = stackalloc char[2];
         foreach (int id in ids)
         {
             if ((uint)id >= (uint)_chars.Length)
                 throw new LstmException($"id {id} is outside a vocabulary of {Size}");
-            sb.Append(_chars[id]);
+            int n = _chars[id].EncodeToUtf16(units);
+            sb.Append(units[..n]);
         }
 
         return sb.ToString();
@@ -80,7 +92,7 @@ public sealed class CharVocabulary
     public void Save(string path) =>
         File.WriteAllText(path, JsonSerializer.Serialize(new CharVocabularyFile(_chars.Select(c => c.ToString()).ToArray()), DataJson.Default.CharVocabularyFile));
 
-    /// <summary>Reads a vocabulary written by <see cref="Save"/>.</summary>
+    /// <summary>Reads a vocabulary written by <see cref="Save"/> (files of one UTF-16 unit per entry, as older versions wrote, read the same).</summary>
     /// <param name="path">The file.</param>
     public static CharVocabulary Load(string path)
     {
@@ -89,10 +101,15 @@ public sealed class CharVocabulary
             var file = JsonSerializer.Deserialize(File.ReadAllText(path), DataJson.Default.CharVocabularyFile);
             if (file?.Chars is not { Count: > 0 } chars)
                 throw new LstmException($"{path}: the vocabulary has no characters");
-            var bad = chars.Select((c, i) => (c, i)).FirstOrDefault(p => p.c is null || p.c.Length != 1);
-            if (bad.c is not null || chars.Any(c => c is null))
-                throw new LstmException($"{path}: vocabulary entry {bad.i} is not one character");
-            return new CharVocabulary(chars.Select(c => c[0]).ToArray());
+            var runes = new Rune[chars.Count];
+            for (int i = 0; i < chars.Count; i++)
+            {
+                string? c = chars[i];
+                if (c is null || c.Length == 0 || Rune.DecodeFromUtf16(c, out runes[i], out int used) != System.Buffers.OperationStatus.Done || used != c.Length)
+                    throw new LstmException($"{path}: vocabulary entry {i} is not one character (one Unicode scalar value)");
+            }
+
+            return new CharVocabulary(runes);
         }
         catch (JsonException e)
         {
@@ -100,8 +117,10 @@ public sealed class CharVocabulary
         }
     }
 
-    private static string Describe(char c) =>
-        char.IsControl(c) ? $"U+{((int)c).ToString("X4", CultureInfo.InvariantCulture)}" : $"'{c}'";
+    private static string Describe(Rune c) =>
+        Rune.IsControl(c) || Rune.GetUnicodeCategory(c) is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark or UnicodeCategory.Format
+            ? $"U+{c.Value.ToString("X4", CultureInfo.InvariantCulture)}"
+            : $"'{c}'";
 }
 
 /// <summary>

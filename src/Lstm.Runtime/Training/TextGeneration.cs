@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace Lstm.Runtime.Training;
 
@@ -65,7 +66,7 @@ public static class TextGeneration
                 throw new LstmException($"--run {settings.Run}: generate needs a run trained on --text, but this one was trained on {(config.Data.Source == "task" ? $"the {config.Data.Task} task" : $"the CSV {config.Data.Path}")}");
         });
         var vocabulary = run.Data.Vocabulary!;
-        string prompt = settings.Prompt ?? (vocabulary.Chars.Contains('\n') ? "\n" : vocabulary.Chars[0].ToString());
+        string prompt = settings.Prompt ?? (vocabulary.Contains(new Rune('\n')) ? "\n" : vocabulary.Chars[0].ToString());
         int[] ids;
         try
         {
