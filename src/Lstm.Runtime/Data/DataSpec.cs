@@ -79,6 +79,9 @@ public sealed partial record DataSpec
                 Positive("--seq-len", SeqLen);
                 Positive("--train-samples", TrainSamples);
                 Positive("--val-samples", ValidationSamples);
+                AtMost("--seq-len", SeqLen, MaxSteps);
+                AtMost("--train-samples", TrainSamples, MaxSamples);
+                AtMost("--val-samples", ValidationSamples, MaxSamples);
                 if (Task == "adding" && SeqLen < 2)
                     throw new LstmException($"--seq-len {SeqLen}: the adding task needs at least 2 steps");
                 break;
@@ -91,6 +94,8 @@ public sealed partial record DataSpec
                     throw new LstmException($"--features '{string.Join(",", Features)}': an empty column name");
                 Positive("--window", Window);
                 Positive("--horizon", Horizon);
+                AtMost("--window", Window, MaxSteps);
+                AtMost("--horizon", Horizon, MaxSteps);
                 if (Normalize is not ("zscore" or "none"))
                     throw new LstmException($"--normalize {Normalize}: expected zscore or none");
                 _ = MissingValuesOf(Missing);
@@ -100,6 +105,7 @@ public sealed partial record DataSpec
                 if (string.IsNullOrWhiteSpace(Path))
                     throw new LstmException("--text: no file given");
                 Positive("--window", Window);
+                AtMost("--window", Window, MaxSteps);
                 Fraction();
                 break;
             default:
@@ -317,6 +323,18 @@ public sealed partial record DataSpec
     {
         if (!(ValFraction > 0 && ValFraction < 1))
             throw new LstmException($"--val-fraction {Fmt(ValFraction)}: must lie strictly between 0 and 1");
+    }
+
+    /// <summary>The most steps of a sample (<c>--seq-len</c>, <c>--window</c>) and rows of a horizon: 2²⁰.</summary>
+    public const int MaxSteps = 1 << 20;
+
+    /// <summary>The most samples of a synthetic task (<c>--train-samples</c>, <c>--val-samples</c>): 2²⁴.</summary>
+    public const int MaxSamples = 1 << 24;
+
+    private static void AtMost(string option, int value, int max)
+    {
+        if (value > max)
+            throw new LstmException($"{option} {value}: must be ≤ {max}");
     }
 
     private static void Positive(string option, int value)

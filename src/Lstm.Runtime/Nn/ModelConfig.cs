@@ -154,6 +154,40 @@ public sealed record ModelConfig(
     public static string? ProjectionError(CellKind cell, int projSize) =>
         projSize != 0 && cell != CellKind.Lstm ? $"proj_size={projSize} is for cell lstm only; a {CellName(cell)} layer has no projection (use 0)" : null;
 
+    /// <summary>The largest size of any one dimension (hidden, input, output, vocabulary, embedding, projection): 2²⁴.</summary>
+    public const int MaxSize = 1 << 24;
+
+    /// <summary>The most layers: 1024.</summary>
+    public const int MaxLayers = 1024;
+
+    /// <summary>
+    /// Sizes within <see cref="MaxSize"/> and <see cref="MaxLayers"/>, and every weight matrix
+    /// within the elements one array may hold, so that nothing overflows before memory is asked for.
+    /// </summary>
+    private void CheckBounds()
+    {
+        foreach (var (name, value) in new[] { ("hidden_size", HiddenSize), ("input_size", InputSize), ("output_size", OutputSize), ("vocab_size", VocabSize), ("embedding_dim", EmbeddingDim), ("proj_size", ProjSize) })
+        {
+            if (value > MaxSize)
+                throw Bad($"{name}={value} exceeds the largest size, {MaxSize}");
+        }
+
+        if (NumLayers > MaxLayers)
+            throw Bad($"num_layers={NumLayers} exceeds the most layers, {MaxLayers}");
+        long gates = (long)HiddenSize * (Cell == CellKind.Lstm ? 4 : Cell == CellKind.Gru ? 3 : 1);
+        long directions = Bidirectional ? 2 : 1;
+        long width = Math.Max(InputSize, directions * HiddenOutputSize);
+        foreach (var (what, elements) in new[]
+        {
+            ("weight_ih (gates × input)", gates * width), ("weight_hh (gates × hidden)", gates * HiddenOutputSize),
+            ("the embedding (vocab_size × embedding_dim)", (long)VocabSize * EmbeddingDim), ("the head (output_size × hidden)", (long)OutputSize * directions * HiddenOutputSize),
+        })
+        {
+            if (elements > Array.MaxLength)
+                throw Bad($"{what} would hold {elements} elements, more than one array holds ({Array.MaxLength}); hidden_size={HiddenSize}, input_size={InputSize}, output_size={OutputSize}");
+        }
+    }
+
     /// <summary>Throws one <see cref="LstmException"/> naming the first bad field and its value.</summary>
     /// <exception cref="LstmException">A field is out of range or does not fit the kind or cell.</exception>
     public void Validate()
@@ -168,6 +202,7 @@ public sealed record ModelConfig(
             throw Bad($"hidden_size={HiddenSize} must be positive");
         if (NumLayers <= 0)
             throw Bad($"num_layers={NumLayers} must be positive");
+        CheckBounds();
         if (ProjectionError(Cell, ProjSize) is { } projection)
             throw Bad(projection);
 

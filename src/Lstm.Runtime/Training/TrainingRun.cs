@@ -96,6 +96,7 @@ public static class TrainingRun
         if (!File.Exists(Path.Combine(last, RunFiles.TrainerState)))
             throw new LstmException($"--resume {settings.Resume}: no {RunFiles.LastCheckpoint}/ checkpoint to continue from");
         var data = config.Data.Prepare();
+        TrainingMemory.Check(model, Math.Max(training.BatchSize, training.ValidationBatchSize), data.Train.Steps, training.Optimizer, training.Momentum, configPath);
         var extra = folder.ModelDirectoryFiles();
         training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
         // The run's own devices and shards, unless --devices (the same number) or --device (one) replaces them.

@@ -145,10 +145,15 @@ public sealed record TrainingRunSettings
         Positive("--hidden", Hidden);
         Positive("--layers", Layers);
         Positive("--embedding-dim", EmbeddingDim);
+        AtMost("--hidden", Hidden, ModelConfig.MaxSize);
+        AtMost("--layers", Layers, ModelConfig.MaxLayers);
+        AtMost("--embedding-dim", EmbeddingDim, ModelConfig.MaxSize);
+        AtMost("--proj-size", ProjSize, ModelConfig.MaxSize);
         var optimizer = OptimizerOption();
         _ = TrainingSettings.ParseSchedule(Schedule ?? TrainingDefaults.Schedule);
         int batch = BatchSize ?? TrainingDefaults.BatchSize;
         Positive("--batch-size", batch);
+        AtMost("--batch-size", batch, MaxBatchSize);
         if (Steps is not null && Epochs is not null)
             throw new LstmException($"--steps {Steps} and --epochs {Epochs}: give one of them");
         Positive("--steps", Steps);
@@ -235,6 +240,11 @@ public sealed record TrainingRunSettings
             throw OptionError(config, e);
         }
 
+        int batch = BatchSize ?? TrainingDefaults.BatchSize;
+        var optimizer = OptimizerOption();
+        TrainingMemory.Check(
+            config, Math.Max(batch, TrainingDefaults.ValidationBatchSize(batch, data.Validation.Count)), data.Train.Steps, optimizer,
+            Momentum ?? 0, "--hidden, --layers, --batch-size and the sequence length");
         return config;
     }
 
@@ -419,6 +429,15 @@ public sealed record TrainingRunSettings
             throw new LstmException($"{option} {path}: the folder {dir} does not exist");
         if (Directory.Exists(path))
             throw new LstmException($"{option} {path}: is a folder");
+    }
+
+    /// <summary>The largest batch: 2²⁴ samples.</summary>
+    public const int MaxBatchSize = 1 << 24;
+
+    private static void AtMost(string option, int? value, int max)
+    {
+        if (value > max)
+            throw new LstmException($"{option} {value}: must be ≤ {max}");
     }
 
     private static void Positive(string option, int? value)
