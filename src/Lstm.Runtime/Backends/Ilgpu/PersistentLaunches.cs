@@ -20,6 +20,9 @@ namespace Lstm.Runtime.Backends.Ilgpu;
 /// </remarks>
 internal sealed class PersistentLaunches
 {
+    /// <summary>Set to <c>0</c> to run every direction's loop step by step (to time the other paths against it).</summary>
+    public const string EnvironmentSwitch = "LSTM_PERSISTENT";
+
     /// <summary>Grid-barrier polls before a group gives up on a GPU: well past any step's wait, a fraction of a second.</summary>
     public const int GpuSpinLimit = 1 << 18;
 
@@ -38,6 +41,7 @@ internal sealed class PersistentLaunches
     private PersistentLaunches(Accelerator accelerator)
     {
         _accelerator = accelerator;
+        Enabled = Environment.GetEnvironmentVariable(EnvironmentSwitch) != "0";
         SpinLimit = accelerator.AcceleratorType == AcceleratorType.CPU ? CpuSpinLimit : GpuSpinLimit;
     }
 
@@ -122,8 +126,8 @@ internal sealed class PersistentLaunches
     /// <summary>Held while one launch runs and its failure flag is read.</summary>
     public object Lock { get; } = new();
 
-    /// <summary>Whether the persistent forward and backward may run (true by default; false: the step loop always).</summary>
-    public bool Enabled { get; set; } = true;
+    /// <summary>Whether the persistent forward and backward may run (true by default unless <see cref="EnvironmentSwitch"/> is 0; false: the step loop always).</summary>
+    public bool Enabled { get; set; }
 
     /// <summary>Grid-barrier polls before a group gives up (<see cref="GpuSpinLimit"/> or <see cref="CpuSpinLimit"/>).</summary>
     public int SpinLimit { get; set; }
