@@ -6,7 +6,8 @@
 # In order: the kernels on CUDA against the float64 host reference (`lstm selftest`), forward
 # parity with PyTorch (the golden cases and three larger LSTMs, bench/gpu/parity.py), our timings,
 # PyTorch cuDNN's on the same shapes (FP32, then with its default TF32), our GEMM kernels at the
-# LSTMs' products and 4096³ beside torch.matmul (cuBLAS FP32 and TF32), and the default
+# LSTMs' products and 4096³ beside torch.matmul (cuBLAS FP32 and TF32), the forward-loop paths
+# (persistent, CUDA graph, launch by launch) at three shapes beside cuDNN, and the default
 # `lstm train` on the `auto` device. Each step has its own time limit, so one that hangs
 # does not take the others with it.
 set -u
@@ -34,6 +35,10 @@ timeout 240 "$lstm" bench --device cuda --json "$out/ours.jsonl" --shapes $shape
 echo "== pytorch $(date -u +%T)" | tee -a "$log"
 timeout 120 python3 .gpu/torch_lstm_bench.py --no-tf32 2>&1 | tee "$out/torch_fp32.txt"; echo "pytorch fp32 rc ${PIPESTATUS[0]}" | tee -a "$log"
 timeout 120 python3 .gpu/torch_lstm_bench.py 2>&1 | tee "$out/torch_tf32.txt"; echo "pytorch tf32 rc ${PIPESTATUS[0]}" | tee -a "$log"
+# The forward-loop paths at the three small shapes (persistent, CUDA graph, launch by launch),
+# inference and training, in one table beside the PyTorch records above (bench/gpu/paths.sh).
+echo "== loop paths $(date -u +%T)" | tee -a "$log"
+bash bench/gpu/paths.sh "$lstm" cuda "$out" "$out/torch_fp32.txt" "$out/torch_tf32.txt" 2>&1 | tee "$out/paths.txt" | grep -E '^(path |  [a-z]+: # loop|shape|[0-9])' | tee -a "$log"
 echo "== gemm ours $(date -u +%T)" | tee -a "$log"
 timeout 240 "$lstm" bench --gemm --device cuda --repeats 20 --json "$out/gemm_ours.jsonl" --shapes $shapes 2>&1 | tee "$out/gemm_ours.txt"; echo "gemm ours rc ${PIPESTATUS[0]}" | tee -a "$log"
 # cuBLAS at the very products ours timed (read back from our records), FP32 (TF32 off) then TF32.

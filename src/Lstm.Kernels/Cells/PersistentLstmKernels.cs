@@ -204,30 +204,6 @@ internal static class PersistentLstmKernels
     /// true once every group has arrived; false when the failure flag is set or the wait ran past
     /// <paramref name="spinLimit"/> polls (then it sets the flag).
     /// </summary>
-    internal static bool GridBarrier(ArrayView<int> sync, int groups, int generation, int spinLimit)
-    {
-        MemoryFence.DeviceLevel();
-        if (Atomic.Add(ref sync[SyncArrivals], 1) == groups - 1)
-        {
-            // The last to arrive: reset the count before the next generation opens the barrier.
-            Atomic.Exchange(ref sync[SyncArrivals], 0);
-            MemoryFence.DeviceLevel();
-            Atomic.Exchange(ref sync[SyncGeneration], generation);
-            return Atomic.Add(ref sync[SyncFailed], 0) == 0;
-        }
-
-        for (int poll = 0; poll < spinLimit; poll++)
-        {
-            if (Atomic.Add(ref sync[SyncFailed], 0) != 0)
-                return false;
-            if (Atomic.Add(ref sync[SyncGeneration], 0) >= generation)
-            {
-                MemoryFence.DeviceLevel();
-                return true;
-            }
-        }
-
-        Atomic.Exchange(ref sync[SyncFailed], 1);
-        return false;
-    }
+    internal static bool GridBarrier(ArrayView<int> sync, int groups, int generation, int spinLimit) =>
+        Cells.GridBarrier.Wait(sync, groups, generation, spinLimit);
 }

@@ -210,18 +210,26 @@ public sealed class LstmBenchmark : IDisposable
     }
 
     /// <summary>
-    /// How this device runs the shape's forward time loop, found by running one inference pass:
-    /// <c>persistent</c> (one launch per direction, <c>docs/gpu-kernels.md</c>), <c>per step</c>
-    /// (a recurrent GEMM and a cell kernel a step), or, on <c>cpu</c>, <c>host</c>.
+    /// How this device runs the shape's forward time loop, found by running inference passes:
+    /// <c>persistent</c> (one launch per direction, <c>docs/gpu-kernels.md</c>), <c>graph</c> (the
+    /// step loop recorded once as a CUDA graph and replayed: a loop is recorded the second time it is
+    /// seen, so this runs a second pass where the device records), <c>per step</c> (a recurrent GEMM
+    /// and a cell kernel a step, each launched from the host), or, on <c>cpu</c>, <c>host</c>.
     /// </summary>
     public string ForwardLoopPath()
     {
         if (!Device.IsIlgpu)
             return "host";
         var launches = PersistentLaunches.For(Device.Accelerator);
-        long before = launches.Runs;
+        var graphs = StepLoopGraphs.For(Device.Accelerator);
+        long before = launches.Runs, replays = graphs.Replays;
         Inference();
-        return launches.Runs > before ? "persistent" : "per step";
+        if (launches.Runs > before)
+            return "persistent";
+        if (!graphs.Active)
+            return "per step";
+        Inference();
+        return graphs.Replays > replays ? "graph" : "per step";
     }
 
     /// <summary>One training step: forward keeping activations, then backward of <c>output.sum()</c>, finished on the device.</summary>

@@ -101,6 +101,19 @@ internal sealed class DirectionForward<T> where T : unmanaged
                 _pass.Training && _z.ActsWidth > 0 ? _dc.Acts!.All : null));
         }
 
+        // What stays step by step may still run as one recorded CUDA graph, bit for bit the loop below.
+        if (!whole && LoopSchedule.StepLoopGraph(_ops, _plan, _z.Batch, steps, _pass.Layout.Wave) is { } graph)
+        {
+            if (!projected)
+                InputProjection(0, steps);
+            projected = true;
+            whole = graph.TryRunStepLoop(StepLoopKey(), () =>
+            {
+                for (int s = 0; s < steps; s++)
+                    Step(s);
+            });
+        }
+
         if (whole)
         {
             if (_dropBlocks)
@@ -124,6 +137,16 @@ internal sealed class DirectionForward<T> where T : unmanaged
 
         WriteLastState();
     }
+
+    /// <summary>Everything the step loop's operations carry: its sizes and switches, and every buffer it reads or writes.</summary>
+    private StepLoopKey<T> StepLoopKey() => new(
+        _cell.GetType(),
+        [_z.Steps, _z.Batch, _z.Hidden, _z.HiddenOutput, _z.Gates, _z.ActsWidth, _z.Proj, _d, _pass.Training ? 1 : 0, _pass.StoreCells ? 1 : 0],
+        [
+            _scratch.XProj.Slice(0, _z.Steps * _z.GateStep), _p.WeightHh.Value.Data, _p.BiasIh?.Value.Data, _p.BiasHh?.Value.Data,
+            _p.WeightHr?.Value.Data, _dc.H0, _dc.C0, _dc.Output, _dc.Cells?.All, _scratch.CPing?.All, _dc.Acts?.All, _dc.HRaw?.All,
+            _scratch.HRawTmp?.All, _scratch.HProj.All,
+        ]);
 
     /// <summary>xproj [n·B, G] = input [n·B, I_k] · W_ih^T for steps t0 … t0+n-1 (each row as one GEMM over all T·B rows computes it).</summary>
     private void InputProjection(int t0, int count)

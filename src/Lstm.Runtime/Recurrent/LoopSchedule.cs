@@ -119,6 +119,19 @@ internal sealed class LoopSchedule(ComputeDevice device)
             : null;
     }
 
+    /// <summary>
+    /// The device's recorded step loops (CUDA graphs, <see cref="IStepLoopGraphOps{T}"/>) when a
+    /// direction's forward step loop can be recorded: the device records, outside the wavefront
+    /// (whose blocks hand over to the next layer step by step), every row as long as the sequence;
+    /// else null. Any cell, with or without projection.
+    /// </summary>
+    public static IStepLoopGraphOps<T>? StepLoopGraph<T>(IDeviceOps<T> ops, LengthPlan? plan, int batch, int steps, bool wave)
+        where T : unmanaged =>
+        ops is IStepLoopGraphOps<T> { RecordsStepLoops: true } graphs && !wave && steps > 0 && batch > 0
+        && (plan is null || Array.TrueForAll(plan.Active, n => n == batch))
+            ? graphs
+            : null;
+
     private IDeviceOps<T> LaneOf<T>(int slot, bool wave) where T : unmanaged =>
         wave || ConcurrentDirections ? device.Ops<T>(slot) : device.Ops<T>();
 

@@ -21,14 +21,14 @@ internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
 {
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
         ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>? _persistentForward =
-        accelerator.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.CPU
+        PersistentLaunches.Supports(accelerator)
             ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
                 ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>(PersistentLstmKernels.Forward<T, TOps>)
             : null;
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
         ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>? _persistentBackward =
-        accelerator.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.CPU
+        PersistentLaunches.Supports(accelerator)
             ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
                 ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>(PersistentLstmBackwardKernels.Backward<T, TOps>)
             : null;
@@ -173,10 +173,10 @@ internal sealed partial class IlgpuOps<T, TOps> : ILstmSequenceOps<T>
             long bytes = (backward
                 ? PersistentLstmBackwardKernels.SharedElements(hidden, units)
                 : PersistentLstmKernels.SharedElements(hidden, units, threads)) * elementSize;
-            if (bytes <= _accelerator.MaxSharedMemoryPerGroup)
+            if (bytes <= _persistent.SharedLimit(kernel))
             {
                 // ILGPU's CPU accelerator runs one group at a time on each multiprocessor.
-                long resident = cpu ? sms : (long)sms * _accelerator.EstimateMaxActiveGroupsPerMultiprocessor(kernel, threads, (int)bytes);
+                long resident = _persistent.ResidentGroups(kernel, threads, (int)bytes);
                 if (groups <= resident)
                     return (units, threads);
             }

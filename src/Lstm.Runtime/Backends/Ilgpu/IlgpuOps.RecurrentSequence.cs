@@ -15,14 +15,14 @@ internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
 {
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
         ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>? _persistentGru =
-        accelerator.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.CPU
+        PersistentLaunches.Supports(accelerator)
             ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
                 ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>(PersistentGruKernels.Forward<T, TOps>)
             : null;
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
         ArrayView<T>, ArrayView<int>, PersistentCellShape>? _persistentRnn =
-        accelerator.AcceleratorType is AcceleratorType.Cuda or AcceleratorType.CPU
+        PersistentLaunches.Supports(accelerator)
             ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
                 ArrayView<T>, ArrayView<int>, PersistentCellShape>(PersistentRnnKernels.Forward<T, TOps>)
             : null;
@@ -87,9 +87,9 @@ internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
             int threads = Math.Min(maxThreads, (items + warp - 1) / warp * warp);
             threads = Math.Max(gates, threads / gates * gates);
             long bytes = (gru ? PersistentGruKernels.SharedElements(hidden, units, threads) : PersistentRnnKernels.SharedElements(hidden, units)) * elementSize;
-            if (bytes <= _accelerator.MaxSharedMemoryPerGroup)
+            if (bytes <= _persistent.SharedLimit(kernel))
             {
-                long resident = cpu ? sms : (long)sms * _accelerator.EstimateMaxActiveGroupsPerMultiprocessor(kernel, threads, (int)bytes);
+                long resident = _persistent.ResidentGroups(kernel, threads, (int)bytes);
                 if (groups <= resident)
                     return (units, threads);
             }

@@ -23,7 +23,7 @@ internal sealed partial class IlgpuOps<T, TOps>(Accelerator accelerator, GemmAlg
     where TOps : struct, INumOps<T>
 {
     private readonly Accelerator _accelerator = accelerator;
-    private readonly AcceleratorStream _stream = accelerator.DefaultStream;
+    private AcceleratorStream _stream = accelerator.DefaultStream;
     private readonly int _tile = tile;
     private readonly int _maxThreads = maxThreads;
 
