@@ -84,6 +84,8 @@ internal static class KernelCatalog
         new(typeof(PersistentLstmBackwardKernels), nameof(PersistentLstmBackwardKernels.Backward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "LstmCellKernels.Backward", MaxRegisters: 48),
         new(typeof(PersistentGruKernels), nameof(PersistentGruKernels.Forward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "GruCellKernels.ForwardTraining", MaxRegisters: 56),
         new(typeof(PersistentRnnKernels), nameof(PersistentRnnKernels.Forward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "RnnCellKernels.Forward", MaxRegisters: 48),
+        new(typeof(PersistentGruBackwardKernels), nameof(PersistentGruBackwardKernels.Backward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "GruCellKernels.Backward", MaxRegisters: 56),
+        new(typeof(PersistentRnnBackwardKernels), nameof(PersistentRnnBackwardKernels.Backward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "RnnCellKernels.Backward", MaxRegisters: 48),
         new(typeof(GruCellKernels), nameof(GruCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(GruCellKernels), nameof(GruCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(GruCellKernels), nameof(GruCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 40),

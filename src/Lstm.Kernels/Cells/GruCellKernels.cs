@@ -159,7 +159,11 @@ internal static class GruCellKernels
             BackwardElement<T, TOps>(e, dy, dhRec, acts, hPrev, dgatesX, dgatesH, dhPrev, hidden);
     }
 
-    private static void BackwardElement<T, TOps>(
+    /// <summary>
+    /// The backward step of element e = b·H + j (the step kernel and the persistent backward loop
+    /// share it); <paramref name="dhPrev"/> may be <paramref name="dhRec"/>: element e is read before it is written.
+    /// </summary>
+    internal static void BackwardElement<T, TOps>(
         int e, ArrayView<T> dy, ArrayView<T> dhRec, ArrayView<T> acts, ArrayView<T> hPrev,
         ArrayView<T> dgatesX, ArrayView<T> dgatesH, ArrayView<T> dhPrev, int hidden)
         where T : unmanaged

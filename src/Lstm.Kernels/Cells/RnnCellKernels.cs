@@ -68,15 +68,22 @@ internal static class RnnCellKernels
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
-        var ops = default(TOps);
         for (int e = index; e < count; e += stride)
-        {
-            T dh = ops.Add(dy[e], dhRec[e]);
-            T hv = h[e];
-            T d = relu != 0
-                ? (ops.Greater(hv, ops.Zero) ? dh : ops.Zero)
-                : ops.Mul(dh, ops.Sub(ops.One, ops.Mul(hv, hv)));
-            dgates[e] = d;
-        }
+            dgates[e] = Gradient<T, TOps>(dy[e], dhRec[e], h[e], relu);
+    }
+
+    /// <summary>
+    /// The gradient of one element's pre-activation: (dy + dhRec) ⊙ act'(h_t) (the step kernel and
+    /// the persistent backward loop share it).
+    /// </summary>
+    internal static T Gradient<T, TOps>(T dy, T dhRec, T h, int relu)
+        where T : unmanaged
+        where TOps : struct, INumOps<T>
+    {
+        var ops = default(TOps);
+        T dh = ops.Add(dy, dhRec);
+        return relu != 0
+            ? (ops.Greater(h, ops.Zero) ? dh : ops.Zero)
+            : ops.Mul(dh, ops.Sub(ops.One, ops.Mul(h, h)));
     }
 }

@@ -85,7 +85,7 @@ internal interface ILstmSequenceOps<T> where T : unmanaged
     bool CanRunLstmSequence(int steps, int batch, int hidden, bool backward);
 }
 
-/// <summary>The cells whose whole forward loop <see cref="IRecurrentSequenceOps{T}"/> runs.</summary>
+/// <summary>The cells whose whole forward and backward loops <see cref="IRecurrentSequenceOps{T}"/> runs.</summary>
 internal enum RecurrentCellKind
 {
     /// <summary>PyTorch's GRU, gate order r, z, n.</summary>
@@ -122,8 +122,34 @@ internal readonly record struct RecurrentSequenceForward<T>(
     where T : unmanaged;
 
 /// <summary>
-/// Devices that run a GRU or RNN direction's whole forward loop in one operation, with results
-/// equal bit for bit to the loop of per-step operations (ILGPU: one persistent launch).
+/// The operands of one GRU or RNN direction's whole backward time loop (the forward's shape and
+/// conditions), from its last step walked back to its first: for each step the cell's fused backward
+/// step (<see cref="IGruCellOps{T}.GruCellBackward"/>, <see cref="IRnnCellOps{T}.RnnCellBackward"/>)
+/// with dhRec, then dh_{t-1} (+)= dgatesH_t W_hh, as the step loop computes them.
+/// </summary>
+/// <param name="Cell">The cell.</param>
+/// <param name="Steps">T ≥ 1.</param>
+/// <param name="Batch">B ≥ 1.</param>
+/// <param name="Hidden">H ≥ 1.</param>
+/// <param name="Reverse">As in the forward: true for the reverse direction.</param>
+/// <param name="Dy">[T, B, H] the gradient of each step's output from above.</param>
+/// <param name="WeightHh">[G·H, H].</param>
+/// <param name="Acts">GRU: [T, B, 4H] the forward's r, z, n, hn; RNN: null (its backward reads h_t).</param>
+/// <param name="Output">[T, B, H] the forward's h_t.</param>
+/// <param name="H0">[B, H] the h before the first step.</param>
+/// <param name="DhRec">[B, H] in: the gradient of h at the last step (h_n's); out: that of h0.</param>
+/// <param name="DGates">[T, B, G·H] out: the gate gradients of every step (GRU: of xproj and b_ih).</param>
+/// <param name="DGatesH">GRU: [T, B, 3H] out, the gradients of hproj and b_hh of every step; RNN: unread (its DGates serve both).</param>
+/// <typeparam name="T">float or double.</typeparam>
+internal readonly record struct RecurrentSequenceBackward<T>(
+    RecurrentCellKind Cell, int Steps, int Batch, int Hidden, bool Reverse,
+    BufferSlice<T> Dy, BufferSlice<T> WeightHh, BufferSlice<T>? Acts, BufferSlice<T> Output, BufferSlice<T> H0,
+    BufferSlice<T> DhRec, BufferSlice<T> DGates, BufferSlice<T> DGatesH)
+    where T : unmanaged;
+
+/// <summary>
+/// Devices that run a GRU or RNN direction's whole forward and backward loops in one operation each,
+/// with results equal bit for bit to the loop of per-step operations (ILGPU: one persistent launch).
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
 internal interface IRecurrentSequenceOps<T> where T : unmanaged
@@ -132,10 +158,22 @@ internal interface IRecurrentSequenceOps<T> where T : unmanaged
     /// <param name="args">The operands.</param>
     bool TryRecurrentSequenceForward(in RecurrentSequenceForward<T> args);
 
-    /// <summary>Whether <see cref="TryRecurrentSequenceForward"/> would take a loop of this shape (as <see cref="ILstmSequenceOps{T}.CanRunLstmSequence"/>).</summary>
+    /// <summary>
+    /// Runs the backward loop; false when this device does not take these operands or the loop
+    /// stepped aside (then DhRec is as it came in and the caller runs the step loop, which rewrites
+    /// every step's gate gradients).
+    /// </summary>
+    /// <param name="args">The operands.</param>
+    bool TryRecurrentSequenceBackward(in RecurrentSequenceBackward<T> args);
+
+    /// <summary>
+    /// Whether <see cref="TryRecurrentSequenceForward"/> (or, with <paramref name="backward"/>,
+    /// <see cref="TryRecurrentSequenceBackward"/>) would take a loop of this shape (as <see cref="ILstmSequenceOps{T}.CanRunLstmSequence"/>).
+    /// </summary>
     /// <param name="cell">The cell.</param>
     /// <param name="steps">T.</param>
     /// <param name="batch">B.</param>
     /// <param name="hidden">H.</param>
-    bool CanRunRecurrentSequence(RecurrentCellKind cell, int steps, int batch, int hidden);
+    /// <param name="backward">False: the forward loop; true: the backward loop.</param>
+    bool CanRunRecurrentSequence(RecurrentCellKind cell, int steps, int batch, int hidden, bool backward);
 }

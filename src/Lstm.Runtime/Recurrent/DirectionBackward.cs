@@ -82,6 +82,7 @@ internal sealed class DirectionBackward<T> where T : unmanaged
             && sequence.TryLstmSequenceBackward(new LstmSequenceBackward<T>(
                 steps, _z.Batch, _z.Hidden, _d == 1, _dy.Slice(0, _z.OutPerDirection), whh, _dc.Acts!.All, _dc.Cells!.All, _dc.C0,
                 _scratch.DhRecA.All, _scratch.Dc.All, _scratch.DGates.Slice(0, steps * _z.GateStep)));
+        whole = whole || WholeCellLoop();
         if (whole)
         {
             // The whole loop as one operation (the same values, bit for bit); every row began at the first step.
@@ -104,6 +105,16 @@ internal sealed class DirectionBackward<T> where T : unmanaged
         EmptyRows();
         WeightGradients();
     }
+
+    /// <summary>
+    /// A GRU or RNN direction's loop as one operation where the device takes it (<see cref="LoopSchedule.WholeCellLoop{T}"/>):
+    /// dh in place in DhRecA, every step's gate gradients in DGates (and the GRU's DGatesH), as the step loop leaves them.
+    /// </summary>
+    private bool WholeCellLoop() =>
+        _pass.Schedule.WholeCellLoop(_ops, _cell, _pass.Config, _plan, _z.Batch, _z.Steps, _pass.Layout.Wave) is { } cellLoop
+        && cellLoop.Ops.TryRecurrentSequenceBackward(new RecurrentSequenceBackward<T>(
+            cellLoop.Cell, _z.Steps, _z.Batch, _z.Hidden, _d == 1, _dy.Slice(0, _z.OutPerDirection), _p.WeightHh.Value.Data,
+            _dc.Acts?.All, _dc.Output, _dc.H0, _scratch.DhRecA.All, _scratch.DGates.All, _scratch.DGatesH.All));
 
     /// <summary>The recurrent dh (both of GRU's) from dh_n, dc from dc_n (zeros when not given).</summary>
     private void StartState()

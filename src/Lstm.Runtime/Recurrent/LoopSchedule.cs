@@ -100,8 +100,8 @@ internal sealed class LoopSchedule(ComputeDevice device)
             : null;
 
     /// <summary>
-    /// The device's whole-loop GRU/RNN forward operations and the cell's kind when a direction's
-    /// forward loop can take them (the rules of <see cref="WholeLoop{T}"/>, a GRU or RNN cell); else null.
+    /// The device's whole-loop GRU/RNN operations and the cell's kind when a direction's forward and
+    /// backward loops can take them (the rules of <see cref="WholeLoop{T}"/>, a GRU or RNN cell); else null.
     /// </summary>
     public (IRecurrentSequenceOps<T> Ops, RecurrentCellKind Cell)? WholeCellLoop<T>(
         IDeviceOps<T> ops, IRecurrentCell<T> cell, RecurrentConfig config, LengthPlan? plan, int batch, int steps, bool wave)
@@ -146,9 +146,9 @@ internal sealed class LoopSchedule(ComputeDevice device)
         for (int slot = 0; slot < config.Directions; slot++)
         {
             var lane = LaneOf<T>(slot, wave: false);
-            if (!backward && WholeCellLoop(lane, cell, config, plan, batch, steps, wave: false) is { } cellLoop)
+            if (WholeCellLoop(lane, cell, config, plan, batch, steps, wave: false) is { } cellLoop)
             {
-                if (!cellLoop.Ops.CanRunRecurrentSequence(cellLoop.Cell, steps, batch, config.HiddenSize))
+                if (!cellLoop.Ops.CanRunRecurrentSequence(cellLoop.Cell, steps, batch, config.HiddenSize, backward))
                     return false;
                 continue;
             }

@@ -10,6 +10,8 @@ namespace Lstm.Runtime.Backends.Ilgpu;
 /// <see cref="PersistentRnnKernels"/>) under the LSTM loop's rules: CUDA and ILGPU's CPU accelerator,
 /// fp32 GEMMs, every group resident and its slice of W_hh in shared memory; counted in
 /// <see cref="PersistentLaunches"/> with the LSTM forward; a time-out falls back to the step loop.
+/// The backward loop likewise (<see cref="PersistentGruBackwardKernels"/>, <see cref="PersistentRnnBackwardKernels"/>),
+/// counted with the LSTM backward; a time-out puts dh back as it came in.
 /// </summary>
 internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
 {
@@ -27,13 +29,27 @@ internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
                 ArrayView<T>, ArrayView<int>, PersistentCellShape>(PersistentRnnKernels.Forward<T, TOps>)
             : null;
 
-    private readonly Dictionary<(int Batch, int Hidden, bool Gru), (int Units, int Threads)?> _cellPlans = [];
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+        ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>? _persistentGruBackward =
+        PersistentLaunches.Supports(accelerator)
+            ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+                ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>(PersistentGruBackwardKernels.Backward<T, TOps>)
+            : null;
+
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+        ArrayView<int>, PersistentCellShape>? _persistentRnnBackward =
+        PersistentLaunches.Supports(accelerator)
+            ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+                ArrayView<int>, PersistentCellShape>(PersistentRnnBackwardKernels.Backward<T, TOps>)
+            : null;
+
+    private readonly Dictionary<(int Batch, int Hidden, bool Gru, bool Backward), (int Units, int Threads)?> _cellPlans = [];
 
     /// <inheritdoc/>
     public bool TryRecurrentSequenceForward(in RecurrentSequenceForward<T> args)
     {
         bool gru = args.Cell == RecurrentCellKind.Gru;
-        if (!CanRunRecurrentSequence(args.Cell, args.Steps, args.Batch, args.Hidden) || CellPlan(args.Batch, args.Hidden, gru) is not { } plan)
+        if (!CanRunRecurrentSequence(args.Cell, args.Steps, args.Batch, args.Hidden, false) || CellPlan(args.Batch, args.Hidden, gru, false) is not { } plan)
             return false;
         int groups = (args.Hidden + plan.Units - 1) / plan.Units;
         bool bias = args.BiasIh.HasValue && args.BiasHh.HasValue;
@@ -53,40 +69,100 @@ internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
     }
 
     /// <inheritdoc/>
-    public bool CanRunRecurrentSequence(RecurrentCellKind cell, int steps, int batch, int hidden) =>
-        (cell == RecurrentCellKind.Gru ? _persistentGru is not null : _persistentRnn is not null) && _persistent.Enabled
-        && _precision == GemmPrecision.Fp32 && steps > 0 && batch > 0 && hidden > 0 && CellPlan(batch, hidden, cell == RecurrentCellKind.Gru) is not null;
+    public bool TryRecurrentSequenceBackward(in RecurrentSequenceBackward<T> args)
+    {
+        bool gru = args.Cell == RecurrentCellKind.Gru;
+        if (!CanRunRecurrentSequence(args.Cell, args.Steps, args.Batch, args.Hidden, true) || (gru && !args.Acts.HasValue)
+            || CellPlan(args.Batch, args.Hidden, gru, true) is not { } plan)
+            return false;
+        int groups = (args.Hidden + plan.Units - 1) / plan.Units;
+        int n = args.Batch * args.Hidden;
+        var shape = new PersistentCellShape(
+            args.Steps, args.Batch, args.Hidden, plan.Units, args.Reverse ? 1 : 0, 1, 0,
+            args.Cell == RecurrentCellKind.RnnRelu ? 1 : 0, _persistent.SpinLimit, _persistent.SkipGroup);
+        int shared = gru ? PersistentGruBackwardKernels.SharedElements(args.Hidden, plan.Units) : PersistentRnnBackwardKernels.SharedElements(args.Hidden, plan.Units);
+        var config = new KernelConfig(groups, plan.Threads, SharedMemoryConfig.RequestDynamic<T>(shared));
+        var a = args;
+        ArrayView<T> savedDh = default;
+        bool met = RunPersistent(
+            sync =>
+            {
+                if (_persistentSaved is null || _persistentSaved.Length < n)
+                {
+                    _persistentSaved?.Dispose();
+                    _persistentSaved = _accelerator.Allocate1D<T>(n);
+                }
 
-    private (int Units, int Threads)? CellPlan(int batch, int hidden, bool gru)
+                // The loop updates dh in place: keep it to put back if it times out.
+                savedDh = _persistentSaved.View.SubView(0, n);
+                View(a.DhRec).CopyTo(_stream, savedDh);
+                if (gru)
+                {
+                    _persistentGruBackward!(_stream, config, View(a.Dy), View(a.WeightHh), View(a.Acts), View(a.Output), View(a.H0),
+                        View(a.DhRec), View(a.DGates), View(a.DGatesH), sync, shape);
+                }
+                else
+                {
+                    _persistentRnnBackward!(_stream, config, View(a.Dy), View(a.WeightHh), View(a.Output), View(a.DhRec), View(a.DGates), sync, shape);
+                }
+            },
+            () => savedDh.CopyTo(_stream, View(a.DhRec)));
+
+        // On a time-out dh is as it came in; the step loop rewrites every step's gate gradients.
+        _persistent.Count(backward: true, met);
+        return met;
+    }
+
+    /// <inheritdoc/>
+    public bool CanRunRecurrentSequence(RecurrentCellKind cell, int steps, int batch, int hidden, bool backward) =>
+        CellKernel(cell == RecurrentCellKind.Gru, backward) is not null && _persistent.Enabled
+        && _precision == GemmPrecision.Fp32 && steps > 0 && batch > 0 && hidden > 0 && CellPlan(batch, hidden, cell == RecurrentCellKind.Gru, backward) is not null;
+
+    /// <summary>The loaded kernel of a cell's loop, or null where the accelerator has none.</summary>
+    private Kernel? CellKernel(bool gru, bool backward) => (gru, backward) switch
+    {
+        (true, false) => _persistentGru?.GetKernel(),
+        (false, false) => _persistentRnn?.GetKernel(),
+        (true, true) => _persistentGruBackward?.GetKernel(),
+        _ => _persistentRnnBackward?.GetKernel(),
+    };
+
+    private (int Units, int Threads)? CellPlan(int batch, int hidden, bool gru, bool backward)
     {
         lock (_cellPlans)
         {
-            if (!_cellPlans.TryGetValue((batch, hidden, gru), out var plan))
-                _cellPlans[(batch, hidden, gru)] = plan = ChooseCellPlan(batch, hidden, gru);
+            if (!_cellPlans.TryGetValue((batch, hidden, gru, backward), out var plan))
+                _cellPlans[(batch, hidden, gru, backward)] = plan = ChooseCellPlan(batch, hidden, gru, backward);
             return plan;
         }
     }
 
-    /// <summary>As the LSTM's plan: the fewest resident groups whose slices of W_hh fit; GRU groups a multiple of 3 threads.</summary>
-    private (int Units, int Threads)? ChooseCellPlan(int batch, int hidden, bool gru)
+    /// <summary>
+    /// As the LSTM's plan: the fewest resident groups whose slices of W_hh fit. The forward runs a
+    /// thread per gate (b, r) of a chunk (GRU groups a multiple of 3 threads), the backward a thread per (b, u).
+    /// </summary>
+    private (int Units, int Threads)? ChooseCellPlan(int batch, int hidden, bool gru, bool backward)
     {
         int sms = Math.Max(1, _accelerator.NumMultiprocessors);
         int warp = Math.Max(1, _accelerator.WarpSize);
         int gates = gru ? 3 : 1;
-        int maxThreads = Math.Min(_accelerator.MaxNumThreadsPerGroup, 256) / gates * gates;
-        if (maxThreads < gates)
+        int multiple = backward ? 1 : gates;
+        int maxThreads = Math.Min(_accelerator.MaxNumThreadsPerGroup, 256) / multiple * multiple;
+        if (maxThreads < multiple)
             return null;
         bool cpu = _accelerator.AcceleratorType == AcceleratorType.CPU;
-        var kernel = gru ? _persistentGru!.GetKernel() : _persistentRnn!.GetKernel();
+        var kernel = CellKernel(gru, backward)!;
         long elementSize = Unsafe.SizeOf<T>();
         for (int target = Math.Min(hidden, sms); ; target = Math.Min(hidden, target + sms))
         {
             int units = (hidden + target - 1) / target;
             int groups = (hidden + units - 1) / units;
-            int items = batch * gates * units;
+            int items = batch * (backward ? 1 : gates) * units;
             int threads = Math.Min(maxThreads, (items + warp - 1) / warp * warp);
-            threads = Math.Max(gates, threads / gates * gates);
-            long bytes = (gru ? PersistentGruKernels.SharedElements(hidden, units, threads) : PersistentRnnKernels.SharedElements(hidden, units)) * elementSize;
+            threads = Math.Max(multiple, threads / multiple * multiple);
+            long bytes = (backward
+                ? gru ? PersistentGruBackwardKernels.SharedElements(hidden, units) : PersistentRnnBackwardKernels.SharedElements(hidden, units)
+                : gru ? PersistentGruKernels.SharedElements(hidden, units, threads) : PersistentRnnKernels.SharedElements(hidden, units)) * elementSize;
             if (bytes <= _persistent.SharedLimit(kernel))
             {
                 long resident = _persistent.ResidentGroups(kernel, threads, (int)bytes);
