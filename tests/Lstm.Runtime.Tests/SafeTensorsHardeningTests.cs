@@ -115,11 +115,12 @@ public sealed class SafeTensorsHardeningTests : IDisposable
     }
 
     [Fact]
-    public void NameWithControlCharacters_IsQuotedOnOneLine()
+    public void NameWithControlCharacters_IsRefusedOnOneLine()
     {
         string header = "{" + SafeTensorsBytes.Entry("bad\\nname", "F32", "[2]", 0, 4) + "}";
         string path = Write("newline.safetensors", SafeTensorsBytes.Build(header, new byte[4]));
-        Refused(() => SafeTensorsFile.Read(path), path, "tensor 'bad\\u000aname'", "needs 8");
+        Refused(() => SafeTensorsFile.Read(path), path, "tensor 'bad\\u000aname'", "control characters");
+        Assert.Equal("'a\\u0000b\\'c\\\\'", SafeTensorsFile.Quote("a\0b'c\\"));
     }
 
     [Theory]

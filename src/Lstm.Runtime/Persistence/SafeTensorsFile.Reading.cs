@@ -113,7 +113,8 @@ public sealed partial class SafeTensorsFile
 
     /// <summary>
     /// An entry's name, refused when it is not valid Unicode (a lone UTF-16 surrogate escape such
-    /// as <c>\ud800</c>, which has no UTF-8 form) or empty.
+    /// as <c>\ud800</c>, which has no UTF-8 form), empty, or holds control characters (no
+    /// state dict's name does, and every message that names a tensor stays on one line).
     /// </summary>
     private static string EntryName(JsonProperty prop, string? previous, string source)
     {
@@ -123,6 +124,8 @@ public sealed partial class SafeTensorsFile
             throw new LstmException($"{source}: the name of {where} ({Clip(prop.ToString())}) is not valid Unicode (a lone UTF-16 surrogate escape?)");
         if (name.Length == 0)
             throw new LstmException($"{source}: {where} has an empty name");
+        if (name.Any(c => char.IsControl(c) || c is '\u2028' or '\u2029'))
+            throw new LstmException($"{source}: tensor {Quote(name)}: a name may not hold control characters or line breaks");
         return name;
     }
 
