@@ -1,3 +1,5 @@
+using Lstm.Runtime.Persistence;
+using Lstm.Tests.Shared;
 
 
 
@@ -204,5 +206,80 @@ public sealed class BadInputTests : CliRunner
         Fails(code, stdout, stderr, "2 values per step", "reads 1");
         (code, stdout, stderr) = Run("eval", "--run", run, "--device", "cpu", "--csv", csv, "--target", "humidity");
         Fails(code, stdout, stderr, "--target humidity", "the columns the run was trained on");
+    }
+
+    /// <summary>The b_tiny golden case split as <c>lstm run</c> reads it: a model file of the given tensors and an input file (x, h0, c0).</summary>
+    private (string Model, string Input) RunFiles(string name, Func<SafeTensorsFile, SafeTensorsFile> model)
+    {
+        var golden = GoldenCase.Load("b_tiny");
+        string modelPath = At(name), input = At("input.safetensors");
+        model(new SafeTensorsFile(golden.ParamNames.Select(golden.File.Get))).Write(modelPath);
+        new SafeTensorsFile(new[] { "x", "h0", "c0" }.Select(golden.File.Get)).Write(input);
+        return (modelPath, input);
+    }
+
+    private void RunFails(string model, string input, params string[] fragments)
+    {
+        string output = At("y.safetensors");
+        var (code, stdout, stderr) = Run("run", "--model", model, "--input", input, "--output", output, "--device", "cpu");
+        Fails(code, stdout, stderr, [model, .. fragments]);
+        Assert.False(File.Exists(output), "a run refused leaves no output");
+    }
+
+    private static SafeTensorsFile With(SafeTensorsFile file, params SafeTensor[] extra) => new(file.Tensors.Concat(extra));
+
+    [Fact]
+    public void Run_ModelWithBadLayerNames_IsRefusedNamingTheTensor()
+    {
+        var (model, input) = RunFiles("overflow.safetensors", f => SafeTensorsBytes.Renamed(f, "weight_hh_l0", "weight_hh_l99999999999"));
+        RunFails(model, input, "'weight_hh_l99999999999'", "layer index 99999999999 is too large");
+        (model, input) = RunFiles("digit.safetensors", f => With(f, SafeTensor.FromFloat32("weight_ih_l\u0661", [1], [0f])));
+        RunFails(model, input, "'weight_ih_l\u0661' is not a parameter of the network");
+        (model, input) = RunFiles("grad.safetensors", f => With(SafeTensorsBytes.Renamed(f, "weight_ih_l0", "weight_ih_lO"), SafeTensor.FromFloat32("grad.weight_ih_l0", [16, 3], new float[48])));
+        RunFails(model, input, "'weight_ih_l0' is missing");
+    }
+
+    [Fact]
+    public void Run_ModelWithUnusedOrHostileTensors_IsRefused()
+    {
+        var (model, input) = RunFiles("extra.safetensors", f => With(f, SafeTensor.FromFloat32("junk", [1], [0f])));
+        RunFails(model, input, "'junk' is not a parameter of the network");
+
+        // A tensor of 2^62 F32 elements and no bytes: 2^64 bytes, which must not wrap to 0.
+        string header = "{" + SafeTensorsBytes.Entry("huge", "F32", "[1073741824, 1073741824, 4]", 0, 0) + "}";
+        File.WriteAllBytes(model, SafeTensorsBytes.Build(header, []));
+        RunFails(model, input, "tensor 'huge'", "needs more than");
+
+        File.WriteAllBytes(model, SafeTensorsBytes.Build("{" + SafeTensorsBytes.Entry("\\ud800", "F32", "[1]", 0, 4) + "}", new byte[4]));
+        RunFails(model, input, "not valid Unicode");
+
+        File.WriteAllBytes(model, SafeTensorsBytes.Build("{}", [], lengthField: 133UL << 20));
+        RunFails(model, input, "over the limit of 104857600 bytes");
+    }
+
+    [Fact]
+    public void UseVerbs_OnDamagedModelFiles_AreRefusedInOneLine()
+    {
+        string run = At("sine");
+        Ok("train", "--device", "cpu", "--seq-len", "6", "--train-samples", "32", "--val-samples", "8", "--hidden", "4", "--layers", "1", "--steps", "2",
+            "--batch-size", "8", "--out", run);
+        string weights = Path.Combine(run, "model", "model.safetensors");
+        byte[] good = File.ReadAllBytes(weights);
+        var file = SafeTensorsFile.Parse(good);
+
+        File.WriteAllBytes(weights, good[..^3]);
+        var (code, stdout, stderr) = Run("eval", "--run", run, "--device", "cpu");
+        Fails(code, stdout, stderr, "model.safetensors", "run past the end of the data");
+
+        SafeTensorsBytes.Renamed(file, "lstm.weight_ih_l0", "lstm.weight_ih_l\u0661").Write(weights);
+        (code, stdout, stderr) = Run("eval", "--run", run, "--device", "cpu");
+        Fails(code, stdout, stderr, "model.safetensors", "'lstm.weight_ih_l\u0661' is not a parameter");
+
+        With(file, SafeTensor.FromFloat32("grad.lstm.weight_ih_l0", [1], [0f])).Write(weights);
+        (code, stdout, stderr) = Run("eval", "--run", run, "--device", "cpu");
+        Fails(code, stdout, stderr, "model.safetensors", "'grad.lstm.weight_ih_l0' is not a parameter");
+
+        File.WriteAllBytes(weights, good);
+        Ok("eval", "--run", run, "--device", "cpu");
     }
 }

@@ -129,7 +129,7 @@ public static class SafeTensorsRun
         var parameters = Parameters<T>(device, net, out var layer);
         using (layer)
         {
-            StateDict.Load(parameters.Select(p => (net.Prefix + p.Name, p)), model);
+            StateDict.LoadExact(parameters.Select(p => (p.Name, p)), model, net.Prefix);
             using var result = layer is LSTM<T> lstm ? lstm.Forward(tx, th, tc, lengths: lengths) : layer.Forward(tx, th, lengths: lengths);
             int[] outShape = unbatched ? [steps, result.Output.Shape[2]] : result.Output.Shape.ToArray();
             tensors.Add(WithShape(StateDict.ToSafeTensor("output", result.Output), outShape));

@@ -48,6 +48,8 @@ public enum SafeTensorDType
 public sealed class SafeTensor
 {
     private readonly int[] _shape;
+    private readonly ReadOnlyMemory<byte> _data;
+    private readonly Lazy<ReadOnlyMemory<byte>>? _load;
 
     /// <summary>Creates a tensor from its raw little-endian bytes.</summary>
     /// <param name="name">The tensor's name, e.g. <c>weight_ih_l0</c>.</param>
@@ -64,6 +66,25 @@ public sealed class SafeTensor
     }
 
     internal SafeTensor(string name, SafeTensorDType dtype, int[] shape, ReadOnlyMemory<byte> data)
+        : this(name, dtype, shape)
+    {
+        if (data.Length != ByteCount)
+        {
+            throw new LstmException(
+                $"tensor {SafeTensorsFile.Quote(name)}: {data.Length} bytes of data, but shape {ShapeString} of {SafeTensorsFile.DTypeName(dtype)} needs {ByteCount}");
+        }
+
+        _data = data;
+    }
+
+    /// <summary>A tensor whose bytes are read when first asked for (a mapped file's tensor); <paramref name="load"/> returns exactly <see cref="ByteCount"/> bytes.</summary>
+    internal SafeTensor(string name, SafeTensorDType dtype, int[] shape, Func<ReadOnlyMemory<byte>> load)
+        : this(name, dtype, shape)
+    {
+        _load = new Lazy<ReadOnlyMemory<byte>>(load, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    private SafeTensor(string name, SafeTensorDType dtype, int[] shape)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(shape);
@@ -73,15 +94,9 @@ public sealed class SafeTensor
         DType = dtype;
         _shape = (int[])shape.Clone();
         Shape = Array.AsReadOnly(_shape);
-        ElementCount = CountElements(_shape, $"tensor '{name}'");
-        long expected = ElementCount * SafeTensorsFile.ElementSize(dtype);
-        if (data.Length != expected)
-        {
-            throw new LstmException(
-                $"tensor '{name}': {data.Length} bytes of data, but shape {ShapeString} of {SafeTensorsFile.DTypeName(dtype)} needs {expected}");
-        }
-
-        Data = data;
+        string what = $"tensor {SafeTensorsFile.Quote(name)}";
+        ElementCount = CountElements(_shape, what);
+        ByteCount = CountBytes(_shape, dtype, what);
     }
 
     /// <summary>The tensor's name, e.g. <c>weight_ih_l0</c>.</summary>
@@ -96,8 +111,15 @@ public sealed class SafeTensor
     /// <summary>The number of elements: the product of <see cref="Shape"/> (1 for a scalar).</summary>
     public long ElementCount { get; }
 
-    /// <summary>The raw little-endian bytes, <see cref="ElementCount"/> × element size long.</summary>
-    public ReadOnlyMemory<byte> Data { get; }
+    /// <summary>The number of bytes of <see cref="Data"/>: <see cref="ElementCount"/> × the element size.</summary>
+    public long ByteCount { get; }
+
+    /// <summary>
+    /// The raw little-endian bytes, <see cref="ByteCount"/> long. A tensor of a file read with
+    /// <c>SafeTensorsFile.Read</c> copies its bytes out of the file the first time they are asked for.
+    /// </summary>
+    /// <exception cref="LstmException">The tensor's file can no longer be read, has changed since its header was read, or the tensor is too large to hold in memory.</exception>
+    public ReadOnlyMemory<byte> Data => _load is null ? _data : _load.Value;
 
     /// <summary>The shape as text, e.g. <c>[5, 50, 10]</c>; <c>[]</c> for a scalar.</summary>
     public string ShapeString => FormatShape(_shape);
@@ -153,8 +175,8 @@ public sealed class SafeTensor
     /// <returns>A new array of <see cref="ElementCount"/> values.</returns>
     public float[] ToFloat32()
     {
+        var result = new float[ArrayLength()];
         var src = Data.Span;
-        var result = new float[checked((int)ElementCount)];
         switch (DType)
         {
             case SafeTensorDType.F32 when BitConverter.IsLittleEndian:
@@ -184,8 +206,8 @@ public sealed class SafeTensor
     /// <returns>A new array of <see cref="ElementCount"/> values.</returns>
     public double[] ToFloat64()
     {
+        var result = new double[ArrayLength()];
         var src = Data.Span;
-        var result = new double[checked((int)ElementCount)];
         if (DType == SafeTensorDType.F64 && BitConverter.IsLittleEndian)
         {
             src.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
@@ -223,6 +245,30 @@ public sealed class SafeTensor
         return count;
     }
 
+    /// <summary>
+    /// product(shape) × element size in bytes, computed in checked 64-bit arithmetic so that no
+    /// shape can wrap around to a small byte count.
+    /// </summary>
+    internal static long CountBytes(int[] shape, SafeTensorDType dtype, string what)
+    {
+        long count = CountElements(shape, what);
+        try
+        {
+            return checked(count * SafeTensorsFile.ElementSize(dtype));
+        }
+        catch (OverflowException)
+        {
+            throw new LstmException($"{what}: shape {FormatShape(shape)} of {SafeTensorsFile.DTypeName(dtype)} needs more than {long.MaxValue} bytes");
+        }
+    }
+
+    private int ArrayLength()
+    {
+        if (ElementCount > Array.MaxLength)
+            throw new LstmException($"tensor {SafeTensorsFile.Quote(Name)}: shape {ShapeString} has {ElementCount} elements, more than an array holds ({Array.MaxLength})");
+        return (int)ElementCount;
+    }
+
     private double ReadAsDouble(ReadOnlySpan<byte> src, int i) => DType switch
     {
         SafeTensorDType.F64 => BinaryPrimitives.ReadDoubleLittleEndian(src[(i * 8)..]),
@@ -241,8 +287,8 @@ public sealed class SafeTensor
     private static void CheckValueCount(string name, int[] shape, int count)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        long expected = CountElements(shape, $"tensor '{name}'");
+        long expected = CountElements(shape, $"tensor {SafeTensorsFile.Quote(name)}");
         if (expected != count)
-            throw new LstmException($"tensor '{name}': {count} values, but shape {FormatShape(shape)} has {expected} elements");
+            throw new LstmException($"tensor {SafeTensorsFile.Quote(name)}: {count} values, but shape {FormatShape(shape)} has {expected} elements");
     }
 }

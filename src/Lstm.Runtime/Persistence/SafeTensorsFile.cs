@@ -19,6 +19,9 @@ public sealed partial class SafeTensorsFile
     private const string MetadataKey = "__metadata__";
     private const int MaxNamesInMessage = 30;
 
+    /// <summary>The largest JSON header read (100 MiB): a larger length field is refused before anything else is read.</summary>
+    public const long MaxHeaderBytes = 100L * 1024 * 1024;
+
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private readonly Dictionary<string, SafeTensor> _byName;
@@ -48,7 +51,7 @@ public sealed partial class SafeTensorsFile
             if (t.Name == MetadataKey)
                 throw new LstmException($"{source}: '{MetadataKey}' is reserved and cannot name a tensor");
             if (!_byName.TryAdd(t.Name, t))
-                throw new LstmException($"{source}: tensor '{t.Name}' appears twice");
+                throw new LstmException($"{source}: tensor {Quote(t.Name)} appears twice");
             list.Add(t);
         }
 
@@ -89,9 +92,9 @@ public sealed partial class SafeTensorsFile
             return t;
         string has = Tensors.Count == 0
             ? "the file has no tensors"
-            : "the file has: " + string.Join(", ", Tensors.Take(MaxNamesInMessage).Select(x => x.Name))
+            : "the file has: " + string.Join(", ", Tensors.Take(MaxNamesInMessage).Select(x => Quote(x.Name)))
               + (Tensors.Count > MaxNamesInMessage ? $", ... ({Tensors.Count - MaxNamesInMessage} more)" : string.Empty);
-        throw new LstmException($"{_source}: tensor '{name}' is missing ({has})");
+        throw new LstmException($"{_source}: tensor {Quote(name)} is missing ({has})");
     }
 
     /// <summary>The tensor of that name, checked to have exactly the expected shape.</summary>
@@ -105,13 +108,18 @@ public sealed partial class SafeTensorsFile
         if (!t.Shape.SequenceEqual(expected))
         {
             throw new LstmException(
-                $"{_source}: tensor '{name}' has shape {t.ShapeString}, expected {SafeTensor.FormatShape(expected)}");
+                $"{_source}: tensor {Quote(name)} has shape {t.ShapeString}, expected {SafeTensor.FormatShape(expected)}");
         }
 
         return t;
     }
 
-    /// <summary>Reads a safetensors file, reading it once; the tensors share the file's buffer.</summary>
+    /// <summary>
+    /// Reads a safetensors file: the header is read and checked against the file's size at once
+    /// (at most <see cref="MaxHeaderBytes"/> of it); each tensor's bytes are copied out of a
+    /// memory mapping of the file the first time they are asked for, so a large file is never
+    /// read whole and only the tensors used are copied.
+    /// </summary>
     /// <param name="path">The file.</param>
     /// <exception cref="LstmException">It does not exist, cannot be read, or is not a valid safetensors file; the message names the path and the problem.</exception>
     public static SafeTensorsFile Read(string path)
@@ -121,17 +129,27 @@ public sealed partial class SafeTensorsFile
             throw new LstmException($"{path}: is a directory, not a safetensors file");
         if (!File.Exists(path))
             throw new LstmException($"{path}: no such file");
-        byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            using var stream = OpenShared(path);
+            long fileLength = stream.Length;
+            Span<byte> prefix = stackalloc byte[8];
+            stream.ReadExactly(prefix[..(int)Math.Min(8, fileLength)]);
+            long headerLength = ReadHeaderLength(prefix[..(int)Math.Min(8, fileLength)], fileLength, path);
+            var header = new byte[headerLength];
+            stream.ReadExactly(header);
+            var (entries, metadata) = ParseHeader(header, fileLength - 8 - headerLength, path);
+            var stamp = new FileStamp(path, fileLength, File.GetLastWriteTimeUtc(stream.SafeFileHandle));
+            long dataStart = 8 + headerLength;
+            var tensors = entries.Select(e => e.ByteCount == 0
+                ? new SafeTensor(e.Name, e.DType, e.Shape, ReadOnlyMemory<byte>.Empty)
+                : new SafeTensor(e.Name, e.DType, e.Shape, () => stamp.ReadRange(dataStart + e.Begin, e.ByteCount, e.Name)));
+            return new SafeTensorsFile(tensors, metadata, path, path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException)
         {
             throw new LstmException($"{path}: cannot read: {e.Message}", e);
         }
-
-        return Parse(bytes, bytes.Length, path, path);
     }
 
     /// <summary>Parses the bytes of a safetensors file (the data is copied once).</summary>
@@ -141,10 +159,12 @@ public sealed partial class SafeTensorsFile
     public static SafeTensorsFile Parse(ReadOnlySpan<byte> bytes, string? sourceName = null)
     {
         string source = sourceName ?? "safetensors data";
-        long headerLength = ReadHeaderLength(bytes, source);
+        long headerLength = ReadHeaderLength(bytes[..Math.Min(8, bytes.Length)], bytes.Length, source);
         int dataStart = 8 + (int)headerLength;
+        var (entries, metadata) = ParseHeader(bytes[8..dataStart], bytes.Length - dataStart, source);
         var data = bytes[dataStart..].ToArray();
-        return Parse(bytes[8..dataStart], data, source, path: null);
+        var tensors = entries.Select(e => new SafeTensor(e.Name, e.DType, e.Shape, data.AsMemory((int)e.Begin, (int)e.ByteCount)));
+        return new SafeTensorsFile(tensors, metadata, path: null, source);
     }
 
     /// <summary>Writes the file atomically (<see cref="AtomicFile"/>).</summary>

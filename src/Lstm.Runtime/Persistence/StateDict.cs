@@ -12,8 +12,12 @@ namespace Lstm.Runtime.Persistence;
 /// </summary>
 public static partial class StateDict
 {
-    [GeneratedRegex(@"^(?<prefix>.*?)weight_ih_l(?<layer>\d+)(?<suffix>_reverse)?$", RegexOptions.CultureInvariant)]
-    private static partial Regex WeightIhName();
+    /// <summary>The prefix of the gradients a golden case stores beside the parameters (<c>grad.weight_ih_l0</c>): never a network's parameters.</summary>
+    public const string GradientPrefix = "grad.";
+
+    // ASCII digits only: \d would also match other scripts' digits, which no PyTorch name holds.
+    [GeneratedRegex(@"^(?<prefix>.*?)weight_(?:ih|hh)_l(?<layer>[0-9]+)(?<suffix>_reverse)?\z", RegexOptions.CultureInvariant)]
+    private static partial Regex RecurrentWeightName();
 
     /// <summary>Writes named parameters (atomically: a temporary file, then a rename).</summary>
     /// <typeparam name="T">float or double; the file stores F32 or F64 accordingly.</typeparam>
@@ -76,26 +80,28 @@ public static partial class StateDict
         var byPrefix = new SortedDictionary<string, (SortedSet<int> Forward, SortedSet<int> Reverse)>(StringComparer.Ordinal);
         foreach (var t in file.Tensors)
         {
-            var m = WeightIhName().Match(t.Name);
+            var m = RecurrentWeightName().Match(t.Name);
             if (!m.Success)
                 continue;
             string p = m.Groups["prefix"].Value;
+            if (p.StartsWith(GradientPrefix, StringComparison.Ordinal))
+                continue;
             if (!byPrefix.TryGetValue(p, out var sets))
                 byPrefix[p] = sets = ([], []);
-            (m.Groups["suffix"].Success ? sets.Reverse : sets.Forward).Add(int.Parse(m.Groups["layer"].Value, CultureInfo.InvariantCulture));
+            (m.Groups["suffix"].Success ? sets.Reverse : sets.Forward).Add(LayerIndex(m.Groups["layer"].Value, t.Name, source));
         }
 
         if (byPrefix.Count == 0)
-            throw new LstmException($"{source}: no recurrent parameters (expected weight_ih_l0, weight_hh_l0, ...; the file has: {string.Join(", ", file.Tensors.Select(t => t.Name))})");
+            throw new LstmException($"{source}: no recurrent parameters (expected weight_ih_l0, weight_hh_l0, ...; the file has: {NameList(file, 30)})");
 
-        // PyTorch's own names win over prefixed copies (a file may also hold 'grad.weight_ih_l0', say).
+        // PyTorch's own names win over prefixed ones; LoadExact then refuses any tensor of the other prefixes.
         string prefix;
         if (byPrefix.ContainsKey(""))
             prefix = "";
         else if (byPrefix.Count == 1)
             prefix = byPrefix.Keys.First();
         else
-            throw new LstmException($"{source}: recurrent parameters under several prefixes ({string.Join(", ", byPrefix.Keys.Select(k => $"'{k}'"))}); keep one network per file");
+            throw new LstmException($"{source}: recurrent parameters under several prefixes ({string.Join(", ", byPrefix.Keys.Select(SafeTensorsFile.Quote))}); keep one network per file");
         var (layers, reverse) = byPrefix[prefix];
         int count = layers.Count;
         if (count == 0 || layers.Min != 0 || layers.Max != count - 1)
@@ -105,16 +111,16 @@ public static partial class StateDict
             throw new LstmException($"{source}: a bidirectional network needs weight_ih_l{{k}}_reverse for every layer 0..{count - 1} (found l{string.Join(", l", reverse)})");
         var wih = file.Get(prefix + "weight_ih_l0");
         if (wih.Shape.Count != 2 || wih.Shape[0] == 0 || wih.Shape[1] == 0)
-            throw new LstmException($"{source}: '{prefix}weight_ih_l0' has shape {wih.ShapeString}; expected [gates*hidden_size, input_size]");
+            throw new LstmException($"{source}: {SafeTensorsFile.Quote(prefix + "weight_ih_l0")} has shape {wih.ShapeString}; expected [gates*hidden_size, input_size]");
         var whh = file.Get(prefix + "weight_hh_l0");
         if (whh.Shape.Count != 2 || whh.Shape[0] != wih.Shape[0] || whh.Shape[1] == 0)
-            throw new LstmException($"{source}: '{prefix}weight_hh_l0' has shape {whh.ShapeString}; expected [{wih.Shape[0]}, hidden_size] (rows as weight_ih_l0 {wih.ShapeString})");
+            throw new LstmException($"{source}: {SafeTensorsFile.Quote(prefix + "weight_hh_l0")} has shape {whh.ShapeString}; expected [{wih.Shape[0]}, hidden_size] (rows as weight_ih_l0 {wih.ShapeString})");
         int hidden, proj = 0;
         if (file.Contains(prefix + "weight_hr_l0"))
         {
             var whr = file.Get(prefix + "weight_hr_l0");
             if (whr.Shape.Count != 2 || whr.Shape[0] != whh.Shape[1] || whr.Shape[1] <= whr.Shape[0])
-                throw new LstmException($"{source}: '{prefix}weight_hr_l0' has shape {whr.ShapeString}; expected [proj_size={whh.Shape[1]}, hidden_size] with proj_size < hidden_size");
+                throw new LstmException($"{source}: {SafeTensorsFile.Quote(prefix + "weight_hr_l0")} has shape {whr.ShapeString}; expected [proj_size={whh.Shape[1]}, hidden_size] with proj_size < hidden_size");
             hidden = whr.Shape[1];
             proj = whr.Shape[0];
         }
@@ -125,9 +131,43 @@ public static partial class StateDict
 
         int rows = wih.Shape[0];
         if (rows % hidden != 0 || (rows / hidden != 4 && rows / hidden != 3 && rows / hidden != 1) || (proj > 0 && rows / hidden != 4))
-            throw new LstmException($"{source}: '{prefix}weight_ih_l0' has {rows} rows for hidden_size {hidden}; expected 4·H (LSTM), 3·H (GRU) or H (RNN)");
+            throw new LstmException($"{source}: {SafeTensorsFile.Quote(prefix + "weight_ih_l0")} has {rows} rows for hidden_size {hidden}; expected 4·H (LSTM), 3·H (GRU) or H (RNN)");
         bool bias = file.Contains(prefix + "bias_ih_l0");
         return (new RecurrentShape(rows / hidden, wih.Shape[1], hidden, count, bias, bidirectional, proj), prefix);
+    }
+
+    /// <summary>
+    /// Copies a network's parameters from a state dict that must hold each of them under its exact
+    /// name and shape, and nothing else but the tensors its format keeps beside the parameters:
+    /// a golden case's (<c>__metadata__</c> <c>format</c> <c>lstm-golden/…</c>) inputs, outputs,
+    /// upstream gradients, loss and <c>grad.</c> tensors; and, for the prefixes <c>lstm.</c>,
+    /// <c>gru.</c> and <c>rnn.</c> of this library's model files, <c>embedding.weight</c>,
+    /// <c>fc.weight</c> and <c>fc.bias</c>. A tensor is never taken from another name.
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="parameters">The parameters under their names without the prefix.</param>
+    /// <param name="file">The state dict.</param>
+    /// <param name="prefix">The names' prefix, e.g. <c>lstm.</c>, or empty.</param>
+    /// <exception cref="LstmException">A tensor is missing, has the wrong shape, or is not one the network or the format knows; the message names the file and the tensor.</exception>
+    public static void LoadExact<T>(IEnumerable<(string Name, Parameter<T> Parameter)> parameters, SafeTensorsFile file, string prefix = "") where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(prefix);
+        var named = parameters.Select(p => (prefix + p.Name, p.Parameter)).ToList();
+        var expected = named.Select(p => p.Item1).ToHashSet(StringComparer.Ordinal);
+        var companions = Companions(file, prefix, named.Select(p => p.Item1));
+        var extra = file.Tensors.Select(t => t.Name).Where(n => !expected.Contains(n) && !companions.Contains(n)).ToList();
+        if (extra.Count > 0)
+        {
+            string source = file.Path ?? "state dict";
+            throw new LstmException(
+                $"{source}: tensor {SafeTensorsFile.Quote(extra[0])} is not a parameter of the network"
+                + (extra.Count > 1 ? $" (nor are {string.Join(", ", extra.Skip(1).Take(8).Select(SafeTensorsFile.Quote))}{(extra.Count > 9 ? ", ..." : "")})" : "")
+                + $"; it expects: {string.Join(", ", named.Take(12).Select(p => p.Item1))}{(named.Count > 12 ? ", ..." : "")}");
+        }
+
+        Load(named, file);
     }
 
     /// <summary>
@@ -140,7 +180,7 @@ public static partial class StateDict
     {
         var (shape, prefix) = InferRecurrent(file);
         if (shape.Gates != 4)
-            throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not an LSTM (4·hidden_size)");
+            throw new LstmException($"{file.Path ?? "state dict"}: {SafeTensorsFile.Quote(prefix + "weight_ih_l0")} has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not an LSTM (4·hidden_size)");
         return (new LSTMOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, Bidirectional: shape.Bidirectional, ProjSize: shape.ProjSize), prefix);
     }
 
@@ -152,7 +192,7 @@ public static partial class StateDict
     {
         var (shape, prefix) = InferRecurrent(file);
         if (shape.Gates != 3)
-            throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not a GRU (3·hidden_size)");
+            throw new LstmException($"{file.Path ?? "state dict"}: {SafeTensorsFile.Quote(prefix + "weight_ih_l0")} has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not a GRU (3·hidden_size)");
         return (new GRUOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, shape.Bias, batchFirst, Bidirectional: shape.Bidirectional), prefix);
     }
 
@@ -168,7 +208,7 @@ public static partial class StateDict
     {
         var (shape, prefix) = InferRecurrent(file);
         if (shape.Gates != 1)
-            throw new LstmException($"{file.Path ?? "state dict"}: '{prefix}weight_ih_l0' has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not an RNN (hidden_size)");
+            throw new LstmException($"{file.Path ?? "state dict"}: {SafeTensorsFile.Quote(prefix + "weight_ih_l0")} has {shape.Gates}·hidden_size rows: {shape.CellWithArticle}, not an RNN (hidden_size)");
         return (new RNNOptions(shape.InputSize, shape.HiddenSize, shape.NumLayers, nonlinearity, shape.Bias, batchFirst, Bidirectional: shape.Bidirectional), prefix);
     }
 
@@ -227,6 +267,41 @@ public static partial class StateDict
                 ((Tensor<double>)(object)p.Value).CopyFrom(t.ToFloat64());
         }
     }
+}
+
+/// <summary>The tensors a state dict's format keeps beside the parameters (see <see cref="StateDict.LoadExact"/>).</summary>
+public static partial class StateDict
+{
+    private static readonly string[] GoldenTensors = ["x", "h0", "c0", "output", "h_n", "c_n", "dy", "dhn", "dcn", "loss"];
+
+    private static readonly string[] ModelFileTensors = ["embedding.weight", "fc.weight", "fc.bias"];
+
+    private static HashSet<string> Companions(SafeTensorsFile file, string prefix, IEnumerable<string> parameterNames)
+    {
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        if (file.Metadata.TryGetValue("format", out string? format) && format.StartsWith("lstm-golden/", StringComparison.Ordinal))
+        {
+            known.UnionWith(GoldenTensors);
+            known.UnionWith(new[] { "x", "h0", "c0" }.Concat(parameterNames).Select(n => GradientPrefix + n));
+        }
+
+        if (prefix is "lstm." or "gru." or "rnn.")
+            known.UnionWith(ModelFileTensors);
+        return known;
+    }
+
+    /// <summary>A layer index of a name: ASCII digits, no leading zero, at most <see cref="int.MaxValue"/>.</summary>
+    private static int LayerIndex(string digits, string name, string source)
+    {
+        if (!int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int layer))
+            throw new LstmException($"{source}: tensor {SafeTensorsFile.Quote(name)}: layer index {digits} is too large");
+        if (digits.Length > 1 && digits[0] == '0')
+            throw new LstmException($"{source}: tensor {SafeTensorsFile.Quote(name)}: layer index {digits} has a leading zero (PyTorch writes l{layer})");
+        return layer;
+    }
+
+    private static string NameList(SafeTensorsFile file, int max) =>
+        string.Join(", ", file.Tensors.Take(max).Select(t => SafeTensorsFile.Quote(t.Name))) + (file.Tensors.Count > max ? ", ..." : "");
 }
 
 /// <summary>What a state dict's names and shapes say about a recurrent network (<see cref="StateDict.InferRecurrent"/>).</summary>
