@@ -9,17 +9,23 @@ namespace Lstm.Bench;
 /// <summary>
 /// A GEMM the LSTM issues, C [M, N] = A [M, K] · W^T with W [N, K] (W_ih or W_hh, row-major as
 /// PyTorch stores them): the input projection of all steps (M = T·B, N = 4H, K = I) or one
-/// recurrent step (M = B, N = 4H, K = H).
+/// recurrent step (M = B, N = 4H, K = H); or, with <paramref name="WeightGradient"/>, the weight
+/// gradient dW_ih [4H, I] = dgatesᵀ · x over all steps (A = dgates stored [T·B, 4H], W = x stored
+/// [T·B, I]: M = 4H, N = I, K = T·B), few tiles and a long K.
 /// </summary>
-/// <param name="Name">xproj (the input projection) or hproj (one recurrent step), as the LSTM names their results.</param>
-/// <param name="M">Rows of A and C.</param>
-/// <param name="N">Rows of W, columns of C.</param>
+/// <param name="Name">xproj (the input projection), hproj (one recurrent step) or dw (the weight gradient), as the LSTM names their results.</param>
+/// <param name="M">Rows of C.</param>
+/// <param name="N">Columns of C.</param>
 /// <param name="K">The reduced dimension.</param>
-public sealed record GemmWorkload(string Name, int M, int N, int K) : IWorkload, IComparable
+/// <param name="WeightGradient">A stored [K, M] and W stored [K, N] (op(A) = Aᵀ, op(W) = W) instead of A [M, K] and W [N, K].</param>
+public sealed record GemmWorkload(string Name, int M, int N, int K, bool WeightGradient = false) : IWorkload, IComparable
 {
     /// <summary>Orders cases by the work they do, smallest first (BenchmarkDotNet sorts parameters with it).</summary>
     /// <param name="obj">Another case.</param>
     public int CompareTo(object? obj) => obj is GemmWorkload other ? ((long)M * N * K, ToString()).CompareTo(((long)other.M * other.N * other.K, other.ToString())) : 1;
+
+    /// <summary>The product's shape: dense, A·Wᵀ, or Aᵀ·W for the weight gradient.</summary>
+    public GemmShape Shape => GemmShape.Dense(M, N, K, WeightGradient, !WeightGradient);
 
     /// <summary>The GEMMs of the default LSTM shapes' first layers, each once.</summary>
     public static IEnumerable<GemmWorkload> FromLstmShapes() =>
@@ -28,6 +34,7 @@ public sealed record GemmWorkload(string Name, int M, int N, int K) : IWorkload,
             {
                 new GemmWorkload("xproj", s.Seq * s.Batch, 4 * s.Hidden, s.Input),
                 new GemmWorkload("hproj", s.Batch, 4 * s.Hidden, s.Hidden),
+                new GemmWorkload("dw", 4 * s.Hidden, s.Input, s.Seq * s.Batch, WeightGradient: true),
             })
             .Distinct();
 
@@ -77,7 +84,10 @@ public sealed record CellWorkload(int Batch, int Hidden) : IWorkload, IComparabl
 /// <summary>
 /// The LSTM's GEMMs, float32, each call synchronized, by every algorithm in one run: the ILGPU
 /// kernels on <see cref="IlgpuDevice"/> (RowDot the baseline, the simplest kernel and the one
-/// every other must equal bit for bit), and the <c>cpu</c> device's packed GEMM beside them.
+/// every other but split-K must equal bit for bit), and the <c>cpu</c> device's packed GEMM beside
+/// them. <see cref="SplitK"/> is the opt-in FP32 split-K: it splits the products whose tiles are
+/// too few for the device's multiprocessors (the weight gradient on a GPU) and runs the others as
+/// <see cref="Blocked"/>.
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(ThroughputConfig))]
@@ -120,6 +130,10 @@ public class GemmBenchmarks
     public void SetupFewRow() => Setup(nameof(FewRow), IlgpuDevice, GemmAlgorithm.FewRow);
 
     /// <summary>See <see cref="SetupRowDot"/>.</summary>
+    [GlobalSetup(Target = nameof(SplitK))]
+    public void SetupSplitK() => Setup(nameof(SplitK), IlgpuDevice, GemmAlgorithm.SplitK);
+
+    /// <summary>See <see cref="SetupRowDot"/>.</summary>
     [GlobalSetup(Target = nameof(CpuPacked))]
     public void SetupCpuPacked() => Setup(nameof(CpuPacked), "cpu", null);
 
@@ -147,6 +161,10 @@ public class GemmBenchmarks
     [Benchmark]
     public void FewRow() => Run(nameof(FewRow));
 
+    /// <summary>Blocked, with split-K at FP32 where the product's 64×64 tiles are too few to fill the device (sums not in k order).</summary>
+    [Benchmark]
+    public void SplitK() => Run(nameof(SplitK));
+
     /// <summary>The <c>cpu</c> device's packed, register-blocked GEMM on every core.</summary>
     [Benchmark]
     public void CpuPacked() => Run(nameof(CpuPacked));
@@ -173,7 +191,7 @@ public class GemmBenchmarks
     private void Run(string name)
     {
         var o = _operands[name];
-        o.Ops.Gemm(GemmShape.Dense(Shape.M, Shape.N, Shape.K, false, true), 1f, o.A.All, o.W.All, 0f, o.C.All);
+        o.Ops.Gemm(Shape.Shape, 1f, o.A.All, o.W.All, 0f, o.C.All);
         o.Ops.Synchronize();
     }
 

@@ -77,6 +77,14 @@ internal static class KernelCatalog
         new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.Tf32), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "PrecisionGemmKernels.RowDot", MaxRegisters: 96),
         new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.ThreeTf32), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "PrecisionGemmKernels.RowDot", MaxRegisters: 96),
         new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.Bf16), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "PrecisionGemmKernels.RowDot", MaxRegisters: 96),
+        // Split-K: the partial products of K slices (Block64 and the tensor-core kernels on moved views, slice = grid z;
+        // the rounded one-thread-per-output partial elsewhere) and the in-order reduction of the slices.
+        new(typeof(SplitKGemmKernels), nameof(SplitKGemmKernels.Block64Partial), true, KernelBackends.All, null, MaxRegisters: 64, MinFfmaShare: 0.6),
+        new(typeof(SplitKGemmKernels), nameof(SplitKGemmKernels.RoundedPartial), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(SplitKGemmKernels), nameof(SplitKGemmKernels.Reduce), false, KernelBackends.All, null, MaxRegisters: 32),
+        new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.Tf32Partial), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "SplitKGemmKernels.RoundedPartial", MaxRegisters: 88),
+        new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.ThreeTf32Partial), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "SplitKGemmKernels.RoundedPartial", MaxRegisters: 88),
+        new(typeof(TensorCoreGemmKernels), nameof(TensorCoreGemmKernels.Bf16Partial), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "SplitKGemmKernels.RoundedPartial", MaxRegisters: 80),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardTraining), false, KernelBackends.All, null, MaxRegisters: 48),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 48),

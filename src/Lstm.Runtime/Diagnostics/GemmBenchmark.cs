@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Lstm.Kernels;
 using Lstm.Kernels.Gemm;
 using Lstm.Runtime.Backends.Ilgpu;
 using Lstm.Runtime.Devices;
@@ -76,6 +77,9 @@ public sealed record GemmBenchShape(int M, int N, int K, bool TransA, bool Trans
 /// <param name="Repeats">Timed repeats.</param>
 public sealed record GemmBenchRecord(string Device, string Backend, GemmBenchShape Shape, GemmAlgorithm Kernel, GemmPrecision Precision, double MedianMs, int Repeats)
 {
+    /// <summary>How the product ran: the kernel and, for split-K, its slices and the partials' kernel (one slice when not split).</summary>
+    public GemmPlan Plan { get; init; } = new(Kernel, 1, Shape?.K ?? 0, Kernel);
+
     /// <summary>FLOPs per second, in units of 10^12.</summary>
     public double TFlops => MedianMs > 0 ? Shape.Flops / (MedianMs * 1e-3) / 1e12 : 0;
 
@@ -94,6 +98,9 @@ public sealed record GemmBenchRecord(string Device, string Backend, GemmBenchSha
             w.WriteNumber("transa", Shape.TransA ? 1 : 0);
             w.WriteNumber("transb", Shape.TransB ? 1 : 0);
             w.WriteString("kernel", Kernel.ToString());
+            w.WriteNumber("splits", Plan.Splits);
+            if (Plan.Splits > 1)
+                w.WriteString("partial", Plan.Partial.ToString());
             w.WriteNumber("median_ms", Math.Round(MedianMs, 4));
             w.WriteNumber("tflops", Math.Round(TFlops, 3));
             w.WriteNumber("repeats", Repeats);
@@ -106,12 +113,12 @@ public sealed record GemmBenchRecord(string Device, string Backend, GemmBenchSha
     }
 
     /// <summary>The header of <see cref="FormatRow"/>'s table.</summary>
-    public static string Header => $"{"M",6} {"N",6} {"K",6} TA TB {"kernel",-10} {"ms",10} {"TFLOP/s",8}";
+    public static string Header => $"{"M",6} {"N",6} {"K",6} TA TB {"kernel",-24} {"ms",10} {"TFLOP/s",8}";
 
-    /// <summary>One row: the shape, the kernel, median ms and TFLOP/s.</summary>
+    /// <summary>One row: the shape, the kernel (split-K with its slices and partial kernel: <c>SplitKx8(TensorCores)</c>), median ms and TFLOP/s.</summary>
     public string FormatRow() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{Shape.M,6} {Shape.N,6} {Shape.K,6} {(Shape.TransA ? 1 : 0),2} {(Shape.TransB ? 1 : 0),2} {Kernel,-10} {MedianMs,10:F4} {TFlops,8:F3}");
+        $"{Shape.M,6} {Shape.N,6} {Shape.K,6} {(Shape.TransA ? 1 : 0),2} {(Shape.TransB ? 1 : 0),2} {Plan,-24} {MedianMs,10:F4} {TFlops,8:F3}");
 }
 
 /// <summary>
@@ -157,6 +164,8 @@ public static class GemmBenchmark
             warmup,
             repeats,
             minWarmupMs);
-        return new GemmBenchRecord(device.Info.Description, device.Name, shape, device.GemmKernelFor(gemm), device.Precision, ms, repeats);
+        var kernel = device.GemmKernelFor(gemm);
+        var plan = ops is IlgpuOps<float, F32Ops> ilgpu ? ilgpu.PlanFor(gemm) : new GemmPlan(kernel, 1, gemm.K, kernel);
+        return new GemmBenchRecord(device.Info.Description, device.Name, shape, kernel, device.Precision, ms, repeats) { Plan = plan };
     }
 }

@@ -45,4 +45,16 @@ public enum GemmAlgorithm
     /// sums in float32: every device without tensor cores.
     /// </summary>
     Rounded,
+
+    /// <summary>
+    /// Split-K (<see cref="SplitKGemmKernels"/>): K cut into contiguous slices, each slice's
+    /// partial product by a block kernel into a workspace, then the partials summed in slice order
+    /// with α and β; deterministic, but not the k-order sum. Chosen for a float32 product whose
+    /// 64×64 tiles are too few to fill the device's multiprocessors and whose K is long (see
+    /// <see cref="GemmDispatch.Plan"/>): at a reduced <see cref="GemmPrecision"/> always, at
+    /// <see cref="GemmPrecision.Fp32"/> only when the device is configured with this algorithm,
+    /// which gives up the in-order sums for those products and otherwise runs as
+    /// <see cref="Blocked"/>.
+    /// </summary>
+    SplitK,
 }

@@ -36,13 +36,43 @@ internal sealed partial class IlgpuOps<T, TOps>
             ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, float, float, int, SpecializedValue<int>>(BlockedGemmKernels.FewRow)
             : null;
 
+    // Split-K: loaded for float32 where the dispatch may pick it (a reduced precision, or FP32 on a
+    // device configured with GemmAlgorithm.SplitK); the workspace grows to the largest product.
+    private static readonly bool SplitKFloat = typeof(T) == typeof(float);
+
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>? _splitBlock64 =
+        SplitKFloat && gemm == GemmAlgorithm.SplitK && precision == GemmPrecision.Fp32 && accelerator.MaxNumThreadsPerGroup >= BlockedGemmKernels.BlockGroupSize
+            ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>(SplitKGemmKernels.Block64Partial)
+            : null;
+
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>? _splitTensorCores =
+        SplitKFloat && precision != GemmPrecision.Fp32 && TensorCoreGemmKernels.Supports(accelerator)
+            ? accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int>(TensorCoreGemmKernels.PartialKernel((GemmRounding)precision))
+            : null;
+
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int, int, int, int>? _splitRounded =
+        SplitKFloat && (precision != GemmPrecision.Fp32 || gemm == GemmAlgorithm.SplitK)
+            ? accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmShape, int, int, int, int>(SplitKGemmKernels.RoundedPartial)
+            : null;
+
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, GemmShape, int, float, float, int>? _splitReduce =
+        SplitKFloat && (precision != GemmPrecision.Fp32 || gemm == GemmAlgorithm.SplitK)
+            ? accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, GemmShape, int, float, float, int>(SplitKGemmKernels.Reduce)
+            : null;
+
+    private MemoryBuffer1D<float, Stride1D.Dense>? _splitWorkspace;
+
     /// <summary>The GEMM algorithm this backend was configured with.</summary>
     public GemmAlgorithm Algorithm { get; } = gemm;
 
     /// <summary>The kernel that runs a product of this shape (see <see cref="GemmDispatch.Choose"/>).</summary>
     /// <param name="shape">The product.</param>
-    public GemmAlgorithm KernelFor(GemmShape shape) =>
-        GemmDispatch.Choose(Algorithm, typeof(T) == typeof(float), _accelerator.NumMultiprocessors, _accelerator.MaxNumThreadsPerGroup, shape, _precision, _gemmTensorCores is not null);
+    public GemmAlgorithm KernelFor(GemmShape shape) => PlanFor(shape).Kernel;
+
+    /// <summary>How a product of this shape runs: the kernel and, for split-K, its slices (see <see cref="GemmDispatch.Plan"/>).</summary>
+    /// <param name="shape">The product.</param>
+    public GemmPlan PlanFor(GemmShape shape) =>
+        GemmDispatch.Plan(Algorithm, typeof(T) == typeof(float), _accelerator.NumMultiprocessors, _accelerator.MaxNumThreadsPerGroup, shape, _precision, _gemmTensorCores is not null);
 
     protected override void GemmCore(GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
     {
@@ -64,7 +94,7 @@ internal sealed partial class IlgpuOps<T, TOps>
             throw new ArgumentException("GEMM with K = 0 and β other than 0 or 1 is not supported");
         }
 
-        Launch(KernelFor(shape), shape, alpha, a, b, beta, c);
+        Launch(PlanFor(shape), shape, alpha, a, b, beta, c);
     }
 
     /// <remarks>
@@ -84,11 +114,12 @@ internal sealed partial class IlgpuOps<T, TOps>
             return;
         }
 
-        Launch(KernelFor(shape with { M = wholeRows }), shape, alpha, a, b, beta, c);
+        Launch(PlanFor(shape with { M = wholeRows }), shape, alpha, a, b, beta, c);
     }
 
-    private void Launch(GemmAlgorithm kernel, GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    private void Launch(GemmPlan plan, GemmShape shape, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
     {
+        var kernel = plan.Kernel;
         switch (kernel)
         {
             case GemmAlgorithm.Tiled:
@@ -118,9 +149,52 @@ internal sealed partial class IlgpuOps<T, TOps>
             case GemmAlgorithm.TensorCores or GemmAlgorithm.Rounded:
                 LaunchReduced(kernel, shape, alpha, a, b, beta, c);
                 break;
+            case GemmAlgorithm.SplitK:
+                LaunchSplitK(plan, shape, F32(alpha), F32(a), F32(b), F32(beta), F32(c));
+                break;
             default:
                 throw new LstmException($"the {kernel} GEMM does not run on an ILGPU device");
         }
+    }
+
+    /// <summary>
+    /// Split-K: the slices' partial products into the workspace [S, M, N] in one launch, then one
+    /// thread per output sums them in slice order and stores α·sum (+ β·C). The plan's slices come
+    /// from the whole product's shape (for a part of its rows too), so each output is cut and
+    /// summed the same way in a part as in the whole.
+    /// </summary>
+    private void LaunchSplitK(GemmPlan plan, GemmShape shape, float alpha, ArrayView<float> a, ArrayView<float> b, float beta, ArrayView<float> c)
+    {
+        int slices = SplitKGemmKernels.Slices(shape.K, plan.SliceK);
+        long plane = (long)shape.M * shape.N;
+        long needed = plane * slices;
+        if (_splitWorkspace is null || _splitWorkspace.Length < needed)
+        {
+            // Earlier products on the stream may still read the old workspace.
+            _stream.Synchronize();
+            _splitWorkspace?.Dispose();
+            _splitWorkspace = _accelerator.Allocate1D<float>(needed);
+        }
+
+        var w = _splitWorkspace.View;
+        switch (plan.Partial)
+        {
+            case GemmAlgorithm.TensorCores:
+                Loaded(_splitTensorCores, GemmAlgorithm.SplitK)(_stream, TensorCoreGemmKernels.PartialConfig(shape, slices), a, b, w, shape, plan.SliceK);
+                break;
+            case GemmAlgorithm.Blocked64:
+                Loaded(_splitBlock64, GemmAlgorithm.SplitK)(_stream, SplitKGemmKernels.Block64PartialConfig(shape, slices), a, b, w, shape, plan.SliceK);
+                break;
+            default:
+            {
+                int threads = Threads(needed);
+                Loaded(_splitRounded, GemmAlgorithm.SplitK)(_stream, threads, a, b, w, shape, (int)_precision, plan.SliceK, slices, threads);
+                break;
+            }
+        }
+
+        int reduceThreads = Threads(plane);
+        Loaded(_splitReduce, GemmAlgorithm.SplitK)(_stream, reduceThreads, w, c, shape, slices, alpha, beta, reduceThreads);
     }
 
     private TKernel Loaded<TKernel>(TKernel? kernel, GemmAlgorithm algorithm) where TKernel : class =>
