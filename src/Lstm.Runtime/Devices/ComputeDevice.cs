@@ -202,7 +202,14 @@ public sealed class ComputeDevice : IDisposable
     /// <param name="warpSize">Lanes a warp.</param>
     /// <param name="warpsPerMultiprocessor">Warps a multiprocessor (and a group).</param>
     /// <param name="multiprocessors">Multiprocessors: groups that run at once.</param>
-    internal static ComputeDevice OpenIlgpuCpu(int warpSize, int warpsPerMultiprocessor, int multiprocessors)
+    internal static ComputeDevice OpenIlgpuCpu(int warpSize, int warpsPerMultiprocessor, int multiprocessors) =>
+        OpenIlgpuCpu(warpSize, warpsPerMultiprocessor, multiprocessors, GemmAlgorithm.RowDot, GemmPrecision.Fp32);
+
+    /// <summary>
+    /// As <see cref="OpenIlgpuCpu(int, int, int)"/>, with the GEMM algorithm and the precision of
+    /// float32 products: a CPU accelerator shaped like a GPU runs the dispatch's GPU choices.
+    /// </summary>
+    internal static ComputeDevice OpenIlgpuCpu(int warpSize, int warpsPerMultiprocessor, int multiprocessors, GemmAlgorithm gemm, GemmPrecision precision)
     {
         var context = CreateContext();
         try
@@ -210,7 +217,7 @@ public sealed class ComputeDevice : IDisposable
             var device = new CPUDevice(warpSize, warpsPerMultiprocessor, multiprocessors);
             var accelerator = device.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
             var info = Describe(device, "ilgpu-cpu", DeviceKind.IlgpuCpu, false);
-            return new ComputeDevice(context, accelerator, info, GemmAlgorithm.RowDot, TileFor(accelerator.MaxNumThreadsPerGroup), GemmPrecision.Fp32);
+            return new ComputeDevice(context, accelerator, info, gemm, TileFor(accelerator.MaxNumThreadsPerGroup), precision);
         }
         catch
         {
