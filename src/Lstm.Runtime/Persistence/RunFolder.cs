@@ -43,7 +43,8 @@ public sealed class RunFolder : IDisposable
 
     /// <summary>
     /// Throws unless a new run can be made at <paramref name="path"/>: absent, or a folder (not a
-    /// link to one) that is empty but for a lock file a killed run left; creates nothing.
+    /// link to one) that is empty but for what a run stopped before writing its settings left
+    /// (its lock file, <c>command.txt</c>, temporary files); creates nothing.
     /// </summary>
     /// <param name="path">The folder.</param>
     public static void CheckNew(string path)
@@ -62,10 +63,17 @@ public sealed class RunFolder : IDisposable
                 throw new LstmException($"--out {path}: is {PathKinds.Describe(kind)}; name a new folder (a run writes only into a folder it made, not through a link)");
         }
 
-        var entries = Directory.EnumerateFileSystemEntries(path).Select(System.IO.Path.GetFileName).Where(n => n != RunFiles.Lock).ToList();
+        var entries = Directory.EnumerateFileSystemEntries(path).Select(System.IO.Path.GetFileName).Where(n => !IsStartLeftover(n!)).ToList();
         if (entries.Count > 0)
             throw new LstmException($"--out {path}: the folder exists and is not empty (resume a run with --resume {path})");
     }
+
+    /// <summary>
+    /// What a new run stopped before it wrote <c>config.json</c> can have left, and a new run in
+    /// the same folder replaces: the lock file, <c>command.txt</c>, and temporary files of atomic writes.
+    /// </summary>
+    private static bool IsStartLeftover(string name) =>
+        name is RunFiles.Lock or RunFiles.Command || (name.StartsWith('.') && name.Contains(".tmp-", StringComparison.Ordinal));
 
     /// <summary>
     /// Creates the folder of a new run (see <see cref="CheckNew"/>) and takes its lock; the folder
@@ -95,6 +103,8 @@ public sealed class RunFolder : IDisposable
         try
         {
             CheckNew(path);
+            foreach (string leftover in Directory.GetFiles(path, ".*.tmp-*"))
+                File.Delete(leftover);
         }
         catch (LstmException)
         {
