@@ -98,7 +98,9 @@ public static partial class TrainingCheckpoint
             long? step = ReadManifestStep(left.FullName);
             string what = step is { } s
                 ? $"the checkpoint of step {s}, superseded by that of step {chosen!.Step}"
-                : "a checkpoint whose write was interrupted before it was complete";
+                : left.Name.Contains(TempMark, StringComparison.Ordinal)
+                    ? "a checkpoint whose write was interrupted before it was complete"
+                    : "what was left of a superseded checkpoint whose removal was interrupted";
             TryDelete(left.FullName);
             notes.Add($"{name}/: removed {left.Name}, {what}");
         }
