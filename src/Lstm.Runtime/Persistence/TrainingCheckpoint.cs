@@ -158,6 +158,28 @@ public static partial class TrainingCheckpoint
         return ReadWeights(best);
     }
 
+    /// <summary>
+    /// Deletes a checkpoint directory, its manifest first, so that a deletion cut short leaves no
+    /// complete-looking checkpoint behind.
+    /// </summary>
+    /// <param name="directory">The checkpoint directory.</param>
+    /// <exception cref="LstmException">It cannot be deleted.</exception>
+    public static void Remove(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        try
+        {
+            if (!Directory.Exists(directory))
+                return;
+            File.Delete(Path.Combine(directory, RunFiles.Manifest));
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LstmException($"{directory}: cannot remove the checkpoint: {e.Message}", e);
+        }
+    }
+
     /// <summary>Writes the trainer state as JSON, flushed to disk.</summary>
     /// <param name="path">The file.</param>
     /// <param name="state">The state.</param>
@@ -229,12 +251,18 @@ public static partial class TrainingCheckpoint
             TryDelete(d.FullName);
     }
 
+    /// <summary>
+    /// Deletes a checkpoint directory, its manifest first: should the deletion be cut short, what
+    /// remains is no longer a complete checkpoint, so recovery never picks a half-deleted one.
+    /// </summary>
     private static void TryDelete(string directory)
     {
         try
         {
-            if (Directory.Exists(directory))
-                Directory.Delete(directory, recursive: true);
+            if (!Directory.Exists(directory))
+                return;
+            File.Delete(Path.Combine(directory, RunFiles.Manifest));
+            Directory.Delete(directory, recursive: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

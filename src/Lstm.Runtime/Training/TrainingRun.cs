@@ -132,7 +132,7 @@ public static class TrainingRun
             notes.Add($"{RunFiles.LastCheckpoint}/: none yet (the run stopped before its first checkpoint); training starts again from step 0");
             if (best.Directory is not null)
             {
-                Directory.Delete(best.Directory, recursive: true);
+                TrainingCheckpoint.Remove(best.Directory);
                 notes.Add($"{RunFiles.BestCheckpoint}/: removed, the best of steps that are trained again");
             }
 
