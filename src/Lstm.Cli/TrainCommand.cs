@@ -96,6 +96,8 @@ internal static class TrainCommand
     {
         public void Train(TrainingRunStart start, Action<Action<StepMetrics>> train)
         {
+            foreach (string note in start.Recovered ?? [])
+                stdout.WriteLine($"recovered: {note}");
             if (!quiet)
             {
                 stdout.WriteLine($"data: {start.Data}");

@@ -311,7 +311,7 @@ public sealed class TrainerTests(ITestOutputHelper output) : IDisposable
             trainer.Run(untilStep: 2);
             string last = Path.Combine(options.CheckpointDirectory!, "last");
             var before = Snapshot(last);
-            Assert.Equal(["config.json", "model.safetensors", "optimizer.safetensors", "trainer.json"], before.Keys.Order());
+            Assert.Equal(["config.json", "manifest.json", "model.safetensors", "optimizer.safetensors", "trainer.json"], before.Keys.Order());
 
             trainer.CheckpointFault = name =>
             {

@@ -6,7 +6,9 @@ namespace Lstm.Runtime.Persistence;
 /// <summary>
 /// Writes a file whole or not at all: the content goes to a temporary file in the same directory,
 /// flushed to disk, then renamed over the target, so a reader (or a crash) never sees half of it.
-/// Every file this library writes goes through here.
+/// Every file this library writes goes through here. Only a regular file is replaced: a symbolic
+/// link, a FIFO, a socket, a device or a folder at the target is refused (the rename would put a
+/// regular file in its place, not write through it).
 /// </summary>
 public static class AtomicFile
 {
@@ -51,6 +53,31 @@ public static class AtomicFile
     }
 
     /// <summary>
+    /// Throws unless <paramref name="path"/> is absent or a regular file, the only things a write
+    /// here replaces: a symbolic link, a special file (FIFO, socket, device) or a folder is refused.
+    /// </summary>
+    /// <param name="path">The file to be written.</param>
+    /// <param name="option">The option that named it (e.g. <c>--save</c>), for the message; null for none.</param>
+    /// <exception cref="LstmException">Something other than a regular file is there; the message names it and what it is.</exception>
+    public static void CheckTarget(string path, string? option = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var kind = PathKinds.Of(path);
+        string name = option is null ? path : $"{option} {path}";
+        switch (kind)
+        {
+            case PathKind.Absent or PathKind.File:
+                return;
+            case PathKind.Directory:
+                throw new LstmException($"{name}: cannot write: it is a directory");
+            case PathKind.SymbolicLink:
+                throw new LstmException($"{name}: cannot write: it is a symbolic link, which would be replaced by a regular file rather than written through; name the file itself");
+            default:
+                throw new LstmException($"{name}: cannot write: it is {PathKinds.Describe(kind)}, which would be replaced by a regular file; name a regular file");
+        }
+    }
+
+    /// <summary>
     /// Lets <paramref name="writeTemp"/> write a temporary file (a path in the target's directory
     /// ending in the target's extension), then renames it over <paramref name="path"/>; on any
     /// failure the temporary file is deleted and the target is left as it was.
@@ -58,8 +85,8 @@ public static class AtomicFile
     /// <param name="path">The file.</param>
     /// <param name="writeTemp">Writes the whole content to the path it is given.</param>
     /// <exception cref="LstmException">
-    /// The path is not valid, its directory does not exist, it is a directory, or the file cannot
-    /// be written; the message names it.
+    /// The path is not valid, its directory does not exist, it is not a regular file (see
+    /// <see cref="CheckTarget"/>), or the file cannot be written; the message names it.
     /// </exception>
     public static void Write(string path, Action<string> writeTemp)
     {
@@ -78,8 +105,7 @@ public static class AtomicFile
         string? directory = Path.GetDirectoryName(full);
         if (directory is not null && !Directory.Exists(directory))
             throw new LstmException($"{path}: cannot write: the directory {directory} does not exist");
-        if (Directory.Exists(full))
-            throw new LstmException($"{path}: cannot write: it is a directory");
+        CheckTarget(path);
         string temp = Path.Combine(
             directory ?? ".",
             "." + Path.GetFileNameWithoutExtension(full) + ".tmp-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)) + Path.GetExtension(full));

@@ -19,7 +19,8 @@ public sealed record StepMetrics(long Step, long Epoch, double TrainLoss, double
 /// <summary>
 /// A run's <c>metrics.jsonl</c>: the records so far, kept in memory and written whole
 /// (atomically) at most every <see cref="FlushInterval"/>, at <see cref="Flush"/> and when a
-/// resumed run cuts it back to its checkpoint.
+/// resumed run cuts it back to its checkpoint. A run flushes it before it writes each checkpoint,
+/// so the file always holds every step up to the last checkpoint's.
 /// </summary>
 public sealed class MetricsLog
 {
@@ -45,16 +46,43 @@ public sealed class MetricsLog
     public IReadOnlyList<StepMetrics> Records => _records;
 
     /// <summary>
-    /// Reads an existing log and keeps the records up to <paramref name="step"/> (the step of the
-    /// checkpoint a run resumes from), rewriting the file at once.
+    /// What <see cref="Resume"/> changed or found amiss: records dropped after the checkpoint's
+    /// step, steps missing before it; empty when the log matched the checkpoint.
+    /// </summary>
+    public IReadOnlyList<string> ResumeNotes { get; private init; } = [];
+
+    /// <summary>
+    /// Reads an existing log and cuts it back to <paramref name="step"/> (the step of the
+    /// checkpoint a run resumes from), rewriting the file at once: the records of later steps,
+    /// which the resumed run trains again, are dropped, so that every step is recorded once.
     /// </summary>
     /// <param name="path">The file (absent: an empty log).</param>
     /// <param name="step">The last step to keep.</param>
     public static MetricsLog Resume(string path, long step)
     {
-        var log = new MetricsLog(path);
+        var notes = new List<string>();
+        var kept = new List<StepMetrics>();
         if (File.Exists(path))
-            log._records.AddRange(Read(path).Where(r => r.Step <= step));
+        {
+            var all = Read(path);
+            kept.AddRange(all.Where(r => r.Step <= step).GroupBy(r => r.Step).Select(g => g.Last()).OrderBy(r => r.Step));
+            var dropped = all.Where(r => r.Step > step).ToList();
+            if (dropped.Count > 0)
+                notes.Add($"{System.IO.Path.GetFileName(path)}: dropped the {dropped.Count} record{(dropped.Count == 1 ? "" : "s")} of steps {dropped.Min(r => r.Step)}-{dropped.Max(r => r.Step)}, after the checkpoint's step {step}; they are trained again");
+            if (all.Count(r => r.Step <= step) > kept.Count)
+                notes.Add($"{System.IO.Path.GetFileName(path)}: kept one record of each step recorded twice");
+        }
+
+        long missing = step - kept.Count;
+        if (missing > 0)
+        {
+            var have = kept.Select(r => r.Step).ToHashSet();
+            long first = Enumerable.Range(1, (int)Math.Min(step, int.MaxValue)).First(s => !have.Contains(s));
+            notes.Add($"{System.IO.Path.GetFileName(path)}: {missing} of the steps up to the checkpoint's step {step} have no record (the first is step {first}); the log was cut or edited outside this run");
+        }
+
+        var log = new MetricsLog(path) { ResumeNotes = notes };
+        log._records.AddRange(kept);
         log._dirty = true;
         log.Flush();
         return log;

@@ -6,8 +6,9 @@ namespace Lstm.Runtime.Persistence;
 /// <see cref="Metrics"/>, <see cref="Plot"/> and the folders <see cref="ModelDirectory"/>,
 /// <see cref="LastCheckpoint"/> and <see cref="BestCheckpoint"/>; a model folder holds
 /// <see cref="ModelConfig"/>, <see cref="Weights"/> and the data files; a checkpoint folder holds
-/// <see cref="Weights"/>, <see cref="OptimizerState"/>, <see cref="TrainerState"/> and copies of
-/// the model folder's other files.
+/// <see cref="Weights"/>, <see cref="OptimizerState"/>, <see cref="TrainerState"/>, copies of
+/// the model folder's other files and, written last, <see cref="Manifest"/>. While a process trains
+/// in a run folder it holds <see cref="Lock"/>.
 /// </summary>
 public static class RunFiles
 {
@@ -22,6 +23,23 @@ public static class RunFiles
 
     /// <summary>The loss curves.</summary>
     public const string Plot = "loss.png";
+
+    /// <summary>
+    /// The lock file: held open exclusively (FileShare.None, an OS lock the system drops when the
+    /// process ends, however it ends) by the one process training in the folder; removed when it
+    /// is done. Left behind by a killed process, it is simply taken over.
+    /// </summary>
+    public const string Lock = "run.lock";
+
+    /// <summary>
+    /// In <see cref="ModelDirectory"/> and every checkpoint: a copy of <see cref="RunConfig"/>, the
+    /// settings the weights were trained with; a resume refuses a <see cref="RunConfig"/> that
+    /// differs from its checkpoint's copy.
+    /// </summary>
+    public const string RunConfigCopy = "run_config.json";
+
+    /// <summary>A checkpoint's list of its files and their SHA-256, written last: a checkpoint without it is not complete.</summary>
+    public const string Manifest = "manifest.json";
 
     /// <summary>The latest checkpoint's folder.</summary>
     public const string LastCheckpoint = "last";

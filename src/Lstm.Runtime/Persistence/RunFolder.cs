@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Lstm.Runtime.Data;
 
 namespace Lstm.Runtime.Persistence;
@@ -8,17 +6,26 @@ namespace Lstm.Runtime.Persistence;
 /// <summary>
 /// A training run's folder: <c>command.txt</c> (the command line that made it), <c>config.json</c>
 /// (model, data and training settings), <c>metrics.jsonl</c> (one record per step),
-/// <c>loss.png</c>, the data files a model needs (statistics, vocabulary) and the checkpoints
-/// <c>last/</c> and <c>best/</c>. Every file is written atomically.
+/// <c>loss.png</c>, <c>model/</c> (the model's config and data files, a copy of the settings, and
+/// once training has ended the weights) and the checkpoints <c>last/</c> and <c>best/</c>. Every
+/// file is written atomically.
 /// </summary>
-public sealed class RunFolder
+/// <remarks>
+/// A folder opened to train in (<see cref="Create"/>, <see cref="OpenForTraining"/>) is owned by
+/// this process alone until it is disposed: it holds <see cref="RunFolderLock"/>, and a second
+/// process is refused before it changes anything. Nothing in it may be a symbolic link: a run
+/// writes only into the files and folders it made itself.
+/// </remarks>
+public sealed class RunFolder : IDisposable
 {
-    private readonly string? _createdParent;
+    private readonly string? _createdTop;
+    private RunFolderLock? _lock;
 
-    private RunFolder(string path, string? createdParent = null)
+    private RunFolder(string path, RunFolderLock? held = null, string? createdTop = null)
     {
         Path = path;
-        _createdParent = createdParent;
+        _lock = held;
+        _createdTop = createdTop;
     }
 
     /// <summary>The folder.</summary>
@@ -34,24 +41,54 @@ public sealed class RunFolder
         return System.IO.Path.Combine("runs", $"{(safe.Length == 0 ? "run" : safe)}-{now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
     }
 
-    /// <summary>Throws unless a new run can be made at <paramref name="path"/> (absent, or an empty folder); creates nothing.</summary>
+    /// <summary>
+    /// Throws unless a new run can be made at <paramref name="path"/>: absent, or a folder (not a
+    /// link to one) that is empty but for what a run stopped before writing its settings left
+    /// (its lock file, <c>command.txt</c>, temporary files); creates nothing.
+    /// </summary>
     /// <param name="path">The folder.</param>
     public static void CheckNew(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (File.Exists(path))
-            throw new LstmException($"--out {path}: is a file");
-        if (Directory.Exists(path) && Directory.EnumerateFileSystemEntries(path).Any())
+        var kind = PathKinds.Of(path);
+        switch (kind)
+        {
+            case PathKind.Absent:
+                return;
+            case PathKind.File:
+                throw new LstmException($"--out {path}: is a file");
+            case PathKind.Directory:
+                break;
+            default:
+                throw new LstmException($"--out {path}: is {PathKinds.Describe(kind)}; name a new folder (a run writes only into a folder it made, not through a link)");
+        }
+
+        var entries = Directory.EnumerateFileSystemEntries(path).Select(System.IO.Path.GetFileName).Where(n => !IsStartLeftover(n!)).ToList();
+        if (entries.Count > 0)
             throw new LstmException($"--out {path}: the folder exists and is not empty (resume a run with --resume {path})");
     }
 
-    /// <summary>Creates the folder of a new run (see <see cref="CheckNew"/>).</summary>
+    /// <summary>
+    /// What a new run stopped before it wrote <c>config.json</c> can have left, and a new run in
+    /// the same folder replaces: the lock file, <c>command.txt</c>, and temporary files of atomic writes.
+    /// </summary>
+    private static bool IsStartLeftover(string name) =>
+        name is RunFiles.Lock or RunFiles.Command || (name.StartsWith('.') && name.Contains(".tmp-", StringComparison.Ordinal));
+
+    /// <summary>
+    /// Creates the folder of a new run (see <see cref="CheckNew"/>) and takes its lock; the folder
+    /// is checked again once locked, so that of two runs started on it together one is refused
+    /// before it writes anything.
+    /// </summary>
     /// <param name="path">The folder.</param>
+    /// <exception cref="LstmException">The folder cannot be a new run's, or another process holds it.</exception>
     public static RunFolder Create(string path)
     {
         CheckNew(path);
-        string? parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
-        bool parentExisted = parent is null || Directory.Exists(parent);
+        string full = System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(path));
+        string? top = null;
+        for (string? d = full; d is not null && PathKinds.Of(d) == PathKind.Absent; d = System.IO.Path.GetDirectoryName(d))
+            top = d;
         try
         {
             Directory.CreateDirectory(path);
@@ -61,10 +98,28 @@ public sealed class RunFolder
             throw new LstmException($"--out {path}: cannot create the folder: {e.Message}", e);
         }
 
-        return new RunFolder(path, parentExisted ? null : parent);
+        // If another process made the folder in the meantime, it holds the lock or has written into it.
+        var held = RunFolderLock.Acquire(path, "--out");
+        try
+        {
+            CheckNew(path);
+            foreach (string leftover in Directory.GetFiles(path, ".*.tmp-*"))
+                File.Delete(leftover);
+        }
+        catch (LstmException)
+        {
+            // The folder is another run's now: leave it as that run left it.
+            if (held.CreatedFile)
+                held.Dispose();
+            else
+                held.Abandon();
+            throw;
+        }
+
+        return new RunFolder(path, held, top);
     }
 
-    /// <summary>Opens an existing run's folder (it must hold a <c>config.json</c>).</summary>
+    /// <summary>Opens an existing run's folder to read it (it must hold a <c>config.json</c>); takes no lock.</summary>
     /// <param name="path">The folder.</param>
     /// <param name="option">The option that named it, for messages.</param>
     public static RunFolder Open(string path, string option = "--run")
@@ -77,20 +132,107 @@ public sealed class RunFolder
         return new RunFolder(path);
     }
 
+    /// <summary>
+    /// Opens an existing run's folder to train in it (<c>--resume</c>): takes its lock, then checks
+    /// that it holds a <c>config.json</c> and that none of its files and folders is a symbolic link
+    /// or other than a file or folder where one is expected (<see cref="CheckEntries"/>).
+    /// </summary>
+    /// <param name="path">The folder.</param>
+    /// <param name="option">The option that named it, for messages.</param>
+    /// <exception cref="LstmException">Another process holds the folder, or it is not a run folder this run can write in; nothing is changed.</exception>
+    public static RunFolder OpenForTraining(string path, string option = "--resume")
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var kind = PathKinds.Of(path);
+        if (kind == PathKind.Absent)
+            throw new LstmException($"{option} {path}: no such folder");
+        if (kind != PathKind.Directory)
+            throw new LstmException($"{option} {path}: is {PathKinds.Describe(kind)}, not a run folder{(kind == PathKind.SymbolicLink ? " (name the folder itself)" : "")}");
+        var held = RunFolderLock.Acquire(path, option);
+        var folder = new RunFolder(path, held);
+        try
+        {
+            if (PathKinds.Of(folder[RunFiles.RunConfig]) == PathKind.Absent)
+            {
+                bool started = Directory.EnumerateFileSystemEntries(path).Select(System.IO.Path.GetFileName).All(n => n is RunFiles.Lock or RunFiles.Command || n!.StartsWith('.'));
+                throw new LstmException(started
+                    ? $"{option} {path}: not a run folder (no {RunFiles.RunConfig}): the run was stopped before it wrote its settings; start it again with --out {path}"
+                    : $"{option} {path}: not a run folder (no {RunFiles.RunConfig})");
+            }
+
+            folder.CheckEntries(option);
+            return folder;
+        }
+        catch
+        {
+            if (held.CreatedFile)
+                held.Dispose();
+            else
+                held.Abandon();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Throws unless the run's files are regular files and its folders (<c>model/</c>, the
+    /// checkpoints and what interrupted checkpoint writes left) real folders holding no symbolic
+    /// link, where present: a run must not write into, or copy from, a place outside its folder.
+    /// </summary>
+    /// <param name="option">The option that named the folder, for messages.</param>
+    public void CheckEntries(string option = "--resume")
+    {
+        foreach (string name in new[] { RunFiles.Command, RunFiles.RunConfig, RunFiles.Metrics, RunFiles.Plot })
+            Expect(this[name], PathKind.File, option);
+        var folders = new List<string> { this[RunFiles.ModelDirectory], this[RunFiles.LastCheckpoint], this[RunFiles.BestCheckpoint] };
+        foreach (string entry in Directory.EnumerateFileSystemEntries(Path))
+        {
+            string name = System.IO.Path.GetFileName(entry);
+            if (name.StartsWith($".{RunFiles.LastCheckpoint}.", StringComparison.Ordinal) || name.StartsWith($".{RunFiles.BestCheckpoint}.", StringComparison.Ordinal))
+                folders.Add(entry);
+        }
+
+        foreach (string folder in folders)
+        {
+            if (Expect(folder, PathKind.Directory, option) == PathKind.Absent)
+                continue;
+            foreach (string entry in Directory.EnumerateFileSystemEntries(folder))
+            {
+                if (PathKinds.Of(entry) == PathKind.SymbolicLink)
+                    throw Linked(entry, option);
+            }
+        }
+    }
+
+    private static PathKind Expect(string path, PathKind expected, string option)
+    {
+        var kind = PathKinds.Of(path);
+        if (kind == PathKind.SymbolicLink)
+            throw Linked(path, option);
+        if (kind != PathKind.Absent && kind != expected)
+            throw new LstmException($"{option}: {path} is {PathKinds.Describe(kind)}, where the run keeps {PathKinds.Describe(expected)}");
+        return kind;
+    }
+
+    private static LstmException Linked(string path, string option) =>
+        new($"{option}: {path} is a symbolic link; a run writes into and copies from only the files and folders it made itself, so it will not follow one. Replace the link with what it points to");
+
     /// <summary>A file or folder of the run.</summary>
     /// <param name="name">Its name.</param>
     public string this[string name] => System.IO.Path.Combine(Path, name);
 
     /// <summary>
     /// The folder to use the trained model from: <c>model/</c> once training has ended, else the
-    /// <c>best/</c> checkpoint, else <c>last/</c>.
+    /// <c>best/</c> checkpoint, else <c>last/</c> (a checkpoint's files checked against its manifest).
     /// </summary>
     public string TrainedModel()
     {
         foreach (var name in new[] { RunFiles.ModelDirectory, RunFiles.BestCheckpoint, RunFiles.LastCheckpoint })
         {
-            if (File.Exists(System.IO.Path.Combine(this[name], RunFiles.Weights)))
-                return this[name];
+            if (!File.Exists(System.IO.Path.Combine(this[name], RunFiles.Weights)))
+                continue;
+            if (name != RunFiles.ModelDirectory)
+                TrainingCheckpoint.Verify(this[name]);
+            return this[name];
         }
 
         throw new LstmException($"{Path}: no trained weights yet ({RunFiles.ModelDirectory}/, {RunFiles.BestCheckpoint}/ and {RunFiles.LastCheckpoint}/ hold no {RunFiles.Weights})");
@@ -100,33 +242,75 @@ public sealed class RunFolder
     public bool HasCheckpoint => Directory.Exists(this[RunFiles.LastCheckpoint]) || Directory.Exists(this[RunFiles.BestCheckpoint]);
 
     /// <summary>
-    /// Deletes a new run's folder (bad settings found before its first checkpoint), and the folder
-    /// above it when <see cref="Create"/> made that too and it is now empty.
+    /// Undoes a new run (bad settings found before its first checkpoint): deletes what this
+    /// process wrote in the folder (all of it but the lock: the folder was empty when it was
+    /// locked), gives the lock back, then removes the folder and the folders above it that
+    /// <see cref="Create"/> made, each only if empty. Never deletes a folder it did not make.
     /// </summary>
     public void Discard()
     {
-        Directory.Delete(Path, recursive: true);
-        if (_createdParent is not null && !Directory.EnumerateFileSystemEntries(_createdParent).Any())
-            Directory.Delete(_createdParent);
+        if (_lock is null)
+            throw new InvalidOperationException("only a new run's folder, created and locked by this process, can be discarded");
+        foreach (string entry in Directory.EnumerateFileSystemEntries(Path).ToList())
+        {
+            if (System.IO.Path.GetFileName(entry) == RunFiles.Lock)
+                continue;
+            if (PathKinds.Of(entry) == PathKind.Directory)
+                Directory.Delete(entry, recursive: true);
+            else
+                File.Delete(entry);
+        }
+
+        Dispose();
+        if (_createdTop is null)
+            return;
+        for (string? d = System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Path)); d is not null; d = System.IO.Path.GetDirectoryName(d))
+        {
+            try
+            {
+                Directory.Delete(d);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                break; // Not empty: someone else's now.
+            }
+
+            if (d == _createdTop)
+                break;
+        }
+    }
+
+    /// <summary>Gives the folder's lock back (and removes the lock file), if this process holds it.</summary>
+    public void Dispose()
+    {
+        _lock?.Dispose();
+        _lock = null;
     }
 
     /// <summary>
-    /// Creates <c>model/</c> with the model's <c>config.json</c> and the data files (statistics,
-    /// vocabulary); returns those files, which every checkpoint copies.
+    /// Creates <c>model/</c> (or writes it again) with the model's <c>config.json</c>, the data
+    /// files (statistics, vocabulary) and a copy of the run's settings (<c>run_config.json</c>);
+    /// returns those files, which every checkpoint copies.
     /// </summary>
     /// <param name="model">The architecture.</param>
     /// <param name="data">The prepared data.</param>
-    public IReadOnlyList<string> CreateModelDirectory(Nn.ModelConfig model, PreparedData data)
+    /// <param name="config">The run's settings.</param>
+    public IReadOnlyList<string> CreateModelDirectory(Nn.ModelConfig model, PreparedData data, RunConfig config)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(config);
         string modelDir = this[RunFiles.ModelDirectory];
+        Expect(modelDir, PathKind.Directory, "--out");
         Directory.CreateDirectory(modelDir);
         string modelConfig = System.IO.Path.Combine(modelDir, RunFiles.ModelConfig);
         AtomicFile.WriteAllText(modelConfig, model.ToJson());
         var files = new List<string> { modelConfig };
         files.AddRange(DataArtifacts.Save(data, modelDir));
-        return files;
+        string copy = System.IO.Path.Combine(modelDir, RunFiles.RunConfigCopy);
+        AtomicFile.WriteAllText(copy, config.ToJson());
+        files.Add(copy);
+        return files.Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>The files of <c>model/</c> that every checkpoint copies (its config and data files, not its weights), in name order.</summary>
@@ -156,95 +340,16 @@ public sealed class RunFolder
     /// <param name="text">Its content.</param>
     public void WriteText(string name, string text) => AtomicFile.WriteAllText(this[name], text);
 
-    /// <summary>Writes <c>config.json</c>.</summary>
+    /// <summary>Writes <c>config.json</c>, and its copy in <c>model/</c> once that exists.</summary>
     /// <param name="config">The settings.</param>
     public void WriteConfig(RunConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
         WriteText(RunFiles.RunConfig, config.ToJson());
+        if (Directory.Exists(this[RunFiles.ModelDirectory]))
+            AtomicFile.WriteAllText(System.IO.Path.Combine(this[RunFiles.ModelDirectory], RunFiles.RunConfigCopy), config.ToJson());
     }
 
     /// <summary>Reads <c>config.json</c>.</summary>
     public RunConfig ReadConfig() => RunConfig.Load(this[RunFiles.RunConfig]);
-}
-
-/// <summary>
-/// A run's <c>config.json</c>: <c>{"format": 1, "model": {…}, "data": {…}, "training": {…}}</c>; the
-/// model and training sections are the JSON of their own settings records, kept as written.
-/// </summary>
-/// <param name="Model">The model's settings.</param>
-/// <param name="Data">Where the samples come from.</param>
-/// <param name="Training">The training settings.</param>
-public sealed record RunConfig(JsonObject Model, DataSpec Data, JsonObject Training)
-{
-    /// <summary>The version of the file's layout.</summary>
-    public const int Format = 1;
-
-    /// <summary>The file's text (indented JSON).</summary>
-    public string ToJson()
-    {
-        var root = new JsonObject
-        {
-            ["format"] = Format,
-            ["model"] = Model.DeepClone(),
-            ["data"] = DataJson(Data),
-            ["training"] = Training.DeepClone(),
-        };
-        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
-    }
-
-    /// <summary>The data section: the spec's fields that apply to its source (a task's sizes, or a file's columns and window).</summary>
-    private static JsonObject DataJson(DataSpec data)
-    {
-        var json = (JsonObject)JsonSerializer.SerializeToNode(data, RunsJson.Default.DataSpec)!;
-        string[] task = ["task", "seq_len", "train_samples", "validation_samples", "seed"];
-        string[] csv = ["targets", "features", "horizon", "normalize", "missing"];
-        string[] file = ["path", "window", "val_fraction"];
-        var drop = data.Source switch
-        {
-            "task" => csv.Concat(file),
-            "csv" => task,
-            _ => task.Concat(csv),
-        };
-        foreach (var key in drop)
-            json.Remove(key);
-        return json;
-    }
-
-    /// <summary>Reads a file written by <see cref="ToJson"/>.</summary>
-    /// <param name="path">The file.</param>
-    public static RunConfig Load(string path)
-    {
-        try
-        {
-            var root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new LstmException($"{path}: not a JSON object");
-            int format = root["format"]?.GetValue<int>() ?? 0;
-            if (format != Format)
-                throw new LstmException($"{path}: format {format}; this version reads format {Format}");
-            var model = root["model"] as JsonObject ?? throw new LstmException($"{path}: no \"model\" section");
-            var training = root["training"] as JsonObject ?? throw new LstmException($"{path}: no \"training\" section");
-            var dataNode = root["data"] ?? throw new LstmException($"{path}: no \"data\" section");
-            // Fields that do not apply to the source were left out: they take the defaults.
-            var dataJson = dataNode as JsonObject ?? throw new LstmException($"{path}: the \"data\" section is not an object");
-            var defaults = (JsonObject)JsonSerializer.SerializeToNode(new DataSpec(), RunsJson.Default.DataSpec)!;
-            foreach (var (key, value) in defaults)
-            {
-                if (!dataJson.ContainsKey(key))
-                    dataJson[key] = value?.DeepClone();
-            }
-
-            var data = dataJson.Deserialize(RunsJson.Default.DataSpec) ?? throw new LstmException($"{path}: the \"data\" section is null");
-            if (data.Source != "task")
-                data = data with { Task = null };
-            return new RunConfig((JsonObject)model.DeepClone(), data, (JsonObject)training.DeepClone());
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new LstmException($"{path}: not a run config: {e.Message}", e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new LstmException($"{path}: cannot read: {e.Message}", e);
-        }
-    }
 }

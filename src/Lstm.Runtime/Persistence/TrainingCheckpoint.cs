@@ -36,96 +36,50 @@ public sealed record TrainerState(
 /// <summary>
 /// A training checkpoint directory: <c>model.safetensors</c> (the weights under their
 /// state-dict names), <c>optimizer.safetensors</c> (<c>Optimizer.StateToFile</c>),
-/// <c>trainer.json</c> (<see cref="TrainerState"/>) and the caller's extra files.
+/// <c>trainer.json</c> (<see cref="TrainerState"/>), the caller's extra files and, written last,
+/// <c>manifest.json</c>: the step and the SHA-256 of every other file.
 /// </summary>
 /// <remarks>
-/// Writes are atomic at the directory level: everything goes into a hidden sibling
-/// <c>.NAME.tmp-*</c>, then the old directory is renamed aside to <c>.NAME.old-*</c>, the new one
-/// renamed into place and the old one deleted. A failure at any point leaves either the new or
-/// the old checkpoint complete under NAME; a crash between the two renames leaves the old one
-/// complete under <c>.NAME.old-*</c>, where <see cref="Locate"/> finds it.
+/// The manifest is the commit point. Everything goes into a hidden sibling <c>.NAME.tmp-*</c>,
+/// each file flushed to disk, the manifest last; from then on that directory is the newest
+/// checkpoint, wherever it lies. The old NAME is then renamed aside to <c>.NAME.old-*</c>, the new
+/// one renamed into place and the old one deleted. A crash at any point leaves the newest
+/// committed checkpoint under NAME, <c>.NAME.tmp-*</c> or <c>.NAME.old-*</c>: <see cref="Locate"/>
+/// finds it (the highest step among the directories with a manifest) and <see cref="Recover"/>
+/// puts it back under NAME and removes the rest. Reading a checkpoint checks every file against
+/// its manifest, so a damaged file is named rather than loaded.
 /// </remarks>
-public static class TrainingCheckpoint
+public static partial class TrainingCheckpoint
 {
     /// <summary>File names a checkpoint writes itself (extra files may not use them).</summary>
-    public static readonly IReadOnlySet<string> ReservedNames = new HashSet<string>(StringComparer.Ordinal) { RunFiles.Weights, RunFiles.OptimizerState, RunFiles.TrainerState };
+    public static readonly IReadOnlySet<string> ReservedNames = new HashSet<string>(StringComparer.Ordinal)
+    {
+        RunFiles.Weights, RunFiles.OptimizerState, RunFiles.TrainerState, RunFiles.Manifest,
+    };
 
     /// <summary>
-    /// Writes a checkpoint directory atomically (<see cref="WriteAtomic"/>): the weights, the
-    /// optimizer's state, copies of <paramref name="extraFiles"/> and the trainer state, in that order.
+    /// Writes a checkpoint directory atomically: the weights, the optimizer's state, copies of
+    /// <paramref name="extraFiles"/>, the trainer state and the manifest, in that order, into a
+    /// temporary directory that then replaces <paramref name="directory"/> (see the remarks on
+    /// <see cref="TrainingCheckpoint"/>).
     /// </summary>
-    /// <param name="directory">The checkpoint directory (replaced whole).</param>
+    /// <param name="directory">The checkpoint directory (created with its parents; replaced whole).</param>
     /// <param name="weights">The parameters under their state-dict names.</param>
     /// <param name="optimizer">The optimizer's state.</param>
     /// <param name="extraFiles">Files copied in under their own names.</param>
     /// <param name="state">The trainer state.</param>
     /// <param name="written">Called with each file's name once it is written (a test hook for failures part-way).</param>
-    /// <exception cref="LstmException">Writing failed; the previous checkpoint, if any, is left as it was.</exception>
+    /// <exception cref="LstmException">Writing failed; the previous checkpoint, if any, is left as it was and no temporary directory remains.</exception>
     public static void Write(string directory, SafeTensorsFile weights, SafeTensorsFile optimizer, IEnumerable<string> extraFiles, TrainerState state, Action<string>? written = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(extraFiles);
         ArgumentNullException.ThrowIfNull(state);
-        WriteAtomic(directory, dir =>
-        {
-            weights.Write(Path.Combine(dir, RunFiles.Weights));
-            written?.Invoke(RunFiles.Weights);
-            optimizer.Write(Path.Combine(dir, RunFiles.OptimizerState));
-            written?.Invoke(RunFiles.OptimizerState);
-            foreach (string file in extraFiles)
-            {
-                string name = Path.GetFileName(file);
-                try
-                {
-                    File.Copy(file, Path.Combine(dir, name));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new LstmException($"extra file '{file}' could not be copied: {e.Message}", e);
-                }
-
-                written?.Invoke(name);
-            }
-
-            WriteState(Path.Combine(dir, RunFiles.TrainerState), state);
-            written?.Invoke(RunFiles.TrainerState);
-        });
-    }
-
-    /// <summary>The weights of a checkpoint directory.</summary>
-    /// <param name="directory">The checkpoint directory (as <see cref="Locate"/> returns it).</param>
-    public static SafeTensorsFile ReadWeights(string directory) => SafeTensorsFile.Read(Path.Combine(directory, RunFiles.Weights));
-
-    /// <summary>The optimizer state of a checkpoint directory.</summary>
-    /// <param name="directory">The checkpoint directory (as <see cref="Locate"/> returns it).</param>
-    public static SafeTensorsFile ReadOptimizerState(string directory) => SafeTensorsFile.Read(Path.Combine(directory, RunFiles.OptimizerState));
-
-    /// <summary>
-    /// The weights of the <c>best/</c> checkpoint beside <paramref name="directory"/>, when it is
-    /// that of <paramref name="step"/>; else null.
-    /// </summary>
-    /// <param name="directory">A checkpoint directory (e.g. <c>runs/x/last</c>).</param>
-    /// <param name="step">The best step the trainer state records.</param>
-    public static SafeTensorsFile? ReadBestWeights(string directory, long step)
-    {
-        if (Path.GetDirectoryName(directory) is not { } root)
-            return null;
-        string best = Path.Combine(root, RunFiles.BestCheckpoint);
-        return File.Exists(Path.Combine(best, RunFiles.TrainerState)) && ReadState(best).Step == step ? ReadWeights(best) : null;
-    }
-
-    /// <summary>
-    /// Writes a checkpoint directory atomically: <paramref name="fill"/> writes the files into a
-    /// fresh temporary directory, which then replaces <paramref name="directory"/>.
-    /// </summary>
-    /// <param name="directory">The checkpoint directory (created with its parents; replaced whole if it exists).</param>
-    /// <param name="fill">Writes the files into the directory it is given.</param>
-    /// <exception cref="LstmException">Writing failed; the previous checkpoint, if any, is left as it was and no temporary directory remains.</exception>
-    public static void WriteAtomic(string directory, Action<string> fill)
-    {
-        ArgumentNullException.ThrowIfNull(fill);
         var (full, parent, name) = Split(directory);
+        var kind = PathKinds.Of(full);
+        if (kind is not (PathKind.Absent or PathKind.Directory))
+            throw new LstmException($"{directory}: checkpoint not written: it is {PathKinds.Describe(kind)}, not a folder this run wrote");
         string tag = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         string temp = Path.Combine(parent, $".{name}.tmp-{tag}");
         string old = Path.Combine(parent, $".{name}.old-{tag}");
@@ -134,7 +88,23 @@ public static class TrainingCheckpoint
             Directory.CreateDirectory(parent);
             RemoveStale(parent, name);
             Directory.CreateDirectory(temp);
-            fill(temp);
+            weights.Write(Path.Combine(temp, RunFiles.Weights));
+            written?.Invoke(RunFiles.Weights);
+            optimizer.Write(Path.Combine(temp, RunFiles.OptimizerState));
+            written?.Invoke(RunFiles.OptimizerState);
+            foreach (string file in extraFiles)
+            {
+                string fileName = Path.GetFileName(file);
+                CopyDurably(file, Path.Combine(temp, fileName));
+                written?.Invoke(fileName);
+            }
+
+            WriteState(Path.Combine(temp, RunFiles.TrainerState), state);
+            written?.Invoke(RunFiles.TrainerState);
+            WriteManifest(temp, state.Step);
+            written?.Invoke(RunFiles.Manifest);
+
+            // Committed: the directory is complete. What follows only moves it into place.
             bool replacing = Directory.Exists(full);
             if (replacing)
                 Directory.Move(full, old);
@@ -156,39 +126,58 @@ public static class TrainingCheckpoint
         catch (Exception e)
         {
             TryDelete(temp);
-            if (e is LstmException)
-                throw new LstmException($"{directory}: checkpoint not written, the previous one is kept: {e.Message}", e);
-            if (e is IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException)
+            if (e is LstmException or IOException or UnauthorizedAccessException or NotSupportedException or System.Security.SecurityException)
                 throw new LstmException($"{directory}: checkpoint not written, the previous one is kept: {e.Message}", e);
             throw;
         }
     }
 
+    /// <summary>The weights of a checkpoint directory.</summary>
+    /// <param name="directory">The checkpoint directory (as <see cref="Locate"/> returns it).</param>
+    public static SafeTensorsFile ReadWeights(string directory) => SafeTensorsFile.Read(Path.Combine(directory, RunFiles.Weights));
+
+    /// <summary>The optimizer state of a checkpoint directory.</summary>
+    /// <param name="directory">The checkpoint directory (as <see cref="Locate"/> returns it).</param>
+    public static SafeTensorsFile ReadOptimizerState(string directory) => SafeTensorsFile.Read(Path.Combine(directory, RunFiles.OptimizerState));
+
     /// <summary>
-    /// The complete checkpoint for <paramref name="directory"/>: the directory itself when it
-    /// holds <c>trainer.json</c>, else the previous checkpoint a crash left renamed aside
-    /// (<c>.NAME.old-*</c>, the newest).
+    /// The weights of the <c>best/</c> checkpoint beside <paramref name="directory"/>, when it is
+    /// that of <paramref name="step"/> (its files checked against its manifest); else null.
     /// </summary>
     /// <param name="directory">A checkpoint directory (e.g. <c>runs/x/last</c>).</param>
-    /// <exception cref="LstmException">No checkpoint is there.</exception>
-    public static string Locate(string directory)
+    /// <param name="step">The best step the trainer state records.</param>
+    /// <exception cref="LstmException"><c>best/</c> is that step's but a file of it is damaged.</exception>
+    public static SafeTensorsFile? ReadBestWeights(string directory, long step)
     {
-        var (full, parent, name) = Split(directory);
-        if (File.Exists(Path.Combine(full, RunFiles.TrainerState)))
-            return full;
-        if (Directory.Exists(parent))
-        {
-            var aside = new DirectoryInfo(parent).GetDirectories($".{name}.old-*")
-                .Where(d => File.Exists(Path.Combine(d.FullName, RunFiles.TrainerState)))
-                .OrderByDescending(d => File.GetLastWriteTimeUtc(Path.Combine(d.FullName, RunFiles.TrainerState)))
-                .FirstOrDefault();
-            if (aside is not null)
-                return aside.FullName;
-        }
+        if (Path.GetDirectoryName(directory) is not { } root)
+            return null;
+        string best = Path.Combine(root, RunFiles.BestCheckpoint);
+        if (PathKinds.Of(best) != PathKind.Directory || ReadManifestStep(best) != step)
+            return null;
+        Verify(best);
+        return ReadWeights(best);
+    }
 
-        throw new LstmException(Directory.Exists(full)
-            ? $"{directory}: not a training checkpoint (no {RunFiles.TrainerState})"
-            : $"{directory}: no checkpoint there (the directory does not exist)");
+    /// <summary>
+    /// Deletes a checkpoint directory, its manifest first, so that a deletion cut short leaves no
+    /// complete-looking checkpoint behind.
+    /// </summary>
+    /// <param name="directory">The checkpoint directory.</param>
+    /// <exception cref="LstmException">It cannot be deleted.</exception>
+    public static void Remove(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        try
+        {
+            if (!Directory.Exists(directory))
+                return;
+            File.Delete(Path.Combine(directory, RunFiles.Manifest));
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LstmException($"{directory}: cannot remove the checkpoint: {e.Message}", e);
+        }
     }
 
     /// <summary>Writes the trainer state as JSON, flushed to disk.</summary>
@@ -226,6 +215,22 @@ public static class TrainingCheckpoint
         }
     }
 
+    /// <summary>Copies an extra file into a checkpoint, flushed to disk.</summary>
+    private static void CopyDurably(string source, string target)
+    {
+        try
+        {
+            using var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read);
+            using var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            input.CopyTo(output);
+            output.Flush(flushToDisk: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new LstmException($"extra file '{source}' could not be copied: {e.Message}", e);
+        }
+    }
+
     private static (string Full, string Parent, string Name) Split(string directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
@@ -246,12 +251,18 @@ public static class TrainingCheckpoint
             TryDelete(d.FullName);
     }
 
+    /// <summary>
+    /// Deletes a checkpoint directory, its manifest first: should the deletion be cut short, what
+    /// remains is no longer a complete checkpoint, so recovery never picks a half-deleted one.
+    /// </summary>
     private static void TryDelete(string directory)
     {
         try
         {
-            if (Directory.Exists(directory))
-                Directory.Delete(directory, recursive: true);
+            if (!Directory.Exists(directory))
+                return;
+            File.Delete(Path.Combine(directory, RunFiles.Manifest));
+            Directory.Delete(directory, recursive: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -263,6 +274,7 @@ public static class TrainingCheckpoint
 /// <summary>Source-generated JSON for <c>trainer.json</c>.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
 [JsonSerializable(typeof(TrainerState))]
+[JsonSerializable(typeof(CheckpointManifest))]
 internal sealed partial class TrainerJson : JsonSerializerContext
 {
 }

@@ -32,7 +32,11 @@ public interface ITrainingObserver
 /// <param name="FirstStep">The step training starts after (the checkpoint's when resumed, else 0).</param>
 /// <param name="TotalSteps">The step training ends at.</param>
 /// <param name="LogEvery">Steps between progress lines (<c>--log-every</c>, else the validation interval).</param>
-public sealed record TrainingRunStart(string Data, string Model, string Training, string Folder, bool Resumed, long FirstStep, long TotalSteps, int LogEvery);
+/// <param name="Recovered">
+/// What a resume found an interrupted run had left and set right, a sentence each (a checkpoint
+/// moved into place, leftovers removed, metrics cut back to the checkpoint); empty when nothing.
+/// </param>
+public sealed record TrainingRunStart(string Data, string Model, string Training, string Folder, bool Resumed, long FirstStep, long TotalSteps, int LogEvery, IReadOnlyList<string>? Recovered = null);
 
 /// <summary>How a <see cref="TrainingRun"/> ended.</summary>
 /// <param name="Folder">The run folder.</param>

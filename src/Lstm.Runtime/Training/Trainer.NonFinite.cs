@@ -58,7 +58,7 @@ public sealed partial class Trainer<T>
     }
 
     /// <summary>Whether every weight is finite (read back once, when a run stops).</summary>
-    private bool WeightsFinite()
+    internal bool WeightsFinite()
     {
         foreach (var (_, parameter) in _parameters)
         {

@@ -13,7 +13,8 @@ namespace Lstm.Runtime.Training;
 /// <see cref="Trainer{T}"/>, the metrics log, checkpoints and, once training has ended, the model
 /// published in <c>model/</c>. <see cref="Start"/> checks every setting and file before it makes
 /// the folder, so bad input leaves nothing behind; <see cref="Resume"/> continues a run from its
-/// <c>last/</c> checkpoint. What is shown while training is left to an <see cref="ITrainingObserver"/>.
+/// <c>last/</c> checkpoint. Either holds the folder's lock (<see cref="RunFolderLock"/>) while it
+/// runs. What is shown while training is left to an <see cref="ITrainingObserver"/>.
 /// </summary>
 public static class TrainingRun
 {
@@ -25,7 +26,10 @@ public static class TrainingRun
     /// <param name="commandLine">The command line that asked for it, recorded as <c>command.txt</c>.</param>
     /// <param name="observer">Shows progress and draws the loss plot.</param>
     /// <param name="cancel">Stops training after the next step (<c>last/</c> is written first).</param>
-    /// <exception cref="LstmException">A setting, a file or a device is bad (the folder is not left behind).</exception>
+    /// <exception cref="LstmException">
+    /// A setting, a file or a device is bad, or another process holds the folder (the folder is not
+    /// left behind, unless it is that other process's).
+    /// </exception>
     public static TrainingRunResult Start(TrainingRunSettings settings, string commandLine, ITrainingObserver observer, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -42,23 +46,27 @@ public static class TrainingRun
         var placement = settings.PlacementFor(model);
         string path = settings.Out ?? RunFolder.DefaultPath(spec.Name, DateTime.Now);
         RunFolder.CheckNew(path);
+        if (settings.Save is { } save)
+            AtomicFile.CheckTarget(save, "--save");
         using var devices = new DeviceSet(training.Devices ?? placement, training.Precision);
 
-        // Everything is checked: from here on the run folder exists. Should the model or trainer
-        // still refuse the settings before a checkpoint is written, the folder goes again.
-        var folder = RunFolder.Create(path);
+        // Everything is checked: from here on the run folder exists, and this process holds it.
+        // Should the model or trainer still refuse the settings before a checkpoint is written,
+        // what this process wrote goes again.
+        using var folder = RunFolder.Create(path);
         try
         {
             folder.WriteText(RunFiles.Command, commandLine + "\n");
             var config = new RunConfig((JsonObject)JsonNode.Parse(model.ToJson())!, spec, TrainingSettings.ToJson(training));
             folder.WriteConfig(config);
             folder.WriteText(RunFiles.Metrics, "");
-            var extra = folder.CreateModelDirectory(model, data);
-            training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
+            var extra = folder.CreateModelDirectory(model, data, config);
+            training = training with { ExtraFiles = extra };
             // Measured shards are recorded once known, so that a resume reuses them.
             var recorded = training;
             Action<Trainer<float>> started = t => folder.WriteConfig(config with { Training = TrainingSettings.ToJson(recorded with { Shards = t.Shards.ToArray() }) });
-            return Train(new Plan(data, model, training, seed), folder, devices, resume: false, settings, observer, cancel, training.Devices is null ? null : started);
+            var metrics = new MetricsLog(folder[RunFiles.Metrics]);
+            return Train(new Plan(data, model, training, seed), folder, devices, null, metrics, [], settings, observer, cancel, training.Devices is null ? null : started);
         }
         catch (LstmException) when (!folder.HasCheckpoint)
         {
@@ -67,11 +75,24 @@ public static class TrainingRun
         }
     }
 
-    /// <summary>Continues the run in <see cref="TrainingRunSettings.Resume"/> from its <c>last/</c> checkpoint, with its own settings (only its devices may change).</summary>
+    /// <summary>
+    /// Continues the run in <see cref="TrainingRunSettings.Resume"/> from its <c>last/</c>
+    /// checkpoint, with its own settings (only its devices may change). The folder is locked
+    /// first; what an interrupted run left is recovered (<see cref="TrainingCheckpoint.Recover"/>:
+    /// a checkpoint complete but not yet renamed into place, or renamed aside; incomplete ones
+    /// removed), <c>metrics.jsonl</c> is cut back to the checkpoint's step, and each of these is
+    /// reported in <see cref="TrainingRunStart.Recovered"/>. A run stopped before its first
+    /// checkpoint starts again from step 0.
+    /// </summary>
     /// <param name="settings">The settings (resuming).</param>
     /// <param name="observer">Shows progress and draws the loss plot.</param>
     /// <param name="cancel">Stops training after the next step (<c>last/</c> is written first).</param>
-    /// <exception cref="LstmException">A setting is given that the run cannot change, or the folder, its checkpoint or a device is bad.</exception>
+    /// <exception cref="LstmException">
+    /// A setting is given that the run cannot change, <c>config.json</c> differs from the
+    /// checkpoint's copy in a field that alters the run (the message names it), another process
+    /// holds the folder, or the folder, its checkpoint (a file not matching its manifest) or a
+    /// device is bad.
+    /// </exception>
     public static TrainingRunResult Resume(TrainingRunSettings settings, ITrainingObserver observer, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -79,12 +100,49 @@ public static class TrainingRun
         if (settings.Resume is null)
             throw new LstmException("--resume: no run folder to continue");
         settings.Validate();
-        var folder = RunFolder.Open(settings.Resume, "--resume");
+        if (settings.Save is { } save)
+            AtomicFile.CheckTarget(save, "--save");
+        using var folder = RunFolder.OpenForTraining(settings.Resume, "--resume");
         string configPath = folder[RunFiles.RunConfig];
         var config = folder.ReadConfig();
+        // Values out of bounds are refused first, with their own message.
         var model = ModelConfig.FromJson(config.Model.ToJsonString(), configPath);
         var training = TrainingSettings.FromJson(config.Training, configPath);
-        // --lr, --clip and --on-nonfinite may change on resume (a run stopped by a non-finite step); the config records them for later resumes.
+        var notes = new List<string>();
+        var last = TrainingCheckpoint.Recover(folder[RunFiles.LastCheckpoint]);
+        notes.AddRange(last.Notes);
+        var best = TrainingCheckpoint.Recover(folder[RunFiles.BestCheckpoint]);
+        notes.AddRange(best.Notes);
+        string saved = last.Directory is { } checkpoint
+            ? Path.Combine(checkpoint, RunFiles.RunConfigCopy)
+            : Path.Combine(folder[RunFiles.ModelDirectory], RunFiles.RunConfigCopy);
+        if (File.Exists(saved))
+            CheckUnchanged(settings.Resume, config, RunConfig.Load(saved), saved, last.Step, settings.ResumeFields());
+        else if (last.Directory is not null)
+            throw new LstmException($"--resume {settings.Resume}: the checkpoint has no {RunFiles.RunConfigCopy} (the settings it was trained with), so config.json cannot be checked against it; it was written by an older version");
+
+        var data = config.Data.Prepare();
+        TrainingMemory.Check(model, Math.Max(training.BatchSize, training.ValidationBatchSize), data.Train.Steps, training.Optimizer, training.Momentum, configPath);
+        IReadOnlyList<string> extra;
+        if (last.Directory is { } dir)
+        {
+            extra = RestoreModelDirectory(folder, dir, notes);
+        }
+        else
+        {
+            // No checkpoint yet: the run starts again, with the model folder written anew.
+            notes.Add($"{RunFiles.LastCheckpoint}/: none yet (the run stopped before its first checkpoint); training starts again from step 0");
+            if (best.Directory is not null)
+            {
+                TrainingCheckpoint.Remove(best.Directory);
+                notes.Add($"{RunFiles.BestCheckpoint}/: removed, the best of steps that are trained again");
+            }
+
+            extra = folder.CreateModelDirectory(model, data, config);
+        }
+
+        // --lr, --clip and --on-nonfinite may change on resume (a run stopped by a non-finite step):
+        // config.json and model/'s copy record them, so the next checkpoint and later resumes carry them.
         if (settings.ResumeChanges(training) is { } changed)
         {
             training = changed;
@@ -92,13 +150,7 @@ public static class TrainingRun
             folder.WriteConfig(config);
         }
 
-        string last = folder[RunFiles.LastCheckpoint];
-        if (!File.Exists(Path.Combine(last, RunFiles.TrainerState)))
-            throw new LstmException($"--resume {settings.Resume}: no {RunFiles.LastCheckpoint}/ checkpoint to continue from");
-        var data = config.Data.Prepare();
-        TrainingMemory.Check(model, Math.Max(training.BatchSize, training.ValidationBatchSize), data.Train.Steps, training.Optimizer, training.Momentum, configPath);
-        var extra = folder.ModelDirectoryFiles();
-        training = training with { CheckpointDirectory = folder.Path, ExtraFiles = extra };
+        training = training with { ExtraFiles = extra };
         // The run's own devices and shards, unless --devices (the same number) or --device (one) replaces them.
         if (settings.Devices is not null || settings.Device is not null)
             training = settings.WithDevices(training with { Devices = null, Shards = settings.Devices is null ? null : training.Shards });
@@ -108,7 +160,49 @@ public static class TrainingRun
         Action<Trainer<float>>? started = training.Devices is not null && training.Shards is null
             ? t => folder.WriteConfig(config with { Training = TrainingSettings.ToJson(resumed with { Shards = t.Shards.ToArray() }) })
             : null;
-        return Train(new Plan(data, model, training, training.Seed), folder, devices, resume: true, settings, observer, cancel, started);
+        var metrics = MetricsLog.Resume(folder[RunFiles.Metrics], last.Step ?? 0);
+        notes.AddRange(metrics.ResumeNotes);
+        return Train(new Plan(data, model, training, training.Seed), folder, devices, last.Directory, metrics, notes, settings, observer, cancel, started);
+    }
+
+    /// <summary>Refuses a <c>config.json</c> that differs from the settings the checkpoint was trained with in a field that alters the run.</summary>
+    private static void CheckUnchanged(string run, RunConfig current, RunConfig saved, string savedPath, long? step, IReadOnlySet<string> given)
+    {
+        // A field this resume sets itself (--lr, --clip, --on-nonfinite) replaces whatever config.json holds.
+        var changed = saved.Differences(current).Where(c => !given.Contains(c.Field)).ToList();
+        if (changed.Count == 0)
+            return;
+        string fields = string.Join("; ", changed.Select(c => $"{c.Field} is {c.Theirs}, was {c.Mine}"));
+        throw new LstmException(
+            $"--resume {run}: {RunFiles.RunConfig} was changed since {(step is { } s ? $"the checkpoint of step {s}" : "the run started")} ({savedPath} holds the settings it was trained with): {fields}. "
+            + "A resumed run keeps its settings (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every, --quiet, --lr, --clip and --on-nonfinite may change it); put the file back, or start a new run with the new settings");
+    }
+
+    /// <summary>
+    /// Makes <c>model/</c>'s files those the checkpoint copied (checked against its manifest), so
+    /// that the model's config and data files are the ones its weights were trained with; returns them.
+    /// </summary>
+    private static IReadOnlyList<string> RestoreModelDirectory(RunFolder folder, string checkpoint, List<string> notes)
+    {
+        string modelDir = folder[RunFiles.ModelDirectory];
+        Directory.CreateDirectory(modelDir);
+        var files = new List<string>();
+        foreach (string name in TrainingCheckpoint.ReadState(checkpoint).ExtraFiles.Order(StringComparer.Ordinal))
+        {
+            string source = Path.Combine(checkpoint, name);
+            string target = Path.Combine(modelDir, name);
+            byte[] bytes = File.ReadAllBytes(source);
+            bool present = File.Exists(target);
+            if (!present || !File.ReadAllBytes(target).AsSpan().SequenceEqual(bytes))
+            {
+                AtomicFile.WriteAllBytes(target, bytes);
+                notes.Add($"{RunFiles.ModelDirectory}/{name}: {(present ? "differed from" : "was missing, unlike")} the checkpoint's copy; restored from it");
+            }
+
+            files.Add(target);
+        }
+
+        return files;
     }
 
     /// <summary>The plan of a step of the run the settings describe (<c>lstm plan</c>): checked as <see cref="Start"/> or <see cref="Resume"/> checks them; creates nothing.</summary>
@@ -142,8 +236,14 @@ public static class TrainingRun
             : ExecutionPlan.ForTraining(model, placement, training.BatchSize, data.Train.Steps, sizeof(float), training.Optimizer, training.Momentum, settings.ChunkSteps ?? 0);
     }
 
+    /// <summary>
+    /// Trains, writing the checkpoints itself rather than leaving them to the trainer, so that
+    /// <c>metrics.jsonl</c> is on disk up to a step before <c>last/</c> of that step is committed:
+    /// a crash never leaves a checkpoint ahead of the metrics.
+    /// </summary>
     private static TrainingRunResult Train(
-        Plan plan, RunFolder folder, DeviceSet devices, bool resume, TrainingRunSettings settings, ITrainingObserver observer, CancellationToken cancel, Action<Trainer<float>>? started)
+        Plan plan, RunFolder folder, DeviceSet devices, string? checkpoint, MetricsLog metrics, IReadOnlyList<string> recovered,
+        TrainingRunSettings settings, ITrainingObserver observer, CancellationToken cancel, Action<Trainer<float>>? started)
     {
         // Data parallel: a replica per device. Otherwise one network: on one device, or a layer pipeline over a placement.
         using var replicas = new ReplicaSet(plan.Training.Devices is not null
@@ -152,30 +252,33 @@ public static class TrainingRun
         var network = replicas.Models[0];
         if (network is PipelinedNetwork<float> pipelined && settings.ChunkSteps is { } chunk)
             pipelined.Pipeline.ChunkSteps = chunk;
-        using var trainer = new Trainer<float>(replicas.Models, plan.Data.Train, plan.Data.Validation, plan.Training);
+        var trainerOptions = plan.Training with { CheckpointEvery = 0, CheckpointDirectory = null };
+        using var trainer = new Trainer<float>(replicas.Models, plan.Data.Train, plan.Data.Validation, trainerOptions);
         started?.Invoke(trainer);
-        MetricsLog metrics;
-        double elapsedBefore = 0;
-        if (resume)
-        {
-            trainer.Resume(folder[RunFiles.LastCheckpoint]);
-            metrics = MetricsLog.Resume(folder[RunFiles.Metrics], trainer.Step);
-            elapsedBefore = metrics.Records.Count > 0 ? metrics.Records[^1].ElapsedS : 0;
-        }
-        else
-        {
-            metrics = new MetricsLog(folder[RunFiles.Metrics]);
-        }
+        if (checkpoint is not null)
+            trainer.Resume(checkpoint);
+        double elapsedBefore = metrics.Records.Count > 0 ? metrics.Records[^1].ElapsedS : 0;
 
         long parameters = network.NamedParameters().Sum(p => p.Parameter.Value.Length);
         string where = network is PipelinedNetwork<float> ? "a pipeline of " + string.Join(", ", devices.Devices.Select((d, k) => $"layer {k} on {d.Name}")) : devices.Describe(trainer.Shards);
         long firstStep = trainer.Step;
+        bool resumed = settings.Resume is not null;
         var start = new TrainingRunStart(
             plan.Data.Summary, $"{Describe(plan.Model)}, {parameters:N0} parameters, on {where}", TrainingSettings.Describe(plan.Training, trainer.TotalSteps),
-            folder.Path, resume, firstStep, trainer.TotalSteps, settings.LogEvery ?? Math.Max(1, plan.Training.ValidateEvery));
+            folder.Path, resumed, firstStep, trainer.TotalSteps, settings.LogEvery ?? Math.Max(1, plan.Training.ValidateEvery), recovered);
 
         string title = $"{plan.Data.Spec.Name}: {ModelConfig.CellName(plan.Model.Cell)} {plan.Model.HiddenSize}×{plan.Model.NumLayers}";
         void Plot() => AtomicFile.Write(folder[RunFiles.Plot], temp => observer.DrawLossPlot(temp, metrics.Records, title));
+        long end = Math.Min(settings.UntilStep ?? trainer.TotalSteps, trainer.TotalSteps);
+        long savedStep = firstStep;
+        void SaveLast()
+        {
+            metrics.Flush();
+            trainer.SaveCheckpoint(folder[RunFiles.LastCheckpoint]);
+            savedStep = trainer.Step;
+            Plot();
+        }
+
         TrainerResult? result = null;
         observer.Train(start, report =>
         {
@@ -183,20 +286,28 @@ public static class TrainingRun
             {
                 var m = new StepMetrics(p.Step, p.Epoch, p.TrainLoss, p.ValidationLoss, p.LearningRate, p.GradNorm, elapsedBefore + p.Elapsed.TotalSeconds);
                 metrics.Add(m);
-                if (plan.Training.CheckpointEvery > 0 && p.Step % plan.Training.CheckpointEvery == 0)
-                {
-                    metrics.Flush();
-                    Plot();
-                }
-
+                if (p.ValidationLoss is not null && trainer.BestStep == p.Step)
+                    trainer.SaveCheckpoint(folder[RunFiles.BestCheckpoint]);
+                // last/ every checkpoint interval and after the step the loop will stop at, before the
+                // trainer restores the best weights at the end (as the trainer's own checkpoints do).
+                bool final = p.Step >= end || trainer.StoppedEarly || cancel.IsCancellationRequested;
+                if ((plan.Training.CheckpointEvery > 0 && p.Step % plan.Training.CheckpointEvery == 0) || final)
+                    SaveLast();
                 report(m);
             });
             result = trainer.Run(settings.UntilStep, cancel);
         });
+
+        // Cancelled after a step's report, or stopped by a non-finite step: that step is not in last/
+        // yet. After a non-finite stop the weights are the last finite step's, unless a non-finite
+        // validation loss followed weights that are not finite: then last/ keeps what it holds.
+        var stop = result?.NonFinite;
+        if (trainer.Step > savedStep && (stop is null || trainer.WeightsFinite()))
+            SaveLast();
         metrics.Flush();
         Plot();
-        if (result?.NonFinite is { } stop)
-            throw new LstmException(NonFiniteMessage(stop, folder.Path, trainer.Step, plan.Training));
+        if (stop is not null)
+            throw new LstmException(NonFiniteMessage(stop, folder.Path, savedStep, savedStep == trainer.Step, plan.Training));
 
         bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
         string? published = finished ? folder.PublishModel() : null;
@@ -211,11 +322,11 @@ public static class TrainingRun
     }
 
     /// <summary>The message of a run stopped by a non-finite step: what, where it stopped, what was kept, how to continue.</summary>
-    private static string NonFiniteMessage(NonFiniteStep stop, string folder, long step, TrainerOptions training)
+    private static string NonFiniteMessage(NonFiniteStep stop, string folder, long saved, bool atStop, TrainerOptions training)
     {
-        string kept = stop.CheckpointWritten
-            ? $"{RunFiles.LastCheckpoint}/ holds step {step}, the last finite state"
-            : $"the weights are not finite either, so {RunFiles.LastCheckpoint}/ keeps its previous checkpoint";
+        string kept = atStop
+            ? $"{RunFiles.LastCheckpoint}/ holds step {saved}, the last finite state"
+            : $"the weights are not finite either, so {RunFiles.LastCheckpoint}/ keeps its checkpoint of step {saved}";
         string lower = (training.LearningRate / 10).ToString("G3", CultureInfo.InvariantCulture);
         return $"{stop.Describe()}: training stopped ({kept}; {RunFiles.BestCheckpoint}/ is unchanged). Continue with a lower learning rate, e.g. "
             + $"lstm train --resume {folder} --lr {lower}, or skip such steps with --on-nonfinite skip";

@@ -193,6 +193,19 @@ public sealed record TrainingRunSettings
             throw new LstmException($"--resume {Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every, --quiet, --lr, --clip and --on-nonfinite)");
     }
 
+    /// <summary>The <c>config.json</c> fields (<c>training.lr</c> …) that this resume sets from its own options.</summary>
+    internal IReadOnlySet<string> ResumeFields()
+    {
+        var fields = new HashSet<string>(StringComparer.Ordinal);
+        if (LearningRate is not null)
+            fields.Add("training.lr");
+        if (Clip is not null)
+            fields.Add("training.clip");
+        if (OnNonFinite is not null)
+            fields.Add("training.on_nonfinite");
+        return fields;
+    }
+
     /// <summary>A resumed run's trainer settings with <c>--lr</c>, <c>--clip</c> and <c>--on-nonfinite</c> applied, checked; null when none of them changes anything.</summary>
     /// <param name="training">The run's own settings.</param>
     internal TrainerOptions? ResumeChanges(TrainerOptions training)
