@@ -96,8 +96,6 @@ internal static class PersistentLstmBackwardKernels
         Group.Barrier();
         long stepSize = (long)batch * hidden;
         long outStep = (long)batch * width;
-        var dr = proj > 0 ? scratch.SubView(0, stepSize) : scratch;
-        var zeros = proj > 0 ? scratch.SubView(stepSize, stepSize) : scratch;
         int generation = 0;
         for (int step = 0; step < s.Steps; step++)
         {
@@ -108,67 +106,82 @@ internal static class PersistentLstmBackwardKernels
             int n = active[t];
             // As in the forward: rows [0, carried) came from step tPrev, the rest of the n began at t.
             int carried = fs == 0 ? 0 : s.Reverse != 0 ? active[tPrev] : n;
-            var cPrev = fs == 0 ? c0 : cells.SubView(tPrev * stepSize, stepSize);
-            var c = cells.SubView(t * stepSize, stepSize);
-            var y = dy.SubView(t * outStep, outStep);
-            var a = acts.SubView(t * stepSize * 4, stepSize * 4);
-            var dg = dgates.SubView(t * stepSize * 4, stepSize * 4);
-            int items = n * owned;
+            // Only ints live across the loops; the step's views are made where they are read.
+            // The loops walk every row so that their bounds stay uniform; the active rows' items come first.
+            int live = n * owned;
             if (proj > 0)
             {
                 // dh_t = dy_t + dh_rec on this group's features (the step loop's axpy onto a copy of dy).
-                var sum = dhSum.SubView(t * outStep, outStep);
-                int outItems = n * features;
-                for (int e = tid; e < outItems; e += threads)
+                long sumAt = t * outStep;
+                int outLive = n * features;
+                for (int e = tid; e < batch * features; e += threads)
                 {
+                    if (e >= outLive)
+                        break;
                     int b = e / features;
                     int i = b * width + feature0 + e - b * features;
-                    sum[i] = default(TOps).MulAdd(default(TOps).One, dhRec[i], y[i]);
+                    dhSum[sumAt + i] = default(TOps).MulAdd(default(TOps).One, dhRec[i], dy[sumAt + i]);
                 }
 
                 if (!PersistentLstmKernels.Meet<T, TOps>(shared, verdict, sync, ++generation, s.SpinLimit))
                     return;
-                for (int e = tid; e < items; e += threads)
+            }
+
+            for (int e = tid; e < batch * owned; e += threads)
+            {
+                if (e >= live)
+                    break;
+                int b = e / owned;
+                int u = e - b * owned;
+                int idx = b * hidden + unit0 + u;
+                if (proj > 0)
                 {
-                    int b = e / owned;
-                    int u = e - b * owned;
-                    long row = (long)b * width;
+                    // d(o ⊙ tanh c) = dh_t W_hr, the cell's dy; its dh_rec is zero, as the step loop passes it.
+                    long row = t * outStep + (long)b * width;
                     T acc = default(TOps).Zero;
                     for (int p = 0; p < proj; p++)
-                        acc = default(TOps).MulAdd(sum[row + p], shared[weights + p * units + u], acc);
-                    int idx = b * hidden + unit0 + u;
-                    dr[idx] = acc;
-                    LstmCellKernels.BackwardElement<T, TOps>(idx, dr, zeros, dc, a, c, b < carried ? cPrev : c0, dg, hidden);
+                        acc = default(TOps).MulAdd(dhSum[row + p], shared[weights + p * units + u], acc);
+                    scratch[idx] = acc;
                 }
-            }
-            else
-            {
-                for (int e = tid; e < items; e += threads)
-                {
-                    int b = e / owned;
-                    int idx = b * hidden + unit0 + e - b * owned;
-                    LstmCellKernels.BackwardElement<T, TOps>(idx, y, dhRec, dc, a, c, b < carried ? cPrev : c0, dg, hidden);
-                }
+
+                var dh = proj > 0 ? scratch.SubView(0, stepSize) : dy.SubView(t * stepSize, stepSize);
+                var rec = proj > 0 ? scratch.SubView(stepSize, stepSize) : dhRec;
+                CellBackward<T, TOps>(idx, b < carried, t, tPrev, dh, rec, dc, acts, cells, c0, dgates, stepSize, hidden);
             }
 
             if (!PersistentLstmKernels.Meet<T, TOps>(shared, verdict, sync, ++generation, s.SpinLimit))
                 return;
 
-            int recItems = n * features;
-            for (int e = tid; e < recItems; e += threads)
+            int recLive = n * features;
+            for (int e = tid; e < batch * features; e += threads)
             {
+                if (e >= recLive)
+                    break;
                 int b = e / features;
                 int v = e - b * features;
-                long row = (long)b * gates;
+                long row = (t * (long)batch + b) * gates;
                 T acc = default(TOps).Zero;
                 for (int r = 0; r < gates; r++)
-                    acc = default(TOps).MulAdd(dg[row + r], shared[r * projUnits + v], acc);
+                    acc = default(TOps).MulAdd(dgates[row + r], shared[r * projUnits + v], acc);
                 dhRec[b * width + feature0 + v] = acc;
             }
 
             Group.Barrier();
         }
     }
+
+    /// <summary>
+    /// The cell backward of element <paramref name="idx"/> of [B, H] at time <paramref name="t"/>:
+    /// c_{t-1} from step <paramref name="tPrev"/> (<paramref name="carry"/>) or c0.
+    /// </summary>
+    private static void CellBackward<T, TOps>(
+        int idx, bool carry, int t, int tPrev, ArrayView<T> dh, ArrayView<T> dhRec, ArrayView<T> dc, ArrayView<T> acts,
+        ArrayView<T> cells, ArrayView<T> c0, ArrayView<T> dgates, long stepSize, int hidden)
+        where T : unmanaged
+        where TOps : struct, INumOps<T> =>
+        LstmCellKernels.BackwardElement<T, TOps>(
+            idx, dh, dhRec, dc, acts.SubView(t * stepSize * 4, stepSize * 4), cells.SubView(t * stepSize, stepSize),
+            carry ? cells.SubView(tPrev * stepSize, stepSize) : c0, dgates.SubView(t * stepSize * 4, stepSize * 4), hidden);
 
     /// <summary>
     /// Columns [col0, col0 + count) of a row-major [rows, columns] matrix into shared memory as

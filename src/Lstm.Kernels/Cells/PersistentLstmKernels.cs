@@ -83,7 +83,7 @@ internal static class PersistentLstmKernels
     /// <param name="proj">P, or 0 for no projection.</param>
     /// <param name="projUnits">V: projection features per group (read when <paramref name="proj"/> &gt; 0).</param>
     public static int SharedElements(int hidden, int units, int groupSize, int proj = 0, int projUnits = 0) =>
-        4 * units * (proj > 0 ? proj : hidden) + (proj > 0 ? hidden * projUnits : 0) + groupSize + 1;
+        4 * units * (proj > 0 ? proj : hidden) + (proj > 0 ? hidden * projUnits : 0) + 4 * units + groupSize + 1;
 
     /// <summary>
     /// The forward loop. Launch ⌈H/U⌉ groups of a multiple of 4 threads with
@@ -125,7 +125,8 @@ internal static class PersistentLstmKernels
             features = 0;
         int tid = Group.IdxX, threads = Group.DimX;
         int weights = rows * width;
-        int slots = weights + (proj > 0 ? hidden * projUnits : 0);
+        int bias = weights + (proj > 0 ? hidden * projUnits : 0);
+        int slots = bias + rows;
         int verdict = slots + threads;
 
         LoadGateRows<T, TOps>(shared, whh, hidden, width, unit0, units, owned, 4);
@@ -135,39 +136,50 @@ internal static class PersistentLstmKernels
             LoadGateRows<T, TOps>(shared.SubView(weights, hidden * projUnits), whr, proj, hidden, feature0, projUnits, features, 1);
         }
 
+        // b_ih + b_hh of the group's gate rows, summed once as the cell sums them at every step.
+        for (int e = tid; e < rows; e += threads)
+        {
+            int u = e >> 2;
+            long q = (e & 3) * hidden + unit0 + u;
+            shared[bias + e] = s.HasBias != 0 && u < owned ? default(TOps).Add(biasIh[q], biasHh[q]) : default(TOps).Zero;
+        }
+
         Group.Barrier();
         long stepSize = (long)batch * hidden;
         long outStep = (long)batch * width;
-        int generation = 0;
+        int items = batch * rows;
         for (int step = 0; step < s.Steps; step++)
         {
+            // Only ints live across the chunks; the step's views are made where they are read.
             int t = s.Reverse != 0 ? s.Steps - 1 - step : step;
             int tPrev = s.Reverse != 0 ? t + 1 : t - 1;
             int n = active[t];
             // Rows [0, carried) continue from step tPrev; the rest of the n begin here from h0, c0.
             int carried = step == 0 ? 0 : s.Reverse != 0 ? active[tPrev] : n;
-            var hPrev = step == 0 ? h0 : output.SubView(tPrev * outStep, outStep);
-            var cPrev = step == 0 ? c0 : cells.SubView((s.StoreCells != 0 ? tPrev : (step - 1) & 1) * stepSize, stepSize);
-            var c = cells.SubView((s.StoreCells != 0 ? t : step & 1) * stepSize, stepSize);
-            var h = output.SubView(t * outStep, outStep);
-            var hCell = proj == 0 ? h : s.Training != 0 ? hRaw.SubView(t * stepSize, stepSize) : hRaw;
-            var x = xproj.SubView(t * stepSize * 4, stepSize * 4);
-            var a = s.Training != 0 ? acts.SubView(t * stepSize * 4, stepSize * 4) : acts;
-            int items = n * rows;
+            // The chunks walk every row, so that the loop's bounds stay uniform (the active rows'
+            // items are the first n·4U); the rows past n only meet the group barriers.
+            int live = n * rows;
             for (int chunk = 0; chunk < items; chunk += threads)
             {
                 int e = chunk + tid;
-                if (e < items)
+                if (e < live)
                 {
                     int b = e / rows;
                     int r = e - b * rows;
+                    int u = r >> 2;
                     T acc = default(TOps).Zero;
-                    if ((r >> 2) < owned)
+                    if (u < owned)
                     {
-                        var hp = b < carried ? hPrev : h0;
-                        long hRow = (long)b * width;
+                        bool carry = b < carried;
+                        var hp = carry ? output : h0;
+                        long hRow = (carry ? tPrev * outStep : 0) + (long)b * width;
                         for (int k = 0; k < width; k++)
                             acc = default(TOps).MulAdd(hp[hRow + k], shared[k * rows + r], acc);
+
+                        // The pre-activation as the step loop's cell forms it: (xproj + hproj) + (b_ih + b_hh).
+                        acc = default(TOps).Add(xproj[(t * batch + b) * 4L * hidden + (r & 3) * hidden + unit0 + u], acc);
+                        if (s.HasBias != 0)
+                            acc = default(TOps).Add(acc, shared[bias + r]);
                     }
 
                     shared[slots + tid] = acc;
@@ -175,12 +187,12 @@ internal static class PersistentLstmKernels
 
                 Group.Barrier();
                 int e4 = chunk + 4 * tid;
-                if (4 * tid < threads && e4 < items)
+                if (4 * tid < threads && e4 < live)
                 {
                     int b = e4 / rows;
                     int u = (e4 - b * rows) >> 2;
                     if (u < owned)
-                        Cell<T, TOps>(shared, slots + 4 * tid, b, unit0 + u, hidden, x, biasIh, biasHh, b < carried ? cPrev : c0, c, hCell, a, s);
+                        Cell<T, TOps>(shared, slots + 4 * tid, b, unit0 + u, step, b < carried, c0, cells, output, hRaw, acts, s);
                 }
 
                 Group.Barrier();
@@ -189,22 +201,25 @@ internal static class PersistentLstmKernels
             if (proj > 0)
             {
                 // h_t = r_t W_hrᵀ needs every group's units of r_t.
-                if (!Meet<T, TOps>(shared, verdict, sync, ++generation, s.SpinLimit))
+                if (!Meet<T, TOps>(shared, verdict, sync, 2 * step + 1, s.SpinLimit))
                     return;
-                int outItems = n * features;
-                for (int e = tid; e < outItems; e += threads)
+                // Over every row's features so that the loop's bounds stay uniform; the active rows' come first.
+                int outLive = n * features;
+                for (int e = tid; e < batch * features; e += threads)
                 {
+                    if (e >= outLive)
+                        break;
                     int b = e / features;
                     int v = e - b * features;
-                    long row = (long)b * hidden;
+                    long row = (s.Training != 0 ? t * stepSize : 0) + (long)b * hidden;
                     T acc = default(TOps).Zero;
                     for (int k = 0; k < hidden; k++)
-                        acc = default(TOps).MulAdd(hCell[row + k], shared[weights + k * projUnits + v], acc);
-                    h[b * width + feature0 + v] = acc;
+                        acc = default(TOps).MulAdd(hRaw[row + k], shared[weights + k * projUnits + v], acc);
+                    output[t * outStep + b * width + feature0 + v] = acc;
                 }
             }
 
-            if (step + 1 < s.Steps && !Meet<T, TOps>(shared, verdict, sync, ++generation, s.SpinLimit))
+            if (step + 1 < s.Steps && !Meet<T, TOps>(shared, verdict, sync, proj > 0 ? 2 * step + 2 : step + 1, s.SpinLimit))
                 return;
         }
     }
@@ -225,28 +240,27 @@ internal static class PersistentLstmKernels
         return ops.Greater(shared[verdict], ops.Zero);
     }
 
-    /// <summary>The gates of (b, j) from the chunk's shared slots, plus xproj and biases, then the cell.</summary>
+    /// <summary>
+    /// The cell of (b, j) at loop index <paramref name="step"/> from its four pre-activations in the
+    /// chunk's shared slots: c_{t-1} from the previous step's c (<paramref name="carry"/>) or from
+    /// c0, h_t (with a projection o ⊙ tanh(c_t)) into its step's place.
+    /// </summary>
     private static void Cell<T, TOps>(
-        ArrayView<T> shared, int slot, int b, int j, int hidden, ArrayView<T> x, ArrayView<T> biasIh, ArrayView<T> biasHh,
-        ArrayView<T> cPrev, ArrayView<T> c, ArrayView<T> h, ArrayView<T> acts, PersistentLstmShape s)
+        ArrayView<T> shared, int slot, int b, int j, int step, bool carry,
+        ArrayView<T> c0, ArrayView<T> cells, ArrayView<T> output, ArrayView<T> hRaw, ArrayView<T> acts, PersistentLstmShape s)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
-        var ops = default(TOps);
+        int hidden = s.Hidden;
+        int t = s.Reverse != 0 ? s.Steps - 1 - step : step;
+        int tPrev = s.Reverse != 0 ? t + 1 : t - 1;
+        long stepSize = (long)s.Batch * hidden;
         long row = (long)b * 4 * hidden;
-        T gi = ops.Add(x[row + j], shared[slot]);
-        T gf = ops.Add(x[row + hidden + j], shared[slot + 1]);
-        T gg = ops.Add(x[row + 2 * hidden + j], shared[slot + 2]);
-        T go = ops.Add(x[row + 3 * hidden + j], shared[slot + 3]);
-        if (s.HasBias != 0)
-        {
-            gi = ops.Add(gi, ops.Add(biasIh[j], biasHh[j]));
-            gf = ops.Add(gf, ops.Add(biasIh[hidden + j], biasHh[hidden + j]));
-            gg = ops.Add(gg, ops.Add(biasIh[2 * hidden + j], biasHh[2 * hidden + j]));
-            go = ops.Add(go, ops.Add(biasIh[3 * hidden + j], biasHh[3 * hidden + j]));
-        }
-
-        LstmCellKernels.Cell<T, TOps>(b * hidden + j, row, j, hidden, gi, gf, gg, go, cPrev, c, h, acts, s.Training != 0);
+        var cPrev = carry ? cells.SubView((s.StoreCells != 0 ? tPrev : (step - 1) & 1) * stepSize, stepSize) : c0;
+        var c = cells.SubView((s.StoreCells != 0 ? t : step & 1) * stepSize, stepSize);
+        var h = s.Proj == 0 ? output.SubView(t * stepSize, stepSize) : s.Training != 0 ? hRaw.SubView(t * stepSize, stepSize) : hRaw;
+        var a = s.Training != 0 ? acts.SubView(t * stepSize * 4, stepSize * 4) : acts;
+        LstmCellKernels.Cell<T, TOps>(b * hidden + j, row, j, hidden, shared[slot], shared[slot + 1], shared[slot + 2], shared[slot + 3], cPrev, c, h, a, s.Training != 0);
     }
 
     /// <summary>
