@@ -89,7 +89,7 @@ internal static class KernelCatalog
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.ForwardInference), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(LstmCellKernels), nameof(LstmCellKernels.Backward), false, KernelBackends.All, null, MaxRegisters: 48),
         new(typeof(PersistentLstmKernels), nameof(PersistentLstmKernels.Forward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "LstmCellKernels.ForwardTraining", MaxRegisters: 56),
-        new(typeof(PersistentLstmBackwardKernels), nameof(PersistentLstmBackwardKernels.Backward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "LstmCellKernels.Backward", MaxRegisters: 48),
+        new(typeof(PersistentLstmBackwardKernels), nameof(PersistentLstmBackwardKernels.Backward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "LstmCellKernels.Backward", MaxRegisters: 56),
         new(typeof(PersistentGruKernels), nameof(PersistentGruKernels.Forward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "GruCellKernels.ForwardTraining", MaxRegisters: 56),
         new(typeof(PersistentRnnKernels), nameof(PersistentRnnKernels.Forward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "RnnCellKernels.Forward", MaxRegisters: 48),
         new(typeof(PersistentGruBackwardKernels), nameof(PersistentGruBackwardKernels.Backward), true, KernelBackends.IlgpuCpu | KernelBackends.Cuda, "GruCellKernels.Backward", MaxRegisters: 56),

@@ -1,21 +1,28 @@
 namespace Lstm.Runtime.Backends;
 
 /// <summary>
-/// The operands of one LSTM direction's whole forward time loop (no projection, every row of the
-/// batch as long as the sequence): for each step t, in time order or reversed,
-/// hproj = h_{t-1} W_hhᵀ, then the fused cell of <see cref="ILstmCellOps{T}.LstmCellForward"/>.
+/// The operands of one LSTM direction's whole forward time loop: for each step t, in time order or
+/// reversed, hproj = h_{t-1} W_hhᵀ, then the fused cell of <see cref="ILstmCellOps{T}.LstmCellForward"/>
+/// (and with a projection h_t = (o ⊙ tanh c_t) W_hrᵀ), each on the step's active rows.
 /// </summary>
+/// <remarks>
+/// H_out is <see cref="Proj"/> when it is above 0, else H. Variable lengths (<see cref="Active"/>):
+/// the rows are sorted by length, longest first, and step t runs its first n_t rows only, as
+/// PyTorch runs a packed sequence: a row past its length writes nothing (its output stays as it
+/// was, zero, and its state is that of its own last step); forward every row begins at t = 0 from
+/// h0, c0, in reverse each row begins at its own last step.
+/// </remarks>
 /// <param name="Steps">T ≥ 1.</param>
 /// <param name="Batch">B ≥ 1.</param>
 /// <param name="Hidden">H ≥ 1.</param>
 /// <param name="Reverse">True: steps T-1 … 0 (the reverse direction), h_{t+1} feeding step t.</param>
 /// <param name="XProj">[T, B, 4H] x_t W_ihᵀ of every step, without bias.</param>
-/// <param name="WeightHh">[4H, H].</param>
+/// <param name="WeightHh">[4H, H_out].</param>
 /// <param name="BiasIh">[4H], or null for bias=False.</param>
 /// <param name="BiasHh">[4H], or null for bias=False.</param>
-/// <param name="H0">[B, H] the state before the first step walked.</param>
+/// <param name="H0">[B, H_out] the state before the first step walked.</param>
 /// <param name="C0">[B, H].</param>
-/// <param name="Output">[T, B, H] out: h_t of every step.</param>
+/// <param name="Output">[T, B, H_out] out: h_t of every step.</param>
 /// <param name="Cells">
 /// [T, B, H] out: c_t of every step when <paramref name="StoreCells"/>; else [2, B, H], the c of
 /// the s-th step walked (s = 0, 1, …) in half s mod 2.
@@ -29,36 +36,69 @@ internal readonly record struct LstmSequenceForward<T>(
     BufferSlice<T> XProj, BufferSlice<T> WeightHh, BufferSlice<T>? BiasIh, BufferSlice<T>? BiasHh,
     BufferSlice<T> H0, BufferSlice<T> C0, BufferSlice<T> Output, BufferSlice<T> Cells, bool StoreCells,
     BufferSlice<T>? Acts, BufferSlice<T> HProj)
-    where T : unmanaged;
+    where T : unmanaged
+{
+    /// <summary>P: PyTorch's proj_size (0 &lt; P &lt; H), or 0 for no projection.</summary>
+    public int Proj { get; init; }
+
+    /// <summary>W_hr [P, H] when <see cref="Proj"/> &gt; 0.</summary>
+    public BufferSlice<T>? WeightHr { get; init; }
+
+    /// <summary>
+    /// When <see cref="Proj"/> &gt; 0, out: o ⊙ tanh(c_t) before the projection, [T, B, H] of every
+    /// step when training (<see cref="Acts"/> given), else [B, H] rewritten each step.
+    /// </summary>
+    public BufferSlice<T>? HRaw { get; init; }
+
+    /// <summary>n_t for each step t: the rows active at t, the rows sorted by length; null when every row runs every step.</summary>
+    public IReadOnlyList<int>? Active { get; init; }
+}
 
 /// <summary>
 /// The operands of one LSTM direction's whole backward time loop (the forward's shape and
-/// conditions), from its last step walked back to its first: for each step the fused cell
-/// backward of <see cref="ILstmCellOps{T}.LstmCellBackward"/> with dhRec, then dh_{t-1} = dgates_t W_hh.
+/// conditions, <see cref="LstmSequenceForward{T}"/>), from its last step walked back to its first:
+/// for each step the fused cell backward of <see cref="ILstmCellOps{T}.LstmCellBackward"/> with
+/// dhRec (with a projection: dh_t = dy_t + dhRec kept in <see cref="DhSum"/>, then dh_t W_hr as the
+/// cell's dy), then dh_{t-1} = dgates_t W_hh, each on the step's active rows.
 /// </summary>
 /// <param name="Steps">T ≥ 1.</param>
 /// <param name="Batch">B ≥ 1.</param>
 /// <param name="Hidden">H ≥ 1.</param>
 /// <param name="Reverse">As in the forward: true for the reverse direction.</param>
-/// <param name="Dy">[T, B, H] the gradient of each step's output from above.</param>
-/// <param name="WeightHh">[4H, H].</param>
+/// <param name="Dy">[T, B, H_out] the gradient of each step's output from above.</param>
+/// <param name="WeightHh">[4H, H_out].</param>
 /// <param name="Acts">[T, B, 4H] the forward's activations.</param>
 /// <param name="Cells">[T, B, H] the forward's c_t.</param>
 /// <param name="C0">[B, H] the c before the first step.</param>
-/// <param name="DhRec">[B, H] in: the gradient of h at the last step (h_n's); out: that of h0.</param>
-/// <param name="Dc">[B, H] in: the gradient of c_n; out: that of c0.</param>
-/// <param name="DGates">[T, B, 4H] out: the gate gradients of every step.</param>
+/// <param name="DhRec">[B, H_out] in: the gradient of h at the last step (h_n's); out: that of h0 (rows of length ≥ 1).</param>
+/// <param name="Dc">[B, H] in: the gradient of c_n; out: that of c0 (rows of length ≥ 1).</param>
+/// <param name="DGates">[T, B, 4H] out: the gate gradients of every step's active rows.</param>
 /// <typeparam name="T">float or double.</typeparam>
 internal readonly record struct LstmSequenceBackward<T>(
     int Steps, int Batch, int Hidden, bool Reverse,
     BufferSlice<T> Dy, BufferSlice<T> WeightHh, BufferSlice<T> Acts, BufferSlice<T> Cells, BufferSlice<T> C0,
     BufferSlice<T> DhRec, BufferSlice<T> Dc, BufferSlice<T> DGates)
-    where T : unmanaged;
+    where T : unmanaged
+{
+    /// <summary>P: PyTorch's proj_size (0 &lt; P &lt; H), or 0 for no projection.</summary>
+    public int Proj { get; init; }
+
+    /// <summary>W_hr [P, H] when <see cref="Proj"/> &gt; 0.</summary>
+    public BufferSlice<T>? WeightHr { get; init; }
+
+    /// <summary>When <see cref="Proj"/> &gt; 0, [T, B, P] out: dy_t + dhRec of every step's active rows (for dW_hr).</summary>
+    public BufferSlice<T>? DhSum { get; init; }
+
+    /// <summary>n_t for each step t, as in the forward; null when every row runs every step.</summary>
+    public IReadOnlyList<int>? Active { get; init; }
+}
 
 /// <summary>
 /// Devices that run an LSTM direction's whole time loop in one operation (the <c>cpu</c> device:
 /// the cores stay inside the loop, each on its own share of the hidden units and of W_hh, and meet
-/// once per step), with results equal bit for bit to the loop of per-step operations.
+/// once per step; ILGPU: one persistent launch), with results equal bit for bit to the loop of
+/// per-step operations. A device may take only some shapes (the <c>cpu</c> device: no projection,
+/// every row as long as the sequence).
 /// </summary>
 /// <typeparam name="T">float or double.</typeparam>
 internal interface ILstmSequenceOps<T> where T : unmanaged
@@ -81,8 +121,10 @@ internal interface ILstmSequenceOps<T> where T : unmanaged
     /// <param name="steps">T.</param>
     /// <param name="batch">B.</param>
     /// <param name="hidden">H.</param>
+    /// <param name="proj">P, or 0 for no projection.</param>
+    /// <param name="ragged">Whether some row is shorter than the sequence (<see cref="LstmSequenceForward{T}.Active"/> given).</param>
     /// <param name="backward">False: the forward loop; true: the backward loop.</param>
-    bool CanRunLstmSequence(int steps, int batch, int hidden, bool backward);
+    bool CanRunLstmSequence(int steps, int batch, int hidden, int proj, bool ragged, bool backward);
 }
 
 /// <summary>The cells whose whole forward and backward loops <see cref="IRecurrentSequenceOps{T}"/> runs.</summary>

@@ -81,11 +81,18 @@ internal sealed class DirectionBackward<T> where T : unmanaged
         bool whole = _pass.Schedule.WholeLoop(_ops, _cell, _pass.Config, _plan, _z.Batch, steps, _pass.Layout.Wave) is { } sequence
             && sequence.TryLstmSequenceBackward(new LstmSequenceBackward<T>(
                 steps, _z.Batch, _z.Hidden, _d == 1, _dy.Slice(0, _z.OutPerDirection), whh, _dc.Acts!.All, _dc.Cells!.All, _dc.C0,
-                _scratch.DhRecA.All, _scratch.Dc.All, _scratch.DGates.Slice(0, steps * _z.GateStep)));
+                _scratch.DhRecA.All, _scratch.Dc.All, _scratch.DGates.Slice(0, steps * _z.GateStep))
+            {
+                Proj = _z.Proj,
+                WeightHr = _p.WeightHr?.Value.Data,
+                DhSum = _scratch.DhSum?.All,
+                Active = LoopSchedule.ActiveCounts(_plan, _z.Batch),
+            });
         whole = whole || WholeCellLoop();
         if (whole)
         {
-            // The whole loop as one operation (the same values, bit for bit); every row began at the first step.
+            // The whole loop as one operation (the same values, bit for bit). Each row of length ≥ 1
+            // is left with the gradient of its first step's state; rows of length 0 are EmptyRows'.
             _ops.Copy(_scratch.DhRecA.All, _dh0);
             if (_dc0 is { } dc0v)
                 _ops.Copy(_scratch.Dc.All, dc0v);

@@ -88,7 +88,13 @@ internal sealed class DirectionForward<T> where T : unmanaged
                 steps, _z.Batch, _z.Hidden, _d == 1, _scratch.XProj.Slice(0, steps * _z.GateStep), _p.WeightHh.Value.Data,
                 _p.BiasIh?.Value.Data, _p.BiasHh?.Value.Data, _dc.H0, _dc.C0, _dc.Output,
                 _pass.StoreCells ? _dc.Cells!.All : _scratch.CPing!.All, _pass.StoreCells,
-                _pass.Training ? _dc.Acts!.All : null, _scratch.HProj.All));
+                _pass.Training ? _dc.Acts!.All : null, _scratch.HProj.All)
+            {
+                Proj = _z.Proj,
+                WeightHr = _p.WeightHr?.Value.Data,
+                HRaw = _z.Proj == 0 ? null : _pass.Training ? _dc.HRaw!.All : _scratch.HRawTmp!.All,
+                Active = LoopSchedule.ActiveCounts(_plan, _z.Batch),
+            });
         }
 
         else if (_pass.Schedule.WholeCellLoop(_ops, _cell, _pass.Config, _plan, _z.Batch, steps, _pass.Layout.Wave) is { } cellLoop)

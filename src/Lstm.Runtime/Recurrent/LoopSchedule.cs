@@ -24,7 +24,8 @@ internal sealed class LoopSchedule(ComputeDevice device)
 
     /// <summary>
     /// True (the default): an LSTM direction's time loop runs as one operation on devices that
-    /// have it (<see cref="ILstmSequenceOps{T}"/>: <c>cpu</c>); false: one operation per step.
+    /// have it (<see cref="ILstmSequenceOps{T}"/>: <c>cpu</c>, and CUDA and ILGPU's CPU accelerator
+    /// as one persistent launch); false: one operation per step.
     /// </summary>
     public bool WholeLoops { get; set; } = true;
 
@@ -90,14 +91,22 @@ internal sealed class LoopSchedule(ComputeDevice device)
 
     /// <summary>
     /// The device's whole-loop LSTM operations when a direction's loop can take them: an LSTM
-    /// without projection, outside the wavefront, every row as long as the sequence; else null.
+    /// outside the wavefront; else null. Whether the device takes the projection and the lengths
+    /// is its own to say (<see cref="ILstmSequenceOps{T}.CanRunLstmSequence"/>, or the operation
+    /// declining).
     /// </summary>
     public ILstmSequenceOps<T>? WholeLoop<T>(IDeviceOps<T> ops, IRecurrentCell<T> cell, RecurrentConfig config, LengthPlan? plan, int batch, int steps, bool wave)
         where T : unmanaged =>
-        WholeLoops && ops is ILstmSequenceOps<T> sequence && cell is LstmCell<T> && config.ProjSize == 0 && !wave && steps > 0 && batch > 0
-        && (plan is null || Array.TrueForAll(plan.Active, n => n == batch))
+        WholeLoops && ops is ILstmSequenceOps<T> sequence && cell is LstmCell<T> && !wave && steps > 0 && batch > 0
             ? sequence
             : null;
+
+    /// <summary>
+    /// The per-step active row counts a whole LSTM loop takes (<see cref="LstmSequenceForward{T}.Active"/>):
+    /// null when every row runs every step, so devices that run only full batches still take those.
+    /// </summary>
+    public static int[]? ActiveCounts(LengthPlan? plan, int batch) =>
+        plan is null || Array.TrueForAll(plan.Active, n => n == batch) ? null : plan.Active;
 
     /// <summary>
     /// The device's whole-loop GRU/RNN operations and the cell's kind when a direction's forward and
@@ -154,7 +163,7 @@ internal sealed class LoopSchedule(ComputeDevice device)
             }
 
             if (WholeLoop(lane, cell, config, plan, batch, steps, wave: false) is not { } sequence
-                || !sequence.CanRunLstmSequence(steps, batch, config.HiddenSize, backward))
+                || !sequence.CanRunLstmSequence(steps, batch, config.HiddenSize, config.ProjSize, ActiveCounts(plan, batch) is not null, backward))
                 return false;
         }
 

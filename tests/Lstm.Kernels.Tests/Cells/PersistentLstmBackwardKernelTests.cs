@@ -72,8 +72,8 @@ public sealed class PersistentLstmBackwardKernelTests(ITestOutputHelper output) 
 
         // 4 lanes × 2 warps: groups of 8 threads, one multiprocessor per group.
         using var accelerator = new CPUDevice(4, 2, groups).CreateCPUAccelerator(_context, CPUAcceleratorMode.Parallel);
-        var kernel = accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-            ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>(PersistentLstmBackwardKernels.Backward<T, TOps>);
+        var kernel = accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+            ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, ArrayView<int>, PersistentLstmShape>(PersistentLstmBackwardKernels.Backward<T, TOps>);
         using var ddy = accelerator.Allocate1D(DeviceData.Convert<T>(dy));
         using var dw = accelerator.Allocate1D(DeviceData.Convert<T>(whh));
         using var dacts = accelerator.Allocate1D(DeviceData.Convert<T>(acts));
@@ -84,10 +84,13 @@ public sealed class PersistentLstmBackwardKernelTests(ITestOutputHelper output) 
         using var ddg = accelerator.Allocate1D<T>(steps * batch * g);
         using var sync = accelerator.Allocate1D<int>(PersistentLstmKernels.SyncLength);
         sync.MemSetToZero();
+        // Every row active at every step; no projection.
+        using var active = accelerator.Allocate1D(Enumerable.Repeat(batch, steps).ToArray());
         const int threads = 8;
         var shape = new PersistentLstmShape(steps, batch, hidden, units, reverse ? 1 : 0, 1, 1, 0, spinLimit, skipGroup);
         var config = new KernelConfig(groups, threads, SharedMemoryConfig.RequestDynamic<T>(PersistentLstmBackwardKernels.SharedElements(hidden, units)));
-        kernel(accelerator.DefaultStream, config, ddy.View, dw.View, dacts.View, dcells.View, dc0.View, ddh.View, ddc.View, ddg.View, sync.View, shape);
+        kernel(accelerator.DefaultStream, config, ddy.View, dw.View, ArrayView<T>.Empty, dacts.View, dcells.View, dc0.View, ddh.View, ddc.View, ddg.View,
+            ArrayView<T>.Empty, ArrayView<T>.Empty, active.View, sync.View, shape);
         accelerator.Synchronize();
         failed = sync.GetAsArray1D()[PersistentLstmKernels.SyncFailed] != 0;
         if (failed)

@@ -82,8 +82,8 @@ public sealed class PersistentLstmKernelTests(ITestOutputHelper output) : IDispo
         // 4 lanes × 2 warps: groups of 8 threads, one multiprocessor per group unless told fewer.
         using var accelerator = new CPUDevice(4, 2, multiprocessors > 0 ? multiprocessors : groups)
             .CreateCPUAccelerator(_context, CPUAcceleratorMode.Parallel);
-        var kernel = accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-            ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentLstmShape>(PersistentLstmKernels.Forward<T, TOps>);
+        var kernel = accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
+            ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, ArrayView<int>, PersistentLstmShape>(PersistentLstmKernels.Forward<T, TOps>);
         using var dx = accelerator.Allocate1D(DeviceData.Convert<T>(xproj));
         using var dw = accelerator.Allocate1D(DeviceData.Convert<T>(whh));
         using var dbi = accelerator.Allocate1D(DeviceData.Convert<T>(bih));
@@ -95,11 +95,13 @@ public sealed class PersistentLstmKernelTests(ITestOutputHelper output) : IDispo
         using var dacts = accelerator.Allocate1D<T>(steps * batch * g);
         using var sync = accelerator.Allocate1D<int>(PersistentLstmKernels.SyncLength);
         sync.MemSetToZero();
+        // Every row active at every step; no projection.
+        using var active = accelerator.Allocate1D(Enumerable.Repeat(batch, steps).ToArray());
         const int threads = 8;
         var shape = new PersistentLstmShape(steps, batch, hidden, units, reverse ? 1 : 0, 1, 1, 1, spinLimit, skipGroup);
         var config = new KernelConfig(groups, threads, SharedMemoryConfig.RequestDynamic<T>(PersistentLstmKernels.SharedElements(hidden, units, threads)));
-        kernel(accelerator.DefaultStream, config, dx.View, dw.View, dbi.View, dbh.View, dh0.View, dc0.View,
-            dout.View, dcells.View, dacts.View, sync.View, shape);
+        kernel(accelerator.DefaultStream, config, dx.View, dw.View, ArrayView<T>.Empty, dbi.View, dbh.View, dh0.View, dc0.View,
+            dout.View, dcells.View, ArrayView<T>.Empty, dacts.View, active.View, sync.View, shape);
         accelerator.Synchronize();
         failed = sync.GetAsArray1D()[PersistentLstmKernels.SyncFailed] != 0;
         if (failed)

@@ -114,7 +114,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     public bool TryLstmSequenceForward(in LstmSequenceForward<T> a)
     {
         int steps = a.Steps, batch = a.Batch, hidden = a.Hidden;
-        if (steps < 1 || batch < 1 || hidden < 1 || !SequencePrecisionFits(batch))
+        if (steps < 1 || batch < 1 || hidden < 1 || a.Proj > 0 || a.Active is not null || !SequencePrecisionFits(batch))
             return false;
         long n = (long)batch * hidden;
         var shape = GemmShape.Dense(batch, 4 * hidden, hidden, false, true);
@@ -163,7 +163,7 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
     public bool TryLstmSequenceBackward(in LstmSequenceBackward<T> a)
     {
         int steps = a.Steps, batch = a.Batch, hidden = a.Hidden;
-        if (steps < 1 || batch < 1 || hidden < 1 || !SequencePrecisionFits(batch))
+        if (steps < 1 || batch < 1 || hidden < 1 || a.Proj > 0 || a.Active is not null || !SequencePrecisionFits(batch))
             return false;
         long n = (long)batch * hidden;
         var shape = GemmShape.Dense(batch, hidden, 4 * hidden, false, false);
@@ -210,10 +210,13 @@ internal sealed partial class CpuOps<T> : ILstmSequenceOps<T>
         Volatile.Write(ref _cachedSequence, job);
     }
 
-    /// <summary>Whether the per-step product takes the few-row path over a cached packed W_hh (the loop's only form).</summary>
+    /// <summary>
+    /// Whether the per-step product takes the few-row path over a cached packed W_hh (the loop's
+    /// only form); no projection, every row as long as the sequence (the step loop runs the others).
+    /// </summary>
     /// <inheritdoc/>
-    public bool CanRunLstmSequence(int steps, int batch, int hidden, bool backward) =>
-        steps >= 1 && batch >= 1 && hidden >= 1 && SequencePrecisionFits(batch)
+    public bool CanRunLstmSequence(int steps, int batch, int hidden, int proj, bool ragged, bool backward) =>
+        steps >= 1 && batch >= 1 && hidden >= 1 && proj == 0 && !ragged && SequencePrecisionFits(batch)
         && TakesFewRowPath(backward ? GemmShape.Dense(batch, hidden, 4 * hidden, false, false) : GemmShape.Dense(batch, 4 * hidden, hidden, false, true), batch);
 
     private static bool SequenceFits(GemmShape s, BufferSlice<T> whh) =>
