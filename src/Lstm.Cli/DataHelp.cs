@@ -23,7 +23,7 @@ public static class DataHelp
     public static string Window => Text($"CSV and text: steps per input window. Default {DataDefaults.Window} (CSV), {DataDefaults.TextWindow} (text).");
 
     /// <summary><c>--horizon</c>.</summary>
-    public static string Horizon => Text($"CSV: forecast the row this many rows after a window's last. Default {DataDefaults.Horizon}.");
+    public static string Horizon => Text($"CSV: forecast the H rows after a window's last, one output each (the loss covers all H). Default {DataDefaults.Horizon}.");
 
     /// <summary><c>--val-fraction</c>.</summary>
     public static string ValFraction => Text($"CSV and text: the trailing fraction of rows or characters that validates. Default {DataDefaults.ValFraction}.");

@@ -43,8 +43,16 @@ public abstract class DataOptions
     public int? Horizon { get; set; }
 
     /// <summary>Normalization.</summary>
-    [Option("normalize", HelpText = "CSV: " + DataDefaults.Normalize + " (statistics of the training rows, the default) or none.")]
+    [Option("normalize", HelpText = "CSV: global or " + DataDefaults.Normalize + " (z-scores with the training rows' statistics, the default), window (each window less its last value, over the training rows' std: for trends) or none.")]
     public string? Normalize { get; set; }
+
+    /// <summary>Differencing.</summary>
+    [Option("difference", HelpText = "CSV: model the D-th difference of the columns (0, the default, 1 or 2) and integrate the forecasts back.")]
+    public int? Difference { get; set; }
+
+    /// <summary>Target mode.</summary>
+    [Option("target-mode", HelpText = "CSV: " + DataDefaults.TargetMode + " (the default: the targets' values) or change (their change from the window's last value).")]
+    public string? TargetMode { get; set; }
 
     /// <summary>Missing values.</summary>
     [Option("missing", HelpText = "CSV: a missing or non-numeric value is an " + DataDefaults.Missing + " (the default), or drop its row, fill-previous or fill-zero.")]
@@ -71,6 +79,8 @@ public abstract class DataOptions
         Window = Window,
         Horizon = Horizon,
         Normalize = Normalize,
+        Difference = Difference,
+        TargetMode = TargetMode,
         Missing = Missing,
         ValFraction = ValFraction,
         Text = Text,

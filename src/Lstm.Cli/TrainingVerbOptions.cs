@@ -174,10 +174,14 @@ public sealed class EvalOptions : DataOptions
     /// <summary>Seed of a synthetic task's samples.</summary>
     [Option("seed", Default = EvaluationSettings.DefaultSeed, HelpText = "With --task: the seed of the evaluation samples.")]
     public int Seed { get; set; } = EvaluationSettings.DefaultSeed;
+
+    /// <summary>Season of the seasonal-naive forecast.</summary>
+    [Option("season", HelpText = "Forecasts: also score seasonal naive with this period in rows (each step takes the value one season before).")]
+    public int? Season { get; set; }
 }
 
 /// <summary><c>lstm predict</c>.</summary>
-[Verb("predict", HelpText = "Forecast with a run trained on a CSV: the target column(s) --horizon rows after the file's last window, in original units.")]
+[Verb("predict", HelpText = "Forecast with a run trained on a CSV: the target column(s) at each of the --horizon rows after the file's last window, in original units.")]
 public sealed class PredictOptions
 {
     /// <summary>The run.</summary>
@@ -185,12 +189,24 @@ public sealed class PredictOptions
     public string Run { get; set; } = "";
 
     /// <summary>The series.</summary>
-    [Option("csv", Required = true, HelpText = "CSV with the run's columns; its last --window rows are the input.")]
-    public string Csv { get; set; } = "";
+    [Option("csv", HelpText = "CSV with the run's columns; its last --window rows (plus --difference) are the input. Default: the file the run trained on.")]
+    public string? Csv { get; set; }
 
     /// <summary>Output file.</summary>
-    [Option("output", HelpText = "Also write the forecast to this CSV file (atomically).")]
+    [Option("output", HelpText = "Also write the forecast to this CSV file (atomically): one row per step ahead, with the time column continued.")]
     public string? Output { get; set; }
+
+    /// <summary>The time column.</summary>
+    [Option("time-column", HelpText = "The column of times to continue over the forecast rows (evenly spaced numbers or dates). Default: the file's first column where it is such a column.")]
+    public string? TimeColumn { get; set; }
+
+    /// <summary>Hold out the last rows.</summary>
+    [Option("holdout", HelpText = "Forecast from the window ending --horizon rows before the file's end and compare with those rows.")]
+    public bool Holdout { get; set; }
+
+    /// <summary>Plot file.</summary>
+    [Option("plot", HelpText = "Draw the history, the forecast (and with --holdout the truth) into this PNG file (e.g. forecast.png).")]
+    public string? Plot { get; set; }
 
     /// <summary>The device.</summary>
     [Option("device", Default = ComputeDevice.Auto, HelpText = "auto, cuda[:N], opencl[:N], cpu or ilgpu-cpu.")]

@@ -78,10 +78,12 @@ public sealed class TrainVerbTests : CliRunner
         string predict = Ok("predict", "--run", run, "--csv", Data("weather.csv"), "--output", forecast, "--device", "cpu");
         Assert.Contains("temperature = ", predict, StringComparison.Ordinal);
         var lines = File.ReadAllLines(forecast);
-        Assert.Equal("horizon,temperature", lines[0]);
+        // The file's first column, day, counts rows: the forecast's row continues it.
+        Assert.Equal("horizon,day,temperature", lines[0]);
         var fields = lines[1].Split(',');
         Assert.Equal("1", fields[0]);
-        double value = double.Parse(fields[1], CultureInfo.InvariantCulture);
+        Assert.Equal("160", fields[1]);
+        double value = double.Parse(fields[2], CultureInfo.InvariantCulture);
         Assert.InRange(value, 0, 25); // Temperatures of the file lie in about [3, 21].
     }
 

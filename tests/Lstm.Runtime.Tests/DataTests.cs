@@ -76,19 +76,20 @@ public sealed class DataTests : IDisposable
         Assert.Equal(5.5, fs.Mean[0], 12);
         Assert.Equal(Math.Sqrt((144 - 1) / 12.0), fs.Std[0], 12);
         Assert.Equal(55, ts.Mean[0], 12);
-        // Training targets are rows 4..11 (8 windows), validation targets rows 12..19 (8 windows).
+        // Each window's targets are the 2 rows after it. Training windows' last targets are rows
+        // 4..11 (8 windows); the validation windows follow, last targets rows 12..19 (8 windows).
         Assert.Equal(8, train.Count);
         Assert.Equal(8, valid.Count);
         var x = new double[3];
-        var y = new double[1];
+        var y = new double[2];
         train.Fill(0, x, y);
         Assert.Equal([0, 1, 2], x.Select(v => Math.Round(fs.Denormalize(0, v), 9)).ToArray());
-        Assert.Equal(40, ts.Denormalize(0, y[0]), 9);
+        Assert.Equal([30, 40], y.Select(v => Math.Round(ts.Denormalize(0, v), 9)).ToArray());
         valid.Fill(0, x, y);
         Assert.Equal([8, 9, 10], x.Select(v => Math.Round(fs.Denormalize(0, v), 9)).ToArray());
-        Assert.Equal(120, ts.Denormalize(0, y[0]), 9);
+        Assert.Equal([110, 120], y.Select(v => Math.Round(ts.Denormalize(0, v), 9)).ToArray());
         valid.Fill(7, x, y);
-        Assert.Equal(190, ts.Denormalize(0, y[0]), 9);
+        Assert.Equal([180, 190], y.Select(v => Math.Round(ts.Denormalize(0, v), 9)).ToArray());
 
         string path = Path.Combine(_dir, "stats.json");
         fs.Save(path);

@@ -37,12 +37,13 @@ public sealed class RunsTests : IDisposable
         {
             foreach (int i in new[] { 0, zs.Count / 2, zs.Count - 1 })
             {
-                var (zx, zy, rx, ry) = (new double[window * 2], new double[1], new double[window * 2], new double[1]);
+                var (zx, zy, rx, ry) = (new double[window * 2], new double[horizon], new double[window * 2], new double[horizon]);
                 zs.Fill(i, zx, zy);
                 rs.Fill(i, rx, ry);
                 for (int k = 0; k < zx.Length; k++)
                     Assert.Equal(rx[k], zx[k] * fs.Std[k % 2] + fs.Mean[k % 2], 1e-9);
-                Assert.Equal(ry[0], ts.Denormalize(0, zy[0]), 1e-9);
+                for (int k = 0; k < horizon; k++)
+                    Assert.Equal(ry[k], ts.Denormalize(0, zy[k]), 1e-9);
             }
         }
     }

@@ -38,6 +38,12 @@ public sealed record DataSelection
     /// <summary><c>--normalize</c>.</summary>
     public string? Normalize { get; init; }
 
+    /// <summary><c>--difference</c>.</summary>
+    public int? Difference { get; init; }
+
+    /// <summary><c>--target-mode</c>.</summary>
+    public string? TargetMode { get; init; }
+
     /// <summary><c>--missing</c>.</summary>
     public string? Missing { get; init; }
 
@@ -50,7 +56,7 @@ public sealed record DataSelection
     /// <summary>Whether any value was given.</summary>
     public bool AnyGiven =>
         Task is not null || SeqLen is not null || TrainSamples is not null || ValidationSamples is not null || Csv is not null || Target is not null
-        || Features is not null || Window is not null || Horizon is not null || Normalize is not null || Missing is not null || ValFraction is not null || Text is not null;
+        || Features is not null || Window is not null || Horizon is not null || Normalize is not null || Difference is not null || TargetMode is not null || Missing is not null || ValFraction is not null || Text is not null;
 
     /// <summary>
     /// The spec these values state, on top of <paramref name="basis"/> (a trained run's, for
@@ -66,7 +72,7 @@ public sealed record DataSelection
         string source = Csv is not null ? "csv" : Text is not null ? "text" : Task is not null ? "task" : basis?.Source ?? "task";
         var spec = basis is not null && basis.Source == source ? basis : new DataSpec { Source = source, Window = DataDefaults.WindowFor(source) };
         if (source != "csv")
-            Reject(source, ("--target", Target), ("--features", Features), ("--horizon", Horizon), ("--normalize", Normalize), ("--missing", Missing));
+            Reject(source, ("--target", Target), ("--features", Features), ("--horizon", Horizon), ("--normalize", Normalize), ("--difference", Difference), ("--target-mode", TargetMode), ("--missing", Missing));
         if (source != "task")
             Reject(source, ("--seq-len", SeqLen), ("--train-samples", TrainSamples), ("--val-samples", ValidationSamples));
         else
@@ -84,6 +90,8 @@ public sealed record DataSelection
             Window = Window ?? spec.Window,
             Horizon = Horizon ?? spec.Horizon,
             Normalize = Normalize?.Trim().ToLowerInvariant() ?? spec.Normalize,
+            Difference = Difference ?? spec.Difference,
+            TargetMode = TargetMode?.Trim().ToLowerInvariant() ?? spec.TargetMode,
             Missing = Missing?.Trim().ToLowerInvariant() ?? spec.Missing,
             ValFraction = ValFraction ?? spec.ValFraction,
         };
@@ -132,6 +140,9 @@ public static class DataDefaults
 
     /// <summary>The normalization of a CSV.</summary>
     public const string Normalize = "zscore";
+
+    /// <summary>The targets of a CSV: <c>level</c> or <c>change</c>.</summary>
+    public const string TargetMode = "level";
 
     /// <summary>What a missing CSV value does.</summary>
     public const string Missing = "error";

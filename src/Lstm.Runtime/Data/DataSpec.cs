@@ -47,10 +47,10 @@ public sealed partial record DataSpec
     /// <summary>W: steps per input window (CSV, text).</summary>
     public int Window { get; init; } = DataDefaults.Window;
 
-    /// <summary>h: how many rows after a window's last row the forecast target lies (CSV).</summary>
+    /// <summary>H: the forecast covers the H rows after a window's last row, one output each (CSV).</summary>
     public int Horizon { get; init; } = DataDefaults.Horizon;
 
-    /// <summary><c>zscore</c> (statistics of the training rows) or <c>none</c> (CSV).</summary>
+    /// <summary><c>global</c> or <c>zscore</c> (statistics of the training rows), <c>window</c> (each window less its last value, over the training rows' std) or <c>none</c> (CSV).</summary>
     public string Normalize { get; init; } = DataDefaults.Normalize;
 
     /// <summary>What to do with a missing or non-numeric CSV value: <c>error</c>, <c>drop</c>, <c>fill-previous</c> or <c>fill-zero</c>.</summary>
@@ -96,8 +96,7 @@ public sealed partial record DataSpec
                 Positive("--horizon", Horizon);
                 AtMost("--window", Window, MaxSteps);
                 AtMost("--horizon", Horizon, MaxSteps);
-                if (Normalize is not ("zscore" or "none"))
-                    throw new LstmException($"--normalize {Normalize}: expected zscore or none");
+                CheckTransform();
                 _ = MissingValuesOf(Missing);
                 Fraction();
                 break;
@@ -143,13 +142,9 @@ public sealed partial record DataSpec
             case "csv":
             {
                 var (features, targets) = ReadColumns();
-                var f = (double[])features.Values.Clone();
-                var t = (double[])targets.Values.Clone();
-                trained.FeatureStats?.Normalize(f);
-                trained.TargetStats?.Normalize(t);
                 try
                 {
-                    return ForecastDataset.Windows(features with { Values = f }, targets with { Values = t }, Window, Horizon);
+                    return ForecastDataset.Windows(features, targets, Window, Horizon, Transform, trained.FeatureStats, trained.TargetStats);
                 }
                 catch (LstmException e)
                 {
@@ -233,44 +228,24 @@ public sealed partial record DataSpec
     {
         var (features, targets) = ReadColumns();
         int rows = features.Rows;
-        long firstTarget = (long)Window - 1 + Horizon;
+        long firstTarget = LastRowOfFirstSample;
         if (!CsvSplitFits(rows, firstTarget, ValFraction))
         {
             throw new LstmException(CsvRowsNeeded(firstTarget, ValFraction) is { } need
-                ? $"{Path}: {rows} data rows are too few for a window of {Window} and a horizon of {Horizon} with a validation fraction of {Fmt(ValFraction)} (at least {need} rows are needed)"
+                ? $"{Path}: {rows} data rows are too few for a window of {Window} and a horizon of {Horizon}{(Difference > 0 ? $" differenced {Difference} time{(Difference == 1 ? "" : "s")}" : "")} with a validation fraction of {Fmt(ValFraction)} (at least {need} rows are needed)"
                 : $"--val-fraction {Fmt(ValFraction)}: leaves no training or no validation window at any number of rows (1 − f rounds to {Fmt(1 - ValFraction)}); use a fraction such as 0.2");
         }
 
         int split = (int)Math.Floor(rows * (1 - ValFraction));
         int trainCount = split - (int)firstTarget;
         CheckMagnitudes(features, targets);
-
-        ForecastDataset train, validation;
-        ZScoreStatistics? fs = null, ts = null;
-        if (Normalize == "zscore")
-        {
-            try
-            {
-                (train, validation, fs, ts) = ForecastDataset.Split(features, targets, Window, Horizon, 1 - ValFraction);
-            }
-            catch (LstmException e)
-            {
-                throw new LstmException($"{Path}: {e.Message}", e);
-            }
-        }
-        else
-        {
-            var all = ForecastDataset.Windows(features, targets, Window, Horizon);
-            var (t, v) = (DatasetSlice.Of(all, 0, trainCount), DatasetSlice.Of(all, trainCount, all.Count - trainCount));
-            return new PreparedData(this, t, v, 0, null, null, null, CsvSummary(rows, t.Count, v.Count));
-        }
-
+        var (train, validation, fs, ts) = SplitCsv(features, targets, trainCount);
         return new PreparedData(this, train, validation, 0, fs, ts, null, CsvSummary(rows, train.Count, validation.Count));
     }
 
     private string CsvSummary(int rows, int train, int validation) =>
         $"{Path}: {rows} rows; predict {string.Join(", ", Targets)} {Horizon} row{(Horizon == 1 ? "" : "s")} after windows of {Window} of {string.Join(", ", FeatureColumns)}"
-        + $" ({(Normalize == "zscore" ? "z-scored" : "not normalized")}): {train} training and {validation} validation windows";
+        + $" ({TransformSummary}): {train} training and {validation} validation windows";
 
     private PreparedData PrepareText()
     {

@@ -59,6 +59,44 @@ public sealed record TimeSeries(IReadOnlyList<string> Columns, double[] Values, 
         }
     }
 
+    /// <summary>
+    /// The header of a CSV file and the raw text of one column on every non-blank data row (the
+    /// first column when <paramref name="column"/> is null), for the time axis of a forecast.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="column">The column's name, or null for the first.</param>
+    /// <returns>The column's name and values, or null when the file has no such column.</returns>
+    /// <exception cref="LstmException">The file cannot be read.</exception>
+    public static (string Column, string[] Values)? ReadTextColumn(string path, string? column)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        try
+        {
+            using var reader = new StreamReader(path);
+            var config = new CsvConfiguration(CultureInfo.InvariantCulture) { TrimOptions = TrimOptions.Trim, DetectColumnCountChanges = false };
+            using var csv = new CsvReader(reader, config);
+            if (!csv.Read() || !csv.ReadHeader() || csv.HeaderRecord is not { Length: > 0 } header)
+                return null;
+            int index = column is null ? 0 : Array.IndexOf(header, column);
+            if (index < 0)
+                return null;
+            var values = new List<string>();
+            while (csv.Read())
+            {
+                var record = csv.Parser.Record ?? [];
+                if (record.Length == 1 && record[0].Length == 0)
+                    continue;
+                values.Add(index < record.Length ? record[index] : string.Empty);
+            }
+
+            return (header[index], values.ToArray());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CsvHelperException)
+        {
+            throw new LstmException($"{path}: {e.Message}", e);
+        }
+    }
+
     private static TimeSeries Read(TextReader text, string path, IReadOnlyList<string> columns, MissingValues missing)
     {
         var config = new CsvConfiguration(CultureInfo.InvariantCulture) { TrimOptions = TrimOptions.Trim, DetectColumnCountChanges = false };

@@ -57,7 +57,7 @@ public static class DataArtifacts
         {
             classes = CopyTask.Classes;
         }
-        else if (spec.Source == "csv" && spec.Normalize == "zscore")
+        else if (spec.Source == "csv" && spec.Normalize != "none")
         {
             foreach (var name in new[] { RunFiles.FeatureStats, RunFiles.TargetStats })
             {

@@ -27,6 +27,9 @@ public sealed record EvaluationSettings
     /// <summary>Seed of a synthetic task's samples.</summary>
     public int Seed { get; init; } = DefaultSeed;
 
+    /// <summary>P, the season of the seasonal-naive forecast eval compares a forecast model with; 0: none.</summary>
+    public int Season { get; init; }
+
     /// <summary>Other data to evaluate on (on top of the run's spec); none given: the run's validation set.</summary>
     public DataSelection Data { get; init; } = new();
 
@@ -36,7 +39,9 @@ public sealed record EvaluationSettings
     {
         if (BatchSize < 1)
             throw new LstmException($"--batch-size {BatchSize}: must be ≥ 1");
-        foreach (var (option, value) in new[] { ("--target", Data.Target), ("--features", Data.Features), ("--horizon", Data.Horizon?.ToString(CultureInfo.InvariantCulture)), ("--normalize", Data.Normalize) })
+        if (Season < 0)
+            throw new LstmException($"--season {Season}: must be ≥ 1");
+        foreach (var (option, value) in new[] { ("--target", Data.Target), ("--features", Data.Features), ("--horizon", Data.Horizon?.ToString(CultureInfo.InvariantCulture)), ("--normalize", Data.Normalize), ("--difference", Data.Difference?.ToString(CultureInfo.InvariantCulture)), ("--target-mode", Data.TargetMode) })
         {
             if (value is not null)
                 throw new LstmException($"{option} {value}: eval reads the columns the run was trained on, as it normalized them");
@@ -61,6 +66,9 @@ public sealed record ColumnError(string Name, double Mse, double Rmse, double Ma
 /// <param name="Classes">Classes: V.</param>
 public sealed record EvaluationMetrics(double? NormalizedMse, IReadOnlyList<ColumnError> Columns, double CrossEntropy, long Correct, long Count, int Classes)
 {
+    /// <summary>Forecasts: the errors per step ahead and the naive forecasts' (<see cref="ForecastScoring"/>), else null.</summary>
+    public ForecastScore? Forecast { get; init; }
+
     /// <summary>Whether these are class metrics.</summary>
     public bool IsClasses => Classes > 0;
 }
@@ -77,8 +85,11 @@ public sealed class Evaluation : IDisposable
     private readonly ISequenceDataset _data;
     private readonly int _batchSize;
 
-    private Evaluation(TrainedRun run, ISequenceDataset data, string what, int batchSize)
+    private readonly int _season;
+
+    private Evaluation(TrainedRun run, ISequenceDataset data, string what, int batchSize, int season)
     {
+        _season = season;
         _run = run;
         _data = data;
         What = what;
@@ -130,7 +141,7 @@ public sealed class Evaluation : IDisposable
             int expectedTarget = model.Input == SequenceInput.Tokens ? rowsPerSample : rowsPerSample * model.OutputSize;
             if (data.TargetLength != expectedTarget)
                 throw new LstmException($"the data has {data.TargetLength} target values per sample; the model of {run.ModelDirectory} gives {expectedTarget}");
-            return new Evaluation(run, data, what, settings.BatchSize);
+            return new Evaluation(run, data, what, settings.BatchSize, settings.Season);
         }
         catch
         {
@@ -146,7 +157,14 @@ public sealed class Evaluation : IDisposable
         var spec = _run.Config.Data;
         return model.Input == SequenceInput.Tokens
             ? Classes(model, _data, _batchSize)
+            : _data is ForecastDataset forecast ? Forecasts(model, forecast, _batchSize, spec.Source == "csv" ? spec.Targets : null, _season)
             : Values(model, _data, _batchSize, _run.Data.TargetStats, spec.Source == "csv" ? spec.Targets : null);
+    }
+
+    private static EvaluationMetrics Forecasts(SequenceNetwork<float> model, ForecastDataset data, int batchSize, IReadOnlyList<string>? names, int season)
+    {
+        var score = ForecastScoring.Score(model, data, batchSize, names, season);
+        return new EvaluationMetrics(data.Transform.UsesStatistics ? score.NormalizedMse : null, score.Columns, 0, 0, 0, 0) { Forecast = score };
     }
 
     /// <summary>Closes the run.</summary>

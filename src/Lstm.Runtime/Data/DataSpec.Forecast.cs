@@ -1,0 +1,58 @@
+using System.Text.Json.Serialization;
+
+namespace Lstm.Runtime.Data;
+
+/// <content>
+/// How a CSV series is transformed before the model sees it (<see cref="ForecastTransform"/>):
+/// <c>--difference</c>, <c>--target-mode</c> and <c>--normalize</c>, stored in the run's
+/// <c>config.json</c> so that training, evaluation and prediction apply the same transform.
+/// </content>
+public sealed partial record DataSpec
+{
+    /// <summary>D: model the D-th difference of the columns (0..2) and integrate the forecasts back (CSV).</summary>
+    public int Difference { get; init; }
+
+    /// <summary><c>level</c> (the targets' values) or <c>change</c> (their change from the window's last value) (CSV).</summary>
+    public string TargetMode { get; init; } = DataDefaults.TargetMode;
+
+    /// <summary>The transform these fields state (CSV).</summary>
+    [JsonIgnore]
+    public ForecastTransform Transform =>
+        new(Difference, ForecastTransform.ChangeOf(TargetMode), ForecastTransform.ScalingOf(Normalize));
+
+    /// <summary>Checks <c>--difference</c>, <c>--target-mode</c> and <c>--normalize</c>.</summary>
+    private void CheckTransform()
+    {
+        ForecastTransform.CheckDifference(Difference);
+        _ = ForecastTransform.ChangeOf(TargetMode);
+        _ = ForecastTransform.ScalingOf(Normalize);
+    }
+
+    /// <summary>Rows of the CSV the first sample spans less one (the old "first target row"): W − 1 + H + D.</summary>
+    private long LastRowOfFirstSample => ForecastDataset.RowsPerSample(Window, Horizon, Difference) - 1;
+
+    /// <summary>The CSV's windows under the transform: a split with fitted statistics, or (no scaling) all windows sliced.</summary>
+    private (ISequenceDataset Train, ISequenceDataset Validation, ZScoreStatistics? Fs, ZScoreStatistics? Ts) SplitCsv(TimeSeries features, TimeSeries targets, int trainCount)
+    {
+        var transform = Transform;
+        try
+        {
+            if (transform.UsesStatistics)
+            {
+                var (train, validation, fs, ts) = ForecastDataset.Split(features, targets, Window, Horizon, 1 - ValFraction, transform);
+                return (train, validation, fs, ts);
+            }
+
+            var all = ForecastDataset.Windows(features, targets, Window, Horizon, transform, null, null);
+            return (all.Slice(0, trainCount), all.Slice(trainCount, all.Count - trainCount), null, null);
+        }
+        catch (LstmException e)
+        {
+            throw new LstmException($"{Path}: {e.Message}", e);
+        }
+    }
+
+    private string TransformSummary =>
+        (Normalize switch { "none" => "not normalized", "window" => "each window less its last value, scaled", _ => "z-scored" })
+        + (Difference > 0 ? $", differenced {Difference}×" : "") + (TargetMode == "change" ? ", change targets" : "");
+}
