@@ -52,7 +52,7 @@ public sealed class TrainingRunsTests : IDisposable
         { Small with { Device = null, Devices = "cpu,cpu", Shards = "5,4" }, "sum to 9, not to the batch size 8" },
         { Small with { Device = null, Placement = "cpu,cpu" }, "--placement cpu,cpu names 2 devices but the model has 1 layer (--layers): give one device per layer" },
         { Small with { LearningRate = -1 }, "--lr -1: must be a finite number ≥ 0" },
-        { Small with { Resume = "somewhere" }, "--resume somewhere: continues with the run's own settings; data options, --layers, --hidden, --steps, --batch-size, --validate-every cannot be changed" },
+        { Small with { Resume = "somewhere" }, "--resume somewhere: continues with the run's own settings; data options, --layers, --hidden, --batch-size, --validate-every cannot be changed (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every, --quiet, --lr, --clip, --on-nonfinite and --steps)" },
     };
 
     [Theory]

@@ -15,6 +15,38 @@ public sealed partial record DataSpec
     /// <summary><c>level</c> (the targets' values) or <c>change</c> (their change from the window's last value) (CSV).</summary>
     public string TargetMode { get; init; } = DataDefaults.TargetMode;
 
+    /// <summary>
+    /// The CSV or text file relative to the run folder (set with <see cref="ForRunFolder"/>), so that
+    /// a run folder moved together with its data still finds it; <see cref="Path"/> is absolute.
+    /// </summary>
+    public string? PathFromRun { get; init; }
+
+    /// <summary>This spec with <see cref="Path"/> absolute and <see cref="PathFromRun"/> relative to <paramref name="runFolder"/> (a task: unchanged).</summary>
+    /// <param name="runFolder">The run folder.</param>
+    public DataSpec ForRunFolder(string runFolder)
+    {
+        ArgumentNullException.ThrowIfNull(runFolder);
+        if (Source == "task" || Path is null)
+            return this;
+        string full = System.IO.Path.GetFullPath(Path);
+        return this with { Path = full, PathFromRun = System.IO.Path.GetRelativePath(System.IO.Path.GetFullPath(runFolder), full) };
+    }
+
+    /// <summary>
+    /// This spec with <see cref="Path"/> the file that exists: <see cref="Path"/> itself, else
+    /// <see cref="PathFromRun"/> from <paramref name="runFolder"/>; when neither exists, unchanged
+    /// (reading it names the absolute path).
+    /// </summary>
+    /// <param name="runFolder">The run folder.</param>
+    public DataSpec LocatedFrom(string runFolder)
+    {
+        ArgumentNullException.ThrowIfNull(runFolder);
+        if (Source == "task" || Path is null || File.Exists(Path) || PathFromRun is null)
+            return this;
+        string relative = System.IO.Path.GetFullPath(System.IO.Path.Combine(runFolder, PathFromRun));
+        return File.Exists(relative) ? this with { Path = relative } : this;
+    }
+
     /// <summary>The transform these fields state (CSV).</summary>
     [JsonIgnore]
     public ForecastTransform Transform =>

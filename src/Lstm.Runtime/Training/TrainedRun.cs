@@ -44,7 +44,9 @@ public sealed class TrainedRun : IDisposable
     public static TrainedRun Open(string path, string deviceName, Action<RunConfig>? check = null)
     {
         var folder = RunFolder.Open(path);
-        var config = folder.ReadConfig();
+        var read = folder.ReadConfig();
+        // The data file where it is now: as recorded, else relative to the run folder.
+        var config = read with { Data = read.Data.LocatedFrom(folder.Path) };
         check?.Invoke(config);
         string dir = folder.TrainedModel();
         var data = DataArtifacts.Load(config.Data, dir);

@@ -57,7 +57,8 @@ public static class TrainingRun
         try
         {
             folder.WriteText(RunFiles.Command, commandLine + "\n");
-            var config = new RunConfig((JsonObject)JsonNode.Parse(model.ToJson())!, spec, TrainingSettings.ToJson(training));
+            // The data file is recorded absolute and relative to the run folder, so the run works from any directory and moved with its data.
+            var config = new RunConfig((JsonObject)JsonNode.Parse(model.ToJson())!, spec.ForRunFolder(folder.Path), TrainingSettings.ToJson(training));
             folder.WriteConfig(config);
             folder.WriteText(RunFiles.Metrics, "");
             var extra = folder.CreateModelDirectory(model, data, config);
@@ -121,7 +122,7 @@ public static class TrainingRun
         else if (last.Directory is not null)
             throw new LstmException($"--resume {settings.Resume}: the checkpoint has no {RunFiles.RunConfigCopy} (the settings it was trained with), so config.json cannot be checked against it; it was written by an older version");
 
-        var data = config.Data.Prepare();
+        var data = config.Data.LocatedFrom(folder.Path).Prepare();
         TrainingMemory.Check(model, Math.Max(training.BatchSize, training.ValidationBatchSize), data.Train.Steps, training.Optimizer, training.Momentum, configPath);
         IReadOnlyList<string> extra;
         if (last.Directory is { } dir)
@@ -145,6 +146,8 @@ public static class TrainingRun
         // config.json and model/'s copy record them, so the next checkpoint and later resumes carry them.
         if (settings.ResumeChanges(training) is { } changed)
         {
+            if (settings.Steps is { } steps && last.Step is { } done && steps <= done)
+                throw new LstmException($"--steps {steps}: the run in {settings.Resume} has trained {done} steps already; give more to extend it");
             training = changed;
             config = config with { Training = TrainingSettings.ToJson(changed) };
             folder.WriteConfig(config);
@@ -175,7 +178,7 @@ public static class TrainingRun
         string fields = string.Join("; ", changed.Select(c => $"{c.Field} is {c.Theirs}, was {c.Mine}"));
         throw new LstmException(
             $"--resume {run}: {RunFiles.RunConfig} was changed since {(step is { } s ? $"the checkpoint of step {s}" : "the run started")} ({savedPath} holds the settings it was trained with): {fields}. "
-            + "A resumed run keeps its settings (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every, --quiet, --lr, --clip and --on-nonfinite may change it); put the file back, or start a new run with the new settings");
+            + "A resumed run keeps its settings (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every, --quiet, --lr, --clip, --on-nonfinite and --steps may change it); put the file back, or start a new run with the new settings");
     }
 
     /// <summary>
@@ -219,7 +222,7 @@ public static class TrainingRun
             var config = folder.ReadConfig();
             model = ModelConfig.FromJson(config.Model.ToJsonString(), folder[RunFiles.RunConfig]);
             training = TrainingSettings.FromJson(config.Training, folder[RunFiles.RunConfig]);
-            data = config.Data.Prepare();
+            data = config.Data.LocatedFrom(folder.Path).Prepare();
         }
         else
         {
@@ -265,7 +268,7 @@ public static class TrainingRun
         bool resumed = settings.Resume is not null;
         var start = new TrainingRunStart(
             plan.Data.Summary, $"{Describe(plan.Model)}, {parameters:N0} parameters, on {where}", TrainingSettings.Describe(plan.Training, trainer.TotalSteps),
-            folder.Path, resumed, firstStep, trainer.TotalSteps, settings.LogEvery ?? Math.Max(1, plan.Training.ValidateEvery), recovered);
+            folder.Path, resumed, firstStep, Math.Min(settings.UntilStep ?? trainer.TotalSteps, trainer.TotalSteps), settings.LogEvery ?? Math.Max(1, plan.Training.ValidateEvery), recovered);
 
         string title = $"{plan.Data.Spec.Name}: {ModelConfig.CellName(plan.Model.Cell)} {plan.Model.HiddenSize}×{plan.Model.NumLayers}";
         void Plot() => AtomicFile.Write(folder[RunFiles.Plot], temp => observer.DrawLossPlot(temp, metrics.Records, title));

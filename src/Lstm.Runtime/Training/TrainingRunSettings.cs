@@ -182,7 +182,7 @@ public sealed record TrainingRunSettings
         var given = new (string Option, object? Value)[]
         {
             ("--cell", Cell), ("--layers", Layers), ("--hidden", Hidden), ("--bidirectional", Bidirectional ? true : null), ("--dropout", Dropout),
-            ("--proj-size", ProjSize), ("--embedding-dim", EmbeddingDim), ("--steps", Steps), ("--epochs", Epochs), ("--batch-size", BatchSize),
+            ("--proj-size", ProjSize), ("--embedding-dim", EmbeddingDim), ("--epochs", Epochs), ("--batch-size", BatchSize),
             ("--optimizer", Optimizer), ("--weight-decay", WeightDecay), ("--momentum", Momentum), ("--schedule", Schedule),
             ("--warmup", Warmup), ("--patience", Patience), ("--validate-every", ValidateEvery), ("--checkpoint-every", CheckpointEvery),
             ("--seed", Seed), ("--out", Out), ("--shards", Shards), ("--precision", Precision),
@@ -190,7 +190,8 @@ public sealed record TrainingRunSettings
         if (Data is not null)
             given.Insert(0, "data options");
         if (given.Count > 0)
-            throw new LstmException($"--resume {Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every, --quiet, --lr, --clip and --on-nonfinite)");
+            throw new LstmException($"--resume {Resume}: continues with the run's own settings; {string.Join(", ", given)} cannot be changed (only --device, --devices, --placement, --chunk-steps, --until-step, --log-every, --quiet, --lr, --clip, --on-nonfinite and --steps)");
+        Positive("--steps", Steps);
     }
 
     /// <summary>The <c>config.json</c> fields (<c>training.lr</c> …) that this resume sets from its own options.</summary>
@@ -203,10 +204,17 @@ public sealed record TrainingRunSettings
             fields.Add("training.clip");
         if (OnNonFinite is not null)
             fields.Add("training.on_nonfinite");
+        if (Steps is not null)
+        {
+            // --steps sets the run's length in steps, replacing an --epochs count.
+            fields.Add("training.steps");
+            fields.Add("training.epochs");
+        }
+
         return fields;
     }
 
-    /// <summary>A resumed run's trainer settings with <c>--lr</c>, <c>--clip</c> and <c>--on-nonfinite</c> applied, checked; null when none of them changes anything.</summary>
+    /// <summary>A resumed run's trainer settings with <c>--lr</c>, <c>--clip</c>, <c>--on-nonfinite</c> and <c>--steps</c> (a finished run extended) applied, checked; null when none of them changes anything.</summary>
     /// <param name="training">The run's own settings.</param>
     internal TrainerOptions? ResumeChanges(TrainerOptions training)
     {
@@ -215,6 +223,8 @@ public sealed record TrainingRunSettings
             LearningRate = LearningRate ?? training.LearningRate,
             ClipNorm = Clip ?? training.ClipNorm,
             OnNonFinite = OnNonFinite is { } action ? TrainingSettings.ParseNonFinite(action) : training.OnNonFinite,
+            Steps = Steps ?? training.Steps,
+            Epochs = Steps is null ? training.Epochs : 0,
         };
         if (changed == training)
             return null;
