@@ -106,7 +106,7 @@ internal static class TrainCommand
                 stdout.WriteLine(start.Resumed ? $"resuming {start.Folder} at step {start.FirstStep}" : $"run folder: {start.Folder}");
             }
 
-            ProgressDisplay.Create(stdout, quiet, start.LogEvery, start.TotalSteps).Run(start.FirstStep, train);
+            ProgressDisplay.Create(stdout, quiet, start.LogEvery, start.StopStep).Run(start.FirstStep, train);
         }
 
         public void DrawLossPlot(string file, IReadOnlyList<StepMetrics> records, string title) => LossPlot.Draw(file, records, title);

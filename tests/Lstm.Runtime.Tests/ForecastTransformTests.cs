@@ -1,4 +1,7 @@
+using System.Text.Json.Nodes;
 using Lstm.Runtime.Data;
+using Lstm.Runtime.Persistence;
+using Lstm.Runtime.Training;
 
 namespace Lstm.Runtime.Tests;
 
@@ -219,5 +222,53 @@ public sealed class ForecastTransformTests : IDisposable
         Assert.Equal(csv, spec.LocatedFrom(run).Path); // Neither exists: reading names the recorded path.
         var task = new DataSpec();
         Assert.Same(task, task.ForRunFolder(run));
+    }
+
+    [Fact]
+    public void TransformOptions_ApplyToCsvOnly_AndEvalKeepsTheRunsOwn()
+    {
+        var spec = new DataSelection { Csv = "s.csv", Target = "value", Difference = 2, TargetMode = " Change ", Normalize = "Window" }.ToSpec();
+        Assert.Equal((2, "change", "window"), (spec.Difference, spec.TargetMode, spec.Normalize));
+        Assert.Equal(new ForecastTransform(2, true, ForecastScaling.Window), spec.Transform);
+        Assert.Equal("--difference 1: does not apply to --text", Assert.Throws<LstmException>(() => new DataSelection { Text = "t.txt", Difference = 1 }.ToSpec()).Message);
+        Assert.Equal("--target-mode change: does not apply to a synthetic task", Assert.Throws<LstmException>(() => new DataSelection { Task = "sine", TargetMode = "change" }.ToSpec()).Message);
+        foreach (var (selection, message) in new[]
+        {
+            (new DataSelection { Difference = 1 }, "--difference 1: eval reads the columns the run was trained on, as it normalized them"),
+            (new DataSelection { TargetMode = "change" }, "--target-mode change: eval reads the columns the run was trained on, as it normalized them"),
+        })
+        {
+            Assert.Equal(message, Assert.Throws<LstmException>(new EvaluationSettings { Data = selection }.Validate).Message);
+        }
+
+        Assert.Equal("--season -1: must be ≥ 1", Assert.Throws<LstmException>(new EvaluationSettings { Season = -1 }.Validate).Message);
+    }
+
+    [Fact]
+    public void RunConfig_KeepsTheTransformAndPaths_ForCsvOnly()
+    {
+        string path = Path.Combine(_dir, "config.json");
+        var csv = new DataSpec { Source = "csv", Path = Csv(30), Targets = ["value"], Difference = 1, TargetMode = "change", Normalize = "window" }.ForRunFolder(_dir);
+        File.WriteAllText(path, new RunConfig([], csv, new JsonObject { ["steps"] = 5 }).ToJson());
+        var json = File.ReadAllText(path);
+        Assert.Contains("\"difference\": 1", json, StringComparison.Ordinal);
+        Assert.Contains("\"target_mode\": \"change\"", json, StringComparison.Ordinal);
+        Assert.Contains("\"path_from_run\": \"series.csv\"", json, StringComparison.Ordinal);
+        var loaded = RunConfig.Load(path).Data;
+        Assert.Equal(csv.Transform, loaded.Transform);
+        Assert.Equal((csv.Path, csv.PathFromRun), (loaded.Path, loaded.PathFromRun));
+        File.WriteAllText(path, new RunConfig([], new DataSpec(), new JsonObject { ["steps"] = 5 }).ToJson());
+        json = File.ReadAllText(path);
+        Assert.DoesNotContain("difference", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("path_from_run", json, StringComparison.Ordinal);
+        Assert.Equal(ForecastTransform.Default, RunConfig.Load(path).Data.Transform);
+    }
+
+    [Fact]
+    public void Resume_TakesSteps_ButNoOtherTrainingLength()
+    {
+        new TrainingRunSettings { Resume = "run", Steps = 8 }.Validate();
+        Assert.Equal("--steps 0: must be ≥ 1", Assert.Throws<LstmException>(new TrainingRunSettings { Resume = "run", Steps = 0 }.Validate).Message);
+        Assert.Contains("--epochs cannot be changed", Assert.Throws<LstmException>(new TrainingRunSettings { Resume = "run", Epochs = 2 }.Validate).Message, StringComparison.Ordinal);
     }
 }

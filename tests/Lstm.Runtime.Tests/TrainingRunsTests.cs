@@ -85,6 +85,7 @@ public sealed class TrainingRunsTests : IDisposable
         Assert.Null(stopped.PublishedFrom);
         Assert.Equal(2, stopped.Trainer.Steps);
         Assert.Equal((0L, 4L, false), (first.Start!.FirstStep, first.Start.TotalSteps, first.Start.Resumed));
+        Assert.Equal(2L, first.Start.StopStep); // Progress and its ETA count to --until-step.
         Assert.Equal([1L, 2L], first.Steps.Select(m => m.Step));
         Assert.Equal("lstm train --until-step 2\n", File.ReadAllText(Path.Combine(run, RunFiles.Command)));
 

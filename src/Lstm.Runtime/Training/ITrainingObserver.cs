@@ -30,13 +30,17 @@ public interface ITrainingObserver
 /// <param name="Folder">The run folder.</param>
 /// <param name="Resumed">Whether the run continues from its <c>last/</c> checkpoint.</param>
 /// <param name="FirstStep">The step training starts after (the checkpoint's when resumed, else 0).</param>
-/// <param name="TotalSteps">The step training ends at.</param>
+/// <param name="TotalSteps">The step the run's training ends at.</param>
 /// <param name="LogEvery">Steps between progress lines (<c>--log-every</c>, else the validation interval).</param>
 /// <param name="Recovered">
 /// What a resume found an interrupted run had left and set right, a sentence each (a checkpoint
 /// moved into place, leftovers removed, metrics cut back to the checkpoint); empty when nothing.
 /// </param>
-public sealed record TrainingRunStart(string Data, string Model, string Training, string Folder, bool Resumed, long FirstStep, long TotalSteps, int LogEvery, IReadOnlyList<string>? Recovered = null);
+public sealed record TrainingRunStart(string Data, string Model, string Training, string Folder, bool Resumed, long FirstStep, long TotalSteps, int LogEvery, IReadOnlyList<string>? Recovered = null)
+{
+    /// <summary>The step this call stops at: <c>--until-step</c> where it comes first, else <see cref="TotalSteps"/> (what progress and its ETA count to).</summary>
+    public long StopStep { get; init; } = TotalSteps;
+}
 
 /// <summary>How a <see cref="TrainingRun"/> ended.</summary>
 /// <param name="Folder">The run folder.</param>

@@ -268,7 +268,10 @@ public static class TrainingRun
         bool resumed = settings.Resume is not null;
         var start = new TrainingRunStart(
             plan.Data.Summary, $"{Describe(plan.Model)}, {parameters:N0} parameters, on {where}", TrainingSettings.Describe(plan.Training, trainer.TotalSteps),
-            folder.Path, resumed, firstStep, Math.Min(settings.UntilStep ?? trainer.TotalSteps, trainer.TotalSteps), settings.LogEvery ?? Math.Max(1, plan.Training.ValidateEvery), recovered);
+            folder.Path, resumed, firstStep, trainer.TotalSteps, settings.LogEvery ?? Math.Max(1, plan.Training.ValidateEvery), recovered)
+        {
+            StopStep = Math.Min(settings.UntilStep ?? trainer.TotalSteps, trainer.TotalSteps),
+        };
 
         string title = $"{plan.Data.Spec.Name}: {ModelConfig.CellName(plan.Model.Cell)} {plan.Model.HiddenSize}×{plan.Model.NumLayers}";
         void Plot() => AtomicFile.Write(folder[RunFiles.Plot], temp => observer.DrawLossPlot(temp, metrics.Records, title));
