@@ -18,15 +18,16 @@ internal static class ForecastPlot
         int last = forecast.Rows - 1;
         for (int c = 0; c < o; c++)
         {
-            var color = plot.Add.Palette.GetColor(c);
+            var color = plot.Add.Palette.GetColor(2 * c);
+            var forecastColor = plot.Add.Palette.GetColor(2 * c + 1);
             string name = o == 1 ? "" : forecast.Targets[c] + " ";
             // The forecast and the truth start at the last known row so that the lines join.
             double lastValue = forecast.History[(past - 1) * o + c];
             Add(plot, Enumerable.Range(0, past).Select(i => (double)(last - past + 1 + i)), Enumerable.Range(0, past).Select(i => forecast.History[i * o + c]), name + "history", color, 1, 0, LinePattern.Solid);
             var rows = Enumerable.Range(0, h + 1).Select(k => (double)(last + k)).ToArray();
             if (forecast.Truth is { } truth)
-                Add(plot, rows, Enumerable.Range(0, h + 1).Select(k => k == 0 ? lastValue : truth[(k - 1) * o + c]), name + "truth", color, 1, 4, LinePattern.Dotted);
-            Add(plot, rows, Enumerable.Range(0, h + 1).Select(k => k == 0 ? lastValue : forecast.Values[(k - 1) * o + c]), name + "forecast", color.Darken(0.3), 2, 5, LinePattern.Dashed);
+                Add(plot, rows, Enumerable.Range(0, h + 1).Select(k => k == 0 ? lastValue : truth[(k - 1) * o + c]), name + "truth", Colors.Black, 1, 4, LinePattern.Dotted);
+            Add(plot, rows, Enumerable.Range(0, h + 1).Select(k => k == 0 ? lastValue : forecast.Values[(k - 1) * o + c]), name + "forecast", forecastColor, 2, 5, LinePattern.Dashed);
         }
 
         plot.Add.VerticalLine(last, 1, Colors.Black.WithOpacity(.3));

@@ -159,6 +159,16 @@ public sealed class ForecastTransformTests : IDisposable
         Assert.Equal(values[^1], axis.After(0));
     }
 
+    [Fact]
+    public void TimeAxis_NamesItsStep()
+    {
+        Assert.Equal("1 day", TimeAxis.Detect("d", ["2024-01-01", "2024-01-02"])!.Step);
+        Assert.Equal("7 days", TimeAxis.Detect("d", ["2024-01-01", "2024-01-08"])!.Step);
+        Assert.Equal("01:00:00", TimeAxis.Detect("d", ["2024-01-01 00:00", "2024-01-01 01:00"])!.Step);
+        Assert.Equal("2 months", TimeAxis.Detect("d", ["2024-01-15", "2024-03-15", "2024-05-15"])!.Step);
+        Assert.Equal("0.5", TimeAxis.Detect("t", ["1.0", "1.5", "2.0"])!.Step);
+    }
+
     [Theory]
     [InlineData("0|1|3")]
     [InlineData("2024-01-01|2024-01-02|2024-01-04")]

@@ -28,7 +28,7 @@ public sealed class TimeAxis
     /// <summary>The column's name.</summary>
     public string Column { get; }
 
-    /// <summary>The step between rows, in words (<c>1</c>, <c>1.00:00:00</c>, <c>1 month</c>).</summary>
+    /// <summary>The step between rows, in words (<c>1</c>, <c>1 day</c>, <c>01:00:00</c>, <c>1 month</c>).</summary>
     public string Step { get; }
 
     /// <summary>The time <paramref name="k"/> rows after the last (k ≥ 1).</summary>
@@ -91,7 +91,7 @@ public sealed class TimeAxis
             string F(DateTime t) => t.ToString(format, CultureInfo.InvariantCulture);
             var step = d[1] - d[0];
             if (step > TimeSpan.Zero && d.Zip(d.Skip(1)).All(p => p.Second - p.First == step))
-                return new TimeAxis(column, step.ToString("c", CultureInfo.InvariantCulture), k => F(last + k * step));
+                return new TimeAxis(column, Words(step), k => F(last + k * step));
             int months = Months(d[0], d[1]);
             if (months > 0 && d.All(t => t.Day == d[0].Day && t.TimeOfDay == d[0].TimeOfDay) && d.Zip(d.Skip(1)).All(p => Months(p.First, p.Second) == months))
                 return new TimeAxis(column, $"{months} month{(months == 1 ? "" : "s")}", k => F(last.AddMonths(k * months)));
@@ -100,6 +100,9 @@ public sealed class TimeAxis
 
         return null;
     }
+
+    private static string Words(TimeSpan step) =>
+        step.Ticks % TimeSpan.TicksPerDay == 0 ? $"{step.Days} day{(step.Days == 1 ? "" : "s")}" : step.ToString("c", CultureInfo.InvariantCulture);
 
     private static int Months(DateTime a, DateTime b) => (b.Year - a.Year) * 12 + b.Month - a.Month;
 }
