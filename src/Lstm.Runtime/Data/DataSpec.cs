@@ -244,7 +244,7 @@ public sealed partial record DataSpec
     }
 
     private string CsvSummary(int rows, int train, int validation) =>
-        $"{Path}: {rows} rows; predict {string.Join(", ", Targets)} {Horizon} row{(Horizon == 1 ? "" : "s")} after windows of {Window} of {string.Join(", ", FeatureColumns)}"
+        $"{Path}: {rows} rows; predict {string.Join(", ", Targets)} on {(Horizon == 1 ? "the row" : $"each of the {Horizon} rows")} after windows of {Window} of {string.Join(", ", FeatureColumns)}"
         + $" ({TransformSummary}): {train} training and {validation} validation windows";
 
     private PreparedData PrepareText()
