@@ -61,14 +61,7 @@ public static class PredictionsFile
             }
         }
 
-        try
-        {
-            AtomicFile.WriteAllText(path, csv.ToString());
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new LstmException($"--output {path}: cannot write: {e.Message}", e);
-        }
+        AtomicFile.WriteAllText(path, csv.ToString());
     }
 
     /// <summary>A CSV field, quoted where it holds a comma, a quote or a line break.</summary>

@@ -131,7 +131,12 @@ public sealed class Evaluation : IDisposable
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
         if (settings.Output is { } output)
+        {
             AtomicFile.CheckTarget(output, "--output");
+            string? dir = Path.GetDirectoryName(Path.GetFullPath(output));
+            if (dir is not null && !Directory.Exists(dir))
+                throw new LstmException($"--output {output}: the folder {dir} does not exist");
+        }
         var run = TrainedRun.Open(settings.Run, settings.Device);
         try
         {
@@ -139,7 +144,7 @@ public sealed class Evaluation : IDisposable
             var model = run.Model;
             if (settings.Output is not null && model.Input == SequenceInput.Tokens)
                 throw new LstmException($"--output {settings.Output}: writes a forecast's predictions; the model of {run.ModelDirectory} predicts classes");
-            if (settings.Data.Season is { } given && (settings.OtherData ? settings.Data.Csv is null && spec.Source != "csv" : spec.Source != "csv"))
+            if (settings.Data.Season is { } given && !settings.OtherData && spec.Source != "csv")
                 throw new LstmException($"--season {given}: the seasonal naive baseline is for a CSV forecast; this run was trained on a {spec.Source}");
             int season = settings.Data.Season ?? spec.Season;
             var parts = new List<Part>();
