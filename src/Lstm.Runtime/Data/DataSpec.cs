@@ -253,8 +253,9 @@ public sealed partial record DataSpec
             string fractions = $"a validation fraction of {Fmt(ValFraction)}" + (TestFraction > 0 ? $" and a test fraction of {Fmt(TestFraction)}" : "");
             throw new LstmException(CsvRowsNeeded(firstTarget, ValFraction, TestFraction) is { } need
                 ? $"{Path}: {rows} data rows are too few for a window of {Window} and a horizon of {Horizon} with {fractions} (at least {need} rows are needed)"
-                : $"--val-fraction {Fmt(ValFraction)}" + (TestFraction > 0 ? $" with --test-fraction {Fmt(TestFraction)}" : "")
-                    + $": leaves no training, validation or test window at any number of rows; use fractions such as 0.2 and 0.1");
+                : TestFraction > 0
+                    ? $"--val-fraction {Fmt(ValFraction)} with --test-fraction {Fmt(TestFraction)}: leaves no training, validation or test window at any number of rows; use fractions such as 0.2 and 0.1"
+                    : $"--val-fraction {Fmt(ValFraction)}: leaves no training or no validation window at any number of rows (1 − f rounds to {Fmt(1 - ValFraction)}); use a fraction such as 0.2");
         }
 
         var (trainRows, testStart) = CsvRows(rows, ValFraction, TestFraction);
