@@ -54,6 +54,14 @@ public abstract class DataOptions
     [Option("val-fraction", HelpText = nameof(DataHelp.ValFraction), ResourceType = typeof(DataHelp))]
     public double? ValFraction { get; set; }
 
+    /// <summary>Test fraction.</summary>
+    [Option("test-fraction", HelpText = nameof(DataHelp.TestFraction), ResourceType = typeof(DataHelp))]
+    public double? TestFraction { get; set; }
+
+    /// <summary>Season of the seasonal naive baseline.</summary>
+    [Option("season", HelpText = "CSV: rows per season of the seasonal naive baseline (≥ 2). Default: detected from the training rows (the autocorrelation's peak).")]
+    public int? Season { get; set; }
+
     /// <summary>A text file.</summary>
     [Option("text", HelpText = "Text file: train a character-level language model.")]
     public string? Text { get; set; }
@@ -73,6 +81,8 @@ public abstract class DataOptions
         Normalize = Normalize,
         Missing = Missing,
         ValFraction = ValFraction,
+        TestFraction = TestFraction,
+        Season = Season,
         Text = Text,
     };
 

@@ -89,6 +89,11 @@ internal static class TrainCommand
             : $"run folder {r.Folder}; continue with: lstm train --resume {CommandLineText.Quote(r.Folder)}");
         if (r.Saved is { } saved)
             stdout.WriteLine($"saved {saved}");
+        foreach (var set in r.Scores)
+        {
+            stdout.WriteLine($"{set.Name}: {set.Description}");
+            EvalCommand.PrintForecast(set, stdout);
+        }
     }
 
     /// <summary>A run on the console: the settings in four lines (unless quiet), then its progress display; loss.png drawn with ScottPlot.</summary>
@@ -101,6 +106,8 @@ internal static class TrainCommand
             if (!quiet)
             {
                 stdout.WriteLine($"data: {start.Data}");
+                foreach (string warning in start.DataWarnings)
+                    stdout.WriteLine($"warning: {warning}");
                 stdout.WriteLine($"model: {start.Model}");
                 stdout.WriteLine($"training: {start.Training}");
                 stdout.WriteLine(start.Resumed ? $"resuming {start.Folder} at step {start.FirstStep}" : $"run folder: {start.Folder}");

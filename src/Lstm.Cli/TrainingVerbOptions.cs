@@ -156,7 +156,7 @@ public sealed class PlanOptions : TrainOptions
 }
 
 /// <summary><c>lstm eval</c>.</summary>
-[Verb("eval", HelpText = "Evaluate a trained run on data: its own validation set, or --csv/--text/--task. MSE and MAE in original units for forecasts; cross-entropy, perplexity and accuracy for classes.")]
+[Verb("eval", HelpText = "Evaluate a trained run on data: its own validation and test sets, or --csv/--text/--task. Forecasts: MSE, RMSE and MAE in original units beside the baselines (persistence, seasonal naive, training mean, linear AR) and the skill against the best; classes: cross-entropy (nats, bits), perplexity and accuracy.")]
 public sealed class EvalOptions : DataOptions
 {
     /// <summary>The run.</summary>
@@ -174,6 +174,10 @@ public sealed class EvalOptions : DataOptions
     /// <summary>Seed of a synthetic task's samples.</summary>
     [Option("seed", Default = EvaluationSettings.DefaultSeed, HelpText = "With --task: the seed of the evaluation samples.")]
     public int Seed { get; set; } = EvaluationSettings.DefaultSeed;
+
+    /// <summary>Per-window predictions file.</summary>
+    [Option("output", HelpText = "Forecasts: also write each window's forecast beside the truth to this CSV file (set, row, timestamp where the data has one, then TARGET,TARGET_predicted; atomically).")]
+    public string? Output { get; set; }
 }
 
 /// <summary><c>lstm predict</c>.</summary>

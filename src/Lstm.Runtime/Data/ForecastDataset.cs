@@ -53,29 +53,50 @@ public sealed class ForecastDataset : ISequenceDataset
         TimeSeries features, TimeSeries targets, int window, int horizon, double trainFraction)
     {
         ArgumentNullException.ThrowIfNull(features);
+        if (!(trainFraction > 0 && trainFraction <= 1))
+            throw new LstmException($"train fraction {trainFraction} must lie in (0, 1]");
+        int rows = features.Rows;
+        int split = (int)Math.Floor(rows * trainFraction);
+        var (train, validation, _, fs, ts) = SplitRows(features, targets, window, horizon, split, rows);
+        return (train, validation, fs, ts);
+    }
+
+    /// <summary>
+    /// Splits a series by time into three: the windows whose target row lies in [0, trainRows)
+    /// train, in [trainRows, testStart) validate, in [testStart, rows) test. Only the targets are
+    /// split: a validation or test window's inputs may reach back into earlier rows, as they would
+    /// when forecasting. The statistics are fitted on rows [0, trainRows).
+    /// </summary>
+    /// <param name="features">The input columns [rows, F].</param>
+    /// <param name="targets">The target columns [rows, O] (may be the same columns as features).</param>
+    /// <param name="window">W (≥ 1).</param>
+    /// <param name="horizon">h (≥ 1).</param>
+    /// <param name="trainRows">The training rows: more than W − 1 + h.</param>
+    /// <param name="testStart">The first test row, in [trainRows, rows]; rows: no test set.</param>
+    public static (ForecastDataset Train, ForecastDataset Validation, ForecastDataset Test, ZScoreStatistics Features, ZScoreStatistics Targets) SplitRows(
+        TimeSeries features, TimeSeries targets, int window, int horizon, int trainRows, int testStart)
+    {
+        ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(targets);
         if (features.Rows != targets.Rows)
             throw new LstmException($"features have {features.Rows} rows but targets {targets.Rows}");
         if (window < 1 || horizon < 1)
             throw new LstmException($"window ({window}) and horizon ({horizon}) must be ≥ 1");
-        if (!(trainFraction > 0 && trainFraction <= 1))
-            throw new LstmException($"train fraction {trainFraction} must lie in (0, 1]");
         int rows = features.Rows;
-        int split = (int)Math.Floor(rows * trainFraction);
         int firstTarget = window - 1 + horizon;
-        if (split <= firstTarget)
-            throw new LstmException($"{rows} rows with a train fraction of {trainFraction} leave {split} training rows: too few for a window of {window} and a horizon of {horizon}");
-        var fs = ZScoreStatistics.Fit(features.Columns, features.Values, split);
-        var ts = ZScoreStatistics.Fit(targets.Columns, targets.Values, split);
+        if (trainRows <= firstTarget)
+            throw new LstmException($"{rows} rows leave {trainRows} training rows: too few for a window of {window} and a horizon of {horizon}");
+        if (testStart < trainRows || testStart > rows)
+            throw new LstmException($"the test rows start at {testStart}, outside [{trainRows}, {rows}]");
+        var fs = ZScoreStatistics.Fit(features.Columns, features.Values, trainRows);
+        var ts = ZScoreStatistics.Fit(targets.Columns, targets.Values, trainRows);
         var f = (double[])features.Values.Clone();
         var t = (double[])targets.Values.Clone();
         fs.Normalize(f);
         ts.Normalize(t);
-        int trainCount = split - firstTarget;
-        int validCount = rows - Math.Max(split, firstTarget);
-        var train = new ForecastDataset(f, features.Columns.Count, t, targets.Columns.Count, window, horizon, 0, trainCount);
-        var valid = new ForecastDataset(f, features.Columns.Count, t, targets.Columns.Count, window, horizon, split - firstTarget, Math.Max(validCount, 0));
-        return (train, valid, fs, ts);
+        ForecastDataset Part(int firstRow, int endRow) =>
+            new(f, features.Columns.Count, t, targets.Columns.Count, window, horizon, firstRow - firstTarget, Math.Max(endRow - firstRow, 0));
+        return (Part(firstTarget, trainRows), Part(trainRows, testStart), Part(testStart, rows), fs, ts);
     }
 
     /// <summary>Every window of a series as it is (no normalization, no split).</summary>
