@@ -88,10 +88,16 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         if (validation is not null)
         {
             CheckDataset("validation", validation, model, options.Loss);
-            if (validation.Steps != train.Steps || validation.InputSize != train.InputSize || validation.TargetLength != train.TargetLength)
+            // Variable-length sets are padded per batch: their longest samples may differ.
+            bool variable = train is IVariableLengthDataset && validation is IVariableLengthDataset;
+            if ((!variable && validation.Steps != train.Steps) || validation.InputSize != train.InputSize || (!variable && validation.TargetLength != train.TargetLength))
                 throw new LstmException($"trainer: validation samples (T={validation.Steps}, I={validation.InputSize}, target {validation.TargetLength}) differ from training samples (T={train.Steps}, I={train.InputSize}, target {train.TargetLength})");
         }
 
+        if ((train is IVariableLengthDataset || validation is IVariableLengthDataset) && replicas.Any(r => r is not IVariableLengthModel<T>))
+            throw new LstmException($"trainer: the samples have different lengths, but the model ({model.GetType().Name}) reads only sequences of one length");
+        if (options.ClassWeights is { } weights && weights.Count != model.OutputSize)
+            throw new LstmException($"trainer: {weights.Count} class weights given for a model of {model.OutputSize} classes");
         if (options.Patience > 0 && validation is null)
             throw new LstmException($"trainer: early stopping (patience {options.Patience}) needs a validation set");
         if (options.BatchSize > train.Count)
@@ -265,18 +271,18 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
     {
         var data = _validation ?? throw new LstmException("trainer: no validation set to validate on");
         int batch = Math.Min(Options.ValidationBatchSize > 0 ? Options.ValidationBatchSize : Options.BatchSize, data.Count);
-        double sum = 0;
+        double sum = 0, total = 0;
         for (int start = 0; start < data.Count; start += batch)
         {
             int b = Math.Min(batch, data.Count - start);
             var indices = Enumerable.Range(start, b).ToArray();
-            var (x, y) = Load(data, indices);
-            var (loss, grad) = Forward(_model, x, y, b, training: false);
+            var (loss, grad, weight) = Forward(_model, DataLoader.Load(data, indices), 0, b, training: false);
             grad.Dispose();
-            sum += loss * b;
+            sum += loss * weight;
+            total += weight;
         }
 
-        return sum / data.Count;
+        return total > 0 ? sum / total : 0;
     }
 
     /// <summary>
@@ -356,10 +362,9 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         var before = _loader.Position;
         var batch = _loader.Next();
         long epoch = _loader.Position.Epoch;
-        var (x, y) = (batch.X, batch.Y);
         _model.DropoutSeed = DropoutSeedFor(Options.Seed, Step + 1);
         _model.ZeroGrad();
-        var (loss, grad) = Forward(_model, x, y, Options.BatchSize, training: true);
+        var (loss, grad, _) = Forward(_model, batch, 0, Options.BatchSize, training: true);
         using (grad)
             _model.Backward(grad);
         var parameters = _parameters.Select(p => p.Parameter);
@@ -374,25 +379,74 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         return (loss, lr, norm, epoch);
     }
 
-    /// <summary>Runs a model on a batch and returns the loss and d loss / d y.</summary>
-    private (double Loss, Tensor<T> Grad) Forward(ISequenceModel<T> model, double[] x, double[] y, int batch, bool training)
+    /// <summary>
+    /// Runs a model on rows [first, first + rows) of a batch and returns the loss, d loss / d y and
+    /// the rows' weight in a mean over batches: the rows, or the rows' summed class weights, or
+    /// (every step of variable-length samples) the steps within their lengths.
+    /// </summary>
+    private (double Loss, Tensor<T> Grad, double Weight) Forward(ISequenceModel<T> model, Batch batch, int first, int rows, bool training)
     {
         var device = model.Device;
-        int steps = _train.Steps;
+        int steps = batch.Steps > 0 ? batch.Steps : _train.Steps;
+        int inputSize = _train.InputSize;
+        int xLen = steps * inputSize;
+        var x = Convert(batch.X.AsSpan(first * xLen, rows * xLen));
+        int[]? lengths = batch.Lengths?.AsSpan(first, rows).ToArray();
         using var input = model.Input == SequenceInput.Tokens
-            ? Tensor<T>.FromArray(device, Convert(x), batch, steps)
-            : Tensor<T>.FromArray(device, Convert(x), batch, steps, _train.InputSize);
-        using var prediction = model.Forward(input, training);
-        int rows = model.Output == SequenceOutput.EveryStep ? batch * steps : batch;
-        if (Options.Loss == LossKind.Mse)
+            ? Tensor<T>.FromArray(device, x, rows, steps)
+            : Tensor<T>.FromArray(device, x, rows, steps, inputSize);
+        using var prediction = lengths is null ? model.Forward(input, training) : ((IVariableLengthModel<T>)model).Forward(input, lengths, training);
+        bool everyStep = model.Output == SequenceOutput.EveryStep;
+        int outRows = everyStep ? rows * steps : rows;
+        int perRow = Options.Loss == LossKind.Mse ? model.OutputSize : 1;
+        var y = TargetRows(batch.Y, first, rows, everyStep ? steps : 1, perRow);
+        bool[]? mask = null;
+        if (everyStep && lengths is not null)
         {
-            using var target = Tensor<T>.FromArray(device, Convert(y), rows, model.OutputSize);
-            return MseLoss.Compute(prediction, target);
+            mask = new bool[outRows];
+            for (int b = 0; b < rows; b++)
+                mask.AsSpan(b * steps, lengths[b]).Fill(true);
         }
 
-        using var classes = Tensor<T>.FromArray(device, Convert(y), rows);
-        return CrossEntropyLoss.Compute(prediction, classes);
+        if (Options.Loss == LossKind.Mse)
+        {
+            using var target = Tensor<T>.FromArray(device, Convert(y), outRows, model.OutputSize);
+            using var maskTensor = mask is null ? null : Tensor<T>.FromArray(device, mask.Select(m => m ? Num<T>.One : Num<T>.Zero).ToArray(), outRows);
+            var (mse, grad) = MseLoss.Compute(prediction, target, maskTensor);
+            return (mse, grad, mask?.Count(m => m) ?? outRows);
+        }
+
+        var classes = new int[outRows];
+        for (int r = 0; r < outRows; r++)
+            classes[r] = (mask is null || mask[r]) ? ClassOf(y[r], r, model.OutputSize) : 0;
+        if (Options.ClassWeights is { } weights)
+            return WeightedCrossEntropy.Compute(prediction, classes, mask, weights);
+        var (ce, ceGrad) = CrossEntropyLoss.Compute(prediction, classes, mask);
+        return (ce, ceGrad, mask?.Count(m => m) ?? outRows);
     }
+
+    /// <summary>
+    /// The batch's targets of rows [first, first + rows) as output rows: each sample's target holds
+    /// <paramref name="perStep"/> rows of <paramref name="perRow"/> values for every step of the
+    /// dataset; a batch padded to fewer steps reads the first of them.
+    /// </summary>
+    private double[] TargetRows(double[] y, int first, int rows, int perStep, int perRow)
+    {
+        int yLen = _train.TargetLength;
+        int take = perStep * perRow;
+        if (take == yLen)
+            return y.AsSpan(first * yLen, rows * yLen).ToArray();
+        var result = new double[rows * take];
+        for (int b = 0; b < rows; b++)
+            y.AsSpan((first + b) * yLen, take).CopyTo(result.AsSpan(b * take, take));
+        return result;
+    }
+
+    /// <summary>A target value as a class index, checked.</summary>
+    private static int ClassOf(double v, int row, int classes) =>
+        v >= 0 && v < classes && v == Math.Floor(v)
+            ? (int)v
+            : throw new LstmException($"cross-entropy: target {v.ToString(CultureInfo.InvariantCulture)} at row {row} is not a class index in [0, {classes})");
 
     /// <summary>Records a validation loss: a new best resets the counter (and keeps the weights), otherwise the counter grows and may stop training.</summary>
     private void Observe(double loss)
@@ -421,18 +475,7 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         _parallel?.BroadcastWeights();
     }
 
-    private (double[] X, double[] Y) Load(ISequenceDataset data, int[] indices)
-    {
-        int xLen = data.Steps * data.InputSize;
-        int yLen = data.TargetLength;
-        var x = new double[indices.Length * xLen];
-        var y = new double[indices.Length * yLen];
-        for (int b = 0; b < indices.Length; b++)
-            data.Fill(indices[b], x.AsSpan(b * xLen, xLen), y.AsSpan(b * yLen, yLen));
-        return (x, y);
-    }
-
-    private static T[] Convert(double[] values)
+    private static T[] Convert(ReadOnlySpan<double> values)
     {
         var result = new T[values.Length];
         for (int i = 0; i < values.Length; i++)
