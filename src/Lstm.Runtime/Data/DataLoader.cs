@@ -228,6 +228,7 @@ public sealed class DataLoader
 [JsonSerializable(typeof(DataPosition))]
 [JsonSerializable(typeof(ZScoreStatistics))]
 [JsonSerializable(typeof(CharVocabularyFile))]
+[JsonSerializable(typeof(ClassifierData))]
 internal sealed partial class DataJson : JsonSerializerContext
 {
 }
