@@ -84,6 +84,8 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         _train = train;
         _validation = validation;
         Options = options;
+        if ((train is IVariableLengthDataset || validation is IVariableLengthDataset) && replicas.Any(r => r is not IVariableLengthModel<T>))
+            throw new LstmException($"trainer: the samples have different lengths, but the model ({model.GetType().Name}) reads only sequences of one length");
         CheckDataset("training", train, model, options.Loss);
         if (validation is not null)
         {
@@ -94,8 +96,6 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
                 throw new LstmException($"trainer: validation samples (T={validation.Steps}, I={validation.InputSize}, target {validation.TargetLength}) differ from training samples (T={train.Steps}, I={train.InputSize}, target {train.TargetLength})");
         }
 
-        if ((train is IVariableLengthDataset || validation is IVariableLengthDataset) && replicas.Any(r => r is not IVariableLengthModel<T>))
-            throw new LstmException($"trainer: the samples have different lengths, but the model ({model.GetType().Name}) reads only sequences of one length");
         if (options.ClassWeights is { } weights && weights.Count != model.OutputSize)
             throw new LstmException($"trainer: {weights.Count} class weights given for a model of {model.OutputSize} classes");
         if (options.Patience > 0 && validation is null)
