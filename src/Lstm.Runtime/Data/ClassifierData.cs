@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Lstm.Runtime.Data;
@@ -13,6 +14,8 @@ namespace Lstm.Runtime.Data;
 /// </summary>
 public sealed record ClassifierData
 {
+    private static readonly DataJson Readable = new(new JsonSerializerOptions(DataJson.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
     /// <summary>The file name in a model folder.</summary>
     public const string FileName = "classifier.json";
 
@@ -224,8 +227,8 @@ public sealed record ClassifierData
             : LabeledCsv.ReadTexts(path, TextColumn!, label);
     }
 
-    /// <summary>The file's JSON (snake_case, indented).</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, DataJson.Default.ClassifierData);
+    /// <summary>The file's JSON (snake_case, indented; tokens written as they are, not as \u escapes).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Readable.ClassifierData);
 
     /// <summary>Reads <c>classifier.json</c>.</summary>
     /// <param name="path">The file.</param>
