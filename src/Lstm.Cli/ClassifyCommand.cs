@@ -36,8 +36,20 @@ internal static class ClassifyCommand
         TrainingRunResult r;
         if (o.Resume is { } run)
         {
-            if (o.Classifies || o.Csv is not null || o.Features is not null || o.Out is not null)
-                throw new LstmException($"--resume {run}: a resumed classification run keeps its data and model settings");
+            var changes = new (string Option, bool Given)[]
+            {
+                ("--task", o.Task is not null), ("--csv", o.Csv is not null), ("--text-column", o.TextColumn is not null), ("--label-column", o.LabelColumn is not null),
+                ("--sequence-column", o.SequenceColumn is not null), ("--features", o.Features is not null), ("--tokens", o.Tokens is not null),
+                ("--vocab-size", o.VocabSize is not null), ("--seq-len", o.SeqLen is not null), ("--train-samples", o.TrainSamples is not null),
+                ("--val-samples", o.ValidationSamples is not null), ("--val-fraction", o.ValFraction is not null), ("--cell", o.Cell is not null),
+                ("--hidden", o.Hidden is not null), ("--layers", o.Layers is not null), ("--embedding-dim", o.EmbeddingDim is not null),
+                ("--bidirectional", o.Bidirectional), ("--dropout", o.Dropout is not null), ("--pool", o.Pool is not null), ("--class-weights", o.ClassWeights is not null),
+                ("--steps", o.Steps is not null), ("--epochs", o.Epochs is not null), ("--batch-size", o.BatchSize is not null), ("--lr", o.LearningRate is not null),
+                ("--clip", o.Clip is not null), ("--validate-every", o.ValidateEvery is not null), ("--checkpoint-every", o.CheckpointEvery is not null),
+                ("--seed", o.Seed is not null), ("--out", o.Out is not null),
+            };
+            if (changes.FirstOrDefault(c => c.Given) is { Option: { } changed })
+                throw new LstmException($"--resume {run}: {changed} cannot change a classification run (it keeps the data, model and training settings of its config.json; only --device, --until-step and --quiet may be given)");
             r = ClassificationRun.Resume(run, device, console, o.UntilStep, cancel);
         }
         else

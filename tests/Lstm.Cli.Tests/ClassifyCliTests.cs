@@ -64,6 +64,9 @@ public class ClassifyCliTests : CliRunner
         Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "model", "model.safetensors")), File.ReadAllBytes(Path.Combine(stopped, "model", "model.safetensors")));
         Assert.Equal(Metrics(straight).Select(m => m.GetProperty("train_loss").GetDouble()), Metrics(stopped).Select(m => m.GetProperty("train_loss").GetDouble()));
         Assert.Contains("class weights", Ok("train", "--resume", stopped, "--device", "cpu"));
+        var (code, _, err) = Run("train", "--resume", stopped, "--device", "cpu", "--steps", "100");
+        Assert.Equal(Program.BadInput, code);
+        Assert.Contains("--steps cannot change a classification run", err);
     }
 
     [Theory]
