@@ -8,6 +8,8 @@ internal static class EvalCommand
 {
     public static int Execute(EvalOptions o, TextWriter stdout)
     {
+        if (ClassificationRun.IsClassificationRun(o.Run))
+            return ClassifyCommand.Eval(o, stdout);
         using var evaluation = Evaluation.Open(new EvaluationSettings
         {
             Run = o.Run,

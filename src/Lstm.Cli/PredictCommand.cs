@@ -8,6 +8,8 @@ internal static class PredictCommand
 {
     public static int Execute(PredictOptions o, TextWriter stdout)
     {
+        if (ClassificationRun.IsClassificationRun(o.Run))
+            return ClassifyCommand.Predict(o, stdout);
         var r = Forecast.Run(new ForecastSettings { Run = o.Run, Csv = o.Csv, Output = o.Output, Device = o.Device });
         string rows = r.Horizon == 1 ? "the row" : $"{r.Horizon} rows";
         stdout.WriteLine($"forecast of {rows} after the last of {r.Rows} rows of {o.Csv} (window of {r.Window} rows, {r.ModelDirectory}):");

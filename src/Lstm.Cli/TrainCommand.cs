@@ -14,6 +14,8 @@ internal static class TrainCommand
 {
     public static int Execute(TrainOptions o, IReadOnlyList<string> args, TextWriter stdout, CancellationToken cancel)
     {
+        if (ClassifyCommand.Applies(o))
+            return ClassifyCommand.Train(o, args, stdout, cancel);
         if (o.DryRun)
             return PrintPlan(o, stdout);
         var settings = SettingsOf(o);
@@ -72,7 +74,7 @@ internal static class TrainCommand
         Save = o.Save,
     };
 
-    private static void PrintSummary(TrainingRunResult r, TextWriter stdout)
+    internal static void PrintSummary(TrainingRunResult r, TextWriter stdout)
     {
         var t = r.Trainer;
         long done = t.Steps - r.FirstStep;
@@ -97,7 +99,7 @@ internal static class TrainCommand
     }
 
     /// <summary>A run on the console: the settings in four lines (unless quiet), then its progress display; loss.png drawn with ScottPlot.</summary>
-    private sealed class ConsoleObserver(TextWriter stdout, bool quiet) : ITrainingObserver
+    internal sealed class ConsoleObserver(TextWriter stdout, bool quiet) : ITrainingObserver
     {
         public void Train(TrainingRunStart start, Action<Action<StepMetrics>> train)
         {

@@ -52,6 +52,14 @@ public class TrainOptions : DataOptions
     [Option("bidirectional", HelpText = "Bidirectional layers (not for text: generation reads left to right).")]
     public bool Bidirectional { get; set; }
 
+    /// <summary>Classifier pooling.</summary>
+    [Option("pool", HelpText = "Sequence classifier: what the head reads: last (the last state of each direction), mean (the default) or max over each sequence's own steps.")]
+    public string? Pool { get; set; }
+
+    /// <summary>Classifier class weights.</summary>
+    [Option("class-weights", HelpText = "Sequence classifier: balanced weighs each class's loss by N / (classes · its training sequences), for imbalanced labels. Default none.")]
+    public string? ClassWeights { get; set; }
+
     /// <summary>Dropout between layers.</summary>
     [Option("dropout", HelpText = "Dropout on every layer's output but the last, in training. Default 0.")]
     public double? Dropout { get; set; }
