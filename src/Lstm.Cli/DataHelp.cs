@@ -28,5 +28,8 @@ public static class DataHelp
     /// <summary><c>--val-fraction</c>.</summary>
     public static string ValFraction => Text($"CSV and text: the trailing fraction of rows or characters that validates. Default {DataDefaults.ValFraction}.");
 
+    /// <summary><c>--test-fraction</c>.</summary>
+    public static string TestFraction => Text($"CSV: the trailing fraction of rows kept for the test, never trained on nor used to choose a checkpoint (0: none). Default {DataDefaults.TestFraction}.");
+
     private static string Text(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -7,7 +7,7 @@ namespace Lstm.Cli;
 public abstract class DataOptions
 {
     /// <summary>A synthetic task.</summary>
-    [Option("task", HelpText = "Synthetic task: " + DataDefaults.Task + " (the default), adding, copy or mackey-glass.")]
+    [Option("task", HelpText = "Synthetic task: " + DataDefaults.Task + " (the default), adding, copy or mackey-glass; or classify (a sequence classifier: which of 4 symbols occurs most in a sequence of random length).")]
     public string? Task { get; set; }
 
     /// <summary>T of a synthetic task.</summary>
@@ -62,9 +62,40 @@ public abstract class DataOptions
     [Option("val-fraction", HelpText = nameof(DataHelp.ValFraction), ResourceType = typeof(DataHelp))]
     public double? ValFraction { get; set; }
 
+    /// <summary>Test fraction.</summary>
+    [Option("test-fraction", HelpText = nameof(DataHelp.TestFraction), ResourceType = typeof(DataHelp))]
+    public double? TestFraction { get; set; }
+
+    /// <summary>Season of the seasonal naive baseline.</summary>
+    [Option("season", HelpText = "CSV: rows per season of the seasonal naive baseline (≥ 2). Default: detected from the training rows (the autocorrelation's peak).")]
+    public int? Season { get; set; }
+
     /// <summary>A text file.</summary>
     [Option("text", HelpText = "Text file: train a character-level language model.")]
     public string? Text { get; set; }
+
+    /// <summary>Classification: the text column.</summary>
+    [Option("text-column", HelpText = "CSV: classify the text of this column (one sequence per row; see --tokens). With --label-column.")]
+    public string? TextColumn { get; set; }
+
+    /// <summary>Classification: the label column.</summary>
+    [Option("label-column", HelpText = "CSV: the class label of each sequence; trains a sequence classifier (with --text-column, or --sequence-column and --features).")]
+    public string? LabelColumn { get; set; }
+
+    /// <summary>Classification: the sequence id column.</summary>
+    [Option("sequence-column", HelpText = "CSV: consecutive rows with the same value here form one sequence (of any length) of the --features values. With --label-column.")]
+    public string? SequenceColumn { get; set; }
+
+    /// <summary>Classification: tokens.</summary>
+    [Option("tokens", HelpText = "With --text-column: char (Unicode characters, the default) or word (lower-cased runs of letters, digits and apostrophes).")]
+    public string? Tokens { get; set; }
+
+    /// <summary>Classification: the vocabulary cap.</summary>
+    [Option("vocab-size", HelpText = "With --text-column: keep the most frequent training tokens, this many with <unk> (unknown tokens) included. Default 10000.")]
+    public int? VocabSize { get; set; }
+
+    /// <summary>Whether the options ask for a sequence classifier.</summary>
+    internal bool Classifies => LabelColumn is not null || TextColumn is not null || SequenceColumn is not null || Task == "classify";
 
     /// <summary>The data options as the runtime's selection (null where not given).</summary>
     internal DataSelection Selection => new()
@@ -83,6 +114,8 @@ public abstract class DataOptions
         TargetMode = TargetMode,
         Missing = Missing,
         ValFraction = ValFraction,
+        TestFraction = TestFraction,
+        Season = Season,
         Text = Text,
     };
 

@@ -9,6 +9,8 @@ internal static class PredictCommand
 {
     public static int Execute(PredictOptions o, TextWriter stdout)
     {
+        if (ClassificationRun.IsClassificationRun(o.Run))
+            return ClassifyCommand.Predict(o, stdout);
         if (o.Plot is { } plot && Path.GetDirectoryName(Path.GetFullPath(plot)) is { } dir && !Directory.Exists(dir))
             throw new LstmException($"--plot {plot}: the folder {dir} does not exist");
         var r = Forecast.Run(new ForecastSettings { Run = o.Run, Csv = o.Csv, Output = o.Output, TimeColumn = o.TimeColumn, Holdout = o.Holdout, Device = o.Device });

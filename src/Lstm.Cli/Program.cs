@@ -92,7 +92,7 @@ public static class Program
                     BenchOptions b => BenchCommand.Execute(b, stdout),
                     _ => BadInput,
                 },
-                errors => Report(parsed, errors.ToList(), stdout, stderr));
+                errors => Report(parsed, errors.ToList(), args, stdout, stderr));
         }
         catch (LstmException e)
         {
@@ -110,7 +110,7 @@ public static class Program
     /// Help and <c>--version</c> on stdout (exit 0); otherwise each unknown option or verb first,
     /// with the nearest known name when one is close, then the help, on stderr (exit 2).
     /// </summary>
-    private static int Report(ParserResult<object> parsed, IReadOnlyList<Error> errors, TextWriter stdout, TextWriter stderr)
+    private static int Report(ParserResult<object> parsed, IReadOnlyList<Error> errors, string[] args, TextWriter stdout, TextWriter stderr)
     {
         if (errors.Any(e => e.Tag is ErrorType.VersionRequestedError))
         {
@@ -124,6 +124,19 @@ public static class Program
         {
             stdout.WriteLine(help);
             return Ok;
+        }
+
+        // A value that does not parse as its option's type: one line naming the option, the value and
+        // what it takes, without the whole help.
+        if (errors.All(e => e is BadFormatConversionError))
+        {
+            foreach (var bad in errors.Cast<BadFormatConversionError>())
+            {
+                string name = bad.NameInfo.LongName;
+                stderr.WriteLine($"error: --{name} {ValueOf(args, name) ?? ""}: {Expected(parsed.TypeInfo.Current, name)}; see 'lstm {VerbName(parsed.TypeInfo.Current)} --help'");
+            }
+
+            return BadInput;
         }
 
         foreach (var e in errors)
@@ -142,6 +155,38 @@ public static class Program
         stderr.WriteLine(help);
         return BadInput;
     }
+
+    /// <summary>The value given to <c>--name</c> (as the next argument or after '='), or null.</summary>
+    private static string? ValueOf(string[] args, string name)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--" + name)
+                return i + 1 < args.Length ? args[i + 1] : null;
+            if (args[i].StartsWith("--" + name + "=", StringComparison.Ordinal))
+                return args[i][(name.Length + 3)..];
+        }
+
+        return null;
+    }
+
+    /// <summary>What an option takes, from its property's type: "expected a whole number" and the like.</summary>
+    private static string Expected(Type verb, string name)
+    {
+        var type = verb.GetProperties().FirstOrDefault(p => p.GetCustomAttribute<OptionAttribute>()?.LongName == name)?.PropertyType;
+        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        return type switch
+        {
+            _ when type == typeof(int) => $"expected a whole number from {int.MinValue} to {int.MaxValue} (no exponent)",
+            _ when type == typeof(long) => "expected a whole number (no exponent)",
+            _ when type == typeof(double) || type == typeof(float) => "expected a number",
+            { IsEnum: true } => "expected one of " + string.Join(", ", Enum.GetNames(type).Select(n => n.ToLowerInvariant())),
+            _ => "not a valid value for this option",
+        };
+    }
+
+    /// <summary>A verb type's name on the command line.</summary>
+    private static string VerbName(Type verb) => verb.GetCustomAttribute<VerbAttribute>()?.Name ?? "";
 
     /// <summary>The long option names of a verb's option type.</summary>
     private static IEnumerable<string> OptionNames(Type verb) =>

@@ -14,6 +14,8 @@ internal static class TrainCommand
 {
     public static int Execute(TrainOptions o, IReadOnlyList<string> args, TextWriter stdout, CancellationToken cancel)
     {
+        if (ClassifyCommand.Applies(o))
+            return ClassifyCommand.Train(o, args, stdout, cancel);
         if (o.DryRun)
             return PrintPlan(o, stdout);
         var settings = SettingsOf(o);
@@ -72,7 +74,7 @@ internal static class TrainCommand
         Save = o.Save,
     };
 
-    private static void PrintSummary(TrainingRunResult r, TextWriter stdout)
+    internal static void PrintSummary(TrainingRunResult r, TextWriter stdout)
     {
         var t = r.Trainer;
         long done = t.Steps - r.FirstStep;
@@ -89,10 +91,15 @@ internal static class TrainCommand
             : $"run folder {r.Folder}; continue with: lstm train --resume {CommandLineText.Quote(r.Folder)}");
         if (r.Saved is { } saved)
             stdout.WriteLine($"saved {saved}");
+        foreach (var set in r.Scores)
+        {
+            stdout.WriteLine($"{set.Name}: {set.Description}");
+            EvalCommand.PrintForecast(set, stdout);
+        }
     }
 
     /// <summary>A run on the console: the settings in four lines (unless quiet), then its progress display; loss.png drawn with ScottPlot.</summary>
-    private sealed class ConsoleObserver(TextWriter stdout, bool quiet) : ITrainingObserver
+    internal sealed class ConsoleObserver(TextWriter stdout, bool quiet) : ITrainingObserver
     {
         public void Train(TrainingRunStart start, Action<Action<StepMetrics>> train)
         {
@@ -101,6 +108,8 @@ internal static class TrainCommand
             if (!quiet)
             {
                 stdout.WriteLine($"data: {start.Data}");
+                foreach (string warning in start.DataWarnings)
+                    stdout.WriteLine($"warning: {warning}");
                 stdout.WriteLine($"model: {start.Model}");
                 stdout.WriteLine($"training: {start.Training}");
                 stdout.WriteLine(start.Resumed ? $"resuming {start.Folder} at step {start.FirstStep}" : $"run folder: {start.Folder}");

@@ -52,6 +52,14 @@ public class TrainOptions : DataOptions
     [Option("bidirectional", HelpText = "Bidirectional layers (not for text: generation reads left to right).")]
     public bool Bidirectional { get; set; }
 
+    /// <summary>Classifier pooling.</summary>
+    [Option("pool", HelpText = "Sequence classifier: what the head reads: last (the last state of each direction), mean (the default) or max over each sequence's own steps.")]
+    public string? Pool { get; set; }
+
+    /// <summary>Classifier class weights.</summary>
+    [Option("class-weights", HelpText = "Sequence classifier: balanced weighs each class's loss by N / (classes · its training sequences), for imbalanced labels. Default none.")]
+    public string? ClassWeights { get; set; }
+
     /// <summary>Dropout between layers.</summary>
     [Option("dropout", HelpText = "Dropout on every layer's output but the last, in training. Default 0.")]
     public double? Dropout { get; set; }
@@ -156,7 +164,7 @@ public sealed class PlanOptions : TrainOptions
 }
 
 /// <summary><c>lstm eval</c>.</summary>
-[Verb("eval", HelpText = "Evaluate a trained run on data: its own validation set, or --csv/--text/--task. MSE and MAE in original units for forecasts; cross-entropy, perplexity and accuracy for classes.")]
+[Verb("eval", HelpText = "Evaluate a trained run on data: its own validation and test sets, or --csv/--text/--task. Forecasts: MSE, RMSE and MAE in original units beside the baselines (persistence, seasonal naive, training mean, linear AR) and the skill against the best; classes: cross-entropy (nats, bits), perplexity and accuracy.")]
 public sealed class EvalOptions : DataOptions
 {
     /// <summary>The run.</summary>
@@ -175,9 +183,9 @@ public sealed class EvalOptions : DataOptions
     [Option("seed", Default = EvaluationSettings.DefaultSeed, HelpText = "With --task: the seed of the evaluation samples.")]
     public int Seed { get; set; } = EvaluationSettings.DefaultSeed;
 
-    /// <summary>Season of the seasonal-naive forecast.</summary>
-    [Option("season", HelpText = "Forecasts: also score seasonal naive with this period in rows (each step takes the value one season before).")]
-    public int? Season { get; set; }
+    /// <summary>Per-window predictions file.</summary>
+    [Option("output", HelpText = "Forecasts: also write each window's forecast beside the truth to this CSV file (set, row, timestamp where the data has one, then TARGET,TARGET_predicted; atomically).")]
+    public string? Output { get; set; }
 }
 
 /// <summary><c>lstm predict</c>.</summary>

@@ -1,12 +1,6 @@
 using Lstm.Runtime.Persistence;
 using Lstm.Tests.Shared;
 
-
-
-
-
-
-
 namespace Lstm.Cli.Tests;
 
 /// <summary>
@@ -34,6 +28,13 @@ public sealed class BadInputTests : CliRunner
         Fails(code, stdout, stderr, fragments);
         Assert.False(Directory.Exists(run), "a run that fails on bad input leaves no folder");
     }
+
+    [Theory]
+    [InlineData("--seq-len", "2e9", "whole number")]
+    [InlineData("--train-samples", "2e9", "whole number")]
+    [InlineData("--lr", "fast", "a number")]
+    public void OptionValue_OfTheWrongType_IsOneLine(string option, string value, string fragment) =>
+        TrainFails([option, value], $"{option} {value}", fragment);
 
     private static void Fails(int code, string stdout, string stderr, params string[] fragments)
     {

@@ -30,11 +30,18 @@ public sealed class BoundsTests : CliRunner
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"refused only after {clock.Elapsed}");
     }
 
+    // Without test rows (--test-fraction 0), the validation fraction alone decides.
     [Theory]
     [InlineData("1e-17", "--val-fraction 1E-17", "no training or no validation window")]
     [InlineData("0.9999999999999999", "validation fraction of 0.9999999999999999", "rows are needed")]
     public void Csv_ExtremeValidationFraction_AnswersAtOnce(string fraction, string first, string second) =>
-        TrainFails(["--csv", Csv("s.csv", 80), "--target", "v", "--window", "4", "--val-fraction", fraction], first, second);
+        TrainFails(["--csv", Csv("s.csv", 80), "--target", "v", "--window", "4", "--val-fraction", fraction, "--test-fraction", "0"], first, second);
+
+    [Theory]
+    [InlineData("1e-17", "0.1", "with a validation fraction of 1E-17 and a test fraction of 0.1", "rows are needed")]
+    [InlineData("0.2", "1e-17", "a test fraction of 1E-17", "rows are needed")]
+    public void Csv_ExtremeTestFraction_AnswersAtOnce(string validation, string test, string first, string second) =>
+        TrainFails(["--csv", Csv("s.csv", 80), "--target", "v", "--window", "4", "--val-fraction", validation, "--test-fraction", test], first, second);
 
     [Fact]
     public void Csv_HugeWindow_IsRefused() =>
@@ -42,7 +49,12 @@ public sealed class BoundsTests : CliRunner
 
     [Fact]
     public void Csv_TooFewRows_SaysHowManyAreNeeded() =>
-        TrainFails(["--csv", Csv("s.csv", 20), "--target", "v", "--window", "10", "--val-fraction", "0.5"], "20 data rows are too few", "at least 22 rows");
+        TrainFails(["--csv", Csv("s.csv", 20), "--target", "v", "--window", "10", "--val-fraction", "0.5", "--test-fraction", "0"], "20 data rows are too few", "at least 22 rows");
+
+    [Fact]
+    public void Csv_TooFewRowsForATestSet_SaysHowManyAreNeeded() =>
+        // ⌊R·0.5⌋ − ⌊R·0.25⌋ ≥ 11 training rows first holds at R = 42.
+        TrainFails(["--csv", Csv("s.csv", 40), "--target", "v", "--window", "10", "--val-fraction", "0.5", "--test-fraction", "0.25"], "40 data rows are too few", "at least 42 rows");
 
     [Fact]
     public void Csv_ValueWhoseSquareOverflows_NamesRowAndColumn() =>

@@ -26,7 +26,7 @@ public sealed class TrainOptionsTests : CliRunner
         string run = At("flat");
         // A learning rate of 0 never improves on the first validation: patience 1 stops at the second.
         string stdout = Ok("train", "--device", "cpu", "--csv", Data("weather.csv"), "--target", "temperature,humidity", "--window", "6", "--normalize", "none",
-            "--hidden", "4", "--layers", "1", "--epochs", "3", "--batch-size", "16", "--lr", "0", "--validate-every", "2", "--patience", "1", "--out", run);
+            "--hidden", "4", "--layers", "1", "--epochs", "3", "--batch-size", "16", "--lr", "0", "--validate-every", "2", "--patience", "1", "--test-fraction", "0", "--out", run);
         Assert.Contains("stopped early at step 4 (patience 1)", stdout, StringComparison.Ordinal);
         Assert.Contains("3 epochs (21 steps)", stdout, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(run, "model", "feature_stats.json")));

@@ -50,7 +50,8 @@ public sealed class TrainVerbTests : CliRunner
         string run = At("weather");
         string stdout = Ok(CsvTrain(run));
         Assert.Contains("160 rows", stdout, StringComparison.Ordinal);
-        Assert.Contains("120 training and 32 validation windows", stdout, StringComparison.Ordinal);
+        // 160 rows: the last 16 (a test fraction of 0.1) test, the 32 before them (0.2) validate, windows of 8 train on the rest.
+        Assert.Contains("104 training, 32 validation and 16 test windows", stdout, StringComparison.Ordinal);
         using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))))
         {
             var data = config.RootElement.GetProperty("data");

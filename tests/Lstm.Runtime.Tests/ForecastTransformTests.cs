@@ -251,7 +251,7 @@ public sealed class ForecastTransformTests : IDisposable
             Assert.Equal(message, Assert.Throws<LstmException>(new EvaluationSettings { Data = selection }.Validate).Message);
         }
 
-        Assert.Equal("--season -1: must be ≥ 1", Assert.Throws<LstmException>(new EvaluationSettings { Season = -1 }.Validate).Message);
+        Assert.Equal("--season 1: must be ≥ 2 (rows per season)", Assert.Throws<LstmException>(new EvaluationSettings { Data = new DataSelection { Season = 1 } }.Validate).Message);
     }
 
     [Fact]

@@ -10,9 +10,10 @@ namespace Lstm.Kernels.Cells;
 /// </summary>
 /// <remarks>
 /// Group g owns hidden units [g·U, min(H, (g+1)·U)). It copies the U columns of W_hh [3H, H] of its
-/// units into (dynamic) shared memory once, as [3H, U]. Per step, each thread takes items (b, u) of
-/// the group's B·U: (1) the cell backward of <see cref="GruCellKernels.BackwardElement{T, TOps}"/> from
-/// dy_t + dh_rec, the stored r, z, n, hn and h_{t-1}, writing the three gate gradients of unit u to
+/// units into (dynamic) shared memory once, as [3H, U]. Per step, over the active rows b &lt; n_t
+/// only (as the forward, <see cref="PersistentGruKernels"/>): (1) for each (b, u), the cell backward
+/// of <see cref="GruCellKernels.BackwardElement{T, TOps}"/> from dy_t + dh_rec, the stored r, z, n, hn
+/// and h_{t-1} (h0 for a row that began at t), writing the three gate gradients of unit u to
 /// dgatesX_t and dgatesH_t [B, 3H] in global memory and the direct part dh ⊙ z of dh_{t-1} into
 /// dh_rec in place; (2) the grid barrier, after which every group's gate gradients of the step are
 /// visible; (3) dh_{t-1}[b, u] = dh_rec[b, u] + Σ_r dgatesH_t[b, r]·W_hh[r, u] over the 3H gate rows
@@ -20,9 +21,11 @@ namespace Lstm.Kernels.Cells;
 /// adds its product to C. So every value is rounded as on the step-by-step path (the fused cell
 /// backward, then the recurrent GEMM dgatesH_t · W_hh accumulated onto dh ⊙ z). A group reads and
 /// writes only its own units of dh_rec and each step has its own slices of the gate gradients: one
-/// grid barrier a step. Shared memory: 3H·U + 1 elements of T. The grid barrier is
-/// <see cref="PersistentLstmKernels.GridBarrier"/>: a grid whose groups are not all resident ends
-/// with the failure flag set instead of hanging, its outputs partial.
+/// grid barrier a step. Rows past their length are not touched: their dh_rec waits, unchanged, for
+/// the row's own last step, and at the end dh_rec holds dh0 of every row of length ≥ 1. The loops
+/// keep uniform bounds over every row and stop at the first inactive one. Shared memory: 3H·U + 1
+/// elements of T. The grid barrier is <see cref="PersistentLstmKernels.GridBarrier"/>: a grid whose
+/// groups are not all resident ends with the failure flag set instead of hanging, its outputs partial.
 /// </remarks>
 internal static class PersistentGruBackwardKernels
 {
@@ -40,18 +43,18 @@ internal static class PersistentGruBackwardKernels
     /// <param name="acts">[T, B, 4H] the forward's r, z, n, hn.</param>
     /// <param name="output">[T, B, H] the forward's h_t.</param>
     /// <param name="h0">[B, H] the h before the forward's first step.</param>
-    /// <param name="dhRec">[B, H] in: the gradient of h at the forward's last step; out: that of h0.</param>
-    /// <param name="dgatesX">[T, B, 3H] out: the gradients of xproj (and b_ih) of every step.</param>
-    /// <param name="dgatesH">[T, B, 3H] out: the gradients of hproj (and b_hh) of every step.</param>
+    /// <param name="dhRec">[B, H] in: the gradient of h_n; out: that of h0 (rows of length ≥ 1).</param>
+    /// <param name="dgatesX">[T, B, 3H] out: the gradients of xproj (and b_ih) of every step's active rows.</param>
+    /// <param name="dgatesH">[T, B, 3H] out: the gradients of hproj (and b_hh) of every step's active rows.</param>
+    /// <param name="active">[T] n_t: the rows active at step t (a prefix of the rows, sorted by length).</param>
     /// <param name="sync">The grid barrier's state, <see cref="PersistentLstmKernels.SyncLength"/> ints, zero at launch.</param>
     /// <param name="s">Sizes and switches (Steps, Batch, Hidden, Units, Reverse, SpinLimit, SkipGroup; the others unread).</param>
     public static void Backward<T, TOps>(
         ArrayView<T> dy, ArrayView<T> whh, ArrayView<T> acts, ArrayView<T> output, ArrayView<T> h0,
-        ArrayView<T> dhRec, ArrayView<T> dgatesX, ArrayView<T> dgatesH, ArrayView<int> sync, PersistentCellShape s)
+        ArrayView<T> dhRec, ArrayView<T> dgatesX, ArrayView<T> dgatesH, ArrayView<int> active, ArrayView<int> sync, PersistentCellShape s)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
-        var ops = default(TOps);
         if (Grid.IdxX == s.SkipGroup)
             return;
         var shared = SharedMemory.GetDynamic<T>();
@@ -66,40 +69,42 @@ internal static class PersistentGruBackwardKernels
 
         Group.Barrier();
         long stepSize = (long)batch * hidden;
-        int items = batch * owned;
         for (int step = 0; step < s.Steps; step++)
         {
             // The forward's step number walked back: fs = T-1 … 0, at time t.
             int fs = s.Steps - 1 - step;
             int t = s.Reverse != 0 ? s.Steps - 1 - fs : fs;
             int tPrev = s.Reverse != 0 ? t + 1 : t - 1;
-            var hPrev = fs == 0 ? h0 : output.SubView(tPrev * stepSize, stepSize);
-            var y = dy.SubView(t * stepSize, stepSize);
-            var a = acts.SubView(t * stepSize * 4, stepSize * 4);
-            var dgx = dgatesX.SubView(t * stepSize * 3, stepSize * 3);
-            var dgh = dgatesH.SubView(t * stepSize * 3, stepSize * 3);
-            for (int e = tid; e < items; e += threads)
+            int n = active[t];
+            // As in the forward: rows [0, carried) came from step tPrev, the rest of the n began at t.
+            int carried = fs == 0 ? 0 : s.Reverse != 0 ? active[tPrev] : n;
+            // Only ints live across the loops; the step's views are made where they are read.
+            int live = n * owned;
+            for (int e = tid; e < batch * owned; e += threads)
             {
+                if (e >= live)
+                    break;
                 int b = e / owned;
-                int j = unit0 + e - b * owned;
-                GruCellKernels.BackwardElement<T, TOps>(b * hidden + j, y, dhRec, a, hPrev, dgx, dgh, dhRec, hidden);
+                int idx = b * hidden + unit0 + e - b * owned;
+                var hPrev = b < carried ? output.SubView(tPrev * stepSize, stepSize) : h0;
+                GruCellKernels.BackwardElement<T, TOps>(
+                    idx, dy.SubView(t * stepSize, stepSize), dhRec, acts.SubView(t * stepSize * 4, stepSize * 4), hPrev,
+                    dgatesX.SubView(t * stepSize * 3, stepSize * 3), dgatesH.SubView(t * stepSize * 3, stepSize * 3), dhRec, hidden);
             }
 
-            Group.Barrier();
-            if (tid == 0)
-                shared[verdict] = PersistentLstmKernels.GridBarrier(sync, Grid.DimX, step + 1, s.SpinLimit) ? ops.One : ops.Zero;
-            Group.Barrier();
-            if (!ops.Greater(shared[verdict], ops.Zero))
+            if (!PersistentLstmKernels.Meet<T, TOps>(shared, verdict, sync, step + 1, s.SpinLimit))
                 return;
 
-            for (int e = tid; e < items; e += threads)
+            for (int e = tid; e < batch * owned; e += threads)
             {
+                if (e >= live)
+                    break;
                 int b = e / owned;
                 int u = e - b * owned;
                 long index = (long)b * hidden + unit0 + u;
-                T acc = RecurrentSum<T, TOps>(shared, dgh, (long)b * gates, gates, units, u);
+                T acc = RecurrentSum<T, TOps>(shared, dgatesH, (t * (long)batch + b) * gates, gates, units, u);
                 // The GEMM's store with α = β = 1: β·C + α·acc.
-                dhRec[index] = ops.MulAdd(ops.One, dhRec[index], acc);
+                dhRec[index] = default(TOps).MulAdd(default(TOps).One, dhRec[index], acc);
             }
 
             Group.Barrier();

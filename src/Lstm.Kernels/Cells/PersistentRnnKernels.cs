@@ -26,11 +26,14 @@ public readonly record struct PersistentCellShape(
 /// </summary>
 /// <remarks>
 /// Group g owns hidden units [g·U, min(H, (g+1)·U)) and copies their U rows of W_hh into (dynamic)
-/// shared memory once, as [H, U]. Per step each thread takes items (b, u) with a stride: it sums
-/// h_{t-1}[b, k]·W_hh[j, k] over k in order from zero with one multiply-add per k, as every GEMM
-/// kernel sums an output, then runs the cell of <see cref="RnnCellKernels"/> on it, so every value
-/// is rounded as on the step-by-step path. The backward pass reads act' from h_t, so nothing else
-/// is stored. Shared memory: U·H + 1 elements of T (the weights, the group's barrier verdict).
+/// shared memory once, as [H, U]. Per step each thread takes items (b, u) of the active rows with a
+/// stride: it sums h_{t-1}[b, k]·W_hh[j, k] over k in order from zero with one multiply-add per k,
+/// as every GEMM kernel sums an output, then runs the cell of <see cref="RnnCellKernels"/> on it, so
+/// every value is rounded as on the step-by-step path. Variable lengths as the LSTM's and GRU's loops
+/// take them: step t runs its first n_t = <c>active</c>[t] rows (sorted by length) only, rows
+/// [carried, n_t) beginning at t from h0; the loop's bound stays uniform over every row and stops at
+/// the first inactive one. The backward pass reads act' from h_t, so nothing else is stored. Shared
+/// memory: U·H + 1 elements of T (the weights, the group's barrier verdict).
 /// </remarks>
 internal static class PersistentRnnKernels
 {
@@ -48,16 +51,16 @@ internal static class PersistentRnnKernels
     /// <param name="biasIh">b_ih: [H]; read only when HasBias is 1.</param>
     /// <param name="biasHh">b_hh: [H]; read only when HasBias is 1.</param>
     /// <param name="h0">[B, H] the state before the first step walked.</param>
-    /// <param name="output">[T, B, H] out: h_t.</param>
+    /// <param name="output">[T, B, H] out: h_t of the active rows (the others untouched).</param>
+    /// <param name="active">[T] n_t: the rows active at step t (a prefix of the rows, sorted by length).</param>
     /// <param name="sync">The grid barrier's state, <see cref="PersistentLstmKernels.SyncLength"/> ints, zero at launch.</param>
     /// <param name="s">Sizes and switches.</param>
     public static void Forward<T, TOps>(
         ArrayView<T> xproj, ArrayView<T> whh, ArrayView<T> biasIh, ArrayView<T> biasHh, ArrayView<T> h0,
-        ArrayView<T> output, ArrayView<int> sync, PersistentCellShape s)
+        ArrayView<T> output, ArrayView<int> active, ArrayView<int> sync, PersistentCellShape s)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {
-        var ops = default(TOps);
         if (Grid.IdxX == s.SkipGroup)
             return;
         var shared = SharedMemory.GetDynamic<T>();
@@ -65,42 +68,39 @@ internal static class PersistentRnnKernels
         int unit0 = Grid.IdxX * units;
         int owned = hidden - unit0 < units ? hidden - unit0 : units;
         int tid = Group.IdxX, threads = Group.DimX;
-        int weights = units * hidden;
-        int verdict = weights;
+        int verdict = units * hidden;
 
         PersistentLstmKernels.LoadGateRows<T, TOps>(shared, whh, hidden, unit0, units, owned, 1);
 
         Group.Barrier();
         long stepSize = (long)batch * hidden;
-        int items = batch * owned;
         for (int step = 0; step < s.Steps; step++)
         {
             int t = s.Reverse != 0 ? s.Steps - 1 - step : step;
             int tPrev = s.Reverse != 0 ? t + 1 : t - 1;
-            var hPrev = step == 0 ? h0 : output.SubView(tPrev * stepSize, stepSize);
-            var h = output.SubView(t * stepSize, stepSize);
-            var x = xproj.SubView(t * stepSize, stepSize);
-            for (int e = tid; e < items; e += threads)
+            int n = active[t];
+            // Rows [0, carried) continue from step tPrev; the rest of the n begin here from h0.
+            int carried = step == 0 ? 0 : s.Reverse != 0 ? active[tPrev] : n;
+            int live = n * owned;
+            for (int e = tid; e < batch * owned; e += threads)
             {
+                if (e >= live)
+                    break;
                 int b = e / owned;
                 int u = e - b * owned;
-                long hRow = (long)b * hidden;
-                T acc = ops.Zero;
+                bool carry = b < carried;
+                var hp = carry ? output : h0;
+                long hRow = (carry ? tPrev * stepSize : 0) + (long)b * hidden;
+                T acc = default(TOps).Zero;
                 for (int k = 0; k < hidden; k++)
-                    acc = ops.MulAdd(hPrev[hRow + k], shared[k * units + u], acc);
+                    acc = default(TOps).MulAdd(hp[hRow + k], shared[k * units + u], acc);
                 int j = unit0 + u;
-                h[hRow + j] = RnnCellKernels.Cell<T, TOps>(x[hRow + j], acc, biasIh, biasHh, j, s.HasBias, s.Relu);
+                long at = t * stepSize + (long)b * hidden + j;
+                output[at] = RnnCellKernels.Cell<T, TOps>(xproj[at], acc, biasIh, biasHh, j, s.HasBias, s.Relu);
             }
 
-            if (step + 1 < s.Steps)
-            {
-                Group.Barrier();
-                if (tid == 0)
-                    shared[verdict] = PersistentLstmKernels.GridBarrier(sync, Grid.DimX, step + 1, s.SpinLimit) ? ops.One : ops.Zero;
-                Group.Barrier();
-                if (!ops.Greater(shared[verdict], ops.Zero))
-                    return;
-            }
+            if (step + 1 < s.Steps && !PersistentLstmKernels.Meet<T, TOps>(shared, verdict, sync, step + 1, s.SpinLimit))
+                return;
         }
     }
 }

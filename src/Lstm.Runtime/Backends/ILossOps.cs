@@ -31,4 +31,28 @@ public interface ILossOps<T> where T : unmanaged
     /// <param name="grad">[N, C] out.</param>
     /// <param name="rowLoss">[N] out.</param>
     void CrossEntropyLoss(int rows, int classes, BufferSlice<T> logits, BufferSlice<T> targets, BufferSlice<T>? mask, T scale, BufferSlice<T> grad, BufferSlice<T> rowLoss);
+
+    /// <summary>
+    /// Connectionist temporal classification, <c>torch.nn.functional.ctc_loss</c> with blank 0 (see
+    /// <see cref="Lstm.Kernels.CtcKernels"/>): rowLoss[b] = −log p(target_b | log-probabilities of row b's
+    /// first inputLengths[b] steps), and grad = scale_b·(e^lp − γ), the gradient PyTorch's backward gives
+    /// for the log-probabilities (d loss / d logits when lp = log_softmax(logits)); 0 past a row's input
+    /// length. A row no alignment can produce gets +∞ and a NaN gradient, or 0 and 0 with
+    /// <see cref="CtcFlags.ZeroInfinity"/>.
+    /// </summary>
+    /// <param name="time">T.</param>
+    /// <param name="batch">B.</param>
+    /// <param name="classes">C, class 0 the blank.</param>
+    /// <param name="logProbs">[T, B, C] log-probabilities (or [B, T, C] with <see cref="CtcFlags.BatchFirst"/>).</param>
+    /// <param name="targets">[B, S] labels in [1, C), row b's first targetLengths[b] used.</param>
+    /// <param name="maxTargetLength">S.</param>
+    /// <param name="inputLengths">[B] steps of each row, in [0, T].</param>
+    /// <param name="targetLengths">[B] labels of each row, in [0, S].</param>
+    /// <param name="scale">The gradient's scale for every row (further divided by the row's target length with <see cref="CtcFlags.MeanOverTargetLength"/>).</param>
+    /// <param name="flags">Layout, per-row mean and zero-infinity.</param>
+    /// <param name="grad">Same shape as <paramref name="logProbs"/>, out.</param>
+    /// <param name="rowLoss">[B] out: each row's negative log-likelihood, unscaled.</param>
+    void CtcLoss(
+        int time, int batch, int classes, BufferSlice<T> logProbs, ReadOnlySpan<int> targets, int maxTargetLength,
+        ReadOnlySpan<int> inputLengths, ReadOnlySpan<int> targetLengths, T scale, CtcFlags flags, BufferSlice<T> grad, BufferSlice<T> rowLoss);
 }

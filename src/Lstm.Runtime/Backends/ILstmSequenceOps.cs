@@ -141,9 +141,15 @@ internal enum RecurrentCellKind
 }
 
 /// <summary>
-/// The operands of one GRU or RNN direction's whole forward time loop (every row of the batch as
-/// long as the sequence): for each step t, hproj = h_{t-1} W_hhᵀ, then the cell's fused step.
+/// The operands of one GRU or RNN direction's whole forward time loop: for each step t,
+/// hproj = h_{t-1} W_hhᵀ, then the cell's fused step, each on the step's active rows.
 /// </summary>
+/// <remarks>
+/// Variable lengths (<see cref="Active"/>) as <see cref="LstmSequenceForward{T}"/> takes them: the rows
+/// sorted by length, longest first, step t runs its first n_t rows only, a row past its length writes
+/// nothing (its output stays zero); forward every row begins at t = 0 from h0, in reverse each row
+/// begins at its own last step.
+/// </remarks>
 /// <param name="Cell">The cell.</param>
 /// <param name="Steps">T ≥ 1.</param>
 /// <param name="Batch">B ≥ 1.</param>
@@ -154,20 +160,25 @@ internal enum RecurrentCellKind
 /// <param name="BiasIh">[G·H], or null for bias=False.</param>
 /// <param name="BiasHh">[G·H], or null for bias=False.</param>
 /// <param name="H0">[B, H] the state before the first step walked.</param>
-/// <param name="Output">[T, B, H] out: h_t of every step.</param>
-/// <param name="Acts">GRU, training: [T, B, 4H] out, r, z, n, hn of every step; else null.</param>
+/// <param name="Output">[T, B, H] out: h_t of every step's active rows.</param>
+/// <param name="Acts">GRU, training: [T, B, 4H] out, r, z, n, hn of every step's active rows; else null.</param>
 /// <typeparam name="T">float or double.</typeparam>
 internal readonly record struct RecurrentSequenceForward<T>(
     RecurrentCellKind Cell, int Steps, int Batch, int Hidden, bool Reverse,
     BufferSlice<T> XProj, BufferSlice<T> WeightHh, BufferSlice<T>? BiasIh, BufferSlice<T>? BiasHh,
     BufferSlice<T> H0, BufferSlice<T> Output, BufferSlice<T>? Acts)
-    where T : unmanaged;
+    where T : unmanaged
+{
+    /// <summary>n_t for each step t: the rows active at t, the rows sorted by length; null when every row runs every step.</summary>
+    public IReadOnlyList<int>? Active { get; init; }
+}
 
 /// <summary>
 /// The operands of one GRU or RNN direction's whole backward time loop (the forward's shape and
 /// conditions), from its last step walked back to its first: for each step the cell's fused backward
 /// step (<see cref="IGruCellOps{T}.GruCellBackward"/>, <see cref="IRnnCellOps{T}.RnnCellBackward"/>)
-/// with dhRec, then dh_{t-1} (+)= dgatesH_t W_hh, as the step loop computes them.
+/// with dhRec, then dh_{t-1} (+)= dgatesH_t W_hh, as the step loop computes them, each on the step's
+/// active rows (<see cref="Active"/>, as in the forward).
 /// </summary>
 /// <param name="Cell">The cell.</param>
 /// <param name="Steps">T ≥ 1.</param>
@@ -179,15 +190,19 @@ internal readonly record struct RecurrentSequenceForward<T>(
 /// <param name="Acts">GRU: [T, B, 4H] the forward's r, z, n, hn; RNN: null (its backward reads h_t).</param>
 /// <param name="Output">[T, B, H] the forward's h_t.</param>
 /// <param name="H0">[B, H] the h before the first step.</param>
-/// <param name="DhRec">[B, H] in: the gradient of h at the last step (h_n's); out: that of h0.</param>
-/// <param name="DGates">[T, B, G·H] out: the gate gradients of every step (GRU: of xproj and b_ih).</param>
-/// <param name="DGatesH">GRU: [T, B, 3H] out, the gradients of hproj and b_hh of every step; RNN: unread (its DGates serve both).</param>
+/// <param name="DhRec">[B, H] in: the gradient of h at the last step (h_n's); out: that of h0 (rows of length ≥ 1).</param>
+/// <param name="DGates">[T, B, G·H] out: the gate gradients of every step's active rows (GRU: of xproj and b_ih).</param>
+/// <param name="DGatesH">GRU: [T, B, 3H] out, the gradients of hproj and b_hh of every step's active rows; RNN: unread (its DGates serve both).</param>
 /// <typeparam name="T">float or double.</typeparam>
 internal readonly record struct RecurrentSequenceBackward<T>(
     RecurrentCellKind Cell, int Steps, int Batch, int Hidden, bool Reverse,
     BufferSlice<T> Dy, BufferSlice<T> WeightHh, BufferSlice<T>? Acts, BufferSlice<T> Output, BufferSlice<T> H0,
     BufferSlice<T> DhRec, BufferSlice<T> DGates, BufferSlice<T> DGatesH)
-    where T : unmanaged;
+    where T : unmanaged
+{
+    /// <summary>n_t for each step t, as in the forward; null when every row runs every step.</summary>
+    public IReadOnlyList<int>? Active { get; init; }
+}
 
 /// <summary>
 /// Devices that run a GRU or RNN direction's whole forward and backward loops in one operation each,

@@ -27,10 +27,12 @@ public sealed record DataPosition(long Epoch, int Offset)
 }
 
 /// <summary>One batch: x [B, T, I] batch-first and the targets [B, TargetLength], both row-major.</summary>
-/// <param name="X">[B, T, I].</param>
+/// <param name="X">[B, T, I], T = <see cref="Steps"/>; past a sample's length, zeros.</param>
 /// <param name="Y">[B, TargetLength].</param>
 /// <param name="Indices">The B sample indices, in batch order.</param>
-public sealed record Batch(double[] X, double[] Y, int[] Indices);
+/// <param name="Lengths">Each sample's steps (variable-length data), or null when every sample has T.</param>
+/// <param name="Steps">T of this batch: the dataset's steps, or the longest of its samples (0: the dataset's).</param>
+public sealed record Batch(double[] X, double[] Y, int[] Indices, int[]? Lengths = null, int Steps = 0);
 
 /// <summary>
 /// Deterministic batching: each epoch visits every sample once in an order drawn from
@@ -38,9 +40,21 @@ public sealed record Batch(double[] X, double[] Y, int[] Indices);
 /// last incomplete batch of an epoch is dropped. <see cref="Position"/> saves where it stands and
 /// <see cref="Restore"/> resumes from there, giving the same batches as an uninterrupted run.
 /// </summary>
+/// <remarks>
+/// Samples of an <see cref="IVariableLengthDataset"/> are batched by length buckets: the epoch's
+/// shuffled order (its last incomplete batch dropped) is cut into buckets of
+/// <see cref="BucketBatches"/> batches, each bucket sorted by length (ties in shuffled order) and
+/// cut into batches, and the order of all the epoch's batches shuffled again; each batch is
+/// padded to its own longest sample. The order is still a function of (seed, epoch) alone, so
+/// <see cref="Position"/> is all a checkpoint needs to resume exactly.
+/// </remarks>
 public sealed class DataLoader
 {
+    /// <summary>Batches per length bucket by default.</summary>
+    public const int DefaultBucketBatches = 16;
+
     private readonly ISequenceDataset _data;
+    private readonly IVariableLengthDataset? _variable;
     private int[]? _order;
     private long _orderEpoch = -1;
 
@@ -48,13 +62,18 @@ public sealed class DataLoader
     /// <param name="data">The samples.</param>
     /// <param name="batchSize">B (≤ the number of samples).</param>
     /// <param name="seed">Seeds the order of every epoch.</param>
-    /// <param name="shuffle">False visits samples in index order.</param>
-    public DataLoader(ISequenceDataset data, int batchSize, int seed = 0, bool shuffle = true)
+    /// <param name="shuffle">False visits samples in index order (variable-length samples still by bucket, unshuffled).</param>
+    /// <param name="bucketBatches">Variable-length data: batches per length bucket (1: sort within each batch only).</param>
+    public DataLoader(ISequenceDataset data, int batchSize, int seed = 0, bool shuffle = true, int bucketBatches = DefaultBucketBatches)
     {
         ArgumentNullException.ThrowIfNull(data);
         if (batchSize <= 0 || batchSize > data.Count)
             throw new LstmException($"batch size {batchSize} must lie in [1, {data.Count}] (the number of samples)");
+        if (bucketBatches < 1)
+            throw new LstmException($"batches per length bucket {bucketBatches} must be at least 1");
         _data = data;
+        _variable = data as IVariableLengthDataset;
+        BucketBatches = bucketBatches;
         BatchSize = batchSize;
         Seed = seed;
         Shuffle = shuffle;
@@ -69,6 +88,9 @@ public sealed class DataLoader
 
     /// <summary>Whether epochs are shuffled.</summary>
     public bool Shuffle { get; }
+
+    /// <summary>Variable-length data: batches per length bucket.</summary>
+    public int BucketBatches { get; }
 
     /// <summary>Full batches per epoch.</summary>
     public int BatchesPerEpoch => _data.Count / BatchSize;
@@ -97,21 +119,45 @@ public sealed class DataLoader
         }
 
         var order = Order(epoch);
-        int steps = _data.Steps;
-        int xLen = steps * _data.InputSize;
-        int yLen = _data.TargetLength;
-        var x = new double[BatchSize * xLen];
-        var y = new double[BatchSize * yLen];
-        var indices = new int[BatchSize];
-        for (int b = 0; b < BatchSize; b++)
+        var batch = Load(_data, order.AsSpan(offset, BatchSize));
+        Position = new DataPosition(epoch, offset + BatchSize);
+        return batch;
+    }
+
+    /// <summary>
+    /// Samples <paramref name="indices"/> of <paramref name="data"/> as one batch: x [B, T, I]
+    /// with T the dataset's steps, or for variable-length data the longest of these samples
+    /// (the rest padded with zeros) and their lengths.
+    /// </summary>
+    /// <param name="data">The samples.</param>
+    /// <param name="indices">Which, in batch order.</param>
+    /// <exception cref="LstmException">A variable-length sample's length is outside [1, Steps].</exception>
+    public static Batch Load(ISequenceDataset data, ReadOnlySpan<int> indices)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        int[]? lengths = null;
+        int steps = data.Steps;
+        if (data is IVariableLengthDataset variable)
         {
-            int i = order[offset + b];
-            indices[b] = i;
-            _data.Fill(i, x.AsSpan(b * xLen, xLen), y.AsSpan(b * yLen, yLen));
+            lengths = new int[indices.Length];
+            steps = 0;
+            for (int b = 0; b < indices.Length; b++)
+            {
+                int length = variable.LengthOf(indices[b]);
+                if (length < 1 || length > data.Steps)
+                    throw new LstmException($"sample {indices[b]} has {length} steps, outside [1, {data.Steps}]");
+                lengths[b] = length;
+                steps = Math.Max(steps, length);
+            }
         }
 
-        Position = new DataPosition(epoch, offset + BatchSize);
-        return new Batch(x, y, indices);
+        int xLen = steps * data.InputSize;
+        int yLen = data.TargetLength;
+        var x = new double[indices.Length * xLen];
+        var y = new double[indices.Length * yLen];
+        for (int b = 0; b < indices.Length; b++)
+            data.Fill(indices[b], x.AsSpan(b * xLen, xLen), y.AsSpan(b * yLen, yLen));
+        return new Batch(x, y, indices.ToArray(), lengths, steps);
     }
 
     private int[] Order(long epoch)
@@ -131,9 +177,49 @@ public sealed class DataLoader
             }
         }
 
+        if (_variable is not null)
+            order = Bucketed(order, new Random(Seeds.Mix(Seed ^ 0x5bd1e995, epoch)));
         _order = order;
         _orderEpoch = epoch;
         return order;
+    }
+
+    /// <summary>
+    /// The epoch's order regrouped by length: the full batches' samples cut into buckets, each
+    /// sorted by length (stable), then the batches shuffled (with shuffling on); the dropped
+    /// remainder stays at the end.
+    /// </summary>
+    private int[] Bucketed(int[] order, Random rng)
+    {
+        int batches = order.Length / BatchSize;
+        int used = batches * BatchSize;
+        int bucket = BucketBatches * BatchSize;
+        var keys = new long[used];
+        for (int p = 0; p < used; p++)
+            keys[p] = ((long)_variable!.LengthOf(order[p]) << 32) | (uint)p;
+        for (int start = 0; start < used; start += bucket)
+        {
+            int count = Math.Min(bucket, used - start);
+            Array.Sort(keys, order, start, count);
+        }
+
+        var batchOrder = new int[batches];
+        for (int j = 0; j < batches; j++)
+            batchOrder[j] = j;
+        if (Shuffle)
+        {
+            for (int j = batches - 1; j > 0; j--)
+            {
+                int k = rng.Next(j + 1);
+                (batchOrder[j], batchOrder[k]) = (batchOrder[k], batchOrder[j]);
+            }
+        }
+
+        var result = new int[order.Length];
+        for (int j = 0; j < batches; j++)
+            Array.Copy(order, batchOrder[j] * BatchSize, result, j * BatchSize, BatchSize);
+        Array.Copy(order, used, result, used, order.Length - used);
+        return result;
     }
 }
 
@@ -142,6 +228,7 @@ public sealed class DataLoader
 [JsonSerializable(typeof(DataPosition))]
 [JsonSerializable(typeof(ZScoreStatistics))]
 [JsonSerializable(typeof(CharVocabularyFile))]
+[JsonSerializable(typeof(ClassifierData))]
 internal sealed partial class DataJson : JsonSerializerContext
 {
 }

@@ -50,13 +50,19 @@ public sealed record DataSelection
     /// <summary><c>--val-fraction</c>.</summary>
     public double? ValFraction { get; init; }
 
+    /// <summary><c>--test-fraction</c> (CSV).</summary>
+    public double? TestFraction { get; init; }
+
+    /// <summary><c>--season</c> (CSV): rows per season of the seasonal naive baseline.</summary>
+    public int? Season { get; init; }
+
     /// <summary>A text file (<c>--text</c>).</summary>
     public string? Text { get; init; }
 
     /// <summary>Whether any value was given.</summary>
     public bool AnyGiven =>
         Task is not null || SeqLen is not null || TrainSamples is not null || ValidationSamples is not null || Csv is not null || Target is not null
-        || Features is not null || Window is not null || Horizon is not null || Normalize is not null || Difference is not null || TargetMode is not null || Missing is not null || ValFraction is not null || Text is not null;
+        || Features is not null || Window is not null || Horizon is not null || Normalize is not null || Difference is not null || TargetMode is not null || Missing is not null || ValFraction is not null || TestFraction is not null || Season is not null || Text is not null;
 
     /// <summary>
     /// The spec these values state, on top of <paramref name="basis"/> (a trained run's, for
@@ -70,9 +76,9 @@ public sealed record DataSelection
         if (sources > 1)
             throw new LstmException($"give one of --task, --csv and --text (got {string.Join(", ", new[] { ("--task", Task), ("--csv", Csv), ("--text", Text) }.Where(p => p.Item2 is not null).Select(p => $"{p.Item1} {p.Item2}"))})");
         string source = Csv is not null ? "csv" : Text is not null ? "text" : Task is not null ? "task" : basis?.Source ?? "task";
-        var spec = basis is not null && basis.Source == source ? basis : new DataSpec { Source = source, Window = DataDefaults.WindowFor(source) };
+        var spec = basis is not null && basis.Source == source ? basis : new DataSpec { Source = source, Window = DataDefaults.WindowFor(source), TestFraction = source == "csv" ? DataDefaults.TestFraction : 0 };
         if (source != "csv")
-            Reject(source, ("--target", Target), ("--features", Features), ("--horizon", Horizon), ("--normalize", Normalize), ("--difference", Difference), ("--target-mode", TargetMode), ("--missing", Missing));
+            Reject(source, ("--target", Target), ("--features", Features), ("--horizon", Horizon), ("--normalize", Normalize), ("--difference", Difference), ("--target-mode", TargetMode), ("--missing", Missing), ("--test-fraction", TestFraction), ("--season", Season));
         if (source != "task")
             Reject(source, ("--seq-len", SeqLen), ("--train-samples", TrainSamples), ("--val-samples", ValidationSamples));
         else
@@ -94,6 +100,8 @@ public sealed record DataSelection
             TargetMode = TargetMode?.Trim().ToLowerInvariant() ?? spec.TargetMode,
             Missing = Missing?.Trim().ToLowerInvariant() ?? spec.Missing,
             ValFraction = ValFraction ?? spec.ValFraction,
+            TestFraction = TestFraction ?? spec.TestFraction,
+            Season = Season ?? spec.Season,
         };
         spec.Validate();
         return spec;
@@ -146,6 +154,9 @@ public static class DataDefaults
 
     /// <summary>What a missing CSV value does.</summary>
     public const string Missing = "error";
+
+    /// <summary>The trailing fraction of a CSV's rows kept for the test (a run from before it had none: 0).</summary>
+    public const double TestFraction = 0.1;
 
     /// <summary>The trailing fraction that validates (CSV, text).</summary>
     public const double ValFraction = 0.2;

@@ -63,27 +63,6 @@ public sealed partial record DataSpec
     /// <summary>Rows of the CSV the first sample spans less one (the old "first target row"): W − 1 + H + D.</summary>
     private long LastRowOfFirstSample => ForecastDataset.RowsPerSample(Window, Horizon, Difference) - 1;
 
-    /// <summary>The CSV's windows under the transform: a split with fitted statistics, or (no scaling) all windows sliced.</summary>
-    private (ISequenceDataset Train, ISequenceDataset Validation, ZScoreStatistics? Fs, ZScoreStatistics? Ts) SplitCsv(TimeSeries features, TimeSeries targets, int trainCount)
-    {
-        var transform = Transform;
-        try
-        {
-            if (transform.UsesStatistics)
-            {
-                var (train, validation, fs, ts) = ForecastDataset.Split(features, targets, Window, Horizon, 1 - ValFraction, transform);
-                return (train, validation, fs, ts);
-            }
-
-            var all = ForecastDataset.Windows(features, targets, Window, Horizon, transform, null, null);
-            return (all.Slice(0, trainCount), all.Slice(trainCount, all.Count - trainCount), null, null);
-        }
-        catch (LstmException e)
-        {
-            throw new LstmException($"{Path}: {e.Message}", e);
-        }
-    }
-
     private string TransformSummary =>
         (Normalize switch { "none" => "not normalized", "window" => "each window less its last value, scaled", _ => "z-scored" })
         + (Difference > 0 ? $", differenced {Difference}×" : "") + (TargetMode == "change" ? ", change targets" : "");

@@ -4,7 +4,7 @@ namespace Lstm.Runtime.Data;
 
 /// <content>
 /// Whether a CSV or a text of a given length splits into at least one training and one
-/// validation window, and, when it does not, the smallest length that would: found in closed
+/// validation window (and a CSV into a test window where it has a test fraction), and, when it does not, the smallest length that would: found in closed
 /// form (the real split's own formula checked at a few lengths beside the exact bound, so
 /// floating-point rounding cannot disagree with it), never by counting up.
 /// </content>
@@ -14,26 +14,41 @@ public sealed partial record DataSpec
     private const int Slack = 4;
 
     /// <summary>
-    /// Whether <paramref name="rows"/> CSV rows leave a training window and a validation window:
-    /// with split = ⌊R·(1 − f)⌋ (the training rows) and F = W − 1 + h (the first target row),
-    /// split − F ≥ 1 and R − max(split, F) ≥ 1.
+    /// The rows of a CSV's chronological split: the first <c>Train</c> rows train, rows
+    /// [Train, TestStart) validate, rows [TestStart, rows) test. The test rows are the last ⌊R·t⌋;
+    /// the validation rows the R − ⌊R·(1 − f)⌋ before them (with t = 0 the split of a run without
+    /// a test set, row for row).
     /// </summary>
-    internal static bool CsvSplitFits(long rows, long firstTarget, double valFraction)
+    internal static (long Train, long TestStart) CsvRows(long rows, double valFraction, double testFraction)
+    {
+        long testRows = (long)Math.Floor(rows * testFraction);
+        long beforeTest = (long)Math.Floor(rows * (1 - valFraction));
+        return (beforeTest - testRows, rows - testRows);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="rows"/> CSV rows leave a training window, a validation window and,
+    /// with a test fraction t &gt; 0, a test window (<see cref="CsvRows"/>; F = W − 1 + h is the
+    /// first target row): train − F ≥ 1, testStart − train ≥ 1, and rows − testStart ≥ 1 when t &gt; 0.
+    /// </summary>
+    internal static bool CsvSplitFits(long rows, long firstTarget, double valFraction, double testFraction = 0)
     {
         if (rows < 1 || rows > int.MaxValue)
             return false;
-        long split = (long)Math.Floor(rows * (1 - valFraction));
-        return split - firstTarget >= 1 && rows - Math.Max(split, firstTarget) >= 1;
+        var (train, testStart) = CsvRows(rows, valFraction, testFraction);
+        return train - firstTarget >= 1 && testStart - train >= 1 && (testFraction == 0 || rows - testStart >= 1);
     }
 
-    /// <summary>The fewest CSV rows that <see cref="CsvSplitFits"/>, or null when the fraction rounds 1 − f to 0 or 1 or no count near the bound fits.</summary>
-    internal static long? CsvRowsNeeded(long firstTarget, double valFraction)
+    /// <summary>The fewest CSV rows that <see cref="CsvSplitFits"/>, or null when the fractions round the training share to 0 or 1 or no count near the bound fits.</summary>
+    internal static long? CsvRowsNeeded(long firstTarget, double valFraction, double testFraction = 0)
     {
-        double q = 1 - valFraction;
+        double q = 1 - valFraction - testFraction;
         if (!(q > 0 && q < 1))
             return null;
-        // ⌊R·q⌋ ≥ F + 1 needs R ≥ (F + 1) / q; R − ⌊R·q⌋ ≥ 1 needs R·f ≳ 1 only where rounding eats the remainder.
-        return Smallest((firstTarget + 1) / q, [1 / valFraction], r => CsvSplitFits(r, firstTarget, valFraction));
+        // ⌊R·(1 − f)⌋ − ⌊R·t⌋ ≥ F + 1 needs R ≥ (F + 1) / q; R − ⌊R·(1 − f)⌋ ≥ 1 needs R·f ≳ 1 only where
+        // rounding eats the remainder; ⌊R·t⌋ ≥ 1 needs R ≥ 1 / t.
+        double[] fallbacks = testFraction > 0 ? [1 / valFraction, 1 / testFraction] : [1 / valFraction];
+        return Smallest((firstTarget + 1) / q, fallbacks, r => CsvSplitFits(r, firstTarget, valFraction, testFraction));
     }
 
     /// <summary>Whether a text of <paramref name="length"/> characters leaves W + 1 for training and W + 1 for validation (validation = ⌊n·f⌋).</summary>

@@ -59,6 +59,16 @@ public sealed partial record DataSpec
     /// <summary>The trailing fraction of the rows (CSV) or characters (text) that validates, in (0, 1).</summary>
     public double ValFraction { get; init; } = DataDefaults.ValFraction;
 
+    /// <summary>
+    /// The trailing fraction of a CSV's rows kept for the test, in [0, 1): never trained on nor
+    /// used to choose a checkpoint. 0 (the value of a run that predates it) keeps no test rows;
+    /// a new forecast takes <see cref="DataDefaults.TestFraction"/> (<see cref="DataSelection"/>).
+    /// </summary>
+    public double TestFraction { get; init; }
+
+    /// <summary>The season of a CSV's seasonal naive baseline in rows (≥ 2), or 0 to detect it from the training rows.</summary>
+    public int Season { get; init; }
+
     /// <summary>The feature columns in use: <see cref="Features"/>, or the targets when it is empty.</summary>
     [JsonIgnore]
     public IReadOnlyList<string> FeatureColumns => Features.Count > 0 ? Features : Targets;
@@ -99,6 +109,10 @@ public sealed partial record DataSpec
                 CheckTransform();
                 _ = MissingValuesOf(Missing);
                 Fraction();
+                TestFractionCheck();
+                if (Season != 0 && Season < 2)
+                    throw new LstmException($"--season {Season}: must be ≥ 2 (rows per season), or left out to detect it");
+                AtMost("--season", Season, MaxSteps);
                 break;
             case "text":
                 if (string.IsNullOrWhiteSpace(Path))
@@ -229,23 +243,47 @@ public sealed partial record DataSpec
         var (features, targets) = ReadColumns();
         int rows = features.Rows;
         long firstTarget = LastRowOfFirstSample;
-        if (!CsvSplitFits(rows, firstTarget, ValFraction))
+        if (!CsvSplitFits(rows, firstTarget, ValFraction, TestFraction))
         {
-            throw new LstmException(CsvRowsNeeded(firstTarget, ValFraction) is { } need
-                ? $"{Path}: {rows} data rows are too few for a window of {Window} and a horizon of {Horizon}{(Difference > 0 ? $" differenced {Difference} time{(Difference == 1 ? "" : "s")}" : "")} with a validation fraction of {Fmt(ValFraction)} (at least {need} rows are needed)"
-                : $"--val-fraction {Fmt(ValFraction)}: leaves no training or no validation window at any number of rows (1 − f rounds to {Fmt(1 - ValFraction)}); use a fraction such as 0.2");
+            string fractions = $"a validation fraction of {Fmt(ValFraction)}" + (TestFraction > 0 ? $" and a test fraction of {Fmt(TestFraction)}" : "");
+            string differenced = Difference > 0 ? $" differenced {Difference} time{(Difference == 1 ? "" : "s")}" : "";
+            throw new LstmException(CsvRowsNeeded(firstTarget, ValFraction, TestFraction) is { } need
+                ? $"{Path}: {rows} data rows are too few for a window of {Window} and a horizon of {Horizon}{differenced} with {fractions} (at least {need} rows are needed)"
+                : TestFraction > 0
+                    ? $"--val-fraction {Fmt(ValFraction)} with --test-fraction {Fmt(TestFraction)}: leaves no training, validation or test window at any number of rows; use fractions such as 0.2 and 0.1"
+                    : $"--val-fraction {Fmt(ValFraction)}: leaves no training or no validation window at any number of rows (1 − f rounds to {Fmt(1 - ValFraction)}); use a fraction such as 0.2");
         }
 
-        int split = (int)Math.Floor(rows * (1 - ValFraction));
-        int trainCount = split - (int)firstTarget;
+        var (trainRows, testStart) = CsvRows(rows, ValFraction, TestFraction);
+        int split = (int)trainRows, test = (int)testStart;
+        if (Season > split)
+            throw new LstmException($"--season {Season}: longer than the {split} training rows of {Path} (the seasonal naive forecast looks one season back)");
         CheckMagnitudes(features, targets);
-        var (train, validation, fs, ts) = SplitCsv(features, targets, trainCount);
-        return new PreparedData(this, train, validation, 0, fs, ts, null, CsvSummary(rows, train.Count, validation.Count));
+
+        var forecastRows = ForecastRowsOf(targets, split, test);
+        ForecastDataset train, validation, testSet;
+        ZScoreStatistics? fs, ts;
+        try
+        {
+            (train, validation, testSet, fs, ts) = ForecastDataset.SplitRows(features, targets, Window, Horizon, split, test, Transform);
+        }
+        catch (LstmException e)
+        {
+            throw new LstmException($"{Path}: {e.Message}", e);
+        }
+
+        return new PreparedData(this, train, validation, 0, fs, ts, null, CsvSummary(rows, train.Count, validation.Count, testSet.Count))
+        {
+            Test = testSet,
+            Forecast = forecastRows,
+            Warnings = FewWindowWarnings(validation.Count, testSet.Count),
+        };
     }
 
-    private string CsvSummary(int rows, int train, int validation) =>
+    private string CsvSummary(int rows, int train, int validation, int test) =>
         $"{Path}: {rows} rows; predict {string.Join(", ", Targets)} on {(Horizon == 1 ? "the row" : $"each of the {Horizon} rows")} after windows of {Window} of {string.Join(", ", FeatureColumns)}"
-        + $" ({TransformSummary}): {train} training and {validation} validation windows";
+        + $" ({TransformSummary}): "
+        + (test > 0 ? $"{train} training, {validation} validation and {test} test windows" : $"{train} training and {validation} validation windows");
 
     private PreparedData PrepareText()
     {
@@ -294,6 +332,14 @@ public sealed partial record DataSpec
             throw new LstmException($"{option} {Path}: no such file");
     }
 
+    private void TestFractionCheck()
+    {
+        if (!(TestFraction >= 0 && TestFraction < 1))
+            throw new LstmException($"--test-fraction {Fmt(TestFraction)}: must lie in [0, 1) (0: no test rows)");
+        if (!(ValFraction + TestFraction < 1))
+            throw new LstmException($"--test-fraction {Fmt(TestFraction)} with --val-fraction {Fmt(ValFraction)}: together they leave no training rows (their sum must be below 1)");
+    }
+
     private void Fraction()
     {
         if (!(ValFraction > 0 && ValFraction < 1))
@@ -339,6 +385,15 @@ public sealed record PreparedData(
 {
     /// <summary>Whether inputs and targets are class ids (a language model, the copy task).</summary>
     public bool Tokens => Classes > 0;
+
+    /// <summary>Test samples (the last rows of a CSV with a test fraction), never trained on nor used to choose a checkpoint; empty when none.</summary>
+    public ISequenceDataset Test { get; init; } = new DatasetSlice(EmptyDataset.Instance, 0, 0);
+
+    /// <summary>A CSV forecast's rows in original units and where its split falls (for baselines and per-row output), else null.</summary>
+    public ForecastRows? Forecast { get; init; }
+
+    /// <summary>Sentences about the data worth a warning (too few validation or test windows to trust their scores).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 }
 
 /// <summary>Samples [first, first + count) of another dataset.</summary>

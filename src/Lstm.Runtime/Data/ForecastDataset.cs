@@ -100,24 +100,55 @@ public sealed class ForecastDataset : ISequenceDataset
         TimeSeries features, TimeSeries targets, int window, int horizon, double trainFraction, ForecastTransform? transform = null)
     {
         transform ??= ForecastTransform.Default;
-        Check(features, targets, window, horizon);
+        ArgumentNullException.ThrowIfNull(features);
         if (!(trainFraction > 0 && trainFraction <= 1))
             throw new LstmException($"train fraction {trainFraction} must lie in (0, 1]");
         if (!transform.UsesStatistics)
             throw new LstmException("a split without normalization needs no statistics: use Windows and slice it");
         int rows = features.Rows;
         int split = (int)Math.Floor(rows * trainFraction);
-        long need = RowsPerSample(window, horizon, transform.Difference);
-        if (split < need)
-            throw new LstmException($"{rows} rows with a train fraction of {trainFraction} leave {split} training rows: too few for a window of {window}, a horizon of {horizon}{Differencing(transform)}");
-        int d = transform.Difference;
-        var fs = ZScoreStatistics.Fit(features.Columns, ForecastTransform.Differenced(features, d).Values, split - d);
-        var ts = ZScoreStatistics.Fit(targets.Columns, ForecastTransform.Differenced(targets, d).Values, split - d);
-        int trainCount = split - (int)need + 1;
-        int total = rows - (int)need + 1;
-        var train = new ForecastDataset(features, targets, transform, fs, ts, window, horizon, 0, trainCount);
-        var valid = new ForecastDataset(features, targets, transform, fs, ts, window, horizon, trainCount, total - trainCount);
-        return (train, valid, fs, ts);
+        var (train, validation, _, fs, ts) = SplitRows(features, targets, window, horizon, split, rows, transform);
+        return (train, validation, fs!, ts!);
+    }
+
+    /// <summary>
+    /// Splits a series by time into three by each window's last target row (H rows after its window):
+    /// the windows whose last target row lies in [0, trainRows) train, in [trainRows, testStart)
+    /// validate, in [testStart, rows) test, so that no training or validation window's targets reach
+    /// a test row. A validation or test window's inputs may reach back into earlier rows, as they
+    /// would when forecasting. The statistics (of the differenced columns, where the transform
+    /// scales) are fitted on rows [0, trainRows).
+    /// </summary>
+    /// <param name="features">The input columns [rows, F].</param>
+    /// <param name="targets">The target columns [rows, O] (may be the same columns as features).</param>
+    /// <param name="window">W (≥ 1).</param>
+    /// <param name="horizon">H (≥ 1).</param>
+    /// <param name="trainRows">The training rows: more than W − 1 + H + D.</param>
+    /// <param name="testStart">The first test row, in [trainRows, rows]; rows: no test set.</param>
+    /// <param name="transform">The transform; null: <see cref="ForecastTransform.Default"/>.</param>
+    public static (ForecastDataset Train, ForecastDataset Validation, ForecastDataset Test, ZScoreStatistics? Features, ZScoreStatistics? Targets) SplitRows(
+        TimeSeries features, TimeSeries targets, int window, int horizon, int trainRows, int testStart, ForecastTransform? transform = null)
+    {
+        transform ??= ForecastTransform.Default;
+        Check(features, targets, window, horizon);
+        int rows = features.Rows;
+        int firstTarget = (int)RowsPerSample(window, horizon, transform.Difference) - 1;
+        if (trainRows <= firstTarget)
+            throw new LstmException($"{rows} rows leave {trainRows} training rows: too few for a window of {window}, a horizon of {horizon}{Differencing(transform)}");
+        if (testStart < trainRows || testStart > rows)
+            throw new LstmException($"the test rows start at {testStart}, outside [{trainRows}, {rows}]");
+        ZScoreStatistics? fs = null, ts = null;
+        if (transform.UsesStatistics)
+        {
+            int d = transform.Difference;
+            fs = ZScoreStatistics.Fit(features.Columns, ForecastTransform.Differenced(features, d).Values, trainRows - d);
+            ts = ZScoreStatistics.Fit(targets.Columns, ForecastTransform.Differenced(targets, d).Values, trainRows - d);
+        }
+
+        // Sample i's last target row is i + firstTarget.
+        var all = new ForecastDataset(features, targets, transform, fs, ts, window, horizon, 0, rows - firstTarget);
+        ForecastDataset Part(int firstRow, int endRow) => all.Slice(firstRow - firstTarget, Math.Max(endRow - firstRow, 0));
+        return (Part(firstTarget, trainRows), Part(trainRows, testStart), Part(testStart, rows), fs, ts);
     }
 
     /// <summary>Every window of a series as it is (no transform, no split).</summary>

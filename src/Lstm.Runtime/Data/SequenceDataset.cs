@@ -52,3 +52,17 @@ internal static class Seeds
             throw new LstmException($"sample {index} is outside a dataset of {count}");
     }
 }
+
+/// <summary>
+/// Samples of any length: sample i has <see cref="LengthOf"/> steps in [1, <see cref="ISequenceDataset.Steps"/>]
+/// (Steps is the longest). <see cref="ISequenceDataset.Fill"/> takes x as [T', I] for any T' at
+/// least the sample's length and writes its steps, then zeros. A <see cref="DataLoader"/> batches
+/// such samples by length (<see cref="Batch.Lengths"/>, each batch padded to its own longest),
+/// and the layers run them with PyTorch's packed-sequence semantics.
+/// </summary>
+public interface IVariableLengthDataset : ISequenceDataset
+{
+    /// <summary>The steps of sample <paramref name="index"/>, in [1, <see cref="ISequenceDataset.Steps"/>].</summary>
+    /// <param name="index">0 ≤ index &lt; <see cref="ISequenceDataset.Count"/>.</param>
+    int LengthOf(int index);
+}

@@ -66,3 +66,19 @@ public interface ISequenceModel<T> : IDisposable where T : unmanaged
     /// <summary>Clears every parameter's gradient.</summary>
     void ZeroGrad();
 }
+
+/// <summary>
+/// A sequence model that reads padded batches of sequences of different lengths, with PyTorch's
+/// packed-sequence semantics: what lies past a sequence's length changes neither its output nor
+/// any gradient.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+public interface IVariableLengthModel<T> : ISequenceModel<T> where T : unmanaged
+{
+    /// <summary>y from a padded batch; with <paramref name="training"/>, keeps what <see cref="ISequenceModel{T}.Backward"/> needs.</summary>
+    /// <param name="x">[B, T, I] values or [B, T] tokens, as <see cref="ISequenceModel{T}.Input"/> says.</param>
+    /// <param name="lengths">B lengths, each in [1, T].</param>
+    /// <param name="training">True before a Backward; enables dropout.</param>
+    /// <returns>[B, O], or [B·T, O] (rows past a length are the padding's and carry no meaning), as <see cref="ISequenceModel{T}.Output"/> says.</returns>
+    Tensor<T> Forward(Tensor<T> x, IReadOnlyList<int> lengths, bool training = false);
+}

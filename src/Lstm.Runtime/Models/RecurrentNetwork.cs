@@ -36,6 +36,8 @@ public abstract class RecurrentNetwork<T> : ISequenceModel<T> where T : unmanage
     /// <param name="createStack">Creates the recurrent part from its seed.</param>
     private protected RecurrentNetwork(ModelConfig config, ComputeDevice first, ComputeDevice last, int seed, Func<int, IRecurrentStack<T>> createStack)
     {
+        if (config.Kind == ModelKind.SequenceClassifier)
+            throw new LstmException("model config: kind sequence-classifier is built by SequenceClassifier (it pools variable-length sequences)");
         Config = config;
         int next = seed;
         try

@@ -15,6 +15,26 @@ public enum ModelKind
 
     /// <summary><c>language-model</c>: tokens [B, T] → logits [B·T, V] through an embedding, the head on every step.</summary>
     LanguageModel,
+
+    /// <summary>
+    /// <c>sequence-classifier</c>: sequences of any length, tokens [B, T] through an embedding
+    /// (<c>vocab_size</c> &gt; 0) or values [B, T, I], → logits [B, C]: the head on the steps
+    /// pooled as <c>pool</c> says (padding masked).
+    /// </summary>
+    SequenceClassifier,
+}
+
+/// <summary>How a sequence classifier pools its steps (<c>pool</c> in <c>config.json</c>).</summary>
+public enum PoolKind
+{
+    /// <summary><c>last</c>: the top layer's last state, cat(h_n[top fwd], h_n[top bwd]), as sequence-to-one.</summary>
+    Last,
+
+    /// <summary><c>mean</c>: the mean of the output over each sequence's own steps.</summary>
+    Mean,
+
+    /// <summary><c>max</c>: the largest output of each feature over each sequence's own steps.</summary>
+    Max,
 }
 
 /// <summary>The recurrent layer of a <c>SequenceNetwork</c> (<c>cell</c> in <c>config.json</c>).</summary>
@@ -74,13 +94,22 @@ public sealed record ModelConfig(
     public const int CurrentFormatVersion = 1;
 
     private static readonly (ModelKind Kind, string Name)[] KindNames =
-        [(ModelKind.SequenceToOne, "sequence-to-one"), (ModelKind.SequenceToSequence, "sequence-to-sequence"), (ModelKind.LanguageModel, "language-model")];
+        [(ModelKind.SequenceToOne, "sequence-to-one"), (ModelKind.SequenceToSequence, "sequence-to-sequence"), (ModelKind.LanguageModel, "language-model"),
+            (ModelKind.SequenceClassifier, "sequence-classifier")];
+
+    private static readonly (PoolKind Pool, string Name)[] PoolNames = [(PoolKind.Last, "last"), (PoolKind.Mean, "mean"), (PoolKind.Max, "max")];
 
     private static readonly (CellKind Cell, string Name)[] CellNames =
         [(CellKind.Lstm, "lstm"), (CellKind.Gru, "gru"), (CellKind.RnnTanh, "rnn-tanh"), (CellKind.RnnRelu, "rnn-relu")];
 
     /// <summary>The format version (<c>format_version</c>); <see cref="Validate"/> accepts only <see cref="CurrentFormatVersion"/>.</summary>
     public int FormatVersion { get; init; } = CurrentFormatVersion;
+
+    /// <summary>How a sequence classifier pools its steps (<c>last</c> for every other kind).</summary>
+    public PoolKind Pool { get; init; } = PoolKind.Last;
+
+    /// <summary>Whether the model reads token ids through an embedding (a language model, or a classifier with a vocabulary).</summary>
+    public bool ReadsTokens => Kind == ModelKind.LanguageModel || (Kind == ModelKind.SequenceClassifier && VocabSize > 0);
 
     /// <summary>D: 2 when bidirectional, else 1.</summary>
     public int Directions => Bidirectional ? 2 : 1;
@@ -109,6 +138,44 @@ public sealed record ModelConfig(
     /// <param name="projSize">P (LSTM only).</param>
     public static ModelConfig LanguageModel(CellKind cell, int vocabSize, int embeddingDim, int hiddenSize, int numLayers = 1, double dropout = 0, int projSize = 0) =>
         new(ModelKind.LanguageModel, cell, embeddingDim, hiddenSize, vocabSize, numLayers, Dropout: dropout, ProjSize: projSize, VocabSize: vocabSize, EmbeddingDim: embeddingDim);
+
+    /// <summary>
+    /// A sequence classifier of <paramref name="classes"/> classes reading tokens of a vocabulary
+    /// of <paramref name="vocabSize"/> through an embedding of <paramref name="embeddingDim"/>
+    /// (vocabSize &gt; 0), or <paramref name="inputSize"/> values per step (vocabSize 0).
+    /// </summary>
+    /// <param name="cell">The recurrent cell.</param>
+    /// <param name="classes">C ≥ 2.</param>
+    /// <param name="hiddenSize">H.</param>
+    /// <param name="pool">How the steps are pooled.</param>
+    /// <param name="inputSize">I (values; ignored with a vocabulary).</param>
+    /// <param name="vocabSize">V, or 0 for values.</param>
+    /// <param name="embeddingDim">E (tokens only).</param>
+    /// <param name="numLayers">L.</param>
+    /// <param name="bidirectional">True adds the reverse direction.</param>
+    /// <param name="dropout">p between layers.</param>
+    public static ModelConfig SequenceClassifier(
+        CellKind cell, int classes, int hiddenSize, PoolKind pool, int inputSize = 0, int vocabSize = 0, int embeddingDim = 0, int numLayers = 1, bool bidirectional = false, double dropout = 0) =>
+        new(ModelKind.SequenceClassifier, cell, vocabSize > 0 ? embeddingDim : inputSize, hiddenSize, classes, numLayers, true, bidirectional, dropout, 0, vocabSize, vocabSize > 0 ? embeddingDim : 0) { Pool = pool };
+
+    /// <summary>The name of a pooling in <c>config.json</c> and on the command line (<c>last</c>, <c>mean</c>, <c>max</c>).</summary>
+    /// <param name="pool">The pooling.</param>
+    public static string PoolName(PoolKind pool) =>
+        PoolNames.FirstOrDefault(p => p.Pool == pool).Name ?? ((int)pool).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The pooling named <paramref name="name"/>.</summary>
+    /// <param name="name">last, mean or max.</param>
+    /// <exception cref="LstmException">Not one of them.</exception>
+    public static PoolKind ParsePool(string name)
+    {
+        foreach (var (p, n) in PoolNames)
+        {
+            if (string.Equals(n, name, StringComparison.Ordinal))
+                return p;
+        }
+
+        throw new LstmException($"pool '{name}' is not one of {string.Join(", ", PoolNames.Select(p => p.Name))}");
+    }
 
     /// <summary>The name of a kind in <c>config.json</c> (<c>sequence-to-one</c>, ...).</summary>
     /// <param name="kind">The kind.</param>
@@ -217,6 +284,15 @@ public sealed record ModelConfig(
             if (OutputSize != VocabSize)
                 throw Bad($"output_size={OutputSize} must equal vocab_size={VocabSize} for kind language-model (one logit per token)");
         }
+        else if (Kind == ModelKind.SequenceClassifier)
+        {
+            if (!Enum.IsDefined(Pool))
+                throw Bad($"pool={(int)Pool} is not one of {string.Join(", ", PoolNames.Select(p => p.Name))}");
+            if (OutputSize < 2)
+                throw Bad($"output_size={OutputSize}: a sequence classifier needs at least 2 classes");
+            if (VocabSize < 0 || (VocabSize > 0 ? EmbeddingDim <= 0 || InputSize != EmbeddingDim : EmbeddingDim != 0 || InputSize <= 0))
+                throw Bad($"vocab_size={VocabSize}, embedding_dim={EmbeddingDim}, input_size={InputSize}: a sequence classifier reads tokens (vocab_size and embedding_dim positive, input_size = embedding_dim) or values (vocab_size and embedding_dim 0, input_size positive)");
+        }
         else
         {
             if (InputSize <= 0)
@@ -228,6 +304,9 @@ public sealed record ModelConfig(
             if (EmbeddingDim != 0)
                 throw Bad($"embedding_dim={EmbeddingDim} is for kind language-model only (kind is {KindName(Kind)}; use 0)");
         }
+
+        if (Kind != ModelKind.SequenceClassifier && Pool != PoolKind.Last)
+            throw Bad($"pool={PoolName(Pool)} is for kind sequence-classifier only (kind is {KindName(Kind)})");
 
         // Dropout and proj_size follow the recurrent layer's own rules.
         try
@@ -255,8 +334,9 @@ public sealed record ModelConfig(
             Dropout = Dropout,
             ProjSize = ProjSize,
             OutputSize = OutputSize,
-            VocabSize = Kind == ModelKind.LanguageModel ? VocabSize : null,
-            EmbeddingDim = Kind == ModelKind.LanguageModel ? EmbeddingDim : null,
+            VocabSize = ReadsTokens ? VocabSize : null,
+            EmbeddingDim = ReadsTokens ? EmbeddingDim : null,
+            Pool = Kind == ModelKind.SequenceClassifier ? PoolName(Pool) : null,
         },
         ModelConfigJsonContext.Default.ModelConfigJson);
 
@@ -284,10 +364,12 @@ public sealed record ModelConfig(
         string cellName = raw.Cell ?? throw Missing(source, "cell");
         ModelKind kind;
         CellKind cell;
+        PoolKind pool;
         try
         {
             kind = ParseKind(kindName);
             cell = ParseCell(cellName);
+            pool = raw.Pool is { } poolName ? ParsePool(poolName) : PoolKind.Last;
         }
         catch (LstmException e)
         {
@@ -295,12 +377,13 @@ public sealed record ModelConfig(
         }
 
         bool lm = kind == ModelKind.LanguageModel;
+        bool classifierTokens = kind == ModelKind.SequenceClassifier && raw.VocabSize is > 0;
         int vocab = lm ? raw.VocabSize ?? throw Missing(source, "vocab_size") : raw.VocabSize ?? 0;
         int embedding = lm ? raw.EmbeddingDim ?? throw Missing(source, "embedding_dim") : raw.EmbeddingDim ?? 0;
         var config = new ModelConfig(
             kind,
             cell,
-            lm ? raw.InputSize ?? embedding : raw.InputSize ?? throw Missing(source, "input_size"),
+            lm || classifierTokens ? raw.InputSize ?? embedding : raw.InputSize ?? throw Missing(source, "input_size"),
             raw.HiddenSize ?? throw Missing(source, "hidden_size"),
             lm ? raw.OutputSize ?? vocab : raw.OutputSize ?? throw Missing(source, "output_size"),
             raw.NumLayers ?? 1,
@@ -310,7 +393,7 @@ public sealed record ModelConfig(
             raw.ProjSize ?? 0,
             vocab,
             embedding)
-        { FormatVersion = version };
+        { FormatVersion = version, Pool = pool };
         try
         {
             config.Validate();
@@ -356,6 +439,8 @@ internal sealed class ModelConfigJson
     public int? VocabSize { get; set; }
 
     public int? EmbeddingDim { get; set; }
+
+    public string? Pool { get; set; }
 }
 
 /// <summary>Source-generated JSON for <c>config.json</c>: snake_case, indented, unknown keys rejected.</summary>

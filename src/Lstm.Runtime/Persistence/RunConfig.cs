@@ -34,7 +34,7 @@ public sealed record RunConfig(JsonObject Model, DataSpec Data, JsonObject Train
     {
         var json = (JsonObject)JsonSerializer.SerializeToNode(data, RunsJson.Default.DataSpec)!;
         string[] task = ["task", "seq_len", "train_samples", "validation_samples", "seed"];
-        string[] csv = ["targets", "features", "horizon", "normalize", "difference", "target_mode", "missing"];
+        string[] csv = ["targets", "features", "horizon", "normalize", "difference", "target_mode", "missing", "test_fraction", "season"];
         string[] file = ["path", "path_from_run", "window", "val_fraction"];
         var drop = data.Source switch
         {

@@ -115,13 +115,17 @@ internal sealed class DirectionBackward<T> where T : unmanaged
 
     /// <summary>
     /// A GRU or RNN direction's loop as one operation where the device takes it (<see cref="LoopSchedule.WholeCellLoop{T}"/>):
-    /// dh in place in DhRecA, every step's gate gradients in DGates (and the GRU's DGatesH), as the step loop leaves them.
+    /// dh in place in DhRecA (dh0 of every row of length ≥ 1), every step's gate gradients of its active rows in DGates
+    /// (and the GRU's DGatesH), as the step loop leaves them.
     /// </summary>
     private bool WholeCellLoop() =>
         _pass.Schedule.WholeCellLoop(_ops, _cell, _pass.Config, _plan, _z.Batch, _z.Steps, _pass.Layout.Wave) is { } cellLoop
         && cellLoop.Ops.TryRecurrentSequenceBackward(new RecurrentSequenceBackward<T>(
             cellLoop.Cell, _z.Steps, _z.Batch, _z.Hidden, _d == 1, _dy.Slice(0, _z.OutPerDirection), _p.WeightHh.Value.Data,
-            _dc.Acts?.All, _dc.Output, _dc.H0, _scratch.DhRecA.All, _scratch.DGates.All, _scratch.DGatesH.All));
+            _dc.Acts?.All, _dc.Output, _dc.H0, _scratch.DhRecA.All, _scratch.DGates.All, _scratch.DGatesH.All)
+        {
+            Active = LoopSchedule.ActiveCounts(_plan, _z.Batch),
+        });
 
     /// <summary>The recurrent dh (both of GRU's) from dh_n, dc from dc_n (zeros when not given).</summary>
     private void StartState()

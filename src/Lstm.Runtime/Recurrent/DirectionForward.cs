@@ -104,7 +104,10 @@ internal sealed class DirectionForward<T> where T : unmanaged
             whole = cellLoop.Ops.TryRecurrentSequenceForward(new RecurrentSequenceForward<T>(
                 cellLoop.Cell, steps, _z.Batch, _z.Hidden, _d == 1, _scratch.XProj.Slice(0, steps * _z.GateStep), _p.WeightHh.Value.Data,
                 _p.BiasIh?.Value.Data, _p.BiasHh?.Value.Data, _dc.H0, _dc.Output,
-                _pass.Training && _z.ActsWidth > 0 ? _dc.Acts!.All : null));
+                _pass.Training && _z.ActsWidth > 0 ? _dc.Acts!.All : null)
+            {
+                Active = LoopSchedule.ActiveCounts(_plan, _z.Batch),
+            });
         }
 
         // What stays step by step may still run as one recorded CUDA graph, bit for bit the loop below.

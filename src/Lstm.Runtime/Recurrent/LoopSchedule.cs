@@ -102,15 +102,17 @@ internal sealed class LoopSchedule(ComputeDevice device)
             : null;
 
     /// <summary>
-    /// The per-step active row counts a whole LSTM loop takes (<see cref="LstmSequenceForward{T}.Active"/>):
-    /// null when every row runs every step, so devices that run only full batches still take those.
+    /// The per-step active row counts a whole loop takes (<see cref="LstmSequenceForward{T}.Active"/>,
+    /// <see cref="RecurrentSequenceForward{T}.Active"/>): null when every row runs every step, so
+    /// devices that run only full batches still take those.
     /// </summary>
     public static int[]? ActiveCounts(LengthPlan? plan, int batch) =>
         plan is null || Array.TrueForAll(plan.Active, n => n == batch) ? null : plan.Active;
 
     /// <summary>
     /// The device's whole-loop GRU/RNN operations and the cell's kind when a direction's forward and
-    /// backward loops can take them (the rules of <see cref="WholeLoop{T}"/>, a GRU or RNN cell); else null.
+    /// backward loops can take them (the rules of <see cref="WholeLoop{T}"/>, a GRU or RNN cell, rows
+    /// of any lengths, their per-step counts from <see cref="ActiveCounts"/>); else null.
     /// </summary>
     public (IRecurrentSequenceOps<T> Ops, RecurrentCellKind Cell)? WholeCellLoop<T>(
         IDeviceOps<T> ops, IRecurrentCell<T> cell, RecurrentConfig config, LengthPlan? plan, int batch, int steps, bool wave)
@@ -123,7 +125,6 @@ internal sealed class LoopSchedule(ComputeDevice device)
             _ => null,
         };
         return WholeLoops && ops is IRecurrentSequenceOps<T> sequence && kind is { } k && config.ProjSize == 0 && !wave && steps > 0 && batch > 0
-            && (plan is null || Array.TrueForAll(plan.Active, n => n == batch))
             ? (sequence, k)
             : null;
     }

@@ -40,6 +40,8 @@ public sealed record TrainingRunStart(string Data, string Model, string Training
 {
     /// <summary>The step this call stops at: <c>--until-step</c> where it comes first, else <see cref="TotalSteps"/> (what progress and its ETA count to).</summary>
     public long StopStep { get; init; } = TotalSteps;
+    /// <summary>Warnings about the data (too few validation or test windows), a sentence each.</summary>
+    public IReadOnlyList<string> DataWarnings { get; init; } = [];
 }
 
 /// <summary>How a <see cref="TrainingRun"/> ended.</summary>
@@ -53,7 +55,17 @@ public sealed record TrainingRunStart(string Data, string Model, string Training
 /// <param name="Patience">The early-stopping patience.</param>
 /// <param name="Saved">The extra weights file written (<c>--save</c>), or null.</param>
 public sealed record TrainingRunResult(
-    string Folder, TrainerResult Trainer, long FirstStep, long TotalSteps, bool Finished, string? PublishedFrom, double? LastTrainLoss, int Patience, string? Saved);
+    string Folder, TrainerResult Trainer, long FirstStep, long TotalSteps, bool Finished, string? PublishedFrom, double? LastTrainLoss, int Patience, string? Saved)
+{
+    /// <summary>
+    /// A finished CSV forecast's scores with the published weights: the validation set and the
+    /// test set (where the run keeps one), each beside the baselines; empty otherwise.
+    /// </summary>
+    public IReadOnlyList<EvaluationSet> Scores { get; init; } = [];
+
+    /// <summary>Warnings about the data (too few validation or test windows).</summary>
+    public IReadOnlyList<string> DataWarnings { get; init; } = [];
+}
 
 /// <summary>An <see cref="IProgress{T}"/> that calls its action at once, on the reporting thread.</summary>
 /// <typeparam name="T">What is reported.</typeparam>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lstm.Runtime.Data;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Scheduling;
 using Lstm.Runtime.Tensors;
@@ -20,17 +21,15 @@ public sealed partial class Trainer<T>
         long epoch = _loader.Position.Epoch;
         ulong seed = DropoutSeedFor(Options.Seed, Step + 1);
         var losses = new double[parallel.Replicas.Count];
-        int xLen = _train.Steps * _train.InputSize, yLen = _train.TargetLength;
+        double whole = RowsWeight(batch, 0, Options.BatchSize);
         parallel.ForEachReplica(r =>
         {
             var model = parallel.Replicas[r];
             int offset = parallel.Offsets[r], rows = parallel.Shards[r];
-            double weight = (double)rows / Options.BatchSize;
+            double weight = whole > 0 ? RowsWeight(batch, offset, rows) / whole : 0;
             model.DropoutSeed = DataParallel<T>.DropoutSeedFor(seed, r);
             model.ZeroGrad();
-            var x = batch.X.AsSpan(offset * xLen, rows * xLen).ToArray();
-            var y = batch.Y.AsSpan(offset * yLen, rows * yLen).ToArray();
-            var (loss, grad) = Forward(model, x, y, rows, training: true);
+            var (loss, grad, _) = Forward(model, batch, offset, rows, training: true);
             using (grad)
             {
                 grad.Ops.Scale(Num<T>.From(weight), grad.Data);
@@ -56,10 +55,37 @@ public sealed partial class Trainer<T>
         return (total, lr, norm, epoch);
     }
 
+    /// <summary>
+    /// The weight of rows [first, first + rows) of a batch in its mean loss: the rows, or with
+    /// class weights their classes' summed weights; every step of variable-length samples counts
+    /// only the steps within their lengths.
+    /// </summary>
+    private double RowsWeight(Batch batch, int first, int rows)
+    {
+        bool everyStep = _model.Output == SequenceOutput.EveryStep;
+        var weights = Options.ClassWeights;
+        if (weights is null && (!everyStep || batch.Lengths is null))
+            return rows;
+        int steps = batch.Steps > 0 ? batch.Steps : _train.Steps;
+        int yLen = _train.TargetLength;
+        double sum = 0;
+        for (int b = first; b < first + rows; b++)
+        {
+            int count = everyStep ? (batch.Lengths is { } lengths ? lengths[b] : steps) : 1;
+            for (int t = 0; t < count; t++)
+            {
+                double v = batch.Y[b * yLen + t];
+                sum += weights is null ? 1 : weights[Math.Clamp((int)v, 0, weights.Count - 1)];
+            }
+        }
+
+        return sum;
+    }
+
     /// <summary>Per replica, 1 / the seconds of a forward and backward pass on a probe batch (the first B training samples; one untimed pass first, then the faster of two).</summary>
     private double[] MeasureSpeeds(IReadOnlyList<ISequenceModel<T>> replicas)
     {
-        var (x, y) = Load(_train, Enumerable.Range(0, Options.BatchSize).ToArray());
+        var probe = DataLoader.Load(_train, Enumerable.Range(0, Options.BatchSize).ToArray());
         var speeds = new double[replicas.Count];
         for (int r = 0; r < replicas.Count; r++)
         {
@@ -69,7 +95,7 @@ public sealed partial class Trainer<T>
             for (int pass = 0; pass < 3; pass++)
             {
                 var clock = Stopwatch.StartNew();
-                var (_, grad) = Forward(model, x, y, Options.BatchSize, training: true);
+                var (_, grad, _) = Forward(model, probe, 0, Options.BatchSize, training: true);
                 using (grad)
                     model.Backward(grad);
                 model.ZeroGrad();

@@ -84,14 +84,20 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         _train = train;
         _validation = validation;
         Options = options;
+        if ((train is IVariableLengthDataset || validation is IVariableLengthDataset) && replicas.Any(r => r is not IVariableLengthModel<T>))
+            throw new LstmException($"trainer: the samples have different lengths, but the model ({model.GetType().Name}) reads only sequences of one length");
         CheckDataset("training", train, model, options.Loss);
         if (validation is not null)
         {
             CheckDataset("validation", validation, model, options.Loss);
-            if (validation.Steps != train.Steps || validation.InputSize != train.InputSize || validation.TargetLength != train.TargetLength)
+            // Variable-length sets are padded per batch: their longest samples may differ.
+            bool variable = train is IVariableLengthDataset && validation is IVariableLengthDataset;
+            if ((!variable && validation.Steps != train.Steps) || validation.InputSize != train.InputSize || (!variable && validation.TargetLength != train.TargetLength))
                 throw new LstmException($"trainer: validation samples (T={validation.Steps}, I={validation.InputSize}, target {validation.TargetLength}) differ from training samples (T={train.Steps}, I={train.InputSize}, target {train.TargetLength})");
         }
 
+        if (options.ClassWeights is { } weights && weights.Count != model.OutputSize)
+            throw new LstmException($"trainer: {weights.Count} class weights given for a model of {model.OutputSize} classes");
         if (options.Patience > 0 && validation is null)
             throw new LstmException($"trainer: early stopping (patience {options.Patience}) needs a validation set");
         if (options.BatchSize > train.Count)
@@ -265,18 +271,18 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
     {
         var data = _validation ?? throw new LstmException("trainer: no validation set to validate on");
         int batch = Math.Min(Options.ValidationBatchSize > 0 ? Options.ValidationBatchSize : Options.BatchSize, data.Count);
-        double sum = 0;
+        double sum = 0, total = 0;
         for (int start = 0; start < data.Count; start += batch)
         {
             int b = Math.Min(batch, data.Count - start);
             var indices = Enumerable.Range(start, b).ToArray();
-            var (x, y) = Load(data, indices);
-            var (loss, grad) = Forward(_model, x, y, b, training: false);
+            var (loss, grad, weight) = Forward(_model, DataLoader.Load(data, indices), 0, b, training: false);
             grad.Dispose();
-            sum += loss * b;
+            sum += loss * weight;
+            total += weight;
         }
 
-        return sum / data.Count;
+        return total > 0 ? sum / total : 0;
     }
 
     /// <summary>
@@ -356,10 +362,9 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         var before = _loader.Position;
         var batch = _loader.Next();
         long epoch = _loader.Position.Epoch;
-        var (x, y) = (batch.X, batch.Y);
         _model.DropoutSeed = DropoutSeedFor(Options.Seed, Step + 1);
         _model.ZeroGrad();
-        var (loss, grad) = Forward(_model, x, y, Options.BatchSize, training: true);
+        var (loss, grad, _) = Forward(_model, batch, 0, Options.BatchSize, training: true);
         using (grad)
             _model.Backward(grad);
         var parameters = _parameters.Select(p => p.Parameter);
@@ -372,26 +377,6 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         Step++;
         _lastTrainLoss = loss;
         return (loss, lr, norm, epoch);
-    }
-
-    /// <summary>Runs a model on a batch and returns the loss and d loss / d y.</summary>
-    private (double Loss, Tensor<T> Grad) Forward(ISequenceModel<T> model, double[] x, double[] y, int batch, bool training)
-    {
-        var device = model.Device;
-        int steps = _train.Steps;
-        using var input = model.Input == SequenceInput.Tokens
-            ? Tensor<T>.FromArray(device, Convert(x), batch, steps)
-            : Tensor<T>.FromArray(device, Convert(x), batch, steps, _train.InputSize);
-        using var prediction = model.Forward(input, training);
-        int rows = model.Output == SequenceOutput.EveryStep ? batch * steps : batch;
-        if (Options.Loss == LossKind.Mse)
-        {
-            using var target = Tensor<T>.FromArray(device, Convert(y), rows, model.OutputSize);
-            return MseLoss.Compute(prediction, target);
-        }
-
-        using var classes = Tensor<T>.FromArray(device, Convert(y), rows);
-        return CrossEntropyLoss.Compute(prediction, classes);
     }
 
     /// <summary>Records a validation loss: a new best resets the counter (and keeps the weights), otherwise the counter grows and may stop training.</summary>
@@ -421,18 +406,7 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
         _parallel?.BroadcastWeights();
     }
 
-    private (double[] X, double[] Y) Load(ISequenceDataset data, int[] indices)
-    {
-        int xLen = data.Steps * data.InputSize;
-        int yLen = data.TargetLength;
-        var x = new double[indices.Length * xLen];
-        var y = new double[indices.Length * yLen];
-        for (int b = 0; b < indices.Length; b++)
-            data.Fill(indices[b], x.AsSpan(b * xLen, xLen), y.AsSpan(b * yLen, yLen));
-        return (x, y);
-    }
-
-    private static T[] Convert(double[] values)
+    private static T[] Convert(ReadOnlySpan<double> values)
     {
         var result = new T[values.Length];
         for (int i = 0; i < values.Length; i++)

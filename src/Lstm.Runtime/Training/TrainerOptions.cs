@@ -125,6 +125,13 @@ public sealed record TrainerOptions
     /// <summary>The loss.</summary>
     public LossKind Loss { get; init; } = LossKind.Mse;
 
+    /// <summary>
+    /// Cross-entropy only: one weight per class (<c>torch.nn.CrossEntropyLoss(weight=w)</c>: each
+    /// row's loss times the weight of its class, the sum divided by the rows' summed weights), or
+    /// null for none. Validation losses are weighted the same way.
+    /// </summary>
+    public IReadOnlyList<double>? ClassWeights { get; init; }
+
     /// <summary>Validate every this many steps, and after the last (0 = only after the last, when a validation set is given).</summary>
     public int ValidateEvery { get; init; }
 
@@ -196,6 +203,13 @@ public sealed record TrainerOptions
 
         if (Shards is { } shards)
             DataParallel<double>.CheckShards(shards, Devices?.Count ?? shards.Count, BatchSize);
+        if (ClassWeights is { } weights)
+        {
+            if (Loss != LossKind.CrossEntropy)
+                throw new LstmException($"trainer: class weights are for the cross-entropy loss, not {Loss}");
+            if (weights.Count == 0 || weights.Any(w => !(w >= 0) || double.IsInfinity(w)) || !(weights.Sum() > 0))
+                throw new LstmException($"trainer: class weights ({string.Join(",", weights.Select(F))}) must be finite numbers ≥ 0, not all 0");
+        }
         ArgumentNullException.ThrowIfNull(ExtraFiles);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (string file in ExtraFiles)

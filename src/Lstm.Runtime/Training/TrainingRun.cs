@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Lstm.Runtime.Data;
+using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Persistence;
@@ -271,6 +272,7 @@ public static class TrainingRun
             folder.Path, resumed, firstStep, trainer.TotalSteps, settings.LogEvery ?? Math.Max(1, plan.Training.ValidateEvery), recovered)
         {
             StopStep = Math.Min(settings.UntilStep ?? trainer.TotalSteps, trainer.TotalSteps),
+            DataWarnings = plan.Data.Warnings,
         };
 
         string title = $"{plan.Data.Spec.Name}: {ModelConfig.CellName(plan.Model.Cell)} {plan.Model.HiddenSize}×{plan.Model.NumLayers}";
@@ -324,7 +326,21 @@ public static class TrainingRun
         var records = metrics.Records;
         return new TrainingRunResult(
             folder.Path, result ?? throw new LstmException("training run: the observer did not run the training loop"), firstStep, trainer.TotalSteps, finished, published,
-            records.Count > 0 ? records[^1].TrainLoss : null, plan.Training.Patience, settings.Save);
+            records.Count > 0 ? records[^1].TrainLoss : null, plan.Training.Patience, settings.Save)
+        {
+            Scores = published is not null && plan.Data.Forecast is not null ? ScorePublished(folder, devices.Devices[0], plan.Data) : [],
+            DataWarnings = plan.Data.Warnings,
+        };
+    }
+
+    /// <summary>
+    /// A finished forecast's published weights (<c>model/</c>, as <c>lstm eval</c> loads them) on
+    /// the validation and test sets beside the baselines, so that the run ends with what it is worth.
+    /// </summary>
+    private static IReadOnlyList<EvaluationSet> ScorePublished(RunFolder folder, ComputeDevice device, PreparedData data)
+    {
+        using var model = SequenceNetwork<float>.Load(device, folder[RunFiles.ModelDirectory]);
+        return model.Input == SequenceInput.Values ? ForecastScoring.ScoreSplit(model, data, EvaluationSettings.DefaultBatchSize, data.Spec.Season) : [];
     }
 
     /// <summary>The message of a run stopped by a non-finite step: what, where it stopped, what was kept, how to continue.</summary>

@@ -8,7 +8,8 @@ namespace Lstm.Runtime.Backends.Ilgpu;
 /// <summary>
 /// A GRU or RNN direction's whole forward loop as one persistent launch (<see cref="PersistentGruKernels"/>,
 /// <see cref="PersistentRnnKernels"/>) under the LSTM loop's rules: CUDA and ILGPU's CPU accelerator,
-/// fp32 GEMMs, every group resident and its slice of W_hh in shared memory; counted in
+/// fp32 GEMMs, every group resident and its slice of W_hh in shared memory, rows of any lengths
+/// (the step's active row counts copied to the device with the launch); counted in
 /// <see cref="PersistentLaunches"/> with the LSTM forward; a time-out falls back to the step loop.
 /// The backward loop likewise (<see cref="PersistentGruBackwardKernels"/>, <see cref="PersistentRnnBackwardKernels"/>),
 /// counted with the LSTM backward; a time-out puts dh back as it came in.
@@ -16,31 +17,31 @@ namespace Lstm.Runtime.Backends.Ilgpu;
 internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
 {
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-        ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>? _persistentGru =
+        ArrayView<T>, ArrayView<T>, ArrayView<int>, ArrayView<int>, PersistentCellShape>? _persistentGru =
         PersistentLaunches.Supports(accelerator)
             ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-                ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>(PersistentGruKernels.Forward<T, TOps>)
+                ArrayView<T>, ArrayView<T>, ArrayView<int>, ArrayView<int>, PersistentCellShape>(PersistentGruKernels.Forward<T, TOps>)
             : null;
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-        ArrayView<T>, ArrayView<int>, PersistentCellShape>? _persistentRnn =
+        ArrayView<T>, ArrayView<int>, ArrayView<int>, PersistentCellShape>? _persistentRnn =
         PersistentLaunches.Supports(accelerator)
             ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-                ArrayView<T>, ArrayView<int>, PersistentCellShape>(PersistentRnnKernels.Forward<T, TOps>)
+                ArrayView<T>, ArrayView<int>, ArrayView<int>, PersistentCellShape>(PersistentRnnKernels.Forward<T, TOps>)
             : null;
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-        ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>? _persistentGruBackward =
+        ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, ArrayView<int>, PersistentCellShape>? _persistentGruBackward =
         PersistentLaunches.Supports(accelerator)
             ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-                ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, PersistentCellShape>(PersistentGruBackwardKernels.Backward<T, TOps>)
+                ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<int>, ArrayView<int>, PersistentCellShape>(PersistentGruBackwardKernels.Backward<T, TOps>)
             : null;
 
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-        ArrayView<int>, PersistentCellShape>? _persistentRnnBackward =
+        ArrayView<int>, ArrayView<int>, PersistentCellShape>? _persistentRnnBackward =
         PersistentLaunches.Supports(accelerator)
             ? accelerator.LoadKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>,
-                ArrayView<int>, PersistentCellShape>(PersistentRnnBackwardKernels.Backward<T, TOps>)
+                ArrayView<int>, ArrayView<int>, PersistentCellShape>(PersistentRnnBackwardKernels.Backward<T, TOps>)
             : null;
 
     private readonly Dictionary<(int Batch, int Hidden, bool Gru, bool Backward), (int Units, int Threads)?> _cellPlans = [];
@@ -61,9 +62,9 @@ internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
         var a = args;
         bool met = gru
             ? RunPersistent(sync => _persistentGru!(_stream, config, View(a.XProj), View(a.WeightHh), View(a.BiasIh), View(a.BiasHh),
-                View(a.H0), View(a.Output), View(a.Acts), sync, shape))
+                View(a.H0), View(a.Output), View(a.Acts), ActiveView(a.Steps, a.Batch, a.Active), sync, shape))
             : RunPersistent(sync => _persistentRnn!(_stream, config, View(a.XProj), View(a.WeightHh), View(a.BiasIh), View(a.BiasHh),
-                View(a.H0), View(a.Output), sync, shape));
+                View(a.H0), View(a.Output), ActiveView(a.Steps, a.Batch, a.Active), sync, shape));
         _persistent.Count(backward: false, met);
         return met;
     }
@@ -99,11 +100,12 @@ internal sealed partial class IlgpuOps<T, TOps> : IRecurrentSequenceOps<T>
                 if (gru)
                 {
                     _persistentGruBackward!(_stream, config, View(a.Dy), View(a.WeightHh), View(a.Acts), View(a.Output), View(a.H0),
-                        View(a.DhRec), View(a.DGates), View(a.DGatesH), sync, shape);
+                        View(a.DhRec), View(a.DGates), View(a.DGatesH), ActiveView(a.Steps, a.Batch, a.Active), sync, shape);
                 }
                 else
                 {
-                    _persistentRnnBackward!(_stream, config, View(a.Dy), View(a.WeightHh), View(a.Output), View(a.DhRec), View(a.DGates), sync, shape);
+                    _persistentRnnBackward!(_stream, config, View(a.Dy), View(a.WeightHh), View(a.Output), View(a.DhRec), View(a.DGates),
+                        ActiveView(a.Steps, a.Batch, a.Active), sync, shape);
                 }
             },
             () => savedDh.CopyTo(_stream, View(a.DhRec)));

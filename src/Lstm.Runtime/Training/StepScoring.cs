@@ -37,7 +37,7 @@ public sealed record ForecastScore(
 }
 
 /// <summary>Scores a forecast model on a <see cref="ForecastDataset"/> (<see cref="Score"/>).</summary>
-public static class ForecastScoring
+public static class StepScoring
 {
     /// <summary>
     /// Runs the model over every sample in index order and measures it and the naive forecasts in
@@ -48,7 +48,9 @@ public static class ForecastScoring
     /// <param name="batchSize">Samples per forward pass.</param>
     /// <param name="names">The target columns' names, or null (<c>target</c>, <c>output k</c>).</param>
     /// <param name="season">P for seasonal naive (≥ 1), or 0 for none.</param>
-    public static ForecastScore Score(SequenceNetwork<float> model, ForecastDataset data, int batchSize, IReadOnlyList<string>? names = null, int season = 0)
+    /// <param name="predictions">Where given, [Count, H·O] out: the model's forecasts in original units.</param>
+    /// <param name="truths">Where given, [Count, H·O] out: the true values.</param>
+    public static ForecastScore Score(SequenceNetwork<float> model, ForecastDataset data, int batchSize, IReadOnlyList<string>? names = null, int season = 0, double[]? predictions = null, double[]? truths = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -77,6 +79,10 @@ public static class ForecastScoring
                     normalizedSse += (p[j] - y[i * n + j]) * (p[j] - y[i * n + j]);
                 data.ToValues(index, p, values);
                 data.Truth(index, truth);
+                if (predictions is not null)
+                    values.CopyTo(predictions.AsSpan(index * n));
+                if (truths is not null)
+                    truth.CopyTo(truths.AsSpan(index * n));
                 model2.Add(values, truth);
                 for (int k = 0; k < h; k++)
                 {

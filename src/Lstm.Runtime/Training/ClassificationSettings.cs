@@ -1,0 +1,225 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Lstm.Runtime.Data;
+using Lstm.Runtime.Nn;
+
+namespace Lstm.Runtime.Training;
+
+/// <summary>
+/// The settings of a sequence-classification run (<c>lstm train</c> with a label column or
+/// <c>--task classify</c>), null where not given (the defaults below apply), recorded whole in the
+/// run's <c>config.json</c> so that a resume prepares the same data and model.
+/// </summary>
+public sealed record ClassificationSettings
+{
+    /// <summary>Hidden size by default.</summary>
+    public const int DefaultHidden = 64;
+
+    /// <summary>Embedding size by default (tokens).</summary>
+    public const int DefaultEmbeddingDim = 32;
+
+    /// <summary>Vocabulary cap by default (text).</summary>
+    public const int DefaultVocabSize = 10000;
+
+    /// <summary>Steps by default.</summary>
+    public const int DefaultSteps = 1000;
+
+    /// <summary>Learning rate by default (Adam).</summary>
+    public const double DefaultLearningRate = 5e-3;
+
+    /// <summary>Validation fraction of a CSV file by default.</summary>
+    public const double DefaultValFraction = 0.2;
+
+    /// <summary>The synthetic task (<c>classify</c>), or null for a CSV file.</summary>
+    public string? Task { get; init; }
+
+    /// <summary>The task's longest sequence.</summary>
+    public int? SeqLen { get; init; }
+
+    /// <summary>The task's training samples.</summary>
+    public int? TrainSamples { get; init; }
+
+    /// <summary>The task's validation samples.</summary>
+    public int? ValSamples { get; init; }
+
+    /// <summary>The CSV file.</summary>
+    public string? Csv { get; init; }
+
+    /// <summary>The text column (a text per row).</summary>
+    public string? TextColumn { get; init; }
+
+    /// <summary>The label column.</summary>
+    public string? LabelColumn { get; init; }
+
+    /// <summary>The sequence id column (rows of one id form a sequence of features).</summary>
+    public string? SequenceColumn { get; init; }
+
+    /// <summary>The feature columns, comma-separated.</summary>
+    public string? Features { get; init; }
+
+    /// <summary><c>char</c> (the default) or <c>word</c>.</summary>
+    public string? Tokens { get; init; }
+
+    /// <summary>The vocabulary cap, <c>&lt;unk&gt;</c> included.</summary>
+    public int? VocabSize { get; init; }
+
+    /// <summary>The validation fraction of a CSV file's sequences (a seeded draw).</summary>
+    public double? ValFraction { get; init; }
+
+    /// <summary>lstm, gru, rnn-tanh or rnn-relu.</summary>
+    public string? Cell { get; init; }
+
+    /// <summary>H.</summary>
+    public int? Hidden { get; init; }
+
+    /// <summary>L.</summary>
+    public int? Layers { get; init; }
+
+    /// <summary>E (tokens).</summary>
+    public int? EmbeddingDim { get; init; }
+
+    /// <summary>Bidirectional layers.</summary>
+    public bool Bidirectional { get; init; }
+
+    /// <summary>Dropout between layers.</summary>
+    public double? Dropout { get; init; }
+
+    /// <summary>last, mean (the default) or max.</summary>
+    public string? Pool { get; init; }
+
+    /// <summary><c>balanced</c> (weights N / (C·n_c) from the training labels) or null for none.</summary>
+    public string? ClassWeights { get; init; }
+
+    /// <summary>Steps (unless epochs).</summary>
+    public int? Steps { get; init; }
+
+    /// <summary>Epochs instead of steps.</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>B.</summary>
+    public int? BatchSize { get; init; }
+
+    /// <summary>Adam's learning rate.</summary>
+    public double? LearningRate { get; init; }
+
+    /// <summary>Global-norm clipping (default 1; 0 off).</summary>
+    public double? Clip { get; init; }
+
+    /// <summary>Validation interval (default 100 steps).</summary>
+    public int? ValidateEvery { get; init; }
+
+    /// <summary>Checkpoint interval (default the validation interval).</summary>
+    public int? CheckpointEvery { get; init; }
+
+    /// <summary>The seed of data split, initialization, order and dropout.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>Whether a sequence from a CSV file is text (else features; null for the task).</summary>
+    [JsonIgnore]
+    public bool IsText => TextColumn is not null;
+
+    /// <summary>The seed in effect.</summary>
+    [JsonIgnore]
+    public int SeedOrDefault => Seed ?? TrainingDefaults.Seed;
+
+    /// <summary>Throws one <see cref="LstmException"/> naming the first bad or missing option.</summary>
+    public void Validate()
+    {
+        if (Task is not null)
+        {
+            if (Task != ClassifyTask.Name)
+                throw new LstmException($"--task {Task}: a classifier trains on --task {ClassifyTask.Name} or a --csv file with --label-column");
+            if (Csv is not null || TextColumn is not null || SequenceColumn is not null || LabelColumn is not null)
+                throw new LstmException($"--task {Task} takes no --csv, --text-column, --sequence-column or --label-column");
+        }
+        else
+        {
+            if (Csv is null)
+                throw new LstmException("a classifier needs --csv FILE (with --label-column) or --task classify");
+            if (LabelColumn is null)
+                throw new LstmException($"--csv {Csv}: a classifier needs --label-column");
+            if ((TextColumn is null) == (SequenceColumn is null))
+                throw new LstmException($"--csv {Csv}: give either --text-column (a text per row) or --sequence-column with --features (rows of one id form a sequence)");
+            if (SequenceColumn is not null && string.IsNullOrWhiteSpace(Features))
+                throw new LstmException($"--sequence-column {SequenceColumn} needs --features COL[,COL...]");
+            if (TextColumn is not null && Features is not null)
+                throw new LstmException("--features is for --sequence-column; a text classifier reads --text-column");
+        }
+
+        if (Tokens is not null)
+            ClassifierData.CheckTokens(Tokens);
+        Positive("--vocab-size", VocabSize, 2);
+        Positive("--seq-len", SeqLen, 2);
+        Positive("--train-samples", TrainSamples, 1);
+        Positive("--val-samples", ValSamples, 1);
+        Positive("--hidden", Hidden, 1);
+        Positive("--layers", Layers, 1);
+        Positive("--embedding-dim", EmbeddingDim, 1);
+        Positive("--steps", Steps, 1);
+        Positive("--epochs", Epochs, 1);
+        Positive("--batch-size", BatchSize, 1);
+        Positive("--validate-every", ValidateEvery, 1);
+        Positive("--checkpoint-every", CheckpointEvery, 1);
+        if (Steps is not null && Epochs is not null)
+            throw new LstmException("give --steps or --epochs, not both");
+        if (ValFraction is { } f && !(f > 0 && f < 1))
+            throw new LstmException($"--val-fraction {F(f)}: must lie in (0, 1)");
+        if (LearningRate is { } lr && !(lr > 0 && double.IsFinite(lr)))
+            throw new LstmException($"--lr {F(lr)}: must be a finite number > 0");
+        if (Clip is { } c && !(c >= 0 && double.IsFinite(c)))
+            throw new LstmException($"--clip {F(c)}: must be a finite number ≥ 0");
+        if (ClassWeights is not (null or "balanced"))
+            throw new LstmException($"--class-weights '{ClassWeights}': the one weighting is balanced");
+        if (Pool is not null)
+            ModelConfig.ParsePool(Pool);
+        if (Cell is not null)
+            ModelConfig.ParseCell(Cell);
+    }
+
+    /// <summary>The settings as JSON (for <c>config.json</c>).</summary>
+    public JsonElement ToJson() => JsonSerializer.SerializeToElement(this, ClassificationJson.Default.ClassificationSettings);
+
+    /// <summary>The settings from <see cref="ToJson"/>'s JSON.</summary>
+    /// <param name="json">The element.</param>
+    /// <param name="source">The file, for messages.</param>
+    public static ClassificationSettings FromJson(JsonElement json, string source)
+    {
+        try
+        {
+            var s = json.Deserialize(ClassificationJson.Default.ClassificationSettings) ?? throw new LstmException($"{source}: no classification settings");
+            s.Validate();
+            return s;
+        }
+        catch (JsonException e)
+        {
+            throw new LstmException($"{source}: {e.Message}", e);
+        }
+    }
+
+    private static void Positive(string option, int? value, int least)
+    {
+        if (value is { } v && v < least)
+            throw new LstmException($"{option} {v}: must be at least {least}");
+    }
+
+    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Source-generated JSON for a classification run's files.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ClassificationSettings))]
+[JsonSerializable(typeof(ClassificationRunFile))]
+internal sealed partial class ClassificationJson : JsonSerializerContext
+{
+}
+
+/// <summary>A classification run's <c>config.json</c>: <c>kind</c> is <c>sequence-classification</c>, the model's configuration, the settings.</summary>
+internal sealed class ClassificationRunFile
+{
+    public string Kind { get; set; } = ClassificationRun.RunKind;
+
+    public JsonElement Model { get; set; }
+
+    public JsonElement Settings { get; set; }
+}
