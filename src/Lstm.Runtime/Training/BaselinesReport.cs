@@ -194,6 +194,15 @@ public static class ForecastScoring
         var predictions = new double[data.Count * n];
         var truth = new double[data.Count * n];
         int season = baselines is { Count: > 0 } b && b[0].Columns.Count > 0 ? b[0].Columns[0].Season ?? 0 : 0;
+        if (season > 0)
+        {
+            // Seasonal naive per step only where the first window has a value a season (or more, for later steps) back; the baselines note it otherwise.
+            int lastRow = data.FirstRow + data.Transform.Difference + data.Steps - 1;
+            int back = Enumerable.Range(1, data.Horizon).Max(k => season * ((k + season - 1) / season) - k);
+            if (lastRow - back < 0)
+                season = 0;
+        }
+
         var score = StepScoring.Score(model, data, batchSize, names, season, predictions, truth);
         var allNotes = notes.ToList();
         var comparisons = rows is not null ? Compare(score.Columns, rows, firstRow, data.Count, data.Horizon, baselines, allNotes) : [];
