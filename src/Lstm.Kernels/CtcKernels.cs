@@ -198,7 +198,7 @@ internal static class CtcKernels
     private static int Label(ArrayView<int> ints, long targetBase, int s) => (s & 1) == 0 ? 0 : ints[targetBase + (s >> 1)];
 
     /// <summary>log(e^a + e^b + e^c) around the largest, −∞ when all three are −∞.</summary>
-    private static T LogSumExp3<T, TOps>(TOps ops, T a, T b, T c, T negInf)
+    internal static T LogSumExp3<T, TOps>(TOps ops, T a, T b, T c, T negInf)
         where T : unmanaged
         where TOps : struct, INumOps<T>
     {

@@ -175,38 +175,17 @@ public static class ClassificationRun
         string title = $"{ModelConfig.CellName(config.Cell)} classifier {config.HiddenSize}×{config.NumLayers}";
         void Plot() => AtomicFile.Write(folder[RunFiles.Plot], temp => observer.DrawLossPlot(temp, metrics.Records, title));
         long end = Math.Min(untilStep ?? trainer.TotalSteps, trainer.TotalSteps);
-        long savedStep = firstStep;
-        void SaveLast()
-        {
-            metrics.Flush();
-            trainer.SaveCheckpoint(folder[RunFiles.LastCheckpoint]);
-            savedStep = trainer.Step;
-            Plot();
-        }
-
+        var checkpoints = new RunCheckpoints(folder, metrics, trainer, training.CheckpointEvery, end, Plot);
         TrainerResult? result = null;
         observer.Train(start, report =>
         {
-            trainer.Progress = new Reporter<TrainerProgress>(p =>
-            {
-                var m = new StepMetrics(p.Step, p.Epoch, p.TrainLoss, p.ValidationLoss, p.LearningRate, p.GradNorm, elapsedBefore + p.Elapsed.TotalSeconds);
-                metrics.Add(m);
-                if (p.ValidationLoss is not null && trainer.BestStep == p.Step)
-                    trainer.SaveCheckpoint(folder[RunFiles.BestCheckpoint]);
-                bool final = p.Step >= end || trainer.StoppedEarly || cancel.IsCancellationRequested;
-                if ((training.CheckpointEvery > 0 && p.Step % training.CheckpointEvery == 0) || final)
-                    SaveLast();
-                report(m);
-            });
+            trainer.Progress = checkpoints.Progress(report, elapsedBefore, cancel);
             result = trainer.Run(untilStep, cancel);
         });
 
-        if (trainer.Step > savedStep && result?.NonFinite is null)
-            SaveLast();
-        metrics.Flush();
-        Plot();
+        checkpoints.Finish(result);
         if (result?.NonFinite is { } stop)
-            throw new LstmException($"{stop.Describe()}: training stopped ({RunFiles.LastCheckpoint}/ holds step {savedStep}); continue with a lower --lr in a new run");
+            throw new LstmException($"{stop.Describe()}: training stopped ({RunFiles.LastCheckpoint}/ holds step {checkpoints.SavedStep}); continue with a lower --lr in a new run");
         bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
         string? published = finished ? folder.PublishModel() : null;
         var records = metrics.Records;

@@ -278,44 +278,18 @@ public static class TrainingRun
         string title = $"{plan.Data.Spec.Name}: {ModelConfig.CellName(plan.Model.Cell)} {plan.Model.HiddenSize}×{plan.Model.NumLayers}";
         void Plot() => AtomicFile.Write(folder[RunFiles.Plot], temp => observer.DrawLossPlot(temp, metrics.Records, title));
         long end = Math.Min(settings.UntilStep ?? trainer.TotalSteps, trainer.TotalSteps);
-        long savedStep = firstStep;
-        void SaveLast()
-        {
-            metrics.Flush();
-            trainer.SaveCheckpoint(folder[RunFiles.LastCheckpoint]);
-            savedStep = trainer.Step;
-            Plot();
-        }
-
+        var checkpoints = new RunCheckpoints(folder, metrics, trainer, plan.Training.CheckpointEvery, end, Plot);
         TrainerResult? result = null;
         observer.Train(start, report =>
         {
-            trainer.Progress = new Reporter<TrainerProgress>(p =>
-            {
-                var m = new StepMetrics(p.Step, p.Epoch, p.TrainLoss, p.ValidationLoss, p.LearningRate, p.GradNorm, elapsedBefore + p.Elapsed.TotalSeconds);
-                metrics.Add(m);
-                if (p.ValidationLoss is not null && trainer.BestStep == p.Step)
-                    trainer.SaveCheckpoint(folder[RunFiles.BestCheckpoint]);
-                // last/ every checkpoint interval and after the step the loop will stop at, before the
-                // trainer restores the best weights at the end (as the trainer's own checkpoints do).
-                bool final = p.Step >= end || trainer.StoppedEarly || cancel.IsCancellationRequested;
-                if ((plan.Training.CheckpointEvery > 0 && p.Step % plan.Training.CheckpointEvery == 0) || final)
-                    SaveLast();
-                report(m);
-            });
+            trainer.Progress = checkpoints.Progress(report, elapsedBefore, cancel);
             result = trainer.Run(settings.UntilStep, cancel);
         });
 
-        // Cancelled after a step's report, or stopped by a non-finite step: that step is not in last/
-        // yet. After a non-finite stop the weights are the last finite step's, unless a non-finite
-        // validation loss followed weights that are not finite: then last/ keeps what it holds.
+        checkpoints.Finish(result);
         var stop = result?.NonFinite;
-        if (trainer.Step > savedStep && (stop is null || trainer.WeightsFinite()))
-            SaveLast();
-        metrics.Flush();
-        Plot();
         if (stop is not null)
-            throw new LstmException(NonFiniteMessage(stop, folder.Path, savedStep, savedStep == trainer.Step, plan.Training));
+            throw new LstmException(NonFiniteMessage(stop, folder.Path, checkpoints.SavedStep, checkpoints.SavedStep == trainer.Step, plan.Training));
 
         bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
         string? published = finished ? folder.PublishModel() : null;

@@ -103,13 +103,13 @@ internal sealed partial class CpuOps<T>
                         TE a1 = work[prev + s];
                         TE a2 = s > 0 ? work[prev + s - 1] : negInf;
                         TE a3 = s > 1 && label != Label(labels, s - 2) ? work[prev + s - 2] : negInf;
-                        TE sum = LogSumExp3(ops, a1, a2, a3, negInf);
+                        TE sum = CtcKernels.LogSumExp3(ops, a1, a2, a3, negInf);
                         work[cur + s] = ops.Greater(sum, negInf) ? ops.Add(sum, logProbs[lp + label]) : negInf;
                     }
                 }
 
                 int last = alpha + (inputLength - 1) * width;
-                TE ll = LogSumExp3(ops, work[last + positions - 1], positions > 1 ? work[last + positions - 2] : negInf, negInf, negInf);
+                TE ll = CtcKernels.LogSumExp3(ops, work[last + positions - 1], positions > 1 ? work[last + positions - 2] : negInf, negInf, negInf);
                 nll = ops.Neg(ll);
             }
 
@@ -145,14 +145,14 @@ internal sealed partial class CpuOps<T>
                         TE c1 = work[next + s];
                         TE c2 = s < positions - 1 ? work[next + s + 1] : negInf;
                         TE c3 = s < positions - 2 && label != Label(labels, s + 2) ? work[next + s + 2] : negInf;
-                        TE sum = LogSumExp3(ops, c1, c2, c3, negInf);
+                        TE sum = CtcKernels.LogSumExp3(ops, c1, c2, c3, negInf);
                         beta = ops.Greater(sum, negInf) ? ops.Add(sum, logProbs[lp + label]) : negInf;
                     }
 
                     work[cur + s] = beta;
                     TE al = work[alpha + t * width + s];
                     if (ops.Greater(al, negInf) && ops.Greater(beta, negInf))
-                        grad[lp + label] = LogSumExp3(ops, grad[lp + label], ops.Add(al, beta), negInf, negInf);
+                        grad[lp + label] = CtcKernels.LogSumExp3(ops, grad[lp + label], ops.Add(al, beta), negInf, negInf);
                 }
             }
 
@@ -175,20 +175,4 @@ internal sealed partial class CpuOps<T>
 
     /// <summary>l'_s: the blank for even s, label s/2 for odd s.</summary>
     private static int Label(ReadOnlySpan<int> labels, int s) => (s & 1) == 0 ? 0 : labels[s >> 1];
-
-    /// <summary>The kernel's log(e^a + e^b + e^c).</summary>
-    private static TE LogSumExp3<TE, TOps>(TOps ops, TE a, TE b, TE c, TE negInf)
-        where TE : unmanaged
-        where TOps : struct, INumOps<TE>
-    {
-        TE m = a;
-        if (ops.Greater(b, m))
-            m = b;
-        if (ops.Greater(c, m))
-            m = c;
-        if (!ops.Greater(m, negInf))
-            return negInf;
-        TE sum = ops.Add(ops.Add(ops.ExpNonPositive(ops.Sub(a, m)), ops.ExpNonPositive(ops.Sub(b, m))), ops.ExpNonPositive(ops.Sub(c, m)));
-        return ops.Add(m, ops.FromDouble(LossKernels.Log(ops.ToDouble(sum))));
-    }
 }
