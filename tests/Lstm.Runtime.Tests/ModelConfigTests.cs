@@ -97,7 +97,7 @@ public class ModelConfigTests
 
     [Theory]
     [InlineData("""{"format_version": 1, "kind": "sequence-to-one", "cell": "lstmx", "input_size": 2, "hidden_size": 3, "output_size": 1}""", "cell 'lstmx' is not one of lstm, gru, rnn-tanh, rnn-relu")]
-    [InlineData("""{"format_version": 1, "kind": "seq2seq", "cell": "gru", "input_size": 2, "hidden_size": 3, "output_size": 1}""", "kind 'seq2seq' is not one of")]
+    [InlineData("""{"format_version": 1, "kind": "transformer", "cell": "gru", "input_size": 2, "hidden_size": 3, "output_size": 1}""", "kind 'transformer' is not one of")]
     [InlineData("""{"format_version": 1, "kind": "sequence-to-one", "cell": "gru", "input_size": 2, "hiden_size": 3, "output_size": 1}""", "hiden_size")]
     [InlineData("""{"format_version": 1, "kind": "sequence-to-one", "cell": "gru", "input_size": 2, "output_size": 1}""", "has no 'hidden_size'")]
     [InlineData("""{"kind": "sequence-to-one", "cell": "gru", "input_size": 2, "hidden_size": 3, "output_size": 1}""", "has no 'format_version'")]

@@ -15,7 +15,7 @@ namespace Lstm.Runtime.Backends;
 /// <typeparam name="T">float or double.</typeparam>
 public interface IDeviceOps<T> :
     IMemoryOps<T>, IGemmOps<T>, ILstmCellOps<T>, IGruCellOps<T>, IRnnCellOps<T>,
-    IElementwiseOps<T>, ILossOps<T>, IOptimizerOps<T>, IGatherOps<T>
+    IElementwiseOps<T>, ILossOps<T>, IOptimizerOps<T>, IGatherOps<T>, IAttentionOps<T>
     where T : unmanaged
 {
 }

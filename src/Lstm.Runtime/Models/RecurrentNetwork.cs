@@ -38,6 +38,8 @@ public abstract class RecurrentNetwork<T> : ISequenceModel<T> where T : unmanage
     {
         if (config.Kind == ModelKind.SequenceClassifier)
             throw new LstmException("model config: kind sequence-classifier is built by SequenceClassifier (it pools variable-length sequences)");
+        if (config.Kind == ModelKind.EncoderDecoder)
+            throw new LstmException("model config: kind seq2seq is built by Seq2SeqModel (an encoder, a decoder and attention)");
         Config = config;
         int next = seed;
         try

@@ -22,6 +22,12 @@ public enum ModelKind
     /// pooled as <c>pool</c> says (padding masked).
     /// </summary>
     SequenceClassifier,
+
+    /// <summary>
+    /// <c>seq2seq</c>: source tokens [B, S] → target logits [B·U, target_vocab_size], an encoder,
+    /// a decoder and attention (<c>Seq2SeqModel</c>; <see cref="AttentionKind"/>).
+    /// </summary>
+    EncoderDecoder,
 }
 
 /// <summary>How a sequence classifier pools its steps (<c>pool</c> in <c>config.json</c>).</summary>
@@ -76,7 +82,7 @@ public enum CellKind
 /// <param name="ProjSize">P (LSTM only): 0 for none, else in [1, H).</param>
 /// <param name="VocabSize">V (language model only, else 0).</param>
 /// <param name="EmbeddingDim">E (language model only, else 0).</param>
-public sealed record ModelConfig(
+public sealed partial record ModelConfig(
     ModelKind Kind,
     CellKind Cell,
     int InputSize,
@@ -95,7 +101,7 @@ public sealed record ModelConfig(
 
     private static readonly (ModelKind Kind, string Name)[] KindNames =
         [(ModelKind.SequenceToOne, "sequence-to-one"), (ModelKind.SequenceToSequence, "sequence-to-sequence"), (ModelKind.LanguageModel, "language-model"),
-            (ModelKind.SequenceClassifier, "sequence-classifier")];
+            (ModelKind.SequenceClassifier, "sequence-classifier"), (ModelKind.EncoderDecoder, "seq2seq")];
 
     private static readonly (PoolKind Pool, string Name)[] PoolNames = [(PoolKind.Last, "last"), (PoolKind.Mean, "mean"), (PoolKind.Max, "max")];
 
@@ -109,7 +115,7 @@ public sealed record ModelConfig(
     public PoolKind Pool { get; init; } = PoolKind.Last;
 
     /// <summary>Whether the model reads token ids through an embedding (a language model, or a classifier with a vocabulary).</summary>
-    public bool ReadsTokens => Kind == ModelKind.LanguageModel || (Kind == ModelKind.SequenceClassifier && VocabSize > 0);
+    public bool ReadsTokens => Kind is ModelKind.LanguageModel or ModelKind.EncoderDecoder || (Kind == ModelKind.SequenceClassifier && VocabSize > 0);
 
     /// <summary>D: 2 when bidirectional, else 1.</summary>
     public int Directions => Bidirectional ? 2 : 1;
@@ -293,6 +299,10 @@ public sealed record ModelConfig(
             if (VocabSize < 0 || (VocabSize > 0 ? EmbeddingDim <= 0 || InputSize != EmbeddingDim : EmbeddingDim != 0 || InputSize <= 0))
                 throw Bad($"vocab_size={VocabSize}, embedding_dim={EmbeddingDim}, input_size={InputSize}: a sequence classifier reads tokens (vocab_size and embedding_dim positive, input_size = embedding_dim) or values (vocab_size and embedding_dim 0, input_size positive)");
         }
+        else if (Kind == ModelKind.EncoderDecoder)
+        {
+            ValidateEncoderDecoder();
+        }
         else
         {
             if (InputSize <= 0)
@@ -307,6 +317,8 @@ public sealed record ModelConfig(
 
         if (Kind != ModelKind.SequenceClassifier && Pool != PoolKind.Last)
             throw Bad($"pool={PoolName(Pool)} is for kind sequence-classifier only (kind is {KindName(Kind)})");
+        if (Kind != ModelKind.EncoderDecoder && (TargetVocabSize != 0 || Attention != AttentionKind.Luong))
+            throw Bad($"target_vocab_size={TargetVocabSize} and attention={AttentionName(Attention)} are for kind seq2seq only (kind is {KindName(Kind)})");
 
         // Dropout and proj_size follow the recurrent layer's own rules.
         try
@@ -337,6 +349,8 @@ public sealed record ModelConfig(
             VocabSize = ReadsTokens ? VocabSize : null,
             EmbeddingDim = ReadsTokens ? EmbeddingDim : null,
             Pool = Kind == ModelKind.SequenceClassifier ? PoolName(Pool) : null,
+            TargetVocabSize = Kind == ModelKind.EncoderDecoder ? TargetVocabSize : null,
+            Attention = Kind == ModelKind.EncoderDecoder ? AttentionName(Attention) : null,
         },
         ModelConfigJsonContext.Default.ModelConfigJson);
 
@@ -365,18 +379,22 @@ public sealed record ModelConfig(
         ModelKind kind;
         CellKind cell;
         PoolKind pool;
+        AttentionKind attention;
         try
         {
             kind = ParseKind(kindName);
             cell = ParseCell(cellName);
             pool = raw.Pool is { } poolName ? ParsePool(poolName) : PoolKind.Last;
+            attention = raw.Attention is { } attentionName ? ParseAttention(attentionName) : AttentionKind.Luong;
         }
         catch (LstmException e)
         {
             throw new LstmException($"{source}: {e.Message}", e);
         }
 
-        bool lm = kind == ModelKind.LanguageModel;
+        bool seq2seq = kind == ModelKind.EncoderDecoder;
+        int targetVocab = seq2seq ? raw.TargetVocabSize ?? throw Missing(source, "target_vocab_size") : raw.TargetVocabSize ?? 0;
+        bool lm = kind == ModelKind.LanguageModel || seq2seq;
         bool classifierTokens = kind == ModelKind.SequenceClassifier && raw.VocabSize is > 0;
         int vocab = lm ? raw.VocabSize ?? throw Missing(source, "vocab_size") : raw.VocabSize ?? 0;
         int embedding = lm ? raw.EmbeddingDim ?? throw Missing(source, "embedding_dim") : raw.EmbeddingDim ?? 0;
@@ -385,7 +403,7 @@ public sealed record ModelConfig(
             cell,
             lm || classifierTokens ? raw.InputSize ?? embedding : raw.InputSize ?? throw Missing(source, "input_size"),
             raw.HiddenSize ?? throw Missing(source, "hidden_size"),
-            lm ? raw.OutputSize ?? vocab : raw.OutputSize ?? throw Missing(source, "output_size"),
+            lm ? raw.OutputSize ?? (seq2seq ? targetVocab : vocab) : raw.OutputSize ?? throw Missing(source, "output_size"),
             raw.NumLayers ?? 1,
             raw.Bias ?? true,
             raw.Bidirectional ?? false,
@@ -393,7 +411,7 @@ public sealed record ModelConfig(
             raw.ProjSize ?? 0,
             vocab,
             embedding)
-        { FormatVersion = version, Pool = pool };
+        { FormatVersion = version, Pool = pool, TargetVocabSize = targetVocab, Attention = attention };
         try
         {
             config.Validate();
@@ -441,6 +459,10 @@ internal sealed class ModelConfigJson
     public int? EmbeddingDim { get; set; }
 
     public string? Pool { get; set; }
+
+    public int? TargetVocabSize { get; set; }
+
+    public string? Attention { get; set; }
 }
 
 /// <summary>Source-generated JSON for <c>config.json</c>: snake_case, indented, unknown keys rejected.</summary>
