@@ -7,7 +7,7 @@ namespace Lstm.Cli;
 public abstract class DataOptions
 {
     /// <summary>A synthetic task.</summary>
-    [Option("task", HelpText = "Synthetic task: " + DataDefaults.Task + " (the default), adding, copy or mackey-glass; or classify (a sequence classifier: which of 4 symbols occurs most in a sequence of random length).")]
+    [Option("task", HelpText = "Synthetic task: " + DataDefaults.Task + " (the default), adding, copy or mackey-glass; or classify (a sequence classifier: which of 4 symbols occurs most in a sequence of random length); or reverse or dates (an encoder-decoder: reverse a string, or write a date as yyyy-mm-dd).")]
     public string? Task { get; set; }
 
     /// <summary>T of a synthetic task.</summary>
@@ -87,12 +87,23 @@ public abstract class DataOptions
     public string? SequenceColumn { get; set; }
 
     /// <summary>Classification: tokens.</summary>
-    [Option("tokens", HelpText = "With --text-column: char (Unicode characters, the default) or word (lower-cased runs of letters, digits and apostrophes).")]
+    [Option("tokens", HelpText = "With --text-column or --pairs: char (Unicode characters, the default) or word (lower-cased runs of letters, digits and apostrophes).")]
     public string? Tokens { get; set; }
 
     /// <summary>Classification: the vocabulary cap.</summary>
-    [Option("vocab-size", HelpText = "With --text-column: keep the most frequent training tokens, this many with <unk> (unknown tokens) included. Default 10000.")]
+    [Option("vocab-size", HelpText = "With --text-column or --pairs (each side): keep the most frequent training tokens, this many with <unk> (unknown tokens) and the other specials included. Default 10000.")]
     public int? VocabSize { get; set; }
+
+    /// <summary>Encoder-decoder: the pairs file.</summary>
+    [Option("pairs", HelpText = "Encoder-decoder: a UTF-8 file of one source, a tab and its target per line (blank lines skipped).")]
+    public string? Pairs { get; set; }
+
+    /// <summary>Encoder-decoder: the length limit.</summary>
+    [Option("max-length", HelpText = "Encoder-decoder: train refuses a source or target of more tokens (default 200); eval stops an output at this many tokens (default twice the longest training target + 10).")]
+    public int? MaxLength { get; set; }
+
+    /// <summary>Whether the options ask for an encoder-decoder.</summary>
+    internal bool Translates => Pairs is not null || SentencePairs.IsTask(Task);
 
     /// <summary>Whether the options ask for a sequence classifier.</summary>
     internal bool Classifies => LabelColumn is not null || TextColumn is not null || SequenceColumn is not null || Task == "classify";

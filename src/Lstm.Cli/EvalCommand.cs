@@ -8,6 +8,8 @@ internal static class EvalCommand
 {
     public static int Execute(EvalOptions o, TextWriter stdout)
     {
+        if (Seq2SeqRun.IsSeq2SeqRun(o.Run))
+            return Seq2SeqCommand.Eval(o, stdout);
         if (ClassificationRun.IsClassificationRun(o.Run))
             return ClassifyCommand.Eval(o, stdout);
         using var evaluation = Evaluation.Open(new EvaluationSettings

@@ -22,7 +22,7 @@ public static class Program
     internal static readonly Type[] VerbTypes =
     [
         typeof(DevicesOptions), typeof(RunOptions), typeof(TrainOptions), typeof(PlanOptions), typeof(EvalOptions), typeof(PredictOptions),
-        typeof(GenerateOptions), typeof(CompareOptions), typeof(SelfTestOptions), typeof(BenchOptions),
+        typeof(TranslateOptions), typeof(GenerateOptions), typeof(CompareOptions), typeof(SelfTestOptions), typeof(BenchOptions),
     ];
 
     /// <summary>Runs a verb and returns its exit code; Ctrl+C stops training after writing its <c>last/</c> checkpoint.</summary>
@@ -61,6 +61,7 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PlanOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(EvalOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PredictOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(TranslateOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(GenerateOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(CompareOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(SelfTestOptions))]
@@ -86,6 +87,7 @@ public static class Program
                     TrainOptions t => TrainCommand.Execute(t, args, stdout, cancel),
                     EvalOptions e => EvalCommand.Execute(e, stdout),
                     PredictOptions p => PredictCommand.Execute(p, stdout),
+                    TranslateOptions tr => TranslateCommand.Execute(tr, stdout),
                     GenerateOptions g => GenerateCommand.Execute(g, stdout),
                     CompareOptions c => CompareCommand.Execute(c, stdout),
                     SelfTestOptions s => SelfTestCommand.Execute(s, stdout),

@@ -14,6 +14,8 @@ internal static class TrainCommand
 {
     public static int Execute(TrainOptions o, IReadOnlyList<string> args, TextWriter stdout, CancellationToken cancel)
     {
+        if (Seq2SeqCommand.Applies(o))
+            return Seq2SeqCommand.Train(o, args, stdout, cancel);
         if (ClassifyCommand.Applies(o))
             return ClassifyCommand.Train(o, args, stdout, cancel);
         if (o.DryRun)

@@ -60,6 +60,10 @@ public class TrainOptions : DataOptions
     [Option("class-weights", HelpText = "Sequence classifier: balanced weighs each class's loss by N / (classes · its training sequences), for imbalanced labels. Default none.")]
     public string? ClassWeights { get; set; }
 
+    /// <summary>Encoder-decoder attention.</summary>
+    [Option("attention", HelpText = "Encoder-decoder: luong (the default: a bilinear score) or bahdanau (an additive score).")]
+    public string? Attention { get; set; }
+
     /// <summary>Dropout between layers.</summary>
     [Option("dropout", HelpText = "Dropout on every layer's output but the last, in training. Default 0.")]
     public double? Dropout { get; set; }
@@ -183,8 +187,12 @@ public sealed class EvalOptions : DataOptions
     [Option("seed", Default = EvaluationSettings.DefaultSeed, HelpText = "With --task: the seed of the evaluation samples.")]
     public int Seed { get; set; } = EvaluationSettings.DefaultSeed;
 
+    /// <summary>Encoder-decoder beams.</summary>
+    [Option("beam", Default = 1, HelpText = "Encoder-decoder: decode with beam search of this many beams (1, the default: greedy).")]
+    public int Beam { get; set; } = 1;
+
     /// <summary>Per-window predictions file.</summary>
-    [Option("output", HelpText = "Forecasts: also write each window's forecast beside the truth to this CSV file (set, row, timestamp where the data has one, then TARGET,TARGET_predicted; atomically).")]
+    [Option("output", HelpText = "Encoder-decoder: write source, reference and hypothesis per pair to this TSV file. Forecasts: also write each window's forecast beside the truth to this CSV file (set, row, timestamp where the data has one, then TARGET,TARGET_predicted; atomically).")]
     public string? Output { get; set; }
 }
 

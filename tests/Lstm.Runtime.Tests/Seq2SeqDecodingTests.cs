@@ -33,6 +33,7 @@ public class Seq2SeqDecodingTests
 
         public void Select(ReadOnlySpan<int> rows)
         {
+            Assert.False(rows.IsEmpty, "a decoder state keeps at least one row");
             var kept = new List<(int, List<int>)>();
             foreach (int r in rows)
                 kept.Add((_rows[r].Source, new List<int>(_rows[r].Prefix)));

@@ -23,12 +23,13 @@ internal interface IStepDecoder : IDisposable
 
 /// <summary>
 /// Greedy and beam-search decoding of an encoder-decoder, batched over every source (and beam)
-/// at once. Beam search keeps, per source and step, the K best continuations by total
-/// log-probability; a continuation ranked among the K best that ends in <c>&lt;eos&gt;</c> is a
-/// finished hypothesis, scored by its log-probability over its length (tokens with the
-/// <c>&lt;eos&gt;</c>); a source is done with K finished hypotheses, or at the length limit
-/// (where its open beams count as finished). <c>&lt;pad&gt;</c> and <c>&lt;bos&gt;</c> are never
-/// proposed. With K = 1 it takes the same tokens as greedy decoding.
+/// at once. Beam search gives each source K slots: per step, each open slot takes one of the best
+/// continuations by total log-probability; one that ends in <c>&lt;eos&gt;</c> is a finished
+/// hypothesis, scored by its log-probability over its length (tokens with the
+/// <c>&lt;eos&gt;</c>), and closes its slot. A source is done when all K are finished, or at the
+/// length limit (where its open beams count as finished); the best score wins.
+/// <c>&lt;pad&gt;</c> and <c>&lt;bos&gt;</c> are never proposed. With K = 1 it takes the same
+/// tokens as greedy decoding.
 /// </summary>
 internal static class Seq2SeqDecoding
 {
@@ -59,6 +60,8 @@ internal static class Seq2SeqDecoding
                 next.Add(best);
             }
 
+            if (keep.Count == 0)
+                break;
             if (keep.Count < active.Count)
             {
                 decoder.Select(keep.ToArray());
@@ -110,30 +113,22 @@ internal static class Seq2SeqDecoding
                     }
                 }
 
-                // Best first; ties by row, then token, so that one beam picks as greedy does.
+                // Best first; ties by row, then token, so that one beam picks as greedy does. The
+                // source's open slots (K less its finished hypotheses) take the best candidates: one
+                // that ends is finished and gives up its slot, the others stay open.
                 candidates.Sort((a, b) => b.LogP != a.LogP ? b.LogP.CompareTo(a.LogP) : a.Row != b.Row ? a.Row.CompareTo(b.Row) : a.Token.CompareTo(b.Token));
-                int alive = 0;
-                for (int rank = 0; rank < candidates.Count && alive < beam && rank < 2 * beam; rank++)
+                int slots = beam - finished[source].Count;
+                for (int rank = 0; rank < Math.Min(slots, candidates.Count); rank++)
                 {
                     var (logP, row, token) = candidates[rank];
                     if (token == TokenVocabulary.EndId)
                     {
-                        if (rank < beam)
-                            finished[source].Add((open[row].Tokens, logP / (open[row].Tokens.Length + 1)));
+                        finished[source].Add((open[row].Tokens, logP / (open[row].Tokens.Length + 1)));
                         continue;
                     }
 
                     rows.Add(row);
                     next.Add((source, [.. open[row].Tokens, token], logP));
-                    alive++;
-                }
-
-                if (finished[source].Count >= beam)
-                {
-                    // Done: its open continuations are dropped.
-                    int start = next.Count - alive;
-                    rows.RemoveRange(start, alive);
-                    next.RemoveRange(start, alive);
                 }
 
                 r0 = r1;

@@ -1,0 +1,251 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lstm.Runtime.Data;
+using Lstm.Runtime.Devices;
+using Lstm.Runtime.Models;
+using Lstm.Runtime.Nn;
+using Lstm.Runtime.Persistence;
+
+namespace Lstm.Runtime.Training;
+
+/// <summary>How an encoder-decoder run ended: the run's result and its last validation's teacher-forced token accuracy.</summary>
+/// <param name="Run">The run's result.</param>
+/// <param name="TokenAccuracy">The fraction of validation target tokens (<c>&lt;eos&gt;</c> included) predicted right with teacher forcing at the last validation, or null.</param>
+/// <param name="AccuracyStep">The step of that validation.</param>
+public sealed record Seq2SeqRunResult(TrainingRunResult Run, double? TokenAccuracy, long AccuracyStep);
+
+/// <summary>
+/// An encoder-decoder run in a <see cref="RunFolder"/>: <see cref="Seq2SeqData"/>, a
+/// <see cref="Seq2SeqModel{T}"/> trained with teacher forcing by a <see cref="Trainer{T}"/> over
+/// length-bucketed batches (Adam, clipping, cross-entropy with the padding weighed 0), and the
+/// run folder's files as for any run (<c>command.txt</c>, <c>config.json</c> of kind
+/// <c>seq2seq</c>, <c>metrics.jsonl</c>, <c>loss.png</c>, <c>last/</c>, <c>best/</c>,
+/// <c>model/</c> with <c>seq2seq.json</c>) and <c>validation.jsonl</c>: each validation's loss and
+/// token accuracy. Everything is checked before the folder is made; <see cref="Resume"/>
+/// continues from <c>last/</c> bit for bit.
+/// </summary>
+public static class Seq2SeqRun
+{
+    /// <summary>The <c>kind</c> of an encoder-decoder run's <c>config.json</c>.</summary>
+    public const string RunKind = "seq2seq";
+
+    /// <summary>The file of each validation's loss and token accuracy.</summary>
+    public const string ValidationFile = "validation.jsonl";
+
+    /// <summary>Whether <paramref name="folder"/> holds an encoder-decoder run (its <c>config.json</c> says so).</summary>
+    /// <param name="folder">A run folder.</param>
+    public static bool IsSeq2SeqRun(string folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        try
+        {
+            string path = Path.Combine(folder, RunFiles.RunConfig);
+            return File.Exists(path) && JsonNode.Parse(File.ReadAllText(path)) is JsonObject o && o["kind"] is JsonValue v && v.TryGetValue(out string? kind) && kind == RunKind;
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The settings recorded in an encoder-decoder run's <c>config.json</c>.</summary>
+    /// <param name="folder">The run folder.</param>
+    public static Seq2SeqSettings ReadSettings(string folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        string path = Path.Combine(folder, RunFiles.RunConfig);
+        try
+        {
+            var file = JsonSerializer.Deserialize(File.ReadAllText(path), Seq2SeqJson.Default.Seq2SeqRunFile) ?? throw new LstmException($"{path}: empty");
+            return Seq2SeqSettings.FromJson(file.Settings, path);
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            throw new LstmException($"{path}: not an encoder-decoder run's settings: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Trains a new encoder-decoder run.</summary>
+    /// <param name="settings">The settings.</param>
+    /// <param name="device">The device name (auto, cpu, cuda:N, ...).</param>
+    /// <param name="outPath">The run folder, or null for <c>runs/&lt;name&gt;-&lt;time&gt;</c>.</param>
+    /// <param name="commandLine">Recorded as <c>command.txt</c>.</param>
+    /// <param name="observer">Shows progress and draws the loss plot.</param>
+    /// <param name="untilStep">Stop after this step (null: the end).</param>
+    /// <param name="cancel">Stops after the next step (<c>last/</c> written first).</param>
+    /// <exception cref="LstmException">A setting, file or device is bad (no folder is left behind).</exception>
+    public static Seq2SeqRunResult Start(
+        Seq2SeqSettings settings, string device, string? outPath, string commandLine, ITrainingObserver observer, long? untilStep = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(observer);
+        settings.Validate();
+        var data = Seq2SeqData.Prepare(settings);
+        var config = data.ModelFor(settings);
+        var training = TrainerFor(settings, data);
+        (training with { CheckpointEvery = 0 }).Validate();
+        string path = outPath ?? RunFolder.DefaultPath(settings.Task ?? Path.GetFileNameWithoutExtension(settings.Pairs!), DateTime.Now);
+        RunFolder.CheckNew(path);
+        using var dev = ComputeDevice.Open(device);
+        using var folder = RunFolder.Create(path);
+        try
+        {
+            string runConfig = JsonSerializer.Serialize(
+                new Seq2SeqRunFile { Model = JsonDocument.Parse(config.ToJson()).RootElement, Settings = settings.ToJson() }, Seq2SeqJson.Default.Seq2SeqRunFile);
+            var files = new (string Name, string Text)[]
+            {
+                (RunFiles.Command, commandLine + "\n"), (RunFiles.RunConfig, runConfig), (RunFiles.Metrics, ""), (ValidationFile, ""),
+                (Path.Combine(RunFiles.ModelDirectory, RunFiles.ModelConfig), config.ToJson()),
+                (Path.Combine(RunFiles.ModelDirectory, PairData.FileName), data.Description.ToJson()),
+                (Path.Combine(RunFiles.ModelDirectory, RunFiles.RunConfigCopy), runConfig),
+            };
+            Directory.CreateDirectory(folder[RunFiles.ModelDirectory]);
+            foreach (var (name, text) in files)
+                folder.WriteText(name, text);
+            training = training with { ExtraFiles = files.Where(f => f.Name.StartsWith(RunFiles.ModelDirectory, StringComparison.Ordinal)).Select(f => folder[f.Name]).ToList() };
+            return Train(folder, dev, data, config, training, null, new MetricsLog(folder[RunFiles.Metrics]), [], observer, untilStep, cancel);
+        }
+        catch (LstmException) when (!folder.HasCheckpoint)
+        {
+            folder.Discard();
+            throw;
+        }
+    }
+
+    /// <summary>Continues an encoder-decoder run from its <c>last/</c> checkpoint, with its recorded settings.</summary>
+    /// <param name="path">The run folder.</param>
+    /// <param name="device">The device name.</param>
+    /// <param name="observer">Shows progress and draws the loss plot.</param>
+    /// <param name="untilStep">Stop after this step (null: the end).</param>
+    /// <param name="cancel">Stops after the next step.</param>
+    /// <exception cref="LstmException">The folder is not such a run, another process holds it, or a file is bad.</exception>
+    public static Seq2SeqRunResult Resume(string path, string device, ITrainingObserver observer, long? untilStep = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(observer);
+        using var folder = RunFolder.OpenForTraining(path, "--resume");
+        var settings = ReadSettings(path);
+        var last = TrainingCheckpoint.Recover(folder[RunFiles.LastCheckpoint]);
+        var notes = last.Notes.Concat(TrainingCheckpoint.Recover(folder[RunFiles.BestCheckpoint]).Notes).ToList();
+        var data = Seq2SeqData.Prepare(settings);
+        var config = data.ModelFor(settings);
+        var training = TrainerFor(settings, data) with { ExtraFiles = folder.ModelDirectoryFiles() };
+        var metrics = MetricsLog.Resume(folder[RunFiles.Metrics], last.Step ?? 0);
+        notes.AddRange(metrics.ResumeNotes);
+        using var dev = ComputeDevice.Open(device);
+        return Train(folder, dev, data, config, training, last.Directory, metrics, notes, observer, untilStep, cancel);
+    }
+
+    /// <summary>One line saying what an encoder-decoder is.</summary>
+    /// <param name="c">The configuration.</param>
+    public static string Describe(ModelConfig c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        return $"{ModelConfig.CellName(c.Cell).ToUpperInvariant()} encoder-decoder with {ModelConfig.AttentionName(c.Attention)} attention: embeddings {c.VocabSize} source and {c.TargetVocabSize} target × {c.EmbeddingDim}, "
+            + $"hidden {c.HiddenSize}, {c.NumLayers} layer{(c.NumLayers == 1 ? "" : "s")}{(c.Bidirectional ? ", bidirectional encoder" : "")}";
+    }
+
+    /// <summary>The trainer's settings: Adam, cross-entropy with <c>&lt;pad&gt;</c> weighed 0, clipping, validation and checkpoints at one interval.</summary>
+    private static TrainerOptions TrainerFor(Seq2SeqSettings s, Seq2SeqData data)
+    {
+        int every = s.ValidateEvery ?? 100;
+        return new TrainerOptions
+        {
+            Steps = s.Epochs is null ? s.Steps ?? Seq2SeqSettings.DefaultSteps : 0,
+            Epochs = s.Epochs ?? 0,
+            BatchSize = Math.Min(s.BatchSize ?? Seq2SeqSettings.DefaultBatchSize, data.Train.Count),
+            LearningRate = s.LearningRate ?? Seq2SeqSettings.DefaultLearningRate,
+            ClipNorm = s.Clip ?? 1.0,
+            Loss = LossKind.CrossEntropy,
+            ClassWeights = data.PaddingMaskWeights(),
+            ValidateEvery = every,
+            CheckpointEvery = s.CheckpointEvery ?? every,
+            RestoreBest = false,
+            Seed = s.SeedOrDefault,
+        };
+    }
+
+    private static Seq2SeqRunResult Train(
+        RunFolder folder, ComputeDevice device, Seq2SeqData data, ModelConfig config, TrainerOptions training, string? checkpoint,
+        MetricsLog metrics, IReadOnlyList<string> recovered, ITrainingObserver observer, long? untilStep, CancellationToken cancel)
+    {
+        using var model = new Seq2SeqBatchModel(new Seq2SeqModel<float>(device, config, training.Seed));
+        using var trainer = new Trainer<float>(model, data.Train, data.Validation, training with { CheckpointEvery = 0, CheckpointDirectory = null });
+        if (checkpoint is not null)
+            trainer.Resume(checkpoint);
+        long firstStep = trainer.Step;
+        var validations = new ValidationLog(folder[ValidationFile], firstStep);
+        double elapsedBefore = metrics.Records.Count > 0 ? metrics.Records[^1].ElapsedS : 0;
+        long parameters = model.NamedParameters().Sum(p => p.Parameter.Value.Length);
+        var start = new TrainingRunStart(
+            data.Summary, $"{Describe(config)}, {parameters:N0} parameters, on {device.Name}",
+            TrainingSettings.Describe(training with { ClassWeights = null }, trainer.TotalSteps) + "; teacher forcing, <pad> targets weighed 0",
+            folder.Path, checkpoint is not null, firstStep, trainer.TotalSteps, training.ValidateEvery, recovered);
+        string title = $"{ModelConfig.CellName(config.Cell)} encoder-decoder {config.HiddenSize}×{config.NumLayers}";
+        void Plot() => AtomicFile.Write(folder[RunFiles.Plot], temp => observer.DrawLossPlot(temp, metrics.Records, title));
+        long end = Math.Min(untilStep ?? trainer.TotalSteps, trainer.TotalSteps);
+        var checkpoints = new RunCheckpoints(folder, metrics, trainer, training.CheckpointEvery, end, Plot);
+        TrainerResult? result = null;
+        observer.Train(start, report =>
+        {
+            var progress = checkpoints.Progress(report, elapsedBefore, cancel);
+            trainer.Progress = new Reporter<TrainerProgress>(p =>
+            {
+                // Before the checkpoints: validation.jsonl is flushed with metrics.jsonl's records.
+                if (p.ValidationLoss is { } loss)
+                    validations.Add(p.Step, loss, Seq2SeqScoring.TeacherForced(model, data.Validation, training.BatchSize).TokenAccuracy);
+                progress.Report(p);
+            });
+            result = trainer.Run(untilStep, cancel);
+        });
+
+        checkpoints.Finish(result);
+        if (result?.NonFinite is { } stop)
+            throw new LstmException($"{stop.Describe()}: training stopped ({RunFiles.LastCheckpoint}/ holds step {checkpoints.SavedStep}); continue with a lower --lr in a new run");
+        bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
+        string? published = finished ? folder.PublishModel() : null;
+        var records = metrics.Records;
+        var run = new TrainingRunResult(
+            folder.Path, result ?? throw new LstmException("encoder-decoder run: the observer did not run the training loop"), firstStep, trainer.TotalSteps, finished, published,
+            records.Count > 0 ? records[^1].TrainLoss : null, 0, null);
+        return new Seq2SeqRunResult(run, validations.Last?.TokenAccuracy, validations.Last?.Step ?? 0);
+    }
+
+    /// <summary><c>validation.jsonl</c>: one line per validation (step, loss, token accuracy), written whole; a resume keeps the lines up to its step.</summary>
+    private sealed class ValidationLog
+    {
+        private readonly string _path;
+        private readonly List<(long Step, double Loss, double TokenAccuracy)> _lines = [];
+
+        public ValidationLog(string path, long resumedStep)
+        {
+            _path = path;
+            if (!File.Exists(path))
+                return;
+            foreach (string line in File.ReadLines(path).Where(l => l.Length > 0))
+            {
+                try
+                {
+                    var o = JsonNode.Parse(line)!.AsObject();
+                    long step = (long)o["step"]!;
+                    if (step <= resumedStep)
+                        _lines.Add((step, (double)o["val_loss"]!, (double)o["token_accuracy"]!));
+                }
+                catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or NullReferenceException)
+                {
+                    throw new LstmException($"{path}: a line is not a validation record ({e.Message})", e);
+                }
+            }
+        }
+
+        public (long Step, double Loss, double TokenAccuracy)? Last => _lines.Count > 0 ? _lines[^1] : null;
+
+        public void Add(long step, double loss, double accuracy)
+        {
+            _lines.Add((step, loss, accuracy));
+            AtomicFile.WriteAllText(_path, string.Concat(_lines.Select(l => string.Create(CultureInfo.InvariantCulture,
+                $"{{\"step\":{l.Step},\"val_loss\":{l.Loss:R},\"token_accuracy\":{l.TokenAccuracy:R}}}\n"))));
+        }
+    }
+}

@@ -1,0 +1,225 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Lstm.Runtime.Data;
+using Lstm.Runtime.Nn;
+
+namespace Lstm.Runtime.Training;
+
+/// <summary>
+/// The settings of an encoder-decoder run (<c>lstm train --pairs</c> or <c>--task reverse|dates</c>),
+/// null where not given (the defaults below apply), recorded whole in the run's <c>config.json</c>
+/// so that a resume prepares the same data and model.
+/// </summary>
+public sealed record Seq2SeqSettings
+{
+    /// <summary>Hidden size by default.</summary>
+    public const int DefaultHidden = 128;
+
+    /// <summary>Embedding size by default.</summary>
+    public const int DefaultEmbeddingDim = 32;
+
+    /// <summary>Each vocabulary's cap by default.</summary>
+    public const int DefaultVocabSize = 10000;
+
+    /// <summary>The most tokens of a side by default.</summary>
+    public const int DefaultMaxLength = 200;
+
+    /// <summary>Steps by default.</summary>
+    public const int DefaultSteps = 2000;
+
+    /// <summary>Batch size by default.</summary>
+    public const int DefaultBatchSize = 64;
+
+    /// <summary>Learning rate by default (Adam).</summary>
+    public const double DefaultLearningRate = 3e-3;
+
+    /// <summary>Validation fraction of a pairs file by default.</summary>
+    public const double DefaultValFraction = 0.1;
+
+    /// <summary>A task's training pairs by default.</summary>
+    public const int DefaultTrainSamples = 5000;
+
+    /// <summary>A task's validation pairs by default.</summary>
+    public const int DefaultValSamples = 500;
+
+    /// <summary>The task (<c>reverse</c> or <c>dates</c>), or null for a pairs file.</summary>
+    public string? Task { get; init; }
+
+    /// <summary>The reversal task's longest string.</summary>
+    public int? SeqLen { get; init; }
+
+    /// <summary>The task's training pairs.</summary>
+    public int? TrainSamples { get; init; }
+
+    /// <summary>The task's validation pairs.</summary>
+    public int? ValSamples { get; init; }
+
+    /// <summary>The pairs file (source TAB target per line).</summary>
+    public string? Pairs { get; init; }
+
+    /// <summary><c>char</c> (the default) or <c>word</c>.</summary>
+    public string? Tokens { get; init; }
+
+    /// <summary>Each vocabulary's cap, the four specials included.</summary>
+    public int? VocabSize { get; init; }
+
+    /// <summary>The validation fraction of a file's pairs (a seeded draw).</summary>
+    public double? ValFraction { get; init; }
+
+    /// <summary>The most tokens a source or target may have.</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>lstm or gru.</summary>
+    public string? Cell { get; init; }
+
+    /// <summary>H.</summary>
+    public int? Hidden { get; init; }
+
+    /// <summary>L (encoder and decoder).</summary>
+    public int? Layers { get; init; }
+
+    /// <summary>E.</summary>
+    public int? EmbeddingDim { get; init; }
+
+    /// <summary>A bidirectional encoder.</summary>
+    public bool Bidirectional { get; init; }
+
+    /// <summary>luong (the default) or bahdanau.</summary>
+    public string? Attention { get; init; }
+
+    /// <summary>Dropout between layers.</summary>
+    public double? Dropout { get; init; }
+
+    /// <summary>Steps (unless epochs).</summary>
+    public int? Steps { get; init; }
+
+    /// <summary>Epochs instead of steps.</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>B.</summary>
+    public int? BatchSize { get; init; }
+
+    /// <summary>Adam's learning rate.</summary>
+    public double? LearningRate { get; init; }
+
+    /// <summary>Global-norm clipping (default 1; 0 off).</summary>
+    public double? Clip { get; init; }
+
+    /// <summary>Validation interval (default 100 steps).</summary>
+    public int? ValidateEvery { get; init; }
+
+    /// <summary>Checkpoint interval (default the validation interval).</summary>
+    public int? CheckpointEvery { get; init; }
+
+    /// <summary>The seed of data, split, initialization, order and dropout.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>The seed in effect.</summary>
+    [JsonIgnore]
+    public int SeedOrDefault => Seed ?? TrainingDefaults.Seed;
+
+    /// <summary>The side length limit in effect.</summary>
+    [JsonIgnore]
+    public int MaxLengthOrDefault => MaxLength ?? DefaultMaxLength;
+
+    /// <summary>Throws one <see cref="LstmException"/> naming the first bad or missing option.</summary>
+    public void Validate()
+    {
+        if (Task is not null)
+        {
+            if (!SentencePairs.IsTask(Task))
+                throw new LstmException($"--task {Task}: an encoder-decoder trains on --task {SentencePairs.Reverse}, --task {SentencePairs.Dates} or a --pairs file");
+            if (Pairs is not null)
+                throw new LstmException($"--task {Task} takes no --pairs file; give one or the other");
+            if (SeqLen is not null && Task != SentencePairs.Reverse)
+                throw new LstmException($"--seq-len is the longest string of --task {SentencePairs.Reverse}; --task {Task} has its own lengths");
+            if (ValFraction is not null)
+                throw new LstmException($"--val-fraction splits a --pairs file; --task {Task} draws --val-samples pairs of its own");
+        }
+        else if (Pairs is null)
+        {
+            throw new LstmException($"an encoder-decoder needs --pairs FILE (source TAB target per line) or --task {SentencePairs.Reverse}|{SentencePairs.Dates}");
+        }
+        else if (TrainSamples is not null || ValSamples is not null || SeqLen is not null)
+        {
+            throw new LstmException("--train-samples, --val-samples and --seq-len are for --task; a --pairs file is split by --val-fraction");
+        }
+
+        if (Tokens is not null)
+            ClassifierData.CheckTokens(Tokens);
+        Least("--vocab-size", VocabSize, TokenVocabulary.Specials.Count + 1);
+        Least("--max-length", MaxLength, 1);
+        Least("--seq-len", SeqLen, 1);
+        Least("--train-samples", TrainSamples, 1);
+        Least("--val-samples", ValSamples, 1);
+        Least("--hidden", Hidden, 1);
+        Least("--layers", Layers, 1);
+        Least("--embedding-dim", EmbeddingDim, 1);
+        Least("--steps", Steps, 1);
+        Least("--epochs", Epochs, 1);
+        Least("--batch-size", BatchSize, 1);
+        Least("--validate-every", ValidateEvery, 1);
+        Least("--checkpoint-every", CheckpointEvery, 1);
+        if (Steps is not null && Epochs is not null)
+            throw new LstmException("give --steps or --epochs, not both");
+        if (ValFraction is { } f && !(f > 0 && f < 1))
+            throw new LstmException($"--val-fraction {F(f)}: must lie in (0, 1)");
+        if (LearningRate is { } lr && !(lr > 0 && double.IsFinite(lr)))
+            throw new LstmException($"--lr {F(lr)}: must be a finite number > 0");
+        if (Clip is { } c && !(c >= 0 && double.IsFinite(c)))
+            throw new LstmException($"--clip {F(c)}: must be a finite number ≥ 0");
+        if (Dropout is { } d && !(d >= 0 && d < 1))
+            throw new LstmException($"--dropout {F(d)}: must lie in [0, 1)");
+        if (Attention is not null)
+            ModelConfig.ParseAttention(Attention);
+        if (Cell is not null && ModelConfig.ParseCell(Cell) is not (CellKind.Lstm or CellKind.Gru))
+            throw new LstmException($"--cell {Cell}: an encoder-decoder's cell is lstm or gru");
+    }
+
+    /// <summary>The settings as JSON (for <c>config.json</c>).</summary>
+    public JsonElement ToJson() => JsonSerializer.SerializeToElement(this, Seq2SeqJson.Default.Seq2SeqSettings);
+
+    /// <summary>The settings from <see cref="ToJson"/>'s JSON, checked.</summary>
+    /// <param name="json">The element.</param>
+    /// <param name="source">The file, for messages.</param>
+    public static Seq2SeqSettings FromJson(JsonElement json, string source)
+    {
+        try
+        {
+            var s = json.Deserialize(Seq2SeqJson.Default.Seq2SeqSettings) ?? throw new LstmException($"{source}: no encoder-decoder settings");
+            s.Validate();
+            return s;
+        }
+        catch (JsonException e)
+        {
+            throw new LstmException($"{source}: {e.Message}", e);
+        }
+    }
+
+    private static void Least(string option, int? value, int least)
+    {
+        if (value is { } v && v < least)
+            throw new LstmException($"{option} {v}: must be at least {least}");
+    }
+
+    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Source-generated JSON for an encoder-decoder run's files.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(Seq2SeqSettings))]
+[JsonSerializable(typeof(Seq2SeqRunFile))]
+internal sealed partial class Seq2SeqJson : JsonSerializerContext
+{
+}
+
+/// <summary>An encoder-decoder run's <c>config.json</c>: <c>kind</c> is <c>seq2seq</c>, the model's configuration, the settings.</summary>
+internal sealed class Seq2SeqRunFile
+{
+    public string Kind { get; set; } = Seq2SeqRun.RunKind;
+
+    public JsonElement Model { get; set; }
+
+    public JsonElement Settings { get; set; }
+}
