@@ -118,6 +118,8 @@ public sealed class PairDataTests : IDisposable
         Assert.Equal([2, 4], decoderLengths);
         Assert.Equal([5f, 6, 7, 8, 0, 0], source);
         Assert.Equal([2f, 4, 0, 0, 2, 9, 10, 11], decoder);
+        Assert.Equal(6, set.WithSteps(6).TargetLength);
+        Assert.Equal(4, set.WithSteps(2).Steps);
         Assert.Throws<LstmException>(() => new PairSequences([[1, 0]], [[4]]));
     }
 }

@@ -17,8 +17,9 @@ public sealed class PairSequences : IVariableLengthDataset
     /// <summary>Creates the set.</summary>
     /// <param name="sources">Each pair's source ids (≥ 1 token, none the pad id).</param>
     /// <param name="targets">Each pair's target ids (≥ 1 token, none the pad id), without <c>&lt;bos&gt;</c> or <c>&lt;eos&gt;</c>.</param>
+    /// <param name="steps">T at least (0: the longest sample's): sets that a trainer reads side by side share one T.</param>
     /// <exception cref="LstmException">The counts differ, or a side is empty or holds the pad id.</exception>
-    public PairSequences(IReadOnlyList<int[]> sources, IReadOnlyList<int[]> targets)
+    public PairSequences(IReadOnlyList<int[]> sources, IReadOnlyList<int[]> targets, int steps = 0)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(targets);
@@ -31,6 +32,7 @@ public sealed class PairSequences : IVariableLengthDataset
             Steps = Math.Max(Steps, LengthOf(s.Length, t.Length));
         }
 
+        Steps = Math.Max(Steps, steps);
         _sources = sources.ToArray();
         _targets = targets.ToArray();
     }
@@ -38,7 +40,7 @@ public sealed class PairSequences : IVariableLengthDataset
     /// <inheritdoc/>
     public int Count => _sources.Length;
 
-    /// <summary>T: the longest sample's steps.</summary>
+    /// <summary>T: the longest sample's steps, or more where asked.</summary>
     public int Steps { get; }
 
     /// <summary>2: a source id and a decoder input id per step.</summary>
@@ -52,6 +54,10 @@ public sealed class PairSequences : IVariableLengthDataset
 
     /// <summary>Each pair's target ids (without the specials).</summary>
     public IReadOnlyList<int[]> Targets => _targets;
+
+    /// <summary>The same pairs with T at least <paramref name="steps"/>.</summary>
+    /// <param name="steps">T at least.</param>
+    public PairSequences WithSteps(int steps) => new(_sources, _targets, steps);
 
     /// <inheritdoc/>
     public int LengthOf(int index)

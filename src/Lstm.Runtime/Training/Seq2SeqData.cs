@@ -53,6 +53,9 @@ public sealed record Seq2SeqData(
         var d = PairData.Fit(train, tokens, s.VocabSize ?? Seq2SeqSettings.DefaultVocabSize, s.Task);
         var trainSet = d.Encode(train, where, s.MaxLengthOrDefault);
         var valSet = d.Encode(validation, where, s.MaxLengthOrDefault);
+        // The trainer reads both sets' targets with one row length: they share T.
+        int steps = Math.Max(trainSet.Steps, valSet.Steps);
+        (trainSet, valSet) = (trainSet.WithSteps(steps), valSet.WithSteps(steps));
         string summary = $"{where}: {trainSet.Count} training and {valSet.Count} validation pairs of {d.TokenWord}, sources up to {d.MaxSourceTokens} and targets up to {d.MaxTargetTokens}; vocabularies {d.SourceVocabulary.Count} source and {d.TargetVocabulary.Count} target tokens (4 specials included)";
         return new Seq2SeqData(train, validation, trainSet, valSet, d, summary);
     }
