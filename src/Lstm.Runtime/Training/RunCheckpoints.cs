@@ -60,4 +60,25 @@ internal sealed class RunCheckpoints(RunFolder folder, MetricsLog metrics, Train
         metrics.Flush();
         plot();
     }
+
+    /// <summary>
+    /// Ends a run whose loop ran once: <see cref="Finish"/>, then a non-finite stop thrown as an
+    /// error naming the step <c>last/</c> holds, and <c>model/</c> published once training has ended.
+    /// </summary>
+    /// <param name="result">What the loop returned (null: the observer never ran it).</param>
+    /// <param name="firstStep">The step this call started after.</param>
+    /// <param name="what">The kind of run, for messages.</param>
+    /// <exception cref="LstmException">The loop did not run, or stopped at a non-finite step.</exception>
+    public TrainingRunResult Conclude(TrainerResult? result, long firstStep, string what)
+    {
+        Finish(result);
+        if (result is null)
+            throw new LstmException($"{what}: the observer did not run the training loop");
+        if (result.NonFinite is { } stop)
+            throw new LstmException($"{stop.Describe()}: training stopped ({RunFiles.LastCheckpoint}/ holds step {SavedStep}); continue with a lower --lr in a new run");
+        bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
+        string? published = finished ? folder.PublishModel() : null;
+        double? lastLoss = metrics.Records.Count > 0 ? metrics.Records[^1].TrainLoss : null;
+        return new TrainingRunResult(folder.Path, result, firstStep, trainer.TotalSteps, finished, published, lastLoss, 0, null);
+    }
 }

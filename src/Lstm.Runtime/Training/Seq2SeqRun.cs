@@ -200,15 +200,7 @@ public static class Seq2SeqRun
             result = trainer.Run(untilStep, cancel);
         });
 
-        checkpoints.Finish(result);
-        if (result?.NonFinite is { } stop)
-            throw new LstmException($"{stop.Describe()}: training stopped ({RunFiles.LastCheckpoint}/ holds step {checkpoints.SavedStep}); continue with a lower --lr in a new run");
-        bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
-        string? published = finished ? folder.PublishModel() : null;
-        var records = metrics.Records;
-        var run = new TrainingRunResult(
-            folder.Path, result ?? throw new LstmException("encoder-decoder run: the observer did not run the training loop"), firstStep, trainer.TotalSteps, finished, published,
-            records.Count > 0 ? records[^1].TrainLoss : null, 0, null);
+        var run = checkpoints.Conclude(result, firstStep, "encoder-decoder run");
         return new Seq2SeqRunResult(run, validations.Last?.TokenAccuracy, validations.Last?.Step ?? 0);
     }
 
