@@ -1,4 +1,5 @@
 using System.Globalization;
+using Lstm.Runtime;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Persistence;
 using Lstm.Runtime.Training;
@@ -33,6 +34,8 @@ internal static class TrainCommand
     /// <summary><c>lstm plan</c>, <c>lstm train --dry-run</c>: checks the options as train does, prints the plan of a step, creates nothing.</summary>
     public static int PrintPlan(TrainOptions o, TextWriter stdout)
     {
+        if (Seq2SeqCommand.Applies(o))
+            throw new LstmException("lstm plan and --dry-run are not for an encoder-decoder (--pairs, --task reverse|dates): it trains on one device");
         stdout.Write(TrainingRun.PlanOf(SettingsOf(o)).Format());
         return Program.Ok;
     }

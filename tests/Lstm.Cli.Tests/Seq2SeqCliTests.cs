@@ -74,6 +74,9 @@ public class Seq2SeqCliTests : CliRunner
         var (code, _, err) = Run("train", "--resume", stopped, "--device", "cpu", "--hidden", "64");
         Assert.Equal(Program.BadInput, code);
         Assert.Contains("only --device, --until-step and --quiet may be given", err);
+        (code, _, err) = Run("plan", "--task", "dates");
+        Assert.Equal(Program.BadInput, code);
+        Assert.Contains("not for an encoder-decoder", err);
         (code, _, err) = Run("eval", "--run", straight, "--task", "reverse", "--device", "cpu");
         Assert.Equal(Program.BadInput, code);
         Assert.Contains("trained on --task dates", err);
