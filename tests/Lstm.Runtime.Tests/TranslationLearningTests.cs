@@ -11,7 +11,7 @@ namespace Lstm.Runtime.Tests;
 /// above 90 % on fresh pairs after 800 steps; beam search is no worse than greedy decoding, and
 /// one beam takes exactly greedy's tokens.
 /// </summary>
-public sealed class Seq2SeqLearningTests : IDisposable
+public sealed class TranslationLearningTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("lstm-seq2seq-").FullName;
 

@@ -3,7 +3,7 @@ using Lstm.Runtime.Training;
 namespace Lstm.Runtime.Tests;
 
 /// <summary>Greedy and beam-search decoding against hand-made scorers: beam search finds what greedy misses, one beam is greedy, and batching changes nothing.</summary>
-public class Seq2SeqDecodingTests
+public class BeamSearchTests
 {
     /// <summary>A decoder whose logits are a function of (source, tokens so far); it counts the rows it is asked to step.</summary>
     private sealed class TableDecoder(int vocab, Func<int, IReadOnlyList<int>, float[]> logits, int sources) : IStepDecoder
