@@ -1,3 +1,4 @@
+using Lstm.Runtime.Backends.Reference;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Nn;
 using Lstm.Runtime.Tensors;
@@ -100,6 +101,39 @@ public class Seq2SeqDecodingTests
             Assert.True(Numerics.MaxRelativeToLargest(logits32, logits64) < 1e-5, $"{device} {attention}: logits");
             for (int i = 0; i < grads32.Count; i++)
                 Assert.True(Numerics.MaxRelativeToLargest(grads32[i].Grad, grads64[i].Grad) < 1e-4, $"{device} {attention}: gradient of {grads32[i].Name}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void Forward_MatchesTheFloat64Reference(string device)
+    {
+        var dev = TestDevices.Get(device);
+        foreach (var (cell, attention, bidirectional, layers) in new[] { (CellKind.Lstm, AttentionKind.Luong, true, 2), (CellKind.Gru, AttentionKind.Bahdanau, true, 1), (CellKind.Lstm, AttentionKind.Bahdanau, false, 2) })
+        {
+            const int B = 3, S = 6, U = 5;
+            int[] sourceLengths = [3, 6, 1], targetLengths = [5, 2, 4];
+            var rng = new Random(layers * 10 + (int)cell);
+            var source = Tokens(rng, sourceLengths, S, Vs);
+            var target = Tokens(rng, targetLengths, U, Vt);
+            using var model = new Seq2SeqModel<float>(dev, Config(cell, attention, bidirectional, layers, hidden: 7), seed: 13);
+            var parameters = model.NamedParameters().ToDictionary(p => p.Name, p => Wide(p.Parameter.Value.ToArray()));
+            var expected = Seq2SeqReference.Forward(
+                cell == CellKind.Lstm ? RecurrentCell.Lstm : RecurrentCell.Gru, attention == AttentionKind.Bahdanau, layers, bidirectional, parameters,
+                source, sourceLengths, target, targetLengths);
+            using var src = Tensor<float>.FromArray(dev, Floats(source), B, S);
+            using var tgt = Tensor<float>.FromArray(dev, Floats(target), B, U);
+            using var logits = model.Forward(src, sourceLengths, tgt, targetLengths);
+            double err = Numerics.MaxRelativeToLargest(Wide(logits.ToArray()), expected);
+            Assert.True(err < 1e-5, $"{device} {cell} {attention} bidirectional {bidirectional}, {layers} layers: error {err:e2} relative to the largest logit");
+
+            using var model64 = new Seq2SeqModel<double>(TestDevices.Get("cpu"), model.Config, seed: 13);
+            foreach (var ((_, p32), (_, p64)) in model.NamedParameters().Zip(model64.NamedParameters()))
+                p64.Value.CopyFrom(Wide(p32.Value.ToArray()));
+            using var src64 = Tensor<double>.FromArray(TestDevices.Get("cpu"), source, B, S);
+            using var tgt64 = Tensor<double>.FromArray(TestDevices.Get("cpu"), target, B, U);
+            using var logits64 = model64.Forward(src64, sourceLengths, tgt64, targetLengths);
+            Assert.True(Numerics.MaxAbsError(logits64.ToArray(), expected) < 1e-13, $"float64 {cell} {attention}");
         }
     }
 
