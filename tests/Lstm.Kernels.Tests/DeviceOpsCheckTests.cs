@@ -28,6 +28,9 @@ public class DeviceOpsCheckTests
         ("MSE loss over [2, 3]: input of 5 elements", (ops, big, small) => ops.MseLoss(2, 3, small, small, null, 1f, small, small)),
         ("dropout probability 1 is outside [0, 1)", (ops, big, small) => ops.Dropout(1, 0, 0, 1f, big, big)),
         ("embedding gather: table [2, 3] of 5 elements", (ops, big, small) => ops.EmbeddingGather(2, 3, small, small, big)),
+        ("masked softmax: [2, 3] input has 5 elements, the operation needs 6", (ops, big, small) => ops.MaskedSoftmax(2, 3, small, big, big)),
+        ("additive scores: k [B·S, A] has 5 elements, the operation needs 6", (ops, big, small) => ops.AdditiveScores(1, 2, 2, 3, big, small, big, big)),
+        ("mask rows: 64 elements are not rows of 5 columns", (ops, big, small) => ops.MaskRows(5, big, big)),
     ];
 
     [Fact]

@@ -115,13 +115,13 @@ internal static class KernelCatalog
         new(typeof(CtcKernels), nameof(CtcKernels.Ctc), false, KernelBackends.All, null, MaxRegisters: 64),
         new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.Gather), false, KernelBackends.All, null, MaxRegisters: 24),
         new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.ScatterAdd), false, KernelBackends.All, null, MaxRegisters: 40),
-        new(typeof(AttentionKernels), nameof(AttentionKernels.Tanh), false, KernelBackends.All, null, MaxRegisters: 40),
-        new(typeof(AttentionKernels), nameof(AttentionKernels.TanhBackward), false, KernelBackends.All, null, MaxRegisters: 40),
-        new(typeof(AttentionKernels), nameof(AttentionKernels.MaskedSoftmax), false, KernelBackends.All, null, MaxRegisters: 48),
+        new(typeof(AttentionKernels), nameof(AttentionKernels.Tanh), false, KernelBackends.All, null, MaxRegisters: 32),
+        new(typeof(AttentionKernels), nameof(AttentionKernels.TanhBackward), false, KernelBackends.All, null, MaxRegisters: 24),
+        new(typeof(AttentionKernels), nameof(AttentionKernels.MaskedSoftmax), false, KernelBackends.All, null, MaxRegisters: 32),
         new(typeof(AttentionKernels), nameof(AttentionKernels.SoftmaxBackward), false, KernelBackends.All, null, MaxRegisters: 40),
-        new(typeof(AttentionKernels), nameof(AttentionKernels.MaskRows), false, KernelBackends.All, null, MaxRegisters: 32),
-        new(typeof(AttentionKernels), nameof(AttentionKernels.AdditiveScores), false, KernelBackends.All, null, MaxRegisters: 56),
-        new(typeof(AttentionKernels), nameof(AttentionKernels.AdditiveScoresBackward), false, KernelBackends.All, null, MaxRegisters: 72),
+        new(typeof(AttentionKernels), nameof(AttentionKernels.MaskRows), false, KernelBackends.All, null, MaxRegisters: 24),
+        new(typeof(AttentionKernels), nameof(AttentionKernels.AdditiveScores), false, KernelBackends.All, null, MaxRegisters: 40),
+        new(typeof(AttentionKernels), nameof(AttentionKernels.AdditiveScoresBackward), false, KernelBackends.All, null, MaxRegisters: 48),
     ];
 
     public static KernelEntry Get(string qualified) => All.Single(k => k.Qualified == qualified);

@@ -4,7 +4,9 @@ namespace Lstm.Runtime.Backends.Cpu;
 
 /// <summary>
 /// The attention operations: the semantics of <see cref="AttentionKernels"/>, each output's sum
-/// in the kernels' order (in float64, rounded once to T). Rows, or scores, are split across cores.
+/// in float64 (with <see cref="Math.Tanh"/> and <see cref="Math.Exp"/>, several times faster here than
+/// the kernels' operators in float64), rounded once to T. Rows, scores or batch rows are split across cores; the additive
+/// score's backward computes each tanh once and scatters its terms (the kernel gathers them).
 /// </summary>
 internal sealed partial class CpuOps<T>
 {
@@ -13,7 +15,7 @@ internal sealed partial class CpuOps<T>
         var xs = CpuBuffer<T>.ReadOnly(x);
         var ys = CpuBuffer<T>.Span(y);
         for (int i = 0; i < ys.Length; i++)
-            ys[i] = Scalar<T>.FromDouble(TanhOperator.Invoke(Scalar<T>.ToDouble(xs[i])));
+            ys[i] = Scalar<T>.FromDouble(Math.Tanh(Scalar<T>.ToDouble(xs[i])));
     }
 
     protected override void TanhBackwardCore(BufferSlice<T> y, BufferSlice<T> dy, BufferSlice<T> dx)
@@ -63,9 +65,19 @@ internal sealed partial class CpuOps<T>
         int batch, int queries, int keys, int width, BufferSlice<T> q, BufferSlice<T> k, BufferSlice<T> v, BufferSlice<T> dScores,
         BufferSlice<T> dq, BufferSlice<T> dk, BufferSlice<T> dv)
     {
-        var args = new AdditiveArgs(batch, queries, keys, width, q, k, v, dScores, dq, dk, dv);
-        int n = batch * (queries + keys) * width + width;
-        CpuParallel.For(n, CpuParallel.Chunks(n, (long)batch * queries * keys * width * 3 * 24), args, static (a, i0, i1) => AdditiveBackwardRange(a, i0, i1));
+        // Batch row by batch row, each tanh computed once and its terms scattered into dq, dk and
+        // that row's part of dv; the parts are added in row order at the end.
+        var partial = new double[(long)batch * width];
+        var args = new AdditiveBackwardArgs(new AdditiveArgs(batch, queries, keys, width, q, k, v, dScores, dq, dk, dv), partial);
+        CpuParallel.For(batch, CpuParallel.Chunks(batch, (long)batch * queries * keys * width * 24), args, static (a, b0, b1) => AdditiveBackwardRows(a, b0, b1));
+        var dvs = CpuBuffer<T>.Span(dv);
+        for (int x = 0; x < width; x++)
+        {
+            double acc = 0;
+            for (int b = 0; b < batch; b++)
+                acc += partial[(long)b * width + x];
+            dvs[x] = Scalar<T>.FromDouble(acc);
+        }
     }
 
     /// <summary>A row-wise call's operands.</summary>
@@ -74,6 +86,9 @@ internal sealed partial class CpuOps<T>
     /// <param name="B">lengths (softmax) or dy (backward).</param>
     /// <param name="Out">y (softmax) or dx (backward).</param>
     private readonly record struct RowArgs(int Cols, BufferSlice<T> A, BufferSlice<T> B, BufferSlice<T> Out);
+
+    /// <summary>An additive-score backward's operands and each batch row's part of dv [B, A].</summary>
+    private readonly record struct AdditiveBackwardArgs(AdditiveArgs Args, double[] Partial);
 
     /// <summary>An additive-score call's operands (forward: Scores is the output; backward: the incoming gradient).</summary>
     private readonly record struct AdditiveArgs(
@@ -95,10 +110,10 @@ internal sealed partial class CpuOps<T>
                 max = Math.Max(max, Scalar<T>.ToDouble(x[row + j]));
             double sum = 0;
             for (int j = 0; j < len; j++)
-                sum += ExpNonPositiveOperator.Invoke(Scalar<T>.ToDouble(x[row + j]) - max);
+                sum += Math.Exp(Scalar<T>.ToDouble(x[row + j]) - max);
             double inv = len > 0 ? 1 / sum : 0;
             for (int j = 0; j < cols; j++)
-                y[row + j] = j < len ? Scalar<T>.FromDouble(ExpNonPositiveOperator.Invoke(Scalar<T>.ToDouble(x[row + j]) - max) * inv) : default;
+                y[row + j] = j < len ? Scalar<T>.FromDouble(Math.Exp(Scalar<T>.ToDouble(x[row + j]) - max) * inv) : default;
         }
     }
 
@@ -132,63 +147,57 @@ internal sealed partial class CpuOps<T>
             int qRow = bu * width, kRow = (b * a.Keys + s) * width;
             double acc = 0;
             for (int x = 0; x < width; x++)
-                acc += Scalar<T>.ToDouble(v[x]) * TanhOperator.Invoke(Scalar<T>.ToDouble(q[qRow + x]) + Scalar<T>.ToDouble(k[kRow + x]));
+                acc += Scalar<T>.ToDouble(v[x]) * Math.Tanh(Scalar<T>.ToDouble(q[qRow + x]) + Scalar<T>.ToDouble(k[kRow + x]));
             scores[i] = Scalar<T>.FromDouble(acc);
         }
     }
 
-    private static void AdditiveBackwardRange(AdditiveArgs a, int i0, int i1)
+    private static void AdditiveBackwardRows(AdditiveBackwardArgs args, int b0, int b1)
     {
+        var a = args.Args;
         var q = CpuBuffer<T>.ReadOnly(a.Q);
         var k = CpuBuffer<T>.ReadOnly(a.K);
         var v = CpuBuffer<T>.ReadOnly(a.V);
         var g = CpuBuffer<T>.ReadOnly(a.Scores);
         var dq = CpuBuffer<T>.Span(a.DQ);
         var dk = CpuBuffer<T>.Span(a.DK);
-        var dv = CpuBuffer<T>.Span(a.DV);
         int width = a.Width, keys = a.Keys, queries = a.Queries;
-        int nq = a.Batch * queries * width, nk = a.Batch * keys * width;
-        for (int i = i0; i < i1; i++)
+        var vd = new double[width];
+        for (int x = 0; x < width; x++)
+            vd[x] = Scalar<T>.ToDouble(v[x]);
+        var dqRow = new double[width];
+        var dkRows = new double[keys * width];
+        var qRow = new double[width];
+        for (int b = b0; b < b1; b++)
         {
-            double acc = 0;
-            if (i < nq)
+            Array.Clear(dkRows);
+            var dvPart = args.Partial.AsSpan(b * width, width);
+            for (int u = 0; u < queries; u++)
             {
-                int x = i % width, bu = i / width, b = bu / queries;
-                double qx = Scalar<T>.ToDouble(q[i]);
+                int bu = b * queries + u;
+                Array.Clear(dqRow);
+                for (int x = 0; x < width; x++)
+                    qRow[x] = Scalar<T>.ToDouble(q[bu * width + x]);
                 for (int s = 0; s < keys; s++)
                 {
-                    double t = TanhOperator.Invoke(qx + Scalar<T>.ToDouble(k[(b * keys + s) * width + x]));
-                    acc += Scalar<T>.ToDouble(g[bu * keys + s]) * (1 - t * t);
+                    double gs = Scalar<T>.ToDouble(g[bu * keys + s]);
+                    int kRow = (b * keys + s) * width;
+                    for (int x = 0; x < width; x++)
+                    {
+                        double t = Math.Tanh(qRow[x] + Scalar<T>.ToDouble(k[kRow + x]));
+                        double d = gs * vd[x] * (1 - t * t);
+                        dqRow[x] += d;
+                        dkRows[s * width + x] += d;
+                        dvPart[x] += gs * t;
+                    }
                 }
 
-                dq[i] = Scalar<T>.FromDouble(Scalar<T>.ToDouble(v[x]) * acc);
+                for (int x = 0; x < width; x++)
+                    dq[bu * width + x] = Scalar<T>.FromDouble(dqRow[x]);
             }
-            else if (i < nq + nk)
-            {
-                int j = i - nq, x = j % width, bs = j / width, b = bs / keys, s = bs % keys;
-                double kx = Scalar<T>.ToDouble(k[j]);
-                for (int u = 0; u < queries; u++)
-                {
-                    int bu = b * queries + u;
-                    double t = TanhOperator.Invoke(Scalar<T>.ToDouble(q[bu * width + x]) + kx);
-                    acc += Scalar<T>.ToDouble(g[bu * keys + s]) * (1 - t * t);
-                }
 
-                dk[j] = Scalar<T>.FromDouble(Scalar<T>.ToDouble(v[x]) * acc);
-            }
-            else
-            {
-                int x = i - nq - nk;
-                for (int bu = 0; bu < a.Batch * queries; bu++)
-                {
-                    int b = bu / queries;
-                    double qx = Scalar<T>.ToDouble(q[bu * width + x]);
-                    for (int s = 0; s < keys; s++)
-                        acc += Scalar<T>.ToDouble(g[bu * keys + s]) * TanhOperator.Invoke(qx + Scalar<T>.ToDouble(k[(b * keys + s) * width + x]));
-                }
-
-                dv[x] = Scalar<T>.FromDouble(acc);
-            }
+            for (int i = 0; i < keys * width; i++)
+                dk[b * keys * width + i] = Scalar<T>.FromDouble(dkRows[i]);
         }
     }
 }
