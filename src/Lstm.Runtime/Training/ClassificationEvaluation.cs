@@ -125,7 +125,7 @@ public static class ClassificationEvaluation
         return ClassifierData.Load(Path.Combine(folder.TrainedModel(), ClassifierData.FileName)).Classes;
     }
 
-    private static string Quote(string s) => s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
+    internal static string Quote(string s) => s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 
     private static int[] Labels(ISequenceDataset data)
     {
