@@ -88,16 +88,7 @@ public class LabelCliTests : CliRunner
     {
         string run = At("bad");
         List<string> args = ["train", "--kind", "sequence-labeller", "--csv", Data("tags.csv"), .. Tags, "--steps", "5", "--device", "cpu", "--out", run];
-        int k = args.IndexOf(option);
-        if (k >= 0)
-            args[k + 1] = value;
-        else
-            args.AddRange([option, value]);
-        var (code, _, err) = Run([.. args]);
-        Assert.True(code == Program.BadInput, $"{what}: exit {code}");
-        Assert.Contains(message, err);
-        Assert.Single(err.Trim().Split('\n'));
-        Assert.False(Directory.Exists(run), $"{what}: the run folder was left behind");
+        AssertTrainRefused(args, run, what, option, value, message);
     }
 
     [Fact]
