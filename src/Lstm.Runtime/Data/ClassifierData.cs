@@ -55,8 +55,8 @@ public sealed partial record ClassifierData
     /// <summary>A labeller's targets: <c>step</c> (a label per row) or <c>ctc</c> (a label sequence per sequence); null for a classifier.</summary>
     public string? Targets { get; init; }
 
-    /// <summary>Values per step the model reads: 1 (a token id) or the feature count.</summary>
-    public int InputSize => Source == "features" ? Features!.Count : 1;
+    /// <summary>Values per step the model reads: 1 (a token id) or the feature count (of a file, or of the ctc task's frames).</summary>
+    public int InputSize => Source == "features" ? Features!.Count : Source == "task" && Targets == "ctc" ? CtcTask.Features : 1;
 
     /// <summary>
     /// Fits the vocabulary (the <paramref name="vocabSize"/> − 1 most frequent tokens of the
