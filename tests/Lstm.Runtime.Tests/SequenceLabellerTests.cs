@@ -1,3 +1,4 @@
+using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
 using Lstm.Runtime.Nn;
@@ -153,5 +154,74 @@ public class SequenceLabellerTests(ITestOutputHelper output)
         Assert.True(config.ReadsTokens);
         var one = ModelConfig.SequenceLabeller(CellKind.Lstm, 1, hiddenSize: 3, inputSize: 2);
         Assert.Equal("model config: output_size=1: a sequence-labeller needs at least 2 classes", Assert.Throws<LstmException>(one.Validate).Message);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TrainerValidation_OnShorterValidationSequences_IsTheDirectLoss(bool ctc)
+    {
+        var dev = TestDevices.Get("cpu");
+        var train = ctc ? CtcTask.Create(20, seed: 1) : LabelTask.Create(20, seed: 1, maxLength: 16);
+        var shortTargets = ctc ? CtcTask.Create(40, seed: 2) : LabelTask.Create(40, seed: 2, maxLength: 16);
+        // Validation sequences shorter than the training set's longest (and, for CTC, shorter targets).
+        var keep = Enumerable.Range(0, shortTargets.Count).Where(i => ctc ? shortTargets.Targets[i].Length <= 3 : shortTargets.LengthOf(i) <= 6).Take(9).ToArray();
+        Assert.True(keep.Length >= 3);
+        var x = new double[shortTargets.Steps * shortTargets.InputSize];
+        var y = new double[shortTargets.TargetLength];
+        var sequences = new List<double[]>();
+        foreach (int i in keep)
+        {
+            shortTargets.Fill(i, x, y);
+            sequences.Add(x.AsSpan(0, shortTargets.LengthOf(i) * shortTargets.InputSize).ToArray());
+        }
+
+        var valid = new LabelledSteps(sequences, train.InputSize, keep.Select(i => shortTargets.Targets[i]).ToArray(), train.Classes, perStep: !ctc);
+        Assert.True(valid.Steps < train.Steps || valid.TargetLength < train.TargetLength, $"validation T {valid.Steps} and target {valid.TargetLength}, training {train.Steps} and {train.TargetLength}");
+        var config = ctc
+            ? ModelConfig.SequenceLabeller(CellKind.Gru, train.Classes.Count, hiddenSize: 6, inputSize: train.InputSize)
+            : ModelConfig.SequenceLabeller(CellKind.Gru, train.Classes.Count, hiddenSize: 6, vocabSize: LabelTask.Symbols, embeddingDim: 3);
+        using var model = new SequenceClassifier<double>(dev, config, seed: 4);
+        var options = new TrainerOptions { Steps = 1, BatchSize = 4, Loss = ctc ? LossKind.Ctc : LossKind.CrossEntropy, ValidationBatchSize = valid.Count };
+        using var trainer = new Trainer<double>(model, train, valid, options);
+        double viaTrainer = trainer.Validate();
+
+        int steps = valid.Steps, b = valid.Count;
+        var input = new double[b * steps * valid.InputSize];
+        var lengths = new int[b];
+        for (int i = 0; i < b; i++)
+        {
+            lengths[i] = valid.LengthOf(i);
+            sequences[i].CopyTo(input, i * steps * valid.InputSize);
+        }
+
+        using var tensor = ctc ? Tensor<double>.FromArray(dev, input, b, steps, valid.InputSize) : Tensor<double>.FromArray(dev, input, b, steps);
+        using var logits = model.Forward(tensor, lengths);
+        double direct;
+        if (ctc)
+        {
+            var (loss, _, grad) = CtcLoss.FromLogits(logits, b, valid.Targets, lengths);
+            grad.Dispose();
+            direct = loss;
+        }
+        else
+        {
+            var classes = new int[b * steps];
+            var mask = new bool[b * steps];
+            for (int i = 0; i < b; i++)
+            {
+                for (int t = 0; t < lengths[i]; t++)
+                {
+                    classes[i * steps + t] = valid.Targets[i][t];
+                    mask[i * steps + t] = true;
+                }
+            }
+
+            var (loss, grad) = CrossEntropyLoss.Compute(logits, classes, mask);
+            grad.Dispose();
+            direct = loss;
+        }
+
+        Assert.True(Math.Abs(viaTrainer - direct) < 1e-12, $"trainer {viaTrainer}, direct {direct}");
     }
 }
