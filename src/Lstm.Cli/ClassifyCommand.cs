@@ -6,8 +6,9 @@ using Lstm.Runtime.Training;
 namespace Lstm.Cli;
 
 /// <summary>
-/// <c>lstm train</c>, <c>eval</c> and <c>predict</c> for sequence classifiers: the options as
-/// <see cref="ClassificationSettings"/>, then a <see cref="ClassificationRun"/> or a
+/// <c>lstm train</c>, <c>eval</c> and <c>predict</c> for sequence classifiers (and <c>train</c> for
+/// sequence labellers, whose <c>eval</c> and <c>predict</c> are <see cref="LabelCommand"/>'s): the
+/// options as <see cref="ClassificationSettings"/>, then a <see cref="ClassificationRun"/> or a
 /// <see cref="ClassificationEvaluation"/>, printed; <c>eval</c> also draws <c>confusion.png</c>.
 /// </summary>
 internal static class ClassifyCommand
