@@ -40,6 +40,8 @@ public static class ClassificationEvaluation
     {
         ArgumentNullException.ThrowIfNull(run);
         var settings = ClassificationRun.ReadSettings(run);
+        if (settings.IsLabeller)
+            throw new LstmException($"{run}: a sequence labeller's run; LabellingEvaluation scores it");
         using var folder = RunFolder.Open(run);
         string modelDir = folder.TrainedModel();
         var description = ClassifierData.Load(Path.Combine(modelDir, ClassifierData.FileName));
@@ -83,6 +85,8 @@ public static class ClassificationEvaluation
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(csv);
+        if (LabellingEvaluation.IsLabellingRun(run))
+            throw new LstmException($"{run}: a sequence labeller's run; LabellingEvaluation labels its sequences");
         using var folder = RunFolder.Open(run);
         string modelDir = folder.TrainedModel();
         var description = ClassifierData.Load(Path.Combine(modelDir, ClassifierData.FileName));
