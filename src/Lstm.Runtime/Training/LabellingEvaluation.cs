@@ -3,7 +3,6 @@ using System.Text;
 using Lstm.Runtime.Data;
 using Lstm.Runtime.Devices;
 using Lstm.Runtime.Models;
-using Lstm.Runtime.Persistence;
 
 namespace Lstm.Runtime.Training;
 
@@ -44,7 +43,7 @@ public static class LabellingEvaluation
     {
         ArgumentNullException.ThrowIfNull(run);
         var settings = ClassificationRun.ReadSettings(run);
-        var (modelDir, description) = Open(run);
+        var (modelDir, description) = ClassificationEvaluation.OpenModel(run);
         LabelledSteps data;
         string what;
         if (csv is not null)
@@ -110,7 +109,7 @@ public static class LabellingEvaluation
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(csv);
-        var (modelDir, description) = Open(run);
+        var (modelDir, description) = ClassificationEvaluation.OpenModel(run);
         var data = description.EncodeSteps(description.ReadCsv(csv, labelled: false), csv);
         using var dev = ComputeDevice.Open(device);
         using var model = SequenceClassifier<float>.Load(dev, modelDir);
@@ -144,14 +143,6 @@ public static class LabellingEvaluation
         }
 
         return (data.Count, text.ToString());
-    }
-
-    /// <summary>The run's trained model folder and its data description.</summary>
-    private static (string ModelDirectory, ClassifierData Description) Open(string run)
-    {
-        using var folder = RunFolder.Open(run);
-        string modelDir = folder.TrainedModel();
-        return (modelDir, ClassifierData.Load(Path.Combine(modelDir, ClassifierData.FileName)));
     }
 
     /// <summary>A sequence's probabilities [length·C] as one row per step.</summary>
