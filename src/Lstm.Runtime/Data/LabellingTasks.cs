@@ -48,11 +48,12 @@ public static class LabelTask
             }
         }
 
-        return new LabelledSteps(sequences, 1, targets, Names(Classes, 0), perStep: true);
+        return new LabelledSteps(sequences, 1, targets, Names(Classes), perStep: true);
     }
 
-    /// <summary>"0", "1", ... as names of n classes after <paramref name="first"/> others.</summary>
-    internal static string[] Names(int n, int first) => Enumerable.Range(0, n).Select(k => k.ToString(CultureInfo.InvariantCulture)).Skip(first).ToArray();
+    /// <summary>"0", "1", ..., "n − 1": the names of the task's symbols or classes.</summary>
+    /// <param name="n">How many.</param>
+    internal static string[] Names(int n) => Enumerable.Range(0, n).Select(k => k.ToString(CultureInfo.InvariantCulture)).ToArray();
 }
 
 /// <summary>

@@ -80,7 +80,7 @@ public sealed record ClassificationData(IVariableLengthDataset Train, IVariableL
             int length = s.SeqLen ?? LabelTask.DefaultMaxLength;
             var train = ctc ? CtcTask.Create(s.TrainSamples ?? 2000, seed) : LabelTask.Create(s.TrainSamples ?? 2000, seed, length);
             var validation = ctc ? CtcTask.Create(s.ValSamples ?? 300, seed + 1) : LabelTask.Create(s.ValSamples ?? 300, seed + 1, length);
-            var description = new ClassifierData { Source = "task", Targets = ctc ? "ctc" : "step", Classes = train.Classes, Vocabulary = ctc ? null : LabelTaskSymbols() };
+            var description = new ClassifierData { Source = "task", Targets = ctc ? "ctc" : "step", Classes = train.Classes, Vocabulary = ctc ? null : LabelTask.Names(LabelTask.Symbols) };
             string what = ctc
                 ? $"frames of {CtcTask.Features} noisy values, each of 2 to {CtcTask.MaxLabels} labels (of {CtcTask.Labels}) lasting 2 to 4 frames; the target is the label sequence (CTC, blank 0)"
                 : $"{LabelTask.Symbols} symbols, up to {length} steps; each step's label is the running sum of the symbols mod {LabelTask.Classes}";
@@ -99,8 +99,6 @@ public sealed record ClassificationData(IVariableLengthDataset Train, IVariableL
         return new ClassificationData(trainSet, valSet, d,
             $"{path}: {raw.Count} sequences of rows with one '{s.SequenceColumn}' of {input}, {trainSet.Count} training and {valSet.Count} validation, up to {Math.Max(trainSet.Steps, valSet.Steps)} steps; {labels}");
     }
-
-    private static string[] LabelTaskSymbols() => Enumerable.Range(0, LabelTask.Symbols).Select(k => k.ToString(CultureInfo.InvariantCulture)).ToArray();
 
     /// <summary>The model the settings describe for this data.</summary>
     /// <param name="s">The settings.</param>
