@@ -7,7 +7,7 @@ namespace Lstm.Cli;
 public abstract class DataOptions
 {
     /// <summary>A synthetic task.</summary>
-    [Option("task", HelpText = "Synthetic task: " + DataDefaults.Task + " (the default), adding, copy or mackey-glass; or classify (a sequence classifier: which of 4 symbols occurs most in a sequence of random length); or reverse or dates (an encoder-decoder: reverse a string, or write a date as yyyy-mm-dd).")]
+    [Option("task", HelpText = "Synthetic task: " + DataDefaults.Task + " (the default), adding, copy or mackey-glass; or classify (a sequence classifier: which of 4 symbols occurs most in a sequence of random length); or a sequence labeller's label (each step's label is the running sum of 4 symbols mod 3) or ctc (the label sequence spoken in noisy frames, CTC); or reverse or dates (an encoder-decoder: reverse a string, or write a date as yyyy-mm-dd).")]
     public string? Task { get; set; }
 
     /// <summary>T of a synthetic task.</summary>
@@ -75,11 +75,11 @@ public abstract class DataOptions
     public string? Text { get; set; }
 
     /// <summary>Classification: the text column.</summary>
-    [Option("text-column", HelpText = "CSV: classify the text of this column (one sequence per row; see --tokens). With --label-column.")]
+    [Option("text-column", HelpText = "CSV: classify the text of this column (one sequence per row; see --tokens). With --label-column. A sequence labeller with --sequence-column: one token per row.")]
     public string? TextColumn { get; set; }
 
     /// <summary>Classification: the label column.</summary>
-    [Option("label-column", HelpText = "CSV: the class label of each sequence; trains a sequence classifier (with --text-column, or --sequence-column and --features).")]
+    [Option("label-column", HelpText = "CSV: the class label of each sequence; trains a sequence classifier (with --text-column, or --sequence-column and --features). A sequence labeller: each row's label, or with --loss ctc the sequence's labels separated by spaces (on its first row; the others the same or empty).")]
     public string? LabelColumn { get; set; }
 
     /// <summary>Classification: the sequence id column.</summary>
@@ -106,7 +106,7 @@ public abstract class DataOptions
     internal bool Translates => Pairs is not null || SentencePairs.IsTask(Task);
 
     /// <summary>Whether the options ask for a sequence classifier.</summary>
-    internal bool Classifies => LabelColumn is not null || TextColumn is not null || SequenceColumn is not null || Task == "classify";
+    internal bool Classifies => LabelColumn is not null || TextColumn is not null || SequenceColumn is not null || Task is "classify" or "label" or "ctc";
 
     /// <summary>The data options as the runtime's selection (null where not given).</summary>
     internal DataSelection Selection => new()

@@ -52,6 +52,14 @@ public class TrainOptions : DataOptions
     [Option("bidirectional", HelpText = "Bidirectional layers (not for text: generation reads left to right).")]
     public bool Bidirectional { get; set; }
 
+    /// <summary>The kind of model trained on labelled sequences.</summary>
+    [Option("kind", HelpText = "With labelled sequences: sequence-classifier (a label per sequence, the default) or sequence-labeller (a label per step, or with --loss ctc a label sequence per sequence). --loss ctc and --task label|ctc imply sequence-labeller.")]
+    public string? Kind { get; set; }
+
+    /// <summary>A labeller's loss.</summary>
+    [Option("loss", HelpText = "Sequence labeller: ce (cross-entropy on each step's label, the default) or ctc (connectionist temporal classification: the label column holds each sequence's labels separated by spaces, unaligned; blank = class 0).")]
+    public string? Loss { get; set; }
+
     /// <summary>Classifier pooling.</summary>
     [Option("pool", HelpText = "Sequence classifier: what the head reads: last (the last state of each direction), mean (the default) or max over each sequence's own steps.")]
     public string? Pool { get; set; }

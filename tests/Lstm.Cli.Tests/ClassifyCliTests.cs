@@ -77,17 +77,8 @@ public class ClassifyCliTests : CliRunner
     public void BadTrainOptions_ExitWith2_AndLeaveNoFolder(string what, string option, string value, string message)
     {
         string run = At("bad");
-        var args = new List<string> { "train", "--csv", Data("reviews.csv"), "--text-column", "review", "--label-column", "sentiment", "--steps", "5", "--device", "cpu", "--out", run };
-        int k = args.IndexOf(option);
-        if (k >= 0)
-            args[k + 1] = value;
-        else
-            args.AddRange([option, value]);
-        var (code, _, err) = Run([.. args]);
-        Assert.True(code == Program.BadInput, $"{what}: exit {code}");
-        Assert.Contains(message, err);
-        Assert.Single(err.Trim().Split('\n'));
-        Assert.False(Directory.Exists(run), $"{what}: the run folder was left behind");
+        List<string> args = [ "train", "--csv", Data("reviews.csv"), "--text-column", "review", "--label-column", "sentiment", "--steps", "5", "--device", "cpu", "--out", run];
+        AssertTrainRefused(args, run, what, option, value, message);
     }
 
     [Fact]

@@ -33,6 +33,25 @@ public abstract class CliRunner : IDisposable
         return stdout;
     }
 
+    /// <summary>
+    /// <c>lstm train</c> with <paramref name="option"/> set to <paramref name="value"/> in
+    /// <paramref name="args"/> (or added) must exit 2 with one line holding <paramref name="message"/>
+    /// and leave no run folder at <paramref name="run"/>.
+    /// </summary>
+    protected static void AssertTrainRefused(List<string> args, string run, string what, string option, string value, string message)
+    {
+        int k = args.IndexOf(option);
+        if (k >= 0)
+            args[k + 1] = value;
+        else
+            args.AddRange([option, value]);
+        var (code, _, err) = Run([.. args]);
+        Assert.True(code == Program.BadInput, $"{what}: exit {code}");
+        Assert.Contains(message, err);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.False(Directory.Exists(run), $"{what}: the run folder was left behind");
+    }
+
     /// <summary>The records of a run's metrics.jsonl.</summary>
     protected static List<JsonElement> Metrics(string run) =>
         File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();

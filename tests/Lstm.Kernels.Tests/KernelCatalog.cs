@@ -113,6 +113,7 @@ internal static class KernelCatalog
         new(typeof(LossKernels), nameof(LossKernels.Mse), false, KernelBackends.All, null, MaxRegisters: 48),
         new(typeof(LossKernels), nameof(LossKernels.CrossEntropy), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(CtcKernels), nameof(CtcKernels.Ctc), false, KernelBackends.All, null, MaxRegisters: 64),
+        new(typeof(SoftmaxKernels), nameof(SoftmaxKernels.LogSoftmax), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.Gather), false, KernelBackends.All, null, MaxRegisters: 24),
         new(typeof(EmbeddingKernels), nameof(EmbeddingKernels.ScatterAdd), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(AttentionKernels), nameof(AttentionKernels.Tanh), false, KernelBackends.All, null, MaxRegisters: 32),

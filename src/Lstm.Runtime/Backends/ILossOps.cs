@@ -55,4 +55,14 @@ public interface ILossOps<T> where T : unmanaged
     void CtcLoss(
         int time, int batch, int classes, BufferSlice<T> logProbs, ReadOnlySpan<int> targets, int maxTargetLength,
         ReadOnlySpan<int> inputLengths, ReadOnlySpan<int> targetLengths, T scale, CtcFlags flags, BufferSlice<T> grad, BufferSlice<T> rowLoss);
+
+    /// <summary>
+    /// The log-softmax of each row (see <see cref="Lstm.Kernels.SoftmaxKernels"/>): output[r, j] =
+    /// x[r, j] − max_r − ln Σ_k e^(x[r, k] − max_r), numerically stable for any finite logits.
+    /// </summary>
+    /// <param name="rows">N.</param>
+    /// <param name="classes">C (≥ 1 when N &gt; 0).</param>
+    /// <param name="input">[N, C].</param>
+    /// <param name="output">[N, C] out; a buffer other than the input.</param>
+    void LogSoftmax(int rows, int classes, BufferSlice<T> input, BufferSlice<T> output);
 }

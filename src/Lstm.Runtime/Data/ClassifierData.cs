@@ -12,7 +12,7 @@ namespace Lstm.Runtime.Data;
 /// the z-score statistics of the features (fitted on the training sequences), and the class
 /// names in id order.
 /// </summary>
-public sealed record ClassifierData
+public sealed partial record ClassifierData
 {
     private static readonly DataJson Readable = new(new JsonSerializerOptions(DataJson.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
@@ -22,7 +22,7 @@ public sealed record ClassifierData
     /// <summary>The vocabulary's first entry: every token not in it.</summary>
     public const string Unknown = "<unk>";
 
-    /// <summary><c>text</c>, <c>features</c> or <c>task</c>.</summary>
+    /// <summary><c>text</c>, <c>features</c>, <c>tokens</c> (a token per row, a labeller) or <c>task</c>.</summary>
     public string Source { get; init; } = "text";
 
     /// <summary>The text column (text).</summary>
@@ -52,8 +52,11 @@ public sealed record ClassifierData
     /// <summary>The class names in id order.</summary>
     public IReadOnlyList<string> Classes { get; init; } = [];
 
-    /// <summary>Values per step the model reads: 1 (a token id) or the feature count.</summary>
-    public int InputSize => Source == "features" ? Features!.Count : 1;
+    /// <summary>A labeller's targets: <c>step</c> (a label per row) or <c>ctc</c> (a label sequence per sequence); null for a classifier.</summary>
+    public string? Targets { get; init; }
+
+    /// <summary>Values per step the model reads: 1 (a token id) or the feature count (of a file, or of the ctc task's frames).</summary>
+    public int InputSize => Source == "features" ? Features!.Count : Source == "task" && Targets == "ctc" ? CtcTask.Features : 1;
 
     /// <summary>
     /// Fits the vocabulary (the <paramref name="vocabSize"/> − 1 most frequent tokens of the
@@ -71,17 +74,7 @@ public sealed record ClassifierData
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(all);
         CheckTokens(tokens);
-        if (vocabSize < 2)
-            throw new LstmException($"--vocab-size {vocabSize}: must be at least 2 (<unk> and one token)");
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var s in train)
-        {
-            foreach (string t in Tokenize(s.Text ?? "", tokens))
-                counts[t] = counts.GetValueOrDefault(t) + 1;
-        }
-
-        var vocabulary = new List<string> { Unknown };
-        vocabulary.AddRange(counts.Where(kv => kv.Key != Unknown).OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(vocabSize - 1).Select(kv => kv.Key));
+        var vocabulary = FitVocabulary(train.SelectMany(s => Tokenize(s.Text ?? "", tokens)), vocabSize);
         return new ClassifierData
         {
             Source = "text", TextColumn = textColumn, LabelColumn = labelColumn, Tokens = tokens, Vocabulary = vocabulary, Classes = ClassesOf(all),
@@ -98,7 +91,30 @@ public sealed record ClassifierData
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(features);
-        int f = features.Count;
+        var (mean, std) = FeatureStatistics(train, features.Count);
+        return new ClassifierData
+        {
+            Source = "features", SequenceColumn = sequenceColumn, Features = features.ToArray(), LabelColumn = labelColumn,
+            FeatureMean = mean, FeatureStd = std, Classes = ClassesOf(all),
+        };
+    }
+
+    /// <summary>The <paramref name="vocabSize"/> − 1 most frequent tokens (ties in ordinal order) after <see cref="Unknown"/>.</summary>
+    private static List<string> FitVocabulary(IEnumerable<string> tokens, int vocabSize)
+    {
+        if (vocabSize < 2)
+            throw new LstmException($"--vocab-size {vocabSize}: must be at least 2 (<unk> and one token)");
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (string t in tokens)
+            counts[t] = counts.GetValueOrDefault(t) + 1;
+        var vocabulary = new List<string> { Unknown };
+        vocabulary.AddRange(counts.Where(kv => kv.Key != Unknown).OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(vocabSize - 1).Select(kv => kv.Key));
+        return vocabulary;
+    }
+
+    /// <summary>Each feature's mean and standard deviation (1 where it is 0) over every step of the training sequences.</summary>
+    private static (double[] Mean, double[] Std) FeatureStatistics(IReadOnlyList<RawSequence> train, int f)
+    {
         var mean = new double[f];
         var std = new double[f];
         long n = 0;
@@ -124,11 +140,7 @@ public sealed record ClassifierData
                 std[j] = 1;
         }
 
-        return new ClassifierData
-        {
-            Source = "features", SequenceColumn = sequenceColumn, Features = features.ToArray(), LabelColumn = labelColumn,
-            FeatureMean = mean, FeatureStd = std, Classes = ClassesOf(all),
-        };
+        return (mean, std);
     }
 
     /// <summary>The tokens of a text: Unicode characters (<c>char</c>), or lower-case runs of letters, digits and apostrophes (<c>word</c>).</summary>
@@ -222,6 +234,8 @@ public sealed record ClassifierData
         string? label = LabelColumn;
         if (!labelled && label is not null && !LabeledCsv.Read(path).Header.Contains(label))
             label = null;
+        if (Targets is not null)
+            return LabeledCsv.ReadRowSequences(path, SequenceColumn!, Source == "features" ? Features : null, Source == "tokens" ? TextColumn : null, label, Targets == "ctc" ? RowLabels.Target : RowLabels.EveryRow);
         return Source == "features"
             ? LabeledCsv.ReadFeatureSequences(path, SequenceColumn!, Features!, label)
             : LabeledCsv.ReadTexts(path, TextColumn!, label);
@@ -241,11 +255,12 @@ public sealed record ClassifierData
         try
         {
             var data = JsonSerializer.Deserialize(File.ReadAllText(path), DataJson.Default.ClassifierData) ?? throw new LstmException($"{path}: null");
-            bool ok = data.Classes.Count >= 2 && data.Source switch
+            bool ok = data.Classes.Count >= 2 && data.Targets is null or "step" or "ctc" && (data.Source != "tokens" || data.Targets is not null) && data.Source switch
             {
                 "text" => data.TextColumn is not null && data.Vocabulary is { Count: > 0 } && data.Tokens is "char" or "word",
                 "features" => data.SequenceColumn is not null && data.Features is { Count: > 0 } f && data.FeatureMean?.Count == f.Count && data.FeatureStd?.Count == f.Count,
-                "task" => data.Vocabulary is { Count: > 0 },
+                "tokens" => data.SequenceColumn is not null && data.TextColumn is not null && data.Vocabulary is { Count: > 0 },
+                "task" => data.Vocabulary is { Count: > 0 } || data.Targets is not null,
                 _ => false,
             };
             return ok ? data : throw new LstmException($"{path}: not a complete classifier description (source '{data.Source}')");

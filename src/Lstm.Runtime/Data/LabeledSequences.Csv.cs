@@ -3,13 +3,31 @@ using System.Text;
 
 namespace Lstm.Runtime.Data;
 
-/// <summary>One sequence as read from a CSV file, before it is encoded: text or values, and its label as written.</summary>
+/// <summary>One sequence as read from a CSV file, before it is encoded: text, values or a token per row, and its label as written.</summary>
 /// <param name="Name">Its name: the sequence id, or "line N".</param>
 /// <param name="Line">The file line it starts on.</param>
 /// <param name="Text">The text (a text classifier), else null.</param>
-/// <param name="Values">[length, F] values (a feature classifier), else null.</param>
-/// <param name="Label">The label as written, or null when the file has no label column.</param>
-public sealed record RawSequence(string Name, int Line, string? Text, double[]? Values, string? Label);
+/// <param name="Values">[length, F] values (rows of features), else null.</param>
+/// <param name="Label">The label as written (a sequence's label, or a CTC target), or null when the file has no label column.</param>
+/// <param name="Tokens">One token per row (rows of a token column), else null.</param>
+/// <param name="StepLabels">One label per row (per-step labelling), else null.</param>
+/// <param name="Lines">The file line of each row (rows of one id), else null.</param>
+public sealed record RawSequence(
+    string Name, int Line, string? Text, double[]? Values, string? Label,
+    IReadOnlyList<string>? Tokens = null, IReadOnlyList<string>? StepLabels = null, IReadOnlyList<int>? Lines = null);
+
+/// <summary>Where the label column's value belongs when rows of one id form a sequence.</summary>
+public enum RowLabels
+{
+    /// <summary>One label per sequence, the same on each of its rows (a classifier).</summary>
+    Sequence,
+
+    /// <summary>One label per row (per-step labelling).</summary>
+    EveryRow,
+
+    /// <summary>One target per sequence (CTC's label sequence): on its first row, and on the others the same or empty.</summary>
+    Target,
+}
 
 /// <summary>
 /// Reads labelled sequences from CSV files with a header row (RFC 4180: fields may be quoted, a
@@ -162,24 +180,51 @@ public static class LabeledCsv
     /// <param name="sequenceColumn">The sequence id's column.</param>
     /// <param name="features">The value columns.</param>
     /// <param name="labelColumn">The label's column, or null (prediction).</param>
-    public static List<RawSequence> ReadFeatureSequences(string path, string sequenceColumn, IReadOnlyList<string> features, string? labelColumn)
+    public static List<RawSequence> ReadFeatureSequences(string path, string sequenceColumn, IReadOnlyList<string> features, string? labelColumn) =>
+        ReadRowSequences(path, sequenceColumn, features, null, labelColumn, RowLabels.Sequence);
+
+    /// <summary>
+    /// Consecutive rows with the same value in <paramref name="sequenceColumn"/> as one sequence:
+    /// of the <paramref name="features"/> values, or of the tokens of <paramref name="tokenColumn"/>
+    /// (one per row, trimmed), with the label column read as <paramref name="labels"/> says.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="sequenceColumn">The sequence id's column.</param>
+    /// <param name="features">The value columns, or null for a token column.</param>
+    /// <param name="tokenColumn">The token column, or null for features.</param>
+    /// <param name="labelColumn">The label's column, or null (prediction).</param>
+    /// <param name="labels">A label per sequence, per row, or a target per sequence.</param>
+    /// <exception cref="LstmException">A column is missing, a value is not a number, a token, id or label is empty, a sequence's rows are apart, or its label differs between rows.</exception>
+    public static List<RawSequence> ReadRowSequences(
+        string path, string sequenceColumn, IReadOnlyList<string>? features, string? tokenColumn, string? labelColumn, RowLabels labels)
     {
-        ArgumentNullException.ThrowIfNull(features);
-        if (features.Count == 0)
+        if (features is { Count: 0 })
             throw new LstmException($"{path}: --features names no column");
         var (header, rows) = Read(path);
         int id = Column(path, header, sequenceColumn, "--sequence-column");
-        var columns = features.Select(c => Column(path, header, c, "--features")).ToArray();
+        var columns = features?.Select(c => Column(path, header, c, "--features")).ToArray() ?? [];
+        int token = tokenColumn is null ? -1 : Column(path, header, tokenColumn, "--text-column");
         int? label = labelColumn is null ? null : Column(path, header, labelColumn, "--label-column");
         var result = new List<RawSequence>();
         var values = new List<double>();
+        var tokens = new List<string>();
+        var stepLabels = new List<string>();
+        var lines = new List<int>();
         string? current = null, currentLabel = null;
         int first = 0;
         void Close()
         {
             if (current is not null)
-                result.Add(new RawSequence(current, first, null, values.ToArray(), currentLabel));
+            {
+                result.Add(new RawSequence(
+                    current, first, null, features is null ? null : values.ToArray(), labels == RowLabels.EveryRow ? null : currentLabel,
+                    tokenColumn is null ? null : tokens.ToArray(), labels == RowLabels.EveryRow && label is not null ? stepLabels.ToArray() : null, lines.ToArray()));
+            }
+
             values.Clear();
+            tokens.Clear();
+            stepLabels.Clear();
+            lines.Clear();
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -189,9 +234,10 @@ public static class LabeledCsv
             if (name.Length == 0)
                 throw new LstmException($"{path}:{line}: column '{sequenceColumn}' is empty (every row needs its sequence's id)");
             string? l = label is { } k ? f[k].Trim() : null;
-            if (l is { Length: 0 })
-                throw new LstmException($"{path}:{line}: column '{labelColumn}' is empty (every sequence needs a label)");
-            if (name != current)
+            bool opens = name != current;
+            if (l is { Length: 0 } && (labels != RowLabels.Target || opens))
+                throw new LstmException($"{path}:{line}: column '{labelColumn}' is empty (every {(labels == RowLabels.EveryRow ? "row" : "sequence")} needs a {(labels == RowLabels.Target ? "target" : "label")}{(labels == RowLabels.Target ? " on its first row" : "")})");
+            if (opens)
             {
                 Close();
                 if (!seen.Add(name))
@@ -200,16 +246,28 @@ public static class LabeledCsv
                 currentLabel = l;
                 first = line;
             }
-            else if (l != currentLabel)
+            else if (labels != RowLabels.EveryRow && l != currentLabel && !(labels == RowLabels.Target && l is { Length: 0 }))
             {
-                throw new LstmException($"{path}:{line}: sequence '{name}' has label '{l}' here but '{currentLabel}' on line {first} (one label per sequence)");
+                string what = labels == RowLabels.Target ? "target" : "label";
+                throw new LstmException($"{path}:{line}: sequence '{name}' has {what} '{l}' here but '{currentLabel}' on line {first} (one {what} per sequence{(labels == RowLabels.Target ? ": give it on the first row, the others the same or empty" : "")})");
+            }
+
+            lines.Add(line);
+            if (l is not null)
+                stepLabels.Add(l);
+            if (token >= 0)
+            {
+                string t = f[token].Trim();
+                if (t.Length == 0)
+                    throw new LstmException($"{path}:{line}: column '{tokenColumn}' is empty (every row holds one token)");
+                tokens.Add(t);
             }
 
             for (int j = 0; j < columns.Length; j++)
             {
                 string s = f[columns[j]].Trim();
                 if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) || !double.IsFinite(v))
-                    throw new LstmException($"{path}:{line}: column '{features[j]}' holds '{s}', not a finite number");
+                    throw new LstmException($"{path}:{line}: column '{features![j]}' holds '{s}', not a finite number");
                 values.Add(v);
             }
         }

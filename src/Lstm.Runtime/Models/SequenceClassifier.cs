@@ -11,6 +11,8 @@ namespace Lstm.Runtime.Models;
 /// class logits. [<see cref="Embedding{T}"/> for tokens] → the batch-first recurrent layer run
 /// with each sequence's length (packed-sequence semantics) → pooling (<see cref="PoolKind"/>:
 /// the last state, or mean or max over the sequence's own steps) → a <see cref="Linear{T}"/> head.
+/// A <c>sequence-labeller</c> is the same network without the pooling: the head on every step,
+/// logits [B·T, C] (row b·T + t; rows past a sequence's length are the padding's).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -27,6 +29,7 @@ namespace Lstm.Runtime.Models;
 /// mean: z = out.sum(1) / lengths[:, None]
 /// max:  z = out.masked_fill(padding[..., None], -inf).max(1).values
 /// return self.fc(z)
+/// labeller: return self.fc(out).reshape(B * T, C)
 /// </code>
 /// <para>Initialization draws from consecutive seeds: the embedding, the recurrent layer, the head.</para>
 /// </remarks>
@@ -49,8 +52,8 @@ public sealed class SequenceClassifier<T> : IVariableLengthModel<T> where T : un
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        if (config.Kind != ModelKind.SequenceClassifier)
-            throw new LstmException($"model config: kind {ModelConfig.KindName(config.Kind)} is not a sequence-classifier");
+        if (!config.ReadsSequences)
+            throw new LstmException($"model config: kind {ModelConfig.KindName(config.Kind)} is not a sequence-classifier or sequence-labeller");
         Config = config;
         int next = seed;
         try
@@ -88,7 +91,10 @@ public sealed class SequenceClassifier<T> : IVariableLengthModel<T> where T : un
     public SequenceInput Input => Config.ReadsTokens ? SequenceInput.Tokens : SequenceInput.Values;
 
     /// <inheritdoc/>
-    public SequenceOutput Output => SequenceOutput.LastStep;
+    public SequenceOutput Output => Labels ? SequenceOutput.EveryStep : SequenceOutput.LastStep;
+
+    /// <summary>Whether the head labels every step (a <c>sequence-labeller</c>) rather than the pooled sequence.</summary>
+    public bool Labels => Config.Kind == ModelKind.SequenceLabeller;
 
     /// <inheritdoc/>
     public int OutputSize => Config.OutputSize;
@@ -136,7 +142,7 @@ public sealed class SequenceClassifier<T> : IVariableLengthModel<T> where T : un
             .Concat(Fc.Parameters().Select(p => ("fc." + p.Name, p)));
     }
 
-    /// <summary>Logits [B, C] of a batch whose sequences all have T steps.</summary>
+    /// <summary>Logits [B, C] (a labeller: [B·T, C]) of a batch whose sequences all have T steps.</summary>
     /// <param name="x">[B, T, I] values or [B, T] tokens.</param>
     /// <param name="training">True before a <see cref="Backward"/>.</param>
     public Tensor<T> Forward(Tensor<T> x, bool training = false)
@@ -147,7 +153,7 @@ public sealed class SequenceClassifier<T> : IVariableLengthModel<T> where T : un
         return Forward(x, Enumerable.Repeat(steps, batch).ToArray(), training);
     }
 
-    /// <summary>Logits [B, C] of a padded batch.</summary>
+    /// <summary>Logits [B, C] (a labeller: [B·T, C], padding rows meaningless) of a padded batch.</summary>
     /// <param name="x">[B, T, I] values or [B, T] tokens (exact integers in [0, V)).</param>
     /// <param name="lengths">B lengths in [1, T].</param>
     /// <param name="training">True before a <see cref="Backward"/>; applies dropout.</param>
@@ -175,8 +181,10 @@ public sealed class SequenceClassifier<T> : IVariableLengthModel<T> where T : un
         {
             using (var embedded = Embedding?.Forward(x))
                 result = Recurrent.Forward(embedded ?? x, training: training, lengths: lengths);
-            pooled = Pool(result, lengths, out int[]? argmax);
-            var y = Fc.Forward(pooled.Data, batch);
+            int[]? argmax = null;
+            if (!Labels)
+                pooled = Pool(result, lengths, out argmax);
+            var y = pooled is null ? Fc.Forward(result.Output.Data, batch * steps) : Fc.Forward(pooled.Data, batch);
             if (training)
             {
                 _forward = result;
@@ -198,8 +206,8 @@ public sealed class SequenceClassifier<T> : IVariableLengthModel<T> where T : un
         }
     }
 
-    /// <summary>Back-propagates d loss / d logits [B, C] through the last training forward pass.</summary>
-    /// <param name="dy">[B, C].</param>
+    /// <summary>Back-propagates d loss / d logits [B, C] (a labeller: [B·T, C], zero on padding rows) through the last training forward pass.</summary>
+    /// <param name="dy">[B, C] or [B·T, C].</param>
     /// <exception cref="LstmException">dy has the wrong shape.</exception>
     public void Backward(Tensor<T> dy)
     {
@@ -207,11 +215,11 @@ public sealed class SequenceClassifier<T> : IVariableLengthModel<T> where T : un
         var forward = _forward ?? throw new InvalidOperationException("Backward needs a Forward with training: true before it");
         try
         {
-            int batch = forward.Batch;
-            if (!dy.HasShape(batch, OutputSize))
-                throw new LstmException($"sequence classifier: dy has shape {dy.ShapeString}, expected [{batch}, {OutputSize}]");
-            using var dPooled = Fc.Backward(_pooled!.Data, dy, batch);
-            var (dOutput, dHN) = PoolBackward(forward, dPooled);
+            int batch = forward.Batch, rows = Labels ? batch * forward.Steps : batch;
+            if (!dy.HasShape(rows, OutputSize))
+                throw new LstmException($"sequence {(Labels ? "labeller" : "classifier")}: dy has shape {dy.ShapeString}, expected [{rows}, {OutputSize}]");
+            using var dHead = Fc.Backward(Labels ? forward.Output.Data : _pooled!.Data, dy, rows);
+            var (dOutput, dHN) = Labels ? (StepsBackward(forward, dHead), null) : PoolBackward(forward, dHead);
             using (dOutput)
             using (dHN)
             using (var grads = Recurrent.Backward(forward, dOutput, dHN))
@@ -278,6 +286,14 @@ public sealed class SequenceClassifier<T> : IVariableLengthModel<T> where T : un
         }
 
         return Tensor<T>.FromArray(Device, FromDouble(pooled), batch, f);
+    }
+
+    /// <summary>A labeller's d output [B, T, F]: the head's input gradient [B·T, F] as it is.</summary>
+    private Tensor<T> StepsBackward(RecurrentResult<T> forward, Tensor<T> dHead)
+    {
+        var dOutput = Tensor<T>.Zeros(Device, forward.Batch, forward.Steps, Config.HeadInputSize);
+        Device.Ops<T>().Copy(dHead.Data, dOutput.Data);
+        return dOutput;
     }
 
     /// <summary>d output [B, T, F] (mean, max) or d h_n [L·D, B, H_out] (last) from d pooled [B, F]; the other null.</summary>

@@ -28,6 +28,12 @@ public enum ModelKind
     /// a decoder and attention (<c>Seq2SeqModel</c>; <see cref="AttentionKind"/>).
     /// </summary>
     EncoderDecoder,
+
+    /// <summary>
+    /// <c>sequence-labeller</c>: sequences of any length read as a classifier reads them, → logits
+    /// [B·T, C]: the head on every step (padding steps carry no meaning).
+    /// </summary>
+    SequenceLabeller,
 }
 
 /// <summary>How a sequence classifier pools its steps (<c>pool</c> in <c>config.json</c>).</summary>
@@ -101,7 +107,7 @@ public sealed partial record ModelConfig(
 
     private static readonly (ModelKind Kind, string Name)[] KindNames =
         [(ModelKind.SequenceToOne, "sequence-to-one"), (ModelKind.SequenceToSequence, "sequence-to-sequence"), (ModelKind.LanguageModel, "language-model"),
-            (ModelKind.SequenceClassifier, "sequence-classifier"), (ModelKind.EncoderDecoder, "seq2seq")];
+            (ModelKind.SequenceClassifier, "sequence-classifier"), (ModelKind.SequenceLabeller, "sequence-labeller"), (ModelKind.EncoderDecoder, "seq2seq")];
 
     private static readonly (PoolKind Pool, string Name)[] PoolNames = [(PoolKind.Last, "last"), (PoolKind.Mean, "mean"), (PoolKind.Max, "max")];
 
@@ -115,7 +121,10 @@ public sealed partial record ModelConfig(
     public PoolKind Pool { get; init; } = PoolKind.Last;
 
     /// <summary>Whether the model reads token ids through an embedding (a language model, or a classifier with a vocabulary).</summary>
-    public bool ReadsTokens => Kind is ModelKind.LanguageModel or ModelKind.EncoderDecoder || (Kind == ModelKind.SequenceClassifier && VocabSize > 0);
+    public bool ReadsTokens => Kind is ModelKind.LanguageModel or ModelKind.EncoderDecoder || (ReadsSequences && VocabSize > 0);
+
+    /// <summary>Whether the model reads padded batches of sequences of any length, tokens or values (a sequence classifier or labeller).</summary>
+    public bool ReadsSequences => Kind is ModelKind.SequenceClassifier or ModelKind.SequenceLabeller;
 
     /// <summary>D: 2 when bidirectional, else 1.</summary>
     public int Directions => Bidirectional ? 2 : 1;
@@ -163,6 +172,20 @@ public sealed partial record ModelConfig(
     public static ModelConfig SequenceClassifier(
         CellKind cell, int classes, int hiddenSize, PoolKind pool, int inputSize = 0, int vocabSize = 0, int embeddingDim = 0, int numLayers = 1, bool bidirectional = false, double dropout = 0) =>
         new(ModelKind.SequenceClassifier, cell, vocabSize > 0 ? embeddingDim : inputSize, hiddenSize, classes, numLayers, true, bidirectional, dropout, 0, vocabSize, vocabSize > 0 ? embeddingDim : 0) { Pool = pool };
+
+    /// <summary>A sequence labeller: as <see cref="SequenceClassifier"/>, with logits of <paramref name="classes"/> classes on every step instead of pooling.</summary>
+    /// <param name="cell">The recurrent cell.</param>
+    /// <param name="classes">C ≥ 2.</param>
+    /// <param name="hiddenSize">H.</param>
+    /// <param name="inputSize">I (values; ignored with a vocabulary).</param>
+    /// <param name="vocabSize">V, or 0 for values.</param>
+    /// <param name="embeddingDim">E (tokens only).</param>
+    /// <param name="numLayers">L.</param>
+    /// <param name="bidirectional">True adds the reverse direction.</param>
+    /// <param name="dropout">p between layers.</param>
+    public static ModelConfig SequenceLabeller(
+        CellKind cell, int classes, int hiddenSize, int inputSize = 0, int vocabSize = 0, int embeddingDim = 0, int numLayers = 1, bool bidirectional = false, double dropout = 0) =>
+        SequenceClassifier(cell, classes, hiddenSize, PoolKind.Last, inputSize, vocabSize, embeddingDim, numLayers, bidirectional, dropout) with { Kind = ModelKind.SequenceLabeller };
 
     /// <summary>The name of a pooling in <c>config.json</c> and on the command line (<c>last</c>, <c>mean</c>, <c>max</c>).</summary>
     /// <param name="pool">The pooling.</param>
@@ -290,12 +313,12 @@ public sealed partial record ModelConfig(
             if (OutputSize != VocabSize)
                 throw Bad($"output_size={OutputSize} must equal vocab_size={VocabSize} for kind language-model (one logit per token)");
         }
-        else if (Kind == ModelKind.SequenceClassifier)
+        else if (ReadsSequences)
         {
             if (!Enum.IsDefined(Pool))
                 throw Bad($"pool={(int)Pool} is not one of {string.Join(", ", PoolNames.Select(p => p.Name))}");
             if (OutputSize < 2)
-                throw Bad($"output_size={OutputSize}: a sequence classifier needs at least 2 classes");
+                throw Bad($"output_size={OutputSize}: a {KindName(Kind)} needs at least 2 classes");
             if (VocabSize < 0 || (VocabSize > 0 ? EmbeddingDim <= 0 || InputSize != EmbeddingDim : EmbeddingDim != 0 || InputSize <= 0))
                 throw Bad($"vocab_size={VocabSize}, embedding_dim={EmbeddingDim}, input_size={InputSize}: a sequence classifier reads tokens (vocab_size and embedding_dim positive, input_size = embedding_dim) or values (vocab_size and embedding_dim 0, input_size positive)");
         }
@@ -395,7 +418,7 @@ public sealed partial record ModelConfig(
         bool seq2seq = kind == ModelKind.EncoderDecoder;
         int targetVocab = seq2seq ? raw.TargetVocabSize ?? throw Missing(source, "target_vocab_size") : raw.TargetVocabSize ?? 0;
         bool lm = kind == ModelKind.LanguageModel || seq2seq;
-        bool classifierTokens = kind == ModelKind.SequenceClassifier && raw.VocabSize is > 0;
+        bool classifierTokens = kind is ModelKind.SequenceClassifier or ModelKind.SequenceLabeller && raw.VocabSize is > 0;
         int vocab = lm ? raw.VocabSize ?? throw Missing(source, "vocab_size") : raw.VocabSize ?? 0;
         int embedding = lm ? raw.EmbeddingDim ?? throw Missing(source, "embedding_dim") : raw.EmbeddingDim ?? 0;
         var config = new ModelConfig(

@@ -40,9 +40,9 @@ public static class ClassificationEvaluation
     {
         ArgumentNullException.ThrowIfNull(run);
         var settings = ClassificationRun.ReadSettings(run);
-        using var folder = RunFolder.Open(run);
-        string modelDir = folder.TrainedModel();
-        var description = ClassifierData.Load(Path.Combine(modelDir, ClassifierData.FileName));
+        if (settings.IsLabeller)
+            throw new LstmException($"{run}: a sequence labeller's run; LabellingEvaluation scores it");
+        var (modelDir, description) = OpenModel(run);
         ISequenceDataset data;
         string what;
         if (csv is not null)
@@ -83,9 +83,9 @@ public static class ClassificationEvaluation
     {
         ArgumentNullException.ThrowIfNull(run);
         ArgumentNullException.ThrowIfNull(csv);
-        using var folder = RunFolder.Open(run);
-        string modelDir = folder.TrainedModel();
-        var description = ClassifierData.Load(Path.Combine(modelDir, ClassifierData.FileName));
+        if (LabellingEvaluation.IsLabellingRun(run))
+            throw new LstmException($"{run}: a sequence labeller's run; LabellingEvaluation labels its sequences");
+        var (modelDir, description) = OpenModel(run);
         var set = description.Encode(description.ReadCsv(csv, labelled: false), csv);
         using var dev = ComputeDevice.Open(device);
         using var model = SequenceClassifier<float>.Load(dev, modelDir);
@@ -121,11 +121,18 @@ public static class ClassificationEvaluation
     /// <param name="run">The run folder.</param>
     public static IReadOnlyList<string> ClassesOf(string run)
     {
-        using var folder = RunFolder.Open(run);
-        return ClassifierData.Load(Path.Combine(folder.TrainedModel(), ClassifierData.FileName)).Classes;
+        return OpenModel(run).Description.Classes;
     }
 
-    private static string Quote(string s) => s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
+    /// <summary>A classification or labelling run's trained model folder (model/, else best/, else last/) and its data description.</summary>
+    internal static (string ModelDirectory, ClassifierData Description) OpenModel(string run)
+    {
+        using var folder = RunFolder.Open(run);
+        string modelDir = folder.TrainedModel();
+        return (modelDir, ClassifierData.Load(Path.Combine(modelDir, ClassifierData.FileName)));
+    }
+
+    internal static string Quote(string s) => s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 
     private static int[] Labels(ISequenceDataset data)
     {

@@ -87,9 +87,13 @@ public sealed record ClassificationMetrics(IReadOnlyList<string> Classes, long[,
 /// <summary>A classifier's class probabilities for every sample of a labelled set, in index order.</summary>
 public static class ClassProbabilities
 {
-    /// <summary>softmax(logits) [N, C] for the samples of <paramref name="data"/>, batch by batch in index order (each padded to its longest), without dropout.</summary>
+    /// <summary>
+    /// softmax(logits) for the samples of <paramref name="data"/>, batch by batch in index order (each
+    /// padded to its longest), without dropout: a classifier's one row [C] per sample, a labeller's
+    /// (<see cref="SequenceOutput.EveryStep"/>) row per step of the sample's own length, [length·C].
+    /// </summary>
     /// <typeparam name="T">float or double.</typeparam>
-    /// <param name="model">The classifier.</param>
+    /// <param name="model">The classifier or labeller.</param>
     /// <param name="data">The samples.</param>
     /// <param name="batchSize">Samples per forward pass.</param>
     public static double[][] Of<T>(IVariableLengthModel<T> model, ISequenceDataset data, int batchSize) where T : unmanaged
@@ -99,12 +103,13 @@ public static class ClassProbabilities
         if (batchSize < 1)
             throw new LstmException($"batch size {batchSize} must be at least 1");
         int classes = model.OutputSize;
+        bool everyStep = model.Output == SequenceOutput.EveryStep;
         var result = new double[data.Count][];
         for (int start = 0; start < data.Count; start += batchSize)
         {
             int b = Math.Min(batchSize, data.Count - start);
             var batch = DataLoader.Load(data, Enumerable.Range(start, b).ToArray());
-            int steps = batch.Steps;
+            int steps = batch.Steps > 0 ? batch.Steps : data.Steps;
             var x = batch.X.Select(Num<T>.From).ToArray();
             using var input = model.Input == SequenceInput.Tokens
                 ? Tensor<T>.FromArray(model.Device, x, b, steps)
@@ -114,19 +119,27 @@ public static class ClassProbabilities
             var z = logits.ToArray();
             for (int r = 0; r < b; r++)
             {
-                var p = new double[classes];
-                double max = double.NegativeInfinity, sum = 0;
-                for (int c = 0; c < classes; c++)
-                    max = Math.Max(max, Num<T>.ToDouble(z[r * classes + c]));
-                for (int c = 0; c < classes; c++)
-                    sum += p[c] = Math.Exp(Num<T>.ToDouble(z[r * classes + c]) - max);
-                for (int c = 0; c < classes; c++)
-                    p[c] /= sum;
+                int rows = everyStep ? lengths[r] : 1;
+                var p = new double[rows * classes];
+                for (int t = 0; t < rows; t++)
+                    Softmax(z.AsSpan((everyStep ? r * steps + t : r) * classes, classes), p.AsSpan(t * classes, classes));
                 result[start + r] = p;
             }
         }
 
         return result;
+    }
+
+    /// <summary>p = softmax(z) in float64, max-subtracted.</summary>
+    private static void Softmax<T>(ReadOnlySpan<T> z, Span<double> p) where T : unmanaged
+    {
+        double max = double.NegativeInfinity, sum = 0;
+        for (int c = 0; c < z.Length; c++)
+            max = Math.Max(max, Num<T>.ToDouble(z[c]));
+        for (int c = 0; c < z.Length; c++)
+            sum += p[c] = Math.Exp(Num<T>.ToDouble(z[c]) - max);
+        for (int c = 0; c < z.Length; c++)
+            p[c] /= sum;
     }
 
     /// <summary>The likeliest class of each row (the first of equal probabilities).</summary>

@@ -9,8 +9,8 @@ using Lstm.Runtime.Persistence;
 namespace Lstm.Runtime.Training;
 
 /// <summary>
-/// A sequence-classification run in a <see cref="RunFolder"/>: <see cref="ClassificationData"/>,
-/// a <see cref="SequenceClassifier{T}"/> on one device, a <see cref="Trainer{T}"/> over
+/// A sequence-classification or sequence-labelling run in a <see cref="RunFolder"/>: <see cref="ClassificationData"/>,
+/// a <see cref="SequenceClassifier{T}"/> (of either kind) on one device, a <see cref="Trainer{T}"/> over
 /// length-bucketed batches, and the run folder's files as for any run (<c>command.txt</c>,
 /// <c>config.json</c>, <c>metrics.jsonl</c>, <c>loss.png</c>, <c>last/</c>, <c>best/</c>,
 /// <c>model/</c> with <c>classifier.json</c>). Everything is checked before the folder is
@@ -137,7 +137,7 @@ public static class ClassificationRun
         return Train(folder, dev, data, model, training, last.Directory, metrics, notes, true, observer, untilStep, cancel);
     }
 
-    /// <summary>The trainer's settings: Adam, cross-entropy (balanced class weights if asked), clipping, validation and checkpoints at one interval.</summary>
+    /// <summary>The trainer's settings: Adam, cross-entropy (balanced class weights if asked; a labeller's per step) or a labeller's CTC, clipping, validation and checkpoints at one interval.</summary>
     private static TrainerOptions TrainerFor(ClassificationSettings s, ClassificationData data)
     {
         int every = s.ValidateEvery ?? 100;
@@ -148,7 +148,7 @@ public static class ClassificationRun
             BatchSize = Math.Min(s.BatchSize ?? TrainingDefaults.BatchSize, data.Train.Count),
             LearningRate = s.LearningRate ?? ClassificationSettings.DefaultLearningRate,
             ClipNorm = s.Clip ?? 1.0,
-            Loss = LossKind.CrossEntropy,
+            Loss = s.IsLabeller && s.IsCtc ? LossKind.Ctc : LossKind.CrossEntropy,
             ClassWeights = s.ClassWeights == "balanced" ? data.BalancedWeights() : null,
             ValidateEvery = every,
             CheckpointEvery = s.CheckpointEvery ?? every,
@@ -172,7 +172,7 @@ public static class ClassificationRun
         var start = new TrainingRunStart(
             data.Summary, $"{Describe(config)}, {parameters:N0} parameters, on {device.Name}", TrainingSettings.Describe(training, trainer.TotalSteps) + weights,
             folder.Path, resumed, firstStep, trainer.TotalSteps, training.ValidateEvery, recovered);
-        string title = $"{ModelConfig.CellName(config.Cell)} classifier {config.HiddenSize}×{config.NumLayers}";
+        string title = $"{ModelConfig.CellName(config.Cell)} {(config.Kind == ModelKind.SequenceLabeller ? "labeller" : "classifier")} {config.HiddenSize}×{config.NumLayers}";
         void Plot() => AtomicFile.Write(folder[RunFiles.Plot], temp => observer.DrawLossPlot(temp, metrics.Records, title));
         long end = Math.Min(untilStep ?? trainer.TotalSteps, trainer.TotalSteps);
         var checkpoints = new RunCheckpoints(folder, metrics, trainer, training.CheckpointEvery, end, Plot);
@@ -194,13 +194,14 @@ public static class ClassificationRun
             records.Count > 0 ? records[^1].TrainLoss : null, 0, null);
     }
 
-    /// <summary>One line saying what a classifier is.</summary>
+    /// <summary>One line saying what a classifier or labeller is.</summary>
     /// <param name="c">The configuration.</param>
     public static string Describe(ModelConfig c)
     {
         ArgumentNullException.ThrowIfNull(c);
         string input = c.ReadsTokens ? $"embedding {c.VocabSize}×{c.EmbeddingDim}" : $"input {c.InputSize}";
-        return $"{ModelConfig.CellName(c.Cell).ToUpperInvariant()} sequence classifier: {input}, hidden {c.HiddenSize}, {c.NumLayers} layer{(c.NumLayers == 1 ? "" : "s")}"
-            + $"{(c.Bidirectional ? ", bidirectional" : "")}, {ModelConfig.PoolName(c.Pool)} pooling, {c.OutputSize} classes";
+        bool labeller = c.Kind == ModelKind.SequenceLabeller;
+        return $"{ModelConfig.CellName(c.Cell).ToUpperInvariant()} sequence {(labeller ? "labeller" : "classifier")}: {input}, hidden {c.HiddenSize}, {c.NumLayers} layer{(c.NumLayers == 1 ? "" : "s")}"
+            + $"{(c.Bidirectional ? ", bidirectional" : "")}, {(labeller ? "a head on every step" : ModelConfig.PoolName(c.Pool) + " pooling")}, {c.OutputSize} classes";
     }
 }

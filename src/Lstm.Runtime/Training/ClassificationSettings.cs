@@ -7,9 +7,10 @@ using Lstm.Runtime.Nn;
 namespace Lstm.Runtime.Training;
 
 /// <summary>
-/// The settings of a sequence-classification run (<c>lstm train</c> with a label column or
-/// <c>--task classify</c>), null where not given (the defaults below apply), recorded whole in the
-/// run's <c>config.json</c> so that a resume prepares the same data and model.
+/// The settings of a sequence-classification or sequence-labelling run (<c>lstm train</c> with a
+/// label column, <c>--task classify|label|ctc</c>, <c>--kind sequence-labeller</c> or <c>--loss ctc</c>),
+/// null where not given (the defaults below apply), recorded whole in the run's <c>config.json</c>
+/// so that a resume prepares the same data and model.
 /// </summary>
 public sealed record ClassificationSettings
 {
@@ -31,7 +32,13 @@ public sealed record ClassificationSettings
     /// <summary>Validation fraction of a CSV file by default.</summary>
     public const double DefaultValFraction = 0.2;
 
-    /// <summary>The synthetic task (<c>classify</c>), or null for a CSV file.</summary>
+    /// <summary>The model kind: <c>sequence-classifier</c> (null: the default unless <see cref="Loss"/> or <see cref="Task"/> says otherwise) or <c>sequence-labeller</c>.</summary>
+    public string? Kind { get; init; }
+
+    /// <summary>A labeller's loss: <c>ce</c> (a label per step; the default) or <c>ctc</c> (a label sequence per sequence, blank 0).</summary>
+    public string? Loss { get; init; }
+
+    /// <summary>The synthetic task (<c>classify</c>, or a labeller's <c>label</c> or <c>ctc</c>), or null for a CSV file.</summary>
     public string? Task { get; init; }
 
     /// <summary>The task's longest sequence.</summary>
@@ -119,6 +126,17 @@ public sealed record ClassificationSettings
     [JsonIgnore]
     public bool IsText => TextColumn is not null;
 
+    /// <summary>Whether the run trains a sequence labeller: asked by <see cref="Kind"/>, or implied by <c>--loss ctc</c> or <c>--task label|ctc</c>.</summary>
+    [JsonIgnore]
+    public bool IsLabeller => Kind == LabellerKind || Loss == "ctc" || Task is LabelTask.Name or CtcTask.Name;
+
+    /// <summary>Whether a labeller trains with CTC (<c>--loss ctc</c>, or <c>--task ctc</c>).</summary>
+    [JsonIgnore]
+    public bool IsCtc => Loss == "ctc" || (Loss is null && Task == CtcTask.Name);
+
+    /// <summary>The kind name of a labeller.</summary>
+    public const string LabellerKind = "sequence-labeller";
+
     /// <summary>The seed in effect.</summary>
     [JsonIgnore]
     public int SeedOrDefault => Seed ?? TrainingDefaults.Seed;
@@ -126,15 +144,27 @@ public sealed record ClassificationSettings
     /// <summary>Throws one <see cref="LstmException"/> naming the first bad or missing option.</summary>
     public void Validate()
     {
-        if (Task is not null)
+        if (Kind is not (null or "sequence-classifier" or LabellerKind))
+            throw new LstmException($"--kind {Kind}: a run on labelled sequences trains a sequence-classifier or a {LabellerKind}");
+        if (Loss is not (null or "ce" or "ctc"))
+            throw new LstmException($"--loss {Loss}: must be ce (cross-entropy) or ctc (a label sequence per sequence, blank 0)");
+        if (IsLabeller)
+        {
+            ValidateLabeller();
+        }
+        else if (Task is not null)
         {
             if (Task != ClassifyTask.Name)
-                throw new LstmException($"--task {Task}: a classifier trains on --task {ClassifyTask.Name} or a --csv file with --label-column");
+                throw new LstmException($"--task {Task}: a classifier trains on --task {ClassifyTask.Name} or a --csv file with --label-column; a labeller on --task {LabelTask.Name} or {CtcTask.Name}");
             if (Csv is not null || TextColumn is not null || SequenceColumn is not null || LabelColumn is not null)
                 throw new LstmException($"--task {Task} takes no --csv, --text-column, --sequence-column or --label-column");
+            if (Loss is not null)
+                throw new LstmException($"--loss {Loss}: a sequence classifier trains with cross-entropy (give --kind {LabellerKind} for a labeller)");
         }
         else
         {
+            if (Loss is not null)
+                throw new LstmException($"--loss {Loss}: a sequence classifier trains with cross-entropy (give --kind {LabellerKind} for a labeller)");
             if (Csv is null)
                 throw new LstmException("a classifier needs --csv FILE (with --label-column) or --task classify");
             if (LabelColumn is null)
@@ -175,6 +205,38 @@ public sealed record ClassificationSettings
             ModelConfig.ParsePool(Pool);
         if (Cell is not null)
             ModelConfig.ParseCell(Cell);
+    }
+
+    /// <summary>A labeller's rules: its task and loss agree, a file has an id column, a label column and one input.</summary>
+    private void ValidateLabeller()
+    {
+        if (Kind == "sequence-classifier")
+            throw new LstmException($"--kind sequence-classifier: {(Loss == "ctc" ? "--loss ctc" : $"--task {Task}")} trains a {LabellerKind}");
+        if (Pool is not null)
+            throw new LstmException($"--pool {Pool}: a {LabellerKind} labels every step and pools nothing");
+        if (Tokens is not null)
+            throw new LstmException($"--tokens {Tokens}: a {LabellerKind} reads one token per row of --text-column as it is written");
+        if (IsCtc && ClassWeights is not null)
+            throw new LstmException("--class-weights is for the cross-entropy loss, not ctc");
+        if (Task is not null)
+        {
+            if (Task is not (LabelTask.Name or CtcTask.Name))
+                throw new LstmException($"--task {Task}: a {LabellerKind} trains on --task {LabelTask.Name} (a label per step, cross-entropy) or --task {CtcTask.Name} (CTC), or a --csv file");
+            if ((Task == CtcTask.Name) != IsCtc)
+                throw new LstmException($"--task {Task} trains with --loss {(Task == CtcTask.Name ? "ctc" : "ce")}, not {Loss}");
+            if (Csv is not null || TextColumn is not null || SequenceColumn is not null || LabelColumn is not null || Features is not null)
+                throw new LstmException($"--task {Task} takes no --csv, --text-column, --sequence-column, --features or --label-column");
+            if (Task == CtcTask.Name && SeqLen is not null)
+                throw new LstmException($"--seq-len: --task {CtcTask.Name} draws its own lengths (up to {CtcTask.MaxLabels} labels of 2 to 4 frames)");
+            return;
+        }
+
+        if (Csv is null)
+            throw new LstmException($"a {LabellerKind} needs --csv FILE (with --sequence-column and --label-column) or --task {LabelTask.Name}|{CtcTask.Name}");
+        if (SequenceColumn is null || LabelColumn is null)
+            throw new LstmException($"--csv {Csv}: a {LabellerKind} needs --sequence-column (rows of one id form a sequence) and --label-column ({(IsCtc ? "the target label sequence" : "a label per row")})");
+        if ((TextColumn is null) == string.IsNullOrWhiteSpace(Features))
+            throw new LstmException($"--csv {Csv}: give either --features COL[,COL...] (values per row) or --text-column (one token per row)");
     }
 
     /// <summary>The settings as JSON (for <c>config.json</c>).</summary>

@@ -78,4 +78,33 @@ public static class CtcLoss
             throw;
         }
     }
+
+    /// <summary>
+    /// CTC over a network's logits [B·T, C] (row b·T + t, batch first): their log-softmax on the
+    /// device (<c>ILossOps.LogSoftmax</c>), then <see cref="Compute"/>; the gradient is d loss / d logits [B·T, C].
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <param name="logits">[B·T, C].</param>
+    /// <param name="batch">B.</param>
+    /// <param name="targets">Each row's labels in [1, C).</param>
+    /// <param name="inputLengths">Each row's steps in [0, T].</param>
+    /// <param name="reduction">As for <see cref="Compute"/>.</param>
+    /// <param name="zeroInfinity">As for <see cref="Compute"/>.</param>
+    public static (double Loss, double[] RowLosses, Tensor<T> Grad) FromLogits<T>(
+        Tensor<T> logits, int batch, IReadOnlyList<int[]> targets, int[] inputLengths, CtcReduction reduction = CtcReduction.Mean, bool zeroInfinity = false) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        if (logits.Shape.Count != 2 || batch < 1 || logits.Shape[0] % batch != 0)
+            throw new LstmException($"CTC loss: logits have shape {logits.ShapeString}, expected [B·T, C] for B = {batch}");
+        int rows = logits.Shape[0], classes = logits.Shape[1];
+        using var logProbs = Tensor<T>.Zeros(logits.Device, batch, rows / batch, classes);
+        logits.Ops.LogSoftmax(rows, classes, logits.Data, logProbs.Data);
+        var (loss, rowLosses, grad) = Compute(logProbs, targets, inputLengths, reduction, zeroInfinity, batchFirst: true);
+        using (grad)
+        {
+            var flat = Tensor<T>.Zeros(logits.Device, rows, classes);
+            logits.Ops.Copy(grad.Data, flat.Data);
+            return (loss, rowLosses, flat);
+        }
+    }
 }

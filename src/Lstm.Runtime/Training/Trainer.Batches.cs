@@ -31,9 +31,15 @@ public sealed partial class Trainer<T>
             : Tensor<T>.FromArray(device, x, rows, steps, inputSize);
         using var prediction = lengths is null ? model.Forward(input, training) : ((IVariableLengthModel<T>)model).Forward(input, lengths, training);
         bool everyStep = model.Output == SequenceOutput.EveryStep;
+        if (Options.Loss == LossKind.Ctc)
+        {
+            var (ctc, _, ctcGrad) = CtcLoss.FromLogits(prediction, rows, CtcTargets(batch, first, rows), lengths ?? Enumerable.Repeat(steps, rows).ToArray());
+            return (ctc, ctcGrad, rows);
+        }
+
         int outRows = everyStep ? rows * steps : rows;
         int perRow = Options.Loss == LossKind.Mse ? model.OutputSize : 1;
-        var y = TargetRows(batch.Y, first, rows, everyStep ? steps : 1, perRow);
+        var y = TargetRows(batch, first, rows, everyStep ? steps : 1, perRow);
         bool[]? mask = null;
         if (everyStep && lengths is not null)
         {
@@ -64,9 +70,10 @@ public sealed partial class Trainer<T>
     /// <paramref name="perStep"/> rows of <paramref name="perRow"/> values for every step of the
     /// dataset; a batch padded to fewer steps reads the first of them.
     /// </summary>
-    private double[] TargetRows(double[] y, int first, int rows, int perStep, int perRow)
+    private static double[] TargetRows(Batch batch, int first, int rows, int perStep, int perRow)
     {
-        int yLen = _train.TargetLength;
+        var y = batch.Y;
+        int yLen = y.Length / batch.Indices.Length;
         int take = perStep * perRow;
         if (take == yLen)
             return y.AsSpan(first * yLen, rows * yLen).ToArray();
@@ -74,6 +81,25 @@ public sealed partial class Trainer<T>
         for (int b = 0; b < rows; b++)
             y.AsSpan((first + b) * yLen, take).CopyTo(result.AsSpan(b * take, take));
         return result;
+    }
+
+    /// <summary>The CTC label sequences of rows [first, first + rows): each target row is n, then n labels.</summary>
+    private static int[][] CtcTargets(Batch batch, int first, int rows)
+    {
+        int yLen = batch.Y.Length / batch.Indices.Length;
+        var targets = new int[rows][];
+        for (int b = 0; b < rows; b++)
+        {
+            var row = batch.Y.AsSpan((first + b) * yLen, yLen);
+            double n = row[0];
+            if (!(n >= 0 && n < yLen && n == Math.Floor(n)))
+                throw new LstmException($"CTC loss: sample {batch.Indices[first + b]} has label count {n.ToString(CultureInfo.InvariantCulture)}, not an integer in [0, {yLen - 1}]");
+            targets[b] = new int[(int)n];
+            for (int s = 0; s < targets[b].Length; s++)
+                targets[b][s] = (int)row[1 + s];
+        }
+
+        return targets;
     }
 
     /// <summary>A target value as a class index, checked.</summary>

@@ -423,6 +423,13 @@ public sealed partial class Trainer<T> : IDisposable where T : unmanaged
             throw new LstmException($"trainer: the {what} set has no samples");
         if (model.Input == SequenceInput.Tokens && data.InputSize != 1)
             throw new LstmException($"trainer: the model reads tokens [B, T] but the {what} samples have {data.InputSize} values per step (expected 1 class id)");
+        if (loss == LossKind.Ctc)
+        {
+            if (model.Output != SequenceOutput.EveryStep || data.TargetLength < 1)
+                throw new LstmException($"trainer: the CTC loss needs a model with an output on every step and targets of a label count then labels (the {what} samples have {data.TargetLength} target values)");
+            return;
+        }
+
         int rowsPerSample = model.Output == SequenceOutput.EveryStep ? data.Steps : 1;
         int expected = loss == LossKind.Mse ? rowsPerSample * model.OutputSize : rowsPerSample;
         if (data.TargetLength != expected)

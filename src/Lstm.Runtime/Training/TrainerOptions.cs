@@ -38,6 +38,12 @@ public enum LossKind
 
     /// <summary><see cref="CrossEntropyLoss"/> on class ids, one per output row: B (last step) or B·T (every step).</summary>
     CrossEntropy,
+
+    /// <summary>
+    /// <see cref="CtcLoss"/> (blank 0, mean reduction) over every-step logits [B·T, C] after a log-softmax:
+    /// each sample's target is its label count n and then n labels in [1, C) (padded to the set's length).
+    /// </summary>
+    Ctc,
 }
 
 /// <summary>What <see cref="Trainer{T}"/> does on a step whose loss or gradient norm is NaN or infinite.</summary>

@@ -78,7 +78,7 @@ public static class TrainingSettings
         ["schedule_gamma"] = o.ScheduleGamma,
         ["warmup"] = o.WarmupSteps,
         ["clip"] = o.ClipNorm,
-        ["loss"] = o.Loss == LossKind.Mse ? "mse" : "cross-entropy",
+        ["loss"] = o.Loss switch { LossKind.Mse => "mse", LossKind.Ctc => "ctc", _ => "cross-entropy" },
         ["validate_every"] = o.ValidateEvery,
         ["patience"] = o.Patience,
         ["checkpoint_every"] = o.CheckpointEvery,
@@ -131,7 +131,7 @@ public static class TrainingSettings
             ScheduleGamma = Get<double>("schedule_gamma"),
             WarmupSteps = Get<int>("warmup"),
             ClipNorm = Get<double>("clip"),
-            Loss = Get<string>("loss") == "mse" ? LossKind.Mse : LossKind.CrossEntropy,
+            Loss = Get<string>("loss") switch { "mse" => LossKind.Mse, "ctc" => LossKind.Ctc, _ => LossKind.CrossEntropy },
             ValidateEvery = Get<int>("validate_every"),
             Patience = Get<int>("patience"),
             CheckpointEvery = Get<int>("checkpoint_every"),
@@ -164,7 +164,7 @@ public static class TrainingSettings
             parts.Add($"{Name(o.Schedule)} schedule" + (o.WarmupSteps > 0 ? $" after {o.WarmupSteps} warm-up steps" : ""));
         if (o.ClipNorm > 0)
             parts.Add(string.Create(CultureInfo.InvariantCulture, $"clip {o.ClipNorm:G4}"));
-        parts.Add(o.Loss == LossKind.Mse ? "MSE loss" : "cross-entropy loss");
+        parts.Add(o.Loss switch { LossKind.Mse => "MSE loss", LossKind.Ctc => "CTC loss", _ => "cross-entropy loss" });
         if (o.Patience > 0)
             parts.Add($"patience {o.Patience}");
         if (o.OnNonFinite == NonFiniteAction.Skip)
