@@ -217,7 +217,7 @@ public sealed class CliTests : IDisposable
     public void Train_FewSteps_PrintsFallingLossAndSavesPyTorchNames()
     {
         string save = Path.Combine(_dir, "model.safetensors");
-        var (code, stdout, stderr) = Run("train", "--device", "ilgpu-cpu", "--steps", "60", "--log-every", "20", "--hidden", "8", "--layers", "1", "--seq-len", "10", "--save", save, "--out", Path.Combine(_dir, "run"));
+        var (code, stdout, stderr) = Run("train", "--device", "ilgpu-cpu", "--steps", "30", "--log-every", "10", "--hidden", "8", "--layers", "1", "--seq-len", "10", "--save", save, "--out", Path.Combine(_dir, "run"));
         Assert.True(code == 0, stderr);
         var losses = stdout.Split('\n').Where(l => l.StartsWith("step", StringComparison.Ordinal)).ToList();
         Assert.Equal(3, losses.Count);

@@ -15,6 +15,7 @@ public sealed class ReplicaDevices : IDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ComputeDevice[]> _open = [];
+    private readonly List<ComputeDevice> _owned = [];
 
     /// <summary>The devices of a pair such as <c>cpu,ilgpu-cpu</c>: two opens, even of one name.</summary>
     public ComputeDevice[] Get(string pair)
@@ -23,7 +24,18 @@ public sealed class ReplicaDevices : IDisposable
         {
             if (!_open.TryGetValue(pair, out var devices))
             {
-                devices = pair.Split(',').Select(name => ComputeDevice.Open(name)).ToArray();
+                // cpu opened here (it costs nothing); the others the shared opens of TestDevices,
+                // whose kernels compile once for every test: a name twice is two opens of it.
+                var names = pair.Split(',');
+                devices = new ComputeDevice[names.Length];
+                for (int i = 0; i < names.Length; i++)
+                {
+                    if (names[i] == ComputeDevice.CpuName)
+                        _owned.Add(devices[i] = ComputeDevice.Open(names[i]));
+                    else
+                        devices[i] = TestDevices.Copy(names[i], names.Take(i).Count(n => n == names[i]));
+                }
+
                 _open[pair] = devices;
             }
 
@@ -33,7 +45,7 @@ public sealed class ReplicaDevices : IDisposable
 
     public void Dispose()
     {
-        foreach (var d in _open.Values.SelectMany(d => d))
+        foreach (var d in _owned)
             d.Dispose();
     }
 }

@@ -34,10 +34,28 @@ public sealed class LayerPipelineTests : IDisposable
             _owned[i].Dispose();
     }
 
+    /// <summary>
+    /// The devices of a placement: a fresh <c>cpu</c> for each <c>cpu</c> (opening one costs
+    /// nothing), and for the others the shared opens of <see cref="TestDevices"/>, whose kernels
+    /// compile once for every test: a name placed twice gets two opens of the device (a second
+    /// context), as two <c>cpu</c> do.
+    /// </summary>
     private ComputeDevice[] Open(params string[] names)
     {
-        var devices = names.Select(ComputeDevice.Open).ToArray();
-        _owned.AddRange(devices);
+        var devices = new ComputeDevice[names.Length];
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (names[i] == ComputeDevice.CpuName)
+            {
+                devices[i] = ComputeDevice.Open(names[i]);
+                _owned.Add(devices[i]);
+            }
+            else
+            {
+                devices[i] = TestDevices.Copy(names[i], names.Take(i).Count(n => n == names[i]));
+            }
+        }
+
         return devices;
     }
 

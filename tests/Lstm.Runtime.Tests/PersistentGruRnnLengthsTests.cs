@@ -18,11 +18,9 @@ namespace Lstm.Runtime.Tests;
 /// back to the step loop, still exact; in float64 the forward matches <see cref="NetworkReference"/>
 /// and the gradients central finite differences.
 /// </summary>
-public sealed class PersistentGruRnnLengthsTests : IDisposable
+public sealed class PersistentGruRnnLengthsTests
 {
-    private readonly ComputeDevice _device = ComputeDevice.OpenIlgpuCpu(4, 2, 4);
-
-    public void Dispose() => _device.Dispose();
+    private readonly ComputeDevice _device = PersistentTestDevice.Get();
 
     [Theory]
     [InlineData("gru", false, true, new[] { 4, 7, 1, 3, 7 })]

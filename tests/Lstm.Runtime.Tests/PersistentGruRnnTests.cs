@@ -13,11 +13,9 @@ namespace Lstm.Runtime.Tests;
 /// one and two directions and stacked layers; a time-out falls back to the step loop, still exact;
 /// in float64 the persistent gradients agree with central finite differences.
 /// </summary>
-public sealed class PersistentGruRnnTests : IDisposable
+public sealed class PersistentGruRnnTests
 {
-    private readonly ComputeDevice _device = ComputeDevice.OpenIlgpuCpu(4, 2, 4);
-
-    public void Dispose() => _device.Dispose();
+    private readonly ComputeDevice _device = PersistentTestDevice.Get();
 
     [Theory]
     [InlineData("gru", 1, true, true, 37)]

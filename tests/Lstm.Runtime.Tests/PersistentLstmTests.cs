@@ -17,11 +17,9 @@ namespace Lstm.Runtime.Tests;
 /// lost group) falls back to the step loop, still exact. In float64 the persistent loops agree
 /// with the reference network and with finite differences.
 /// </summary>
-public sealed class PersistentLstmTests : IDisposable
+public sealed class PersistentLstmTests
 {
-    private readonly ComputeDevice _device = ComputeDevice.OpenIlgpuCpu(4, 2, 4);
-
-    public void Dispose() => _device.Dispose();
+    private readonly ComputeDevice _device = PersistentTestDevice.Get();
 
     [Theory]
     [InlineData(1, true, true)]

@@ -11,7 +11,8 @@ namespace Lstm.Runtime.Tests;
 /// Devices opened at a reduced GEMM precision (<see cref="ComputeDevice.Precision"/>): their
 /// float32 products round the operands as tensor cores do (TF32, 3xTF32, BF16) on every device,
 /// and whole networks stay within each precision's error of PyTorch's float32 results on the
-/// golden cases.
+/// golden cases. Each device and precision is opened once (<see cref="TestDevices"/>): its
+/// kernels compile once for every test here.
 /// </summary>
 public sealed class PrecisionTests(ITestOutputHelper output)
 {
@@ -37,8 +38,8 @@ public sealed class PrecisionTests(ITestOutputHelper output)
     [MemberData(nameof(DevicesAndPrecisions))]
     public void Gemm_RoundsAsTheReference_OnEveryDevice(string name, GemmPrecision precision)
     {
-        using var device = ComputeDevice.Open(name, precision);
-        using var exact = ComputeDevice.Open(name);
+        var device = TestDevices.Get(name, precision);
+        var exact = TestDevices.Get(name);
         Assert.Equal(precision, device.Precision);
         var rng = new Random(3 + (int)precision);
         bool differs = false;
@@ -83,11 +84,11 @@ public sealed class PrecisionTests(ITestOutputHelper output)
     [InlineData("ilgpu-cpu", GemmAlgorithm.Rounded)]
     public void ReducedPrecision_RunsTheRoundingKernel_WhereThereAreNoTensorCores(string name, GemmAlgorithm expected)
     {
-        using var device = ComputeDevice.Open(name, GemmPrecision.Bf16);
+        var device = TestDevices.Get(name, GemmPrecision.Bf16);
         Assert.Equal(expected, device.GemmKernelFor(GemmShape.Dense(64, 64, 64, false, true)));
         foreach (var other in TestDevices.OfKind(DeviceKind.OpenCL))
         {
-            using var opencl = ComputeDevice.Open(other.Name, GemmPrecision.Tf32);
+            var opencl = TestDevices.Get(other.Name, GemmPrecision.Tf32);
             Assert.Equal(GemmAlgorithm.Rounded, opencl.GemmKernelFor(GemmShape.Dense(64, 64, 64, false, true)));
         }
     }
@@ -110,7 +111,7 @@ public sealed class PrecisionTests(ITestOutputHelper output)
     public void GoldenCases_StayWithinThePrecisionsError(string name, GemmPrecision precision)
     {
         var (_, outputBound, gradientBound) = Bounds.Single(b => b.Precision == precision);
-        using var device = ComputeDevice.Open(name, precision);
+        var device = TestDevices.Get(name, precision);
         double worstOutput = 0, worstGradient = 0;
         foreach (string stem in GoldenParityTests.CoreCases.Concat(GoldenParityTests.OtherCellCases))
         {

@@ -1,3 +1,4 @@
+using Lstm.Runtime;
 using Lstm.Runtime.Backends.Ilgpu;
 using Lstm.Runtime.Devices;
 
@@ -5,7 +6,8 @@ namespace Lstm.Tests.Shared;
 
 /// <summary>
 /// The devices tests run on: the host backend (<c>cpu</c>) and ILGPU's CPU accelerator always,
-/// and every OpenCL and CUDA device present. Devices are opened once per test run and shared (their kernels compile once).
+/// and every OpenCL and CUDA device present. Devices are opened once per test run and shared (their kernels compile once: on OpenCL that
+/// takes seconds a device and element type); tests run one at a time, so no two use one at once.
 /// </summary>
 public static class TestDevices
 {
@@ -33,14 +35,30 @@ public static class TestDevices
     /// <summary>The shared, open device of that name with a given GEMM kernel.</summary>
     /// <param name="name">A name from <see cref="Names"/>.</param>
     /// <param name="gemm">The GEMM kernel, or null for the device's default.</param>
-    public static ComputeDevice Get(string name, GemmAlgorithm? gemm)
+    public static ComputeDevice Get(string name, GemmAlgorithm? gemm) => Instance(name, gemm, GemmPrecision.Fp32, 0);
+
+    /// <summary>The shared, open device of that name whose float32 products run at a given precision.</summary>
+    /// <param name="name">A name from <see cref="Names"/>.</param>
+    /// <param name="precision">The precision of its float32 products.</param>
+    public static ComputeDevice Get(string name, GemmPrecision precision) => Instance(name, null, precision, 0);
+
+    /// <summary>
+    /// The shared device of that name opened a (<paramref name="copy"/> + 1)-th time: copy 0 is
+    /// <see cref="Get(string)"/>, copy 1 a second context of the same device, and so on, for tests
+    /// that place work on one device twice (each copy its own accelerator, streams and kernels).
+    /// </summary>
+    /// <param name="name">A name from <see cref="Names"/>.</param>
+    /// <param name="copy">Which open of it: 0, 1, ...</param>
+    public static ComputeDevice Copy(string name, int copy) => Instance(name, null, GemmPrecision.Fp32, copy);
+
+    private static ComputeDevice Instance(string name, GemmAlgorithm? gemm, GemmPrecision precision, int copy)
     {
-        string key = name + "/" + (gemm?.ToString() ?? "default");
+        string key = $"{name}/{gemm?.ToString() ?? "default"}/{precision}/{copy}";
         lock (Gate)
         {
             if (!Open.TryGetValue(key, out var device))
             {
-                device = ComputeDevice.Open(name, gemm);
+                device = ComputeDevice.Open(name, gemm, precision);
                 Open[key] = device;
             }
 
