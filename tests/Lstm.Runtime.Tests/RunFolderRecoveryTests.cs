@@ -141,6 +141,22 @@ public sealed class RunFolderRecoveryTests : IDisposable
     }
 
     [Fact]
+    public void KilledDuringAnAtomicWrite_ResumeRemovesItsTemporaryFile()
+    {
+        string run = Run("atomic");
+        TrainingRun.Start(Small with { Out = run, UntilStep = 4 }, "lstm train", new Recorder());
+        string metrics = File.ReadAllText(Path.Combine(run, RunFiles.Metrics));
+        File.WriteAllText(Path.Combine(run, ".metrics.tmp-0123456789ab.jsonl"), metrics[..(metrics.Length / 2)]);
+        File.WriteAllText(Path.Combine(run, ".loss.tmp-0123456789ab.png"), "\x89PN");
+
+        var result = TrainingRun.Resume(ResumeOf(run), new Recorder());
+
+        Assert.True(result.Finished);
+        Assert.Empty(Directory.GetFileSystemEntries(run, ".*", SearchOption.AllDirectories));
+        Assert.Equal(Enumerable.Range(1, (int)TotalSteps).Select(s => (long)s), MetricsLog.Read(Path.Combine(run, RunFiles.Metrics)).Select(m => m.Step));
+    }
+
+    [Fact]
     public void StoppedBeforeItsSettings_CanBeStartedAgainInTheSameFolder()
     {
         string run = Run("early");

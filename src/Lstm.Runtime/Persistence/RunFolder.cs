@@ -135,7 +135,8 @@ public sealed class RunFolder : IDisposable
     /// <summary>
     /// Opens an existing run's folder to train in it (<c>--resume</c>): takes its lock, then checks
     /// that it holds a <c>config.json</c> and that none of its files and folders is a symbolic link
-    /// or other than a file or folder where one is expected (<see cref="CheckEntries"/>).
+    /// or other than a file or folder where one is expected (<see cref="CheckEntries"/>), and removes
+    /// the temporary files of atomic writes a killed run left in it.
     /// </summary>
     /// <param name="path">The folder.</param>
     /// <param name="option">The option that named it, for messages.</param>
@@ -161,6 +162,12 @@ public sealed class RunFolder : IDisposable
             }
 
             folder.CheckEntries(option);
+
+            // Temporary files of atomic writes (metrics, plot, settings) that a killed process left:
+            // the lock is held, so no other process is writing them; the files they were to
+            // replace are whole.
+            foreach (string leftover in Directory.GetFiles(path, ".*.tmp-*"))
+                File.Delete(leftover);
             return folder;
         }
         catch
