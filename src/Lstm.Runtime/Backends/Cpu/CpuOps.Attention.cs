@@ -1,4 +1,5 @@
 using Lstm.Kernels;
+using System.Runtime.CompilerServices;
 
 namespace Lstm.Runtime.Backends.Cpu;
 
@@ -95,6 +96,7 @@ internal sealed partial class CpuOps<T>
         int Batch, int Queries, int Keys, int Width, BufferSlice<T> Q, BufferSlice<T> K, BufferSlice<T> V, BufferSlice<T> Scores,
         BufferSlice<T> DQ, BufferSlice<T> DK, BufferSlice<T> DV);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SoftmaxRows(RowArgs a, int r0, int r1)
     {
         int cols = a.Cols;
@@ -117,6 +119,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SoftmaxBackwardRows(RowArgs a, int r0, int r1)
     {
         int cols = a.Cols;
@@ -134,6 +137,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AdditiveScoreRange(AdditiveArgs a, int i0, int i1)
     {
         var q = CpuBuffer<T>.ReadOnly(a.Q);
@@ -152,6 +156,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AdditiveBackwardRows(AdditiveBackwardArgs args, int b0, int b1)
     {
         var a = args.Args;
