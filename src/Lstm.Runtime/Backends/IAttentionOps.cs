@@ -3,7 +3,7 @@ using Lstm.Kernels.Gemm;
 namespace Lstm.Runtime.Backends;
 
 /// <summary>
-/// The parts of attention (see <see cref="Lstm.Kernels.AttentionKernels"/>) that a single GEMM does
+/// The parts of attention (see <see cref="Lstm.Kernels.AttentionKernels"/> and <see cref="BatchedGemmKernels"/>) that a single GEMM does
 /// not cover: tanh and its backward, a softmax over each row's first columns and its backward,
 /// clearing padded rows, Bahdanau's additive score with its backward, and a batch of products of
 /// one shape (each batch row's scores and contexts in one call).

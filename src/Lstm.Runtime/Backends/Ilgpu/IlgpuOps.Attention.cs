@@ -31,7 +31,7 @@ internal sealed partial class IlgpuOps<T, TOps>
             AttentionKernels.AdditiveScoresBackward<T, TOps>);
 
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, long, long, long, T, T, int, int> _batchedGemm =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, long, long, long, T, T, int, int>(AttentionKernels.BatchedGemm<T, TOps>);
+        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, long, long, long, T, T, int, int>(BatchedGemmKernels.Batched<T, TOps>);
 
     protected override void BatchedGemmCore(int batch, GemmShape shape, long strideA, long strideB, long strideC, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
     {
