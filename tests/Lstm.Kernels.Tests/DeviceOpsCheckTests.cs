@@ -31,6 +31,8 @@ public class DeviceOpsCheckTests
         ("masked softmax: [2, 3] input has 5 elements, the operation needs 6", (ops, big, small) => ops.MaskedSoftmax(2, 3, small, big, big)),
         ("additive scores: k [B·S, A] has 5 elements, the operation needs 6", (ops, big, small) => ops.AdditiveScores(1, 2, 2, 3, big, small, big, big)),
         ("mask rows: 64 elements are not rows of 5 columns", (ops, big, small) => ops.MaskRows(5, big, big)),
+        ("batched gemm: C stride 3 is shorter than one product's C (4 elements)", (ops, big, small) => ops.BatchedGemm(2, GemmShape.Dense(2, 2, 2, false, false), 4, 4, 3, 1f, big, big, 0f, big)),
+        ("batched gemm: B has 5 elements, the operation needs 8", (ops, big, small) => ops.BatchedGemm(2, GemmShape.Dense(2, 2, 2, false, false), 4, 4, 4, 1f, big, small, 0f, big)),
     ];
 
     [Fact]

@@ -123,6 +123,7 @@ internal static class KernelCatalog
         new(typeof(AttentionKernels), nameof(AttentionKernels.MaskRows), false, KernelBackends.All, null, MaxRegisters: 24),
         new(typeof(AttentionKernels), nameof(AttentionKernels.AdditiveScores), false, KernelBackends.All, null, MaxRegisters: 40),
         new(typeof(AttentionKernels), nameof(AttentionKernels.AdditiveScoresBackward), false, KernelBackends.All, null, MaxRegisters: 48),
+        new(typeof(BatchedGemmKernels), nameof(BatchedGemmKernels.Batched), false, KernelBackends.All, null, MaxRegisters: 64),
     ];
 
     public static KernelEntry Get(string qualified) => All.Single(k => k.Qualified == qualified);

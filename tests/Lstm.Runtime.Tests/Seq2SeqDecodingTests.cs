@@ -109,14 +109,18 @@ public class Seq2SeqDecodingTests
     public void Forward_MatchesTheFloat64Reference(string device)
     {
         var dev = TestDevices.Get(device);
-        foreach (var (cell, attention, bidirectional, layers) in new[] { (CellKind.Lstm, AttentionKind.Luong, true, 2), (CellKind.Gru, AttentionKind.Bahdanau, true, 1), (CellKind.Lstm, AttentionKind.Bahdanau, false, 2) })
+        foreach (var (cell, attention, bidirectional, layers, bias) in new[]
+        {
+            (CellKind.Lstm, AttentionKind.Luong, true, 2, true), (CellKind.Gru, AttentionKind.Bahdanau, true, 1, true), (CellKind.Lstm, AttentionKind.Bahdanau, false, 2, true),
+            (CellKind.Gru, AttentionKind.Luong, true, 2, false),
+        })
         {
             const int B = 3, S = 6, U = 5;
             int[] sourceLengths = [3, 6, 1], targetLengths = [5, 2, 4];
             var rng = new Random(layers * 10 + (int)cell);
             var source = Tokens(rng, sourceLengths, S, Vs);
             var target = Tokens(rng, targetLengths, U, Vt);
-            using var model = new Seq2SeqModel<float>(dev, Config(cell, attention, bidirectional, layers, hidden: 7), seed: 13);
+            using var model = new Seq2SeqModel<float>(dev, Config(cell, attention, bidirectional, layers, hidden: 7) with { Bias = bias }, seed: 13);
             var parameters = model.NamedParameters().ToDictionary(p => p.Name, p => Wide(p.Parameter.Value.ToArray()));
             var expected = Seq2SeqReference.Forward(
                 cell == CellKind.Lstm ? RecurrentCell.Lstm : RecurrentCell.Gru, attention == AttentionKind.Bahdanau, layers, bidirectional, parameters,

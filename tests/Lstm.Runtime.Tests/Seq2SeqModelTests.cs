@@ -37,7 +37,8 @@ public class Seq2SeqModelTests
     [InlineData(CellKind.Gru, AttentionKind.Luong, true, 2)]
     [InlineData(CellKind.Gru, AttentionKind.Bahdanau, false, 1)]
     [InlineData(CellKind.Lstm, AttentionKind.Luong, true, 2, 0.4)]
-    public void ParameterGradients_MatchFiniteDifferences(CellKind cell, AttentionKind attention, bool bidirectional, int layers, double dropout = 0)
+    [InlineData(CellKind.Gru, AttentionKind.Bahdanau, true, 1, 0, false)]
+    public void ParameterGradients_MatchFiniteDifferences(CellKind cell, AttentionKind attention, bool bidirectional, int layers, double dropout = 0, bool bias = true)
     {
         var dev = TestDevices.Get("cpu");
         const int B = 3, S = 5, U = 4;
@@ -46,7 +47,7 @@ public class Seq2SeqModelTests
         var source = Tokens(rng, sourceLengths, S, Vs);
         var target = Tokens(rng, targetLengths, U, Vt);
         var weights = Enumerable.Range(0, B * U * Vt).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
-        using var model = new Seq2SeqModel<double>(dev, Config(cell, attention, bidirectional, layers) with { Dropout = dropout }, seed: 3);
+        using var model = new Seq2SeqModel<double>(dev, Config(cell, attention, bidirectional, layers) with { Dropout = dropout, Bias = bias }, seed: 3);
         using var src = Tensor<double>.FromArray(dev, source, B, S);
         using var tgt = Tensor<double>.FromArray(dev, target, B, U);
 
@@ -92,7 +93,8 @@ public class Seq2SeqModelTests
         }
 
         int directions = bidirectional ? 2 : 1;
-        Assert.Equal(2 + 4 * layers * directions + 4 * layers + (attention == AttentionKind.Luong ? 1 : 3) + 1 + 2, checkedParameters);
+        int perDirection = bias ? 4 : 2;
+        Assert.Equal(2 + perDirection * layers * directions + perDirection * layers + (attention == AttentionKind.Luong ? 1 : 3) + 1 + 2, checkedParameters);
     }
 
     [Theory]

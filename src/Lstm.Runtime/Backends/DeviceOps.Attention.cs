@@ -1,3 +1,5 @@
+using Lstm.Kernels.Gemm;
+
 namespace Lstm.Runtime.Backends;
 
 /// <content>The attention operations: sizes not negative and every operand as long as its shape.</content>
@@ -74,6 +76,50 @@ internal abstract partial class DeviceOps<T>
         if (outputs > 0)
             AdditiveScoresBackwardCore(batch, queries, keys, width, q, k, v, dScores, dq, dk, dv);
     }
+
+    /// <inheritdoc/>
+    public void BatchedGemm(int batch, GemmShape shape, long strideA, long strideB, long strideC, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    {
+        const string op = "batched gemm";
+        var (m, n, k) = (shape.M, shape.N, shape.K);
+        if (batch < 0 || m < 0 || n < 0 || k < 0 || strideA < 0 || strideB < 0 || strideC < 0)
+            throw new LstmException($"{op}: negative size (batch {batch}, M {m}, N {n}, K {k}) or stride (A {strideA}, B {strideB}, C {strideC})");
+        if (batch == 0 || m == 0 || n == 0)
+            return;
+        if (shape.Ldc < n)
+            throw new LstmException($"{op}: ldc {shape.Ldc} is smaller than N={n}");
+        long cLength = (long)(m - 1) * shape.Ldc + n;
+        if (batch > 1 && strideC < cLength)
+            throw new LstmException($"{op}: C stride {strideC} is shorter than one product's C ({cLength} elements), so the products overlap");
+        if ((long)batch * m * n > int.MaxValue)
+            throw new LstmException($"{op}: {batch} products of [{m}, {n}] exceed one launch");
+        long last = batch - 1;
+        Require(c, last * strideC + cLength, "C", op);
+        if (k > 0)
+        {
+            int aRows = shape.TransA != 0 ? k : m, aCols = shape.TransA != 0 ? m : k;
+            int bRows = shape.TransB != 0 ? n : k, bCols = shape.TransB != 0 ? k : n;
+            if (shape.Lda < aCols || shape.Ldb < bCols)
+                throw new LstmException($"{op}: lda {shape.Lda} or ldb {shape.Ldb} is smaller than the row of A ({aCols}) or B ({bCols})");
+            Require(a, last * strideA + (long)(aRows - 1) * shape.Lda + aCols, "A", op);
+            Require(b, last * strideB + (long)(bRows - 1) * shape.Ldb + bCols, "B", op);
+        }
+
+        BatchedGemmCore(batch, shape, strideA, strideB, strideC, alpha, a, b, beta, c);
+    }
+
+    /// <summary><see cref="BatchedGemm"/> with checked arguments (batch, M, N ≥ 1).</summary>
+    /// <param name="batch">Products.</param>
+    /// <param name="shape">Sizes, leading dimensions and transposes of each.</param>
+    /// <param name="strideA">Elements from A_i to A_{i+1}.</param>
+    /// <param name="strideB">Elements from B_i to B_{i+1}.</param>
+    /// <param name="strideC">Elements from C_i to C_{i+1}.</param>
+    /// <param name="alpha">Scale of the products.</param>
+    /// <param name="a">The A_i.</param>
+    /// <param name="b">The B_i.</param>
+    /// <param name="beta">Scale of the old C.</param>
+    /// <param name="c">The C_i.</param>
+    protected abstract void BatchedGemmCore(int batch, GemmShape shape, long strideA, long strideB, long strideC, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c);
 
     /// <summary><see cref="Tanh"/> with checked arguments.</summary>
     /// <param name="x">[n].</param>

@@ -1,9 +1,12 @@
+using Lstm.Kernels.Gemm;
+
 namespace Lstm.Runtime.Backends;
 
 /// <summary>
-/// The element-wise parts of attention (see <see cref="Lstm.Kernels.AttentionKernels"/>): tanh and
-/// its backward, a softmax over each row's first columns and its backward, clearing padded rows,
-/// and Bahdanau's additive score with its backward. The products around them are GEMMs.
+/// The parts of attention (see <see cref="Lstm.Kernels.AttentionKernels"/> and <see cref="BatchedGemmKernels"/>) that a single GEMM does
+/// not cover: tanh and its backward, a softmax over each row's first columns and its backward,
+/// clearing padded rows, Bahdanau's additive score with its backward, and a batch of products of
+/// one shape (each batch row's scores and contexts in one call).
 /// </summary>
 /// <remarks>Lengths and masks are stored as exact integers of T, as the losses' targets are.</remarks>
 /// <typeparam name="T">float or double.</typeparam>
@@ -74,4 +77,21 @@ public interface IAttentionOps<T> where T : unmanaged
     void AdditiveScoresBackward(
         int batch, int queries, int keys, int width, BufferSlice<T> q, BufferSlice<T> k, BufferSlice<T> v, BufferSlice<T> dScores,
         BufferSlice<T> dq, BufferSlice<T> dk, BufferSlice<T> dv);
+
+    /// <summary>
+    /// A batch of products of one shape: C_i = α·op(A_i)·op(B_i) + β·C_i for i &lt; batch, where
+    /// operand i starts i times its stride after the slice's start (attention's per-row products
+    /// in one call). β = 0 overwrites C without reading it.
+    /// </summary>
+    /// <param name="batch">Products.</param>
+    /// <param name="shape">Sizes, leading dimensions and transposes of each product (see <see cref="GemmShape"/>).</param>
+    /// <param name="strideA">Elements from A_i to A_{i+1}.</param>
+    /// <param name="strideB">Elements from B_i to B_{i+1} (0: every product reads the same B).</param>
+    /// <param name="strideC">Elements from C_i to C_{i+1}.</param>
+    /// <param name="alpha">Scale of the products.</param>
+    /// <param name="a">The A_i.</param>
+    /// <param name="b">The B_i.</param>
+    /// <param name="beta">Scale of the old C.</param>
+    /// <param name="c">The C_i; products must not overlap.</param>
+    void BatchedGemm(int batch, GemmShape shape, long strideA, long strideB, long strideC, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c);
 }

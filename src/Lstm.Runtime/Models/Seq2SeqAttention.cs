@@ -15,7 +15,7 @@ namespace Lstm.Runtime.Models;
 /// <remarks>
 /// Dimension letters: B batch, U queries per row (decoder steps), S source steps, H hidden size,
 /// K = D·H encoder output width, A = H the additive score's width. The per-row products
-/// ([U, H]·[H, S], [U, S]·[S, K]) are GEMMs on each batch row's slices; W_c [H, K + H] is used as
+/// ([U, H]·[H, S], [U, S]·[S, K]) are one batched GEMM each over the batch rows; W_c [H, K + H] is used as
 /// its two column blocks through the GEMM's leading dimension, so [c; h] is never built.
 /// </remarks>
 /// <typeparam name="T">float or double.</typeparam>
@@ -110,12 +110,9 @@ internal sealed class Seq2SeqAttention<T> : IDisposable where T : unmanaged
         {
             if (Kind == AttentionKind.Luong)
             {
-                for (int b = 0; b < batch; b++)
-                {
-                    ops.Gemm(
-                        GemmShape.Dense(queries, steps, h, false, true), Num<T>.One, decoder.Slice((long)b * queries * h, (long)queries * h),
-                        keys.Slice((long)b * steps * h, (long)steps * h), Num<T>.Zero, pass.Alpha.Data.Slice((long)b * queries * steps, (long)queries * steps));
-                }
+                ops.BatchedGemm(
+                    batch, GemmShape.Dense(queries, steps, h, false, true), (long)queries * h, (long)steps * h, (long)queries * steps,
+                    Num<T>.One, decoder, keys, Num<T>.Zero, pass.Alpha.Data);
             }
             else
             {
@@ -124,12 +121,9 @@ internal sealed class Seq2SeqAttention<T> : IDisposable where T : unmanaged
             }
 
             ops.MaskedSoftmax(rows, steps, pass.Alpha.Data, rowLengths, pass.Alpha.Data);
-            for (int b = 0; b < batch; b++)
-            {
-                ops.Gemm(
-                    GemmShape.Dense(queries, k, steps, false, false), Num<T>.One, pass.Alpha.Data.Slice((long)b * queries * steps, (long)queries * steps),
-                    encoder.Slice((long)b * steps * k, (long)steps * k), Num<T>.Zero, pass.Context.Data.Slice((long)b * queries * k, (long)queries * k));
-            }
+            ops.BatchedGemm(
+                batch, GemmShape.Dense(queries, k, steps, false, false), (long)queries * steps, (long)steps * k, (long)queries * k,
+                Num<T>.One, pass.Alpha.Data, encoder, Num<T>.Zero, pass.Context.Data);
 
             // h̃ = tanh(c·W_c[:, :K]ᵀ + h·W_c[:, K:]ᵀ).
             var wc = Combine.Value.Data;
@@ -168,25 +162,16 @@ internal sealed class Seq2SeqAttention<T> : IDisposable where T : unmanaged
         ops.Gemm(new GemmShape(rows, k, h, h, k + h, k, 0, 0), one, dPre.Data, wc, zero, dContext.Data);
         ops.Gemm(new GemmShape(rows, h, h, h, k + h, h, 0, 0), one, dPre.Data, wc.Slice(k, wc.Length - k), zero, dDecoder);
 
-        for (int b = 0; b < batch; b++)
-        {
-            var alpha = pass.Alpha.Data.Slice((long)b * queries * steps, (long)queries * steps);
-            var dc = dContext.Data.Slice((long)b * queries * k, (long)queries * k);
-            var enc = encoder.Slice((long)b * steps * k, (long)steps * k);
-            ops.Gemm(GemmShape.Dense(queries, steps, k, false, true), one, dc, enc, zero, dScores.Data.Slice((long)b * queries * steps, (long)queries * steps));
-            ops.Gemm(GemmShape.Dense(steps, k, queries, true, false), one, alpha, dc, one, dEncoder.Slice((long)b * steps * k, (long)steps * k));
-        }
+        long us = (long)queries * steps, uk = (long)queries * k, sk = (long)steps * k, uh = (long)queries * h, sh = (long)steps * h;
+        ops.BatchedGemm(batch, GemmShape.Dense(queries, steps, k, false, true), uk, sk, us, one, dContext.Data, encoder, zero, dScores.Data);
+        ops.BatchedGemm(batch, GemmShape.Dense(steps, k, queries, true, false), us, uk, sk, one, pass.Alpha.Data, dContext.Data, one, dEncoder);
 
         ops.SoftmaxBackward(rows, steps, pass.Alpha.Data, dScores.Data, dScores.Data);
         using var dKeys = Tensor<T>.Zeros(Device, batch * steps, h);
         if (Kind == AttentionKind.Luong)
         {
-            for (int b = 0; b < batch; b++)
-            {
-                var ds = dScores.Data.Slice((long)b * queries * steps, (long)queries * steps);
-                ops.Gemm(GemmShape.Dense(queries, h, steps, false, false), one, ds, keys.Slice((long)b * steps * h, (long)steps * h), one, dDecoder.Slice((long)b * queries * h, (long)queries * h));
-                ops.Gemm(GemmShape.Dense(steps, h, queries, true, false), one, ds, decoder.Slice((long)b * queries * h, (long)queries * h), zero, dKeys.Data.Slice((long)b * steps * h, (long)steps * h));
-            }
+            ops.BatchedGemm(batch, GemmShape.Dense(queries, h, steps, false, false), us, sh, uh, one, dScores.Data, keys, one, dDecoder);
+            ops.BatchedGemm(batch, GemmShape.Dense(steps, h, queries, true, false), us, uh, sh, one, dScores.Data, decoder, zero, dKeys.Data);
         }
         else
         {

@@ -1,4 +1,6 @@
 using Lstm.Kernels;
+using System.Runtime.CompilerServices;
+using Lstm.Kernels.Gemm;
 
 namespace Lstm.Runtime.Backends.Cpu;
 
@@ -10,6 +12,16 @@ namespace Lstm.Runtime.Backends.Cpu;
 /// </summary>
 internal sealed partial class CpuOps<T>
 {
+    /// <summary>The products one after the other, each by the cpu GEMM (which splits a large one across cores).</summary>
+    protected override void BatchedGemmCore(int batch, GemmShape shape, long strideA, long strideB, long strideC, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    {
+        long aLength = shape.K == 0 ? 0 : shape.TransA != 0 ? (long)(shape.K - 1) * shape.Lda + shape.M : (long)(shape.M - 1) * shape.Lda + shape.K;
+        long bLength = shape.K == 0 ? 0 : shape.TransB != 0 ? (long)(shape.N - 1) * shape.Ldb + shape.K : (long)(shape.K - 1) * shape.Ldb + shape.N;
+        long cLength = (long)(shape.M - 1) * shape.Ldc + shape.N;
+        for (int i = 0; i < batch; i++)
+            GemmCore(shape, alpha, aLength == 0 ? a.Slice(0, 0) : a.Slice(i * strideA, aLength), bLength == 0 ? b.Slice(0, 0) : b.Slice(i * strideB, bLength), beta, c.Slice(i * strideC, cLength));
+    }
+
     protected override void TanhCore(BufferSlice<T> x, BufferSlice<T> y)
     {
         var xs = CpuBuffer<T>.ReadOnly(x);
@@ -95,6 +107,7 @@ internal sealed partial class CpuOps<T>
         int Batch, int Queries, int Keys, int Width, BufferSlice<T> Q, BufferSlice<T> K, BufferSlice<T> V, BufferSlice<T> Scores,
         BufferSlice<T> DQ, BufferSlice<T> DK, BufferSlice<T> DV);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SoftmaxRows(RowArgs a, int r0, int r1)
     {
         int cols = a.Cols;
@@ -117,6 +130,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SoftmaxBackwardRows(RowArgs a, int r0, int r1)
     {
         int cols = a.Cols;
@@ -134,6 +148,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AdditiveScoreRange(AdditiveArgs a, int i0, int i1)
     {
         var q = CpuBuffer<T>.ReadOnly(a.Q);
@@ -152,6 +167,7 @@ internal sealed partial class CpuOps<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AdditiveBackwardRows(AdditiveBackwardArgs args, int b0, int b1)
     {
         var a = args.Args;

@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using Lstm.Kernels;
+using Lstm.Kernels.Gemm;
 
 namespace Lstm.Runtime.Backends.Ilgpu;
 
@@ -28,6 +29,15 @@ internal sealed partial class IlgpuOps<T, TOps>
     private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int, int> _additiveBackward =
         accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int, int, int>(
             AttentionKernels.AdditiveScoresBackward<T, TOps>);
+
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, long, long, long, T, T, int, int> _batchedGemm =
+        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmShape, long, long, long, T, T, int, int>(BatchedGemmKernels.Batched<T, TOps>);
+
+    protected override void BatchedGemmCore(int batch, GemmShape shape, long strideA, long strideB, long strideC, T alpha, BufferSlice<T> a, BufferSlice<T> b, T beta, BufferSlice<T> c)
+    {
+        int threads = Threads((long)batch * shape.M * shape.N);
+        _batchedGemm(_stream, threads, View(a), View(b), View(c), shape, strideA, strideB, strideC, alpha, beta, batch, threads);
+    }
 
     protected override void TanhCore(BufferSlice<T> x, BufferSlice<T> y)
     {

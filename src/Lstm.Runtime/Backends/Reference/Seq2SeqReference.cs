@@ -39,7 +39,11 @@ public static class Seq2SeqReference
         int d = bidirectional ? 2 : 1, width = d * hidden;
         int embedding = EmbeddingDim(parameters, cell, hidden);
 
-        var encoderOptions = new NetworkReferenceOptions { Cell = cell, InputSize = embedding, HiddenSize = hidden, NumLayers = layers, BatchFirst = true, Bidirectional = bidirectional };
+        var encoderOptions = new NetworkReferenceOptions
+        {
+            Cell = cell, InputSize = embedding, HiddenSize = hidden, NumLayers = layers, BatchFirst = true, Bidirectional = bidirectional,
+            Bias = parameters.ContainsKey("encoder.bias_ih_l0"),
+        };
         var encoder = NetworkReference.Forward(
             encoderOptions, Prefixed(parameters, "encoder."), Embed(parameters["encoder_embedding.weight"], embedding, source), steps, batch, lengths: sourceLengths);
 
