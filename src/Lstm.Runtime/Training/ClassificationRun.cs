@@ -138,24 +138,12 @@ public static class ClassificationRun
     }
 
     /// <summary>The trainer's settings: Adam, cross-entropy (balanced class weights if asked; a labeller's per step) or a labeller's CTC, clipping, validation and checkpoints at one interval.</summary>
-    private static TrainerOptions TrainerFor(ClassificationSettings s, ClassificationData data)
-    {
-        int every = s.ValidateEvery ?? 100;
-        return new TrainerOptions
+    private static TrainerOptions TrainerFor(ClassificationSettings s, ClassificationData data) =>
+        TrainingLoopSettings.Trainer(s, ClassificationSettings.DefaultSteps, TrainingDefaults.BatchSize, ClassificationSettings.DefaultLearningRate, data.Train.Count) with
         {
-            Steps = s.Epochs is null ? s.Steps ?? ClassificationSettings.DefaultSteps : 0,
-            Epochs = s.Epochs ?? 0,
-            BatchSize = Math.Min(s.BatchSize ?? TrainingDefaults.BatchSize, data.Train.Count),
-            LearningRate = s.LearningRate ?? ClassificationSettings.DefaultLearningRate,
-            ClipNorm = s.Clip ?? 1.0,
             Loss = s.IsLabeller && s.IsCtc ? LossKind.Ctc : LossKind.CrossEntropy,
             ClassWeights = s.ClassWeights == "balanced" ? data.BalancedWeights() : null,
-            ValidateEvery = every,
-            CheckpointEvery = s.CheckpointEvery ?? every,
-            RestoreBest = false,
-            Seed = s.SeedOrDefault,
         };
-    }
 
     private static TrainingRunResult Train(
         RunFolder folder, ComputeDevice device, ClassificationData data, ModelConfig config, TrainerOptions training, string? checkpoint,

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lstm.Runtime.Data;
@@ -12,7 +11,7 @@ namespace Lstm.Runtime.Training;
 /// null where not given (the defaults below apply), recorded whole in the run's <c>config.json</c>
 /// so that a resume prepares the same data and model.
 /// </summary>
-public sealed record ClassificationSettings
+public sealed record ClassificationSettings : ITrainingLoopSettings
 {
     /// <summary>Hidden size by default.</summary>
     public const int DefaultHidden = 64;
@@ -179,26 +178,9 @@ public sealed record ClassificationSettings
 
         if (Tokens is not null)
             ClassifierData.CheckTokens(Tokens);
-        Positive("--vocab-size", VocabSize, 2);
-        Positive("--seq-len", SeqLen, 2);
-        Positive("--train-samples", TrainSamples, 1);
-        Positive("--val-samples", ValSamples, 1);
-        Positive("--hidden", Hidden, 1);
-        Positive("--layers", Layers, 1);
-        Positive("--embedding-dim", EmbeddingDim, 1);
-        Positive("--steps", Steps, 1);
-        Positive("--epochs", Epochs, 1);
-        Positive("--batch-size", BatchSize, 1);
-        Positive("--validate-every", ValidateEvery, 1);
-        Positive("--checkpoint-every", CheckpointEvery, 1);
-        if (Steps is not null && Epochs is not null)
-            throw new LstmException("give --steps or --epochs, not both");
-        if (ValFraction is { } f && !(f > 0 && f < 1))
-            throw new LstmException($"--val-fraction {F(f)}: must lie in (0, 1)");
-        if (LearningRate is { } lr && !(lr > 0 && double.IsFinite(lr)))
-            throw new LstmException($"--lr {F(lr)}: must be a finite number > 0");
-        if (Clip is { } c && !(c >= 0 && double.IsFinite(c)))
-            throw new LstmException($"--clip {F(c)}: must be a finite number ≥ 0");
+        TrainingLoopSettings.AtLeast("--vocab-size", VocabSize, 2);
+        TrainingLoopSettings.AtLeast("--seq-len", SeqLen, 2);
+        TrainingLoopSettings.Validate(this);
         if (ClassWeights is not (null or "balanced"))
             throw new LstmException($"--class-weights '{ClassWeights}': the one weighting is balanced");
         if (Pool is not null)
@@ -245,27 +227,8 @@ public sealed record ClassificationSettings
     /// <summary>The settings from <see cref="ToJson"/>'s JSON.</summary>
     /// <param name="json">The element.</param>
     /// <param name="source">The file, for messages.</param>
-    public static ClassificationSettings FromJson(JsonElement json, string source)
-    {
-        try
-        {
-            var s = json.Deserialize(ClassificationJson.Default.ClassificationSettings) ?? throw new LstmException($"{source}: no classification settings");
-            s.Validate();
-            return s;
-        }
-        catch (JsonException e)
-        {
-            throw new LstmException($"{source}: {e.Message}", e);
-        }
-    }
-
-    private static void Positive(string option, int? value, int least)
-    {
-        if (value is { } v && v < least)
-            throw new LstmException($"{option} {v}: must be at least {least}");
-    }
-
-    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    public static ClassificationSettings FromJson(JsonElement json, string source) =>
+        TrainingLoopSettings.FromJson(json, ClassificationJson.Default.ClassificationSettings, source, "classification settings", s => s.Validate());
 }
 
 /// <summary>Source-generated JSON for a classification run's files.</summary>

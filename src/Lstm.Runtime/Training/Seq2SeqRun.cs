@@ -147,24 +147,12 @@ public static class Seq2SeqRun
     }
 
     /// <summary>The trainer's settings: Adam, cross-entropy with <c>&lt;pad&gt;</c> weighed 0, clipping, validation and checkpoints at one interval.</summary>
-    private static TrainerOptions TrainerFor(Seq2SeqSettings s, Seq2SeqData data)
-    {
-        int every = s.ValidateEvery ?? 100;
-        return new TrainerOptions
+    private static TrainerOptions TrainerFor(Seq2SeqSettings s, Seq2SeqData data) =>
+        TrainingLoopSettings.Trainer(s, Seq2SeqSettings.DefaultSteps, Seq2SeqSettings.DefaultBatchSize, Seq2SeqSettings.DefaultLearningRate, data.Train.Count) with
         {
-            Steps = s.Epochs is null ? s.Steps ?? Seq2SeqSettings.DefaultSteps : 0,
-            Epochs = s.Epochs ?? 0,
-            BatchSize = Math.Min(s.BatchSize ?? Seq2SeqSettings.DefaultBatchSize, data.Train.Count),
-            LearningRate = s.LearningRate ?? Seq2SeqSettings.DefaultLearningRate,
-            ClipNorm = s.Clip ?? 1.0,
             Loss = LossKind.CrossEntropy,
             ClassWeights = data.PaddingMaskWeights(),
-            ValidateEvery = every,
-            CheckpointEvery = s.CheckpointEvery ?? every,
-            RestoreBest = false,
-            Seed = s.SeedOrDefault,
         };
-    }
 
     private static Seq2SeqRunResult Train(
         RunFolder folder, ComputeDevice device, Seq2SeqData data, ModelConfig config, TrainerOptions training, string? checkpoint,
