@@ -11,7 +11,7 @@ namespace Lstm.Runtime.Training;
 /// null where not given (the defaults below apply), recorded whole in the run's <c>config.json</c>
 /// so that a resume prepares the same data and model.
 /// </summary>
-public sealed record ClassificationSettings : ITrainingLoopSettings
+public sealed record ClassificationSettings : TrainingLoopOptions, ITrainingLoopSettings
 {
     /// <summary>Hidden size by default.</summary>
     public const int DefaultHidden = 64;
@@ -97,30 +97,6 @@ public sealed record ClassificationSettings : ITrainingLoopSettings
     /// <summary><c>balanced</c> (weights N / (C·n_c) from the training labels) or null for none.</summary>
     public string? ClassWeights { get; init; }
 
-    /// <summary>Steps (unless epochs).</summary>
-    public int? Steps { get; init; }
-
-    /// <summary>Epochs instead of steps.</summary>
-    public int? Epochs { get; init; }
-
-    /// <summary>B.</summary>
-    public int? BatchSize { get; init; }
-
-    /// <summary>Adam's learning rate.</summary>
-    public double? LearningRate { get; init; }
-
-    /// <summary>Global-norm clipping (default 1; 0 off).</summary>
-    public double? Clip { get; init; }
-
-    /// <summary>Validation interval (default 100 steps).</summary>
-    public int? ValidateEvery { get; init; }
-
-    /// <summary>Checkpoint interval (default the validation interval).</summary>
-    public int? CheckpointEvery { get; init; }
-
-    /// <summary>The seed of data split, initialization, order and dropout.</summary>
-    public int? Seed { get; init; }
-
     /// <summary>Whether a sequence from a CSV file is text (else features; null for the task).</summary>
     [JsonIgnore]
     public bool IsText => TextColumn is not null;
@@ -135,10 +111,6 @@ public sealed record ClassificationSettings : ITrainingLoopSettings
 
     /// <summary>The kind name of a labeller.</summary>
     public const string LabellerKind = "sequence-labeller";
-
-    /// <summary>The seed in effect.</summary>
-    [JsonIgnore]
-    public int SeedOrDefault => Seed ?? TrainingDefaults.Seed;
 
     /// <summary>Throws one <see cref="LstmException"/> naming the first bad or missing option.</summary>
     public void Validate()

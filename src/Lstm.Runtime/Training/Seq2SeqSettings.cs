@@ -10,7 +10,7 @@ namespace Lstm.Runtime.Training;
 /// null where not given (the defaults below apply), recorded whole in the run's <c>config.json</c>
 /// so that a resume prepares the same data and model.
 /// </summary>
-public sealed record Seq2SeqSettings : ITrainingLoopSettings
+public sealed record Seq2SeqSettings : TrainingLoopOptions, ITrainingLoopSettings
 {
     /// <summary>Hidden size by default.</summary>
     public const int DefaultHidden = 128;
@@ -89,34 +89,6 @@ public sealed record Seq2SeqSettings : ITrainingLoopSettings
 
     /// <summary>Dropout between layers.</summary>
     public double? Dropout { get; init; }
-
-    /// <summary>Steps (unless epochs).</summary>
-    public int? Steps { get; init; }
-
-    /// <summary>Epochs instead of steps.</summary>
-    public int? Epochs { get; init; }
-
-    /// <summary>B.</summary>
-    public int? BatchSize { get; init; }
-
-    /// <summary>Adam's learning rate.</summary>
-    public double? LearningRate { get; init; }
-
-    /// <summary>Global-norm clipping (default 1; 0 off).</summary>
-    public double? Clip { get; init; }
-
-    /// <summary>Validation interval (default 100 steps).</summary>
-    public int? ValidateEvery { get; init; }
-
-    /// <summary>Checkpoint interval (default the validation interval).</summary>
-    public int? CheckpointEvery { get; init; }
-
-    /// <summary>The seed of data, split, initialization, order and dropout.</summary>
-    public int? Seed { get; init; }
-
-    /// <summary>The seed in effect.</summary>
-    [JsonIgnore]
-    public int SeedOrDefault => Seed ?? TrainingDefaults.Seed;
 
     /// <summary>The side length limit in effect.</summary>
     [JsonIgnore]

@@ -1,8 +1,45 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
 namespace Lstm.Runtime.Training;
+
+/// <summary>
+/// The training loop's options, declared once for the classification and the encoder-decoder
+/// settings (null where not given: the run's defaults apply). They are the records' last
+/// properties, so each record's <c>config.json</c> lists them last, as it always has.
+/// </summary>
+public abstract record TrainingLoopOptions
+{
+    /// <summary>Steps (unless epochs).</summary>
+    public int? Steps { get; init; }
+
+    /// <summary>Epochs instead of steps.</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>B.</summary>
+    public int? BatchSize { get; init; }
+
+    /// <summary>Adam's learning rate.</summary>
+    public double? LearningRate { get; init; }
+
+    /// <summary>Global-norm clipping (default 1; 0 off).</summary>
+    public double? Clip { get; init; }
+
+    /// <summary>Validation interval (default 100 steps).</summary>
+    public int? ValidateEvery { get; init; }
+
+    /// <summary>Checkpoint interval (default the validation interval).</summary>
+    public int? CheckpointEvery { get; init; }
+
+    /// <summary>The seed of data, split, initialization, order and dropout.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>The seed in effect.</summary>
+    [JsonIgnore]
+    public int SeedOrDefault => Seed ?? TrainingDefaults.Seed;
+}
 
 /// <summary>
 /// The training options that every run on variable-length samples (classifier, labeller,
