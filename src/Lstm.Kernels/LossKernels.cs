@@ -90,16 +90,8 @@ internal static class LossKernels
                 continue;
             }
 
-            T max = logits[row];
-            for (int j = 1; j < classes; j++)
-            {
-                if (ops.Greater(logits[row + j], max))
-                    max = logits[row + j];
-            }
-
-            T sum = ops.Zero;
-            for (int j = 0; j < classes; j++)
-                sum = ops.Add(sum, ops.ExpNonPositive(ops.Sub(logits[row + j], max)));
+            T max = RowMax<T, TOps>(logits, row, classes);
+            T sum = RowExpSum<T, TOps>(logits, row, classes, max);
             T inv = ops.Div(scale, sum);
             for (int j = 0; j < classes; j++)
             {
@@ -109,6 +101,48 @@ internal static class LossKernels
 
             rowLoss[r] = ops.Add(ops.Sub(max, logits[row + t]), ops.FromDouble(Log(ops.ToDouble(sum))));
         }
+    }
+
+    /// <summary>
+    /// m = max_j x[row + j] over a row of <paramref name="classes"/> values, the first of equal
+    /// values kept: the shift of every log-sum-exp (cross-entropy, log-softmax), so each kernel
+    /// forms it alike.
+    /// </summary>
+    /// <param name="x">The rows.</param>
+    /// <param name="row">The row's first element.</param>
+    /// <param name="classes">C ≥ 1.</param>
+    public static T RowMax<T, TOps>(ArrayView<T> x, long row, int classes)
+        where T : unmanaged
+        where TOps : struct, INumOps<T>
+    {
+        var ops = default(TOps);
+        T max = x[row];
+        for (int j = 1; j < classes; j++)
+        {
+            if (ops.Greater(x[row + j], max))
+                max = x[row + j];
+        }
+
+        return max;
+    }
+
+    /// <summary>
+    /// s = Σ_j e^(x[row + j] − m) in column order, with m from <see cref="RowMax{T, TOps}"/>: every
+    /// exponent is ≤ 0, so no row overflows.
+    /// </summary>
+    /// <param name="x">The rows.</param>
+    /// <param name="row">The row's first element.</param>
+    /// <param name="classes">C.</param>
+    /// <param name="max">m.</param>
+    public static T RowExpSum<T, TOps>(ArrayView<T> x, long row, int classes, T max)
+        where T : unmanaged
+        where TOps : struct, INumOps<T>
+    {
+        var ops = default(TOps);
+        T sum = ops.Zero;
+        for (int j = 0; j < classes; j++)
+            sum = ops.Add(sum, ops.ExpNonPositive(ops.Sub(x[row + j], max)));
+        return sum;
     }
 
     /// <summary>

@@ -26,16 +26,8 @@ internal static class SoftmaxKernels
         for (int r = index; r < rows; r += stride)
         {
             long row = (long)r * classes;
-            T max = input[row];
-            for (int j = 1; j < classes; j++)
-            {
-                if (ops.Greater(input[row + j], max))
-                    max = input[row + j];
-            }
-
-            T sum = ops.Zero;
-            for (int j = 0; j < classes; j++)
-                sum = ops.Add(sum, ops.ExpNonPositive(ops.Sub(input[row + j], max)));
+            T max = LossKernels.RowMax<T, TOps>(input, row, classes);
+            T sum = LossKernels.RowExpSum<T, TOps>(input, row, classes, max);
             T logSum = ops.FromDouble(LossKernels.Log(ops.ToDouble(sum)));
             for (int j = 0; j < classes; j++)
                 output[row + j] = ops.Sub(ops.Sub(input[row + j], max), logSum);

@@ -53,13 +53,8 @@ public class CtcLossTests(ITestOutputHelper output)
         for (int r = 0; r < logits.Length / classes; r++)
         {
             var row = logits.AsSpan(r * classes, classes);
-            double max = double.NegativeInfinity;
-            foreach (double v in row)
-                max = Math.Max(max, v);
-            double sum = 0;
-            foreach (double v in row)
-                sum += Math.Exp(v - max);
-            double lse = max + Math.Log(sum);
+            var (max, logSum) = SoftmaxReference.ShiftedLogSum(row);
+            double lse = max + logSum;
             for (int c = 0; c < classes; c++)
                 lp[r * classes + c] = row[c] - lse;
         }

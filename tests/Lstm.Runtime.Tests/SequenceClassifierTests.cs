@@ -109,26 +109,7 @@ public class SequenceClassifierTests(ITestOutputHelper output)
                 model.Backward(grad);
         }
 
-        const double h = 1e-6;
-        foreach (var (name, p) in model.NamedParameters())
-        {
-            var values = p.Value.ToArray();
-            var analytic = p.Grad.ToArray();
-            for (int i = 0; i < values.Length; i += Math.Max(1, values.Length / 7))
-            {
-                double v = values[i];
-                values[i] = v + h;
-                p.Value.CopyFrom(values);
-                double up = Loss();
-                values[i] = v - h;
-                p.Value.CopyFrom(values);
-                double down = Loss();
-                values[i] = v;
-                p.Value.CopyFrom(values);
-                double numeric = (up - down) / (2 * h);
-                Assert.True(Math.Abs(numeric - analytic[i]) < 1e-7 + 1e-5 * Math.Abs(numeric), $"{name}[{i}]: analytic {analytic[i]}, numeric {numeric}");
-            }
-        }
+        GradientCheck.Parameters(model.NamedParameters(), Loss, samples: 7);
     }
 
     [Theory]

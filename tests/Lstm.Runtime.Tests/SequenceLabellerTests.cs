@@ -74,29 +74,7 @@ public class SequenceLabellerTests(ITestOutputHelper output)
         var x = Input(tokens);
         model.ZeroGrad();
         LossAndGrad(model, x, ctc, tokens, backward: true);
-        const double h = 1e-6;
-        double worst = 0;
-        foreach (var (name, p) in model.NamedParameters())
-        {
-            var values = p.Value.ToArray();
-            var analytic = p.Grad.ToArray();
-            for (int i = 0; i < values.Length; i += Math.Max(1, values.Length / 9))
-            {
-                double v = values[i];
-                values[i] = v + h;
-                p.Value.CopyFrom(values);
-                double up = LossAndGrad(model, x, ctc, tokens, false);
-                values[i] = v - h;
-                p.Value.CopyFrom(values);
-                double down = LossAndGrad(model, x, ctc, tokens, false);
-                values[i] = v;
-                p.Value.CopyFrom(values);
-                double numeric = (up - down) / (2 * h);
-                worst = Math.Max(worst, Math.Abs(numeric - analytic[i]));
-                Assert.True(Math.Abs(numeric - analytic[i]) < 1e-7 + 1e-5 * Math.Abs(numeric), $"{name}[{i}]: analytic {analytic[i]}, numeric {numeric}");
-            }
-        }
-
+        double worst = GradientCheck.Parameters(model.NamedParameters(), () => LossAndGrad(model, x, ctc, tokens, false), samples: 9);
         output.WriteLine($"worst |analytic − numeric| {worst:e2}");
     }
 

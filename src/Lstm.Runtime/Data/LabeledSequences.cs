@@ -8,6 +8,7 @@ namespace Lstm.Runtime.Data;
 /// <remarks>Dimension letters: T steps (the longest sequence), I values per step.</remarks>
 public sealed class LabeledSequences : IVariableLengthDataset
 {
+    private const string What = "labelled sequences";
     private readonly double[][] _sequences;
     private readonly int[] _labels;
 
@@ -32,13 +33,12 @@ public sealed class LabeledSequences : IVariableLengthDataset
         for (int i = 0; i < sequences.Count; i++)
         {
             var s = sequences[i];
-            if (s is null || s.Length == 0 || s.Length % inputSize != 0)
-                throw new LstmException($"labelled sequences: sequence {i} has {s?.Length ?? 0} values, not a whole number ≥ 1 of steps of {inputSize}");
+            int length = SequenceInputs.Steps(s, inputSize, What, i.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if ((uint)labels[i] >= (uint)classes.Count)
                 throw new LstmException($"labelled sequences: sequence {i} has label {labels[i]}, not one of {classes.Count} classes");
             _sequences[i] = s;
             _labels[i] = labels[i];
-            Steps = Math.Max(Steps, s.Length / inputSize);
+            Steps = Math.Max(Steps, length);
         }
 
         InputSize = inputSize;
@@ -68,21 +68,12 @@ public sealed class LabeledSequences : IVariableLengthDataset
     public IReadOnlyList<int> Labels => _labels;
 
     /// <inheritdoc/>
-    public int LengthOf(int index)
-    {
-        Seeds.CheckIndex(index, Count);
-        return _sequences[index].Length / InputSize;
-    }
+    public int LengthOf(int index) => SequenceInputs.LengthOf(_sequences, index, InputSize);
 
     /// <inheritdoc/>
     public void Fill(int index, Span<double> x, Span<double> y)
     {
-        Seeds.CheckIndex(index, Count);
-        var s = _sequences[index];
-        if (x.Length < s.Length || y.Length != 1)
-            throw new LstmException($"labelled sequences: sample {index} needs x of at least {s.Length} values and y of 1, got {x.Length} and {y.Length}");
-        s.CopyTo(x);
-        x[s.Length..].Clear();
+        SequenceInputs.FillInput(_sequences, index, x, y, TargetLength, What);
         y[0] = _labels[index];
     }
 

@@ -16,6 +16,7 @@ namespace Lstm.Runtime.Data;
 public sealed class LabelledSteps : IVariableLengthDataset
 {
     private readonly double[][] _sequences;
+    private const string What = "labelled steps";
     private readonly int[][] _targets;
 
     /// <summary>Creates the set.</summary>
@@ -44,9 +45,7 @@ public sealed class LabelledSteps : IVariableLengthDataset
         for (int i = 0; i < sequences.Count; i++)
         {
             var s = sequences[i];
-            if (s is null || s.Length == 0 || s.Length % inputSize != 0)
-                throw new LstmException($"labelled steps: sequence {Names[i]} has {s?.Length ?? 0} values, not a whole number ≥ 1 of steps of {inputSize}");
-            int length = s.Length / inputSize;
+            int length = SequenceInputs.Steps(s, inputSize, What, Names[i]);
             var t = targets[i] ?? throw new LstmException($"labelled steps: sequence {Names[i]} has no target");
             if (perStep && t.Length != length)
                 throw new LstmException($"labelled steps: sequence {Names[i]} has {length} steps but {t.Length} labels (one per step)");
@@ -100,21 +99,12 @@ public sealed class LabelledSteps : IVariableLengthDataset
     }
 
     /// <inheritdoc/>
-    public int LengthOf(int index)
-    {
-        Seeds.CheckIndex(index, Count);
-        return _sequences[index].Length / InputSize;
-    }
+    public int LengthOf(int index) => SequenceInputs.LengthOf(_sequences, index, InputSize);
 
     /// <inheritdoc/>
     public void Fill(int index, Span<double> x, Span<double> y)
     {
-        Seeds.CheckIndex(index, Count);
-        var s = _sequences[index];
-        if (x.Length < s.Length || y.Length != TargetLength)
-            throw new LstmException($"labelled steps: sample {index} needs x of at least {s.Length} values and y of {TargetLength}, got {x.Length} and {y.Length}");
-        s.CopyTo(x);
-        x[s.Length..].Clear();
+        SequenceInputs.FillInput(_sequences, index, x, y, TargetLength, What);
         y.Clear();
         var t = _targets[index];
         var labels = PerStep ? y : y[1..];

@@ -23,40 +23,12 @@ public static class ClassificationRun
 
     /// <summary>Whether <paramref name="folder"/> holds a classification run (its <c>config.json</c> says so).</summary>
     /// <param name="folder">A run folder.</param>
-    public static bool IsClassificationRun(string folder)
-    {
-        ArgumentNullException.ThrowIfNull(folder);
-        string path = Path.Combine(folder, RunFiles.RunConfig);
-        if (!File.Exists(path))
-            return false;
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("kind", out var kind) && kind.ValueKind == JsonValueKind.String && kind.GetString() == RunKind;
-        }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    public static bool IsClassificationRun(string folder) => RunSkeleton.HasKind(folder, RunKind);
 
     /// <summary>The settings recorded in a classification run's <c>config.json</c>.</summary>
     /// <param name="folder">The run folder.</param>
-    public static ClassificationSettings ReadSettings(string folder)
-    {
-        ArgumentNullException.ThrowIfNull(folder);
-        string path = Path.Combine(folder, RunFiles.RunConfig);
-        try
-        {
-            var file = JsonSerializer.Deserialize(File.ReadAllText(path), ClassificationJson.Default.ClassificationRunFile)
-                ?? throw new LstmException($"{path}: empty");
-            return ClassificationSettings.FromJson(file.Settings, path);
-        }
-        catch (Exception e) when (e is JsonException or IOException)
-        {
-            throw new LstmException($"{path}: not a classification run's settings: {e.Message}", e);
-        }
-    }
+    public static ClassificationSettings ReadSettings(string folder) =>
+        RunSkeleton.ReadSettings(folder, ClassificationJson.Default.ClassificationRunFile, (file, path) => ClassificationSettings.FromJson(file.Settings, path), "a classification run");
 
     /// <summary>Trains a new classification run.</summary>
     /// <param name="settings">The settings.</param>
@@ -79,36 +51,13 @@ public static class ClassificationRun
         (training with { CheckpointEvery = 0 }).Validate();
         string name = settings.Task ?? Path.GetFileNameWithoutExtension(settings.Csv!);
         string path = outPath ?? RunFolder.DefaultPath(name, DateTime.Now);
-        RunFolder.CheckNew(path);
-        using var dev = ComputeDevice.Open(device);
-        using var folder = RunFolder.Create(path);
-        try
-        {
-            folder.WriteText(RunFiles.Command, commandLine + "\n");
-            string config = JsonSerializer.Serialize(
-                new ClassificationRunFile { Model = JsonDocument.Parse(model.ToJson()).RootElement, Settings = settings.ToJson() },
-                ClassificationJson.Default.ClassificationRunFile);
-            folder.WriteText(RunFiles.RunConfig, config);
-            folder.WriteText(RunFiles.Metrics, "");
-            string modelDir = folder[RunFiles.ModelDirectory];
-            Directory.CreateDirectory(modelDir);
-            var extra = new List<string>
-            {
-                Path.Combine(modelDir, RunFiles.ModelConfig),
-                Path.Combine(modelDir, ClassifierData.FileName),
-                Path.Combine(modelDir, RunFiles.RunConfigCopy),
-            };
-            AtomicFile.WriteAllText(extra[0], model.ToJson());
-            AtomicFile.WriteAllText(extra[1], data.Description.ToJson());
-            AtomicFile.WriteAllText(extra[2], config);
-            training = training with { ExtraFiles = extra };
-            return Train(folder, dev, data, model, training, null, new MetricsLog(folder[RunFiles.Metrics]), [], false, observer, untilStep, cancel);
-        }
-        catch (LstmException) when (!folder.HasCheckpoint)
-        {
-            folder.Discard();
-            throw;
-        }
+        string config = JsonSerializer.Serialize(
+            new ClassificationRunFile { Model = JsonDocument.Parse(model.ToJson()).RootElement, Settings = settings.ToJson() },
+            ClassificationJson.Default.ClassificationRunFile);
+        return RunSkeleton.Start(
+            path, device, commandLine, config, model.ToJson(), ClassifierData.FileName, data.Description.ToJson(), [RunFiles.Metrics],
+            (folder, dev, modelFiles) => Train(
+                folder, dev, data, model, training with { ExtraFiles = modelFiles }, null, new MetricsLog(folder[RunFiles.Metrics]), [], false, observer, untilStep, cancel));
     }
 
     /// <summary>Continues a classification run from its <c>last/</c> checkpoint, with its recorded settings.</summary>
@@ -122,40 +71,23 @@ public static class ClassificationRun
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(observer);
-        using var folder = RunFolder.OpenForTraining(path, "--resume");
-        var settings = ReadSettings(path);
-        var notes = new List<string>();
-        var last = TrainingCheckpoint.Recover(folder[RunFiles.LastCheckpoint]);
-        notes.AddRange(last.Notes);
-        notes.AddRange(TrainingCheckpoint.Recover(folder[RunFiles.BestCheckpoint]).Notes);
-        var data = ClassificationData.Prepare(settings);
-        var model = data.ModelFor(settings);
-        var training = TrainerFor(settings, data) with { ExtraFiles = folder.ModelDirectoryFiles() };
-        var metrics = MetricsLog.Resume(folder[RunFiles.Metrics], last.Step ?? 0);
-        notes.AddRange(metrics.ResumeNotes);
-        using var dev = ComputeDevice.Open(device);
-        return Train(folder, dev, data, model, training, last.Directory, metrics, notes, true, observer, untilStep, cancel);
+        return RunSkeleton.Resume(
+            path, device, ReadSettings,
+            (settings, folder) =>
+            {
+                var data = ClassificationData.Prepare(settings);
+                return (Data: data, Model: data.ModelFor(settings), Training: TrainerFor(settings, data) with { ExtraFiles = folder.ModelDirectoryFiles() });
+            },
+            (at, p) => Train(at.Folder, at.Device, p.Data, p.Model, p.Training, at.Checkpoint, at.Metrics, at.Notes, true, observer, untilStep, cancel));
     }
 
     /// <summary>The trainer's settings: Adam, cross-entropy (balanced class weights if asked; a labeller's per step) or a labeller's CTC, clipping, validation and checkpoints at one interval.</summary>
-    private static TrainerOptions TrainerFor(ClassificationSettings s, ClassificationData data)
-    {
-        int every = s.ValidateEvery ?? 100;
-        return new TrainerOptions
+    private static TrainerOptions TrainerFor(ClassificationSettings s, ClassificationData data) =>
+        TrainingLoopSettings.Trainer(s, ClassificationSettings.DefaultSteps, TrainingDefaults.BatchSize, ClassificationSettings.DefaultLearningRate, data.Train.Count) with
         {
-            Steps = s.Epochs is null ? s.Steps ?? ClassificationSettings.DefaultSteps : 0,
-            Epochs = s.Epochs ?? 0,
-            BatchSize = Math.Min(s.BatchSize ?? TrainingDefaults.BatchSize, data.Train.Count),
-            LearningRate = s.LearningRate ?? ClassificationSettings.DefaultLearningRate,
-            ClipNorm = s.Clip ?? 1.0,
             Loss = s.IsLabeller && s.IsCtc ? LossKind.Ctc : LossKind.CrossEntropy,
             ClassWeights = s.ClassWeights == "balanced" ? data.BalancedWeights() : null,
-            ValidateEvery = every,
-            CheckpointEvery = s.CheckpointEvery ?? every,
-            RestoreBest = false,
-            Seed = s.SeedOrDefault,
         };
-    }
 
     private static TrainingRunResult Train(
         RunFolder folder, ComputeDevice device, ClassificationData data, ModelConfig config, TrainerOptions training, string? checkpoint,
@@ -165,33 +97,13 @@ public static class ClassificationRun
         using var trainer = new Trainer<float>(model, data.Train, data.Validation, training with { CheckpointEvery = 0, CheckpointDirectory = null });
         if (checkpoint is not null)
             trainer.Resume(checkpoint);
-        double elapsedBefore = metrics.Records.Count > 0 ? metrics.Records[^1].ElapsedS : 0;
         long parameters = model.NamedParameters().Sum(p => p.Parameter.Value.Length);
         string weights = training.ClassWeights is { } w ? "; class weights " + string.Join(", ", w.Select(v => v.ToString("G3", CultureInfo.InvariantCulture))) : "";
-        long firstStep = trainer.Step;
         var start = new TrainingRunStart(
             data.Summary, $"{Describe(config)}, {parameters:N0} parameters, on {device.Name}", TrainingSettings.Describe(training, trainer.TotalSteps) + weights,
-            folder.Path, resumed, firstStep, trainer.TotalSteps, training.ValidateEvery, recovered);
+            folder.Path, resumed, trainer.Step, trainer.TotalSteps, training.ValidateEvery, recovered);
         string title = $"{ModelConfig.CellName(config.Cell)} {(config.Kind == ModelKind.SequenceLabeller ? "labeller" : "classifier")} {config.HiddenSize}×{config.NumLayers}";
-        void Plot() => AtomicFile.Write(folder[RunFiles.Plot], temp => observer.DrawLossPlot(temp, metrics.Records, title));
-        long end = Math.Min(untilStep ?? trainer.TotalSteps, trainer.TotalSteps);
-        var checkpoints = new RunCheckpoints(folder, metrics, trainer, training.CheckpointEvery, end, Plot);
-        TrainerResult? result = null;
-        observer.Train(start, report =>
-        {
-            trainer.Progress = checkpoints.Progress(report, elapsedBefore, cancel);
-            result = trainer.Run(untilStep, cancel);
-        });
-
-        checkpoints.Finish(result);
-        if (result?.NonFinite is { } stop)
-            throw new LstmException($"{stop.Describe()}: training stopped ({RunFiles.LastCheckpoint}/ holds step {checkpoints.SavedStep}); continue with a lower --lr in a new run");
-        bool finished = trainer.Step >= trainer.TotalSteps || trainer.StoppedEarly;
-        string? published = finished ? folder.PublishModel() : null;
-        var records = metrics.Records;
-        return new TrainingRunResult(
-            folder.Path, result ?? throw new LstmException("classification run: the observer did not run the training loop"), firstStep, trainer.TotalSteps, finished, published,
-            records.Count > 0 ? records[^1].TrainLoss : null, 0, null);
+        return RunSkeleton.Loop(folder, trainer, metrics, training, observer, start, title, null, untilStep, cancel, "classification run");
     }
 
     /// <summary>One line saying what a classifier or labeller is.</summary>

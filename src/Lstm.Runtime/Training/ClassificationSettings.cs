@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lstm.Runtime.Data;
@@ -12,7 +11,7 @@ namespace Lstm.Runtime.Training;
 /// null where not given (the defaults below apply), recorded whole in the run's <c>config.json</c>
 /// so that a resume prepares the same data and model.
 /// </summary>
-public sealed record ClassificationSettings
+public sealed record ClassificationSettings : TrainingLoopOptions, ITrainingLoopSettings
 {
     /// <summary>Hidden size by default.</summary>
     public const int DefaultHidden = 64;
@@ -98,30 +97,6 @@ public sealed record ClassificationSettings
     /// <summary><c>balanced</c> (weights N / (C·n_c) from the training labels) or null for none.</summary>
     public string? ClassWeights { get; init; }
 
-    /// <summary>Steps (unless epochs).</summary>
-    public int? Steps { get; init; }
-
-    /// <summary>Epochs instead of steps.</summary>
-    public int? Epochs { get; init; }
-
-    /// <summary>B.</summary>
-    public int? BatchSize { get; init; }
-
-    /// <summary>Adam's learning rate.</summary>
-    public double? LearningRate { get; init; }
-
-    /// <summary>Global-norm clipping (default 1; 0 off).</summary>
-    public double? Clip { get; init; }
-
-    /// <summary>Validation interval (default 100 steps).</summary>
-    public int? ValidateEvery { get; init; }
-
-    /// <summary>Checkpoint interval (default the validation interval).</summary>
-    public int? CheckpointEvery { get; init; }
-
-    /// <summary>The seed of data split, initialization, order and dropout.</summary>
-    public int? Seed { get; init; }
-
     /// <summary>Whether a sequence from a CSV file is text (else features; null for the task).</summary>
     [JsonIgnore]
     public bool IsText => TextColumn is not null;
@@ -136,10 +111,6 @@ public sealed record ClassificationSettings
 
     /// <summary>The kind name of a labeller.</summary>
     public const string LabellerKind = "sequence-labeller";
-
-    /// <summary>The seed in effect.</summary>
-    [JsonIgnore]
-    public int SeedOrDefault => Seed ?? TrainingDefaults.Seed;
 
     /// <summary>Throws one <see cref="LstmException"/> naming the first bad or missing option.</summary>
     public void Validate()
@@ -179,26 +150,9 @@ public sealed record ClassificationSettings
 
         if (Tokens is not null)
             ClassifierData.CheckTokens(Tokens);
-        Positive("--vocab-size", VocabSize, 2);
-        Positive("--seq-len", SeqLen, 2);
-        Positive("--train-samples", TrainSamples, 1);
-        Positive("--val-samples", ValSamples, 1);
-        Positive("--hidden", Hidden, 1);
-        Positive("--layers", Layers, 1);
-        Positive("--embedding-dim", EmbeddingDim, 1);
-        Positive("--steps", Steps, 1);
-        Positive("--epochs", Epochs, 1);
-        Positive("--batch-size", BatchSize, 1);
-        Positive("--validate-every", ValidateEvery, 1);
-        Positive("--checkpoint-every", CheckpointEvery, 1);
-        if (Steps is not null && Epochs is not null)
-            throw new LstmException("give --steps or --epochs, not both");
-        if (ValFraction is { } f && !(f > 0 && f < 1))
-            throw new LstmException($"--val-fraction {F(f)}: must lie in (0, 1)");
-        if (LearningRate is { } lr && !(lr > 0 && double.IsFinite(lr)))
-            throw new LstmException($"--lr {F(lr)}: must be a finite number > 0");
-        if (Clip is { } c && !(c >= 0 && double.IsFinite(c)))
-            throw new LstmException($"--clip {F(c)}: must be a finite number ≥ 0");
+        TrainingLoopSettings.AtLeast("--vocab-size", VocabSize, 2);
+        TrainingLoopSettings.AtLeast("--seq-len", SeqLen, 2);
+        TrainingLoopSettings.Validate(this);
         if (ClassWeights is not (null or "balanced"))
             throw new LstmException($"--class-weights '{ClassWeights}': the one weighting is balanced");
         if (Pool is not null)
@@ -245,27 +199,8 @@ public sealed record ClassificationSettings
     /// <summary>The settings from <see cref="ToJson"/>'s JSON.</summary>
     /// <param name="json">The element.</param>
     /// <param name="source">The file, for messages.</param>
-    public static ClassificationSettings FromJson(JsonElement json, string source)
-    {
-        try
-        {
-            var s = json.Deserialize(ClassificationJson.Default.ClassificationSettings) ?? throw new LstmException($"{source}: no classification settings");
-            s.Validate();
-            return s;
-        }
-        catch (JsonException e)
-        {
-            throw new LstmException($"{source}: {e.Message}", e);
-        }
-    }
-
-    private static void Positive(string option, int? value, int least)
-    {
-        if (value is { } v && v < least)
-            throw new LstmException($"{option} {v}: must be at least {least}");
-    }
-
-    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    public static ClassificationSettings FromJson(JsonElement json, string source) =>
+        TrainingLoopSettings.FromJson(json, ClassificationJson.Default.ClassificationSettings, source, "classification settings", s => s.Validate());
 }
 
 /// <summary>Source-generated JSON for a classification run's files.</summary>

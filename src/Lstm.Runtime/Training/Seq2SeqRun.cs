@@ -35,36 +35,12 @@ public static class Seq2SeqRun
 
     /// <summary>Whether <paramref name="folder"/> holds an encoder-decoder run (its <c>config.json</c> says so).</summary>
     /// <param name="folder">A run folder.</param>
-    public static bool IsSeq2SeqRun(string folder)
-    {
-        ArgumentNullException.ThrowIfNull(folder);
-        try
-        {
-            string path = Path.Combine(folder, RunFiles.RunConfig);
-            return File.Exists(path) && JsonNode.Parse(File.ReadAllText(path)) is JsonObject o && o["kind"] is JsonValue v && v.TryGetValue(out string? kind) && kind == RunKind;
-        }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    public static bool IsSeq2SeqRun(string folder) => RunSkeleton.HasKind(folder, RunKind);
 
     /// <summary>The settings recorded in an encoder-decoder run's <c>config.json</c>.</summary>
     /// <param name="folder">The run folder.</param>
-    public static Seq2SeqSettings ReadSettings(string folder)
-    {
-        ArgumentNullException.ThrowIfNull(folder);
-        string path = Path.Combine(folder, RunFiles.RunConfig);
-        try
-        {
-            var file = JsonSerializer.Deserialize(File.ReadAllText(path), Seq2SeqJson.Default.Seq2SeqRunFile) ?? throw new LstmException($"{path}: empty");
-            return Seq2SeqSettings.FromJson(file.Settings, path);
-        }
-        catch (Exception e) when (e is JsonException or IOException)
-        {
-            throw new LstmException($"{path}: not an encoder-decoder run's settings: {e.Message}", e);
-        }
-    }
+    public static Seq2SeqSettings ReadSettings(string folder) =>
+        RunSkeleton.ReadSettings(folder, Seq2SeqJson.Default.Seq2SeqRunFile, (file, path) => Seq2SeqSettings.FromJson(file.Settings, path), "an encoder-decoder run");
 
     /// <summary>Trains a new encoder-decoder run.</summary>
     /// <param name="settings">The settings.</param>
@@ -86,31 +62,12 @@ public static class Seq2SeqRun
         var training = TrainerFor(settings, data);
         (training with { CheckpointEvery = 0 }).Validate();
         string path = outPath ?? RunFolder.DefaultPath(settings.Task ?? Path.GetFileNameWithoutExtension(settings.Pairs!), DateTime.Now);
-        RunFolder.CheckNew(path);
-        using var dev = ComputeDevice.Open(device);
-        using var folder = RunFolder.Create(path);
-        try
-        {
-            string runConfig = JsonSerializer.Serialize(
-                new Seq2SeqRunFile { Model = JsonDocument.Parse(config.ToJson()).RootElement, Settings = settings.ToJson() }, Seq2SeqJson.Default.Seq2SeqRunFile);
-            var files = new (string Name, string Text)[]
-            {
-                (RunFiles.Command, commandLine + "\n"), (RunFiles.RunConfig, runConfig), (RunFiles.Metrics, ""), (ValidationFile, ""),
-                (Path.Combine(RunFiles.ModelDirectory, RunFiles.ModelConfig), config.ToJson()),
-                (Path.Combine(RunFiles.ModelDirectory, PairData.FileName), data.Description.ToJson()),
-                (Path.Combine(RunFiles.ModelDirectory, RunFiles.RunConfigCopy), runConfig),
-            };
-            Directory.CreateDirectory(folder[RunFiles.ModelDirectory]);
-            foreach (var (name, text) in files)
-                folder.WriteText(name, text);
-            training = training with { ExtraFiles = files.Where(f => f.Name.StartsWith(RunFiles.ModelDirectory, StringComparison.Ordinal)).Select(f => folder[f.Name]).ToList() };
-            return Train(folder, dev, data, config, training, null, new MetricsLog(folder[RunFiles.Metrics]), [], observer, untilStep, cancel);
-        }
-        catch (LstmException) when (!folder.HasCheckpoint)
-        {
-            folder.Discard();
-            throw;
-        }
+        string runConfig = JsonSerializer.Serialize(
+            new Seq2SeqRunFile { Model = JsonDocument.Parse(config.ToJson()).RootElement, Settings = settings.ToJson() }, Seq2SeqJson.Default.Seq2SeqRunFile);
+        return RunSkeleton.Start(
+            path, device, commandLine, runConfig, config.ToJson(), PairData.FileName, data.Description.ToJson(), [RunFiles.Metrics, ValidationFile],
+            (folder, dev, modelFiles) => Train(
+                folder, dev, data, config, training with { ExtraFiles = modelFiles }, null, new MetricsLog(folder[RunFiles.Metrics]), [], observer, untilStep, cancel));
     }
 
     /// <summary>Continues an encoder-decoder run from its <c>last/</c> checkpoint, with its recorded settings.</summary>
@@ -124,17 +81,14 @@ public static class Seq2SeqRun
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(observer);
-        using var folder = RunFolder.OpenForTraining(path, "--resume");
-        var settings = ReadSettings(path);
-        var last = TrainingCheckpoint.Recover(folder[RunFiles.LastCheckpoint]);
-        var notes = last.Notes.Concat(TrainingCheckpoint.Recover(folder[RunFiles.BestCheckpoint]).Notes).ToList();
-        var data = Seq2SeqData.Prepare(settings);
-        var config = data.ModelFor(settings);
-        var training = TrainerFor(settings, data) with { ExtraFiles = folder.ModelDirectoryFiles() };
-        var metrics = MetricsLog.Resume(folder[RunFiles.Metrics], last.Step ?? 0);
-        notes.AddRange(metrics.ResumeNotes);
-        using var dev = ComputeDevice.Open(device);
-        return Train(folder, dev, data, config, training, last.Directory, metrics, notes, observer, untilStep, cancel);
+        return RunSkeleton.Resume(
+            path, device, ReadSettings,
+            (settings, folder) =>
+            {
+                var data = Seq2SeqData.Prepare(settings);
+                return (Data: data, Config: data.ModelFor(settings), Training: TrainerFor(settings, data) with { ExtraFiles = folder.ModelDirectoryFiles() });
+            },
+            (at, p) => Train(at.Folder, at.Device, p.Data, p.Config, p.Training, at.Checkpoint, at.Metrics, at.Notes, observer, untilStep, cancel));
     }
 
     /// <summary>One line saying what an encoder-decoder is.</summary>
@@ -147,24 +101,12 @@ public static class Seq2SeqRun
     }
 
     /// <summary>The trainer's settings: Adam, cross-entropy with <c>&lt;pad&gt;</c> weighed 0, clipping, validation and checkpoints at one interval.</summary>
-    private static TrainerOptions TrainerFor(Seq2SeqSettings s, Seq2SeqData data)
-    {
-        int every = s.ValidateEvery ?? 100;
-        return new TrainerOptions
+    private static TrainerOptions TrainerFor(Seq2SeqSettings s, Seq2SeqData data) =>
+        TrainingLoopSettings.Trainer(s, Seq2SeqSettings.DefaultSteps, Seq2SeqSettings.DefaultBatchSize, Seq2SeqSettings.DefaultLearningRate, data.Train.Count) with
         {
-            Steps = s.Epochs is null ? s.Steps ?? Seq2SeqSettings.DefaultSteps : 0,
-            Epochs = s.Epochs ?? 0,
-            BatchSize = Math.Min(s.BatchSize ?? Seq2SeqSettings.DefaultBatchSize, data.Train.Count),
-            LearningRate = s.LearningRate ?? Seq2SeqSettings.DefaultLearningRate,
-            ClipNorm = s.Clip ?? 1.0,
             Loss = LossKind.CrossEntropy,
             ClassWeights = data.PaddingMaskWeights(),
-            ValidateEvery = every,
-            CheckpointEvery = s.CheckpointEvery ?? every,
-            RestoreBest = false,
-            Seed = s.SeedOrDefault,
         };
-    }
 
     private static Seq2SeqRunResult Train(
         RunFolder folder, ComputeDevice device, Seq2SeqData data, ModelConfig config, TrainerOptions training, string? checkpoint,
@@ -176,31 +118,22 @@ public static class Seq2SeqRun
             trainer.Resume(checkpoint);
         long firstStep = trainer.Step;
         var validations = new ValidationLog(folder[ValidationFile], firstStep);
-        double elapsedBefore = metrics.Records.Count > 0 ? metrics.Records[^1].ElapsedS : 0;
         long parameters = model.NamedParameters().Sum(p => p.Parameter.Value.Length);
         var start = new TrainingRunStart(
             data.Summary, $"{Describe(config)}, {parameters:N0} parameters, on {device.Name}",
             TrainingSettings.Describe(training with { ClassWeights = null }, trainer.TotalSteps) + "; teacher forcing, <pad> targets weighed 0",
             folder.Path, checkpoint is not null, firstStep, trainer.TotalSteps, training.ValidateEvery, recovered);
         string title = $"{ModelConfig.CellName(config.Cell)} encoder-decoder {config.HiddenSize}×{config.NumLayers}";
-        void Plot() => AtomicFile.Write(folder[RunFiles.Plot], temp => observer.DrawLossPlot(temp, metrics.Records, title));
-        long end = Math.Min(untilStep ?? trainer.TotalSteps, trainer.TotalSteps);
-        var checkpoints = new RunCheckpoints(folder, metrics, trainer, training.CheckpointEvery, end, Plot);
-        TrainerResult? result = null;
-        observer.Train(start, report =>
+
+        // Before the checkpoints: validation.jsonl is flushed with metrics.jsonl's records.
+        Reporter<TrainerProgress> WithValidations(Reporter<TrainerProgress> progress) => new(p =>
         {
-            var progress = checkpoints.Progress(report, elapsedBefore, cancel);
-            trainer.Progress = new Reporter<TrainerProgress>(p =>
-            {
-                // Before the checkpoints: validation.jsonl is flushed with metrics.jsonl's records.
-                if (p.ValidationLoss is { } loss)
-                    validations.Add(p.Step, loss, Seq2SeqScoring.TeacherForced(model, data.Validation, training.BatchSize).TokenAccuracy);
-                progress.Report(p);
-            });
-            result = trainer.Run(untilStep, cancel);
+            if (p.ValidationLoss is { } loss)
+                validations.Add(p.Step, loss, Seq2SeqScoring.TeacherForced(model, data.Validation, training.BatchSize).TokenAccuracy);
+            progress.Report(p);
         });
 
-        var run = checkpoints.Conclude(result, firstStep, "encoder-decoder run");
+        var run = RunSkeleton.Loop(folder, trainer, metrics, training, observer, start, title, WithValidations, untilStep, cancel, "encoder-decoder run");
         return new Seq2SeqRunResult(run, validations.Last?.TokenAccuracy, validations.Last?.Step ?? 0);
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lstm.Runtime.Data;
@@ -11,7 +10,7 @@ namespace Lstm.Runtime.Training;
 /// null where not given (the defaults below apply), recorded whole in the run's <c>config.json</c>
 /// so that a resume prepares the same data and model.
 /// </summary>
-public sealed record Seq2SeqSettings
+public sealed record Seq2SeqSettings : TrainingLoopOptions, ITrainingLoopSettings
 {
     /// <summary>Hidden size by default.</summary>
     public const int DefaultHidden = 128;
@@ -91,34 +90,6 @@ public sealed record Seq2SeqSettings
     /// <summary>Dropout between layers.</summary>
     public double? Dropout { get; init; }
 
-    /// <summary>Steps (unless epochs).</summary>
-    public int? Steps { get; init; }
-
-    /// <summary>Epochs instead of steps.</summary>
-    public int? Epochs { get; init; }
-
-    /// <summary>B.</summary>
-    public int? BatchSize { get; init; }
-
-    /// <summary>Adam's learning rate.</summary>
-    public double? LearningRate { get; init; }
-
-    /// <summary>Global-norm clipping (default 1; 0 off).</summary>
-    public double? Clip { get; init; }
-
-    /// <summary>Validation interval (default 100 steps).</summary>
-    public int? ValidateEvery { get; init; }
-
-    /// <summary>Checkpoint interval (default the validation interval).</summary>
-    public int? CheckpointEvery { get; init; }
-
-    /// <summary>The seed of data, split, initialization, order and dropout.</summary>
-    public int? Seed { get; init; }
-
-    /// <summary>The seed in effect.</summary>
-    [JsonIgnore]
-    public int SeedOrDefault => Seed ?? TrainingDefaults.Seed;
-
     /// <summary>The side length limit in effect.</summary>
     [JsonIgnore]
     public int MaxLengthOrDefault => MaxLength ?? DefaultMaxLength;
@@ -148,29 +119,12 @@ public sealed record Seq2SeqSettings
 
         if (Tokens is not null)
             ClassifierData.CheckTokens(Tokens);
-        Least("--vocab-size", VocabSize, TokenVocabulary.Specials.Count + 1);
-        Least("--max-length", MaxLength, 1);
-        Least("--seq-len", SeqLen, 1);
-        Least("--train-samples", TrainSamples, 1);
-        Least("--val-samples", ValSamples, 1);
-        Least("--hidden", Hidden, 1);
-        Least("--layers", Layers, 1);
-        Least("--embedding-dim", EmbeddingDim, 1);
-        Least("--steps", Steps, 1);
-        Least("--epochs", Epochs, 1);
-        Least("--batch-size", BatchSize, 1);
-        Least("--validate-every", ValidateEvery, 1);
-        Least("--checkpoint-every", CheckpointEvery, 1);
-        if (Steps is not null && Epochs is not null)
-            throw new LstmException("give --steps or --epochs, not both");
-        if (ValFraction is { } f && !(f > 0 && f < 1))
-            throw new LstmException($"--val-fraction {F(f)}: must lie in (0, 1)");
-        if (LearningRate is { } lr && !(lr > 0 && double.IsFinite(lr)))
-            throw new LstmException($"--lr {F(lr)}: must be a finite number > 0");
-        if (Clip is { } c && !(c >= 0 && double.IsFinite(c)))
-            throw new LstmException($"--clip {F(c)}: must be a finite number ≥ 0");
+        TrainingLoopSettings.AtLeast("--vocab-size", VocabSize, TokenVocabulary.Specials.Count + 1);
+        TrainingLoopSettings.AtLeast("--max-length", MaxLength, 1);
+        TrainingLoopSettings.AtLeast("--seq-len", SeqLen, 1);
+        TrainingLoopSettings.Validate(this);
         if (Dropout is { } d && !(d >= 0 && d < 1))
-            throw new LstmException($"--dropout {F(d)}: must lie in [0, 1)");
+            throw new LstmException($"--dropout {TrainingLoopSettings.Number(d)}: must lie in [0, 1)");
         if (Attention is not null)
             ModelConfig.ParseAttention(Attention);
         if (Cell is not null && ModelConfig.ParseCell(Cell) is not (CellKind.Lstm or CellKind.Gru))
@@ -183,27 +137,8 @@ public sealed record Seq2SeqSettings
     /// <summary>The settings from <see cref="ToJson"/>'s JSON, checked.</summary>
     /// <param name="json">The element.</param>
     /// <param name="source">The file, for messages.</param>
-    public static Seq2SeqSettings FromJson(JsonElement json, string source)
-    {
-        try
-        {
-            var s = json.Deserialize(Seq2SeqJson.Default.Seq2SeqSettings) ?? throw new LstmException($"{source}: no encoder-decoder settings");
-            s.Validate();
-            return s;
-        }
-        catch (JsonException e)
-        {
-            throw new LstmException($"{source}: {e.Message}", e);
-        }
-    }
-
-    private static void Least(string option, int? value, int least)
-    {
-        if (value is { } v && v < least)
-            throw new LstmException($"{option} {v}: must be at least {least}");
-    }
-
-    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+    public static Seq2SeqSettings FromJson(JsonElement json, string source) =>
+        TrainingLoopSettings.FromJson(json, Seq2SeqJson.Default.Seq2SeqSettings, source, "encoder-decoder settings", s => s.Validate());
 }
 
 /// <summary>Source-generated JSON for an encoder-decoder run's files.</summary>

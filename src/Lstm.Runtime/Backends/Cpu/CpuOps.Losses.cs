@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Lstm.Kernels;
 
 namespace Lstm.Runtime.Backends.Cpu;
@@ -95,7 +96,6 @@ internal sealed partial class CpuOps<T>
         var mask = CpuBuffer<T>.Span(a.Mask);
         var grad = CpuBuffer<T>.Span(a.Grad);
         var loss = CpuBuffer<T>.Span(a.RowLoss);
-        int w = Vector<T>.Count;
         for (int r = r0; r < r1; r++)
         {
             var xr = x.Slice(r * classes, classes);
@@ -109,28 +109,54 @@ internal sealed partial class CpuOps<T>
                 continue;
             }
 
-            T max = xr[0];
-            for (int j = 1; j < classes; j++)
-            {
-                if (Scalar<T>.ToDouble(xr[j]) > Scalar<T>.ToDouble(max))
-                    max = xr[j];
-            }
-
             // e^(x − max) once, vectorized, into the gradient row; then the denominator in order.
-            var vMax = new Vector<T>(max);
-            int k = 0;
-            for (; k <= classes - w; k += w)
-                ExpNonPositiveOperator.Invoke(new Vector<T>(xr[k..]) - vMax).CopyTo(gr[k..]);
-            for (; k < classes; k++)
-                gr[k] = ExpNonPositive(Scalar<T>.Sub(xr[k], max));
-            T sum = default;
-            for (int j = 0; j < classes; j++)
-                sum = Scalar<T>.Add(sum, gr[j]);
+            T max = RowMax(xr);
+            T sum = ShiftedExpSum(xr, gr, max);
             T inv = Div(a.Scale, sum);
             Scale(inv, gr);
             gr[t] = Scalar<T>.Sub(gr[t], a.Scale);
             loss[r] = Scalar<T>.Add(Scalar<T>.Sub(max, xr[t]), Scalar<T>.FromDouble(LossKernels.Log(Scalar<T>.ToDouble(sum))));
         }
+    }
+
+    /// <summary>A row's largest value, the first of equal values kept, as <see cref="LossKernels.RowMax{T, TOps}"/> finds it.</summary>
+    /// <param name="xr">The row (C ≥ 1 values).</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T RowMax(ReadOnlySpan<T> xr)
+    {
+        T max = xr[0];
+        for (int j = 1; j < xr.Length; j++)
+        {
+            if (Scalar<T>.ToDouble(xr[j]) > Scalar<T>.ToDouble(max))
+                max = xr[j];
+        }
+
+        return max;
+    }
+
+    /// <summary>
+    /// e^(x − max) of a row, vectorized, into <paramref name="exp"/>; returns their sum taken in
+    /// column order, the number <see cref="LossKernels.RowExpSum{T, TOps}"/> computes. The shared
+    /// half of the cross-entropy and the log-softmax.
+    /// </summary>
+    /// <param name="xr">The row.</param>
+    /// <param name="exp">Out: the row's exponentials (as long as the row).</param>
+    /// <param name="max">The row's largest value.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T ShiftedExpSum(ReadOnlySpan<T> xr, Span<T> exp, T max)
+    {
+        int classes = xr.Length;
+        int w = Vector<T>.Count;
+        var vMax = new Vector<T>(max);
+        int k = 0;
+        for (; k <= classes - w; k += w)
+            ExpNonPositiveOperator.Invoke(new Vector<T>(xr[k..]) - vMax).CopyTo(exp[k..]);
+        for (; k < classes; k++)
+            exp[k] = ExpNonPositive(Scalar<T>.Sub(xr[k], max));
+        T sum = default;
+        for (int j = 0; j < classes; j++)
+            sum = Scalar<T>.Add(sum, exp[j]);
+        return sum;
     }
 
     /// <summary>The kernels' e^x for x ≤ 0 (scalar, for row tails).</summary>

@@ -28,24 +28,11 @@ internal sealed partial class CpuOps<T>
         {
             var xr = x.Slice(r * classes, classes);
             var yr = y.Slice(r * classes, classes);
-            T max = xr[0];
-            for (int j = 1; j < classes; j++)
-            {
-                if (Scalar<T>.ToDouble(xr[j]) > Scalar<T>.ToDouble(max))
-                    max = xr[j];
-            }
-
-            var vMax = new Vector<T>(max);
-            int k = 0;
-            for (; k <= classes - w; k += w)
-                ExpNonPositiveOperator.Invoke(new Vector<T>(xr[k..]) - vMax).CopyTo(yr[k..]);
-            for (; k < classes; k++)
-                yr[k] = ExpNonPositive(Scalar<T>.Sub(xr[k], max));
-            T sum = default;
-            for (int j = 0; j < classes; j++)
-                sum = Scalar<T>.Add(sum, yr[j]);
+            T max = RowMax(xr);
+            T sum = ShiftedExpSum(xr, yr, max);
             T logSum = Scalar<T>.FromDouble(LossKernels.Log(Scalar<T>.ToDouble(sum)));
-            k = 0;
+            int k = 0;
+            var vMax = new Vector<T>(max);
             var vLog = new Vector<T>(logSum);
             for (; k <= classes - w; k += w)
                 (new Vector<T>(xr[k..]) - vMax - vLog).CopyTo(yr[k..]);

@@ -26,13 +26,8 @@ public static class LossReference
                 continue;
             }
 
-            double max = double.NegativeInfinity;
-            foreach (double v in x)
-                max = Math.Max(max, v);
-            double sum = 0;
-            foreach (double v in x)
-                sum += Math.Exp(v - max);
-            double logZ = max + Math.Log(sum);
+            var (max, logSum) = SoftmaxReference.ShiftedLogSum(x);
+            double logZ = max + logSum;
             total += logZ - x[targets[r]];
             for (int j = 0; j < classes; j++)
                 g[j] = (Math.Exp(x[j] - logZ) - (j == targets[r] ? 1 : 0)) / count;
