@@ -128,21 +128,13 @@ public sealed partial class Seq2SeqModel<T> : IDisposable where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(device);
         var (configPath, weightsPath) = ModelFolder.Locate(path);
-        var config = ModelFolder.LoadConfig(configPath);
-        if (config.Kind != ModelKind.EncoderDecoder)
-            throw new LstmException($"{configPath}: kind {ModelConfig.KindName(config.Kind)} is not seq2seq");
-        var weights = SafeTensorsFile.Read(weightsPath);
-        var model = new Seq2SeqModel<T>(device, config);
-        try
-        {
-            ModelFolder.LoadWeights(config, model.NamedParameters(), weights, configPath);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return ModelFolder.LoadModel<T, Seq2SeqModel<T>>(
+            configPath,
+            weightsPath,
+            config => config.Kind == ModelKind.EncoderDecoder
+                ? new Seq2SeqModel<T>(device, config)
+                : throw new LstmException($"{configPath}: kind {ModelConfig.KindName(config.Kind)} is not seq2seq"),
+            model => model.NamedParameters());
     }
 
     /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> into a directory.</summary>

@@ -114,19 +114,7 @@ public sealed class SequenceClassifier<T> : IVariableLengthModel<T> where T : un
     {
         ArgumentNullException.ThrowIfNull(device);
         var (configPath, weightsPath) = ModelFolder.Locate(path);
-        var config = ModelFolder.LoadConfig(configPath);
-        var weights = SafeTensorsFile.Read(weightsPath);
-        var model = new SequenceClassifier<T>(device, config);
-        try
-        {
-            ModelFolder.LoadWeights(config, model.NamedParameters(), weights, configPath);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return ModelFolder.LoadModel<T, SequenceClassifier<T>>(configPath, weightsPath, config => new SequenceClassifier<T>(device, config), model => model.NamedParameters());
     }
 
     /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> into a directory.</summary>

@@ -92,19 +92,7 @@ public partial class SequenceNetwork<T> : RecurrentNetwork<T> where T : unmanage
     public static SequenceNetwork<T> Load(ComputeDevice device, string configPath, string weightsPath)
     {
         ArgumentNullException.ThrowIfNull(device);
-        var config = ModelFolder.LoadConfig(configPath);
-        var weights = SafeTensorsFile.Read(weightsPath);
-        var network = new SequenceNetwork<T>(device, config);
-        try
-        {
-            ModelFolder.LoadWeights(config, network.NamedParameters(), weights, configPath);
-            return network;
-        }
-        catch
-        {
-            network.Dispose();
-            throw;
-        }
+        return ModelFolder.LoadModel<T, SequenceNetwork<T>>(configPath, weightsPath, config => new SequenceNetwork<T>(device, config), network => network.NamedParameters());
     }
 
     private static ModelConfig Checked(ComputeDevice device, ModelConfig config)

@@ -119,6 +119,39 @@ public static class ModelFolder
     }
 
     /// <summary>
+    /// Builds a model from <paramref name="configPath"/>'s configuration and loads its weights from
+    /// <paramref name="weightsPath"/> (<see cref="LoadWeights{T}"/>); the model is disposed if loading fails.
+    /// </summary>
+    /// <typeparam name="T">float or double.</typeparam>
+    /// <typeparam name="TModel">The model type.</typeparam>
+    /// <param name="configPath">The <c>config.json</c>.</param>
+    /// <param name="weightsPath">The safetensors file.</param>
+    /// <param name="create">Builds the model of a configuration (and checks its kind).</param>
+    /// <param name="parameters">The model's parameters under their state-dict names.</param>
+    /// <exception cref="LstmException">A file is missing or invalid, or a tensor's name or shape does not match the configuration.</exception>
+    public static TModel LoadModel<T, TModel>(
+        string configPath, string weightsPath, Func<ModelConfig, TModel> create, Func<TModel, IEnumerable<(string Name, Parameter<T> Parameter)>> parameters)
+        where T : unmanaged
+        where TModel : IDisposable
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        ArgumentNullException.ThrowIfNull(parameters);
+        var config = LoadConfig(configPath);
+        var weights = SafeTensorsFile.Read(weightsPath);
+        var model = create(config);
+        try
+        {
+            LoadWeights(config, parameters(model), weights, configPath);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Copies a model's parameters from a state dict: every name must be present with the shape the
     /// configuration gives it, and the state dict must hold nothing else.
     /// </summary>
