@@ -1,3 +1,4 @@
+using Lstm.Runtime;
 using Lstm.Runtime.Training;
 
 namespace Lstm.Cli;
@@ -7,6 +8,10 @@ internal static class GenerateCommand
 {
     public static int Execute(GenerateOptions o, TextWriter stdout)
     {
+        if (Seq2SeqRun.IsSeq2SeqRun(o.Run))
+            throw new LstmException($"--run {o.Run}: an encoder-decoder run generates no free text; translate with lstm translate --run {o.Run} --input TEXT");
+        if (ClassificationRun.IsClassificationRun(o.Run))
+            throw new LstmException($"--run {o.Run}: a sequence classifier or labeller generates no text; label a file with lstm predict --run {o.Run} --csv FILE");
         var (prompt, text) = TextGeneration.Generate(new GenerationSettings
         {
             Run = o.Run,

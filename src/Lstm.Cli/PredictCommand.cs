@@ -11,6 +11,8 @@ internal static class PredictCommand
     {
         if (ClassificationRun.IsClassificationRun(o.Run))
             return ClassifyCommand.Predict(o, stdout);
+        if (Seq2SeqRun.IsSeq2SeqRun(o.Run))
+            throw new LstmException($"--run {o.Run}: an encoder-decoder run is used by lstm translate --run {o.Run} --input TEXT (or --file FILE), and scored by lstm eval");
         if (o.Plot is { } plot && Path.GetDirectoryName(Path.GetFullPath(plot)) is { } dir && !Directory.Exists(dir))
             throw new LstmException($"--plot {plot}: the folder {dir} does not exist");
         var r = Forecast.Run(new ForecastSettings { Run = o.Run, Csv = o.Csv, Output = o.Output, TimeColumn = o.TimeColumn, Holdout = o.Holdout, Device = o.Device });

@@ -151,5 +151,16 @@ public class Seq2SeqCliTests : CliRunner
         (c, _, e) = Run("translate", "--run", classifier, "--input", "ab", "--device", "cpu");
         Assert.Equal(Program.BadInput, c);
         Assert.Contains("not an encoder-decoder run", e);
+
+        // The verbs of other kinds of run name the one to use instead.
+        (c, _, e) = Run("generate", "--run", run, "--device", "cpu");
+        Assert.Equal(Program.BadInput, c);
+        Assert.Contains("lstm translate --run", e);
+        (c, _, e) = Run("predict", "--run", run, "--device", "cpu");
+        Assert.Equal(Program.BadInput, c);
+        Assert.Contains("lstm translate --run", e);
+        (c, _, e) = Run("generate", "--run", classifier, "--device", "cpu");
+        Assert.Equal(Program.BadInput, c);
+        Assert.Contains("lstm predict --run", e);
     }
 }
