@@ -38,9 +38,23 @@ public class Seq2SeqModelTests
     [InlineData(CellKind.Gru, AttentionKind.Bahdanau, false, 1)]
     [InlineData(CellKind.Lstm, AttentionKind.Luong, true, 2, 0.4)]
     [InlineData(CellKind.Gru, AttentionKind.Bahdanau, true, 1, 0, false)]
-    public void ParameterGradients_MatchFiniteDifferences(CellKind cell, AttentionKind attention, bool bidirectional, int layers, double dropout = 0, bool bias = true)
+    public void ParameterGradients_MatchFiniteDifferences(CellKind cell, AttentionKind attention, bool bidirectional, int layers, double dropout = 0, bool bias = true) =>
+        CheckGradients("cpu", cell, attention, bidirectional, layers, dropout, bias);
+
+    public static IEnumerable<object[]> DeviceNames() => TestDevices.Names();
+
+    /// <summary>
+    /// The same check in float64 through each device's own kernels (the additive scores, the masked
+    /// softmax, tanh, the batched products, the cells), at three elements of every parameter.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DeviceNames))]
+    public void ParameterGradients_MatchFiniteDifferences_OnEveryDevice(string device) =>
+        CheckGradients(device, CellKind.Lstm, AttentionKind.Bahdanau, bidirectional: true, layers: 1, samples: 3);
+
+    private static void CheckGradients(string device, CellKind cell, AttentionKind attention, bool bidirectional, int layers, double dropout = 0, bool bias = true, int samples = 9)
     {
-        var dev = TestDevices.Get("cpu");
+        var dev = TestDevices.Get(device);
         const int B = 3, S = 5, U = 4;
         int[] sourceLengths = [5, 2, 3], targetLengths = [2, 4, 1];
         var rng = new Random(17);
@@ -72,7 +86,7 @@ public class Seq2SeqModelTests
         {
             var values = p.Value.ToArray();
             var analytic = p.Grad.ToArray();
-            int stride = Math.Max(1, values.Length / 9);
+            int stride = Math.Max(1, values.Length / samples);
             for (int i = checkedParameters % stride; i < values.Length; i += stride)
             {
                 double v = values[i];
@@ -85,7 +99,7 @@ public class Seq2SeqModelTests
                 values[i] = v;
                 p.Value.CopyFrom(values);
                 double numeric = (up - down) / (2 * h);
-                Assert.True(Math.Abs(numeric - analytic[i]) < 1e-7 + 1e-5 * Math.Abs(numeric), $"{name}[{i}]: analytic {analytic[i]}, numeric {numeric}");
+                Assert.True(Math.Abs(numeric - analytic[i]) < 1e-7 + 1e-5 * Math.Abs(numeric), $"{device}: {name}[{i}]: analytic {analytic[i]}, numeric {numeric}");
             }
 
             Assert.Contains(analytic, g => g != 0);
